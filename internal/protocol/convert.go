@@ -1,0 +1,148 @@
+package protocol
+
+import (
+	"io/fs"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+)
+
+// Conversions between wire messages and the vocabulary of package
+// cairn. Wire types stay at the edges: servers and the client convert
+// here and work with cairn types inside.
+
+// BlockToProto converts a block to its wire form.
+func BlockToProto(b cairn.Block) *Block {
+	return &Block{Id: uint64(b.ID), GenStamp: uint64(b.GenStamp), Len: b.Len}
+}
+
+// BlockFromProto converts a wire block; nil gives the zero Block.
+func BlockFromProto(b *Block) cairn.Block {
+	if b == nil {
+		return cairn.Block{}
+	}
+	return cairn.Block{ID: cairn.BlockID(b.Id), GenStamp: cairn.GenStamp(b.GenStamp), Len: b.Len}
+}
+
+// BlocksToProto converts a list of blocks.
+func BlocksToProto(bs []cairn.Block) []*Block {
+	out := make([]*Block, len(bs))
+	for i, b := range bs {
+		out[i] = BlockToProto(b)
+	}
+	return out
+}
+
+// BlocksFromProto converts a list of wire blocks.
+func BlocksFromProto(bs []*Block) []cairn.Block {
+	out := make([]cairn.Block, len(bs))
+	for i, b := range bs {
+		out[i] = BlockFromProto(b)
+	}
+	return out
+}
+
+// DatanodeToProto converts a DataNode address.
+func DatanodeToProto(d cairn.DatanodeInfo) *DatanodeInfo {
+	return &DatanodeInfo{Id: string(d.ID), Addr: d.Addr, HttpAddr: d.HTTPAddr}
+}
+
+// DatanodeFromProto converts a wire DataNode address.
+func DatanodeFromProto(d *DatanodeInfo) cairn.DatanodeInfo {
+	if d == nil {
+		return cairn.DatanodeInfo{}
+	}
+	return cairn.DatanodeInfo{ID: cairn.NodeID(d.Id), Addr: d.Addr, HTTPAddr: d.HttpAddr}
+}
+
+// DatanodesToProto converts a list of DataNode addresses.
+func DatanodesToProto(ds []cairn.DatanodeInfo) []*DatanodeInfo {
+	out := make([]*DatanodeInfo, len(ds))
+	for i, d := range ds {
+		out[i] = DatanodeToProto(d)
+	}
+	return out
+}
+
+// DatanodesFromProto converts a list of wire DataNode addresses.
+func DatanodesFromProto(ds []*DatanodeInfo) []cairn.DatanodeInfo {
+	out := make([]cairn.DatanodeInfo, len(ds))
+	for i, d := range ds {
+		out[i] = DatanodeFromProto(d)
+	}
+	return out
+}
+
+// LocatedBlockToProto converts a located block.
+func LocatedBlockToProto(lb cairn.LocatedBlock) *LocatedBlock {
+	return &LocatedBlock{
+		Block:     BlockToProto(lb.Block),
+		Offset:    lb.Offset,
+		Locations: DatanodesToProto(lb.Locations),
+		Corrupt:   lb.Corrupt,
+	}
+}
+
+// LocatedBlockFromProto converts a wire located block.
+func LocatedBlockFromProto(lb *LocatedBlock) cairn.LocatedBlock {
+	if lb == nil {
+		return cairn.LocatedBlock{}
+	}
+	return cairn.LocatedBlock{
+		Block:     BlockFromProto(lb.Block),
+		Offset:    lb.Offset,
+		Locations: DatanodesFromProto(lb.Locations),
+		Corrupt:   lb.Corrupt,
+	}
+}
+
+// FileInfoToProto converts file metadata.
+func FileInfoToProto(fi cairn.FileInfo) *FileInfo {
+	p := &FileInfo{
+		Path:              fi.Path,
+		IsDir:             fi.IsDir,
+		Size:              fi.Size,
+		Replication:       int32(fi.Replication),
+		BlockSize:         fi.BlockSize,
+		Owner:             fi.Owner,
+		Group:             fi.Group,
+		Mode:              uint32(fi.Mode.Perm()),
+		UnderConstruction: fi.UnderConstruction,
+		Children:          int64(fi.Children),
+	}
+	if !fi.ModTime.IsZero() {
+		p.MtimeUnixNano = fi.ModTime.UnixNano()
+	}
+	for _, lb := range fi.Blocks {
+		p.Blocks = append(p.Blocks, LocatedBlockToProto(lb))
+	}
+	return p
+}
+
+// FileInfoFromProto converts wire file metadata. Name is derived from
+// Path.
+func FileInfoFromProto(p *FileInfo) cairn.FileInfo {
+	if p == nil {
+		return cairn.FileInfo{}
+	}
+	fi := cairn.FileInfo{
+		Path:              p.Path,
+		Name:              cairn.Base(p.Path),
+		IsDir:             p.IsDir,
+		Size:              p.Size,
+		Replication:       int(p.Replication),
+		BlockSize:         p.BlockSize,
+		Owner:             p.Owner,
+		Group:             p.Group,
+		Mode:              fs.FileMode(p.Mode).Perm(),
+		UnderConstruction: p.UnderConstruction,
+		Children:          int(p.Children),
+	}
+	if p.MtimeUnixNano != 0 {
+		fi.ModTime = time.Unix(0, p.MtimeUnixNano)
+	}
+	for _, lb := range p.Blocks {
+		fi.Blocks = append(fi.Blocks, LocatedBlockFromProto(lb))
+	}
+	return fi
+}

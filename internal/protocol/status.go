@@ -1,0 +1,102 @@
+package protocol
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cairn-fs/cairn"
+)
+
+// ToStatus turns an error from a server into a gRPC status error that
+// carries its cairn.Kind, so FromStatus on the other side rebuilds an
+// error of the same kind. Servers call it at the RPC boundary.
+func ToStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		if _, isCairn := err.(*cairn.Error); !isCairn {
+			return err
+		}
+	}
+	kind := cairn.KindOf(err)
+	st := status.New(codeOf(kind, err), err.Error())
+	if withDetails, derr := st.WithDetails(&Status{Kind: uint32(kind), Message: err.Error()}); derr == nil {
+		st = withDetails
+	}
+	return st.Err()
+}
+
+// FromStatus turns an error returned by a gRPC call into a *cairn.Error
+// with the server's kind and message, wrapped under op and path. Errors
+// of the transport itself become Unavailable.
+func FromStatus(op, path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return cairn.E(op, path, cairn.Unavailable, err)
+		}
+		return cairn.E(op, path, err)
+	}
+	for _, d := range st.Details() {
+		if s, ok := d.(*Status); ok {
+			return &cairn.Error{Op: op, Path: path, Kind: cairn.Kind(s.Kind), Err: errors.New(s.Message)}
+		}
+	}
+	switch st.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return &cairn.Error{Op: op, Path: path, Kind: cairn.Unavailable, Err: errors.New(st.Message())}
+	case codes.Canceled:
+		return &cairn.Error{Op: op, Path: path, Kind: cairn.Unavailable, Err: context.Canceled}
+	}
+	return &cairn.Error{Op: op, Path: path, Kind: cairn.Other, Err: errors.New(st.Message())}
+}
+
+// StatusFromError converts an error into the Status carried by
+// data-transfer responses; nil gives nil.
+func StatusFromError(err error) *Status {
+	if err == nil {
+		return nil
+	}
+	return &Status{Kind: uint32(cairn.KindOf(err)), Message: err.Error()}
+}
+
+// ErrorFromStatus converts a data-transfer Status into an error; a nil
+// status or one of kind Other with no message is success.
+func ErrorFromStatus(op, path string, s *Status) error {
+	if s == nil || (s.Kind == 0 && s.Message == "") {
+		return nil
+	}
+	return &cairn.Error{Op: op, Path: path, Kind: cairn.Kind(s.Kind), Err: errors.New(s.Message)}
+}
+
+func codeOf(k cairn.Kind, err error) codes.Code {
+	switch k {
+	case cairn.Invalid:
+		return codes.InvalidArgument
+	case cairn.Permission:
+		return codes.PermissionDenied
+	case cairn.Exist:
+		return codes.AlreadyExists
+	case cairn.NotExist:
+		return codes.NotFound
+	case cairn.SafeMode, cairn.NotEmpty, cairn.IsDir, cairn.NotDir, cairn.LeaseConflict:
+		return codes.FailedPrecondition
+	case cairn.NotLeader, cairn.Unavailable:
+		return codes.Unavailable
+	case cairn.NoSpace, cairn.NotReplicated:
+		return codes.ResourceExhausted
+	case cairn.Internal:
+		return codes.Internal
+	}
+	if errors.Is(err, context.Canceled) {
+		return codes.Canceled
+	}
+	return codes.Unknown
+}
