@@ -460,8 +460,9 @@ func (x *FileInfo) GetFileId() uint64 {
 // data-transfer responses.
 type Status struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"` // cairn.Kind
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Kind          uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`      // cairn.Kind
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"` // the reason, without operation or path
+	Path          string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`       // the path the server's error was about, if any
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -506,6 +507,13 @@ func (x *Status) GetKind() uint32 {
 func (x *Status) GetMessage() string {
 	if x != nil {
 		return x.Message
+	}
+	return ""
+}
+
+func (x *Status) GetPath() string {
+	if x != nil {
+		return x.Path
 	}
 	return ""
 }
@@ -4085,10 +4093,11 @@ const file_cairn_proto_rawDesc = "" +
 	" \x01(\bR\x11underConstruction\x12.\n" +
 	"\x06blocks\x18\v \x03(\v2\x16.cairn.v1.LocatedBlockR\x06blocks\x12\x1a\n" +
 	"\bchildren\x18\f \x01(\x03R\bchildren\x12\x17\n" +
-	"\afile_id\x18\r \x01(\x04R\x06fileId\"6\n" +
+	"\afile_id\x18\r \x01(\x04R\x06fileId\"J\n" +
 	"\x06Status\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x1a\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\"\x1a\n" +
 	"\x18GetServerDefaultsRequest\"\xaa\x01\n" +
 	"\x19GetServerDefaultsResponse\x12\x1d\n" +
 	"\n" +

@@ -24,7 +24,7 @@ func ToStatus(err error) error {
 	}
 	kind := cairn.KindOf(err)
 	st := status.New(codeOf(kind, err), err.Error())
-	if withDetails, derr := st.WithDetails(&Status{Kind: uint32(kind), Message: err.Error()}); derr == nil {
+	if withDetails, derr := st.WithDetails(StatusFromError(err)); derr == nil {
 		st = withDetails
 	}
 	return st.Err()
@@ -46,7 +46,7 @@ func FromStatus(op, path string, err error) error {
 	}
 	for _, d := range st.Details() {
 		if s, ok := d.(*Status); ok {
-			return &cairn.Error{Op: op, Path: path, Kind: cairn.Kind(s.Kind), Err: errors.New(s.Message)}
+			return ErrorFromStatus(op, path, s)
 		}
 	}
 	switch st.Code() {
@@ -58,22 +58,48 @@ func FromStatus(op, path string, err error) error {
 	return &cairn.Error{Op: op, Path: path, Kind: cairn.Other, Err: errors.New(st.Message())}
 }
 
-// StatusFromError converts an error into the Status carried by
-// data-transfer responses; nil gives nil.
+// StatusFromError converts an error into the Status carried by RPC
+// errors and data-transfer responses; nil gives nil. The status keeps
+// the kind, the reason and the innermost path, but not the server's
+// operation names: the receiving side puts its own op and path in
+// front, so a user reads "create /a: file already exists", not a trail
+// of server internals.
 func StatusFromError(err error) *Status {
 	if err == nil {
 		return nil
 	}
-	return &Status{Kind: uint32(cairn.KindOf(err)), Message: err.Error()}
+	s := &Status{Kind: uint32(cairn.KindOf(err))}
+	for e := err; ; {
+		ce, ok := e.(*cairn.Error)
+		if !ok {
+			s.Message = e.Error()
+			break
+		}
+		if ce.Path != "" {
+			s.Path = ce.Path
+		}
+		if ce.Err == nil {
+			s.Message = ce.Kind.String()
+			break
+		}
+		e = ce.Err
+	}
+	return s
 }
 
-// ErrorFromStatus converts a data-transfer Status into an error; a nil
-// status or one of kind Other with no message is success.
+// ErrorFromStatus converts a Status into an error under op and path; a
+// nil status or one of kind Other with no message is success. When the
+// server's error was about another path than path, that path is kept
+// in the message.
 func ErrorFromStatus(op, path string, s *Status) error {
 	if s == nil || (s.Kind == 0 && s.Message == "") {
 		return nil
 	}
-	return &cairn.Error{Op: op, Path: path, Kind: cairn.Kind(s.Kind), Err: errors.New(s.Message)}
+	msg := s.Message
+	if s.Path != "" && s.Path != path {
+		msg = s.Path + ": " + msg
+	}
+	return &cairn.Error{Op: op, Path: path, Kind: cairn.Kind(s.Kind), Err: errors.New(msg)}
 }
 
 func codeOf(k cairn.Kind, err error) codes.Code {
