@@ -1,0 +1,118 @@
+package datatransfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// Defaults for Options.
+const (
+	DefaultDialTimeout = 10 * time.Second
+	DefaultTimeout     = 60 * time.Second
+	DefaultWindow      = 80
+)
+
+// Stage says why a block is written.
+type Stage int32
+
+// The stages of a write, as in protocol.OpWriteBlock.
+const (
+	StageCreate   = Stage(protocol.OpWriteBlock_CREATE)   // a client writes a new block
+	StageRecovery = Stage(protocol.OpWriteBlock_RECOVERY) // reserved: pipeline recovery
+	StageTransfer = Stage(protocol.OpWriteBlock_TRANSFER) // a DataNode copies a finalized replica
+)
+
+// Options tunes the client side of the protocol. The zero value is
+// ready to use; the package-level NewBlockWriter and ReadBlock use it.
+type Options struct {
+	// DialTimeout bounds connecting to a DataNode; 0: 10s.
+	DialTimeout time.Duration
+	// Timeout bounds every wait on the network: a response, an ack
+	// for packets in flight, a packet being read, a write to a stalled
+	// peer. A peer silent for that long is declared dead; 0: 60s.
+	Timeout time.Duration
+	// Window is the number of packets a BlockWriter keeps in flight
+	// before it waits for acks; 0: 80.
+	Window int
+	// PacketSize is the number of data bytes a BlockWriter puts in a
+	// packet, rounded down to a multiple of cairn.ChunkSize; 0:
+	// cairn.PacketSize (64 KiB).
+	PacketSize int
+	// Stage is sent in OpWriteBlock; 0: StageCreate.
+	Stage Stage
+}
+
+func (o Options) dialTimeout() time.Duration {
+	if o.DialTimeout <= 0 {
+		return DefaultDialTimeout
+	}
+	return o.DialTimeout
+}
+
+func (o Options) timeout() time.Duration {
+	if o.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return o.Timeout
+}
+
+func (o Options) window() int {
+	if o.Window <= 0 {
+		return DefaultWindow
+	}
+	return o.Window
+}
+
+func (o Options) packetSize() int {
+	n := o.PacketSize - o.PacketSize%cairn.ChunkSize
+	if n <= 0 {
+		return cairn.PacketSize
+	}
+	return min(n, MaxPacketDataSize)
+}
+
+func (o Options) dial(ctx context.Context, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: o.dialTimeout()}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+// BlockName returns the name of a block used in errors and logs,
+// blk_<id>_<genstamp> as in HDFS.
+func BlockName(b cairn.Block) string {
+	return fmt.Sprintf("blk_%d_%d", b.ID, b.GenStamp)
+}
+
+// PipelineError reports the failure of one node of a write pipeline,
+// so that a pipeline-recovery step can drop it.
+type PipelineError struct {
+	Index int                // position of the failed node in the pipeline
+	Node  cairn.DatanodeInfo // the failed node
+	Err   error              // what went wrong; a *cairn.Error
+}
+
+func (e *PipelineError) Error() string {
+	return fmt.Sprintf("pipeline node %d (%s %s): %v", e.Index, e.Node.ID, e.Node.Addr, e.Err)
+}
+
+func (e *PipelineError) Unwrap() error { return e.Err }
+
+// netKind classifies an error of the network: a cairn kind it already
+// has, or Unavailable.
+func netKind(err error) cairn.Kind {
+	if k := cairn.KindOf(err); k != cairn.Other {
+		return k
+	}
+	return cairn.Unavailable
+}
+
+// isTimeout reports whether err is a deadline expiring.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
