@@ -1,0 +1,293 @@
+package datanode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+)
+
+// Config configures a DataNode.
+type Config struct {
+	// Dirs are the data directories, one per disk; required. They are
+	// created and formatted if needed.
+	Dirs []string
+	// NameNode is the NameNode's RPC address, host:port; required.
+	NameNode string
+	// AdvertiseAddr is the data-transfer address told to the NameNode;
+	// empty: the listener's address (with the address used to reach
+	// the NameNode in place of an unspecified host such as 0.0.0.0).
+	AdvertiseAddr string
+	// HTTPAddr is the web address told to the NameNode; may be empty.
+	HTTPAddr string
+	// HeartbeatInterval is the time between heartbeats; 0: 3s.
+	HeartbeatInterval time.Duration
+	// BlockReportInterval is the time between full block reports;
+	// 0: 6h.
+	BlockReportInterval time.Duration
+}
+
+func (c Config) heartbeatInterval() time.Duration {
+	if c.HeartbeatInterval <= 0 {
+		return 3 * time.Second
+	}
+	return c.HeartbeatInterval
+}
+
+func (c Config) blockReportInterval() time.Duration {
+	if c.BlockReportInterval <= 0 {
+		return 6 * time.Hour
+	}
+	return c.BlockReportInterval
+}
+
+// DataNode stores block replicas and serves them.
+type DataNode struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store
+	ibr   *ibrQueue
+
+	active atomic.Int32 // transfers in progress
+
+	mu      sync.Mutex // guards the fields below
+	closed  bool
+	serving bool
+	cancel  context.CancelFunc
+	done    chan struct{}         // closed when Serve has cleaned up
+	conns   map[net.Conn]struct{} // open data-transfer connections
+	addr    string                // advertised data-transfer address, once serving
+	nnState string                // "registering", "registered", for /status
+}
+
+// New opens and scans the data directories. It does not contact the
+// NameNode: Serve does.
+func New(cfg Config, log *slog.Logger) (*DataNode, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NameNode == "" {
+		return nil, cairn.Errorf("datanode.New", "", cairn.Invalid, "no NameNode address")
+	}
+	log = log.With("component", "datanode")
+	d := &DataNode{
+		cfg:   cfg,
+		log:   log,
+		ibr:   newIBRQueue(),
+		conns: make(map[net.Conn]struct{}),
+	}
+	s, err := openStore(cfg.Dirs, log)
+	if err != nil {
+		return nil, err
+	}
+	s.removed = func(bs []cairn.Block) { d.ibr.add(nil, bs) }
+	d.store = s
+	id, _ := s.ids()
+	d.log = log.With("node", id)
+	s.log = d.log
+	n, used, _ := s.stats()
+	d.log.Info("datanode opened", "dirs", len(cfg.Dirs), "replicas", n, "used", used)
+	return d, nil
+}
+
+// ID returns the DataNode's stable node ID.
+func (d *DataNode) ID() cairn.NodeID {
+	id, _ := d.store.ids()
+	return id
+}
+
+// ClusterID returns the cluster ID the DataNode belongs to, empty
+// until it has registered once.
+func (d *DataNode) ClusterID() cairn.ClusterID {
+	_, c := d.store.ids()
+	return c
+}
+
+// BlockFiles returns the paths of the data and meta files of the
+// finalized replica of block id, for tests that damage them.
+func (d *DataNode) BlockFiles(id cairn.BlockID) (data, meta string, ok bool) {
+	rep, ok := d.store.lookup(id)
+	if !ok {
+		return "", "", false
+	}
+	data, meta = rep.files(id)
+	return data, meta, true
+}
+
+// Blocks returns the finalized replicas the DataNode holds, sorted by
+// ID.
+func (d *DataNode) Blocks() []cairn.Block { return d.store.blocks() }
+
+// Serve runs the data-transfer server on lis and the loops that keep
+// the NameNode informed, until ctx ends or Close is called (it then
+// returns nil). The data-transfer server works even while the NameNode
+// is unreachable. If the NameNode refuses the DataNode as belonging to
+// another cluster, Serve returns that error, of kind
+// cairn.ClusterMismatch.
+func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		lis.Close()
+		return nil
+	}
+	if d.serving {
+		d.mu.Unlock()
+		return cairn.Errorf("datanode.Serve", "", cairn.Invalid, "already serving")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	d.serving = true
+	d.cancel = cancel
+	d.done = make(chan struct{})
+	d.addr = d.advertiseAddr(lis.Addr())
+	d.mu.Unlock()
+	defer close(d.done)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	fatal := make(chan error, 1)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		d.acceptLoop(ctx, lis, &wg)
+	}()
+	go func() {
+		defer wg.Done()
+		if err := d.nameNodeLoop(ctx); err != nil {
+			fatal <- err
+		}
+	}()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-fatal:
+		d.log.Error("stopping", "err", err)
+	}
+	cancel()
+	lis.Close()
+	d.mu.Lock()
+	for c := range d.conns {
+		c.Close()
+	}
+	d.mu.Unlock()
+	wg.Wait()
+	return err
+}
+
+// advertiseAddr is the address told to the NameNode.
+func (d *DataNode) advertiseAddr(a net.Addr) string {
+	if d.cfg.AdvertiseAddr != "" {
+		return d.cfg.AdvertiseAddr
+	}
+	addr := a.String()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+		return addr
+	}
+	// Listening on every interface: advertise the one that routes to
+	// the NameNode. A UDP "dial" sends nothing.
+	if c, err := net.Dial("udp", d.cfg.NameNode); err == nil {
+		local := c.LocalAddr().(*net.UDPAddr).IP
+		c.Close()
+		if !local.IsUnspecified() {
+			return net.JoinHostPort(local.String(), port)
+		}
+	}
+	return net.JoinHostPort("127.0.0.1", port)
+}
+
+func (d *DataNode) acceptLoop(ctx context.Context, lis net.Listener, wg *sync.WaitGroup) {
+	var delay time.Duration
+	for {
+		conn, err := lis.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// A temporary failure such as running out of file
+			// descriptors: back off.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			d.log.Warn("accept", "err", err)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		delay = 0
+		d.mu.Lock()
+		if ctx.Err() != nil {
+			d.mu.Unlock()
+			conn.Close()
+			return
+		}
+		d.conns[conn] = struct{}{}
+		wg.Add(1)
+		d.mu.Unlock()
+		go func() {
+			defer wg.Done()
+			defer func() {
+				d.mu.Lock()
+				delete(d.conns, conn)
+				d.mu.Unlock()
+				conn.Close()
+			}()
+			d.serveConn(ctx, conn)
+		}()
+	}
+}
+
+// Close stops Serve and waits for it to clean up. It is safe to call
+// more than once.
+func (d *DataNode) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	cancel, done := d.cancel, d.done
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	return nil
+}
+
+// HTTPHandler serves /healthz and /status (JSON).
+func (d *DataNode) HTTPHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		id, cluster := d.store.ids()
+		n, used, failed := d.store.stats()
+		d.mu.Lock()
+		addr, state := d.addr, d.nnState
+		d.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"nodeID":          id,
+			"clusterID":       cluster,
+			"addr":            addr,
+			"namenode":        d.cfg.NameNode,
+			"namenodeState":   state,
+			"dirs":            d.store.healthyDirs(),
+			"failedVolumes":   failed,
+			"blocks":          n,
+			"usedBytes":       used,
+			"activeTransfers": d.active.Load(),
+		})
+	})
+	return mux
+}

@@ -1,0 +1,472 @@
+package datanode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/datatransfer"
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// rpcTimeout bounds one call to the NameNode.
+const rpcTimeout = 30 * time.Second
+
+// ibrQueue holds the incremental block report not yet sent.
+type ibrQueue struct {
+	mu       sync.Mutex
+	received []cairn.Block
+	deleted  []cairn.Block
+	wake     chan struct{} // capacity 1: something was added
+}
+
+func newIBRQueue() *ibrQueue { return &ibrQueue{wake: make(chan struct{}, 1)} }
+
+func (q *ibrQueue) add(received, deleted []cairn.Block) {
+	q.mu.Lock()
+	q.received = append(q.received, received...)
+	q.deleted = append(q.deleted, deleted...)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *ibrQueue) take() (received, deleted []cairn.Block) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	received, deleted = q.received, q.deleted
+	q.received, q.deleted = nil, nil
+	return received, deleted
+}
+
+// putBack returns a report that could not be sent to the front of the
+// queue.
+func (q *ibrQueue) putBack(received, deleted []cairn.Block) {
+	q.mu.Lock()
+	q.received = append(received, q.received...)
+	q.deleted = append(deleted, q.deleted...)
+	q.mu.Unlock()
+}
+
+// nnConn is the DataNode's session with the NameNode.
+type nnConn struct {
+	d      *DataNode
+	dn     protocol.DatanodeProtocolClient
+	cl     protocol.ClientProtocolClient
+	copies chan struct{} // semaphore of COPY_BLOCKS transfers
+
+	mu   sync.Mutex // guards regd
+	regd bool       // registered and reported
+}
+
+// nameNodeLoop registers with the NameNode and keeps it informed until
+// ctx ends. It returns an error only when the NameNode refuses this
+// node for good.
+func (d *DataNode) nameNodeLoop(ctx context.Context) error {
+	cc, err := grpc.NewClient(d.cfg.NameNode, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return cairn.E("datanode.Serve", d.cfg.NameNode, cairn.Invalid, err)
+	}
+	defer cc.Close()
+	n := &nnConn{
+		d:      d,
+		dn:     protocol.NewDatanodeProtocolClient(cc),
+		cl:     protocol.NewClientProtocolClient(cc),
+		copies: make(chan struct{}, 4),
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.flushReports(ctx)
+	}()
+	for {
+		if err := n.register(ctx); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		n.heartbeats(ctx, &wg)
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+func (n *nnConn) setRegistered(v bool, state string) {
+	n.mu.Lock()
+	n.regd = v
+	n.mu.Unlock()
+	n.d.mu.Lock()
+	n.d.nnState = state
+	n.d.mu.Unlock()
+}
+
+func (n *nnConn) registered() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.regd
+}
+
+// backoff is the wait before retry number i (from 0).
+func (n *nnConn) backoff(i int) time.Duration {
+	cap := min(max(n.d.cfg.heartbeatInterval(), 100*time.Millisecond), 3*time.Second)
+	d := 100 * time.Millisecond << min(i, 10)
+	return min(d, cap)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// register registers and sends a full block report, retrying until it
+// succeeds or ctx ends. A cluster mismatch is returned.
+func (n *nnConn) register(ctx context.Context) error {
+	d := n.d
+	n.setRegistered(false, "registering")
+	for i := 0; ; i++ {
+		if ctx.Err() != nil {
+			return nil
+		}
+		err := n.registerOnce(ctx)
+		if err == nil {
+			err = n.blockReport(ctx)
+		}
+		if err == nil {
+			n.setRegistered(true, "registered")
+			select {
+			case d.ibr.wake <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		if cairn.KindOf(err) == cairn.ClusterMismatch {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if i == 0 || i%20 == 0 {
+			d.log.Warn("cannot register with the namenode; retrying", "namenode", d.cfg.NameNode, "err", err)
+		}
+		if !sleep(ctx, n.backoff(i)) {
+			return nil
+		}
+	}
+}
+
+func (n *nnConn) registerOnce(ctx context.Context) error {
+	d := n.d
+	id, cluster := d.store.ids()
+	d.mu.Lock()
+	addr := d.addr
+	d.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	resp, err := n.dn.Register(cctx, &protocol.RegisterRequest{
+		NodeId:    string(id),
+		ClusterId: string(cluster),
+		Addr:      addr,
+		HttpAddr:  d.cfg.HTTPAddr,
+		Storage:   d.storageReport(),
+	})
+	if err != nil {
+		return protocol.FromStatus("datanode.Register", d.cfg.NameNode, err)
+	}
+	got := cairn.ClusterID(resp.ClusterId)
+	if cluster != "" && got != "" && got != cluster {
+		return cairn.Errorf("datanode.Register", d.cfg.NameNode, cairn.ClusterMismatch, "namenode is of cluster %s, this datanode of cluster %s", got, cluster)
+	}
+	if cluster == "" && got != "" {
+		if err := d.store.setClusterID(got); err != nil {
+			d.log.Error("cannot record the cluster ID", "err", err)
+		}
+	}
+	d.log.Info("registered with the namenode", "namenode", d.cfg.NameNode, "cluster", got, "addr", addr)
+	return nil
+}
+
+func (n *nnConn) blockReport(ctx context.Context) error {
+	d := n.d
+	blocks := d.store.blocks()
+	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	_, err := n.dn.BlockReport(cctx, &protocol.BlockReportRequest{NodeId: string(d.ID()), Blocks: protocol.BlocksToProto(blocks)})
+	if err != nil {
+		return protocol.FromStatus("datanode.BlockReport", d.cfg.NameNode, err)
+	}
+	d.log.Debug("block report sent", "blocks", len(blocks))
+	return nil
+}
+
+// heartbeats heartbeats and sends periodic block reports until ctx ends
+// or the NameNode asks for a new registration.
+func (n *nnConn) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
+	d := n.d
+	hb := time.NewTicker(d.cfg.heartbeatInterval())
+	defer hb.Stop()
+	br := time.NewTicker(d.cfg.blockReportInterval())
+	defer br.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-br.C:
+			if err := n.blockReport(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("block report failed", "err", err)
+			}
+			continue
+		case <-hb.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+		id, _ := d.store.ids()
+		resp, err := n.dn.Heartbeat(cctx, &protocol.HeartbeatRequest{NodeId: string(id), Storage: d.storageReport()})
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			err = protocol.FromStatus("datanode.Heartbeat", d.cfg.NameNode, err)
+			switch cairn.KindOf(err) {
+			case cairn.Unknown, cairn.NotExist:
+				d.log.Info("namenode does not know this node; registering again", "err", err)
+				return
+			case cairn.ClusterMismatch:
+				return
+			}
+			if failures == 0 {
+				d.log.Warn("heartbeat failed", "namenode", d.cfg.NameNode, "err", err)
+			}
+			failures++
+			continue
+		}
+		if failures > 0 {
+			d.log.Info("heartbeat succeeded again", "after_failures", failures)
+			failures = 0
+		}
+		for _, c := range resp.Commands {
+			if !n.command(ctx, c, wg) {
+				return
+			}
+		}
+	}
+}
+
+// command runs one command from a heartbeat reply. It returns false if
+// the node must register again.
+func (n *nnConn) command(ctx context.Context, c *protocol.Command, wg *sync.WaitGroup) bool {
+	d := n.d
+	switch c.Type {
+	case protocol.Command_DELETE_BLOCKS:
+		var deleted []cairn.Block
+		for _, b := range protocol.BlocksFromProto(c.Blocks) {
+			if gone, ok := d.store.remove(b); ok {
+				deleted = append(deleted, gone)
+			} else {
+				// Tell the NameNode anyway, so it stops asking.
+				deleted = append(deleted, b)
+			}
+		}
+		d.log.Debug("deleted replicas", "count", len(deleted))
+		d.ibr.add(nil, deleted)
+	case protocol.Command_REREGISTER:
+		d.log.Info("namenode asks this node to register again")
+		return false
+	case protocol.Command_COPY_BLOCKS:
+		targets := protocol.DatanodesFromProto(c.Targets)
+		for _, b := range protocol.BlocksFromProto(c.Blocks) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case n.copies <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-n.copies }()
+				if err := n.copyBlock(ctx, b, targets); err != nil {
+					d.log.Warn("block copy failed", "block", blockName(b), "err", err)
+				}
+			}()
+		}
+	default:
+		d.log.Debug("ignoring command", "type", c.Type)
+	}
+	return true
+}
+
+// copyBlock streams the local replica of b down a pipeline of targets,
+// verifying its checksums on the way; a corrupt replica is reported to
+// the NameNode.
+func (n *nnConn) copyBlock(ctx context.Context, b cairn.Block, targets []cairn.DatanodeInfo) error {
+	d := n.d
+	if len(targets) == 0 {
+		return nil
+	}
+	d.active.Add(1)
+	defer d.active.Add(-1)
+	rep, ok := d.store.lookup(b.ID)
+	if !ok {
+		return cairn.Errorf("datanode.CopyBlock", blockName(b), cairn.NotExist, "no such replica")
+	}
+	if b.GenStamp == 0 {
+		b.GenStamp = rep.gs
+	}
+	rep, data, meta, err := d.store.openReplica(b)
+	if err != nil {
+		return err
+	}
+	defer data.Close()
+	defer meta.Close()
+	b.Len = rep.len
+	w, err := datatransfer.Options{Stage: datatransfer.StageTransfer}.NewBlockWriter(ctx, b, targets, "datanode-"+string(d.ID()))
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, cairn.PacketSize)
+	sums := make([]byte, datatransfer.SumsLen(cairn.PacketSize))
+	for pos := int64(0); pos < rep.len; {
+		k := int(min(int64(len(buf)), rep.len-pos))
+		if _, err := data.ReadAt(buf[:k], pos); err != nil {
+			w.Abort()
+			return cairn.E("datanode.CopyBlock", blockName(b), cairn.IO, err)
+		}
+		s := sums[:datatransfer.SumsLen(k)]
+		if _, err := meta.ReadAt(s, sumOffset(pos)); err != nil && !errors.Is(err, io.EOF) {
+			w.Abort()
+			return cairn.E("datanode.CopyBlock", blockName(b), cairn.IO, err)
+		}
+		if bad := datatransfer.VerifySums(s, buf[:k]); bad >= 0 {
+			w.Abort()
+			at := pos + int64(bad)*cairn.ChunkSize
+			n.reportBad(ctx, b, fmt.Sprintf("checksum mismatch at offset %d found while copying", at))
+			return cairn.Errorf("datanode.CopyBlock", blockName(b), cairn.Corrupt, "checksum mismatch at offset %d", at)
+		}
+		if _, err := w.Write(buf[:k]); err != nil {
+			w.Abort()
+			return err
+		}
+		pos += int64(k)
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	d.log.Info("copied block", "block", blockName(b), "targets", len(targets))
+	return nil
+}
+
+// reportBad tells the NameNode that the local replica of b is corrupt.
+func (n *nnConn) reportBad(ctx context.Context, b cairn.Block, reason string) {
+	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	_, err := n.cl.ReportBadBlocks(cctx, &protocol.ReportBadBlocksRequest{Blocks: []*protocol.BadBlock{{
+		Block:  protocol.BlockToProto(b),
+		NodeId: string(n.d.ID()),
+		Reason: reason,
+	}}})
+	if err != nil {
+		n.d.log.Warn("cannot report a bad block", "block", blockName(b), "err", err)
+	}
+}
+
+// flushReports sends incremental block reports as events arrive,
+// batching what arrives while a report is in flight.
+func (n *nnConn) flushReports(ctx context.Context) {
+	d := n.d
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.ibr.wake:
+		case <-time.After(time.Second):
+		}
+		if !n.registered() {
+			continue
+		}
+		received, deleted := d.ibr.take()
+		if len(received) == 0 && len(deleted) == 0 {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+		_, err := n.dn.IncrementalBlockReport(cctx, &protocol.IncrementalBlockReportRequest{
+			NodeId:   string(d.ID()),
+			Received: protocol.BlocksToProto(received),
+			Deleted:  protocol.BlocksToProto(deleted),
+		})
+		cancel()
+		if err != nil {
+			d.ibr.putBack(received, deleted)
+			if ctx.Err() != nil {
+				return
+			}
+			if failures == 0 {
+				d.log.Warn("incremental block report failed", "err", protocol.FromStatus("datanode.IncrementalBlockReport", d.cfg.NameNode, err))
+			}
+			failures++
+			if !sleep(ctx, n.backoff(failures)) {
+				return
+			}
+			// Try again without waiting for a new event.
+			select {
+			case d.ibr.wake <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		failures = 0
+	}
+}
+
+// storageReport describes the volumes.
+func (d *DataNode) storageReport() *protocol.StorageReport {
+	_, used, failed := d.store.stats()
+	var capacity, remaining int64
+	seen := make(map[uint64]bool) // devices counted
+	for _, dir := range d.store.healthyDirs() {
+		if fi, err := os.Stat(dir); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				if seen[uint64(st.Dev)] {
+					continue
+				}
+				seen[uint64(st.Dev)] = true
+			}
+		}
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(dir, &st); err != nil {
+			continue
+		}
+		capacity += int64(st.Blocks) * int64(st.Bsize)
+		remaining += int64(st.Bavail) * int64(st.Bsize)
+	}
+	return &protocol.StorageReport{
+		CapacityBytes:   capacity,
+		UsedBytes:       used,
+		RemainingBytes:  remaining,
+		ActiveTransfers: d.active.Load(),
+		FailedVolumes:   failed,
+	}
+}

@@ -1,0 +1,485 @@
+package datanode
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/datatransfer"
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// Timeouts of the data-transfer server.
+const (
+	ioTimeout    = datatransfer.DefaultTimeout // a peer silent this long is dead
+	drainTimeout = 5 * time.Second             // how long a failed write waits for its upstream to hang up
+)
+
+// packetPool holds the buffers in which read packets are built.
+var packetPool = sync.Pool{New: func() any { return datatransfer.NewPacketBuf(cairn.PacketSize) }}
+
+// serveConn runs one data-transfer operation.
+func (d *DataNode) serveConn(ctx context.Context, conn net.Conn) {
+	d.active.Add(1)
+	defer d.active.Add(-1)
+	br := bufio.NewReaderSize(conn, 64<<10)
+	conn.SetReadDeadline(time.Now().Add(ioTimeout))
+	op, err := datatransfer.ReadOp(br)
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			d.log.Debug("bad operation header", "remote", conn.RemoteAddr(), "err", err)
+		}
+		return
+	}
+	switch op {
+	case datatransfer.OpWriteBlock:
+		m := new(protocol.OpWriteBlock)
+		if err := datatransfer.ReadMessage(br, m); err != nil {
+			d.log.Debug("bad write operation", "remote", conn.RemoteAddr(), "err", err)
+			return
+		}
+		d.receiveBlock(ctx, conn, br, m)
+	case datatransfer.OpReadBlock:
+		m := new(protocol.OpReadBlock)
+		if err := datatransfer.ReadMessage(br, m); err != nil {
+			d.log.Debug("bad read operation", "remote", conn.RemoteAddr(), "err", err)
+			return
+		}
+		d.sendBlock(conn, br, m)
+	}
+}
+
+func respond(conn net.Conn, resp *protocol.BlockOpResponse) error {
+	conn.SetWriteDeadline(time.Now().Add(ioTimeout))
+	return datatransfer.WriteMessage(conn, resp)
+}
+
+// receiver is one write pipeline passing through this node.
+type receiver struct {
+	d       *DataNode
+	block   cairn.Block
+	name    string
+	targets []cairn.DatanodeInfo
+	up      net.Conn
+	upR     *bufio.Reader
+	down    net.Conn // nil on the last node
+	downR   *bufio.Reader
+	rbw     *rbwReplica
+	acks    chan ackItem
+	stop    chan struct{} // closed by fail
+	once    sync.Once
+
+	upMu   sync.Mutex // serializes acks to upstream
+	upDone bool       // guarded by upMu: an error ack was sent, or the last ack
+
+	finalized bool // set by the receive loop once the replica is finalized
+}
+
+// ackItem is a packet handled locally, waiting for its downstream ack.
+type ackItem struct {
+	seqno int64
+	last  bool
+	// broken says the downstream connection failed while forwarding;
+	// the responder finds out why and fails the pipeline.
+	broken error
+}
+
+// receiveBlock runs a WRITE_BLOCK operation.
+func (d *DataNode) receiveBlock(ctx context.Context, up net.Conn, upR *bufio.Reader, op *protocol.OpWriteBlock) {
+	block := protocol.BlockFromProto(op.Block)
+	block.Len = 0
+	r := &receiver{
+		d:       d,
+		block:   block,
+		name:    blockName(block),
+		targets: protocol.DatanodesFromProto(op.Targets),
+		up:      up,
+		upR:     upR,
+		acks:    make(chan ackItem, 2*datatransfer.DefaultWindow),
+		stop:    make(chan struct{}),
+	}
+	log := d.log.With("block", r.name, "remote", up.RemoteAddr())
+	if op.Block == nil || len(r.targets) >= datatransfer.MaxPipeline {
+		respond(up, &protocol.BlockOpResponse{Status: protocol.StatusFromError(cairn.Errorf("datanode.WriteBlock", r.name, cairn.Invalid, "bad write operation"))})
+		return
+	}
+	rbw, err := d.store.create(block)
+	if err != nil {
+		log.Info("refusing write", "err", err)
+		respond(up, &protocol.BlockOpResponse{Status: protocol.StatusFromError(err)})
+		return
+	}
+	r.rbw = rbw
+	if len(r.targets) > 0 {
+		if bad, err := r.connectDownstream(ctx, op); err != nil {
+			rbw.abort()
+			log.Warn("cannot set up downstream", "target", bad, "err", err)
+			respond(up, &protocol.BlockOpResponse{Status: protocol.StatusFromError(err), FirstBadLink: bad})
+			return
+		}
+		defer r.down.Close()
+	}
+	if err := respond(up, &protocol.BlockOpResponse{}); err != nil {
+		rbw.abort()
+		return
+	}
+	log.Debug("receiving block", "targets", len(r.targets), "stage", op.Stage)
+
+	respDone := make(chan struct{})
+	go func() {
+		defer close(respDone)
+		r.respond()
+	}()
+	ok := r.receive()
+	if !ok {
+		// Let the responder find out why the downstream broke, if it
+		// did, and discard the partial replica; then drop what the
+		// upstream still sends until it hangs up, so it reads the
+		// error ack instead of a reset connection.
+		<-respDone
+		r.abandon()
+		if !r.finalized {
+			rbw.abort()
+			log.Info("write failed; partial replica discarded")
+		}
+		r.drainUpstream()
+		return
+	}
+	<-respDone
+	select {
+	case <-r.stop:
+		// The replica is finalized here but a node downstream failed
+		// before acking it: the writer sees the failure, and the
+		// NameNode decides what to do with this replica.
+		log.Info("block finalized but the pipeline failed downstream")
+	default:
+		log.Debug("received block", "len", r.rbw.block.Len)
+	}
+}
+
+// connectDownstream sets up the rest of the pipeline. On failure it
+// returns the address of the first node that failed.
+func (r *receiver) connectDownstream(ctx context.Context, op *protocol.OpWriteBlock) (string, error) {
+	next := r.targets[0]
+	dctx, cancel := context.WithTimeout(ctx, datatransfer.DefaultDialTimeout)
+	defer cancel()
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(dctx, "tcp", next.Addr)
+	if err != nil {
+		return next.Addr, cairn.E("datanode.WriteBlock", r.name, cairn.Unavailable, fmt.Errorf("connecting to %s: %w", next.Addr, err))
+	}
+	conn.SetDeadline(time.Now().Add(ioTimeout))
+	down := &protocol.OpWriteBlock{
+		Block:      op.Block,
+		Targets:    op.Targets[1:],
+		ClientName: op.ClientName,
+		Stage:      op.Stage,
+	}
+	br := bufio.NewReaderSize(conn, 4096)
+	if err := datatransfer.WriteOp(conn, datatransfer.OpWriteBlock, down); err != nil {
+		conn.Close()
+		return next.Addr, cairn.E("datanode.WriteBlock", r.name, cairn.Unavailable, fmt.Errorf("sending to %s: %w", next.Addr, err))
+	}
+	resp, err := datatransfer.ReadResponse(br)
+	if err != nil {
+		conn.Close()
+		return next.Addr, cairn.E("datanode.WriteBlock", r.name, cairn.Unavailable, fmt.Errorf("response of %s: %w", next.Addr, err))
+	}
+	if serr := protocol.ErrorFromStatus("datanode.WriteBlock", r.name, resp.Status); serr != nil {
+		conn.Close()
+		bad := resp.FirstBadLink
+		if bad == "" {
+			bad = next.Addr
+		}
+		return bad, serr
+	}
+	conn.SetDeadline(time.Time{})
+	r.down, r.downR = conn, br
+	return "", nil
+}
+
+// receive reads packets from upstream, checks them, forwards them
+// downstream and writes them locally. It reports whether the block was
+// received whole and finalized.
+func (r *receiver) receive() bool {
+	pr := datatransfer.NewPacketReader(r.upR)
+	var seqno, pos int64
+	partial := false
+	for {
+		select {
+		case <-r.stop:
+			return false
+		default:
+		}
+		r.up.SetReadDeadline(time.Now().Add(ioTimeout))
+		pkt, err := pr.Next()
+		if err != nil {
+			select {
+			case <-r.stop:
+				return false
+			default:
+			}
+			kind := cairn.Unavailable
+			if datatransfer.IsMalformed(err) {
+				kind = cairn.Invalid
+			}
+			r.fail(seqno, 0, kind, fmt.Sprintf("reading packet %d: %v", seqno, err))
+			return false
+		}
+		if pkt.Seqno != datatransfer.Heartbeat {
+			switch {
+			case pkt.Seqno != seqno || pkt.Offset != pos:
+				r.fail(pkt.Seqno, 0, cairn.Invalid, fmt.Sprintf("packet %d at offset %d, want packet %d at offset %d", pkt.Seqno, pkt.Offset, seqno, pos))
+				return false
+			case partial && pkt.DataLen > 0:
+				r.fail(pkt.Seqno, 0, cairn.Invalid, fmt.Sprintf("packet %d follows a partial chunk", pkt.Seqno))
+				return false
+			}
+			if bad := datatransfer.VerifySums(pkt.Sums, pkt.Data); bad >= 0 {
+				r.fail(pkt.Seqno, 0, cairn.Corrupt, fmt.Sprintf("checksum mismatch in packet %d at offset %d", pkt.Seqno, pkt.Offset+int64(bad)*cairn.ChunkSize))
+				return false
+			}
+		}
+		if r.down != nil {
+			r.down.SetWriteDeadline(time.Now().Add(ioTimeout))
+			if _, err := r.down.Write(pkt.Frame); err != nil {
+				r.enqueue(ackItem{seqno: pkt.Seqno, broken: err})
+				return false
+			}
+		}
+		if pkt.Seqno == datatransfer.Heartbeat {
+			if !r.enqueue(ackItem{seqno: pkt.Seqno}) {
+				return false
+			}
+			continue
+		}
+		if len(pkt.Data) > 0 {
+			if err := r.rbw.write(pkt.Sums, pkt.Data); err != nil {
+				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
+				return false
+			}
+		}
+		pos += int64(pkt.DataLen)
+		partial = pkt.DataLen%cairn.ChunkSize != 0
+		seqno++
+		if pkt.Last {
+			b, err := r.rbw.finalize()
+			if err != nil {
+				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
+				return false
+			}
+			r.finalized = true
+			r.d.ibr.add([]cairn.Block{b}, nil)
+			return r.enqueue(ackItem{seqno: pkt.Seqno, last: true})
+		}
+		if !r.enqueue(ackItem{seqno: pkt.Seqno}) {
+			return false
+		}
+	}
+}
+
+func (r *receiver) enqueue(it ackItem) bool {
+	select {
+	case r.acks <- it:
+		return true
+	case <-r.stop:
+		return false
+	}
+}
+
+// respond acks packets upstream once they are local and acked
+// downstream.
+func (r *receiver) respond() {
+	n := 1 + len(r.targets)
+	for {
+		var it ackItem
+		select {
+		case it = <-r.acks:
+		case <-r.stop:
+			return
+		}
+		replies := make([]uint32, n)
+		if r.down != nil {
+			timeout := ioTimeout
+			if it.broken != nil {
+				timeout = drainTimeout
+			}
+			r.down.SetReadDeadline(time.Now().Add(timeout))
+			ack, err := datatransfer.ReadAck(r.downR)
+			switch {
+			case err != nil:
+				select {
+				case <-r.stop:
+					return
+				default:
+				}
+				cause := err
+				if it.broken != nil {
+					cause = it.broken
+				}
+				r.fail(it.seqno, 1, cairn.Unavailable, fmt.Sprintf("downstream %s: %v", r.targets[0].Addr, cause))
+				return
+			case len(ack.Replies) != len(r.targets):
+				r.fail(it.seqno, 1, cairn.Invalid, fmt.Sprintf("downstream %s: ack with %d replies for %d nodes", r.targets[0].Addr, len(ack.Replies), len(r.targets)))
+				return
+			case datatransfer.FirstFailure(ack) >= 0:
+				r.failWith(it.seqno, append([]uint32{0}, ack.Replies...), ack.Message)
+				return
+			case it.broken != nil:
+				r.fail(it.seqno, 1, cairn.Unavailable, fmt.Sprintf("downstream %s: %v", r.targets[0].Addr, it.broken))
+				return
+			case ack.Seqno != it.seqno:
+				r.fail(it.seqno, 1, cairn.Invalid, fmt.Sprintf("downstream %s: ack for packet %d, want %d", r.targets[0].Addr, ack.Seqno, it.seqno))
+				return
+			}
+			copy(replies[1:], ack.Replies)
+		}
+		if err := r.sendAck(&protocol.PipelineAck{Seqno: it.seqno, Replies: replies}, it.last); err != nil {
+			r.abandon()
+			return
+		}
+		if it.last {
+			return
+		}
+	}
+}
+
+func (r *receiver) sendAck(ack *protocol.PipelineAck, final bool) error {
+	r.upMu.Lock()
+	defer r.upMu.Unlock()
+	if r.upDone {
+		return errors.New("pipeline already failed")
+	}
+	if final {
+		r.upDone = true
+	}
+	r.up.SetWriteDeadline(time.Now().Add(ioTimeout))
+	return datatransfer.WriteMessage(r.up, ack)
+}
+
+// abandon stops the pipeline without a word to the upstream.
+func (r *receiver) abandon() { r.failWith(0, nil, "") }
+
+// fail stops the pipeline, sending upstream, if it still can, an error
+// ack whose reply at index blame (0: this node, 1: the next) is kind k,
+// with msg.
+func (r *receiver) fail(seqno int64, blame int, k cairn.Kind, msg string) {
+	if k == cairn.Other {
+		k = cairn.IO
+	}
+	replies := make([]uint32, 1+len(r.targets))
+	replies[blame] = uint32(k)
+	who := "this node"
+	if blame > 0 {
+		who = r.targets[blame-1].Addr
+	}
+	r.d.log.Warn("write pipeline failed", "block", r.name, "failed", who, "err", msg)
+	r.failWith(seqno, replies, fmt.Sprintf("datanode %s: %s", r.d.ID(), msg))
+}
+
+func (r *receiver) failWith(seqno int64, replies []uint32, msg string) {
+	r.once.Do(func() {
+		if replies != nil {
+			r.upMu.Lock()
+			if !r.upDone {
+				r.upDone = true
+				r.up.SetWriteDeadline(time.Now().Add(drainTimeout))
+				datatransfer.WriteMessage(r.up, &protocol.PipelineAck{Seqno: seqno, Replies: replies, Message: msg})
+			}
+			r.upMu.Unlock()
+		}
+		close(r.stop)
+		if r.down != nil {
+			r.down.Close()
+		}
+	})
+}
+
+// drainUpstream half-closes the upstream connection and drops what it
+// still sends until it hangs up or drainTimeout passes.
+func (r *receiver) drainUpstream() {
+	if tc, ok := r.up.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	r.up.SetReadDeadline(time.Now().Add(drainTimeout))
+	io.Copy(io.Discard, r.upR)
+}
+
+// sendBlock runs a READ_BLOCK operation.
+func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpReadBlock) {
+	block := protocol.BlockFromProto(op.Block)
+	name := blockName(block)
+	fail := func(err error) {
+		respond(conn, &protocol.BlockOpResponse{Status: protocol.StatusFromError(err)})
+	}
+	if op.Block == nil || op.Offset < 0 || op.Length < 0 || op.Offset > datatransfer.MaxBlockOffset-op.Length {
+		fail(cairn.Errorf("datanode.ReadBlock", name, cairn.Invalid, "bad read range [%d, +%d)", op.Offset, op.Length))
+		return
+	}
+	rep, data, meta, err := d.store.openReplica(block)
+	if err != nil {
+		d.log.Debug("read refused", "block", name, "err", err)
+		fail(err)
+		return
+	}
+	defer data.Close()
+	defer meta.Close()
+	if op.Offset+op.Length > rep.len {
+		fail(cairn.Errorf("datanode.ReadBlock", name, cairn.Invalid, "range [%d, %d) beyond the replica's %d bytes", op.Offset, op.Offset+op.Length, rep.len))
+		return
+	}
+	start := op.Offset - op.Offset%cairn.ChunkSize
+	end := start
+	if op.Length > 0 {
+		end = op.Offset + op.Length
+		end = min(end+(cairn.ChunkSize-end%cairn.ChunkSize)%cairn.ChunkSize, rep.len)
+	}
+	if err := respond(conn, &protocol.BlockOpResponse{FirstChunkOffset: start, BlockLen: rep.len}); err != nil {
+		return
+	}
+	pb := packetPool.Get().(*datatransfer.PacketBuf)
+	defer packetPool.Put(pb)
+	var seqno int64
+	pos := start
+	for {
+		n := int(min(int64(pb.MaxData()), end-pos))
+		h := datatransfer.PacketHeader{Offset: pos, Seqno: seqno, DataLen: n, Last: n == 0}
+		if n > 0 {
+			if _, err := data.ReadAt(pb.Data()[:n], pos); err != nil {
+				d.log.Warn("cannot read replica", "block", name, "err", err)
+				return
+			}
+			if _, err := meta.ReadAt(pb.Sums(n), sumOffset(pos)); err != nil {
+				d.log.Warn("cannot read replica checksums", "block", name, "err", err)
+				return
+			}
+		}
+		frame, err := pb.Frame(h)
+		if err != nil {
+			d.log.Error("cannot frame packet", "block", name, "err", err)
+			return
+		}
+		conn.SetWriteDeadline(time.Now().Add(ioTimeout))
+		if _, err := conn.Write(frame); err != nil {
+			d.log.Debug("reader went away", "block", name, "err", err)
+			return
+		}
+		if n == 0 {
+			break
+		}
+		pos += int64(n)
+		seqno++
+	}
+	// The reader says how it went.
+	conn.SetReadDeadline(time.Now().Add(drainTimeout))
+	var st protocol.Status
+	if err := datatransfer.ReadMessage(br, &st); err == nil && cairn.Kind(st.Kind) == cairn.Corrupt {
+		d.log.Warn("reader found a checksum error", "block", name, "remote", conn.RemoteAddr(), "msg", st.Message)
+	}
+}
