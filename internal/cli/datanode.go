@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-fs/cairn/internal/datanode"
+)
+
+// Defaults of 'cairn datanode', as HDFS's.
+const (
+	defaultDataNodeAddr = "127.0.0.1:9866"
+	defaultDataNodeHTTP = "127.0.0.1:9864"
+)
+
+type datanodeCmd struct {
+	e         *env
+	dirs      string
+	namenode  string
+	addr      string
+	advertise string
+	httpAddr  string
+	heartbeat time.Duration
+	report    time.Duration
+	logLevel  levelValue
+}
+
+func newDataNodeCmd(e *env) *cobra.Command {
+	d := &datanodeCmd{e: e, logLevel: levelValue(slog.LevelInfo)}
+	cmd := &cobra.Command{
+		Use:   "datanode --dir DIR[,DIR...] [--namenode HOST:PORT] [--addr HOST:PORT] [--http-addr HOST:PORT] [flags]",
+		Short: "Run a DataNode",
+		Long: `Run a DataNode: it stores blocks in --dir (one directory per disk, comma
+separated; required), serves block reads and writes on --addr, a web
+endpoint (/healthz) on --http-addr, and registers with the NameNode at
+--namenode, retrying while it is unreachable, until SIGINT or SIGTERM.
+
+--addr is also the address told to the NameNode for clients to connect to,
+unless --advertise-addr says otherwise (needed when --addr is 0.0.0.0).`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: runE(d.run),
+	}
+	f := cmd.Flags()
+	f.StringVar(&d.dirs, "dir", "", "data directories, comma separated (required)")
+	f.StringVar(&d.namenode, "namenode", defaultNameNode, "NameNode RPC address")
+	f.StringVar(&d.addr, "addr", defaultDataNodeAddr, "data-transfer address")
+	f.StringVar(&d.advertise, "advertise-addr", "", "data-transfer address told to the NameNode (default: --addr as bound)")
+	f.StringVar(&d.httpAddr, "http-addr", defaultDataNodeHTTP, "web address (empty: none)")
+	f.DurationVar(&d.heartbeat, "heartbeat-interval", 3*time.Second, "time between heartbeats to the NameNode")
+	f.DurationVar(&d.report, "block-report-interval", 6*time.Hour, "time between full block reports")
+	f.Var(&d.logLevel, "log-level", "log level: debug, info, warn or error")
+	return cmd
+}
+
+// splitDirs splits a comma-separated list of directories.
+func splitDirs(s string) []string {
+	var dirs []string
+	for _, d := range strings.Split(s, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+func (d *datanodeCmd) run(ctx context.Context, _ []string) error {
+	const op = "datanode"
+	dirs := splitDirs(d.dirs)
+	if len(dirs) == 0 {
+		return usageError("--dir is required: the directories where the DataNode keeps its blocks")
+	}
+	if d.heartbeat <= 0 || d.report <= 0 {
+		return usageError("--heartbeat-interval and --block-report-interval must be positive")
+	}
+	log := newLogger(d.e.stderr, slog.Level(d.logLevel))
+	lis, err := listen(op, d.addr)
+	if err != nil {
+		return err
+	}
+	var httpLis net.Listener
+	if d.httpAddr != "" {
+		if httpLis, err = listen(op, d.httpAddr); err != nil {
+			lis.Close()
+			return err
+		}
+	}
+	cfg := datanode.Config{
+		Dirs:                dirs,
+		NameNode:            d.namenode,
+		AdvertiseAddr:       d.advertise,
+		HeartbeatInterval:   d.heartbeat,
+		BlockReportInterval: d.report,
+	}
+	if httpLis != nil {
+		cfg.HTTPAddr = httpLis.Addr().String()
+	}
+	// The datanode package names itself in its logs (component=datanode,
+	// node=ID, addr).
+	dn, err := datanode.New(cfg, log)
+	if err != nil {
+		closeAll(lis, httpLis)
+		return fail(op, strings.Join(dirs, ","), err)
+	}
+	log.Info("listening", "id", string(dn.ID()), "http", httpURL(httpLis),
+		"dirs", strings.Join(dirs, ","), "namenode", d.namenode)
+	return runNodes(ctx, log, op, []node{{
+		name:    lis.Addr().String(),
+		serve:   dn.Serve,
+		lis:     lis,
+		handler: dn.HTTPHandler(),
+		httpLis: httpLis,
+		close:   dn.Close,
+	}})
+}

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/namenode"
+)
+
+// Defaults of 'cairn namenode', as HDFS's where HDFS has one.
+const (
+	defaultNameNodeHTTP = "127.0.0.1:9870"
+	// defaultSafeModeExtension is 0: leave safe mode as soon as the
+	// threshold is reached (HDFS: 30s). The NameNode applies the
+	// extension even to a fresh, empty namespace, so anything longer
+	// makes a new cluster refuse writes for that long after it starts.
+	defaultSafeModeExtension = 0
+)
+
+type namenodeCmd struct {
+	e        *env
+	dir      string
+	rpcAddr  string
+	httpAddr string
+	logLevel levelValue
+	cfg      namenode.Config
+	block    sizeValue
+	cluster  string
+}
+
+func newNameNodeCmd(e *env) *cobra.Command {
+	n := &namenodeCmd{e: e, logLevel: levelValue(slog.LevelInfo), block: cairn.DefaultBlockSize}
+	cmd := &cobra.Command{
+		Use:   "namenode --dir DIR [--rpc-addr HOST:PORT] [--http-addr HOST:PORT] [flags]",
+		Short: "Run a NameNode",
+		Long: `Run a NameNode: the namespace, the block map and the DataNode registry. It
+keeps its Raft log, snapshots and cluster ID in --dir (required), formatting
+it on first start. It serves clients and DataNodes on --rpc-addr and a web
+endpoint (/healthz) on --http-addr, until SIGINT or SIGTERM.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: runE(n.run),
+	}
+	f := cmd.Flags()
+	f.StringVar(&n.dir, "dir", "", "metadata directory (required)")
+	f.StringVar(&n.rpcAddr, "rpc-addr", defaultNameNode, "RPC address for clients and DataNodes")
+	f.StringVar(&n.httpAddr, "http-addr", defaultNameNodeHTTP, "web address (empty: none)")
+	f.IntVar(&n.cfg.DefaultReplication, "replication", cairn.DefaultReplication, "default replication of new files")
+	f.Var(&n.block, "block-size", "default block size of new files, e.g. 128MiB")
+	f.StringVar(&n.cluster, "cluster-id", "", "cluster ID given when formatting a new --dir (default: random)")
+	f.Uint64Var(&n.cfg.SnapshotThreshold, "snapshot-threshold", 8192, "log entries between automatic snapshots")
+	f.DurationVar(&n.cfg.LeaseSoftLimit, "lease-soft-limit", 60*time.Second, "time after which another client may recover a writer's file")
+	f.DurationVar(&n.cfg.LeaseHardLimit, "lease-hard-limit", time.Hour, "time after which an abandoned file being written is closed")
+	f.Float64Var(&n.cfg.SafeModeThreshold, "safemode-threshold", 0.999, "fraction of blocks that must be reported to leave safe mode")
+	f.DurationVar(&n.cfg.SafeModeExtension, "safemode-extension", defaultSafeModeExtension, "time to stay in safe mode once the threshold is reached (HDFS: 30s)")
+	f.DurationVar(&n.cfg.HeartbeatInterval, "heartbeat-interval", 3*time.Second, "the DataNodes' heartbeat interval")
+	f.DurationVar(&n.cfg.StaleNodeTimeout, "stale-node-timeout", 30*time.Second, "heartbeat age after which a DataNode is stale")
+	f.DurationVar(&n.cfg.DeadNodeTimeout, "dead-node-timeout", 10*time.Minute+30*time.Second, "heartbeat age after which a DataNode is dead")
+	f.IntVar(&n.cfg.ReplicationStreams, "replication-streams", 2, "replications a DataNode runs at once")
+	f.Var(&n.logLevel, "log-level", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
+	const op = "namenode"
+	if n.dir == "" {
+		return usageError("--dir is required: the directory where the NameNode keeps its metadata")
+	}
+	if n.cfg.DefaultReplication <= 0 {
+		return usageError("invalid --replication %d: must be at least 1", n.cfg.DefaultReplication)
+	}
+	if n.block <= 0 {
+		return usageError("invalid --block-size %d: must be positive", int64(n.block))
+	}
+	if n.cfg.SafeModeThreshold < 0 || n.cfg.SafeModeThreshold > 1 {
+		return usageError("invalid --safemode-threshold %v: must be between 0 and 1", n.cfg.SafeModeThreshold)
+	}
+	cfg := n.cfg
+	cfg.Dir = n.dir
+	cfg.DefaultBlockSize = int64(n.block)
+	cfg.ClusterID = cairn.ClusterID(n.cluster)
+	// The namenode package names itself in its logs (component=namenode).
+	log := newLogger(n.e.stderr, slog.Level(n.logLevel))
+
+	lis, err := listen(op, n.rpcAddr)
+	if err != nil {
+		return err
+	}
+	var httpLis net.Listener
+	if n.httpAddr != "" {
+		if httpLis, err = listen(op, n.httpAddr); err != nil {
+			lis.Close()
+			return err
+		}
+	}
+	nn, err := namenode.New(cfg, log)
+	if err != nil {
+		closeAll(lis, httpLis)
+		return fail(op, n.dir, err)
+	}
+	log.Info("listening", "rpc", lis.Addr().String(), "http", httpURL(httpLis),
+		"dir", n.dir, "cluster", string(nn.ClusterID()))
+	return runNodes(ctx, log, op, []node{{
+		name:    lis.Addr().String(),
+		serve:   nn.Serve,
+		lis:     lis,
+		handler: nn.HTTPHandler(),
+		httpLis: httpLis,
+		close:   nn.Close,
+	}})
+}
