@@ -1,0 +1,254 @@
+package namenode
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+)
+
+// DatanodeStatus is one DataNode in a cluster report.
+type DatanodeStatus struct {
+	Info            cairn.DatanodeInfo
+	State           string // live, stale, dead, decommissioning, decommissioned
+	Storage         StorageReport
+	Blocks          int64
+	LastHeartbeat   time.Time
+	PendingDeletion int64
+}
+
+// ClusterReport is the answer of GetDatanodeReport.
+type ClusterReport struct {
+	ClusterID                cairn.ClusterID
+	SafeMode                 bool
+	Datanodes                []DatanodeStatus
+	PendingDeletionBlocks    int64
+	PendingReplicationBlocks int64
+}
+
+// GetDatanodeReport describes every DataNode known since start, sorted
+// by ID.
+func (s *Server) GetDatanodeReport(ctx context.Context) (ClusterReport, error) {
+	now := s.now().UnixNano()
+	rep := ClusterReport{ClusterID: s.clusterID, SafeMode: s.safe.isOn()}
+	for _, d := range s.reg.all() {
+		ds := DatanodeStatus{
+			Info:          d.addr.Load().info,
+			State:         s.reg.state(d, now).String(),
+			Blocks:        d.numBlocks.Load(),
+			LastHeartbeat: time.Unix(0, d.lastHeartbeat.Load()),
+		}
+		d.mu.Lock()
+		ds.Storage = d.storage
+		ds.Storage.FailedVolumes = slices.Clone(d.storage.FailedVolumes)
+		ds.PendingDeletion = int64(len(d.deletes))
+		d.mu.Unlock()
+		rep.PendingDeletionBlocks += ds.PendingDeletion
+		rep.Datanodes = append(rep.Datanodes, ds)
+	}
+	slices.SortFunc(rep.Datanodes, func(a, b DatanodeStatus) int { return strings.Compare(string(a.Info.ID), string(b.Info.ID)) })
+	return rep, nil
+}
+
+// BadBlock is a replica a reader or a scanner found corrupt.
+type BadBlock struct {
+	Block  cairn.Block
+	Node   cairn.NodeID
+	Reason string
+}
+
+// ReportBadBlocks marks replicas corrupt: they are no longer given to
+// readers nor counted as live, and are deleted if good replicas remain.
+// Unknown blocks and nodes are ignored.
+func (s *Server) ReportBadBlocks(ctx context.Context, bad []BadBlock) error {
+	for _, bb := range bad {
+		d := s.reg.lookup(bb.Node)
+		if d == nil {
+			continue
+		}
+		s.ns.mu.Lock()
+		b := s.ns.blocks[bb.Block.ID]
+		if b != nil && bb.Block.GenStamp >= b.gs {
+			s.ns.markCorrupt(b, d.idx)
+			if b.file != nil {
+				if u := s.ns.uc[b.file.id]; u != nil && s.ns.lastBlock(b.file) == b {
+					u.expected = slices.DeleteFunc(slices.Clone(u.expected), func(n cairn.NodeID) bool { return n == bb.Node })
+				}
+			}
+		}
+		s.ns.mu.Unlock()
+		if b != nil {
+			s.log.Warn("replica reported corrupt", "block", bb.Block.ID, "node", bb.Node, "reason", bb.Reason)
+		}
+	}
+	return nil
+}
+
+// FsckOptions choose the detail of a Fsck report.
+type FsckOptions struct {
+	ListFiles     bool
+	ListBlocks    bool
+	ListLocations bool
+	ListOpenFiles bool
+}
+
+// Block and file health in a Fsck report.
+const (
+	Healthy         = "HEALTHY"
+	UnderReplicated = "UNDER_REPLICATED"
+	Corrupt         = "CORRUPT"
+	Missing         = "MISSING"
+)
+
+// FsckBlock is one block in a Fsck report.
+type FsckBlock struct {
+	Block           cairn.Block
+	Locations       []cairn.DatanodeInfo
+	LiveReplicas    int
+	CorruptReplicas int
+	State           string
+}
+
+// FsckFile is one file in a Fsck report.
+type FsckFile struct {
+	Path        string
+	Size        int64
+	Replication int
+	Open        bool
+	Status      string
+	Blocks      []FsckBlock
+}
+
+// FsckReport is the health of a tree.
+type FsckReport struct {
+	Status                string // HEALTHY or CORRUPT
+	Files                 int64
+	Directories           int64
+	Blocks                int64
+	TotalSize             int64
+	UnderReplicatedBlocks int64
+	CorruptBlocks         int64
+	MissingBlocks         int64
+	OpenFiles             int64
+	LiveDatanodes         int
+	FileDetails           []FsckFile
+}
+
+// stateRank orders health from best to worst.
+var stateRank = map[string]int{Healthy: 0, UnderReplicated: 1, Missing: 2, Corrupt: 3}
+
+// Fsck walks the tree at p and reports the health of its blocks. A
+// block is under-replicated with fewer live replicas than its file's
+// replication, missing with no live replica, corrupt when every replica
+// is corrupt. The last block of a file being written is not judged.
+// Files with problems are always listed; the options add the healthy
+// ones, the open ones, the blocks and their locations.
+func (s *Server) Fsck(ctx context.Context, p string, o FsckOptions) (FsckReport, error) {
+	if err := validPath(p); err != nil {
+		return FsckReport{}, err
+	}
+	now := s.now().UnixNano()
+	var rep FsckReport
+	for _, d := range s.reg.all() {
+		if s.reg.state(d, now) == stateLive {
+			rep.LiveDatanodes++
+		}
+	}
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	root, err := s.ns.lookup(p)
+	if err != nil {
+		return FsckReport{}, err
+	}
+	var walk func(n *inode, path string) error
+	walk = func(n *inode, path string) error {
+		if err := ctx.Err(); err != nil {
+			return errf(cairn.Unavailable, "fsck interrupted: %v", err)
+		}
+		if n.isDir() {
+			rep.Directories++
+			for _, c := range n.children {
+				if err := walk(c, cairn.Join(path, c.name)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		rep.Files++
+		open := n.underConstruction()
+		if open {
+			rep.OpenFiles++
+		}
+		ff := FsckFile{Path: path, Size: n.size(), Replication: int(n.repl), Open: open, Status: Healthy}
+		rep.TotalSize += ff.Size
+		for i, b := range n.blocks {
+			rep.Blocks++
+			fb := s.fsckBlock(b, int(n.repl), now, o.ListLocations)
+			if open && i == len(n.blocks)-1 && !b.committed {
+				fb.State = Healthy
+			}
+			switch fb.State {
+			case UnderReplicated:
+				rep.UnderReplicatedBlocks++
+			case Corrupt:
+				rep.CorruptBlocks++
+			case Missing:
+				rep.MissingBlocks++
+			}
+			if stateRank[fb.State] > stateRank[ff.Status] {
+				ff.Status = fb.State
+			}
+			if o.ListBlocks {
+				ff.Blocks = append(ff.Blocks, fb)
+			}
+		}
+		if o.ListFiles || (o.ListOpenFiles && open) || ff.Status == Corrupt || ff.Status == Missing {
+			rep.FileDetails = append(rep.FileDetails, ff)
+		}
+		return nil
+	}
+	if err := walk(root, p); err != nil {
+		return FsckReport{}, err
+	}
+	rep.Status = Healthy
+	if rep.CorruptBlocks > 0 || rep.MissingBlocks > 0 {
+		rep.Status = Corrupt
+	}
+	return rep, nil
+}
+
+// fsckBlock judges one block. The caller holds ns.mu.
+func (s *Server) fsckBlock(b *blockInfo, repl int, now int64, withLocations bool) FsckBlock {
+	fb := FsckBlock{Block: b.block()}
+	for _, r := range b.replicas {
+		d := s.reg.node(r.node)
+		if d == nil {
+			continue
+		}
+		st := s.reg.state(d, now)
+		if st == stateDead {
+			continue
+		}
+		if r.corrupt {
+			fb.CorruptReplicas++
+		} else if st != stateDecommissioned {
+			fb.LiveReplicas++
+		}
+		if withLocations {
+			fb.Locations = append(fb.Locations, d.addr.Load().info)
+		}
+	}
+	switch {
+	case fb.LiveReplicas == 0 && fb.CorruptReplicas > 0:
+		fb.State = Corrupt
+	case fb.LiveReplicas == 0:
+		fb.State = Missing
+	case fb.LiveReplicas < repl:
+		fb.State = UnderReplicated
+	default:
+		fb.State = Healthy
+	}
+	return fb
+}

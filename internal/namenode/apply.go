@@ -1,0 +1,457 @@
+package namenode
+
+import (
+	"github.com/cairn-fs/cairn"
+)
+
+// The functions of this file apply one logged command to the namespace.
+// They run with namespace.mu held for writing, on every member of the
+// Raft group, and so must be deterministic: they read only the state
+// and the command (times and choices come in the command), and they
+// re-check everything, returning the same kinds of error a check before
+// proposing would. The return value is the command's result or an
+// error.
+
+// addBlockResult is the result of opAddBlock.
+type addBlockResult struct {
+	block  cairn.Block
+	offset int64
+}
+
+func (ns *namespace) apply(c *command) any {
+	switch c.op {
+	case opMkdirs:
+		return ns.applyMkdirs(c)
+	case opCreate:
+		return ns.applyCreate(c)
+	case opAddBlock:
+		return ns.applyAddBlock(c)
+	case opComplete:
+		return ns.applyComplete(c)
+	case opAbandonBlock:
+		return ns.applyAbandonBlock(c)
+	case opRename:
+		return ns.applyRename(c)
+	case opDelete:
+		return ns.applyDelete(c)
+	case opSetReplication:
+		return ns.applySetReplication(c)
+	case opSetPermission:
+		return ns.applySetPermission(c)
+	case opSetOwner:
+		return ns.applySetOwner(c)
+	case opSetTimes:
+		return ns.applySetTimes(c)
+	case opCloseFile:
+		return ns.applyCloseFile(c)
+	}
+	return errf(cairn.Internal, "unknown command %v", c.op)
+}
+
+// result turns an apply result into (value, error).
+func result(v any) (any, error) {
+	if err, ok := v.(error); ok {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (ns *namespace) applyMkdirs(c *command) any {
+	if err := validPath(c.path); err != nil {
+		return err
+	}
+	parents := c.flags&flagParents != 0
+	if c.path == "/" {
+		if parents {
+			return ns.status(ns.root, "/")
+		}
+		return errKind(cairn.Exist)
+	}
+	n := ns.root
+	elems := cairn.SplitPath(c.path)
+	end := 0
+	for i, name := range elems {
+		end += 1 + len(name)
+		last := i == len(elems)-1
+		ch := n.child(name)
+		switch {
+		case ch == nil:
+			if !last && !parents {
+				return errf(cairn.NotExist, "parent directory %s does not exist", c.path[:end])
+			}
+			ch = ns.newInode(name, inodeDir, c.mode, c.owner, c.group, c.mtime)
+			n.addChild(ch)
+			n.mtime = c.mtime
+		case !ch.isDir():
+			if last {
+				return errf(cairn.Exist, "%s exists and is a file", c.path)
+			}
+			return errf(cairn.NotDir, "%s is not a directory", c.path[:end])
+		case last && !parents:
+			return errKind(cairn.Exist)
+		}
+		n = ch
+	}
+	return ns.status(n, c.path)
+}
+
+func (ns *namespace) applyCreate(c *command) any {
+	if err := validPath(c.path); err != nil {
+		return err
+	}
+	touch := c.flags&flagTouch != 0
+	if c.path == "/" {
+		if touch {
+			ns.root.mtime = c.mtime
+			return ns.status(ns.root, "/")
+		}
+		return errf(cairn.IsDir, "/ is a directory")
+	}
+	if !touch && c.clientName == "" {
+		return errf(cairn.Invalid, "create needs a client name")
+	}
+	if c.replication <= 0 || c.replication > maxReplication {
+		return errf(cairn.Invalid, "replication %d out of range", c.replication)
+	}
+	if c.blockSize <= 0 {
+		return errf(cairn.Invalid, "block size %d out of range", c.blockSize)
+	}
+	parent, err := ns.lookupParent(c.path)
+	if err != nil {
+		if cairn.KindOf(err) != cairn.NotExist || c.flags&flagCreateParent == 0 {
+			return err
+		}
+		mk := command{op: opMkdirs, path: cairn.Dir(c.path), mode: defaultDirMode, owner: c.owner, group: c.group, mtime: c.mtime, flags: flagParents}
+		if _, err := result(ns.applyMkdirs(&mk)); err != nil {
+			return err
+		}
+		if parent, err = ns.lookupParent(c.path); err != nil {
+			return err
+		}
+	}
+	name := cairn.Base(c.path)
+	if old := parent.child(name); old != nil {
+		if touch {
+			old.mtime = c.mtime
+			return ns.status(old, c.path)
+		}
+		if old.isDir() {
+			return errf(cairn.IsDir, "%s is a directory", c.path)
+		}
+		if old.underConstruction() {
+			if u := ns.uc[old.id]; u != nil && u.holder != c.clientName {
+				return errf(cairn.LeaseConflict, "file is being written by another client")
+			}
+		}
+		if c.flags&flagOverwrite == 0 {
+			return errKind(cairn.Exist)
+		}
+		ns.removeTree(old)
+		parent.removeChild(old)
+	}
+	f := ns.newInode(name, 0, c.mode, c.owner, c.group, c.mtime)
+	f.repl = uint16(c.replication)
+	f.blkSize = c.blockSize
+	if !touch {
+		f.flags |= inodeUnderConstruction
+		ns.uc[f.id] = &ucFile{f: f, holder: c.clientName}
+	}
+	parent.addChild(f)
+	parent.mtime = c.mtime
+	return ns.status(f, c.path)
+}
+
+// writer finds a file under construction by its ID and checks that
+// client holds its lease.
+func (ns *namespace) writer(fileID uint64, client string) (*ucFile, error) {
+	u := ns.uc[fileID]
+	if u == nil {
+		return nil, errf(cairn.LeaseConflict, "file is not open for writing (closed, deleted or recovered)")
+	}
+	if u.holder != client {
+		return nil, errf(cairn.LeaseConflict, "file is being written by another client")
+	}
+	return u, nil
+}
+
+func (ns *namespace) lastBlock(f *inode) *blockInfo {
+	if len(f.blocks) == 0 {
+		return nil
+	}
+	return f.blocks[len(f.blocks)-1]
+}
+
+// commitLast commits the file's last block with the length the writer
+// gives; blk is the writer's view of that block (absent: no block).
+func (ns *namespace) commitLast(u *ucFile, has bool, blk cairn.Block) error {
+	last := ns.lastBlock(u.f)
+	switch {
+	case !has && (last == nil || last.committed):
+		return nil
+	case !has:
+		return errf(cairn.Invalid, "the file's last block %d was not given", last.id)
+	case last == nil:
+		return errf(cairn.Invalid, "block %d is not the file's last block: the file has no block", blk.ID)
+	case last.id != blk.ID:
+		return errf(cairn.Invalid, "block %d is not the file's last block %d", blk.ID, last.id)
+	case last.gs != blk.GenStamp:
+		return errf(cairn.Invalid, "block %d has generation stamp %d, not %d", blk.ID, blk.GenStamp, last.gs)
+	case blk.Len < 0 || blk.Len > u.f.blkSize:
+		return errf(cairn.Invalid, "block %d length %d out of range", blk.ID, blk.Len)
+	case last.committed:
+		if last.len != blk.Len {
+			return errf(cairn.Invalid, "block %d was committed with length %d, not %d", blk.ID, last.len, blk.Len)
+		}
+		return nil
+	}
+	ns.commitBlock(last, blk.Len, ns.expectedNodes(u))
+	u.expected = nil
+	return nil
+}
+
+func (ns *namespace) applyAddBlock(c *command) any {
+	u, err := ns.writer(c.fileID, c.clientName)
+	if err != nil {
+		return err
+	}
+	if err := ns.commitLast(u, c.flags&flagHasBlock != 0, c.block); err != nil {
+		return err
+	}
+	offset := u.f.size()
+	b := ns.newBlock(u.f)
+	u.expected = c.targets
+	return addBlockResult{block: b.block(), offset: offset}
+}
+
+func (ns *namespace) applyComplete(c *command) any {
+	u, err := ns.writer(c.fileID, c.clientName)
+	if err != nil {
+		return err
+	}
+	if err := ns.commitLast(u, c.flags&flagHasBlock != 0, c.block); err != nil {
+		return err
+	}
+	ns.closeFile(u, c.mtime)
+	return ns.status(u.f, u.f.path())
+}
+
+func (ns *namespace) closeFile(u *ucFile, mtime int64) {
+	delete(ns.uc, u.f.id)
+	u.f.flags &^= inodeUnderConstruction
+	u.f.mtime = mtime
+}
+
+func (ns *namespace) applyAbandonBlock(c *command) any {
+	u, err := ns.writer(c.fileID, c.clientName)
+	if err != nil {
+		return err
+	}
+	last := ns.lastBlock(u.f)
+	if last == nil || last.id != c.block.ID || last.committed {
+		return errf(cairn.Invalid, "block %d is not the file's last uncommitted block", c.block.ID)
+	}
+	u.f.blocks = u.f.blocks[:len(u.f.blocks)-1]
+	ns.removeBlock(last, ns.expectedNodes(u))
+	u.expected = nil
+	return nil
+}
+
+// applyCloseFile closes a file whose writer's lease expired: the last
+// block is committed at the length its replicas reported, or dropped.
+func (ns *namespace) applyCloseFile(c *command) any {
+	u, err := ns.writer(c.fileID, c.clientName)
+	if err != nil {
+		return err
+	}
+	last := ns.lastBlock(u.f)
+	if last != nil && !last.committed {
+		if c.flags&flagHasBlock == 0 || c.block.ID != last.id {
+			return errf(cairn.Invalid, "the file's last block changed")
+		}
+		if c.flags&flagDropLast != 0 {
+			u.f.blocks = u.f.blocks[:len(u.f.blocks)-1]
+			ns.removeBlock(last, ns.expectedNodes(u))
+		} else {
+			ns.commitBlock(last, c.block.Len, nil)
+		}
+	}
+	u.expected = nil
+	ns.closeFile(u, c.mtime)
+	return nil
+}
+
+func (ns *namespace) applyRename(c *command) any {
+	if err := validPath(c.path); err != nil {
+		return err
+	}
+	if err := validPath(c.path2); err != nil {
+		return err
+	}
+	if c.path == "/" {
+		return errf(cairn.Invalid, "cannot rename /")
+	}
+	src, err := ns.lookup(c.path)
+	if err != nil {
+		return err
+	}
+	dst := c.path2
+	if dst == c.path {
+		return dst
+	}
+	if d, err := ns.lookup(dst); err == nil && d.isDir() {
+		// As mv: into an existing directory.
+		if d == src.parent {
+			return c.path
+		}
+		dst = cairn.Join(dst, src.name)
+	}
+	if src.isDir() && cairn.IsWithin(dst, c.path) {
+		return errf(cairn.Invalid, "cannot move directory %s into itself (%s)", c.path, dst)
+	}
+	parent, err := ns.lookupParent(dst)
+	if err != nil {
+		return err
+	}
+	name := cairn.Base(dst)
+	if old := parent.child(name); old != nil {
+		if old == src {
+			return dst
+		}
+		if old.isDir() {
+			return errf(cairn.Exist, "destination %s exists and is a directory", dst)
+		}
+		if c.flags&flagOverwrite == 0 {
+			return errf(cairn.Exist, "destination %s exists", dst)
+		}
+		if src.isDir() {
+			return errf(cairn.Exist, "cannot overwrite file %s with directory %s", dst, c.path)
+		}
+		ns.removeTree(old)
+		parent.removeChild(old)
+	}
+	src.parent.removeChild(src)
+	src.parent.mtime = c.mtime
+	src.name = name
+	parent.addChild(src)
+	parent.mtime = c.mtime
+	return dst
+}
+
+func (ns *namespace) applyDelete(c *command) any {
+	if err := validPath(c.path); err != nil {
+		return err
+	}
+	if c.path == "/" {
+		return errf(cairn.Invalid, "cannot delete /")
+	}
+	n, err := ns.lookup(c.path)
+	if err != nil {
+		return err
+	}
+	if n.isDir() && len(n.children) > 0 && c.flags&flagRecursive == 0 {
+		return errKind(cairn.NotEmpty)
+	}
+	ns.removeTree(n)
+	n.parent.removeChild(n)
+	n.parent.mtime = c.mtime
+	return nil
+}
+
+// removeTree drops n and everything below it from the accounting: its
+// blocks leave the block map (queued for deletion on their nodes), its
+// files under construction lose their lease. The caller unlinks n.
+func (ns *namespace) removeTree(n *inode) {
+	if n.isDir() {
+		for _, ch := range n.children {
+			ns.removeTree(ch)
+		}
+		ns.dirs--
+		return
+	}
+	var expected []uint32
+	if u := ns.uc[n.id]; u != nil {
+		expected = ns.expectedNodes(u)
+		delete(ns.uc, n.id)
+	}
+	for i, b := range n.blocks {
+		if i == len(n.blocks)-1 {
+			ns.removeBlock(b, expected)
+		} else {
+			ns.removeBlock(b, nil)
+		}
+	}
+	ns.files--
+}
+
+func (ns *namespace) applySetReplication(c *command) any {
+	if err := validPath(c.path); err != nil {
+		return err
+	}
+	if c.replication <= 0 || c.replication > maxReplication {
+		return errf(cairn.Invalid, "replication %d out of range", c.replication)
+	}
+	n, err := ns.lookup(c.path)
+	if err != nil {
+		return err
+	}
+	if n.isDir() && c.flags&flagRecursive == 0 {
+		return errf(cairn.IsDir, "%s is a directory (set replication recursively)", c.path)
+	}
+	var count int64
+	var walk func(n *inode)
+	walk = func(n *inode) {
+		if n.isDir() {
+			for _, ch := range n.children {
+				walk(ch)
+			}
+			return
+		}
+		n.repl = uint16(c.replication)
+		count++
+	}
+	walk(n)
+	// The replication monitor (a later issue) will add or remove
+	// replicas to match.
+	return count
+}
+
+func (ns *namespace) applySetPermission(c *command) any {
+	if err := validPath(c.path); err != nil {
+		return err
+	}
+	n, err := ns.lookup(c.path)
+	if err != nil {
+		return err
+	}
+	n.mode = uint16(c.mode & 0o777)
+	return nil
+}
+
+func (ns *namespace) applySetOwner(c *command) any {
+	if err := validPath(c.path); err != nil {
+		return err
+	}
+	n, err := ns.lookup(c.path)
+	if err != nil {
+		return err
+	}
+	if c.owner != "" {
+		n.owner = ns.intern(c.owner)
+	}
+	if c.group != "" {
+		n.group = ns.intern(c.group)
+	}
+	return nil
+}
+
+func (ns *namespace) applySetTimes(c *command) any {
+	if err := validPath(c.path); err != nil {
+		return err
+	}
+	n, err := ns.lookup(c.path)
+	if err != nil {
+		return err
+	}
+	n.mtime = c.mtime
+	return nil
+}

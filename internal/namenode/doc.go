@@ -1,0 +1,206 @@
+// Package namenode is cairn's NameNode: it keeps the namespace (the tree
+// of directories and files and their blocks), knows which DataNodes hold
+// which replicas, places new blocks, grants writers their leases, and
+// answers clients and DataNodes over gRPC. It never touches block bytes.
+//
+// # Components
+//
+//   - namespace (namespace.go, apply.go): the inode tree, the block map
+//     (block ID -> file and reported replicas) and the files under
+//     construction, guarded by one RWMutex. Reads (stat, list, block
+//     locations) take it for reading and never wait for the log; the
+//     state machine takes it for writing, briefly, once per batch of
+//     log entries. Inodes are compact: children in a name-sorted slice,
+//     owner and group as indexes into a string table, no full paths, a
+//     file's size derived from its blocks.
+//   - the replicated log (raft.go, fsm.go): every namespace mutation is a
+//     command appended through hashicorp/raft to raft-wal (Dir/raft/wal),
+//     with snapshots in Dir/raft/snapshots. A mutation is acknowledged
+//     only once its entry is committed (fsync'd) and applied; the apply
+//     result (a value or a *cairn.Error) is the answer. Nothing is locked
+//     across raft.Apply, so concurrent proposals are group-committed:
+//     the leader batches up to 512 entries into one log write, and the
+//     state machine (a raft.BatchingFSM) applies a batch under one lock.
+//   - registry (registry.go): DataNodes known since start, their
+//     addresses, storage, heartbeat age, replica counts and per-node
+//     queues of replicas to delete; placement of new blocks.
+//   - leases (lease.go): the last renewal time of each writer, in memory
+//     on the leader, and the monitor that closes abandoned files.
+//   - safe mode (safemode.go).
+//   - the gRPC adapters (rpc_client.go, rpc_datanode.go): one method per
+//     RPC, each decoding its request, calling the Server method of the
+//     same name and converting errors with protocol.ToStatus.
+//
+// Errors from the namespace carry a kind and a message but no op or
+// path: the caller at the edge (the client) adds its own, so that a
+// client sees "stat /a: file does not exist", not a stutter.
+//
+// # Raft
+//
+// A new Dir is formatted with a VERSION file ("layout=1" and
+// "cluster_id=CID-..." lines, written to a temporary file, fsync'd and
+// renamed) and a Raft group of one member is bootstrapped. With
+// Config.RaftAddr empty the NameNode is alone and uses an in-memory
+// transport (it elects itself within 100 ms); with RaftAddr set it uses
+// a TCP transport on that address, so that more members can be added for
+// HA later. Nothing assumes a single member: mutations on a member that
+// is not the leader fail with cairn.NotLeader naming the leader; reads
+// are answered from local state. A lone NameNode's New returns only
+// once the whole log is replayed. Snapshots are taken every
+// SnapshotThreshold entries; raft keeps min(SnapshotThreshold/2, 1024)
+// entries behind the latest one. Restart loads the latest snapshot and
+// replays the entries after it.
+//
+// Commands are deterministic: the leader chooses modification times,
+// resolves defaults (replication, block size, mode) and picks the
+// pipeline targets before proposing, and puts them in the command; the
+// state machine allocates inode IDs, block IDs and generation stamps
+// from counters in the state, and re-checks every condition (a path may
+// have vanished since the leader looked), failing with the same error
+// kind a check before proposing would have. A failed command stays in
+// the log and fails the same way on replay.
+//
+// # Log command format
+//
+// Each raft log entry of type LogCommand holds one command:
+//
+//	version  byte     always 1
+//	opcode   byte     1 mkdirs, 2 create, 3 addBlock, 4 complete,
+//	                  5 abandonBlock, 6 rename, 7 delete, 8 setReplication,
+//	                  9 setPermission, 10 setOwner, 11 setTimes, 12 closeFile
+//	mask     uvarint  bit i set: field i follows
+//	fields            present fields, in this order:
+//	  0 path         string     (uvarint length, bytes)
+//	  1 path2        string     rename destination
+//	  2 clientName   string     lease holder
+//	  3 owner        string
+//	  4 group        string
+//	  5 mode         uvarint    permission bits
+//	  6 mtime        varint     unix nanoseconds
+//	  7 replication  varint
+//	  8 blockSize    varint
+//	  9 fileID       uvarint    inode ID of the file being written
+//	  10 flags       uvarint    1 overwrite, 2 createParent, 4 parents,
+//	                            8 recursive, 16 touch, 32 hasBlock,
+//	                            64 dropLast
+//	  11 block ID    uvarint    \
+//	  12 block gs    uvarint     } previous (addBlock), last (complete,
+//	  13 block len   varint     /  closeFile) or abandoned block
+//	  14 targets     uvarint count, then count strings: the pipeline's
+//	                 DataNode IDs (addBlock)
+//
+// Absent fields are zero. Unknown versions, opcodes or field bits, and
+// trailing bytes, are refused. New fields get new bits; numbers are
+// never reused.
+//
+// What each command does:
+//
+//   - mkdirs(path, mode, owner, group, mtime, parents)
+//   - create(path, mode, owner, group, mtime, replication, blockSize,
+//     clientName, overwrite, createParent, touch): an open file leased to
+//     clientName, or with touch an empty complete file (or the mtime of
+//     an existing one).
+//   - addBlock(fileID, clientName, [previous], targets): commits the
+//     previous block at its length and appends a new block with the
+//     next block ID and generation stamp.
+//   - complete(fileID, clientName, [last], mtime): commits the last block
+//     and closes the file.
+//   - abandonBlock(fileID, clientName, block): drops the uncommitted last
+//     block.
+//   - closeFile(fileID, clientName, [last block with the length to keep,
+//     or dropLast], mtime): lease recovery.
+//   - rename, delete, setReplication, setPermission, setOwner, setTimes.
+//
+// # Snapshot format
+//
+// A snapshot is the namespace without replica locations (DataNodes
+// report those again):
+//
+//	magic        8 bytes "CAIRNNS\x00"
+//	version      uvarint 1
+//	nextInodeID  uvarint
+//	nextBlockID  uvarint
+//	nextGenStamp uvarint
+//	nstrings     uvarint, then nstrings strings: the owner/group table;
+//	             string 0 is ""
+//	root         inode record
+//	crc          4 bytes little endian: CRC-32C (Castagnoli) of all
+//	             the bytes before it
+//
+// An inode record is, in pre-order:
+//
+//	kind   byte     0 directory, 1 file, 2 file under construction
+//	id     uvarint
+//	name   string   "" for the root
+//	mode   uvarint
+//	owner  uvarint  index in the string table
+//	group  uvarint
+//	mtime  varint   unix nanoseconds
+//	directory: count uvarint, then count inode records sorted by name
+//	file:      replication uvarint, blockSize varint,
+//	           [under construction: holder string, then a uvarint
+//	           count and that many strings: the DataNode IDs of the
+//	           last block's pipeline],
+//	           nblocks uvarint, then per block: id uvarint,
+//	           genStamp uvarint, len varint, committed byte (0 or 1)
+//
+// Snapshot serializes the namespace to memory on raft's apply goroutine
+// (reads go on meanwhile); Persist writes the bytes out while later
+// entries are applied.
+//
+// # Blocks and placement
+//
+// For a new block the leader picks the file's replication of distinct
+// live DataNodes: one on the client's host first (the request's
+// client_host, else the gRPC peer's address), then the least busy
+// (active transfers plus blocks placed since its last heartbeat), then
+// the one with the most room; never a stale, dead, decommissioning or
+// full node (remaining below ReservedSpace) nor an excluded one. A
+// replication above the number of registered DataNodes is refused
+// (cairn.Invalid, naming both numbers); with fewer live nodes than
+// asked, the block goes to those there are, and with none AddBlock fails
+// with cairn.NotReplicated. The pipeline targets are the block's
+// expected locations (they are in the addBlock command and in the
+// snapshot, so a restart keeps them); when the writer commits the block
+// (AddBlock with previous, or Complete) they become replicas at once,
+// since each of them acknowledged the fsync'd block; DataNode reports
+// confirm them.
+//
+// Block reports replace a node's replica set; replicas of unknown blocks
+// or with an older generation stamp are queued for deletion on that
+// node, and a replica whose length differs from the committed length is
+// corrupt. A corrupt replica (also from ReportBadBlocks) is not given to
+// readers nor counted live; it is deleted if good replicas remain, else
+// kept and offered with Corrupt set. Deleting files removes their blocks
+// from the block map at once and queues them for deletion on every node
+// that holds them; heartbeat replies carry at most 1000 per node. A node
+// whose heartbeats stop is stale after StaleNodeTimeout (sorted last for
+// reads, not chosen for writes) and dead after DeadNodeTimeout: its
+// replicas are forgotten and its next heartbeat is answered REREGISTER.
+// Re-replication of under-replicated blocks is to come
+// (replicationMonitor).
+//
+// # Leases
+//
+// Create records the writer (client_name) in the log as the file's lease
+// holder. A Create of a file another client is writing fails with
+// cairn.LeaseConflict, unless that writer has not renewed within
+// LeaseSoftLimit: then its file is first closed (recovered) and the
+// Create proceeds. Renewal times live in memory on the leader (Create,
+// AddBlock, Complete and RenewLease renew); after a restart every open
+// file's holder starts with a fresh renewal. A monitor closes the files
+// of writers silent beyond LeaseHardLimit, through the log: committed
+// blocks stay, an uncommitted last block keeps the shortest length its
+// replicas reported, or is dropped (and deleted) if none reported.
+//
+// # Safe mode
+//
+// After a start the NameNode is read-only (mutations fail with
+// cairn.SafeMode) until the namespace is loaded and the fraction of
+// committed blocks with at least one good reported replica reaches
+// SafeModeThreshold; it then stays in safe mode for SafeModeExtension
+// and leaves. A namespace without blocks leaves at once. The SafeMode
+// call gets the state, enters a manual safe mode (left only by a manual
+// leave) or leaves (which also ends the start-up safe mode). The lease
+// monitor does not run in safe mode.
+package namenode

@@ -1,0 +1,110 @@
+package namenode
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cairn-fs/cairn"
+)
+
+// fsm is the Raft state machine: it applies logged commands to the
+// namespace, and saves and restores it as snapshots.
+type fsm struct {
+	ns  *namespace
+	log *slog.Logger
+}
+
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+// Apply applies one committed entry.
+func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries in order, under one acquisition
+// of the namespace lock.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	cmds := make([]command, len(logs))
+	ok := make([]bool, len(logs))
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		c, err := decodeCommand(l.Data)
+		if err != nil {
+			// A command this binary cannot read: applying the rest
+			// would diverge from the leader, but refusing to start is
+			// worse for an operator. Say so loudly.
+			f.log.Error("undecodable log entry skipped", "index", l.Index, "err", err)
+			out[i] = errf(cairn.Internal, "log entry %d: %v", l.Index, err)
+			continue
+		}
+		cmds[i], ok[i] = c, true
+	}
+	f.ns.mu.Lock()
+	for i := range logs {
+		if ok[i] {
+			out[i] = f.ns.apply(&cmds[i])
+		}
+	}
+	f.ns.mu.Unlock()
+	return out
+}
+
+// Snapshot serializes the namespace. Raft calls it on the goroutine that
+// applies entries, so the namespace is still while it runs; the bytes
+// are written out by Persist, concurrently with later applies.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.ns.mu.RLock()
+	data := f.ns.encodeSnapshot()
+	f.ns.mu.RUnlock()
+	return &fsmSnapshot{data: data}, nil
+}
+
+// Restore replaces the namespace with a snapshot's. Replica locations
+// are forgotten: DataNodes report them again.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	fresh, err := decodeSnapshot(data, f.ns.reg)
+	if err != nil {
+		return err
+	}
+	ns := f.ns
+	ns.mu.Lock()
+	ns.root = fresh.root
+	ns.nextInodeID = fresh.nextInodeID
+	ns.nextBlockID = fresh.nextBlockID
+	ns.nextGenStamp = fresh.nextGenStamp
+	ns.strs, ns.strIdx = fresh.strs, fresh.strIdx
+	ns.blocks = fresh.blocks
+	ns.uc = fresh.uc
+	ns.files, ns.dirs = fresh.files, fresh.dirs
+	ns.completeBlocks.Store(fresh.completeBlocks.Load())
+	ns.reportedBlocks.Store(0)
+	for _, d := range ns.reg.all() {
+		d.numBlocks.Store(0)
+	}
+	ns.mu.Unlock()
+	f.log.Info("namespace restored from snapshot", "files", fresh.files, "dirs", fresh.dirs, "blocks", len(fresh.blocks))
+	return nil
+}
+
+type fsmSnapshot struct{ data []byte }
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s.data); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() { s.data = nil }

@@ -1,0 +1,323 @@
+package namenode
+
+import (
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+)
+
+// inode flags.
+const (
+	inodeDir uint8 = 1 << iota
+	inodeUnderConstruction
+)
+
+// inode is one file or directory. It is kept small: no full path, no
+// per-file map; owner and group are indexes into the namespace's string
+// table; a file's size is the sum of its committed blocks.
+//
+// All fields are guarded by namespace.mu.
+type inode struct {
+	id       uint64
+	parent   *inode // nil for the root
+	name     string
+	mtime    int64 // unix nanoseconds
+	owner    uint32
+	group    uint32
+	mode     uint16 // permission bits
+	flags    uint8
+	repl     uint16       // files only
+	blkSize  int64        // files only
+	children []*inode     // directories only, sorted by name
+	blocks   []*blockInfo // files only, in order
+}
+
+func (n *inode) isDir() bool { return n.flags&inodeDir != 0 }
+
+func (n *inode) underConstruction() bool { return n.flags&inodeUnderConstruction != 0 }
+
+// childIndex returns the position of name among n's children and
+// whether it is there.
+func (n *inode) childIndex(name string) (int, bool) {
+	c := n.children
+	// Fast path for names appended in order.
+	if k := len(c); k > 0 && c[k-1].name < name {
+		return k, false
+	}
+	return slices.BinarySearchFunc(c, name, func(x *inode, name string) int {
+		return strings.Compare(x.name, name)
+	})
+}
+
+func (n *inode) child(name string) *inode {
+	if i, ok := n.childIndex(name); ok {
+		return n.children[i]
+	}
+	return nil
+}
+
+func (n *inode) addChild(c *inode) {
+	i, _ := n.childIndex(c.name)
+	n.children = slices.Insert(n.children, i, c)
+	c.parent = n
+}
+
+func (n *inode) removeChild(c *inode) {
+	if i, ok := n.childIndex(c.name); ok && n.children[i] == c {
+		n.children = slices.Delete(n.children, i, i+1)
+		if len(n.children) == 0 {
+			n.children = nil
+		}
+	}
+}
+
+// size is the sum of the file's committed block lengths.
+func (n *inode) size() int64 {
+	var s int64
+	for _, b := range n.blocks {
+		if b.committed {
+			s += b.len
+		}
+	}
+	return s
+}
+
+// path rebuilds the inode's full path from its ancestors.
+func (n *inode) path() string {
+	if n.parent == nil {
+		return "/"
+	}
+	size := 0
+	for x := n; x.parent != nil; x = x.parent {
+		size += 1 + len(x.name)
+	}
+	b := make([]byte, size)
+	i := size
+	for x := n; x.parent != nil; x = x.parent {
+		i -= len(x.name)
+		copy(b[i:], x.name)
+		i--
+		b[i] = '/'
+	}
+	return string(b)
+}
+
+// isAncestorOf reports whether n is a or one of a's ancestors.
+func (n *inode) isAncestorOf(a *inode) bool {
+	for x := a; x != nil; x = x.parent {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+// expectedNodes resolves u's expected targets to registry indexes,
+// skipping nodes not registered (yet).
+func (ns *namespace) expectedNodes(u *ucFile) []uint32 {
+	if u == nil {
+		return nil
+	}
+	return ns.reg.indexes(u.expected)
+}
+
+// ucFile is the writer's state of a file under construction.
+type ucFile struct {
+	f      *inode
+	holder string // lease holder (client name)
+	// expected are the pipeline targets of the last block, until it is
+	// committed or abandoned. They come from the addBlock command (and
+	// the snapshot), so they survive a restart.
+	expected []cairn.NodeID
+}
+
+// namespace is the state machine's state: the inode tree, the block map
+// and the files under construction. Everything but block replicas is
+// deterministic from the log; replicas come from DataNode reports.
+type namespace struct {
+	mu sync.RWMutex
+
+	// Guarded by mu.
+	root         *inode
+	nextInodeID  uint64
+	nextBlockID  uint64
+	nextGenStamp uint64
+	strs         []string          // owner and group names; strs[0] is ""
+	strIdx       map[string]uint32 // inverse of strs
+	blocks       map[cairn.BlockID]*blockInfo
+	uc           map[uint64]*ucFile // by inode ID
+	files, dirs  int64
+
+	// completeBlocks counts committed blocks in the namespace, and
+	// reportedBlocks those of them with at least one good replica.
+	// Written under mu; read anywhere (safe mode).
+	completeBlocks atomic.Int64
+	reportedBlocks atomic.Int64
+
+	reg *registry // for replica node lookups and deletion queues
+}
+
+// Initial counters of a fresh namespace. Block IDs and generation
+// stamps start well above zero so that zero always means "none".
+const (
+	rootInodeID       = 1
+	firstBlockID      = 1 << 30
+	firstGenStamp     = 1000
+	defaultDirMode    = 0o755
+	defaultFileMode   = 0o644
+	defaultOwnerGroup = "supergroup"
+)
+
+func newNamespace(reg *registry) *namespace {
+	ns := &namespace{reg: reg}
+	ns.reset()
+	return ns
+}
+
+// reset makes ns an empty namespace: a root directory only.
+func (ns *namespace) reset() {
+	ns.strs = []string{""}
+	ns.strIdx = map[string]uint32{"": 0}
+	ns.root = &inode{id: rootInodeID, flags: inodeDir, mode: defaultDirMode}
+	ns.nextInodeID = rootInodeID + 1
+	ns.nextBlockID = firstBlockID
+	ns.nextGenStamp = firstGenStamp
+	ns.blocks = make(map[cairn.BlockID]*blockInfo)
+	ns.uc = make(map[uint64]*ucFile)
+	ns.files, ns.dirs = 0, 1
+	ns.completeBlocks.Store(0)
+	ns.reportedBlocks.Store(0)
+}
+
+// intern returns the string-table index of s.
+func (ns *namespace) intern(s string) uint32 {
+	if i, ok := ns.strIdx[s]; ok {
+		return i
+	}
+	i := uint32(len(ns.strs))
+	ns.strs = append(ns.strs, s)
+	ns.strIdx[s] = i
+	return i
+}
+
+// Error helpers. Errors from the namespace carry only a kind and a
+// message: the caller at the edge (the client) adds its op and path, so
+// that messages do not stutter.
+func errKind(k cairn.Kind) error { return &cairn.Error{Kind: k} }
+
+func errf(k cairn.Kind, format string, args ...any) error {
+	return &cairn.Error{Kind: k, Err: fmt.Errorf(format, args...)}
+}
+
+// validPath checks a path from a request.
+func validPath(p string) error {
+	if err := cairn.ValidatePath(p); err != nil {
+		return &cairn.Error{Kind: cairn.Invalid, Err: err}
+	}
+	return nil
+}
+
+// lookup resolves a valid path.
+func (ns *namespace) lookup(p string) (*inode, error) {
+	n := ns.root
+	if p == "/" {
+		return n, nil
+	}
+	rest := p[1:]
+	end := 1
+	for {
+		name := rest
+		i := strings.IndexByte(rest, '/')
+		if i >= 0 {
+			name = rest[:i]
+		}
+		if !n.isDir() {
+			return nil, errf(cairn.NotDir, "%s is not a directory", p[:end-1])
+		}
+		c := n.child(name)
+		if c == nil {
+			if i >= 0 {
+				return nil, errf(cairn.NotExist, "%s does not exist", p[:end+len(name)])
+			}
+			return nil, errKind(cairn.NotExist)
+		}
+		n = c
+		end += len(name) + 1
+		if i < 0 {
+			return n, nil
+		}
+		rest = rest[i+1:]
+	}
+}
+
+// lookupParent resolves the parent directory of a valid path other than
+// "/". A missing parent is NotExist, a file on the way NotDir.
+func (ns *namespace) lookupParent(p string) (*inode, error) {
+	dir := cairn.Dir(p)
+	d, err := ns.lookup(dir)
+	if err != nil {
+		if cairn.KindOf(err) == cairn.NotExist {
+			return nil, errf(cairn.NotExist, "parent directory %s does not exist", dir)
+		}
+		return nil, err
+	}
+	if !d.isDir() {
+		return nil, errf(cairn.NotDir, "parent %s is not a directory", dir)
+	}
+	return d, nil
+}
+
+// FileStatus is a file's or directory's metadata together with its
+// inode ID, which a writer names in AddBlock and Complete.
+type FileStatus struct {
+	cairn.FileInfo
+	ID uint64
+}
+
+// status describes n, whose path is p.
+func (ns *namespace) status(n *inode, p string) FileStatus {
+	fi := cairn.FileInfo{
+		Path:    p,
+		Name:    cairn.Base(p),
+		IsDir:   n.isDir(),
+		Owner:   ns.strs[n.owner],
+		Group:   ns.strs[n.group],
+		Mode:    fs.FileMode(n.mode).Perm(),
+		ModTime: time.Unix(0, n.mtime),
+	}
+	if n.isDir() {
+		fi.Children = len(n.children)
+	} else {
+		fi.Size = n.size()
+		fi.Replication = int(n.repl)
+		fi.BlockSize = n.blkSize
+		fi.UnderConstruction = n.underConstruction()
+	}
+	return FileStatus{FileInfo: fi, ID: n.id}
+}
+
+// newInode allocates an inode ID and makes an inode.
+func (ns *namespace) newInode(name string, flags uint8, mode uint32, owner, group string, mtime int64) *inode {
+	id := ns.nextInodeID
+	ns.nextInodeID++
+	if flags&inodeDir != 0 {
+		ns.dirs++
+	} else {
+		ns.files++
+	}
+	return &inode{
+		id:    id,
+		name:  name,
+		flags: flags,
+		mode:  uint16(fs.FileMode(mode).Perm()),
+		owner: ns.intern(owner),
+		group: ns.intern(group),
+		mtime: mtime,
+	}
+}

@@ -1,0 +1,656 @@
+package namenode
+
+import (
+	"context"
+	"io/fs"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+)
+
+// The client-facing operations of the NameNode, one method per RPC of
+// ClientProtocol. Mutations check, propose a command to the log and
+// return what applying it gave; reads take the namespace lock for
+// reading and never wait for the log.
+
+// ServerDefaults are the defaults a client needs.
+type ServerDefaults struct {
+	BlockSize      int64
+	Replication    int
+	ClusterID      cairn.ClusterID
+	LeaseSoftLimit time.Duration
+}
+
+// GetServerDefaults returns the block size, replication, cluster ID and
+// lease soft limit.
+func (s *Server) GetServerDefaults(ctx context.Context) ServerDefaults {
+	return ServerDefaults{
+		BlockSize:      s.cfg.DefaultBlockSize,
+		Replication:    s.cfg.DefaultReplication,
+		ClusterID:      s.clusterID,
+		LeaseSoftLimit: s.cfg.LeaseSoftLimit,
+	}
+}
+
+// CreateOptions are the parameters of Create.
+type CreateOptions struct {
+	Mode         fs.FileMode // permission bits; 0: 0644
+	Replication  int         // 0: the default
+	BlockSize    int64       // 0: the default; else a positive multiple of cairn.ChunkSize
+	Overwrite    bool        // replace an existing file
+	CreateParent bool        // create missing parent directories
+	ClientName   string      // lease holder; required unless Touch
+	Owner        string
+	Group        string
+	// Touch creates an empty, complete file (no lease), or only sets the
+	// modification time of an existing one.
+	Touch bool
+}
+
+// checkReplication refuses a replication no set of DataNodes can meet.
+func (s *Server) checkReplication(repl int) error {
+	if repl <= 0 {
+		return errf(cairn.Invalid, "replication %d must be positive", repl)
+	}
+	if repl > maxReplication {
+		return errf(cairn.Invalid, "replication %d exceeds the maximum %d", repl, maxReplication)
+	}
+	if n := s.reg.count(); repl > n {
+		return errf(cairn.Invalid, "replication %d exceeds the %d datanodes registered", repl, n)
+	}
+	return nil
+}
+
+// Create makes a file under construction whose lease client holds, or
+// with Touch an empty complete file.
+func (s *Server) Create(ctx context.Context, p string, o CreateOptions) (FileStatus, error) {
+	if err := validPath(p); err != nil {
+		return FileStatus{}, err
+	}
+	if err := s.writable(); err != nil {
+		return FileStatus{}, err
+	}
+	repl := o.Replication
+	if repl == 0 {
+		repl = s.cfg.DefaultReplication
+	}
+	if o.Touch {
+		if repl < 0 || repl > maxReplication {
+			return FileStatus{}, errf(cairn.Invalid, "replication %d out of range", repl)
+		}
+	} else if err := s.checkReplication(repl); err != nil {
+		return FileStatus{}, err
+	}
+	bs := o.BlockSize
+	if bs == 0 {
+		bs = s.cfg.DefaultBlockSize
+	}
+	if bs <= 0 || bs%cairn.ChunkSize != 0 {
+		return FileStatus{}, errf(cairn.Invalid, "block size %d is not a positive multiple of %d", bs, cairn.ChunkSize)
+	}
+	mode := o.Mode.Perm()
+	if mode == 0 {
+		mode = defaultFileMode
+	}
+	c := command{
+		op: opCreate, path: p, mode: uint32(mode), owner: o.Owner, group: o.Group,
+		mtime: s.now().UnixNano(), replication: int32(repl), blockSize: bs,
+	}
+	if o.Overwrite {
+		c.flags |= flagOverwrite
+	}
+	if o.CreateParent {
+		c.flags |= flagCreateParent
+	}
+	if o.Touch {
+		c.flags |= flagTouch
+	} else {
+		if o.ClientName == "" {
+			return FileStatus{}, errf(cairn.Invalid, "create needs a client name")
+		}
+		c.clientName = o.ClientName
+		if err := s.takeOverIfExpired(ctx, p, o.ClientName); err != nil {
+			return FileStatus{}, err
+		}
+	}
+	v, err := s.propose(ctx, &c)
+	if err != nil {
+		return FileStatus{}, err
+	}
+	if !o.Touch {
+		s.leases.renew(o.ClientName)
+	}
+	return v.(FileStatus), nil
+}
+
+// takeOverIfExpired closes the file at p if another client is writing
+// it and has let its lease pass the soft limit. A live lease of another
+// client is a LeaseConflict.
+func (s *Server) takeOverIfExpired(ctx context.Context, p, client string) error {
+	s.ns.mu.RLock()
+	n, err := s.ns.lookup(p)
+	if err != nil || n.isDir() || !n.underConstruction() {
+		s.ns.mu.RUnlock()
+		return nil
+	}
+	u := s.ns.uc[n.id]
+	if u == nil || u.holder == client {
+		s.ns.mu.RUnlock()
+		return nil
+	}
+	if s.leases.age(u.holder) <= s.cfg.LeaseSoftLimit {
+		s.ns.mu.RUnlock()
+		return errf(cairn.LeaseConflict, "file is being written by another client")
+	}
+	r := s.recoveryFor(u, s.now().UnixNano())
+	s.ns.mu.RUnlock()
+	err = s.recoverLease(ctx, r)
+	if cairn.KindOf(err) == cairn.LeaseConflict {
+		// Closed meanwhile: nothing left to recover.
+		return nil
+	}
+	return err
+}
+
+// findWriter resolves the file a writer names, by inode ID or else by
+// path, and checks that client holds its lease. The caller holds ns.mu.
+func (s *Server) findWriter(p string, fileID uint64, client string) (*ucFile, error) {
+	if fileID == 0 {
+		if err := validPath(p); err != nil {
+			return nil, err
+		}
+		n, err := s.ns.lookup(p)
+		if err != nil {
+			return nil, err
+		}
+		if n.isDir() {
+			return nil, errf(cairn.IsDir, "%s is a directory", p)
+		}
+		fileID = n.id
+	}
+	return s.ns.writer(fileID, client)
+}
+
+// AddBlock commits the writer's previous block (if any) with its final
+// length and allocates the next block on replication DataNodes. A call
+// whose previous block is the one before the file's uncommitted last
+// block is taken as a retry and answered with that last block; a
+// writer that wants a new pipeline for it abandons it first.
+func (s *Server) AddBlock(ctx context.Context, p string, fileID uint64, client string, previous *cairn.Block, exclude []cairn.NodeID, clientHost string) (cairn.LocatedBlock, error) {
+	if err := s.writable(); err != nil {
+		return cairn.LocatedBlock{}, err
+	}
+	if previous != nil && previous.ID == 0 {
+		previous = nil // never allocated: absent
+	}
+	s.leases.renew(client)
+	s.ns.mu.RLock()
+	u, err := s.findWriter(p, fileID, client)
+	if err != nil {
+		s.ns.mu.RUnlock()
+		return cairn.LocatedBlock{}, err
+	}
+	// A retry of an AddBlock whose answer was lost: the last block is
+	// uncommitted and previous names the block before it. Give the same
+	// block again rather than orphan it.
+	blocks := u.f.blocks
+	if k := len(blocks); k > 0 && !blocks[k-1].committed {
+		prevMatches := previous == nil && k == 1 ||
+			previous != nil && k >= 2 && blocks[k-2].id == previous.ID
+		if prevMatches {
+			lb := s.locate(blocks[k-1], u.f.size(), s.ns.expectedNodes(u), clientHost, s.now().UnixNano())
+			s.ns.mu.RUnlock()
+			return lb, nil
+		}
+	}
+	fileID = u.f.id
+	repl, blockSize := int(u.f.repl), u.f.blkSize
+	s.ns.mu.RUnlock()
+
+	if err := s.checkReplication(repl); err != nil {
+		return cairn.LocatedBlock{}, err
+	}
+	targets := s.reg.chooseTargets(repl, clientHost, exclude, blockSize)
+	if len(targets) == 0 {
+		if len(exclude) > 0 {
+			return cairn.LocatedBlock{}, errf(cairn.NotReplicated, "no live datanodes (%d excluded)", len(exclude))
+		}
+		return cairn.LocatedBlock{}, errf(cairn.NotReplicated, "no live datanodes")
+	}
+	c := command{op: opAddBlock, fileID: fileID, clientName: client, mtime: s.now().UnixNano()}
+	if previous != nil {
+		c.flags |= flagHasBlock
+		c.block = *previous
+	}
+	locs := make([]cairn.DatanodeInfo, len(targets))
+	c.targets = make([]cairn.NodeID, len(targets))
+	for i, d := range targets {
+		c.targets[i] = d.id
+		locs[i] = d.addr.Load().info
+	}
+	v, err := s.propose(ctx, &c)
+	if err != nil {
+		return cairn.LocatedBlock{}, err
+	}
+	res := v.(addBlockResult)
+	return cairn.LocatedBlock{Block: res.block, Offset: res.offset, Locations: locs}, nil
+}
+
+// Complete commits the writer's last block with its final length and
+// closes the file.
+func (s *Server) Complete(ctx context.Context, p string, fileID uint64, client string, last *cairn.Block) (FileStatus, error) {
+	if err := s.writable(); err != nil {
+		return FileStatus{}, err
+	}
+	if last != nil && last.ID == 0 {
+		last = nil // never allocated: absent
+	}
+	// A retry of a Complete that succeeded: answer the same.
+	if st, ok := s.alreadyComplete(p, fileID, last); ok {
+		return st, nil
+	}
+	c := command{op: opComplete, fileID: fileID, clientName: client, mtime: s.now().UnixNano()}
+	if fileID == 0 {
+		s.ns.mu.RLock()
+		u, err := s.findWriter(p, 0, client)
+		if err == nil {
+			c.fileID = u.f.id
+		}
+		s.ns.mu.RUnlock()
+		if err != nil {
+			return FileStatus{}, err
+		}
+	}
+	if last != nil {
+		c.flags |= flagHasBlock
+		c.block = *last
+	}
+	v, err := s.propose(ctx, &c)
+	if err != nil {
+		return FileStatus{}, err
+	}
+	s.leases.renew(client)
+	return v.(FileStatus), nil
+}
+
+func (s *Server) alreadyComplete(p string, fileID uint64, last *cairn.Block) (FileStatus, bool) {
+	if validPath(p) != nil {
+		return FileStatus{}, false
+	}
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	n, err := s.ns.lookup(p)
+	if err != nil || n.isDir() || n.underConstruction() || (fileID != 0 && n.id != fileID) {
+		return FileStatus{}, false
+	}
+	lb := s.ns.lastBlock(n)
+	switch {
+	case last == nil && lb == nil:
+	case last != nil && lb != nil && lb.id == last.ID && lb.len == last.Len:
+	default:
+		return FileStatus{}, false
+	}
+	return s.ns.status(n, p), true
+}
+
+// AbandonBlock drops the writer's last, uncommitted block (as after a
+// failed pipeline), so that AddBlock can allocate another.
+func (s *Server) AbandonBlock(ctx context.Context, p string, fileID uint64, client string, b cairn.Block) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if fileID == 0 {
+		s.ns.mu.RLock()
+		u, err := s.findWriter(p, 0, client)
+		if err == nil {
+			fileID = u.f.id
+		}
+		s.ns.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+	}
+	c := command{op: opAbandonBlock, fileID: fileID, clientName: client, block: b}
+	_, err := s.propose(ctx, &c)
+	return err
+}
+
+// Mkdirs makes a directory, and with parents its missing ancestors (an
+// existing directory is then no error).
+func (s *Server) Mkdirs(ctx context.Context, p string, mode fs.FileMode, parents bool, owner, group string) (FileStatus, error) {
+	if err := validPath(p); err != nil {
+		return FileStatus{}, err
+	}
+	if err := s.writable(); err != nil {
+		return FileStatus{}, err
+	}
+	if mode.Perm() == 0 {
+		mode = defaultDirMode
+	}
+	c := command{op: opMkdirs, path: p, mode: uint32(mode.Perm()), owner: owner, group: group, mtime: s.now().UnixNano()}
+	if parents {
+		c.flags |= flagParents
+	}
+	v, err := s.propose(ctx, &c)
+	if err != nil {
+		return FileStatus{}, err
+	}
+	return v.(FileStatus), nil
+}
+
+// Rename moves src to dst atomically, with the semantics of mv: onto an
+// existing directory it moves src inside it. It returns the final path.
+func (s *Server) Rename(ctx context.Context, src, dst string, overwrite bool) (string, error) {
+	if err := validPath(src); err != nil {
+		return "", err
+	}
+	if err := validPath(dst); err != nil {
+		return "", err
+	}
+	if err := s.writable(); err != nil {
+		return "", err
+	}
+	c := command{op: opRename, path: src, path2: dst, mtime: s.now().UnixNano()}
+	if overwrite {
+		c.flags |= flagOverwrite
+	}
+	v, err := s.propose(ctx, &c)
+	if err != nil {
+		return "", err
+	}
+	return v.(string), nil
+}
+
+// Delete removes a file or a directory (a non-empty one only when
+// recursive). The blocks of removed files are deleted from their
+// DataNodes at their next heartbeats.
+func (s *Server) Delete(ctx context.Context, p string, recursive bool) error {
+	if err := validPath(p); err != nil {
+		return err
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	c := command{op: opDelete, path: p, mtime: s.now().UnixNano()}
+	if recursive {
+		c.flags |= flagRecursive
+	}
+	_, err := s.propose(ctx, &c)
+	return err
+}
+
+// SetReplication sets the replication of a file, or of every file below
+// a directory when recursive; it returns the number of files changed.
+func (s *Server) SetReplication(ctx context.Context, p string, replication int, recursive bool) (int64, error) {
+	if err := validPath(p); err != nil {
+		return 0, err
+	}
+	if err := s.writable(); err != nil {
+		return 0, err
+	}
+	if err := s.checkReplication(replication); err != nil {
+		return 0, err
+	}
+	c := command{op: opSetReplication, path: p, replication: int32(replication)}
+	if recursive {
+		c.flags |= flagRecursive
+	}
+	v, err := s.propose(ctx, &c)
+	if err != nil {
+		return 0, err
+	}
+	return v.(int64), nil
+}
+
+// SetPermission sets the permission bits of a file or directory.
+func (s *Server) SetPermission(ctx context.Context, p string, mode fs.FileMode) error {
+	if err := validPath(p); err != nil {
+		return err
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	c := command{op: opSetPermission, path: p, mode: uint32(mode.Perm())}
+	_, err := s.propose(ctx, &c)
+	return err
+}
+
+// SetOwner sets the owner and group; an empty one is left unchanged.
+func (s *Server) SetOwner(ctx context.Context, p, owner, group string) error {
+	if err := validPath(p); err != nil {
+		return err
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	c := command{op: opSetOwner, path: p, owner: owner, group: group}
+	_, err := s.propose(ctx, &c)
+	return err
+}
+
+// SetTimes sets the modification time; the zero time means now.
+func (s *Server) SetTimes(ctx context.Context, p string, mtime time.Time) error {
+	if err := validPath(p); err != nil {
+		return err
+	}
+	if err := s.writable(); err != nil {
+		return err
+	}
+	if mtime.IsZero() {
+		mtime = s.now()
+	}
+	c := command{op: opSetTimes, path: p, mtime: mtime.UnixNano()}
+	_, err := s.propose(ctx, &c)
+	return err
+}
+
+// GetFileInfo describes a file or directory; with withBlocks a file's
+// blocks are filled in with their locations, nearest clientHost first.
+func (s *Server) GetFileInfo(ctx context.Context, p string, withBlocks bool, clientHost string) (FileStatus, error) {
+	if err := validPath(p); err != nil {
+		return FileStatus{}, err
+	}
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	n, err := s.ns.lookup(p)
+	if err != nil {
+		return FileStatus{}, err
+	}
+	st := s.ns.status(n, p)
+	if withBlocks && !n.isDir() {
+		st.Blocks = s.locateRange(n, 0, -1, clientHost)
+	}
+	return st, nil
+}
+
+// GetBlockLocations describes a file with the blocks that overlap
+// [offset, offset+length) (length <= 0: to the end), each with its
+// live, non-corrupt replicas nearest clientHost first.
+func (s *Server) GetBlockLocations(ctx context.Context, p string, offset, length int64, clientHost string) (FileStatus, error) {
+	if err := validPath(p); err != nil {
+		return FileStatus{}, err
+	}
+	if offset < 0 {
+		return FileStatus{}, errf(cairn.Invalid, "negative offset %d", offset)
+	}
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	n, err := s.ns.lookup(p)
+	if err != nil {
+		return FileStatus{}, err
+	}
+	if n.isDir() {
+		return FileStatus{}, errf(cairn.IsDir, "%s is a directory", p)
+	}
+	st := s.ns.status(n, p)
+	st.Blocks = s.locateRange(n, offset, length, clientHost)
+	return st, nil
+}
+
+// locateRange locates the blocks of f overlapping [offset,
+// offset+length); length <= 0 means to the end. The caller holds ns.mu.
+func (s *Server) locateRange(f *inode, offset, length int64, clientHost string) []cairn.LocatedBlock {
+	var out []cairn.LocatedBlock
+	now := s.now().UnixNano()
+	var expected []uint32
+	if u := s.ns.uc[f.id]; u != nil {
+		expected = s.ns.expectedNodes(u)
+	}
+	var pos int64
+	for i, b := range f.blocks {
+		start := pos
+		end := pos + b.len
+		pos = end
+		// The last block of a file being written has no length yet:
+		// it is given whenever the range reaches it.
+		writing := i == len(f.blocks)-1 && !b.committed
+		if end <= offset && !writing {
+			continue
+		}
+		if length > 0 && start >= offset+length {
+			break
+		}
+		var exp []uint32
+		if writing {
+			exp = expected
+		}
+		out = append(out, s.locate(b, start, exp, clientHost, now))
+	}
+	return out
+}
+
+// locate builds a located block: live and stale replicas that are not
+// corrupt (and, for a block being written, its pipeline targets), on
+// clientHost first, then live before stale. When every known replica is
+// corrupt, they are given with Corrupt set. The caller holds ns.mu.
+func (s *Server) locate(b *blockInfo, offset int64, expected []uint32, clientHost string, now int64) cairn.LocatedBlock {
+	type loc struct {
+		info  cairn.DatanodeInfo
+		rank  int // 0 local live, 1 local stale, 2 live, 3 stale
+		state nodeState
+	}
+	var good, bad []loc
+	add := func(node uint32, corrupt bool) {
+		d := s.reg.node(node)
+		if d == nil {
+			return
+		}
+		st := s.reg.state(d, now)
+		if st == stateDead || st == stateDecommissioned {
+			return
+		}
+		a := d.addr.Load()
+		rank := 0
+		if clientHost == "" || a.host != clientHost {
+			rank = 2
+		}
+		if st != stateLive {
+			rank++
+		}
+		l := loc{info: a.info, rank: rank}
+		if corrupt {
+			bad = append(bad, l)
+		} else {
+			good = append(good, l)
+		}
+	}
+	for _, r := range b.replicas {
+		add(r.node, r.corrupt)
+	}
+	for _, node := range expected {
+		if b.replicaIndex(node) < 0 {
+			add(node, false)
+		}
+	}
+	lb := cairn.LocatedBlock{Block: b.block(), Offset: offset}
+	locs := good
+	if len(good) == 0 && len(bad) > 0 {
+		lb.Corrupt = true
+		locs = bad
+	}
+	if len(locs) > 1 {
+		rand.Shuffle(len(locs), func(i, j int) { locs[i], locs[j] = locs[j], locs[i] })
+		slices.SortStableFunc(locs, func(x, y loc) int { return x.rank - y.rank })
+	}
+	lb.Locations = make([]cairn.DatanodeInfo, len(locs))
+	for i, l := range locs {
+		lb.Locations[i] = l.info
+	}
+	return lb
+}
+
+// ListDir lists a directory sorted by name: up to limit entries (0: a
+// default of 1000) after the name startAfter. It also says whether more
+// follow.
+func (s *Server) ListDir(ctx context.Context, p, startAfter string, limit int) ([]FileStatus, bool, error) {
+	if err := validPath(p); err != nil {
+		return nil, false, err
+	}
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	limit = min(limit, maxListLimit)
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	n, err := s.ns.lookup(p)
+	if err != nil {
+		return nil, false, err
+	}
+	if !n.isDir() {
+		return nil, false, errf(cairn.NotDir, "%s is not a directory", p)
+	}
+	i := 0
+	if startAfter != "" {
+		j, found := n.childIndex(startAfter)
+		if found {
+			j++
+		}
+		i = j
+	}
+	end := min(i+limit, len(n.children))
+	out := make([]FileStatus, 0, end-i)
+	for _, c := range n.children[i:end] {
+		out = append(out, s.ns.status(c, cairn.Join(p, c.name)))
+	}
+	return out, end < len(n.children), nil
+}
+
+// ContentSummary is what du needs of a tree.
+type ContentSummary struct {
+	Length        int64 // bytes in files
+	Files         int64
+	Directories   int64 // including the root of the tree
+	SpaceConsumed int64 // bytes times replication
+}
+
+// GetContentSummary sums up the tree at p.
+func (s *Server) GetContentSummary(ctx context.Context, p string) (ContentSummary, error) {
+	if err := validPath(p); err != nil {
+		return ContentSummary{}, err
+	}
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	n, err := s.ns.lookup(p)
+	if err != nil {
+		return ContentSummary{}, err
+	}
+	var cs ContentSummary
+	var walk func(n *inode)
+	walk = func(n *inode) {
+		if n.isDir() {
+			cs.Directories++
+			for _, c := range n.children {
+				walk(c)
+			}
+			return
+		}
+		size := n.size()
+		cs.Files++
+		cs.Length += size
+		cs.SpaceConsumed += size * int64(n.repl)
+	}
+	walk(n)
+	return cs, nil
+}

@@ -1,0 +1,275 @@
+package namenode
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
+
+	"github.com/cairn-fs/cairn"
+)
+
+// raftNode is the replicated log and what it is made of.
+type raftNode struct {
+	raft  *raft.Raft
+	wal   *raftwal.WAL
+	meta  *metadb.BoltMetaDB // the WAL's metadata; WAL.Close leaves it open
+	trans raft.Transport
+	// single is true when the configuration has this node as its only
+	// voter (a NameNode without HA).
+	single bool
+}
+
+func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
+	hlog := newHCLogger(log)
+	walDir := filepath.Join(cfg.Dir, "raft", "wal")
+	snapDir := filepath.Join(cfg.Dir, "raft")
+	if err := os.MkdirAll(walDir, 0o755); err != nil {
+		return nil, err
+	}
+	meta := &metadb.BoltMetaDB{}
+	wal, err := raftwal.Open(walDir, raftwal.WithLogger(hlog.Named("wal")), raftwal.WithMetaStore(meta))
+	if err != nil {
+		meta.Close()
+		return nil, fmt.Errorf("open raft log %s: %w", walDir, err)
+	}
+	closeWAL := func() {
+		wal.Close()
+		meta.Close()
+	}
+	// The store keeps its snapshots in snapDir/snapshots.
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(snapDir, 2, hlog.Named("snapshots"))
+	if err != nil {
+		closeWAL()
+		return nil, fmt.Errorf("open raft snapshots: %w", err)
+	}
+
+	conf := raft.DefaultConfig()
+	conf.LocalID = raft.ServerID(cfg.RaftID)
+	conf.Logger = hlog
+	conf.MaxAppendEntries = 512
+	conf.BatchApplyCh = true
+	conf.SnapshotThreshold = cfg.SnapshotThreshold
+	conf.TrailingLogs = min(cfg.SnapshotThreshold/2, 1024)
+	conf.SnapshotInterval = cfg.snapshotInterval
+	conf.NoLegacyTelemetry = true
+
+	var trans raft.Transport
+	if cfg.RaftAddr == "" {
+		// One NameNode: nothing to talk to, and no reason to wait a
+		// second before electing itself.
+		_, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.RaftID))
+		conf.HeartbeatTimeout = 50 * time.Millisecond
+		conf.ElectionTimeout = 50 * time.Millisecond
+		conf.LeaderLeaseTimeout = 50 * time.Millisecond
+	} else {
+		t, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, 3, 10*time.Second, hlog.Named("transport"))
+		if err != nil {
+			closeWAL()
+			return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftAddr, err)
+		}
+		trans = t
+	}
+	closeTrans := func() {
+		if c, ok := trans.(io.Closer); ok {
+			c.Close()
+		}
+	}
+
+	has, err := raft.HasExistingState(wal, wal, snaps)
+	if err != nil {
+		closeWAL()
+		closeTrans()
+		return nil, fmt.Errorf("inspect raft state: %w", err)
+	}
+	if !has {
+		boot := raft.Configuration{Servers: []raft.Server{{
+			Suffrage: raft.Voter,
+			ID:       conf.LocalID,
+			Address:  trans.LocalAddr(),
+		}}}
+		if err := raft.BootstrapCluster(conf, wal, wal, snaps, trans, boot); err != nil {
+			closeWAL()
+			closeTrans()
+			return nil, fmt.Errorf("bootstrap raft: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(conf, f, wal, wal, snaps, trans)
+	if err != nil {
+		closeWAL()
+		closeTrans()
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	rn := &raftNode{raft: r, wal: wal, meta: meta, trans: trans}
+	if fut := r.GetConfiguration(); fut.Error() == nil {
+		servers := fut.Configuration().Servers
+		rn.single = len(servers) == 1 && servers[0].ID == conf.LocalID
+	}
+	return rn, nil
+}
+
+// waitLoaded waits until this node leads and has applied every entry
+// of the log, so that the namespace is complete.
+func (rn *raftNode) waitLoaded(ctx context.Context) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for rn.raft.State() != raft.Leader {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return rn.raft.Barrier(0).Error()
+}
+
+func (rn *raftNode) close() error {
+	var errs []error
+	if err := rn.raft.Shutdown().Error(); err != nil {
+		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+	}
+	if err := rn.wal.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close raft log: %w", err))
+	}
+	if err := rn.meta.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close raft log metadata: %w", err))
+	}
+	if c, ok := rn.trans.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// raftError maps an error of raft.Apply to a cairn error.
+func raftError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return errf(cairn.NotLeader, "%v", err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return errf(cairn.Unavailable, "name node is shutting down")
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return errf(cairn.Unavailable, "name node is overloaded: %v", err)
+	}
+	return errf(cairn.Internal, "raft: %v", err)
+}
+
+// newHCLogger gives raft an hclog logger that writes warnings and
+// errors to log, and drops the rest.
+func newHCLogger(log *slog.Logger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:        "raft",
+		Level:       hclog.Warn,
+		Output:      &slogWriter{log: log},
+		DisableTime: true,
+	})
+}
+
+// slogWriter turns the lines hclog writes into slog records.
+type slogWriter struct{ log *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	line := string(bytes.TrimSpace(p))
+	level := slog.LevelWarn
+	switch {
+	case strings.Contains(line, "[ERROR]"):
+		level = slog.LevelError
+	case strings.Contains(line, "starting election"):
+		// Every start of a NameNode begins with an election.
+		level = slog.LevelInfo
+	}
+	line = strings.TrimSpace(strings.NewReplacer("[ERROR]", "", "[WARN]", "").Replace(line))
+	w.log.Log(context.Background(), level, line, "component", "raft")
+	return len(p), nil
+}
+
+// The VERSION file of Dir: "key=value" lines, written atomically once.
+const versionFile = "VERSION"
+
+// loadOrFormat reads Dir's cluster ID, formatting Dir first if it is
+// new.
+func loadOrFormat(dir string, want cairn.ClusterID, log *slog.Logger) (cairn.ClusterID, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, versionFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		var id cairn.ClusterID
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "cluster_id="); ok {
+				id = cairn.ClusterID(strings.TrimSpace(v))
+			}
+		}
+		if id == "" {
+			return "", fmt.Errorf("%s has no cluster_id", path)
+		}
+		if want != "" && want != id {
+			log.Warn("ignoring configured cluster ID: the directory was formatted for another", "configured", want, "cluster", id)
+		}
+		return id, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "raft")); len(entries) > 0 {
+		return "", fmt.Errorf("%s: raft state without a %s file", dir, versionFile)
+	}
+	id := want
+	if id == "" {
+		var b [16]byte
+		rand.Read(b[:])
+		id = cairn.ClusterID("CID-" + hex.EncodeToString(b[:]))
+	}
+	content := fmt.Sprintf("layout=1\ncluster_id=%s\n", id)
+	if err := writeFileAtomic(path, []byte(content)); err != nil {
+		return "", err
+	}
+	log.Info("formatted new namespace directory", "dir", dir, "cluster", id)
+	return id, nil
+}
+
+// writeFileAtomic writes path.tmp, fsyncs it, renames it over path and
+// fsyncs the directory.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,303 @@
+package namenode
+
+import (
+	"context"
+	"io/fs"
+	"net"
+	"time"
+
+	"google.golang.org/grpc/peer"
+
+	"github.com/cairn-fs/cairn"
+	pb "github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// clientRPC adapts ClientProtocol to the Server: each method decodes its
+// request, calls the Server method of the same name, and encodes the
+// answer, with errors converted by protocol.ToStatus.
+type clientRPC struct {
+	pb.UnimplementedClientProtocolServer
+	s *Server
+}
+
+// peerHost is the host of the caller, for placement and sorting when
+// the request does not name one.
+func peerHost(ctx context.Context, given string) string {
+	if given != "" {
+		return given
+	}
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(p.Addr.String())
+	if err != nil {
+		return ""
+	}
+	return host
+}
+
+func fileStatusToProto(st FileStatus) *pb.FileInfo {
+	p := pb.FileInfoToProto(st.FileInfo)
+	p.FileId = st.ID
+	return p
+}
+
+// blockPtr converts an optional block; a block with ID 0 (never
+// allocated) counts as absent.
+func blockPtr(b *pb.Block) *cairn.Block {
+	if b == nil || b.Id == 0 {
+		return nil
+	}
+	blk := pb.BlockFromProto(b)
+	return &blk
+}
+
+func (r *clientRPC) GetServerDefaults(ctx context.Context, req *pb.GetServerDefaultsRequest) (*pb.GetServerDefaultsResponse, error) {
+	d := r.s.GetServerDefaults(ctx)
+	return &pb.GetServerDefaultsResponse{
+		BlockSize:        d.BlockSize,
+		Replication:      int32(d.Replication),
+		ClusterId:        string(d.ClusterID),
+		LeaseSoftLimitMs: d.LeaseSoftLimit.Milliseconds(),
+	}, nil
+}
+
+func (r *clientRPC) Create(ctx context.Context, req *pb.CreateRequest) (*pb.CreateResponse, error) {
+	st, err := r.s.Create(ctx, req.Path, CreateOptions{
+		Mode:         fs.FileMode(req.Mode).Perm(),
+		Replication:  int(req.Replication),
+		BlockSize:    req.BlockSize,
+		Overwrite:    req.Overwrite,
+		CreateParent: req.CreateParent,
+		ClientName:   req.ClientName,
+		Owner:        req.Owner,
+		Group:        req.Group,
+		Touch:        req.Touch,
+	})
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.CreateResponse{File: fileStatusToProto(st)}, nil
+}
+
+func (r *clientRPC) AddBlock(ctx context.Context, req *pb.AddBlockRequest) (*pb.AddBlockResponse, error) {
+	exclude := make([]cairn.NodeID, len(req.ExcludeNodes))
+	for i, id := range req.ExcludeNodes {
+		exclude[i] = cairn.NodeID(id)
+	}
+	lb, err := r.s.AddBlock(ctx, req.Path, req.FileId, req.ClientName, blockPtr(req.Previous), exclude, peerHost(ctx, req.ClientHost))
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.AddBlockResponse{Block: pb.LocatedBlockToProto(lb)}, nil
+}
+
+func (r *clientRPC) Complete(ctx context.Context, req *pb.CompleteRequest) (*pb.CompleteResponse, error) {
+	st, err := r.s.Complete(ctx, req.Path, req.FileId, req.ClientName, blockPtr(req.Last))
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.CompleteResponse{File: fileStatusToProto(st)}, nil
+}
+
+func (r *clientRPC) AbandonBlock(ctx context.Context, req *pb.AbandonBlockRequest) (*pb.AbandonBlockResponse, error) {
+	if err := r.s.AbandonBlock(ctx, req.Path, req.FileId, req.ClientName, pb.BlockFromProto(req.Block)); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.AbandonBlockResponse{}, nil
+}
+
+func (r *clientRPC) RenewLease(ctx context.Context, req *pb.RenewLeaseRequest) (*pb.RenewLeaseResponse, error) {
+	if err := r.s.RenewLease(ctx, req.ClientName); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.RenewLeaseResponse{}, nil
+}
+
+func (r *clientRPC) GetBlockLocations(ctx context.Context, req *pb.GetBlockLocationsRequest) (*pb.GetBlockLocationsResponse, error) {
+	st, err := r.s.GetBlockLocations(ctx, req.Path, req.Offset, req.Length, peerHost(ctx, req.ClientHost))
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.GetBlockLocationsResponse{File: fileStatusToProto(st)}, nil
+}
+
+func (r *clientRPC) GetFileInfo(ctx context.Context, req *pb.GetFileInfoRequest) (*pb.GetFileInfoResponse, error) {
+	host := ""
+	if req.WithBlocks {
+		host = peerHost(ctx, "")
+	}
+	st, err := r.s.GetFileInfo(ctx, req.Path, req.WithBlocks, host)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.GetFileInfoResponse{File: fileStatusToProto(st)}, nil
+}
+
+func (r *clientRPC) ListDir(ctx context.Context, req *pb.ListDirRequest) (*pb.ListDirResponse, error) {
+	entries, more, err := r.s.ListDir(ctx, req.Path, req.StartAfter, int(req.Limit))
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	resp := &pb.ListDirResponse{Entries: make([]*pb.FileInfo, len(entries)), HasMore: more}
+	for i, e := range entries {
+		resp.Entries[i] = fileStatusToProto(e)
+	}
+	return resp, nil
+}
+
+func (r *clientRPC) Mkdirs(ctx context.Context, req *pb.MkdirsRequest) (*pb.MkdirsResponse, error) {
+	st, err := r.s.Mkdirs(ctx, req.Path, fs.FileMode(req.Mode).Perm(), req.Parents, req.Owner, req.Group)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.MkdirsResponse{Dir: fileStatusToProto(st)}, nil
+}
+
+func (r *clientRPC) Rename(ctx context.Context, req *pb.RenameRequest) (*pb.RenameResponse, error) {
+	dst, err := r.s.Rename(ctx, req.Src, req.Dst, req.Overwrite)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.RenameResponse{Dst: dst}, nil
+}
+
+func (r *clientRPC) Delete(ctx context.Context, req *pb.DeleteRequest) (*pb.DeleteResponse, error) {
+	if err := r.s.Delete(ctx, req.Path, req.Recursive); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.DeleteResponse{}, nil
+}
+
+func (r *clientRPC) SetReplication(ctx context.Context, req *pb.SetReplicationRequest) (*pb.SetReplicationResponse, error) {
+	n, err := r.s.SetReplication(ctx, req.Path, int(req.Replication), req.Recursive)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.SetReplicationResponse{Files: n}, nil
+}
+
+func (r *clientRPC) SetPermission(ctx context.Context, req *pb.SetPermissionRequest) (*pb.SetPermissionResponse, error) {
+	if err := r.s.SetPermission(ctx, req.Path, fs.FileMode(req.Mode).Perm()); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.SetPermissionResponse{}, nil
+}
+
+func (r *clientRPC) SetOwner(ctx context.Context, req *pb.SetOwnerRequest) (*pb.SetOwnerResponse, error) {
+	if err := r.s.SetOwner(ctx, req.Path, req.Owner, req.Group); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.SetOwnerResponse{}, nil
+}
+
+func (r *clientRPC) SetTimes(ctx context.Context, req *pb.SetTimesRequest) (*pb.SetTimesResponse, error) {
+	var mtime time.Time
+	if req.MtimeUnixNano != 0 {
+		mtime = time.Unix(0, req.MtimeUnixNano)
+	}
+	if err := r.s.SetTimes(ctx, req.Path, mtime); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.SetTimesResponse{}, nil
+}
+
+func (r *clientRPC) GetContentSummary(ctx context.Context, req *pb.GetContentSummaryRequest) (*pb.GetContentSummaryResponse, error) {
+	cs, err := r.s.GetContentSummary(ctx, req.Path)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.GetContentSummaryResponse{
+		Length:        cs.Length,
+		Files:         cs.Files,
+		Directories:   cs.Directories,
+		SpaceConsumed: cs.SpaceConsumed,
+	}, nil
+}
+
+func (r *clientRPC) ReportBadBlocks(ctx context.Context, req *pb.ReportBadBlocksRequest) (*pb.ReportBadBlocksResponse, error) {
+	bad := make([]BadBlock, len(req.Blocks))
+	for i, b := range req.Blocks {
+		bad[i] = BadBlock{Block: pb.BlockFromProto(b.Block), Node: cairn.NodeID(b.NodeId), Reason: b.Reason}
+	}
+	if err := r.s.ReportBadBlocks(ctx, bad); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.ReportBadBlocksResponse{}, nil
+}
+
+func (r *clientRPC) GetDatanodeReport(ctx context.Context, req *pb.GetDatanodeReportRequest) (*pb.GetDatanodeReportResponse, error) {
+	rep, err := r.s.GetDatanodeReport(ctx)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	resp := &pb.GetDatanodeReportResponse{
+		ClusterId:                string(rep.ClusterID),
+		SafeMode:                 rep.SafeMode,
+		PendingDeletionBlocks:    rep.PendingDeletionBlocks,
+		PendingReplicationBlocks: rep.PendingReplicationBlocks,
+	}
+	for _, d := range rep.Datanodes {
+		resp.Datanodes = append(resp.Datanodes, &pb.DatanodeReport{
+			Id:                    string(d.Info.ID),
+			Addr:                  d.Info.Addr,
+			HttpAddr:              d.Info.HTTPAddr,
+			State:                 d.State,
+			CapacityBytes:         d.Storage.CapacityBytes,
+			UsedBytes:             d.Storage.UsedBytes,
+			RemainingBytes:        d.Storage.RemainingBytes,
+			Blocks:                d.Blocks,
+			LastHeartbeatUnixNano: d.LastHeartbeat.UnixNano(),
+			ActiveTransfers:       int32(d.Storage.ActiveTransfers),
+			FailedVolumes:         d.Storage.FailedVolumes,
+		})
+	}
+	return resp, nil
+}
+
+func (r *clientRPC) Fsck(ctx context.Context, req *pb.FsckRequest) (*pb.FsckResponse, error) {
+	rep, err := r.s.Fsck(ctx, req.Path, FsckOptions{
+		ListFiles:     req.ListFiles,
+		ListBlocks:    req.ListBlocks,
+		ListLocations: req.ListLocations,
+		ListOpenFiles: req.ListOpenFiles,
+	})
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	resp := &pb.FsckResponse{
+		Status:                rep.Status,
+		Files:                 rep.Files,
+		Directories:           rep.Directories,
+		Blocks:                rep.Blocks,
+		TotalSize:             rep.TotalSize,
+		UnderReplicatedBlocks: rep.UnderReplicatedBlocks,
+		CorruptBlocks:         rep.CorruptBlocks,
+		MissingBlocks:         rep.MissingBlocks,
+		OpenFiles:             rep.OpenFiles,
+		LiveDatanodes:         int32(rep.LiveDatanodes),
+	}
+	for _, f := range rep.FileDetails {
+		pf := &pb.FsckFile{Path: f.Path, Size: f.Size, Replication: int32(f.Replication), Open: f.Open, Status: f.Status}
+		for _, b := range f.Blocks {
+			pf.Blocks = append(pf.Blocks, &pb.FsckBlock{
+				Block:           pb.BlockToProto(b.Block),
+				Locations:       pb.DatanodesToProto(b.Locations),
+				LiveReplicas:    int32(b.LiveReplicas),
+				CorruptReplicas: int32(b.CorruptReplicas),
+				State:           b.State,
+			})
+		}
+		resp.FileDetails = append(resp.FileDetails, pf)
+	}
+	return resp, nil
+}
+
+func (r *clientRPC) SafeMode(ctx context.Context, req *pb.SafeModeRequest) (*pb.SafeModeResponse, error) {
+	st, err := r.s.SafeMode(ctx, req.Action)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.SafeModeResponse{On: st.On, Manual: st.Manual, Reason: st.Reason}, nil
+}

@@ -1,0 +1,73 @@
+package namenode
+
+import (
+	"context"
+
+	"github.com/cairn-fs/cairn"
+	pb "github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// datanodeRPC adapts DatanodeProtocol to the Server, one method each.
+type datanodeRPC struct {
+	pb.UnimplementedDatanodeProtocolServer
+	s *Server
+}
+
+func storageFromProto(p *pb.StorageReport) StorageReport {
+	if p == nil {
+		return StorageReport{}
+	}
+	return StorageReport{
+		CapacityBytes:   p.CapacityBytes,
+		UsedBytes:       p.UsedBytes,
+		RemainingBytes:  p.RemainingBytes,
+		ActiveTransfers: int(p.ActiveTransfers),
+		FailedVolumes:   p.FailedVolumes,
+	}
+}
+
+func (r *datanodeRPC) Register(ctx context.Context, req *pb.RegisterRequest) (*pb.RegisterResponse, error) {
+	id, err := r.s.Register(ctx, Registration{
+		ID:        cairn.NodeID(req.NodeId),
+		ClusterID: cairn.ClusterID(req.ClusterId),
+		Addr:      req.Addr,
+		HTTPAddr:  req.HttpAddr,
+		Storage:   storageFromProto(req.Storage),
+	})
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.RegisterResponse{ClusterId: string(id)}, nil
+}
+
+func (r *datanodeRPC) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
+	cmds, err := r.s.Heartbeat(ctx, cairn.NodeID(req.NodeId), storageFromProto(req.Storage))
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	resp := &pb.HeartbeatResponse{}
+	for _, c := range cmds {
+		resp.Commands = append(resp.Commands, &pb.Command{
+			Type:        pb.Command_Type(c.Type),
+			Blocks:      pb.BlocksToProto(c.Blocks),
+			Targets:     pb.DatanodesToProto(c.Targets),
+			NewGenStamp: uint64(c.NewGenStamp),
+		})
+	}
+	return resp, nil
+}
+
+func (r *datanodeRPC) BlockReport(ctx context.Context, req *pb.BlockReportRequest) (*pb.BlockReportResponse, error) {
+	if err := r.s.BlockReport(ctx, cairn.NodeID(req.NodeId), pb.BlocksFromProto(req.Blocks)); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.BlockReportResponse{}, nil
+}
+
+func (r *datanodeRPC) IncrementalBlockReport(ctx context.Context, req *pb.IncrementalBlockReportRequest) (*pb.IncrementalBlockReportResponse, error) {
+	err := r.s.IncrementalBlockReport(ctx, cairn.NodeID(req.NodeId), pb.BlocksFromProto(req.Received), pb.BlocksFromProto(req.Deleted))
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.IncrementalBlockReportResponse{}, nil
+}

@@ -1,0 +1,272 @@
+package namenode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// Server is a NameNode.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	clusterID cairn.ClusterID
+	now       func() time.Time
+
+	ns     *namespace
+	reg    *registry
+	leases *leases
+	safe   *safeMode
+	rn     *raftNode
+
+	ctx    context.Context // ends at Close; background loops stop with it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex // guards servers and closed
+	servers []*grpc.Server
+	closed  bool
+	done    chan struct{} // closed by Close
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens (or formats) the namespace directory, starts the Raft log,
+// replays it, and starts the background monitors. It does not listen:
+// Serve does.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "namenode")
+	id, err := loadOrFormat(c.Dir, c.ClusterID, log)
+	if err != nil {
+		return nil, fmt.Errorf("namenode: %w", err)
+	}
+	s := &Server{
+		cfg:       c,
+		log:       log,
+		clusterID: id,
+		now:       time.Now,
+		done:      make(chan struct{}),
+	}
+	s.reg = newRegistry(&s.cfg, s.now)
+	s.ns = newNamespace(s.reg)
+	s.leases = newLeases(s.now)
+	s.safe = newSafeMode(&s.cfg, s.ns, s.now, log)
+	rn, err := openRaft(&s.cfg, &fsm{ns: s.ns, log: log}, log)
+	if err != nil {
+		return nil, fmt.Errorf("namenode: %w", err)
+	}
+	s.rn = rn
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+
+	if rn.single {
+		// A NameNode on its own: wait until the whole log is applied, so
+		// that the namespace is complete before the first request.
+		wctx, cancel := context.WithTimeout(s.ctx, 5*time.Minute)
+		err := rn.waitLoaded(wctx)
+		cancel()
+		if err != nil {
+			s.cancel()
+			rn.close()
+			return nil, fmt.Errorf("namenode: replay the log: %w", err)
+		}
+		s.safe.setLoaded()
+	} else {
+		s.goLoop(func(ctx context.Context) {
+			if rn.waitLoaded(ctx) == nil {
+				s.safe.setLoaded()
+			}
+		})
+	}
+	s.ns.mu.RLock()
+	files, dirs, blocks := s.ns.files, s.ns.dirs, len(s.ns.blocks)
+	s.ns.mu.RUnlock()
+	log.Info("namenode started", "cluster", id, "dir", c.Dir, "files", files, "dirs", dirs, "blocks", blocks,
+		"safeMode", s.safe.isOn())
+
+	s.goLoop(s.leaseMonitor)
+	s.goLoop(s.heartbeatMonitor)
+	s.goLoop(s.replicationMonitor)
+	return s, nil
+}
+
+func (s *Server) goLoop(f func(ctx context.Context)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f(s.ctx)
+	}()
+}
+
+// ClusterID returns the ID of the cluster this NameNode leads.
+func (s *Server) ClusterID() cairn.ClusterID { return s.clusterID }
+
+// Serve answers the ClientProtocol and DatanodeProtocol gRPC services on
+// lis until ctx ends or Close is called; then it returns nil.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	gs := grpc.NewServer(
+		grpc.MaxRecvMsgSize(256<<20),
+		grpc.MaxSendMsgSize(256<<20),
+	)
+	protocol.RegisterClientProtocolServer(gs, &clientRPC{s: s})
+	protocol.RegisterDatanodeProtocolServer(gs, &datanodeRPC{s: s})
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		lis.Close()
+		return nil
+	}
+	s.servers = append(s.servers, gs)
+	s.mu.Unlock()
+
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-s.done:
+		case <-stop:
+			return
+		}
+		gs.Stop()
+	}()
+	s.log.Info("serving", "addr", lis.Addr().String())
+	err := gs.Serve(lis)
+	if ctx.Err() != nil || s.isClosed() || errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// HTTPHandler serves /healthz; /readyz, /metrics and a web UI are to
+// come.
+func (s *Server) HTTPHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+// Close stops serving, stops the background loops and closes the Raft
+// log. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		servers := s.servers
+		s.servers = nil
+		s.mu.Unlock()
+		close(s.done)
+		for _, gs := range servers {
+			gs.Stop()
+		}
+		s.cancel()
+		s.wg.Wait()
+		s.closeErr = s.rn.close()
+		s.log.Info("namenode stopped")
+	})
+	return s.closeErr
+}
+
+func (s *Server) isLeader() bool { return s.rn.raft.State() == raft.Leader }
+
+// notLeader is the error of a mutation sent to a follower.
+func (s *Server) notLeader() error {
+	addr, id := s.rn.raft.LeaderWithID()
+	if id == "" {
+		return errf(cairn.NotLeader, "name node is not the leader, and no leader is known")
+	}
+	return errf(cairn.NotLeader, "name node is not the leader; the leader is %s at %s", id, addr)
+}
+
+// writable checks that a mutation may be proposed: this node leads and
+// is not in safe mode.
+func (s *Server) writable() error {
+	if !s.isLeader() {
+		return s.notLeader()
+	}
+	if s.safe.isOn() {
+		return errKind(cairn.SafeMode)
+	}
+	return nil
+}
+
+// propose appends a command to the replicated log and waits until it is
+// committed (fsync'd on a quorum) and applied; it returns the result of
+// applying it. Nothing here is serialized: concurrent proposals are
+// batched by raft into one log write.
+func (s *Server) propose(ctx context.Context, c *command) (any, error) {
+	if !s.isLeader() {
+		return nil, s.notLeader()
+	}
+	buf := c.encode(make([]byte, 0, 32+len(c.path)+len(c.path2)+len(c.clientName)+len(c.owner)+len(c.group)))
+	f := s.rn.raft.Apply(buf, s.cfg.ApplyTimeout)
+	if err := f.Error(); err != nil {
+		return nil, raftError(err)
+	}
+	return result(f.Response())
+}
+
+// heartbeatMonitor declares DataNodes dead when their heartbeats stop,
+// and forgets their replicas. It stops with ctx.
+func (s *Server) heartbeatMonitor(ctx context.Context) {
+	interval := min(max(s.cfg.DeadNodeTimeout/4, 10*time.Millisecond), s.cfg.HeartbeatInterval, 5*time.Second)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.checkDeadNodes()
+	}
+}
+
+func (s *Server) checkDeadNodes() {
+	now := s.now().UnixNano()
+	for _, d := range s.reg.all() {
+		if d.removed.Load() || time.Duration(now-d.lastHeartbeat.Load()) <= s.cfg.DeadNodeTimeout {
+			continue
+		}
+		s.ns.mu.Lock()
+		d.removed.Store(true)
+		s.ns.removeNodeReplicas(d.idx)
+		s.ns.mu.Unlock()
+		s.log.Warn("datanode is dead: its replicas no longer count", "node", d.id, "addr", d.addr.Load().info.Addr)
+	}
+}
+
+// replicationMonitor is where re-replication of under-replicated
+// blocks (COPY_BLOCKS commands, at most ReplicationStreams per node)
+// and removal of excess replicas will live. For now it only waits for
+// ctx to end.
+func (s *Server) replicationMonitor(ctx context.Context) {
+	<-ctx.Done()
+}

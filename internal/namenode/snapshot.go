@@ -1,0 +1,231 @@
+package namenode
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/cairn-fs/cairn"
+)
+
+// The snapshot format is specified in doc.go.
+
+const (
+	snapshotMagic   = "CAIRNNS\x00"
+	snapshotVersion = 1
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// encodeSnapshot serializes the namespace (not the replicas, which come
+// from DataNode reports). The caller holds ns.mu, at least for reading.
+func (ns *namespace) encodeSnapshot() []byte {
+	b := make([]byte, 0, 64+int(ns.files+ns.dirs)*48)
+	b = append(b, snapshotMagic...)
+	b = binary.AppendUvarint(b, snapshotVersion)
+	b = binary.AppendUvarint(b, ns.nextInodeID)
+	b = binary.AppendUvarint(b, ns.nextBlockID)
+	b = binary.AppendUvarint(b, ns.nextGenStamp)
+	b = binary.AppendUvarint(b, uint64(len(ns.strs)))
+	for _, s := range ns.strs {
+		b = appendString(b, s)
+	}
+	b = ns.appendInode(b, ns.root)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// Inode record kinds.
+const (
+	recDir  = 0
+	recFile = 1
+	recUC   = 2 // a file under construction
+)
+
+func (ns *namespace) appendInode(b []byte, n *inode) []byte {
+	kind := byte(recDir)
+	switch {
+	case n.isDir():
+	case n.underConstruction():
+		kind = recUC
+	default:
+		kind = recFile
+	}
+	b = append(b, kind)
+	b = binary.AppendUvarint(b, n.id)
+	b = appendString(b, n.name)
+	b = binary.AppendUvarint(b, uint64(n.mode))
+	b = binary.AppendUvarint(b, uint64(n.owner))
+	b = binary.AppendUvarint(b, uint64(n.group))
+	b = binary.AppendVarint(b, n.mtime)
+	if kind == recDir {
+		b = binary.AppendUvarint(b, uint64(len(n.children)))
+		for _, c := range n.children {
+			b = ns.appendInode(b, c)
+		}
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(n.repl))
+	b = binary.AppendVarint(b, n.blkSize)
+	if kind == recUC {
+		var u ucFile
+		if p := ns.uc[n.id]; p != nil {
+			u = *p
+		}
+		b = appendString(b, u.holder)
+		b = binary.AppendUvarint(b, uint64(len(u.expected)))
+		for _, id := range u.expected {
+			b = appendString(b, string(id))
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(n.blocks)))
+	for _, blk := range n.blocks {
+		b = binary.AppendUvarint(b, uint64(blk.id))
+		b = binary.AppendUvarint(b, uint64(blk.gs))
+		b = binary.AppendVarint(b, blk.len)
+		committed := byte(0)
+		if blk.committed {
+			committed = 1
+		}
+		b = append(b, committed)
+	}
+	return b
+}
+
+// decodeSnapshot parses a snapshot into a fresh namespace that shares
+// reg with ns.
+func decodeSnapshot(data []byte, reg *registry) (*namespace, error) {
+	if len(data) < len(snapshotMagic)+4 || string(data[:len(snapshotMagic)]) != snapshotMagic {
+		return nil, errors.New("not a cairn namespace snapshot")
+	}
+	body := data[:len(data)-4]
+	if sum := binary.LittleEndian.Uint32(data[len(data)-4:]); sum != crc32.Checksum(body, castagnoli) {
+		return nil, errors.New("snapshot checksum mismatch")
+	}
+	d := &decoder{b: body[len(snapshotMagic):]}
+	if v := d.uvarint(); d.err == nil && v != snapshotVersion {
+		return nil, fmt.Errorf("unknown snapshot version %d", v)
+	}
+	ns := newNamespace(reg)
+	ns.nextInodeID = d.uvarint()
+	ns.nextBlockID = d.uvarint()
+	ns.nextGenStamp = d.uvarint()
+	nstr := d.uvarint()
+	if nstr == 0 || nstr > uint64(len(d.b)) {
+		return nil, errors.New("snapshot: bad string table")
+	}
+	ns.strs = make([]string, 0, nstr)
+	ns.strIdx = make(map[string]uint32, nstr)
+	for i := uint64(0); i < nstr && d.err == nil; i++ {
+		s := d.str()
+		ns.strIdx[s] = uint32(i)
+		ns.strs = append(ns.strs, s)
+	}
+	ns.files, ns.dirs = 0, 0
+	root, err := ns.readInode(d, nil)
+	if err != nil {
+		return nil, err
+	}
+	if !root.isDir() {
+		return nil, errors.New("snapshot: root is not a directory")
+	}
+	ns.root = root
+	if len(d.b) != 0 {
+		return nil, fmt.Errorf("snapshot: %d trailing bytes", len(d.b))
+	}
+	return ns, nil
+}
+
+func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
+	kind := d.byte()
+	n := &inode{parent: parent}
+	n.id = d.uvarint()
+	n.name = d.str()
+	n.mode = uint16(d.uvarint() & 0o777)
+	owner, group := d.uvarint(), d.uvarint()
+	n.mtime = d.varint()
+	if d.err != nil {
+		return nil, fmt.Errorf("snapshot: %w", d.err)
+	}
+	if owner >= uint64(len(ns.strs)) || group >= uint64(len(ns.strs)) {
+		return nil, errors.New("snapshot: bad owner or group index")
+	}
+	n.owner, n.group = uint32(owner), uint32(group)
+	if parent != nil {
+		if err := cairn.ValidateName(n.name); err != nil {
+			return nil, fmt.Errorf("snapshot: inode %d: %v", n.id, err)
+		}
+	}
+	switch kind {
+	case recDir:
+		n.flags = inodeDir
+		ns.dirs++
+		count := d.uvarint()
+		if count > uint64(len(d.b)) {
+			return nil, errors.New("snapshot: bad child count")
+		}
+		if count > 0 {
+			n.children = make([]*inode, 0, count)
+		}
+		for i := uint64(0); i < count; i++ {
+			c, err := ns.readInode(d, n)
+			if err != nil {
+				return nil, err
+			}
+			if k := len(n.children); k > 0 && n.children[k-1].name >= c.name {
+				return nil, fmt.Errorf("snapshot: children of inode %d not sorted", n.id)
+			}
+			n.children = append(n.children, c)
+		}
+		return n, nil
+	case recFile, recUC:
+	default:
+		return nil, fmt.Errorf("snapshot: unknown inode kind %d", kind)
+	}
+	ns.files++
+	n.repl = uint16(d.uvarint())
+	n.blkSize = d.varint()
+	if kind == recUC {
+		n.flags |= inodeUnderConstruction
+		u := &ucFile{f: n, holder: d.str()}
+		count := d.uvarint()
+		if count > uint64(len(d.b)) {
+			return nil, errors.New("snapshot: bad target count")
+		}
+		for i := uint64(0); i < count && d.err == nil; i++ {
+			u.expected = append(u.expected, cairn.NodeID(d.str()))
+		}
+		ns.uc[n.id] = u
+	}
+	count := d.uvarint()
+	if count > uint64(len(d.b)) {
+		return nil, errors.New("snapshot: bad block count")
+	}
+	if count > 0 {
+		n.blocks = make([]*blockInfo, 0, count)
+	}
+	for i := uint64(0); i < count && d.err == nil; i++ {
+		b := &blockInfo{file: n}
+		b.id = cairn.BlockID(d.uvarint())
+		b.gs = cairn.GenStamp(d.uvarint())
+		b.len = d.varint()
+		b.committed = d.byte() == 1
+		if _, dup := ns.blocks[b.id]; dup {
+			return nil, fmt.Errorf("snapshot: block %d appears twice", b.id)
+		}
+		ns.blocks[b.id] = b
+		if b.committed {
+			ns.completeBlocks.Add(1)
+		}
+		n.blocks = append(n.blocks, b)
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("snapshot: %w", d.err)
+	}
+	return n, nil
+}
