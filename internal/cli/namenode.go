@@ -15,11 +15,12 @@ import (
 // Defaults of 'cairn namenode', as HDFS's where HDFS has one.
 const (
 	defaultNameNodeHTTP = "127.0.0.1:9870"
-	// defaultSafeModeExtension is 0: leave safe mode as soon as the
-	// threshold is reached (HDFS: 30s). The NameNode applies the
-	// extension even to a fresh, empty namespace, so anything longer
-	// makes a new cluster refuse writes for that long after it starts.
-	defaultSafeModeExtension = 0
+	// defaultSafeModeExtension is how long a restarted NameNode stays
+	// in safe mode once the threshold is reached, so that the last
+	// DataNodes' reports arrive before replication decisions are made.
+	// HDFS waits 30s; cairn's DataNodes report at registration, so a
+	// few seconds suffice. A new, empty namespace leaves at once.
+	defaultSafeModeExtension = 3 * time.Second
 )
 
 type namenodeCmd struct {

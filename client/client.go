@@ -1,0 +1,309 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// Defaults of a Client.
+const (
+	defaultDialTimeout = 5 * time.Second
+	defaultGroup       = "supergroup"
+	// defaultLeaseSoftLimit is used when the NameNode does not say.
+	defaultLeaseSoftLimit = 60 * time.Second
+	// minLeaseRenewal bounds how often the lease is renewed, whatever
+	// the NameNode's soft limit.
+	minLeaseRenewal = 100 * time.Millisecond
+	// maxRecvMsgSize bounds one NameNode answer (a large fsck report
+	// or a listing of a directory with long names).
+	maxRecvMsgSize = 64 << 20
+)
+
+// serviceConfig retries the NameNode calls that are safe to repeat
+// (reads, and settings of a value) when the NameNode is unavailable,
+// for about 3s: long enough to ride over a quick NameNode restart.
+// Calls that change the namespace in ways a repeat could observe
+// (create, rename, delete, add block, complete) are not retried: their
+// errors go to the caller. GetServerDefaults is not retried either, so
+// Dial fails fast on an unreachable address.
+const serviceConfig = `{"methodConfig": [{
+	"name": [
+		{"service": "cairn.v1.ClientProtocol", "method": "GetBlockLocations"},
+		{"service": "cairn.v1.ClientProtocol", "method": "GetFileInfo"},
+		{"service": "cairn.v1.ClientProtocol", "method": "ListDir"},
+		{"service": "cairn.v1.ClientProtocol", "method": "GetContentSummary"},
+		{"service": "cairn.v1.ClientProtocol", "method": "RenewLease"},
+		{"service": "cairn.v1.ClientProtocol", "method": "ReportBadBlocks"},
+		{"service": "cairn.v1.ClientProtocol", "method": "SetReplication"},
+		{"service": "cairn.v1.ClientProtocol", "method": "SetPermission"},
+		{"service": "cairn.v1.ClientProtocol", "method": "SetOwner"},
+		{"service": "cairn.v1.ClientProtocol", "method": "SetTimes"},
+		{"service": "cairn.v1.ClientProtocol", "method": "GetDatanodeReport"},
+		{"service": "cairn.v1.ClientProtocol", "method": "Fsck"},
+		{"service": "cairn.v1.ClientProtocol", "method": "SafeMode"}
+	],
+	"retryPolicy": {
+		"maxAttempts": 5,
+		"initialBackoff": "0.2s",
+		"maxBackoff": "2s",
+		"backoffMultiplier": 2,
+		"retryableStatusCodes": ["UNAVAILABLE"]
+	}
+}]}`
+
+// Option configures a Client at Dial.
+type Option func(*options)
+
+type options struct {
+	clientName  string        // empty: generated
+	owner       string        // empty: the OS user
+	group       string        // empty: "supergroup"
+	dialTimeout time.Duration // 0: 5s
+}
+
+// WithClientName sets the name under which the Client holds leases on
+// the files it writes. The default is
+// "cairn-client-<host>-<pid>-<random>", unique per Client.
+func WithClientName(name string) Option {
+	return func(o *options) { o.clientName = name }
+}
+
+// WithUser sets the owner and group given to the files and directories
+// the Client creates. The default is the OS user name and the group
+// "supergroup". An empty argument keeps its default.
+func WithUser(owner, group string) Option {
+	return func(o *options) { o.owner, o.group = owner, group }
+}
+
+// WithDialTimeout bounds how long Dial waits for the NameNode to
+// answer when ctx has no earlier deadline. The default is 5s.
+func WithDialTimeout(d time.Duration) Option {
+	return func(o *options) { o.dialTimeout = d }
+}
+
+// Client is a connection to a cairn cluster. It is safe for concurrent
+// use. Close it when done.
+type Client struct {
+	addr  string // the NameNode's address
+	conn  *grpc.ClientConn
+	rpc   protocol.ClientProtocolClient
+	name  string // lease holder name
+	owner string
+	group string
+	// blockSize is the NameNode's default block size, learnt at Dial;
+	// it sizes the first location request of a Reader.
+	blockSize int64
+	// renewEvery is the lease renewal interval.
+	renewEvery time.Duration
+
+	stop     context.CancelFunc // stops the lease renewer
+	renewers sync.WaitGroup
+
+	mu      sync.Mutex // guards the fields below
+	writers map[*Writer]struct{}
+	closed  bool
+}
+
+// Dial connects to the NameNode at addr (host:port) and checks that it
+// answers within ctx or the dial timeout, whichever ends first. An
+// unreachable NameNode gives an error of kind cairn.Unavailable naming
+// its address.
+func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error) {
+	const op = "dial"
+	o := options{dialTimeout: defaultDialTimeout}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if namenode == "" {
+		return nil, cairn.Errorf(op, namenode, cairn.Invalid, "empty namenode address")
+	}
+	if o.dialTimeout <= 0 {
+		o.dialTimeout = defaultDialTimeout
+	}
+	if o.clientName == "" {
+		o.clientName = defaultClientName()
+	}
+	if o.owner == "" {
+		o.owner = osUser()
+	}
+	if o.group == "" {
+		o.group = defaultGroup
+	}
+	conn, err := grpc.NewClient(namenode,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
+		// Reconnect to a NameNode that went away quickly at first and
+		// never more than 2s apart, so a restarted one is found soon.
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
+			BaseDelay:  100 * time.Millisecond,
+			Multiplier: 1.6,
+			Jitter:     0.2,
+			MaxDelay:   2 * time.Second,
+		}}),
+		grpc.WithDefaultServiceConfig(serviceConfig),
+	)
+	if err != nil {
+		return nil, cairn.E(op, namenode, cairn.Invalid, err)
+	}
+	c := &Client{
+		addr:    namenode,
+		conn:    conn,
+		rpc:     protocol.NewClientProtocolClient(conn),
+		name:    o.clientName,
+		owner:   o.owner,
+		group:   o.group,
+		writers: make(map[*Writer]struct{}),
+	}
+	dctx, cancel := context.WithTimeout(ctx, o.dialTimeout)
+	defer cancel()
+	resp, err := c.rpc.GetServerDefaults(dctx, &protocol.GetServerDefaultsRequest{})
+	if err != nil {
+		conn.Close()
+		err = protocol.FromStatus(op, namenode, err)
+		if k := cairn.KindOf(err); k == cairn.Unavailable || k == cairn.Other {
+			// The transport failed: say so with the address.
+			return nil, cairn.E(op, namenode, cairn.Unavailable,
+				fmt.Errorf("namenode not reachable: %w", errors.Unwrap(err)))
+		}
+		return nil, err
+	}
+	c.blockSize = resp.GetBlockSize()
+	if c.blockSize <= 0 {
+		c.blockSize = cairn.DefaultBlockSize
+	}
+	soft := time.Duration(resp.GetLeaseSoftLimitMs()) * time.Millisecond
+	if soft <= 0 {
+		soft = defaultLeaseSoftLimit
+	}
+	c.renewEvery = max(soft/2, minLeaseRenewal)
+
+	rctx, stop := context.WithCancel(context.Background())
+	c.stop = stop
+	c.renewers.Add(1)
+	go c.renewLeases(rctx)
+	return c, nil
+}
+
+// Close closes every Writer still open (completing its file, as
+// Writer.Close does), stops the lease renewer and closes the connection
+// to the NameNode. Readers of the Client fail after Close. Close is
+// safe to call twice.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	open := make([]*Writer, 0, len(c.writers))
+	for w := range c.writers {
+		open = append(open, w)
+	}
+	c.mu.Unlock()
+
+	var errs []error
+	for _, w := range open {
+		if err := w.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.stop()
+	c.renewers.Wait()
+	if err := c.conn.Close(); err != nil {
+		errs = append(errs, cairn.E("close", c.addr, err))
+	}
+	return errors.Join(errs...)
+}
+
+// isClosed reports whether Close was called.
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// addWriter registers an open Writer, so its lease is renewed.
+func (c *Client) addWriter(w *Writer) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return cairn.E("create", w.path, cairn.Closed, errors.New("client closed"))
+	}
+	c.writers[w] = struct{}{}
+	return nil
+}
+
+func (c *Client) removeWriter(w *Writer) {
+	c.mu.Lock()
+	delete(c.writers, w)
+	c.mu.Unlock()
+}
+
+// renewLeases renews the Client's lease every renewEvery while it has
+// files open for writing. Failures are retried at the next tick: the
+// soft limit is twice the interval.
+func (c *Client) renewLeases(ctx context.Context) {
+	defer c.renewers.Done()
+	t := time.NewTicker(c.renewEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		n := len(c.writers)
+		c.mu.Unlock()
+		if n == 0 {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, c.renewEvery)
+		c.rpc.RenewLease(rctx, &protocol.RenewLeaseRequest{ClientName: c.name})
+		cancel()
+	}
+}
+
+func defaultClientName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("cairn-client-%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "cairn"
+}
+
+// checkPath validates a path for op before anything is sent.
+func checkPath(op, name string) error {
+	if err := cairn.ValidatePath(name); err != nil {
+		return cairn.E(op, name, cairn.Invalid, err)
+	}
+	return nil
+}

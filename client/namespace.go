@@ -1,0 +1,252 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// Default permissions.
+const (
+	defaultFileMode fs.FileMode = 0o644
+	defaultDirMode  fs.FileMode = 0o755
+)
+
+// Stat returns the metadata of a file or directory, without its
+// blocks. It is one NameNode call.
+func (c *Client) Stat(ctx context.Context, name string) (cairn.FileInfo, error) {
+	return c.stat(ctx, "stat", name, false)
+}
+
+// StatBlocks is Stat with the file's blocks and their locations filled
+// in (nearest DataNode first).
+func (c *Client) StatBlocks(ctx context.Context, name string) (cairn.FileInfo, error) {
+	return c.stat(ctx, "stat", name, true)
+}
+
+func (c *Client) stat(ctx context.Context, op, name string, blocks bool) (cairn.FileInfo, error) {
+	if err := checkPath(op, name); err != nil {
+		return cairn.FileInfo{}, err
+	}
+	resp, err := c.rpc.GetFileInfo(ctx, &protocol.GetFileInfoRequest{Path: name, WithBlocks: blocks})
+	if err != nil {
+		return cairn.FileInfo{}, protocol.FromStatus(op, name, err)
+	}
+	if resp.GetFile() == nil {
+		return cairn.FileInfo{}, cairn.E(op, name, cairn.NotExist)
+	}
+	return fileInfo(resp.GetFile(), name), nil
+}
+
+// fileInfo converts a wire FileInfo, filling in the path when the
+// NameNode left it out.
+func fileInfo(p *protocol.FileInfo, name string) cairn.FileInfo {
+	fi := protocol.FileInfoFromProto(p)
+	if fi.Path == "" {
+		fi.Path = name
+		fi.Name = cairn.Base(name)
+	}
+	return fi
+}
+
+// ReadDir returns the entries of a directory sorted by name. A large
+// directory is fetched a page at a time.
+func (c *Client) ReadDir(ctx context.Context, name string) ([]cairn.FileInfo, error) {
+	const op = "readdir"
+	if err := checkPath(op, name); err != nil {
+		return nil, err
+	}
+	var out []cairn.FileInfo
+	after := ""
+	for {
+		resp, err := c.rpc.ListDir(ctx, &protocol.ListDirRequest{Path: name, StartAfter: after})
+		if err != nil {
+			return nil, protocol.FromStatus(op, name, err)
+		}
+		for _, e := range resp.GetEntries() {
+			fi := protocol.FileInfoFromProto(e)
+			if !strings.HasPrefix(fi.Path, "/") {
+				// The NameNode gave a bare name.
+				fi.Name = fi.Path
+				fi.Path = cairn.Join(name, fi.Name)
+			}
+			out = append(out, fi)
+		}
+		if !resp.GetHasMore() || len(resp.GetEntries()) == 0 {
+			break
+		}
+		after = out[len(out)-1].Name
+	}
+	slices.SortFunc(out, func(a, b cairn.FileInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Mkdir creates a directory whose parent exists. perm 0 means 0755.
+// An existing name is an error of kind cairn.Exist.
+func (c *Client) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
+	return c.mkdirs(ctx, "mkdir", name, perm, false)
+}
+
+// MkdirAll creates a directory and any missing parents; an existing
+// directory is not an error. perm 0 means 0755.
+func (c *Client) MkdirAll(ctx context.Context, name string, perm fs.FileMode) error {
+	return c.mkdirs(ctx, "mkdir", name, perm, true)
+}
+
+func (c *Client) mkdirs(ctx context.Context, op, name string, perm fs.FileMode, parents bool) error {
+	if err := checkPath(op, name); err != nil {
+		return err
+	}
+	if perm == 0 {
+		perm = defaultDirMode
+	}
+	_, err := c.rpc.Mkdirs(ctx, &protocol.MkdirsRequest{
+		Path: name, Mode: uint32(perm.Perm()), Parents: parents, Owner: c.owner, Group: c.group,
+	})
+	return protocol.FromStatus(op, name, err)
+}
+
+// Rename moves src to dst with mv semantics: if dst is an existing
+// directory, src moves into it. An existing file at the final
+// destination is replaced only with overwrite.
+func (c *Client) Rename(ctx context.Context, src, dst string, overwrite bool) error {
+	const op = "rename"
+	if err := checkPath(op, src); err != nil {
+		return err
+	}
+	if err := checkPath(op, dst); err != nil {
+		return err
+	}
+	_, err := c.rpc.Rename(ctx, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: overwrite})
+	return protocol.FromStatus(op, src, err)
+}
+
+// Remove removes a file or an empty directory.
+func (c *Client) Remove(ctx context.Context, name string) error {
+	const op = "remove"
+	if err := checkPath(op, name); err != nil {
+		return err
+	}
+	_, err := c.rpc.Delete(ctx, &protocol.DeleteRequest{Path: name})
+	return protocol.FromStatus(op, name, err)
+}
+
+// RemoveAll removes name and everything below it. As with os.RemoveAll,
+// a missing name is not an error.
+func (c *Client) RemoveAll(ctx context.Context, name string) error {
+	const op = "remove"
+	if err := checkPath(op, name); err != nil {
+		return err
+	}
+	_, err := c.rpc.Delete(ctx, &protocol.DeleteRequest{Path: name, Recursive: true})
+	err = protocol.FromStatus(op, name, err)
+	if errors.Is(err, cairn.NotExist) {
+		return nil
+	}
+	return err
+}
+
+// SetReplication sets the replication factor of a file, or of every
+// file below a directory.
+func (c *Client) SetReplication(ctx context.Context, name string, replication int) error {
+	const op = "setrep"
+	if err := checkPath(op, name); err != nil {
+		return err
+	}
+	if replication < 1 || replication > 1<<15 {
+		return cairn.Errorf(op, name, cairn.Invalid, "invalid replication %d", replication)
+	}
+	_, err := c.rpc.SetReplication(ctx, &protocol.SetReplicationRequest{
+		Path: name, Replication: int32(replication), Recursive: true,
+	})
+	return protocol.FromStatus(op, name, err)
+}
+
+// Chmod sets the permission bits of a file or directory.
+func (c *Client) Chmod(ctx context.Context, name string, mode fs.FileMode) error {
+	const op = "chmod"
+	if err := checkPath(op, name); err != nil {
+		return err
+	}
+	_, err := c.rpc.SetPermission(ctx, &protocol.SetPermissionRequest{Path: name, Mode: uint32(mode.Perm())})
+	return protocol.FromStatus(op, name, err)
+}
+
+// Chown sets the owner and group of a file or directory; an empty
+// owner or group is left unchanged.
+func (c *Client) Chown(ctx context.Context, name, owner, group string) error {
+	const op = "chown"
+	if err := checkPath(op, name); err != nil {
+		return err
+	}
+	if owner == "" && group == "" {
+		return nil
+	}
+	_, err := c.rpc.SetOwner(ctx, &protocol.SetOwnerRequest{Path: name, Owner: owner, Group: group})
+	return protocol.FromStatus(op, name, err)
+}
+
+// Touch creates an empty file, or sets the modification time of an
+// existing one to now.
+func (c *Client) Touch(ctx context.Context, name string) error {
+	const op = "touch"
+	if err := checkPath(op, name); err != nil {
+		return err
+	}
+	_, err := c.rpc.Create(ctx, &protocol.CreateRequest{
+		Path: name, Mode: uint32(defaultFileMode), ClientName: c.name,
+		Owner: c.owner, Group: c.group, Touch: true,
+	})
+	return protocol.FromStatus(op, name, err)
+}
+
+// ContentSummary is the size of a tree.
+type ContentSummary struct {
+	Length        int64 // bytes in files
+	Files         int64
+	Directories   int64 // including the root of the tree when it is a directory
+	SpaceConsumed int64 // bytes on DataNodes: Length times replication
+}
+
+// ContentSummary sums the files and directories below name.
+func (c *Client) ContentSummary(ctx context.Context, name string) (ContentSummary, error) {
+	const op = "du"
+	if err := checkPath(op, name); err != nil {
+		return ContentSummary{}, err
+	}
+	resp, err := c.rpc.GetContentSummary(ctx, &protocol.GetContentSummaryRequest{Path: name})
+	if err != nil {
+		return ContentSummary{}, protocol.FromStatus(op, name, err)
+	}
+	return ContentSummary{
+		Length:        resp.GetLength(),
+		Files:         resp.GetFiles(),
+		Directories:   resp.GetDirectories(),
+		SpaceConsumed: resp.GetSpaceConsumed(),
+	}, nil
+}
+
+// ServerDefaults are the NameNode's defaults for new files.
+type ServerDefaults struct {
+	BlockSize   int64
+	Replication int
+	ClusterID   cairn.ClusterID
+}
+
+// ServerDefaults asks the NameNode for its defaults.
+func (c *Client) ServerDefaults(ctx context.Context) (ServerDefaults, error) {
+	resp, err := c.rpc.GetServerDefaults(ctx, &protocol.GetServerDefaultsRequest{})
+	if err != nil {
+		return ServerDefaults{}, protocol.FromStatus("serverdefaults", c.addr, err)
+	}
+	return ServerDefaults{
+		BlockSize:   resp.GetBlockSize(),
+		Replication: int(resp.GetReplication()),
+		ClusterID:   cairn.ClusterID(resp.GetClusterId()),
+	}, nil
+}

@@ -1,0 +1,396 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// CreateOptions are the options of Create. A nil *CreateOptions gives
+// the defaults.
+type CreateOptions struct {
+	Replication  int         // 0: the NameNode's default
+	BlockSize    int64       // 0: the NameNode's default; else a multiple of 512
+	Overwrite    bool        // replace an existing file
+	Mode         fs.FileMode // 0: 0644
+	CreateParent bool        // create missing parent directories
+}
+
+// Retries of NameNode calls that fail with cairn.NotReplicated, which
+// says "not yet": the DataNodes have not reported enough replicas or
+// have not registered yet.
+const (
+	notReplicatedRetries = 5
+	notReplicatedWait    = 100 * time.Millisecond // doubled after each try
+	// pipelineSetupTries is how many pipelines a Writer tries for one
+	// block before giving up, excluding a failed DataNode each time.
+	pipelineSetupTries = 3
+	// abortTimeout bounds the cleanup of Abort, which runs even when
+	// the Writer's context has ended.
+	abortTimeout = 30 * time.Second
+)
+
+// writerState is where a Writer is in its life.
+type writerState uint8
+
+const (
+	writerOpen    writerState = iota
+	writerClosed              // Close succeeded: the file is complete
+	writerFailed              // Close failed: the file is incomplete
+	writerAborted             // Abort was called
+)
+
+// Writer writes a new file. It is an io.WriteCloser. Its methods must
+// not be called concurrently; cancel the context given to Create to
+// interrupt a blocked Write.
+//
+// Bytes are cut into blocks of the file's block size; each block is
+// streamed down a pipeline of DataNodes with a bounded window of
+// packets in flight, so a Writer holds about one window of data in
+// memory whatever the size of the file.
+type Writer struct {
+	c           *Client
+	ctx         context.Context
+	path        string
+	fileID      uint64
+	blockSize   int64
+	replication int
+
+	written atomic.Int64 // bytes accepted by Write
+
+	mu sync.Mutex // serializes Write, Close and Abort; guards the fields below
+	// cur is the pipeline of the block being written; nil between
+	// blocks. block is that block, its Len the bytes written to it.
+	// Together with cur.Acked() they are what a pipeline recovery
+	// needs: the block, its pipeline and the length acknowledged.
+	cur   blockWriter
+	block cairn.LocatedBlock
+	// prev is the last finished block, with its final length; nil
+	// before the first block ends.
+	prev *cairn.Block
+	// exclude are DataNodes that failed a pipeline of this file.
+	exclude []string
+	err     error // sticky: the first write failure
+	state   writerState
+}
+
+// Create creates a file and returns a Writer for it. The Client holds
+// a lease on the file until the Writer is closed or aborted. A second
+// writer of the same file gets an error of kind cairn.LeaseConflict;
+// an existing file gives cairn.Exist unless opts.Overwrite is set.
+func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (*Writer, error) {
+	const op = "create"
+	if err := checkPath(op, name); err != nil {
+		return nil, err
+	}
+	if opts == nil {
+		opts = &CreateOptions{}
+	}
+	if opts.Replication < 0 || opts.Replication > 1<<15 {
+		return nil, cairn.Errorf(op, name, cairn.Invalid, "invalid replication %d", opts.Replication)
+	}
+	if opts.BlockSize < 0 || opts.BlockSize%cairn.ChunkSize != 0 {
+		return nil, cairn.Errorf(op, name, cairn.Invalid, "invalid block size %d: not a positive multiple of %d", opts.BlockSize, cairn.ChunkSize)
+	}
+	if c.isClosed() {
+		return nil, cairn.E(op, name, cairn.Closed, errors.New("client closed"))
+	}
+	mode := opts.Mode.Perm()
+	if mode == 0 {
+		mode = defaultFileMode
+	}
+	resp, err := c.rpc.Create(ctx, &protocol.CreateRequest{
+		Path:         name,
+		Mode:         uint32(mode),
+		Replication:  int32(opts.Replication),
+		BlockSize:    opts.BlockSize,
+		Overwrite:    opts.Overwrite,
+		CreateParent: opts.CreateParent,
+		ClientName:   c.name,
+		Owner:        c.owner,
+		Group:        c.group,
+	})
+	if err != nil {
+		return nil, protocol.FromStatus(op, name, err)
+	}
+	f := resp.GetFile()
+	w := &Writer{
+		c:           c,
+		ctx:         ctx,
+		path:        name,
+		fileID:      f.GetFileId(),
+		blockSize:   f.GetBlockSize(),
+		replication: int(f.GetReplication()),
+	}
+	if w.blockSize <= 0 {
+		w.blockSize = opts.BlockSize
+	}
+	if w.blockSize <= 0 {
+		w.blockSize = c.blockSize
+	}
+	if err := c.addWriter(w); err != nil {
+		w.state = writerAborted
+		w.deleteFile()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Write writes p to the file. It returns an error, and keeps returning
+// it, once any DataNode write fails.
+func (w *Writer) Write(p []byte) (int, error) {
+	const op = "write"
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != writerOpen {
+		return 0, cairn.E(op, w.path, cairn.Closed)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := 0
+	for len(p) > 0 {
+		if w.cur == nil {
+			if err := w.startBlock(); err != nil {
+				return n, w.fail(op, err)
+			}
+		}
+		chunk := p[:min(int64(len(p)), w.blockSize-w.block.Block.Len)]
+		m, err := w.cur.Write(chunk)
+		w.block.Block.Len += int64(m)
+		w.written.Add(int64(m))
+		n += m
+		p = p[m:]
+		if err == nil && m < len(chunk) {
+			err = errors.New("short write to pipeline")
+		}
+		if err != nil {
+			return n, w.fail(op, err)
+		}
+		if w.block.Block.Len == w.blockSize {
+			if err := w.endBlock(); err != nil {
+				return n, w.fail(op, err)
+			}
+		}
+	}
+	return n, nil
+}
+
+// Written returns the number of bytes accepted by Write so far. It may
+// be called concurrently with Write, for progress reports.
+func (w *Writer) Written() int64 { return w.written.Load() }
+
+// Close finishes the last block and marks the file complete. It
+// returns only when every block is acknowledged by every DataNode of
+// its pipeline, which fsyncs it, and the NameNode has completed the
+// file: after a nil error the file is durable and readable at its full
+// length. Close after Close or Abort returns an error of kind
+// cairn.Closed.
+func (w *Writer) Close() error {
+	const op = "close"
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != writerOpen {
+		return cairn.E(op, w.path, cairn.Closed)
+	}
+	err := w.close()
+	if err != nil {
+		w.state = writerFailed
+		if w.cur != nil {
+			w.cur.Abort()
+			w.cur = nil
+		}
+	} else {
+		w.state = writerClosed
+	}
+	w.c.removeWriter(w)
+	return err
+}
+
+func (w *Writer) close() error {
+	const op = "close"
+	if w.err != nil {
+		return w.err
+	}
+	last := w.prev
+	if w.cur != nil {
+		if err := w.endBlock(); err != nil {
+			return w.fail(op, err)
+		}
+		last = w.prev
+	}
+	req := &protocol.CompleteRequest{Path: w.path, FileId: w.fileID, ClientName: w.c.name}
+	if last != nil {
+		req.Last = protocol.BlockToProto(*last)
+	}
+	return retryNotReplicated(w.ctx, func() error {
+		_, err := w.c.rpc.Complete(w.ctx, req)
+		return protocol.FromStatus(op, w.path, err)
+	})
+}
+
+// Abort stops writing, tears down the pipeline and removes the file.
+// It is a no-op after a successful Close, so `defer w.Abort()` is a
+// safe way to clean up after a failure. Abort runs even when the
+// context given to Create has ended.
+func (w *Writer) Abort() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch w.state {
+	case writerClosed, writerAborted:
+		return nil
+	}
+	w.state = writerAborted
+	if w.cur != nil {
+		w.cur.Abort()
+		w.cur = nil
+	}
+	w.c.removeWriter(w)
+	return w.deleteFile()
+}
+
+// deleteFile removes the file being written, unless the name now holds
+// another file (created by someone else after this Writer lost its
+// lease).
+func (w *Writer) deleteFile() error {
+	const op = "abort"
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), abortTimeout)
+	defer cancel()
+	resp, err := w.c.rpc.GetFileInfo(ctx, &protocol.GetFileInfoRequest{Path: w.path})
+	err = protocol.FromStatus(op, w.path, err)
+	if err == nil && w.fileID != 0 && resp.GetFile().GetFileId() != w.fileID {
+		return nil
+	}
+	if err == nil {
+		_, err = w.c.rpc.Delete(ctx, &protocol.DeleteRequest{Path: w.path})
+		err = protocol.FromStatus(op, w.path, err)
+	}
+	if errors.Is(err, cairn.NotExist) {
+		return nil
+	}
+	return err
+}
+
+// fail records the first write failure and returns it.
+func (w *Writer) fail(op string, err error) error {
+	if w.err == nil {
+		if cairn.KindOf(err) == cairn.Other {
+			err = cairn.E(op, w.path, cairn.IO, err)
+		} else {
+			err = cairn.E(op, w.path, err)
+		}
+		w.err = err
+	}
+	return w.err
+}
+
+// startBlock asks the NameNode for a new block and opens its pipeline.
+// A pipeline that cannot be set up is abandoned and another asked for
+// without the DataNode that failed.
+func (w *Writer) startBlock() error {
+	for try := 1; ; try++ {
+		lb, err := w.addBlock()
+		if err != nil {
+			return err
+		}
+		if len(lb.Locations) == 0 {
+			w.abandon(lb.Block)
+			return cairn.Errorf("addblock", w.path, cairn.NotReplicated,
+				"namenode gave no datanode for block %s", blockName(lb.Block))
+		}
+		bw, err := openPipeline(w.ctx, lb.Block, lb.Locations, w.c.name)
+		if err == nil {
+			w.cur = bw
+			w.block = lb
+			w.block.Block.Len = 0
+			return nil
+		}
+		w.abandon(lb.Block)
+		bad, ok := failedNode(err)
+		if !ok || try >= pipelineSetupTries || w.ctx.Err() != nil {
+			return fmt.Errorf("set up pipeline %s for block %s: %w", pipelineString(lb.Locations), blockName(lb.Block), err)
+		}
+		w.exclude = append(w.exclude, string(bad.ID))
+	}
+}
+
+// addBlock allocates the next block, committing the previous one.
+func (w *Writer) addBlock() (cairn.LocatedBlock, error) {
+	const op = "addblock"
+	req := &protocol.AddBlockRequest{
+		Path:         w.path,
+		FileId:       w.fileID,
+		ClientName:   w.c.name,
+		ExcludeNodes: w.exclude,
+	}
+	if w.prev != nil {
+		req.Previous = protocol.BlockToProto(*w.prev)
+	}
+	var resp *protocol.AddBlockResponse
+	err := retryNotReplicated(w.ctx, func() error {
+		var err error
+		resp, err = w.c.rpc.AddBlock(w.ctx, req)
+		return protocol.FromStatus(op, w.path, err)
+	})
+	if err != nil {
+		return cairn.LocatedBlock{}, err
+	}
+	return protocol.LocatedBlockFromProto(resp.GetBlock()), nil
+}
+
+// abandon gives a block that was never written back to the NameNode.
+// A failure is left to the NameNode's lease recovery.
+func (w *Writer) abandon(b cairn.Block) {
+	w.c.rpc.AbandonBlock(w.ctx, &protocol.AbandonBlockRequest{
+		Path: w.path, FileId: w.fileID, ClientName: w.c.name, Block: protocol.BlockToProto(b),
+	})
+}
+
+// endBlock waits until the current block is acknowledged by its whole
+// pipeline.
+func (w *Writer) endBlock() error {
+	bw := w.cur
+	w.cur = nil
+	if err := bw.Close(); err != nil {
+		return fmt.Errorf("block %s on %s: %w", blockName(w.block.Block), pipelineString(w.block.Locations), err)
+	}
+	b := w.block.Block
+	w.prev = &b
+	return nil
+}
+
+// retryNotReplicated calls fn again, with a growing wait, while it
+// fails with cairn.NotReplicated.
+func retryNotReplicated(ctx context.Context, fn func() error) error {
+	wait := notReplicatedWait
+	for try := 1; ; try++ {
+		err := fn()
+		if err == nil || try > notReplicatedRetries || cairn.KindOf(err) != cairn.NotReplicated {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait *= 2
+	}
+}
+
+// pipelineString lists DataNode addresses, e.g. [127.0.0.1:1 127.0.0.1:2].
+func pipelineString(nodes []cairn.DatanodeInfo) string {
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = n.Addr
+	}
+	return fmt.Sprint(addrs)
+}
