@@ -19,23 +19,48 @@ type blockWriter interface {
 	Close() error
 	Abort()
 	Acked() int64
+	Unacked() []byte
 }
 
 var _ blockWriter = (*datatransfer.BlockWriter)(nil)
 
 // openPipeline starts streaming a new block down pipeline.
-func openPipeline(ctx context.Context, block cairn.Block, pipeline []cairn.DatanodeInfo, clientName string) (blockWriter, error) {
-	bw, err := datatransfer.NewBlockWriter(ctx, block, pipeline, clientName)
+func (c *Client) openPipeline(ctx context.Context, block cairn.Block, pipeline []cairn.DatanodeInfo) (blockWriter, error) {
+	bw, err := c.dataOptions().NewBlockWriter(ctx, block, pipeline, c.name)
 	if err != nil {
 		return nil, err
 	}
 	return bw, nil
 }
 
+// resumePipeline reopens a block at offset (the length acknowledged
+// before its pipeline failed) on a recovered pipeline: stage RECOVERY.
+func (c *Client) resumePipeline(ctx context.Context, block cairn.Block, pipeline []cairn.DatanodeInfo, offset int64) (blockWriter, error) {
+	o := c.dataOptions()
+	o.Stage = datatransfer.StageRecovery
+	o.Offset = offset
+	bw, err := o.NewBlockWriter(ctx, block, pipeline, c.name)
+	if err != nil {
+		return nil, err
+	}
+	return bw, nil
+}
+
+// transferBlock has source copy the first block.Len bytes of its
+// replica to target with generation stamp newGS.
+func (c *Client) transferBlock(ctx context.Context, source cairn.DatanodeInfo, block cairn.Block, target cairn.DatanodeInfo, newGS cairn.GenStamp) error {
+	return c.dataOptions().TransferBlock(ctx, source, block, []cairn.DatanodeInfo{target}, newGS, c.name)
+}
+
+func (c *Client) dataOptions() datatransfer.Options {
+	return datatransfer.Options{Timeout: c.dataTimeout, DialTimeout: c.dataTimeout, Recoverable: true}
+}
+
 // readBlock streams bytes [offset, offset+length) of a block from node,
-// verifying every checksum.
-func readBlock(ctx context.Context, node cairn.DatanodeInfo, block cairn.Block, offset, length int64, clientName string) (io.ReadCloser, error) {
-	return datatransfer.ReadBlock(ctx, node, block, offset, length, clientName)
+// verifying every checksum, on an idle connection of pool if it has one
+// (the connection goes back to pool when the read ends cleanly).
+func readBlock(ctx context.Context, pool *datatransfer.ConnPool, node cairn.DatanodeInfo, block cairn.Block, offset, length int64, clientName string) (io.ReadCloser, error) {
+	return datatransfer.Options{Pool: pool}.ReadBlock(ctx, node, block, offset, length, clientName)
 }
 
 // failedNode returns the DataNode a pipeline error blames, if any.

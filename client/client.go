@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/datatransfer"
 	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
@@ -73,6 +74,7 @@ type options struct {
 	owner       string        // empty: the OS user
 	group       string        // empty: "supergroup"
 	dialTimeout time.Duration // 0: 5s
+	dataTimeout time.Duration // 0: datatransfer's default (60s)
 }
 
 // WithClientName sets the name under which the Client holds leases on
@@ -95,6 +97,14 @@ func WithDialTimeout(d time.Duration) Option {
 	return func(o *options) { o.dialTimeout = d }
 }
 
+// WithDataTimeout bounds every wait on a DataNode: connecting, an
+// answer, an acknowledgement of data written. A DataNode of a write
+// pipeline silent for that long is dropped and the pipeline recovered
+// without it. The default is 60s; tests use less.
+func WithDataTimeout(d time.Duration) Option {
+	return func(o *options) { o.dataTimeout = d }
+}
+
 // Client is a connection to a cairn cluster. It is safe for concurrent
 // use. Close it when done.
 type Client struct {
@@ -109,6 +119,11 @@ type Client struct {
 	blockSize int64
 	// renewEvery is the lease renewal interval.
 	renewEvery time.Duration
+	// pool keeps the connections of finished block reads, to reuse:
+	// a small file is then read without a new TCP connection.
+	pool *datatransfer.ConnPool
+	// dataTimeout bounds waits on DataNodes; 0: the default.
+	dataTimeout time.Duration
 
 	stop     context.CancelFunc // stops the lease renewer
 	renewers sync.WaitGroup
@@ -169,6 +184,9 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 		owner:   o.owner,
 		group:   o.group,
 		writers: make(map[*Writer]struct{}),
+		pool:    datatransfer.NewConnPool(0, 0),
+
+		dataTimeout: o.dataTimeout,
 	}
 	dctx, cancel := context.WithTimeout(ctx, o.dialTimeout)
 	defer cancel()
@@ -225,6 +243,7 @@ func (c *Client) Close() error {
 	}
 	c.stop()
 	c.renewers.Wait()
+	c.pool.Close()
 	if err := c.conn.Close(); err != nil {
 		errs = append(errs, cairn.E("close", c.addr, err))
 	}

@@ -398,7 +398,7 @@ func (r *Reader) openStream(off, length int64) (*blockStream, error) {
 			n = lb.Block.Len - start
 		}
 		for _, node := range r.candidates(lb) {
-			rc, err := readBlock(r.ctx, node, lb.Block, start, n, r.c.name)
+			rc, err := readBlock(r.ctx, r.c.pool, node, lb.Block, start, n, r.c.name)
 			if err == nil {
 				return &blockStream{rc: rc, lb: lb, node: node, pos: off, end: off + n}, nil
 			}

@@ -75,6 +75,9 @@ type Writer struct {
 	// prev is the last finished block, with its final length; nil
 	// before the first block ends.
 	prev *cairn.Block
+	// width is the number of nodes the current block's pipeline
+	// started with; pipeline recovery tries to keep it.
+	width int
 	// exclude are DataNodes that failed a pipeline of this file.
 	exclude []string
 	err     error // sticky: the first write failure
@@ -168,7 +171,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.written.Add(int64(m))
 		n += m
 		p = p[m:]
-		if err == nil && m < len(chunk) {
+		if err != nil {
+			// The bytes taken are safe: recovery sends again what
+			// was not acknowledged.
+			err = w.recoverPipeline(err)
+		} else if m < len(chunk) {
 			err = errors.New("short write to pipeline")
 		}
 		if err != nil {
@@ -305,11 +312,12 @@ func (w *Writer) startBlock() error {
 			return cairn.Errorf("addblock", w.path, cairn.NotReplicated,
 				"namenode gave no datanode for block %s", blockName(lb.Block))
 		}
-		bw, err := openPipeline(w.ctx, lb.Block, lb.Locations, w.c.name)
+		bw, err := w.c.openPipeline(w.ctx, lb.Block, lb.Locations)
 		if err == nil {
 			w.cur = bw
 			w.block = lb
 			w.block.Block.Len = 0
+			w.width = len(lb.Locations)
 			return nil
 		}
 		w.abandon(lb.Block)
@@ -356,11 +364,17 @@ func (w *Writer) abandon(b cairn.Block) {
 // endBlock waits until the current block is acknowledged by its whole
 // pipeline.
 func (w *Writer) endBlock() error {
-	bw := w.cur
-	w.cur = nil
-	if err := bw.Close(); err != nil {
-		return fmt.Errorf("block %s on %s: %w", blockName(w.block.Block), pipelineString(w.block.Locations), err)
+	for {
+		err := w.cur.Close()
+		if err == nil {
+			break
+		}
+		if rerr := w.recoverPipeline(err); rerr != nil {
+			w.cur = nil
+			return fmt.Errorf("block %s on %s: %w", blockName(w.block.Block), pipelineString(w.block.Locations), rerr)
+		}
 	}
+	w.cur = nil
 	b := w.block.Block
 	w.prev = &b
 	return nil

@@ -407,14 +407,22 @@ func TestFlippedByteNeverReachesReader(t *testing.T) {
 		}
 	}
 	// Every replica corrupt: the read fails naming the block, and
-	// never returns wrong bytes.
-	b := st.Blocks[0]
-	flipByte(t, findBlockFile(t, filepath.Join(c.dir, "dn2"), b.ID), b.Size/3)
-	out, errOut, code := c.cairn(nil, "fs", "cat", "/f")
+	// never returns wrong bytes. (The replicas corrupted above may have
+	// been replaced by now, so this uses a file of its own, corrupted
+	// everywhere before anyone reads it.)
+	local2, data2 := randomFile(t, t.TempDir(), 300<<10, 7)
+	c.must("fs", "put", local2, "/g")
+	var st2 statJSON
+	c.mustJSON(&st2, "fs", "stat", "--json", "/g")
+	b := st2.Blocks[0]
+	for i := 0; i < 3; i++ {
+		flipByte(t, findBlockFile(t, filepath.Join(c.dir, fmt.Sprintf("dn%d", i)), b.ID), b.Size/3)
+	}
+	out, errOut, code := c.cairn(nil, "fs", "cat", "/g")
 	if code == 0 {
 		t.Fatalf("cat succeeded with every replica of block %d corrupt", b.ID)
 	}
-	if !bytes.HasPrefix(data, []byte(out)) {
+	if !bytes.HasPrefix(data2, []byte(out)) {
 		t.Errorf("cat wrote %d bytes that are not a prefix of the file", len(out))
 	}
 	if !strings.Contains(errOut, fmt.Sprint(b.ID)) {

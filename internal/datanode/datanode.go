@@ -2,11 +2,9 @@ package datanode
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +30,19 @@ type Config struct {
 	// BlockReportInterval is the time between full block reports;
 	// 0: 6h.
 	BlockReportInterval time.Duration
+	// ScanInterval is how often the block scanner starts a full pass
+	// over the finalized replicas, verifying each against its
+	// checksums; 0: 24h. Negative: no scanner.
+	ScanInterval time.Duration
+	// ScanBandwidth bounds the bytes per second the scanner reads,
+	// except that a pass always goes fast enough to end within
+	// ScanInterval; 0: 64 MiB/s.
+	ScanBandwidth int64
+	// VolumeCapacity, if positive, makes each volume full once it holds
+	// that many bytes of replica data: writes beyond fail with ENOSPC
+	// and the storage report counts that capacity. A test seam for
+	// full disks; 0 in production.
+	VolumeCapacity int64
 }
 
 func (c Config) heartbeatInterval() time.Duration {
@@ -57,6 +68,12 @@ type DataNode struct {
 
 	active atomic.Int32 // transfers in progress
 
+	metrics *dnMetrics // Prometheus metrics, served by HTTPHandler (web.go)
+	started time.Time
+	// lastScan is when the block scanner last finished a pass, in unix
+	// nanoseconds; 0: never.
+	lastScan atomic.Int64
+
 	mu      sync.Mutex // guards the fields below
 	closed  bool
 	serving bool
@@ -78,16 +95,19 @@ func New(cfg Config, log *slog.Logger) (*DataNode, error) {
 	}
 	log = log.With("component", "datanode")
 	d := &DataNode{
-		cfg:   cfg,
-		log:   log,
-		ibr:   newIBRQueue(),
-		conns: make(map[net.Conn]struct{}),
+		cfg:     cfg,
+		log:     log,
+		ibr:     newIBRQueue(),
+		conns:   make(map[net.Conn]struct{}),
+		started: time.Now(),
 	}
+	d.metrics = newDNMetrics(d)
 	s, err := openStore(cfg.Dirs, log)
 	if err != nil {
 		return nil, err
 	}
 	s.removed = func(bs []cairn.Block) { d.ibr.add(nil, bs) }
+	s.capacity = cfg.VolumeCapacity
 	d.store = s
 	id, _ := s.ids()
 	d.log = log.With("node", id)
@@ -153,10 +173,14 @@ func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
 
 	var wg sync.WaitGroup
 	fatal := make(chan error, 1)
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		d.acceptLoop(ctx, lis, &wg)
+	}()
+	go func() {
+		defer wg.Done()
+		d.scanLoop(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -260,34 +284,4 @@ func (d *DataNode) Close() error {
 		<-done
 	}
 	return nil
-}
-
-// HTTPHandler serves /healthz and /status (JSON).
-func (d *DataNode) HTTPHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		id, cluster := d.store.ids()
-		n, used, failed := d.store.stats()
-		d.mu.Lock()
-		addr, state := d.addr, d.nnState
-		d.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{
-			"nodeID":          id,
-			"clusterID":       cluster,
-			"addr":            addr,
-			"namenode":        d.cfg.NameNode,
-			"namenodeState":   state,
-			"dirs":            d.store.healthyDirs(),
-			"failedVolumes":   failed,
-			"blocks":          n,
-			"usedBytes":       used,
-			"activeTransfers": d.active.Load(),
-		})
-	})
-	return mux
 }

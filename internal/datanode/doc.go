@@ -49,28 +49,89 @@
 // data and meta files are fsync'd, closed and renamed into finalized/
 // (meta first, then data), and the finalized subdirectory is fsync'd;
 // only then is the write acknowledged. A failed write removes its rbw
-// files.
+// files, unless its writer recovers pipelines (stages CREATE and
+// RECOVERY with recoverable set, as the client always does): then the
+// replica is cut to its whole chunks (data and checksums agreeing),
+// fsync'd, closed and kept in rbw/ as an idle replica, waiting for a
+// pipeline recovery (stage RECOVERY reopens it) or a lease recovery
+// (RECOVER_BLOCK finalizes it). A copy received as TRANSFER_RBW is
+// kept the same way when complete, and removed if it fails.
 //
-// On start every volume is scanned: whatever is in rbw/ is incomplete
-// and is removed; the finalized replicas are loaded into the in-memory
-// replica map (block ID to volume, generation stamp and length). A data
-// file without its meta file, or the reverse, is removed; if two
-// volumes hold the same block, the higher generation stamp is kept.
+// On start every volume is scanned. Replicas in rbw/ are kept as idle
+// replicas waiting for recovery ("replica waiting to be recovered" in
+// HDFS): each is cut to the longest prefix its meta file covers whose
+// last chunk matches its checksum (a torn write loses at most its last
+// chunk, which no one acknowledged); one without a usable meta file is
+// removed. They are listed in every full block report (rbw), and the
+// NameNode has those deleted that no recovery will want: replicas of
+// blocks now complete, deleted, or with an older generation stamp. The
+// finalized replicas are loaded into the in-memory replica map (block
+// ID to volume, generation stamp and length). A data file without its
+// meta file, or the reverse, is removed; if two volumes hold the same
+// block, the higher generation stamp is kept.
 //
 // New replicas go to the healthy volumes in turn. A volume whose disk
 // fails an operation (anything but running out of space) is marked
 // failed: its replicas leave the map (reported to the NameNode as
 // deleted), it is named in every heartbeat's failed_volumes, and the
-// other volumes keep serving.
+// other volumes keep serving. Volumes are also probed every heartbeat
+// interval (at least 1s, at most 30s): their finalized/ and rbw/
+// directories must exist and a file must be creatable under current/;
+// a volume removed or unwritable is failed the same way. A full volume
+// (ENOSPC) is not failed: the write that hit it fails with kind
+// NoSpace, its error ack names this node, and the writer's pipeline
+// recovery goes on without it. Config.VolumeCapacity is a test seam
+// that makes a volume full after that many bytes.
+//
+// # Scanner
+//
+// A block scanner starts a full pass over the finalized replicas every
+// ScanInterval (24h by default; the first pass within 5 minutes of the
+// start). It reads at most ScanBandwidth bytes per second (64 MiB/s),
+// or faster if that would not fit a pass in the interval. For each
+// replica it checks that the data file is there with the replica's
+// length, that the meta file is there with the matching length and a
+// valid header, and every checksum. A damaged replica (also one a read
+// finds with its files missing or short) leaves the replica map at
+// once, so it is no longer served nor listed in block reports, and is
+// reported with ReportBadBlocks (retried until the NameNode takes it).
+// Its files stay until the NameNode, having had a good replica copied
+// elsewhere, asks for its deletion; a replica that arrives for the same
+// block replaces them.
+//
+// # Recovery
+//
+// The DataNode's part in pipeline recovery and in lease recovery (see
+// package datatransfer, "Pipeline recovery" and "Block
+// synchronization"):
+//
+//   - OpWriteBlock stage RECOVERY: the idle replica (its old writer
+//     interrupted and waited for, if still running; or a finalized
+//     replica of an older generation stamp, moved back to rbw/) is cut
+//     to the given length, its meta file renamed to the new generation
+//     stamp, and appended to.
+//   - OpTransferBlock: the first len bytes of the local replica are
+//     copied to the targets as stage TRANSFER_RBW.
+//   - OpRecoverBlock and the RECOVER_BLOCK command: as a node, describe
+//     the replica (stopping its writer), then cut, stamp and finalize it
+//     (a finalized replica of the agreed length is only renamed to the
+//     new generation stamp); as the primary, run the synchronization
+//     and report it with CommitBlockSynchronization.
+//
+// A replica never takes a generation stamp older than the one it has,
+// so a replica left behind by a failed pipeline stays recognizably
+// stale.
 //
 // # The NameNode
 //
 // Serve registers with the NameNode (retrying with backoff while it is
 // unreachable), sends a full block report, then heartbeats every
 // HeartbeatInterval with a storage report and runs the commands in the
-// replies: DELETE_BLOCKS, REREGISTER (register and report again) and
-// COPY_BLOCKS (each block of the command is streamed, as stage
-// TRANSFER, down a pipeline made of the command's targets in order).
+// replies: DELETE_BLOCKS (finalized, damaged or idle rbw replicas),
+// REREGISTER (register and report again), COPY_BLOCKS (each block of
+// the command is streamed, as stage TRANSFER, down a pipeline made of
+// the command's targets in order) and RECOVER_BLOCK (block
+// synchronization as the primary, one at a time per block).
 // Finalized and deleted replicas are told to the NameNode in
 // incremental block reports, batched and sent by their own goroutine so
 // a slow NameNode never stalls a pipeline. A full report is sent every

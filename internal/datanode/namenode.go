@@ -26,6 +26,7 @@ type ibrQueue struct {
 	mu       sync.Mutex
 	received []cairn.Block
 	deleted  []cairn.Block
+	bad      []badReport   // damaged replicas, for ReportBadBlocks
 	wake     chan struct{} // capacity 1: something was added
 }
 
@@ -66,8 +67,9 @@ type nnConn struct {
 	cl     protocol.ClientProtocolClient
 	copies chan struct{} // semaphore of COPY_BLOCKS transfers
 
-	mu   sync.Mutex // guards regd
-	regd bool       // registered and reported
+	mu         sync.Mutex // guards regd and recovering
+	regd       bool       // registered and reported
+	recovering map[cairn.BlockID]bool
 }
 
 // nameNodeLoop registers with the NameNode and keeps it informed until
@@ -213,7 +215,11 @@ func (n *nnConn) blockReport(ctx context.Context) error {
 	blocks := d.store.blocks()
 	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
-	_, err := n.dn.BlockReport(cctx, &protocol.BlockReportRequest{NodeId: string(d.ID()), Blocks: protocol.BlocksToProto(blocks)})
+	_, err := n.dn.BlockReport(cctx, &protocol.BlockReportRequest{
+		NodeId: string(d.ID()),
+		Blocks: protocol.BlocksToProto(blocks),
+		Rbw:    protocol.BlocksToProto(d.store.idleBlocks()),
+	})
 	if err != nil {
 		return protocol.FromStatus("datanode.BlockReport", d.cfg.NameNode, err)
 	}
@@ -312,6 +318,8 @@ func (n *nnConn) command(ctx context.Context, c *protocol.Command, wg *sync.Wait
 				}
 			}()
 		}
+	case protocol.Command_RECOVER_BLOCK:
+		n.startRecovery(ctx, c, wg)
 	default:
 		d.log.Debug("ignoring command", "type", c.Type)
 	}
@@ -407,6 +415,9 @@ func (n *nnConn) flushReports(ctx context.Context) {
 		if !n.registered() {
 			continue
 		}
+		if err := n.sendBad(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("cannot report damaged replicas", "err", err)
+		}
 		received, deleted := d.ibr.take()
 		if len(received) == 0 && len(deleted) == 0 {
 			continue
@@ -461,6 +472,14 @@ func (d *DataNode) storageReport() *protocol.StorageReport {
 		}
 		capacity += int64(st.Blocks) * int64(st.Bsize)
 		remaining += int64(st.Bavail) * int64(st.Bsize)
+	}
+	if c := d.store.capacity; c > 0 {
+		// The VolumeCapacity test seam: each volume holds c bytes.
+		capacity, remaining = 0, 0
+		for _, v := range d.store.healthyVolumes() {
+			capacity += c
+			remaining += max(c-v.used.Load(), 0)
+		}
 	}
 	return &protocol.StorageReport{
 		CapacityBytes:   capacity,

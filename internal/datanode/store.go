@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/cairn-fs/cairn"
@@ -31,6 +32,9 @@ type volume struct {
 	// failed is set once an operation on the volume's disk failed;
 	// guarded by store.mu.
 	failed error
+	// used approximates the bytes of replica data on the volume, for
+	// the Config.VolumeCapacity test seam.
+	used atomic.Int64
 }
 
 func (v *volume) finalizedDir(id cairn.BlockID) string {
@@ -62,12 +66,17 @@ type store struct {
 
 	// removed is told of replicas dropped because their volume failed.
 	removed func([]cairn.Block)
+	// capacity, if positive, is the bytes of replica data a volume
+	// takes before writes to it fail with ENOSPC: a test seam
+	// (Config.VolumeCapacity).
+	capacity int64
 
 	mu        sync.Mutex // guards the fields below and volume.failed
 	replicas  map[cairn.BlockID]replica
-	writing   map[cairn.BlockID]bool // replicas being received
-	used      int64                  // bytes of finalized data and meta files
-	next      int                    // round-robin position for new replicas
+	rbws      map[cairn.BlockID]*rbwReplica // replicas not finalized; see rbw.go
+	bad       map[cairn.BlockID]replica     // finalized replicas found damaged, no longer served
+	used      int64                         // bytes of finalized data and meta files
+	next      int                           // round-robin position for new replicas
 	nodeID    cairn.NodeID
 	clusterID cairn.ClusterID
 }
@@ -79,7 +88,7 @@ func openStore(dirs []string, log *slog.Logger) (*store, error) {
 	if len(dirs) == 0 {
 		return nil, cairn.Errorf(op, "", cairn.Invalid, "no data directories")
 	}
-	s := &store{log: log, replicas: make(map[cairn.BlockID]replica), writing: make(map[cairn.BlockID]bool)}
+	s := &store{log: log, replicas: make(map[cairn.BlockID]replica), rbws: make(map[cairn.BlockID]*rbwReplica), bad: make(map[cairn.BlockID]replica)}
 	seen := make(map[string]bool)
 	var versions []map[string]string
 	for _, d := range dirs {
@@ -265,20 +274,10 @@ func (s *store) ids() (cairn.NodeID, cairn.ClusterID) {
 	return s.nodeID, s.clusterID
 }
 
-// scan discards the volume's rbw replicas and loads its finalized ones.
+// scan loads the volume's finalized replicas, and its rbw ones as
+// replicas waiting for recovery (loadRbw).
 func (s *store) scan(v *volume) {
-	entries, err := os.ReadDir(v.rbw)
-	if err != nil {
-		s.log.Warn("cannot list rbw", "dir", v.rbw, "err", err)
-	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(v.rbw, e.Name())); err != nil {
-			s.log.Warn("cannot remove incomplete replica", "file", e.Name(), "err", err)
-		}
-	}
-	if len(entries) > 0 {
-		s.log.Info("discarded incomplete replicas", "dir", v.rbw, "files", len(entries))
-	}
+	s.loadRbw(v)
 	type found struct {
 		data  string
 		size  int64
@@ -391,6 +390,7 @@ func (s *store) scan(v *volume) {
 			}
 			s.replicas[id] = r
 			s.used += r.len + metaLen(r.len)
+			v.used.Add(r.len)
 			n++
 		}
 		return nil
@@ -462,6 +462,19 @@ func (s *store) stats() (n int, used int64, failed []string) {
 	return len(s.replicas), s.used, failed
 }
 
+// healthyVolumes returns the volumes that work.
+func (s *store) healthyVolumes() []*volume {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*volume
+	for _, v := range s.vols {
+		if v.failed == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // healthyDirs returns the directories of the volumes that work.
 func (s *store) healthyDirs() []string {
 	s.mu.Lock()
@@ -498,6 +511,11 @@ func (s *store) failVolume(v *volume, err error) {
 			s.used -= r.len + metaLen(r.len)
 		}
 	}
+	for id, r := range s.rbws {
+		if r.vol == v && !r.active {
+			delete(s.rbws, id)
+		}
+	}
 	s.mu.Unlock()
 	s.log.Error("data directory failed; its replicas are dropped", "dir", v.dir, "replicas", len(gone), "err", err)
 	if s.removed != nil && len(gone) > 0 {
@@ -530,6 +548,11 @@ type rbwReplica struct {
 	meta     *os.File
 	metaW    *bufio.Writer
 	synced   int64 // bytes of data whose writeback was started
+
+	// Guarded by store.mu:
+	active    bool   // a receiver is writing it (else it is idle, files closed)
+	temp      bool   // received by TRANSFER_RBW: discarded if that fails
+	interrupt func() // stops the receiver writing it; nil when idle
 }
 
 // syncBehindBytes is how much data a replica being written accumulates
@@ -538,8 +561,11 @@ const syncBehindBytes = 8 << 20
 
 // create starts writing a replica of b in rbw/. A finalized replica of
 // the same ID with the same or a newer generation stamp, or one being
-// written, is refused with Exist.
-func (s *store) create(b cairn.Block) (*rbwReplica, error) {
+// written, is refused with Exist; an idle rbw replica with an older
+// generation stamp is replaced. A temporary replica (stage
+// TRANSFER_RBW) is discarded if the write fails, and kept unfinalized
+// if it succeeds.
+func (s *store) create(b cairn.Block, temporary bool) (*rbwReplica, error) {
 	const op = "datanode.create"
 	b.Len = 0
 	s.mu.Lock()
@@ -547,12 +573,20 @@ func (s *store) create(b cairn.Block) (*rbwReplica, error) {
 		s.mu.Unlock()
 		return nil, cairn.Errorf(op, blockName(b), cairn.Exist, "replica already finalized with generation stamp %d", old.gs)
 	}
-	if s.writing[b.ID] {
-		s.mu.Unlock()
-		return nil, cairn.Errorf(op, blockName(b), cairn.Exist, "replica is being written")
+	var stale *rbwReplica
+	if old := s.rbws[b.ID]; old != nil {
+		if old.active || old.block.GenStamp >= b.GenStamp {
+			s.mu.Unlock()
+			return nil, cairn.Errorf(op, blockName(b), cairn.Exist, "replica is being written or waits for recovery")
+		}
+		stale = old
 	}
-	s.writing[b.ID] = true
+	placeholder := &rbwReplica{s: s, block: b, active: true, temp: temporary}
+	s.rbws[b.ID] = placeholder
 	s.mu.Unlock()
+	if stale != nil {
+		stale.removeFiles()
+	}
 	// Try the volumes in turn: one whose disk fails is marked failed
 	// and the next one is tried; a full one is skipped.
 	tried := make(map[*volume]bool)
@@ -561,7 +595,9 @@ func (s *store) create(b cairn.Block) (*rbwReplica, error) {
 		v := s.pickVolume(tried)
 		if v == nil {
 			s.mu.Lock()
-			delete(s.writing, b.ID)
+			if s.rbws[b.ID] == placeholder {
+				delete(s.rbws, b.ID)
+			}
 			s.mu.Unlock()
 			if lastErr == nil {
 				lastErr = cairn.Errorf(op, blockName(b), cairn.IO, "every data directory has failed")
@@ -571,6 +607,10 @@ func (s *store) create(b cairn.Block) (*rbwReplica, error) {
 		tried[v] = true
 		r, err := s.openRbw(v, b)
 		if err == nil {
+			r.temp = temporary
+			s.mu.Lock()
+			s.rbws[b.ID] = r
+			s.mu.Unlock()
 			return r, nil
 		}
 		s.log.Warn("cannot create replica", "block", blockName(b), "dir", v.dir, "err", err)
@@ -602,6 +642,7 @@ func (s *store) openRbw(v *volume, b cairn.Block) (*rbwReplica, error) {
 		block:    b,
 		dataPath: filepath.Join(v.rbw, dataName(b.ID)),
 		metaPath: filepath.Join(v.rbw, metaName(b.ID, b.GenStamp)),
+		active:   true,
 	}
 	fail := func(err error) (*rbwReplica, error) {
 		if r.data != nil {
@@ -626,6 +667,9 @@ func (s *store) openRbw(v *volume, b cairn.Block) (*rbwReplica, error) {
 // write appends a packet's data and its checksums. The data must start
 // at a chunk boundary (the receiver checks it).
 func (r *rbwReplica) write(sums, data []byte) error {
+	if c := r.s.capacity; c > 0 && r.vol.used.Load()+int64(len(data)) > c {
+		return r.s.ioErr("datanode.write", r.vol, r.block, fmt.Errorf("volume capacity of %d bytes reached: %w", c, syscall.ENOSPC))
+	}
 	if _, err := r.data.Write(data); err != nil {
 		return r.s.ioErr("datanode.write", r.vol, r.block, err)
 	}
@@ -633,6 +677,7 @@ func (r *rbwReplica) write(sums, data []byte) error {
 		return r.s.ioErr("datanode.write", r.vol, r.block, err)
 	}
 	r.block.Len += int64(len(data))
+	r.vol.used.Add(int64(len(data)))
 	if r.block.Len-r.synced >= syncBehindBytes {
 		syncBehind(r.data, r.synced, r.block.Len-r.synced)
 		r.synced = r.block.Len
@@ -684,9 +729,26 @@ func (r *rbwReplica) finalize() (cairn.Block, error) {
 	if had {
 		s.used -= old.len + metaLen(old.len)
 	}
-	delete(s.writing, r.block.ID)
+	if s.rbws[r.block.ID] == r {
+		delete(s.rbws, r.block.ID)
+	}
+	badRep, hadBad := s.bad[r.block.ID]
+	delete(s.bad, r.block.ID)
 	s.mu.Unlock()
+	if hadBad {
+		// A damaged replica this one replaces: its data file was
+		// overwritten by the rename; its meta may have another name.
+		od, om := badRep.files(r.block.ID)
+		nd, nm := replica{vol: r.vol, gs: r.block.GenStamp}.files(r.block.ID)
+		if od != nd {
+			os.Remove(od)
+		}
+		if om != nm {
+			os.Remove(om)
+		}
+	}
 	if had {
+		r.vol.used.Add(-old.len)
 		// An older generation of the block: remove its files, unless
 		// they are the ones just written.
 		od, om := old.files(r.block.ID)
@@ -730,14 +792,22 @@ func (r *rbwReplica) abort() {
 		r.meta.Close()
 		r.meta = nil
 	}
+	r.removeFiles()
+	r.s.mu.Lock()
+	if r.s.rbws[r.block.ID] == r {
+		delete(r.s.rbws, r.block.ID)
+	}
+	r.s.mu.Unlock()
+}
+
+// removeFiles deletes the replica's rbw files.
+func (r *rbwReplica) removeFiles() {
 	if r.dataPath != "" {
 		os.Remove(r.dataPath)
 		os.Remove(r.metaPath)
 		r.dataPath, r.metaPath = "", ""
+		r.vol.used.Add(-r.block.Len)
 	}
-	r.s.mu.Lock()
-	delete(r.s.writing, r.block.ID)
-	r.s.mu.Unlock()
 }
 
 // openReplica opens the data and meta files of the finalized replica of
@@ -762,6 +832,23 @@ func (s *store) openReplica(b cairn.Block) (rep replica, data, meta *os.File, er
 	return rep, data, meta, nil
 }
 
+// markBad stops serving the finalized replica of b (which must have
+// b's generation stamp): it leaves the replica map, so reads and block
+// reports no longer see it, and its files stay until the NameNode has
+// it deleted. It reports whether the replica was still being served.
+func (s *store) markBad(b cairn.Block) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rep, ok := s.replicas[b.ID]
+	if !ok || rep.gs != b.GenStamp {
+		return false
+	}
+	delete(s.replicas, b.ID)
+	s.used -= rep.len + metaLen(rep.len)
+	s.bad[b.ID] = rep
+	return true
+}
+
 // readErr wraps an error reading a replica. A file gone missing is the
 // replica's problem, not the disk's.
 func (s *store) readErr(op string, rep replica, b cairn.Block, err error) error {
@@ -777,12 +864,29 @@ func (s *store) remove(b cairn.Block) (cairn.Block, bool) {
 	s.mu.Lock()
 	rep, ok := s.replicas[b.ID]
 	if !ok || (b.GenStamp != 0 && rep.gs != b.GenStamp) {
+		if br, ok := s.bad[b.ID]; ok && (b.GenStamp == 0 || br.gs == b.GenStamp) {
+			delete(s.bad, b.ID)
+			s.mu.Unlock()
+			dp, mp := br.files(b.ID)
+			os.Remove(dp)
+			os.Remove(mp)
+			return cairn.Block{ID: b.ID, GenStamp: br.gs, Len: br.len}, true
+		}
+		if r := s.rbws[b.ID]; r != nil && !r.active && (b.GenStamp == 0 || r.block.GenStamp == b.GenStamp) {
+			// A replica left by a failed pipeline, now stale.
+			delete(s.rbws, b.ID)
+			s.mu.Unlock()
+			gone := r.block
+			r.removeFiles()
+			return gone, true
+		}
 		s.mu.Unlock()
 		return cairn.Block{}, false
 	}
 	delete(s.replicas, b.ID)
 	s.used -= rep.len + metaLen(rep.len)
 	s.mu.Unlock()
+	rep.vol.used.Add(-rep.len)
 	dp, mp := rep.files(b.ID)
 	for _, p := range []string{dp, mp} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {

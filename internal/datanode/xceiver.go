@@ -24,35 +24,65 @@ const (
 // packetPool holds the buffers in which read packets are built.
 var packetPool = sync.Pool{New: func() any { return datatransfer.NewPacketBuf(cairn.PacketSize) }}
 
-// serveConn runs one data-transfer operation.
+// serveConn runs the data-transfer operations of a connection: one, or
+// a series of reads (see "Reusing a connection" in package
+// datatransfer).
 func (d *DataNode) serveConn(ctx context.Context, conn net.Conn) {
-	d.active.Add(1)
-	defer d.active.Add(-1)
-	br := bufio.NewReaderSize(conn, 64<<10)
-	conn.SetReadDeadline(time.Now().Add(ioTimeout))
+	// A small buffer (one per connection, and a small read is one
+	// connection): packet payloads larger than it are read straight into
+	// the packet buffer.
+	br := bufio.NewReaderSize(conn, 4096)
+	wait := ioTimeout
+	for d.serveOp(ctx, conn, br, wait) {
+		wait = datatransfer.ReadIdleTimeout
+	}
+}
+
+// serveOp reads one operation, waiting up to wait for it, and runs it.
+// It reports whether the connection may carry another: only after a
+// read that ended cleanly.
+func (d *DataNode) serveOp(ctx context.Context, conn net.Conn, br *bufio.Reader, wait time.Duration) bool {
+	conn.SetReadDeadline(time.Now().Add(wait))
 	op, err := datatransfer.ReadOp(br)
 	if err != nil {
-		if !errors.Is(err, io.EOF) {
+		if !errors.Is(err, io.EOF) && wait == ioTimeout {
 			d.log.Debug("bad operation header", "remote", conn.RemoteAddr(), "err", err)
 		}
-		return
+		return false
 	}
+	d.active.Add(1)
+	defer d.active.Add(-1)
 	switch op {
 	case datatransfer.OpWriteBlock:
 		m := new(protocol.OpWriteBlock)
 		if err := datatransfer.ReadMessage(br, m); err != nil {
 			d.log.Debug("bad write operation", "remote", conn.RemoteAddr(), "err", err)
-			return
+			return false
 		}
 		d.receiveBlock(ctx, conn, br, m)
 	case datatransfer.OpReadBlock:
 		m := new(protocol.OpReadBlock)
 		if err := datatransfer.ReadMessage(br, m); err != nil {
 			d.log.Debug("bad read operation", "remote", conn.RemoteAddr(), "err", err)
-			return
+			return false
 		}
-		d.sendBlock(conn, br, m)
+		return d.sendBlock(conn, br, m)
+	case datatransfer.OpTransferBlock:
+		m := new(protocol.OpTransferBlock)
+		if err := datatransfer.ReadMessage(br, m); err != nil {
+			d.log.Debug("bad transfer operation", "remote", conn.RemoteAddr(), "err", err)
+			return false
+		}
+		d.transferBlock(ctx, conn, m)
+	case datatransfer.OpRecoverBlock:
+		m := new(protocol.OpRecoverBlock)
+		if err := datatransfer.ReadMessage(br, m); err != nil {
+			d.log.Debug("bad recover operation", "remote", conn.RemoteAddr(), "err", err)
+			return false
+		}
+		d.recoverReplica(conn, m)
 	}
+	return false
 }
 
 func respond(conn net.Conn, resp *protocol.BlockOpResponse) error {
@@ -79,6 +109,11 @@ type receiver struct {
 	upDone bool       // guarded by upMu: an error ack was sent, or the last ack
 
 	finalized bool // set by the receive loop once the replica is finalized
+
+	stage      protocol.OpWriteBlock_Stage
+	keep       bool          // keep the partial replica if the write fails
+	start      int64         // block offset of the first packet (stage RECOVERY)
+	ackTimeout time.Duration // how long to wait for a downstream ack
 }
 
 // ackItem is a packet handled locally, waiting for its downstream ack.
@@ -93,32 +128,58 @@ type ackItem struct {
 // receiveBlock runs a WRITE_BLOCK operation.
 func (d *DataNode) receiveBlock(ctx context.Context, up net.Conn, upR *bufio.Reader, op *protocol.OpWriteBlock) {
 	block := protocol.BlockFromProto(op.Block)
+	start := block.Len
 	block.Len = 0
 	r := &receiver{
-		d:       d,
-		block:   block,
-		name:    blockName(block),
-		targets: protocol.DatanodesFromProto(op.Targets),
-		up:      up,
-		upR:     upR,
-		acks:    make(chan ackItem, 2*datatransfer.DefaultWindow),
-		stop:    make(chan struct{}),
+		d:          d,
+		block:      block,
+		name:       blockName(block),
+		targets:    protocol.DatanodesFromProto(op.Targets),
+		up:         up,
+		upR:        upR,
+		acks:       make(chan ackItem, 2*datatransfer.DefaultWindow),
+		stop:       make(chan struct{}),
+		stage:      op.Stage,
+		keep:       op.Recoverable && (op.Stage == protocol.OpWriteBlock_CREATE || op.Stage == protocol.OpWriteBlock_RECOVERY),
+		ackTimeout: ioTimeout,
+	}
+	if op.TimeoutMs > 0 {
+		// The writer waits TimeoutMs for an ack; a node with k nodes
+		// downstream waits k/(k+1) of it, so that the node nearest a
+		// stalled one gives up first and names it.
+		k := time.Duration(len(r.targets))
+		r.ackTimeout = time.Duration(op.TimeoutMs) * time.Millisecond * k / (k + 1)
 	}
 	log := d.log.With("block", r.name, "remote", up.RemoteAddr())
-	if op.Block == nil || len(r.targets) >= datatransfer.MaxPipeline {
+	if op.Block == nil || len(r.targets) >= datatransfer.MaxPipeline || start < 0 || start > datatransfer.MaxBlockOffset ||
+		(start != 0 && op.Stage != protocol.OpWriteBlock_RECOVERY) {
 		respond(up, &protocol.BlockOpResponse{Status: protocol.StatusFromError(cairn.Errorf("datanode.WriteBlock", r.name, cairn.Invalid, "bad write operation"))})
 		return
 	}
-	rbw, err := d.store.create(block)
+	var rbw *rbwReplica
+	var err error
+	switch op.Stage {
+	case protocol.OpWriteBlock_RECOVERY:
+		rbw, err = d.store.reopenForRecovery(cairn.Block{ID: block.ID, GenStamp: block.GenStamp, Len: start})
+		r.start = start
+	case protocol.OpWriteBlock_TRANSFER_RBW:
+		rbw, err = d.store.create(block, true)
+	default:
+		rbw, err = d.store.create(block, false)
+	}
 	if err != nil {
-		log.Info("refusing write", "err", err)
+		log.Info("refusing write", "stage", op.Stage, "err", err)
 		respond(up, &protocol.BlockOpResponse{Status: protocol.StatusFromError(err)})
 		return
 	}
 	r.rbw = rbw
+	rbw.setInterrupt(func() {
+		r.abandon()
+		up.Close()
+	})
 	if len(r.targets) > 0 {
 		if bad, err := r.connectDownstream(ctx, op); err != nil {
-			rbw.abort()
+			r.discard()
 			log.Warn("cannot set up downstream", "target", bad, "err", err)
 			respond(up, &protocol.BlockOpResponse{Status: protocol.StatusFromError(err), FirstBadLink: bad})
 			return
@@ -126,7 +187,7 @@ func (d *DataNode) receiveBlock(ctx context.Context, up net.Conn, upR *bufio.Rea
 		defer r.down.Close()
 	}
 	if err := respond(up, &protocol.BlockOpResponse{}); err != nil {
-		rbw.abort()
+		r.discard()
 		return
 	}
 	log.Debug("receiving block", "targets", len(r.targets), "stage", op.Stage)
@@ -145,8 +206,7 @@ func (d *DataNode) receiveBlock(ctx context.Context, up net.Conn, upR *bufio.Rea
 		<-respDone
 		r.abandon()
 		if !r.finalized {
-			rbw.abort()
-			log.Info("write failed; partial replica discarded")
+			r.discard()
 		}
 		r.drainUpstream()
 		return
@@ -159,7 +219,7 @@ func (d *DataNode) receiveBlock(ctx context.Context, up net.Conn, upR *bufio.Rea
 		// NameNode decides what to do with this replica.
 		log.Info("block finalized but the pipeline failed downstream")
 	default:
-		log.Debug("received block", "len", r.rbw.block.Len)
+		log.Debug("received block")
 	}
 }
 
@@ -176,10 +236,12 @@ func (r *receiver) connectDownstream(ctx context.Context, op *protocol.OpWriteBl
 	}
 	conn.SetDeadline(time.Now().Add(ioTimeout))
 	down := &protocol.OpWriteBlock{
-		Block:      op.Block,
-		Targets:    op.Targets[1:],
-		ClientName: op.ClientName,
-		Stage:      op.Stage,
+		Block:       op.Block,
+		Targets:     op.Targets[1:],
+		ClientName:  op.ClientName,
+		Stage:       op.Stage,
+		TimeoutMs:   op.TimeoutMs,
+		Recoverable: op.Recoverable,
 	}
 	br := bufio.NewReaderSize(conn, 4096)
 	if err := datatransfer.WriteOp(conn, datatransfer.OpWriteBlock, down); err != nil {
@@ -209,8 +271,9 @@ func (r *receiver) connectDownstream(ctx context.Context, op *protocol.OpWriteBl
 // received whole and finalized.
 func (r *receiver) receive() bool {
 	pr := datatransfer.NewPacketReader(r.upR)
-	var seqno, pos int64
-	partial := false
+	var seqno int64
+	pos := r.start
+	partial := pos%cairn.ChunkSize != 0
 	for {
 		select {
 		case <-r.stop:
@@ -264,10 +327,20 @@ func (r *receiver) receive() bool {
 				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
 				return false
 			}
+			r.d.metrics.bytesWritten.Add(float64(len(pkt.Data)))
 		}
 		pos += int64(pkt.DataLen)
 		partial = pkt.DataLen%cairn.ChunkSize != 0
 		seqno++
+		if pkt.Last && r.stage == protocol.OpWriteBlock_TRANSFER_RBW {
+			// A copy for a recovered pipeline: durable, not finalized.
+			if err := r.rbw.keep(); err != nil {
+				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
+				return false
+			}
+			r.finalized = true
+			return r.enqueue(ackItem{seqno: pkt.Seqno, last: true})
+		}
 		if pkt.Last {
 			b, err := r.rbw.finalize()
 			if err != nil {
@@ -275,6 +348,7 @@ func (r *receiver) receive() bool {
 				return false
 			}
 			r.finalized = true
+			r.d.metrics.blocksWritten.Inc()
 			r.d.ibr.add([]cairn.Block{b}, nil)
 			return r.enqueue(ackItem{seqno: pkt.Seqno, last: true})
 		}
@@ -306,7 +380,7 @@ func (r *receiver) respond() {
 		}
 		replies := make([]uint32, n)
 		if r.down != nil {
-			timeout := ioTimeout
+			timeout := r.ackTimeout
 			if it.broken != nil {
 				timeout = drainTimeout
 			}
@@ -363,6 +437,20 @@ func (r *receiver) sendAck(ack *protocol.PipelineAck, final bool) error {
 	return datatransfer.WriteMessage(r.up, ack)
 }
 
+// discard lets go of the replica after a failed write. The replica of
+// a writer that recovers pipelines (stages CREATE and RECOVERY) is
+// kept, idle, for pipeline or lease recovery; any other (a copy, or a
+// writer that does not recover) is removed.
+func (r *receiver) discard() {
+	if r.keep {
+		r.rbw.detach()
+		r.d.log.Info("write failed; partial replica kept for recovery", "block", r.name, "len", r.rbw.block.Len)
+		return
+	}
+	r.rbw.abort()
+	r.d.log.Info("write failed; partial replica discarded", "block", r.name)
+}
+
 // abandon stops the pipeline without a word to the upstream.
 func (r *receiver) abandon() { r.failWith(0, nil, "") }
 
@@ -380,6 +468,10 @@ func (r *receiver) fail(seqno int64, blame int, k cairn.Kind, msg string) {
 		who = r.targets[blame-1].Addr
 	}
 	r.d.log.Warn("write pipeline failed", "block", r.name, "failed", who, "err", msg)
+	r.d.metrics.pipelineFailures.Inc()
+	if k == cairn.Corrupt {
+		r.d.metrics.checksumFailures.Inc()
+	}
 	r.failWith(seqno, replies, fmt.Sprintf("datanode %s: %s", r.d.ID(), msg))
 }
 
@@ -411,8 +503,10 @@ func (r *receiver) drainUpstream() {
 	io.Copy(io.Discard, r.upR)
 }
 
-// sendBlock runs a READ_BLOCK operation.
-func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpReadBlock) {
+// sendBlock runs a READ_BLOCK operation. It reports whether the read
+// ended cleanly, with the reader's status, so that the connection may
+// carry another operation.
+func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpReadBlock) bool {
 	block := protocol.BlockFromProto(op.Block)
 	name := blockName(block)
 	fail := func(err error) {
@@ -420,19 +514,24 @@ func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpRea
 	}
 	if op.Block == nil || op.Offset < 0 || op.Length < 0 || op.Offset > datatransfer.MaxBlockOffset-op.Length {
 		fail(cairn.Errorf("datanode.ReadBlock", name, cairn.Invalid, "bad read range [%d, +%d)", op.Offset, op.Length))
-		return
+		return false
 	}
 	rep, data, meta, err := d.store.openReplica(block)
 	if err != nil {
+		if rep.vol != nil && rep.gs == block.GenStamp {
+			// In the map but its files cannot be opened: removed
+			// from the disk behind our back.
+			d.replicaDamaged(block, fmt.Sprintf("cannot open the replica's files: %v", err))
+		}
 		d.log.Debug("read refused", "block", name, "err", err)
 		fail(err)
-		return
+		return false
 	}
 	defer data.Close()
 	defer meta.Close()
 	if op.Offset+op.Length > rep.len {
 		fail(cairn.Errorf("datanode.ReadBlock", name, cairn.Invalid, "range [%d, %d) beyond the replica's %d bytes", op.Offset, op.Offset+op.Length, rep.len))
-		return
+		return false
 	}
 	start := op.Offset - op.Offset%cairn.ChunkSize
 	end := start
@@ -440,8 +539,13 @@ func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpRea
 		end = op.Offset + op.Length
 		end = min(end+(cairn.ChunkSize-end%cairn.ChunkSize)%cairn.ChunkSize, rep.len)
 	}
-	if err := respond(conn, &protocol.BlockOpResponse{FirstChunkOffset: start, BlockLen: rep.len}); err != nil {
-		return
+	// The response and short packets go out together in one write (a
+	// small read is then one write); a packet larger than the buffer
+	// goes straight to the socket.
+	bw := bufio.NewWriterSize(conn, 4096)
+	conn.SetWriteDeadline(time.Now().Add(ioTimeout))
+	if err := datatransfer.WriteMessage(bw, &protocol.BlockOpResponse{FirstChunkOffset: start, BlockLen: rep.len}); err != nil {
+		return false
 	}
 	pb := packetPool.Get().(*datatransfer.PacketBuf)
 	defer packetPool.Put(pb)
@@ -451,35 +555,46 @@ func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpRea
 		n := int(min(int64(pb.MaxData()), end-pos))
 		h := datatransfer.PacketHeader{Offset: pos, Seqno: seqno, DataLen: n, Last: n == 0}
 		if n > 0 {
-			if _, err := data.ReadAt(pb.Data()[:n], pos); err != nil {
+			if err := readFull(data, pb.Data()[:n], pos); err != nil {
 				d.log.Warn("cannot read replica", "block", name, "err", err)
-				return
+				d.replicaDamaged(block, fmt.Sprintf("reading data at offset %d: %v", pos, err))
+				return false
 			}
-			if _, err := meta.ReadAt(pb.Sums(n), sumOffset(pos)); err != nil {
+			if err := readFull(meta, pb.Sums(n), sumOffset(pos)); err != nil {
 				d.log.Warn("cannot read replica checksums", "block", name, "err", err)
-				return
+				d.replicaDamaged(block, fmt.Sprintf("reading checksums at offset %d: %v", pos, err))
+				return false
 			}
 		}
 		frame, err := pb.Frame(h)
 		if err != nil {
 			d.log.Error("cannot frame packet", "block", name, "err", err)
-			return
+			return false
 		}
 		conn.SetWriteDeadline(time.Now().Add(ioTimeout))
-		if _, err := conn.Write(frame); err != nil {
+		if _, err := bw.Write(frame); err != nil {
 			d.log.Debug("reader went away", "block", name, "err", err)
-			return
+			return false
 		}
+		d.metrics.bytesRead.Add(float64(n))
 		if n == 0 {
 			break
 		}
 		pos += int64(n)
 		seqno++
 	}
+	if err := bw.Flush(); err != nil {
+		d.log.Debug("reader went away", "block", name, "err", err)
+		return false
+	}
+	d.metrics.blocksRead.Inc()
 	// The reader says how it went.
 	conn.SetReadDeadline(time.Now().Add(drainTimeout))
 	var st protocol.Status
-	if err := datatransfer.ReadMessage(br, &st); err == nil && cairn.Kind(st.Kind) == cairn.Corrupt {
+	statusErr := datatransfer.ReadMessage(br, &st)
+	if statusErr == nil && cairn.Kind(st.Kind) == cairn.Corrupt {
 		d.log.Warn("reader found a checksum error", "block", name, "remote", conn.RemoteAddr(), "msg", st.Message)
+		d.metrics.checksumFailures.Inc()
 	}
+	return statusErr == nil
 }

@@ -18,12 +18,15 @@
 //
 // # Operation header
 //
-// A connection carries one operation. The initiator (client or DataNode)
+// A connection carries one operation (or a series of reads: see
+// Reusing a connection). The initiator (client or DataNode)
 // opens it with:
 //
 //	version  uint16   Version, currently 1
-//	op       uint8    OpWriteBlock (80) or OpReadBlock (81)
-//	message  delimited protocol.OpWriteBlock or protocol.OpReadBlock
+//	op       uint8    OpWriteBlock (80), OpReadBlock (81),
+//	                  OpTransferBlock (86) or OpRecoverBlock (87)
+//	message  delimited protocol.OpWriteBlock, OpReadBlock,
+//	                  OpTransferBlock or OpRecoverBlock
 //
 // The receiver answers with a delimited protocol.BlockOpResponse. A
 // status of kind 0 with an empty message is success; any other status
@@ -55,17 +58,23 @@
 // # Writing a block (OpWriteBlock)
 //
 // The writer sends the operation header with an OpWriteBlock naming the
-// block (its len is ignored), the DataNodes downstream of the receiver
-// in order (targets) and the stage: CREATE for a new block written by a
-// client, TRANSFER for a DataNode copying a finalized replica to
-// another. A receiver with targets connects to targets[0] and sends it
-// the same operation with targets[1:], before it answers its own
-// upstream: the response is success only if the whole downstream
+// block, the DataNodes downstream of the receiver in order (targets)
+// and the stage: CREATE for a new block written by a client, RECOVERY
+// for a client resuming a block after pipeline recovery (below),
+// TRANSFER for a DataNode copying a finalized replica to another,
+// TRANSFER_RBW for a DataNode copying the acknowledged prefix of a
+// replica being written to the node that replaces a failed one. The
+// block's len is 0, except with RECOVERY: the offset the writing
+// resumes at. timeout_ms is how long the writer waits for an ack (0:
+// the receivers' default of 60s); recoverable says the writer recovers
+// failed pipelines. A receiver with targets connects to targets[0] and
+// sends it the same operation with targets[1:], before it answers its
+// own upstream: the response is success only if the whole downstream
 // pipeline answered success; otherwise its first_bad_link holds the
 // address of the first node that could not be reached or refused.
 //
 // Then the writer sends packets with seqno 0, 1, 2, ... and
-// offset_in_block 0, data_len, ..., normally PacketSize (64 KiB) of data
+// offset_in_block len, len+data_len, ..., normally PacketSize (64 KiB) of data
 // each, without waiting for acks: up to a window (80 by default) of
 // packets are in flight. The block ends with an empty packet with
 // last_packet_in_block set, whose offset is the block's length. A
@@ -82,7 +91,14 @@
 // The ack of the last packet is sent only after the node has fsync'd
 // the data and checksum files and moved the replica to finalized, and
 // the downstream node has acked it: when the writer sees it, the block
-// is durable on every node of the pipeline.
+// is durable on every node of the pipeline. (With TRANSFER_RBW the
+// replica is fsync'd but not finalized: it waits, in rbw, for the
+// RECOVERY pipeline it is to join.)
+//
+// A node with k nodes downstream waits for each downstream ack
+// timeout_ms*k/(k+1) (the writer itself waits timeout_ms), so when a
+// node stalls, the node just upstream of it gives up first and its
+// error ack names the stalled node, not a healthy one.
 //
 // Each receiver verifies the checksums of every packet; a mismatch
 // fails the write. On any failure a node sends, if it still can, an ack
@@ -90,7 +106,9 @@
 // reply, for a local failure or a bad packet; the first downstream
 // reply, when the downstream connection broke; the downstream replies,
 // when a downstream ack reported an error) and a message, then stops
-// writing: it discards its partial replica, closes the downstream
+// writing: it discards its partial replica (or, if the writer is
+// recoverable and the stage CREATE or RECOVERY, keeps it in rbw with
+// its whole chunks, fsync'd, for recovery), closes the downstream
 // connection, and reads and drops what its upstream still sends until
 // the upstream closes (or 5 seconds pass), so that the error ack is
 // read rather than lost to a reset connection. The writer reports the first non-zero reply as a
@@ -113,4 +131,88 @@
 // bytes asked for. When it has seen the last packet, or a checksum
 // mismatch, the reader sends a delimited protocol.Status: kind 0 for
 // success, cairn.Corrupt for a mismatch, so the server can log it.
+//
+// # Reusing a connection
+//
+// A connection whose read ended cleanly (the reader got the last packet
+// and sent a status of kind 0 or Corrupt) may carry another operation:
+// the reader sends a new operation header on it, and the DataNode waits
+// up to ReadIdleTimeout (30 s) for one before it closes the connection.
+// Any other end (an error status, a read abandoned before its last
+// packet, any operation but a read) closes the connection. A reader that
+// finds a reused connection closed before the DataNode answered (the
+// node restarted, or timed out) retries once on a new connection. A
+// ConnPool keeps idle connections for DefaultIdleTimeout (20 s), below
+// the DataNode's wait, and at most DefaultMaxIdlePerNode per DataNode:
+// a small file is then read without a TCP connection set-up and
+// tear-down, which cost more than the read itself.
+//
+// # Pipeline recovery
+//
+// When a node of a write pipeline fails (the writer sees a
+// *PipelineError naming it: an error ack, a broken connection, or an
+// ack timeout), every surviving node holds at least the bytes the
+// whole pipeline acknowledged (Acked) in an rbw replica it kept. The
+// client (package client) then:
+//
+//  1. drops the failed node and excludes it from later pipelines;
+//  2. asks the NameNode for a replacement (GetAdditionalDatanode),
+//     while the pipeline is narrower than it started;
+//  3. gets a new generation stamp for the block (UpdateBlockForPipeline,
+//     logged by the NameNode); the dropped node keeps the old one, so
+//     its replica can never pass for current: reported later, it is
+//     deleted;
+//  4. has a survivor copy the acknowledged prefix to the replacement
+//     with TRANSFER_BLOCK (below): the copy arrives as stage
+//     TRANSFER_RBW with the new generation stamp;
+//  5. sets up a pipeline of the survivors and the replacement in stage
+//     RECOVERY with len = the acknowledged length and the new
+//     generation stamp: each node stops any writer of its replica still
+//     running, cuts the replica to that length (recomputing the
+//     checksum of a last partial chunk), renames its meta file to the
+//     new generation stamp and appends from there (a replica finalized
+//     as the old pipeline closed is moved back to rbw first);
+//  6. tells the NameNode the new generation stamp and nodes
+//     (UpdatePipeline);
+//  7. sends again the bytes it had not seen acknowledged
+//     (BlockWriter.Unacked), from that offset, and goes on.
+//
+// A failure during these steps drops the node it names and starts
+// over with a fresh generation stamp. The write fails only when no
+// node of the pipeline is left. No acknowledged byte is lost: it is on
+// every survivor, and the replacement gets it from one of them.
+//
+// # Transferring a partial replica (OpTransferBlock)
+//
+// The client sends the operation header with an OpTransferBlock naming
+// the block with its current generation stamp and, as len, the number
+// of bytes to copy, the targets, and the new generation stamp. The
+// DataNode copies the first len bytes of its replica (finalized, or in
+// rbw once its writer let go; its generation stamp must be below the
+// new one), verifying every checksum, down a TRANSFER_RBW pipeline to
+// the targets, and answers with a BlockOpResponse once they have acked
+// the last packet: success, or the error, with first_bad_link set when
+// a target failed (else the source is to blame).
+//
+// # Block synchronization (OpRecoverBlock)
+//
+// Lease recovery: when a writer's lease passes its hard limit, the
+// NameNode sends one DataNode of the last block (the primary) a
+// RECOVER_BLOCK command with a new generation stamp and the block's
+// nodes. The primary sends each node (itself directly) an
+// OpRecoverBlock naming the block with the NameNode's generation stamp
+// and new_length -1: the node stops any writer of its replica and
+// answers a ReplicaRecoveryResponse with the replica's generation stamp
+// and length and whether it is finalized; replicas older than the
+// NameNode's generation stamp, or newer than the recovery's, take no
+// part. The primary picks the length: that of a finalized replica if
+// there is one, else the shortest of the replicas with the highest
+// generation stamp (every replica holds a prefix of the same byte
+// stream, so that one holds every acknowledged byte). It sends each
+// replica of at least that length an OpRecoverBlock with new_length set:
+// the node cuts the replica to it, gives it the new generation stamp and
+// finalizes it. The primary then reports the block, its length and the
+// nodes that hold it to the NameNode (CommitBlockSynchronization),
+// which closes the file through the log; with no replica anywhere it
+// asks for the block to be dropped.
 package datatransfer

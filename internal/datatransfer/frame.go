@@ -24,8 +24,10 @@ type Op uint8
 
 // The operations.
 const (
-	OpWriteBlock Op = 80
-	OpReadBlock  Op = 81
+	OpWriteBlock    Op = 80
+	OpReadBlock     Op = 81
+	OpTransferBlock Op = 86 // pipeline recovery: copy a replica to a replacement node
+	OpRecoverBlock  Op = 87 // lease recovery: block synchronization
 )
 
 func (op Op) String() string {
@@ -34,6 +36,10 @@ func (op Op) String() string {
 		return "WRITE_BLOCK"
 	case OpReadBlock:
 		return "READ_BLOCK"
+	case OpTransferBlock:
+		return "TRANSFER_BLOCK"
+	case OpRecoverBlock:
+		return "RECOVER_BLOCK"
 	}
 	return fmt.Sprintf("op(%d)", uint8(op))
 }
@@ -93,7 +99,9 @@ func ReadOp(r io.Reader) (Op, error) {
 		return 0, frameErr("protocol version %d, want %d", v, Version)
 	}
 	op := Op(b[2])
-	if op != OpWriteBlock && op != OpReadBlock {
+	switch op {
+	case OpWriteBlock, OpReadBlock, OpTransferBlock, OpRecoverBlock:
+	default:
 		return 0, frameErr("unknown op %d", b[2])
 	}
 	return op, nil
@@ -361,7 +369,9 @@ func NewPacketReader(r io.Reader) *PacketReader {
 // before a packet.
 func (pr *PacketReader) Next() (*Packet, error) {
 	if pr.buf == nil {
-		pr.buf = make([]byte, 6+MaxPacketHeaderSize+SumsLen(cairn.PacketSize)+cairn.PacketSize)
+		// Room for any header; grown below to the first packet that
+		// needs more, so that a short read costs a short buffer.
+		pr.buf = make([]byte, 6+MaxPacketHeaderSize)
 	}
 	pre := pr.buf[:6]
 	if _, err := io.ReadFull(pr.r, pre); err != nil {
@@ -399,7 +409,9 @@ func (pr *PacketReader) Next() (*Packet, error) {
 	}
 	total := 6 + hlen + int(plen)
 	if total > len(pr.buf) {
-		nb := make([]byte, total)
+		// Headroom for the header to grow by a few bytes as seqnos
+		// and offsets do.
+		nb := make([]byte, total+64)
 		copy(nb, pr.buf[:6+hlen])
 		pr.buf = nb
 	}

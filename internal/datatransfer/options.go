@@ -23,9 +23,10 @@ type Stage int32
 
 // The stages of a write, as in protocol.OpWriteBlock.
 const (
-	StageCreate   = Stage(protocol.OpWriteBlock_CREATE)   // a client writes a new block
-	StageRecovery = Stage(protocol.OpWriteBlock_RECOVERY) // reserved: pipeline recovery
-	StageTransfer = Stage(protocol.OpWriteBlock_TRANSFER) // a DataNode copies a finalized replica
+	StageCreate      = Stage(protocol.OpWriteBlock_CREATE)       // a client writes a new block
+	StageRecovery    = Stage(protocol.OpWriteBlock_RECOVERY)     // a client resumes a block after pipeline recovery
+	StageTransfer    = Stage(protocol.OpWriteBlock_TRANSFER)     // a DataNode copies a finalized replica
+	StageTransferRbw = Stage(protocol.OpWriteBlock_TRANSFER_RBW) // a DataNode copies a replica being written
 )
 
 // Options tunes the client side of the protocol. The zero value is
@@ -46,6 +47,20 @@ type Options struct {
 	PacketSize int
 	// Stage is sent in OpWriteBlock; 0: StageCreate.
 	Stage Stage
+	// Pool, if set, lends ReadBlock an idle connection to the
+	// DataNode and takes back the connection of a read that ended
+	// cleanly, so that one connection serves many reads; nil: one
+	// connection per read.
+	Pool *ConnPool
+	// Recoverable says the writer recovers a failed pipeline: the
+	// nodes keep their partial replicas when a write fails, for a
+	// stage RECOVERY pipeline to reopen (stages CREATE and RECOVERY).
+	Recoverable bool
+	// Offset is the block offset a BlockWriter starts at: with
+	// StageRecovery, the length acknowledged before the pipeline
+	// failed, at which every node reopens its replica. It is sent as
+	// the block's len.
+	Offset int64
 }
 
 func (o Options) dialTimeout() time.Duration {

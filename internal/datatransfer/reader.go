@@ -41,17 +41,33 @@ func (o Options) ReadBlock(ctx context.Context, node cairn.DatanodeInfo, block c
 		offset:  offset,
 		end:     offset + length,
 	}
-	conn, err := o.dial(ctx, node.Addr)
-	if err != nil {
-		return nil, r.err(netKind(err), err)
-	}
-	r.conn = conn
-	r.br = bufio.NewReaderSize(conn, 64<<10)
-	r.pr = NewPacketReader(r.br)
-	if err := r.setup(ctx, block, clientName); err != nil {
+	conn, br, pooled := o.Pool.get(node.Addr)
+	for {
+		if !pooled {
+			c, err := o.dial(ctx, node.Addr)
+			if err != nil {
+				return nil, r.err(netKind(err), err)
+			}
+			// A small buffer: packet payloads larger than it are
+			// read straight into the packet buffer.
+			conn, br = c, bufio.NewReaderSize(c, 4096)
+		}
+		r.conn, r.br = conn, br
+		r.pr = NewPacketReader(br)
+		err := r.setup(ctx, block, clientName)
+		if err == nil {
+			break
+		}
 		conn.Close()
+		if pooled && !r.answered && ctx.Err() == nil {
+			// The DataNode may have closed the idle connection
+			// meanwhile: try once more on a new one.
+			pooled = false
+			continue
+		}
 		return nil, err
 	}
+	r.pool = o.Pool
 	r.stopCtx = context.AfterFunc(ctx, func() {
 		r.mu.Lock()
 		r.ctxErr = ctx.Err()
@@ -71,6 +87,10 @@ type blockReader struct {
 	pr      *PacketReader
 	timeout time.Duration
 	stopCtx func() bool // stops the AfterFunc that unblocks a read when ctx ends
+	pool    *ConnPool   // takes the connection back at Close; nil: none
+
+	answered bool // the DataNode answered the operation
+	statusOK bool // the final status of a whole read was sent
 
 	offset int64 // first byte asked for
 	end    int64 // end of the range asked for
@@ -111,6 +131,7 @@ func (r *blockReader) setup(ctx context.Context, block cairn.Block, clientName s
 	if err != nil {
 		return r.err(netKind(err), ctxErr(ctx, err))
 	}
+	r.answered = true
 	if serr := protocol.ErrorFromStatus(opRead, r.name, resp.Status); serr != nil {
 		return r.err(cairn.KindOf(serr), fmt.Errorf("%s", resp.Status.Message))
 	}
@@ -202,7 +223,7 @@ func (r *blockReader) next() error {
 			return r.err(cairn.Invalid, fmt.Errorf("stream ended at %d, want %d", r.pos, r.end))
 		}
 		r.done = true
-		r.sendStatus(nil)
+		r.statusOK = r.sendStatus(nil) == nil
 		return nil
 	}
 	if pkt.Offset >= r.end && r.end > r.offset || pkt.Offset%cairn.ChunkSize != 0 {
@@ -224,20 +245,35 @@ func (r *blockReader) next() error {
 }
 
 // sendStatus tells the server how the read ended, best effort.
-func (r *blockReader) sendStatus(err error) {
+func (r *blockReader) sendStatus(err error) error {
 	st := &protocol.Status{}
 	if err != nil {
 		st = protocol.StatusFromError(err)
 	}
 	r.conn.SetWriteDeadline(time.Now().Add(min(r.timeout, 5*time.Second)))
-	WriteMessage(r.conn, st)
+	return WriteMessage(r.conn, st)
 }
 
+// Close ends the read. With a pool, the connection of a read that got
+// every byte it asked for goes back to the pool: if only the last
+// (empty) packet is still unread, Close reads it first.
 func (r *blockReader) Close() error {
 	if r.closed {
 		return nil
 	}
+	if r.pool != nil && !r.done && r.failed == nil && len(r.avail) == 0 && r.pos >= r.end {
+		// The last packet follows the data at once: do not wait long.
+		r.timeout = min(r.timeout, time.Second)
+		if err := r.next(); err != nil {
+			r.failed = err
+		}
+	}
 	r.closed = true
-	r.stopCtx()
+	r.avail = nil
+	stopped := r.stopCtx()
+	if r.pool != nil && stopped && r.done && r.statusOK && r.failed == nil {
+		r.pool.put(r.node.Addr, r.conn, r.br)
+		return nil
+	}
 	return r.conn.Close()
 }

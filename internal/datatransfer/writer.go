@@ -95,6 +95,11 @@ func (o Options) NewBlockWriter(ctx context.Context, block cairn.Block, pipeline
 	}
 	w.cond.L = &w.mu
 	w.pool = poolFor(o.packetSize())
+	if o.Offset < 0 || o.Offset > MaxBlockOffset {
+		return nil, cairn.Errorf(opWrite, name, cairn.Invalid, "bad start offset %d", o.Offset)
+	}
+	w.offset = o.Offset
+	w.acked.Store(o.Offset)
 	conn, err := o.dial(ctx, pipeline[0].Addr)
 	if err != nil {
 		return nil, w.nodeErr(0, netKind(err), err)
@@ -124,10 +129,12 @@ func (w *BlockWriter) setup(ctx context.Context, block cairn.Block, clientName s
 	stop := context.AfterFunc(ctx, func() { w.conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	op := &protocol.OpWriteBlock{
-		Block:      protocol.BlockToProto(cairn.Block{ID: block.ID, GenStamp: block.GenStamp}),
-		Targets:    protocol.DatanodesToProto(w.pipeline[1:]),
-		ClientName: clientName,
-		Stage:      protocol.OpWriteBlock_Stage(w.opts.Stage),
+		Block:       protocol.BlockToProto(cairn.Block{ID: block.ID, GenStamp: block.GenStamp, Len: w.opts.Offset}),
+		Targets:     protocol.DatanodesToProto(w.pipeline[1:]),
+		ClientName:  clientName,
+		Stage:       protocol.OpWriteBlock_Stage(w.opts.Stage),
+		TimeoutMs:   w.timeout.Milliseconds(),
+		Recoverable: w.opts.Recoverable,
 	}
 	if err := WriteOp(w.conn, OpWriteBlock, op); err != nil {
 		return w.nodeErr(0, netKind(err), ctxErr(ctx, err))
@@ -221,12 +228,16 @@ func (w *BlockWriter) sendData(last bool) error {
 	if buf == nil {
 		buf = w.pool.Get().(*PacketBuf)
 	}
+	// A packet that never got queued goes back to cur, so that
+	// Unacked still has its bytes.
+	restore := func() { w.cur, w.curLen = buf, n }
 	ComputeSums(buf.Sums(n), buf.Data()[:n])
 	frame, err := buf.Frame(PacketHeader{Offset: w.offset, Seqno: w.seqno, Last: last, DataLen: n})
 	if err != nil {
 		return cairn.E(opWrite, w.name, err)
 	}
 	if err := w.ctx.Err(); err != nil {
+		restore()
 		w.fail(cairn.E(opWrite, w.name, cairn.Unavailable, err))
 		w.conn.Close()
 		return w.failure()
@@ -239,22 +250,30 @@ func (w *BlockWriter) sendData(last bool) error {
 	err = w.err
 	w.mu.Unlock()
 	if err != nil {
+		restore()
 		return err
 	}
 	w.offset += int64(n)
 	w.seqno++
-	return w.send(pending{seqno: w.seqno - 1, buf: buf, n: n, last: last}, frame)
+	queued, err := w.send(pending{seqno: w.seqno - 1, buf: buf, n: n, last: last}, frame)
+	if !queued {
+		w.offset -= int64(n)
+		w.seqno--
+		restore()
+	}
+	return err
 }
 
-// send queues p for its ack and writes its frame.
-func (w *BlockWriter) send(p pending, frame []byte) error {
+// send queues p for its ack and writes its frame. It reports whether p
+// was queued.
+func (w *BlockWriter) send(p pending, frame []byte) (bool, error) {
 	w.wmu.Lock()
 	w.mu.Lock()
 	if w.err != nil {
 		err := w.err
 		w.mu.Unlock()
 		w.wmu.Unlock()
-		return err
+		return false, err
 	}
 	w.queue = append(w.queue, p)
 	w.mu.Unlock()
@@ -263,9 +282,9 @@ func (w *BlockWriter) send(p pending, frame []byte) error {
 	w.lastSend = time.Now()
 	w.wmu.Unlock()
 	if err != nil {
-		return w.writeFailed(err)
+		return true, w.writeFailed(err)
 	}
-	return nil
+	return true, nil
 }
 
 // writeFailed turns a failed write into the pipeline's error. The
@@ -363,7 +382,7 @@ func (w *BlockWriter) heartbeats() {
 		idle := time.Since(w.lastSend) >= w.timeout/2
 		w.wmu.Unlock()
 		if idle {
-			if err := w.send(pending{seqno: Heartbeat}, frame); err != nil {
+			if _, err := w.send(pending{seqno: Heartbeat}, frame); err != nil {
 				return
 			}
 		}
@@ -424,8 +443,28 @@ func (w *BlockWriter) stopHeartbeats() {
 	<-w.hbDone
 }
 
-// Acked returns the number of bytes acknowledged by the whole pipeline.
+// Acked returns the block offset up to which the whole pipeline has
+// acknowledged the data: Options.Offset plus the bytes acknowledged.
 func (w *BlockWriter) Acked() int64 { return w.acked.Load() }
+
+// Unacked returns, after the writer failed and was aborted, the bytes
+// given to Write that the whole pipeline did not acknowledge, in
+// order: they belong at block offset Acked(). Pipeline recovery sends
+// them again down the new pipeline.
+func (w *BlockWriter) Unacked() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []byte
+	for _, p := range w.queue {
+		if p.buf != nil && p.n > 0 {
+			out = append(out, p.buf.Data()[:p.n]...)
+		}
+	}
+	if w.cur != nil {
+		out = append(out, w.cur.Data()[:w.curLen]...)
+	}
+	return out
+}
 
 // packetPool holds PacketBufs of the default packet size, shared by
 // every writer of the process (a buffer pool is the one piece of

@@ -32,19 +32,9 @@ type ClusterReport struct {
 // by ID.
 func (s *Server) GetDatanodeReport(ctx context.Context) (ClusterReport, error) {
 	now := s.now().UnixNano()
-	rep := ClusterReport{ClusterID: s.clusterID, SafeMode: s.safe.isOn()}
+	rep := ClusterReport{ClusterID: s.clusterID, SafeMode: s.safe.isOn(), PendingReplicationBlocks: s.ns.heal.needed.Load()}
 	for _, d := range s.reg.all() {
-		ds := DatanodeStatus{
-			Info:          d.addr.Load().info,
-			State:         s.reg.state(d, now).String(),
-			Blocks:        d.numBlocks.Load(),
-			LastHeartbeat: time.Unix(0, d.lastHeartbeat.Load()),
-		}
-		d.mu.Lock()
-		ds.Storage = d.storage
-		ds.Storage.FailedVolumes = slices.Clone(d.storage.FailedVolumes)
-		ds.PendingDeletion = int64(len(d.deletes))
-		d.mu.Unlock()
+		ds := s.nodeStatus(d, now)
 		rep.PendingDeletionBlocks += ds.PendingDeletion
 		rep.Datanodes = append(rep.Datanodes, ds)
 	}
@@ -142,9 +132,14 @@ var stateRank = map[string]int{Healthy: 0, UnderReplicated: 1, Missing: 2, Corru
 // Fsck walks the tree at p and reports the health of its blocks. A
 // block is under-replicated with fewer live replicas than its file's
 // replication, missing with no live replica, corrupt when every replica
-// is corrupt. The last block of a file being written is not judged.
-// Files with problems are always listed; the options add the healthy
-// ones, the open ones, the blocks and their locations.
+// is corrupt. Replicas on decommissioning and decommissioned nodes do
+// not count as live, but a block they alone hold is not missing. The
+// last block of a file being written is not judged. Files with
+// problems are always listed with their blocks that have problems; the
+// options add the healthy ones, the open ones, every block and their
+// locations: the nodes of the live and the corrupt replicas, and those
+// of replicas on decommissioning or decommissioned nodes only when no
+// live replica is left.
 func (s *Server) Fsck(ctx context.Context, p string, o FsckOptions) (FsckReport, error) {
 	if err := validPath(p); err != nil {
 		return FsckReport{}, err
@@ -200,11 +195,12 @@ func (s *Server) Fsck(ctx context.Context, p string, o FsckOptions) (FsckReport,
 			if stateRank[fb.State] > stateRank[ff.Status] {
 				ff.Status = fb.State
 			}
-			if o.ListBlocks {
+			if o.ListBlocks || fb.State != Healthy {
+				// Blocks with problems are always named.
 				ff.Blocks = append(ff.Blocks, fb)
 			}
 		}
-		if o.ListFiles || (o.ListOpenFiles && open) || ff.Status == Corrupt || ff.Status == Missing {
+		if o.ListFiles || (o.ListOpenFiles && open) || ff.Status != Healthy {
 			rep.FileDetails = append(rep.FileDetails, ff)
 		}
 		return nil
@@ -222,6 +218,8 @@ func (s *Server) Fsck(ctx context.Context, p string, o FsckOptions) (FsckReport,
 // fsckBlock judges one block. The caller holds ns.mu.
 func (s *Server) fsckBlock(b *blockInfo, repl int, now int64, withLocations bool) FsckBlock {
 	fb := FsckBlock{Block: b.block()}
+	decom := 0
+	var decomLocs []cairn.DatanodeInfo
 	for _, r := range b.replicas {
 		d := s.reg.node(r.node)
 		if d == nil {
@@ -231,19 +229,31 @@ func (s *Server) fsckBlock(b *blockInfo, repl int, now int64, withLocations bool
 		if st == stateDead {
 			continue
 		}
-		if r.corrupt {
+		switch {
+		case r.corrupt:
 			fb.CorruptReplicas++
-		} else if st != stateDecommissioned {
+		case st == stateDecommissioning || st == stateDecommissioned:
+			// Readable, but not counted toward the target, and
+			// listed only when no live replica is.
+			decom++
+			if withLocations {
+				decomLocs = append(decomLocs, d.addr.Load().info)
+			}
+			continue
+		default:
 			fb.LiveReplicas++
 		}
 		if withLocations {
 			fb.Locations = append(fb.Locations, d.addr.Load().info)
 		}
 	}
+	if fb.LiveReplicas == 0 {
+		fb.Locations = append(fb.Locations, decomLocs...)
+	}
 	switch {
-	case fb.LiveReplicas == 0 && fb.CorruptReplicas > 0:
+	case fb.LiveReplicas+decom == 0 && fb.CorruptReplicas > 0:
 		fb.State = Corrupt
-	case fb.LiveReplicas == 0:
+	case fb.LiveReplicas+decom == 0:
 		fb.State = Missing
 	case fb.LiveReplicas < repl:
 		fb.State = UnderReplicated

@@ -44,6 +44,12 @@ func (ns *namespace) apply(c *command) any {
 		return ns.applySetTimes(c)
 	case opCloseFile:
 		return ns.applyCloseFile(c)
+	case opSetNodeAdmin:
+		return ns.applySetNodeAdmin(c)
+	case opNewGenStamp:
+		return ns.applyNewGenStamp(c)
+	case opUpdatePipeline:
+		return ns.applyUpdatePipeline(c)
 	}
 	return errf(cairn.Internal, "unknown command %v", c.op)
 }
@@ -271,6 +277,15 @@ func (ns *namespace) applyCloseFile(c *command) any {
 		if c.flags&flagDropLast != 0 {
 			u.f.blocks = u.f.blocks[:len(u.f.blocks)-1]
 			ns.removeBlock(last, ns.expectedNodes(u))
+		} else if c.block.GenStamp > last.gs {
+			// Block synchronization (recovery.go): the block takes
+			// the recovery's generation stamp, and the nodes that
+			// synchronized it (targets) are its replicas.
+			if uint64(c.block.GenStamp) >= ns.nextGenStamp {
+				return errf(cairn.Invalid, "generation stamp %d was not allocated", c.block.GenStamp)
+			}
+			ns.restamp(last, c.block.GenStamp, c.targets)
+			ns.commitBlock(last, c.block.Len, ns.reg.indexes(c.targets))
 		} else {
 			ns.commitBlock(last, c.block.Len, nil)
 		}
@@ -406,12 +421,17 @@ func (ns *namespace) applySetReplication(c *command) any {
 			}
 			return
 		}
+		if n.repl != uint16(c.replication) {
+			// The replication monitor adds or removes replicas to
+			// match.
+			for _, b := range n.blocks {
+				ns.touch(b.id)
+			}
+		}
 		n.repl = uint16(c.replication)
 		count++
 	}
 	walk(n)
-	// The replication monitor (a later issue) will add or remove
-	// replicas to match.
 	return count
 }
 

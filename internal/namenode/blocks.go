@@ -114,6 +114,7 @@ func (ns *namespace) commitBlock(b *blockInfo, length int64, expected []uint32) 
 	for _, node := range bad {
 		ns.markCorrupt(b, node)
 	}
+	ns.touch(b.id)
 }
 
 // removeBlock drops b from the block map and its file's accounting, and
@@ -146,12 +147,18 @@ func (ns *namespace) removeReplica(b *blockInfo, node uint32) {
 	b.replicas = append(b.replicas[:i], b.replicas[i+1:]...)
 	ns.reg.addBlocks(node, -1)
 	ns.recount(b, c0, r0)
+	ns.touch(b.id)
 }
 
 // markCorrupt marks node's replica of b corrupt: it is no longer given
-// to readers nor counted as live. If good replicas remain, the corrupt
-// one is forgotten and queued for deletion on its node; otherwise it is
-// kept, so that a reader can still be offered it as a last resort.
+// to readers nor counted as live, and the replication monitor copies a
+// good replica in its place. The corrupt replica is remembered (a later
+// report does not make it good again) until the block has its target of
+// good replicas; then it is forgotten and deleted on its node. It is
+// deleted at once when good replicas remain but no other node could
+// take a new copy (its node is needed as a target). With no good
+// replica it is kept, so that a reader can still be offered it as a
+// last resort.
 func (ns *namespace) markCorrupt(b *blockInfo, node uint32) {
 	c0, r0 := b.counted()
 	i := b.replicaIndex(node)
@@ -161,12 +168,32 @@ func (ns *namespace) markCorrupt(b *blockInfo, node uint32) {
 		i = len(b.replicas) - 1
 	}
 	b.replicas[i].corrupt = true
-	if b.goodReplicas() > 0 {
-		b.replicas = append(b.replicas[:i], b.replicas[i+1:]...)
-		ns.reg.addBlocks(node, -1)
-		ns.reg.queueDelete(node, b.block())
-	}
 	ns.recount(b, c0, r0)
+	ns.touch(b.id)
+	if good := b.goodReplicas(); good > 0 && (b.file == nil || good >= int(b.file.repl) || !ns.spareTarget(b)) {
+		ns.invalidate(b, node)
+	}
+}
+
+// spareTarget says whether a live DataNode with room holds no replica
+// of b (so that a copy could go there). The caller holds ns.mu.
+func (ns *namespace) spareTarget(b *blockInfo) bool {
+	if ns.reg.now == nil {
+		return false
+	}
+	now := ns.reg.now().UnixNano()
+	for _, d := range ns.reg.all() {
+		if ns.reg.state(d, now) != stateLive || b.replicaIndex(d.idx) >= 0 || ns.isInvalid(b.id, d.idx) {
+			continue
+		}
+		d.mu.Lock()
+		full := d.storage.RemainingBytes < ns.reg.reserve
+		d.mu.Unlock()
+		if !full {
+			return true
+		}
+	}
+	return false
 }
 
 // reportReplica records that node holds a finalized replica rb, as a
@@ -175,6 +202,10 @@ func (ns *namespace) markCorrupt(b *blockInfo, node uint32) {
 // for deletion on that node.
 func (ns *namespace) reportReplica(node uint32, rb cairn.Block) {
 	b := ns.blocks[rb.ID]
+	if b != nil && ns.isInvalid(rb.ID, node) {
+		// Queued for deletion there: it does not count again.
+		return
+	}
 	if b == nil || rb.GenStamp < b.gs {
 		ns.reg.queueDelete(node, rb)
 		if b != nil {
@@ -201,6 +232,8 @@ func (ns *namespace) reportReplica(node uint32, rb cairn.Block) {
 		}
 		b.replicas = append(b.replicas, replica{node: node, len: rb.Len})
 		ns.reg.addBlocks(node, 1)
+		ns.arrived(b.id, node)
+		ns.touch(b.id)
 	}
 	ns.recount(b, c0, r0)
 }
@@ -221,6 +254,19 @@ func (ns *namespace) blockReport(node uint32, blocks []cairn.Block) {
 			}
 			if b.replicaIndex(node) >= 0 {
 				ns.removeReplica(b, node)
+			}
+		}
+	}
+	if len(ns.heal.invalid) > 0 {
+		// Replicas queued for deletion and not reported any more are
+		// gone.
+		reported := make(map[cairn.BlockID]struct{}, len(blocks))
+		for _, rb := range blocks {
+			reported[rb.ID] = struct{}{}
+		}
+		for id, nodes := range ns.heal.invalid {
+			if _, ok := reported[id]; !ok && slices.Contains(nodes, node) {
+				ns.clearInvalid(id, node)
 			}
 		}
 	}

@@ -26,6 +26,9 @@ const (
 	opSetOwner              // path, owner, group
 	opSetTimes              // path, mtime
 	opCloseFile             // fileID, clientName, block(last block: ID, GenStamp, Len; if flagHasBlock; flagDropLast drops it), mtime
+	opSetNodeAdmin          // targets(one node ID), flags(decommission)
+	opNewGenStamp           // fileID, [clientName], block(last block: ID, current GenStamp): allocates a generation stamp
+	opUpdatePipeline        // fileID, clientName, block(last block: ID, new GenStamp), targets
 	opMax
 )
 
@@ -43,6 +46,9 @@ var opNames = [...]string{
 	opSetOwner:       "setOwner",
 	opSetTimes:       "setTimes",
 	opCloseFile:      "closeFile",
+	opSetNodeAdmin:   "setNodeAdmin",
+	opNewGenStamp:    "newGenStamp",
+	opUpdatePipeline: "updatePipeline",
 }
 
 func (o opcode) String() string {
@@ -61,6 +67,7 @@ const (
 	flagTouch
 	flagHasBlock
 	flagDropLast
+	flagDecommission
 )
 
 // command is one mutation of the namespace, as logged. Each opcode uses

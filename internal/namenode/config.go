@@ -51,6 +51,11 @@ type Config struct {
 	// DataNode is asked to run at once (for the replication monitor);
 	// 0: 2.
 	ReplicationStreams int
+	// ReplicationTimeout is how long a block copy ordered by the
+	// replication monitor may take to arrive before it is retried from
+	// another source or to other targets; 0: ten heartbeat intervals,
+	// at least 5s.
+	ReplicationTimeout time.Duration
 	// ReservedSpace is the free space a DataNode must keep: a node with
 	// less remaining is full and not chosen for new blocks; 0: none.
 	ReservedSpace int64
@@ -109,6 +114,12 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if d.ReplicationStreams == 0 {
 		d.ReplicationStreams = 2
+	}
+	if d.ReplicationStreams < 0 {
+		return Config{}, errors.New("namenode: Config.ReplicationStreams is negative")
+	}
+	if d.ReplicationTimeout == 0 {
+		d.ReplicationTimeout = max(10*d.HeartbeatInterval, 5*time.Second)
 	}
 	if d.RaftID == "" {
 		d.RaftID = "nn1"

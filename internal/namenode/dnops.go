@@ -17,7 +17,7 @@ type CommandType int
 // Commands to DataNodes.
 const (
 	CommandDeleteBlocks CommandType = 1 // delete Blocks
-	CommandCopyBlocks   CommandType = 2 // copy Blocks[i] to Targets (replication monitor, later)
+	CommandCopyBlocks   CommandType = 2 // copy Blocks to Targets (the replication monitor sends one block per command)
 	CommandReregister   CommandType = 3 // register and send a full block report again
 	CommandRecoverBlock CommandType = 4 // lease recovery of a block (later)
 )
@@ -54,7 +54,10 @@ func (s *Server) Register(ctx context.Context, r Registration) (cairn.ClusterID,
 			r.ID, r.ClusterID, s.clusterID)
 	}
 	known := s.reg.lookup(r.ID) != nil
-	s.reg.register(r.ID, cairn.DatanodeInfo{ID: r.ID, Addr: r.Addr, HTTPAddr: r.HTTPAddr}, r.Storage)
+	d := s.reg.register(r.ID, cairn.DatanodeInfo{ID: r.ID, Addr: r.Addr, HTTPAddr: r.HTTPAddr}, r.Storage)
+	s.ns.mu.RLock()
+	s.ns.syncAdmin(d)
+	s.ns.mu.RUnlock()
 	if !known {
 		s.log.Info("datanode registered", "node", r.ID, "addr", r.Addr)
 	} else {
@@ -75,6 +78,8 @@ func (s *Server) Heartbeat(ctx context.Context, id cairn.NodeID, st StorageRepor
 	if del := s.reg.heartbeat(d, st, maxDeletesPerHeartbeat); len(del) > 0 {
 		cmds = append(cmds, Command{Type: CommandDeleteBlocks, Blocks: del})
 	}
+	cmds = append(cmds, s.ns.heal.copyCommands(d.idx)...)
+	cmds = append(cmds, s.recov.commands(d.idx)...)
 	return cmds, nil
 }
 
@@ -114,7 +119,10 @@ func (s *Server) IncrementalBlockReport(ctx context.Context, id cairn.NodeID, re
 		s.ns.reportReplica(d.idx, b)
 	}
 	for _, rb := range deleted {
-		if b := s.ns.blocks[rb.ID]; b != nil {
+		s.ns.clearInvalid(rb.ID, d.idx)
+		if b := s.ns.blocks[rb.ID]; b != nil && (rb.GenStamp == 0 || rb.GenStamp >= b.gs) {
+			// (A replica of an older generation stamp deleted
+			// says nothing of the node's current one.)
 			s.ns.removeReplica(b, d.idx)
 		}
 	}

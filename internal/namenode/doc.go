@@ -67,7 +67,8 @@
 //	version  byte     always 1
 //	opcode   byte     1 mkdirs, 2 create, 3 addBlock, 4 complete,
 //	                  5 abandonBlock, 6 rename, 7 delete, 8 setReplication,
-//	                  9 setPermission, 10 setOwner, 11 setTimes, 12 closeFile
+//	                  9 setPermission, 10 setOwner, 11 setTimes, 12 closeFile,
+//	                  13 setNodeAdmin, 14 newGenStamp, 15 updatePipeline
 //	mask     uvarint  bit i set: field i follows
 //	fields            present fields, in this order:
 //	  0 path         string     (uvarint length, bytes)
@@ -82,7 +83,7 @@
 //	  9 fileID       uvarint    inode ID of the file being written
 //	  10 flags       uvarint    1 overwrite, 2 createParent, 4 parents,
 //	                            8 recursive, 16 touch, 32 hasBlock,
-//	                            64 dropLast
+//	                            64 dropLast, 128 decommission
 //	  11 block ID    uvarint    \
 //	  12 block gs    uvarint     } previous (addBlock), last (complete,
 //	  13 block len   varint     /  closeFile) or abandoned block
@@ -108,8 +109,25 @@
 //   - abandonBlock(fileID, clientName, block): drops the uncommitted last
 //     block.
 //   - closeFile(fileID, clientName, [last block with the length to keep,
-//     or dropLast], mtime): lease recovery.
+//     or dropLast], mtime, [targets]): lease recovery. When the block
+//     carries a newer generation stamp than the file's last block (block
+//     synchronization), the block takes it, replicas reported with the
+//     old one are forgotten (and deleted on nodes not in targets), and
+//     targets, the nodes that synchronized it, become its replicas.
+//   - newGenStamp(fileID, [clientName], block: the last block's ID and
+//     current generation stamp): allocates the next generation stamp
+//     for a pipeline recovery (with the lease holder's clientName) or a
+//     block synchronization (without); the block keeps its own until
+//     updatePipeline or closeFile.
+//   - updatePipeline(fileID, clientName, block: ID and new generation
+//     stamp, targets): the last block takes the new generation stamp
+//     (one allocated after its current one) and targets as its
+//     pipeline; replicas reported with the old one are forgotten, and
+//     deleted on the nodes not in targets.
 //   - rename, delete, setReplication, setPermission, setOwner, setTimes.
+//   - setNodeAdmin(targets: one DataNode ID, decommission): with the
+//     flag the node is being decommissioned, without it it is back in
+//     service (see "Healing").
 //
 // # Snapshot format
 //
@@ -124,8 +142,12 @@
 //	nstrings     uvarint, then nstrings strings: the owner/group table;
 //	             string 0 is ""
 //	root         inode record
+//	ndecom       uvarint (version 2 only), then ndecom strings, sorted:
+//	             the IDs of the DataNodes being decommissioned
 //	crc          4 bytes little endian: CRC-32C (Castagnoli) of all
 //	             the bytes before it
+//
+// Version 1 snapshots (without ndecom) are still read.
 //
 // An inode record is, in pre-order:
 //
@@ -169,16 +191,61 @@
 // Block reports replace a node's replica set; replicas of unknown blocks
 // or with an older generation stamp are queued for deletion on that
 // node, and a replica whose length differs from the committed length is
-// corrupt. A corrupt replica (also from ReportBadBlocks) is not given to
-// readers nor counted live; it is deleted if good replicas remain, else
-// kept and offered with Corrupt set. Deleting files removes their blocks
-// from the block map at once and queues them for deletion on every node
-// that holds them; heartbeat replies carry at most 1000 per node. A node
-// whose heartbeats stop is stale after StaleNodeTimeout (sorted last for
+// corrupt. Deleting files removes their blocks from the block map at
+// once and queues them for deletion on every node that holds them;
+// heartbeat replies carry at most 1000 per node. A node whose
+// heartbeats stop is stale after StaleNodeTimeout (sorted last for
 // reads, not chosen for writes) and dead after DeadNodeTimeout: its
-// replicas are forgotten and its next heartbeat is answered REREGISTER.
-// Re-replication of under-replicated blocks is to come
-// (replicationMonitor).
+// replicas are forgotten and its next heartbeat is answered REREGISTER,
+// so that it registers again and sends a full block report, which is
+// reconciled like any other.
+//
+// # Healing
+//
+// The replication monitor (replication.go) keeps each committed block at
+// its file's replication of good replicas on live (or stale) nodes in
+// service. It judges only the blocks in an attention set, filled by the
+// block map whenever a block's replicas or target change (a replica
+// added, removed or marked corrupt, a node dead, setReplication), plus a
+// full rescan when it starts leading or leaves safe mode, after a
+// decommission or recommission, and every 10 minutes. Every heartbeat
+// interval (at most 3s) it takes the set, most urgent first (one good
+// replica left or none; then fewer than two thirds; then the rest;
+// then surpluses), and:
+//
+//   - under-replicated: one COPY_BLOCKS command per block, queued for the
+//     next heartbeat reply of a source holding a good replica (not
+//     stale if it can, fewest copies in flight, fewer than
+//     ReplicationStreams in flight), with targets chosen by placement
+//     (live, with room, in service, not holding nor being rid of a
+//     replica of the block). The copy is pending until each target
+//     reports the replica; after ReplicationTimeout, or when the source
+//     dies, it is retried, preferring other sources and targets. One
+//     copy per block is in flight at a time.
+//   - over-replicated (and no copy in flight, no replica on a stale
+//     node): the surplus is forgotten and queued for deletion, from the
+//     nodes with the least remaining space first; never below target.
+//   - corrupt replicas (a wrong length in a report, or ReportBadBlocks
+//     from a reader or a DataNode's scanner) stay in the block map
+//     marked corrupt, so that a later report does not make them good,
+//     and are not given to readers (unless every replica is corrupt:
+//     then they are, with Corrupt set) nor counted live. They are
+//     deleted once the block has its target of good replicas, or at
+//     once if good replicas remain and no other node could take a copy.
+//
+// A replica forgotten and queued for deletion is remembered as invalid
+// on its node until the node confirms the deletion (or a full report no
+// longer lists it): reports of it are ignored meanwhile, and the node is
+// not a copy target for that block.
+//
+// Decommissioning (decommission.go) is logged (setNodeAdmin), so that
+// it survives a restart. A decommissioning node gets no new replicas;
+// its replicas serve reads and are copy sources but do not count toward
+// targets, so the monitor copies its blocks elsewhere. Once no committed
+// block it holds (and no block being written through it) lacks good
+// replicas elsewhere, it is decommissioned (in memory only: a restarted
+// NameNode finds it again from the reports). Recommissioning makes its
+// replicas count again; the surplus is trimmed.
 //
 // # Leases
 //
@@ -190,8 +257,26 @@
 // AddBlock, Complete and RenewLease renew); after a restart every open
 // file's holder starts with a fresh renewal. A monitor closes the files
 // of writers silent beyond LeaseHardLimit, through the log: committed
-// blocks stay, an uncommitted last block keeps the shortest length its
-// replicas reported, or is dropped (and deleted) if none reported.
+// blocks stay; an uncommitted last block is synchronized first
+// (recovery.go): a newGenStamp is logged, a primary among the block's
+// live pipeline nodes gets a RECOVER_BLOCK command in its next
+// heartbeat reply, brings the replicas to a common length and the new
+// generation stamp (see package datatransfer, "Block synchronization")
+// and reports with CommitBlockSynchronization, which logs the
+// closeFile. A primary that has not reported within
+// max(10 heartbeat intervals, 5s) is replaced by the next node, with a
+// fresh generation stamp; after 3 attempts, or with no live node of
+// the block, the file is closed as before: the last block keeps the
+// shortest length its replicas reported, or is dropped (and deleted) if
+// none reported. (A Create taking over a file past LeaseSoftLimit
+// still closes it that simple way.)
+//
+// Pipeline recovery (GetAdditionalDatanode, UpdateBlockForPipeline,
+// UpdatePipeline) is driven by the writer; see package datatransfer,
+// "Pipeline recovery". Full block reports also list the replicas a
+// DataNode keeps unfinalized (rbw); those that belong to no recovery
+// (their block complete or gone, or an older generation stamp than the
+// block's) are queued for deletion.
 //
 // # Safe mode
 //

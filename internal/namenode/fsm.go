@@ -87,6 +87,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	ns.blocks = fresh.blocks
 	ns.uc = fresh.uc
 	ns.files, ns.dirs = fresh.files, fresh.dirs
+	ns.decom = fresh.decom
+	for _, d := range ns.reg.all() {
+		ns.syncAdmin(d)
+	}
+	ns.heal.rescan = true
 	ns.completeBlocks.Store(fresh.completeBlocks.Load())
 	ns.reportedBlocks.Store(0)
 	for _, d := range ns.reg.all() {

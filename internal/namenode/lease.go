@@ -127,6 +127,9 @@ func (s *Server) leaseMonitor(ctx context.Context) {
 			continue
 		}
 		for _, r := range s.expiredLeases() {
+			if s.startBlockRecovery(ctx, r) {
+				continue
+			}
 			if err := s.recoverLease(ctx, r); err != nil && ctx.Err() == nil {
 				s.log.Warn("lease recovery failed", "path", r.path, "holder", r.holder, "err", err)
 			}

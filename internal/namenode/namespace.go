@@ -153,6 +153,10 @@ type namespace struct {
 	blocks       map[cairn.BlockID]*blockInfo
 	uc           map[uint64]*ucFile // by inode ID
 	files, dirs  int64
+	// decom are the DataNodes being decommissioned (decommission.go).
+	decom map[cairn.NodeID]struct{}
+	// heal is the replication monitor's state (replication.go).
+	heal healState
 
 	// completeBlocks counts committed blocks in the namespace, and
 	// reportedBlocks those of them with at least one good replica.
@@ -177,6 +181,7 @@ const (
 func newNamespace(reg *registry) *namespace {
 	ns := &namespace{reg: reg}
 	ns.reset()
+	ns.heal.init()
 	return ns
 }
 
@@ -190,6 +195,7 @@ func (ns *namespace) reset() {
 	ns.nextGenStamp = firstGenStamp
 	ns.blocks = make(map[cairn.BlockID]*blockInfo)
 	ns.uc = make(map[uint64]*ucFile)
+	ns.decom = make(map[cairn.NodeID]struct{})
 	ns.files, ns.dirs = 0, 1
 	ns.completeBlocks.Store(0)
 	ns.reportedBlocks.Store(0)

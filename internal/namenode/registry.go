@@ -33,8 +33,9 @@ var stateNames = [...]string{
 
 func (s nodeState) String() string { return stateNames[s] }
 
-// adminState is the operator-set state of a DataNode; decommissioning
-// is for a later issue.
+// adminState is the operator-set state of a DataNode (decommission.go).
+// It mirrors namespace.decom, except that decommissioned is found by the
+// replication monitor and kept in memory only.
 type adminState uint8
 
 const (

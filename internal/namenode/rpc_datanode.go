@@ -61,6 +61,7 @@ func (r *datanodeRPC) BlockReport(ctx context.Context, req *pb.BlockReportReques
 	if err := r.s.BlockReport(ctx, cairn.NodeID(req.NodeId), pb.BlocksFromProto(req.Blocks)); err != nil {
 		return nil, pb.ToStatus(err)
 	}
+	r.s.reportRbw(cairn.NodeID(req.NodeId), pb.BlocksFromProto(req.Rbw))
 	return &pb.BlockReportResponse{}, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -29,6 +28,10 @@ type Server struct {
 	leases *leases
 	safe   *safeMode
 	rn     *raftNode
+	recov  *blockRecoveries // lease recovery's block synchronizations (recovery.go)
+
+	metrics *nnMetrics // Prometheus metrics, served by HTTPHandler (http.go)
+	started time.Time
 
 	ctx    context.Context // ends at Close; background loops stop with it
 	cancel context.CancelFunc
@@ -65,10 +68,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		clusterID: id,
 		now:       time.Now,
 		done:      make(chan struct{}),
+		started:   time.Now(),
 	}
+	s.metrics = newNNMetrics(s)
 	s.reg = newRegistry(&s.cfg, s.now)
 	s.ns = newNamespace(s.reg)
 	s.leases = newLeases(s.now)
+	s.recov = newBlockRecoveries()
 	s.safe = newSafeMode(&s.cfg, s.ns, s.now, log)
 	rn, err := openRaft(&s.cfg, &fsm{ns: s.ns, log: log}, log)
 	if err != nil {
@@ -125,6 +131,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(256<<20),
 		grpc.MaxSendMsgSize(256<<20),
+		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor()),
 	)
 	protocol.RegisterClientProtocolServer(gs, &clientRPC{s: s})
 	protocol.RegisterDatanodeProtocolServer(gs, &datanodeRPC{s: s})
@@ -160,17 +167,6 @@ func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed
-}
-
-// HTTPHandler serves /healthz; /readyz, /metrics and a web UI are to
-// come.
-func (s *Server) HTTPHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-	})
-	return mux
 }
 
 // Close stops serving, stops the background loops and closes the Raft
@@ -226,8 +222,11 @@ func (s *Server) propose(ctx context.Context, c *command) (any, error) {
 		return nil, s.notLeader()
 	}
 	buf := c.encode(make([]byte, 0, 32+len(c.path)+len(c.path2)+len(c.clientName)+len(c.owner)+len(c.group)))
+	start := time.Now()
 	f := s.rn.raft.Apply(buf, s.cfg.ApplyTimeout)
-	if err := f.Error(); err != nil {
+	err := f.Error()
+	s.metrics.observePropose(c.op, time.Since(start), err)
+	if err != nil {
 		return nil, raftError(err)
 	}
 	return result(f.Response())
@@ -259,14 +258,7 @@ func (s *Server) checkDeadNodes() {
 		d.removed.Store(true)
 		s.ns.removeNodeReplicas(d.idx)
 		s.ns.mu.Unlock()
+		s.ns.heal.dropCopyCommands(d.idx)
 		s.log.Warn("datanode is dead: its replicas no longer count", "node", d.id, "addr", d.addr.Load().info.Addr)
 	}
-}
-
-// replicationMonitor is where re-replication of under-replicated
-// blocks (COPY_BLOCKS commands, at most ReplicationStreams per node)
-// and removal of excess replicas will live. For now it only waits for
-// ctx to end.
-func (s *Server) replicationMonitor(ctx context.Context) {
-	<-ctx.Done()
 }

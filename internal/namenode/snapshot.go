@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	"github.com/cairn-fs/cairn"
 )
@@ -13,7 +14,7 @@ import (
 
 const (
 	snapshotMagic   = "CAIRNNS\x00"
-	snapshotVersion = 1
+	snapshotVersion = 2 // 1: without the decommissioning nodes
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -32,6 +33,15 @@ func (ns *namespace) encodeSnapshot() []byte {
 		b = appendString(b, s)
 	}
 	b = ns.appendInode(b, ns.root)
+	decom := make([]string, 0, len(ns.decom))
+	for id := range ns.decom {
+		decom = append(decom, string(id))
+	}
+	slices.Sort(decom)
+	b = binary.AppendUvarint(b, uint64(len(decom)))
+	for _, id := range decom {
+		b = appendString(b, id)
+	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -108,8 +118,9 @@ func decodeSnapshot(data []byte, reg *registry) (*namespace, error) {
 		return nil, errors.New("snapshot checksum mismatch")
 	}
 	d := &decoder{b: body[len(snapshotMagic):]}
-	if v := d.uvarint(); d.err == nil && v != snapshotVersion {
-		return nil, fmt.Errorf("unknown snapshot version %d", v)
+	version := d.uvarint()
+	if d.err == nil && (version < 1 || version > snapshotVersion) {
+		return nil, fmt.Errorf("unknown snapshot version %d", version)
 	}
 	ns := newNamespace(reg)
 	ns.nextInodeID = d.uvarint()
@@ -135,6 +146,18 @@ func decodeSnapshot(data []byte, reg *registry) (*namespace, error) {
 		return nil, errors.New("snapshot: root is not a directory")
 	}
 	ns.root = root
+	if version >= 2 {
+		n := d.uvarint()
+		if n > uint64(len(d.b)) {
+			return nil, errors.New("snapshot: bad decommissioning node count")
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			ns.decom[cairn.NodeID(d.str())] = struct{}{}
+		}
+		if d.err != nil {
+			return nil, fmt.Errorf("snapshot: %w", d.err)
+		}
+	}
 	if len(d.b) != 0 {
 		return nil, fmt.Errorf("snapshot: %d trailing bytes", len(d.b))
 	}

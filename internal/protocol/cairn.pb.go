@@ -76,15 +76,16 @@ func (x Command_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Command_Type.Descriptor instead.
 func (Command_Type) EnumDescriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{56, 0}
+	return file_cairn_proto_rawDescGZIP(), []int{62, 0}
 }
 
 type OpWriteBlock_Stage int32
 
 const (
-	OpWriteBlock_CREATE   OpWriteBlock_Stage = 0 // a new pipeline for a new block
-	OpWriteBlock_RECOVERY OpWriteBlock_Stage = 1 // later: pipeline recovery
-	OpWriteBlock_TRANSFER OpWriteBlock_Stage = 2 // a DataNode copying a finalized block to another
+	OpWriteBlock_CREATE       OpWriteBlock_Stage = 0 // a new pipeline for a new block
+	OpWriteBlock_RECOVERY     OpWriteBlock_Stage = 1 // pipeline recovery: reopen the replica at block.len with block.gen_stamp
+	OpWriteBlock_TRANSFER     OpWriteBlock_Stage = 2 // a DataNode copying a finalized block to another
+	OpWriteBlock_TRANSFER_RBW OpWriteBlock_Stage = 3 // a DataNode copying a replica being written to a replacement node
 )
 
 // Enum value maps for OpWriteBlock_Stage.
@@ -93,11 +94,13 @@ var (
 		0: "CREATE",
 		1: "RECOVERY",
 		2: "TRANSFER",
+		3: "TRANSFER_RBW",
 	}
 	OpWriteBlock_Stage_value = map[string]int32{
-		"CREATE":   0,
-		"RECOVERY": 1,
-		"TRANSFER": 2,
+		"CREATE":       0,
+		"RECOVERY":     1,
+		"TRANSFER":     2,
+		"TRANSFER_RBW": 3,
 	}
 )
 
@@ -125,7 +128,7 @@ func (x OpWriteBlock_Stage) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OpWriteBlock_Stage.Descriptor instead.
 func (OpWriteBlock_Stage) EnumDescriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{61, 0}
+	return file_cairn_proto_rawDescGZIP(), []int{69, 0}
 }
 
 type Block struct {
@@ -2466,6 +2469,369 @@ func (*ReportBadBlocksResponse) Descriptor() ([]byte, []int) {
 	return file_cairn_proto_rawDescGZIP(), []int{41}
 }
 
+// Pipeline recovery. A writer whose pipeline lost a node asks for a
+// replacement, then for a new generation stamp for its block, and once
+// the new pipeline is set up tells the NameNode its nodes.
+type GetAdditionalDatanodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	FileId        uint64                 `protobuf:"varint,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	ClientName    string                 `protobuf:"bytes,3,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
+	Block         *Block                 `protobuf:"bytes,4,opt,name=block,proto3" json:"block,omitempty"`
+	Existing      []string               `protobuf:"bytes,5,rep,name=existing,proto3" json:"existing,omitempty"` // node IDs still in the pipeline
+	Exclude       []string               `protobuf:"bytes,6,rep,name=exclude,proto3" json:"exclude,omitempty"`   // node IDs that failed
+	ClientHost    string                 `protobuf:"bytes,7,opt,name=client_host,json=clientHost,proto3" json:"client_host,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAdditionalDatanodeRequest) Reset() {
+	*x = GetAdditionalDatanodeRequest{}
+	mi := &file_cairn_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAdditionalDatanodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAdditionalDatanodeRequest) ProtoMessage() {}
+
+func (x *GetAdditionalDatanodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAdditionalDatanodeRequest.ProtoReflect.Descriptor instead.
+func (*GetAdditionalDatanodeRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetAdditionalDatanodeRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *GetAdditionalDatanodeRequest) GetFileId() uint64 {
+	if x != nil {
+		return x.FileId
+	}
+	return 0
+}
+
+func (x *GetAdditionalDatanodeRequest) GetClientName() string {
+	if x != nil {
+		return x.ClientName
+	}
+	return ""
+}
+
+func (x *GetAdditionalDatanodeRequest) GetBlock() *Block {
+	if x != nil {
+		return x.Block
+	}
+	return nil
+}
+
+func (x *GetAdditionalDatanodeRequest) GetExisting() []string {
+	if x != nil {
+		return x.Existing
+	}
+	return nil
+}
+
+func (x *GetAdditionalDatanodeRequest) GetExclude() []string {
+	if x != nil {
+		return x.Exclude
+	}
+	return nil
+}
+
+func (x *GetAdditionalDatanodeRequest) GetClientHost() string {
+	if x != nil {
+		return x.ClientHost
+	}
+	return ""
+}
+
+type GetAdditionalDatanodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *DatanodeInfo          `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAdditionalDatanodeResponse) Reset() {
+	*x = GetAdditionalDatanodeResponse{}
+	mi := &file_cairn_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAdditionalDatanodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAdditionalDatanodeResponse) ProtoMessage() {}
+
+func (x *GetAdditionalDatanodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAdditionalDatanodeResponse.ProtoReflect.Descriptor instead.
+func (*GetAdditionalDatanodeResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetAdditionalDatanodeResponse) GetNode() *DatanodeInfo {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+type UpdateBlockForPipelineRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	FileId        uint64                 `protobuf:"varint,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	ClientName    string                 `protobuf:"bytes,3,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
+	Block         *Block                 `protobuf:"bytes,4,opt,name=block,proto3" json:"block,omitempty"` // the block with its current generation stamp
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateBlockForPipelineRequest) Reset() {
+	*x = UpdateBlockForPipelineRequest{}
+	mi := &file_cairn_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateBlockForPipelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateBlockForPipelineRequest) ProtoMessage() {}
+
+func (x *UpdateBlockForPipelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateBlockForPipelineRequest.ProtoReflect.Descriptor instead.
+func (*UpdateBlockForPipelineRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *UpdateBlockForPipelineRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *UpdateBlockForPipelineRequest) GetFileId() uint64 {
+	if x != nil {
+		return x.FileId
+	}
+	return 0
+}
+
+func (x *UpdateBlockForPipelineRequest) GetClientName() string {
+	if x != nil {
+		return x.ClientName
+	}
+	return ""
+}
+
+func (x *UpdateBlockForPipelineRequest) GetBlock() *Block {
+	if x != nil {
+		return x.Block
+	}
+	return nil
+}
+
+type UpdateBlockForPipelineResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NewGenStamp   uint64                 `protobuf:"varint,1,opt,name=new_gen_stamp,json=newGenStamp,proto3" json:"new_gen_stamp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateBlockForPipelineResponse) Reset() {
+	*x = UpdateBlockForPipelineResponse{}
+	mi := &file_cairn_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateBlockForPipelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateBlockForPipelineResponse) ProtoMessage() {}
+
+func (x *UpdateBlockForPipelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateBlockForPipelineResponse.ProtoReflect.Descriptor instead.
+func (*UpdateBlockForPipelineResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *UpdateBlockForPipelineResponse) GetNewGenStamp() uint64 {
+	if x != nil {
+		return x.NewGenStamp
+	}
+	return 0
+}
+
+type UpdatePipelineRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	FileId        uint64                 `protobuf:"varint,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	ClientName    string                 `protobuf:"bytes,3,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
+	Block         *Block                 `protobuf:"bytes,4,opt,name=block,proto3" json:"block,omitempty"` // the block with its new generation stamp
+	Nodes         []string               `protobuf:"bytes,5,rep,name=nodes,proto3" json:"nodes,omitempty"` // node IDs of the new pipeline
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdatePipelineRequest) Reset() {
+	*x = UpdatePipelineRequest{}
+	mi := &file_cairn_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdatePipelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdatePipelineRequest) ProtoMessage() {}
+
+func (x *UpdatePipelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdatePipelineRequest.ProtoReflect.Descriptor instead.
+func (*UpdatePipelineRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *UpdatePipelineRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *UpdatePipelineRequest) GetFileId() uint64 {
+	if x != nil {
+		return x.FileId
+	}
+	return 0
+}
+
+func (x *UpdatePipelineRequest) GetClientName() string {
+	if x != nil {
+		return x.ClientName
+	}
+	return ""
+}
+
+func (x *UpdatePipelineRequest) GetBlock() *Block {
+	if x != nil {
+		return x.Block
+	}
+	return nil
+}
+
+func (x *UpdatePipelineRequest) GetNodes() []string {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+type UpdatePipelineResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdatePipelineResponse) Reset() {
+	*x = UpdatePipelineResponse{}
+	mi := &file_cairn_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdatePipelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdatePipelineResponse) ProtoMessage() {}
+
+func (x *UpdatePipelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdatePipelineResponse.ProtoReflect.Descriptor instead.
+func (*UpdatePipelineResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{47}
+}
+
 type GetDatanodeReportRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2474,7 +2840,7 @@ type GetDatanodeReportRequest struct {
 
 func (x *GetDatanodeReportRequest) Reset() {
 	*x = GetDatanodeReportRequest{}
-	mi := &file_cairn_proto_msgTypes[42]
+	mi := &file_cairn_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2486,7 +2852,7 @@ func (x *GetDatanodeReportRequest) String() string {
 func (*GetDatanodeReportRequest) ProtoMessage() {}
 
 func (x *GetDatanodeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[42]
+	mi := &file_cairn_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2499,7 +2865,7 @@ func (x *GetDatanodeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatanodeReportRequest.ProtoReflect.Descriptor instead.
 func (*GetDatanodeReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{42}
+	return file_cairn_proto_rawDescGZIP(), []int{48}
 }
 
 type DatanodeReport struct {
@@ -2521,7 +2887,7 @@ type DatanodeReport struct {
 
 func (x *DatanodeReport) Reset() {
 	*x = DatanodeReport{}
-	mi := &file_cairn_proto_msgTypes[43]
+	mi := &file_cairn_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2533,7 +2899,7 @@ func (x *DatanodeReport) String() string {
 func (*DatanodeReport) ProtoMessage() {}
 
 func (x *DatanodeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[43]
+	mi := &file_cairn_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2546,7 +2912,7 @@ func (x *DatanodeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatanodeReport.ProtoReflect.Descriptor instead.
 func (*DatanodeReport) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{43}
+	return file_cairn_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DatanodeReport) GetId() string {
@@ -2639,7 +3005,7 @@ type GetDatanodeReportResponse struct {
 
 func (x *GetDatanodeReportResponse) Reset() {
 	*x = GetDatanodeReportResponse{}
-	mi := &file_cairn_proto_msgTypes[44]
+	mi := &file_cairn_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2651,7 +3017,7 @@ func (x *GetDatanodeReportResponse) String() string {
 func (*GetDatanodeReportResponse) ProtoMessage() {}
 
 func (x *GetDatanodeReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[44]
+	mi := &file_cairn_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2664,7 +3030,7 @@ func (x *GetDatanodeReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatanodeReportResponse.ProtoReflect.Descriptor instead.
 func (*GetDatanodeReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{44}
+	return file_cairn_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetDatanodeReportResponse) GetDatanodes() []*DatanodeReport {
@@ -2715,7 +3081,7 @@ type FsckRequest struct {
 
 func (x *FsckRequest) Reset() {
 	*x = FsckRequest{}
-	mi := &file_cairn_proto_msgTypes[45]
+	mi := &file_cairn_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2727,7 +3093,7 @@ func (x *FsckRequest) String() string {
 func (*FsckRequest) ProtoMessage() {}
 
 func (x *FsckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[45]
+	mi := &file_cairn_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2740,7 +3106,7 @@ func (x *FsckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckRequest.ProtoReflect.Descriptor instead.
 func (*FsckRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{45}
+	return file_cairn_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *FsckRequest) GetPath() string {
@@ -2791,7 +3157,7 @@ type FsckBlock struct {
 
 func (x *FsckBlock) Reset() {
 	*x = FsckBlock{}
-	mi := &file_cairn_proto_msgTypes[46]
+	mi := &file_cairn_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2803,7 +3169,7 @@ func (x *FsckBlock) String() string {
 func (*FsckBlock) ProtoMessage() {}
 
 func (x *FsckBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[46]
+	mi := &file_cairn_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2816,7 +3182,7 @@ func (x *FsckBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckBlock.ProtoReflect.Descriptor instead.
 func (*FsckBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{46}
+	return file_cairn_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *FsckBlock) GetBlock() *Block {
@@ -2868,7 +3234,7 @@ type FsckFile struct {
 
 func (x *FsckFile) Reset() {
 	*x = FsckFile{}
-	mi := &file_cairn_proto_msgTypes[47]
+	mi := &file_cairn_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2880,7 +3246,7 @@ func (x *FsckFile) String() string {
 func (*FsckFile) ProtoMessage() {}
 
 func (x *FsckFile) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[47]
+	mi := &file_cairn_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2893,7 +3259,7 @@ func (x *FsckFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckFile.ProtoReflect.Descriptor instead.
 func (*FsckFile) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{47}
+	return file_cairn_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *FsckFile) GetPath() string {
@@ -2957,7 +3323,7 @@ type FsckResponse struct {
 
 func (x *FsckResponse) Reset() {
 	*x = FsckResponse{}
-	mi := &file_cairn_proto_msgTypes[48]
+	mi := &file_cairn_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2969,7 +3335,7 @@ func (x *FsckResponse) String() string {
 func (*FsckResponse) ProtoMessage() {}
 
 func (x *FsckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[48]
+	mi := &file_cairn_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2982,7 +3348,7 @@ func (x *FsckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckResponse.ProtoReflect.Descriptor instead.
 func (*FsckResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{48}
+	return file_cairn_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FsckResponse) GetStatus() string {
@@ -3071,7 +3437,7 @@ type SafeModeRequest struct {
 
 func (x *SafeModeRequest) Reset() {
 	*x = SafeModeRequest{}
-	mi := &file_cairn_proto_msgTypes[49]
+	mi := &file_cairn_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3083,7 +3449,7 @@ func (x *SafeModeRequest) String() string {
 func (*SafeModeRequest) ProtoMessage() {}
 
 func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[49]
+	mi := &file_cairn_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3096,7 +3462,7 @@ func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeRequest.ProtoReflect.Descriptor instead.
 func (*SafeModeRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{49}
+	return file_cairn_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SafeModeRequest) GetAction() string {
@@ -3117,7 +3483,7 @@ type SafeModeResponse struct {
 
 func (x *SafeModeResponse) Reset() {
 	*x = SafeModeResponse{}
-	mi := &file_cairn_proto_msgTypes[50]
+	mi := &file_cairn_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3129,7 +3495,7 @@ func (x *SafeModeResponse) String() string {
 func (*SafeModeResponse) ProtoMessage() {}
 
 func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[50]
+	mi := &file_cairn_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3142,7 +3508,7 @@ func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeResponse.ProtoReflect.Descriptor instead.
 func (*SafeModeResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{50}
+	return file_cairn_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *SafeModeResponse) GetOn() bool {
@@ -3179,7 +3545,7 @@ type StorageReport struct {
 
 func (x *StorageReport) Reset() {
 	*x = StorageReport{}
-	mi := &file_cairn_proto_msgTypes[51]
+	mi := &file_cairn_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3191,7 +3557,7 @@ func (x *StorageReport) String() string {
 func (*StorageReport) ProtoMessage() {}
 
 func (x *StorageReport) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[51]
+	mi := &file_cairn_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3204,7 +3570,7 @@ func (x *StorageReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageReport.ProtoReflect.Descriptor instead.
 func (*StorageReport) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{51}
+	return file_cairn_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *StorageReport) GetCapacityBytes() int64 {
@@ -3255,7 +3621,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_cairn_proto_msgTypes[52]
+	mi := &file_cairn_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3267,7 +3633,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[52]
+	mi := &file_cairn_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3280,7 +3646,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{52}
+	return file_cairn_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RegisterRequest) GetNodeId() string {
@@ -3327,7 +3693,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_cairn_proto_msgTypes[53]
+	mi := &file_cairn_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3705,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[53]
+	mi := &file_cairn_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3718,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{53}
+	return file_cairn_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *RegisterResponse) GetClusterId() string {
@@ -3372,7 +3738,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_cairn_proto_msgTypes[54]
+	mi := &file_cairn_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3384,7 +3750,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[54]
+	mi := &file_cairn_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3397,7 +3763,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{54}
+	return file_cairn_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *HeartbeatRequest) GetNodeId() string {
@@ -3423,7 +3789,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_cairn_proto_msgTypes[55]
+	mi := &file_cairn_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3435,7 +3801,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[55]
+	mi := &file_cairn_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3448,7 +3814,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{55}
+	return file_cairn_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *HeartbeatResponse) GetCommands() []*Command {
@@ -3470,7 +3836,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_cairn_proto_msgTypes[56]
+	mi := &file_cairn_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3482,7 +3848,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[56]
+	mi := &file_cairn_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3495,7 +3861,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{56}
+	return file_cairn_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *Command) GetType() Command_Type {
@@ -3527,16 +3893,19 @@ func (x *Command) GetNewGenStamp() uint64 {
 }
 
 type BlockReportRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Blocks        []*Block               `protobuf:"bytes,2,rep,name=blocks,proto3" json:"blocks,omitempty"` // finalized replicas
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Blocks []*Block               `protobuf:"bytes,2,rep,name=blocks,proto3" json:"blocks,omitempty"` // finalized replicas
+	// Replicas not finalized and not being written: kept after a failed
+	// pipeline or a restart, waiting for pipeline or lease recovery.
+	Rbw           []*Block `protobuf:"bytes,3,rep,name=rbw,proto3" json:"rbw,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BlockReportRequest) Reset() {
 	*x = BlockReportRequest{}
-	mi := &file_cairn_proto_msgTypes[57]
+	mi := &file_cairn_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3548,7 +3917,7 @@ func (x *BlockReportRequest) String() string {
 func (*BlockReportRequest) ProtoMessage() {}
 
 func (x *BlockReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[57]
+	mi := &file_cairn_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3561,7 +3930,7 @@ func (x *BlockReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockReportRequest.ProtoReflect.Descriptor instead.
 func (*BlockReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{57}
+	return file_cairn_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *BlockReportRequest) GetNodeId() string {
@@ -3578,6 +3947,13 @@ func (x *BlockReportRequest) GetBlocks() []*Block {
 	return nil
 }
 
+func (x *BlockReportRequest) GetRbw() []*Block {
+	if x != nil {
+		return x.Rbw
+	}
+	return nil
+}
+
 type BlockReportResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -3586,7 +3962,7 @@ type BlockReportResponse struct {
 
 func (x *BlockReportResponse) Reset() {
 	*x = BlockReportResponse{}
-	mi := &file_cairn_proto_msgTypes[58]
+	mi := &file_cairn_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3598,7 +3974,7 @@ func (x *BlockReportResponse) String() string {
 func (*BlockReportResponse) ProtoMessage() {}
 
 func (x *BlockReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[58]
+	mi := &file_cairn_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3611,7 +3987,7 @@ func (x *BlockReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockReportResponse.ProtoReflect.Descriptor instead.
 func (*BlockReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{58}
+	return file_cairn_proto_rawDescGZIP(), []int{64}
 }
 
 type IncrementalBlockReportRequest struct {
@@ -3625,7 +4001,7 @@ type IncrementalBlockReportRequest struct {
 
 func (x *IncrementalBlockReportRequest) Reset() {
 	*x = IncrementalBlockReportRequest{}
-	mi := &file_cairn_proto_msgTypes[59]
+	mi := &file_cairn_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3637,7 +4013,7 @@ func (x *IncrementalBlockReportRequest) String() string {
 func (*IncrementalBlockReportRequest) ProtoMessage() {}
 
 func (x *IncrementalBlockReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[59]
+	mi := &file_cairn_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3650,7 +4026,7 @@ func (x *IncrementalBlockReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncrementalBlockReportRequest.ProtoReflect.Descriptor instead.
 func (*IncrementalBlockReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{59}
+	return file_cairn_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *IncrementalBlockReportRequest) GetNodeId() string {
@@ -3682,7 +4058,7 @@ type IncrementalBlockReportResponse struct {
 
 func (x *IncrementalBlockReportResponse) Reset() {
 	*x = IncrementalBlockReportResponse{}
-	mi := &file_cairn_proto_msgTypes[60]
+	mi := &file_cairn_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3694,7 +4070,7 @@ func (x *IncrementalBlockReportResponse) String() string {
 func (*IncrementalBlockReportResponse) ProtoMessage() {}
 
 func (x *IncrementalBlockReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[60]
+	mi := &file_cairn_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3707,22 +4083,141 @@ func (x *IncrementalBlockReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncrementalBlockReportResponse.ProtoReflect.Descriptor instead.
 func (*IncrementalBlockReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{60}
+	return file_cairn_proto_rawDescGZIP(), []int{66}
+}
+
+type CommitBlockSynchronizationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`                   // the primary
+	Block         *Block                 `protobuf:"bytes,2,opt,name=block,proto3" json:"block,omitempty"`                                   // id, new generation stamp, synchronized length
+	OldGenStamp   uint64                 `protobuf:"varint,3,opt,name=old_gen_stamp,json=oldGenStamp,proto3" json:"old_gen_stamp,omitempty"` // the generation stamp the command named
+	Nodes         []string               `protobuf:"bytes,4,rep,name=nodes,proto3" json:"nodes,omitempty"`                                   // node IDs now holding the block finalized
+	DeleteBlock   bool                   `protobuf:"varint,5,opt,name=delete_block,json=deleteBlock,proto3" json:"delete_block,omitempty"`   // no usable replica: drop the block
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitBlockSynchronizationRequest) Reset() {
+	*x = CommitBlockSynchronizationRequest{}
+	mi := &file_cairn_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitBlockSynchronizationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitBlockSynchronizationRequest) ProtoMessage() {}
+
+func (x *CommitBlockSynchronizationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitBlockSynchronizationRequest.ProtoReflect.Descriptor instead.
+func (*CommitBlockSynchronizationRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *CommitBlockSynchronizationRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *CommitBlockSynchronizationRequest) GetBlock() *Block {
+	if x != nil {
+		return x.Block
+	}
+	return nil
+}
+
+func (x *CommitBlockSynchronizationRequest) GetOldGenStamp() uint64 {
+	if x != nil {
+		return x.OldGenStamp
+	}
+	return 0
+}
+
+func (x *CommitBlockSynchronizationRequest) GetNodes() []string {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *CommitBlockSynchronizationRequest) GetDeleteBlock() bool {
+	if x != nil {
+		return x.DeleteBlock
+	}
+	return false
+}
+
+type CommitBlockSynchronizationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitBlockSynchronizationResponse) Reset() {
+	*x = CommitBlockSynchronizationResponse{}
+	mi := &file_cairn_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitBlockSynchronizationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitBlockSynchronizationResponse) ProtoMessage() {}
+
+func (x *CommitBlockSynchronizationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitBlockSynchronizationResponse.ProtoReflect.Descriptor instead.
+func (*CommitBlockSynchronizationResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{68}
 }
 
 type OpWriteBlock struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Block         *Block                 `protobuf:"bytes,1,opt,name=block,proto3" json:"block,omitempty"`     // len is 0; the writer fills it
-	Targets       []*DatanodeInfo        `protobuf:"bytes,2,rep,name=targets,proto3" json:"targets,omitempty"` // downstream of the receiver, in order
-	ClientName    string                 `protobuf:"bytes,3,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
-	Stage         OpWriteBlock_Stage     `protobuf:"varint,4,opt,name=stage,proto3,enum=cairn.v1.OpWriteBlock_Stage" json:"stage,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Block      *Block                 `protobuf:"bytes,1,opt,name=block,proto3" json:"block,omitempty"`     // len is 0; the writer fills it
+	Targets    []*DatanodeInfo        `protobuf:"bytes,2,rep,name=targets,proto3" json:"targets,omitempty"` // downstream of the receiver, in order
+	ClientName string                 `protobuf:"bytes,3,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
+	Stage      OpWriteBlock_Stage     `protobuf:"varint,4,opt,name=stage,proto3,enum=cairn.v1.OpWriteBlock_Stage" json:"stage,omitempty"`
+	// How long the writer waits for an ack, in milliseconds; a node waits
+	// for its downstream's acks a share of it (0: the server's default).
+	TimeoutMs int64 `protobuf:"varint,5,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	// The writer recovers failed pipelines (stages CREATE and RECOVERY):
+	// a node whose write fails keeps its partial replica for it, rather
+	// than discarding it.
+	Recoverable   bool `protobuf:"varint,6,opt,name=recoverable,proto3" json:"recoverable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OpWriteBlock) Reset() {
 	*x = OpWriteBlock{}
-	mi := &file_cairn_proto_msgTypes[61]
+	mi := &file_cairn_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3734,7 +4229,7 @@ func (x *OpWriteBlock) String() string {
 func (*OpWriteBlock) ProtoMessage() {}
 
 func (x *OpWriteBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[61]
+	mi := &file_cairn_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3747,7 +4242,7 @@ func (x *OpWriteBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpWriteBlock.ProtoReflect.Descriptor instead.
 func (*OpWriteBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{61}
+	return file_cairn_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *OpWriteBlock) GetBlock() *Block {
@@ -3778,6 +4273,221 @@ func (x *OpWriteBlock) GetStage() OpWriteBlock_Stage {
 	return OpWriteBlock_CREATE
 }
 
+func (x *OpWriteBlock) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *OpWriteBlock) GetRecoverable() bool {
+	if x != nil {
+		return x.Recoverable
+	}
+	return false
+}
+
+// OpTransferBlock asks a DataNode to copy the first block.len bytes of
+// its replica of block (finalized or not) to targets as stage
+// TRANSFER_RBW with new_gen_stamp.
+type OpTransferBlock struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Block         *Block                 `protobuf:"bytes,1,opt,name=block,proto3" json:"block,omitempty"`
+	Targets       []*DatanodeInfo        `protobuf:"bytes,2,rep,name=targets,proto3" json:"targets,omitempty"`
+	ClientName    string                 `protobuf:"bytes,3,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
+	NewGenStamp   uint64                 `protobuf:"varint,4,opt,name=new_gen_stamp,json=newGenStamp,proto3" json:"new_gen_stamp,omitempty"`
+	TimeoutMs     int64                  `protobuf:"varint,5,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpTransferBlock) Reset() {
+	*x = OpTransferBlock{}
+	mi := &file_cairn_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpTransferBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpTransferBlock) ProtoMessage() {}
+
+func (x *OpTransferBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpTransferBlock.ProtoReflect.Descriptor instead.
+func (*OpTransferBlock) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *OpTransferBlock) GetBlock() *Block {
+	if x != nil {
+		return x.Block
+	}
+	return nil
+}
+
+func (x *OpTransferBlock) GetTargets() []*DatanodeInfo {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+func (x *OpTransferBlock) GetClientName() string {
+	if x != nil {
+		return x.ClientName
+	}
+	return ""
+}
+
+func (x *OpTransferBlock) GetNewGenStamp() uint64 {
+	if x != nil {
+		return x.NewGenStamp
+	}
+	return 0
+}
+
+func (x *OpTransferBlock) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+// OpRecoverBlock is block synchronization in lease recovery, sent by
+// the primary DataNode to each node of the block.
+type OpRecoverBlock struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Block         *Block                 `protobuf:"bytes,1,opt,name=block,proto3" json:"block,omitempty"`                                   // id and the NameNode's generation stamp
+	NewGenStamp   uint64                 `protobuf:"varint,2,opt,name=new_gen_stamp,json=newGenStamp,proto3" json:"new_gen_stamp,omitempty"` // the recovery's generation stamp
+	NewLength     int64                  `protobuf:"varint,3,opt,name=new_length,json=newLength,proto3" json:"new_length,omitempty"`         // -1: stop writers and describe the replica; else truncate to it, stamp and finalize
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpRecoverBlock) Reset() {
+	*x = OpRecoverBlock{}
+	mi := &file_cairn_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpRecoverBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpRecoverBlock) ProtoMessage() {}
+
+func (x *OpRecoverBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpRecoverBlock.ProtoReflect.Descriptor instead.
+func (*OpRecoverBlock) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *OpRecoverBlock) GetBlock() *Block {
+	if x != nil {
+		return x.Block
+	}
+	return nil
+}
+
+func (x *OpRecoverBlock) GetNewGenStamp() uint64 {
+	if x != nil {
+		return x.NewGenStamp
+	}
+	return 0
+}
+
+func (x *OpRecoverBlock) GetNewLength() int64 {
+	if x != nil {
+		return x.NewLength
+	}
+	return 0
+}
+
+type ReplicaRecoveryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *Status                `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	Replica       *Block                 `protobuf:"bytes,2,opt,name=replica,proto3" json:"replica,omitempty"` // the replica's generation stamp and length
+	Finalized     bool                   `protobuf:"varint,3,opt,name=finalized,proto3" json:"finalized,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaRecoveryResponse) Reset() {
+	*x = ReplicaRecoveryResponse{}
+	mi := &file_cairn_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaRecoveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaRecoveryResponse) ProtoMessage() {}
+
+func (x *ReplicaRecoveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaRecoveryResponse.ProtoReflect.Descriptor instead.
+func (*ReplicaRecoveryResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *ReplicaRecoveryResponse) GetStatus() *Status {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+func (x *ReplicaRecoveryResponse) GetReplica() *Block {
+	if x != nil {
+		return x.Replica
+	}
+	return nil
+}
+
+func (x *ReplicaRecoveryResponse) GetFinalized() bool {
+	if x != nil {
+		return x.Finalized
+	}
+	return false
+}
+
 type OpReadBlock struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Block          *Block                 `protobuf:"bytes,1,opt,name=block,proto3" json:"block,omitempty"`
@@ -3791,7 +4501,7 @@ type OpReadBlock struct {
 
 func (x *OpReadBlock) Reset() {
 	*x = OpReadBlock{}
-	mi := &file_cairn_proto_msgTypes[62]
+	mi := &file_cairn_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3803,7 +4513,7 @@ func (x *OpReadBlock) String() string {
 func (*OpReadBlock) ProtoMessage() {}
 
 func (x *OpReadBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[62]
+	mi := &file_cairn_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3816,7 +4526,7 @@ func (x *OpReadBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpReadBlock.ProtoReflect.Descriptor instead.
 func (*OpReadBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{62}
+	return file_cairn_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *OpReadBlock) GetBlock() *Block {
@@ -3866,7 +4576,7 @@ type BlockOpResponse struct {
 
 func (x *BlockOpResponse) Reset() {
 	*x = BlockOpResponse{}
-	mi := &file_cairn_proto_msgTypes[63]
+	mi := &file_cairn_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3878,7 +4588,7 @@ func (x *BlockOpResponse) String() string {
 func (*BlockOpResponse) ProtoMessage() {}
 
 func (x *BlockOpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[63]
+	mi := &file_cairn_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3891,7 +4601,7 @@ func (x *BlockOpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockOpResponse.ProtoReflect.Descriptor instead.
 func (*BlockOpResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{63}
+	return file_cairn_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *BlockOpResponse) GetStatus() *Status {
@@ -3935,7 +4645,7 @@ type PacketHeader struct {
 
 func (x *PacketHeader) Reset() {
 	*x = PacketHeader{}
-	mi := &file_cairn_proto_msgTypes[64]
+	mi := &file_cairn_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3947,7 +4657,7 @@ func (x *PacketHeader) String() string {
 func (*PacketHeader) ProtoMessage() {}
 
 func (x *PacketHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[64]
+	mi := &file_cairn_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3960,7 +4670,7 @@ func (x *PacketHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketHeader.ProtoReflect.Descriptor instead.
 func (*PacketHeader) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{64}
+	return file_cairn_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *PacketHeader) GetOffsetInBlock() int64 {
@@ -4011,7 +4721,7 @@ type PipelineAck struct {
 
 func (x *PipelineAck) Reset() {
 	*x = PipelineAck{}
-	mi := &file_cairn_proto_msgTypes[65]
+	mi := &file_cairn_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4023,7 +4733,7 @@ func (x *PipelineAck) String() string {
 func (*PipelineAck) ProtoMessage() {}
 
 func (x *PipelineAck) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[65]
+	mi := &file_cairn_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4036,7 +4746,7 @@ func (x *PipelineAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PipelineAck.ProtoReflect.Descriptor instead.
 func (*PipelineAck) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{65}
+	return file_cairn_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *PipelineAck) GetSeqno() int64 {
@@ -4058,6 +4768,184 @@ func (x *PipelineAck) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+// Decommissioning. node is a DataNode's data-transfer address
+// (host:port) or its node ID.
+type DecommissionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecommissionRequest) Reset() {
+	*x = DecommissionRequest{}
+	mi := &file_cairn_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecommissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecommissionRequest) ProtoMessage() {}
+
+func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecommissionRequest.ProtoReflect.Descriptor instead.
+func (*DecommissionRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *DecommissionRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+type DecommissionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Datanode      *DatanodeReport        `protobuf:"bytes,1,opt,name=datanode,proto3" json:"datanode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecommissionResponse) Reset() {
+	*x = DecommissionResponse{}
+	mi := &file_cairn_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecommissionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecommissionResponse) ProtoMessage() {}
+
+func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecommissionResponse.ProtoReflect.Descriptor instead.
+func (*DecommissionResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *DecommissionResponse) GetDatanode() *DatanodeReport {
+	if x != nil {
+		return x.Datanode
+	}
+	return nil
+}
+
+type RecommissionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecommissionRequest) Reset() {
+	*x = RecommissionRequest{}
+	mi := &file_cairn_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecommissionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecommissionRequest) ProtoMessage() {}
+
+func (x *RecommissionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecommissionRequest.ProtoReflect.Descriptor instead.
+func (*RecommissionRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *RecommissionRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+type RecommissionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Datanode      *DatanodeReport        `protobuf:"bytes,1,opt,name=datanode,proto3" json:"datanode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecommissionResponse) Reset() {
+	*x = RecommissionResponse{}
+	mi := &file_cairn_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecommissionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecommissionResponse) ProtoMessage() {}
+
+func (x *RecommissionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecommissionResponse.ProtoReflect.Descriptor instead.
+func (*RecommissionResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *RecommissionResponse) GetDatanode() *DatanodeReport {
+	if x != nil {
+		return x.Datanode
+	}
+	return nil
 }
 
 var File_cairn_proto protoreflect.FileDescriptor
@@ -4224,7 +5112,35 @@ const file_cairn_proto_rawDesc = "" +
 	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x19\n" +
-	"\x17ReportBadBlocksResponse\"\x1a\n" +
+	"\x17ReportBadBlocksResponse\"\xea\x01\n" +
+	"\x1cGetAdditionalDatanodeRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\x04R\x06fileId\x12\x1f\n" +
+	"\vclient_name\x18\x03 \x01(\tR\n" +
+	"clientName\x12%\n" +
+	"\x05block\x18\x04 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x12\x1a\n" +
+	"\bexisting\x18\x05 \x03(\tR\bexisting\x12\x18\n" +
+	"\aexclude\x18\x06 \x03(\tR\aexclude\x12\x1f\n" +
+	"\vclient_host\x18\a \x01(\tR\n" +
+	"clientHost\"K\n" +
+	"\x1dGetAdditionalDatanodeResponse\x12*\n" +
+	"\x04node\x18\x01 \x01(\v2\x16.cairn.v1.DatanodeInfoR\x04node\"\x94\x01\n" +
+	"\x1dUpdateBlockForPipelineRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\x04R\x06fileId\x12\x1f\n" +
+	"\vclient_name\x18\x03 \x01(\tR\n" +
+	"clientName\x12%\n" +
+	"\x05block\x18\x04 \x01(\v2\x0f.cairn.v1.BlockR\x05block\"D\n" +
+	"\x1eUpdateBlockForPipelineResponse\x12\"\n" +
+	"\rnew_gen_stamp\x18\x01 \x01(\x04R\vnewGenStamp\"\xa2\x01\n" +
+	"\x15UpdatePipelineRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\x04R\x06fileId\x12\x1f\n" +
+	"\vclient_name\x18\x03 \x01(\tR\n" +
+	"clientName\x12%\n" +
+	"\x05block\x18\x04 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x12\x14\n" +
+	"\x05nodes\x18\x05 \x03(\tR\x05nodes\"\x18\n" +
+	"\x16UpdatePipelineResponse\"\x1a\n" +
 	"\x18GetDatanodeReportRequest\"\xf9\x02\n" +
 	"\x0eDatanodeReport\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -4322,27 +5238,56 @@ const file_cairn_proto_rawDesc = "" +
 	"\vCOPY_BLOCKS\x10\x02\x12\x0e\n" +
 	"\n" +
 	"REREGISTER\x10\x03\x12\x11\n" +
-	"\rRECOVER_BLOCK\x10\x04\"V\n" +
+	"\rRECOVER_BLOCK\x10\x04\"y\n" +
 	"\x12BlockReportRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12'\n" +
-	"\x06blocks\x18\x02 \x03(\v2\x0f.cairn.v1.BlockR\x06blocks\"\x15\n" +
+	"\x06blocks\x18\x02 \x03(\v2\x0f.cairn.v1.BlockR\x06blocks\x12!\n" +
+	"\x03rbw\x18\x03 \x03(\v2\x0f.cairn.v1.BlockR\x03rbw\"\x15\n" +
 	"\x13BlockReportResponse\"\x90\x01\n" +
 	"\x1dIncrementalBlockReportRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12+\n" +
 	"\breceived\x18\x02 \x03(\v2\x0f.cairn.v1.BlockR\breceived\x12)\n" +
 	"\adeleted\x18\x03 \x03(\v2\x0f.cairn.v1.BlockR\adeleted\" \n" +
-	"\x1eIncrementalBlockReportResponse\"\xed\x01\n" +
+	"\x1eIncrementalBlockReportResponse\"\xc0\x01\n" +
+	"!CommitBlockSynchronizationRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12%\n" +
+	"\x05block\x18\x02 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x12\"\n" +
+	"\rold_gen_stamp\x18\x03 \x01(\x04R\voldGenStamp\x12\x14\n" +
+	"\x05nodes\x18\x04 \x03(\tR\x05nodes\x12!\n" +
+	"\fdelete_block\x18\x05 \x01(\bR\vdeleteBlock\"$\n" +
+	"\"CommitBlockSynchronizationResponse\"\xc0\x02\n" +
 	"\fOpWriteBlock\x12%\n" +
 	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x120\n" +
 	"\atargets\x18\x02 \x03(\v2\x16.cairn.v1.DatanodeInfoR\atargets\x12\x1f\n" +
 	"\vclient_name\x18\x03 \x01(\tR\n" +
 	"clientName\x122\n" +
-	"\x05stage\x18\x04 \x01(\x0e2\x1c.cairn.v1.OpWriteBlock.StageR\x05stage\"/\n" +
+	"\x05stage\x18\x04 \x01(\x0e2\x1c.cairn.v1.OpWriteBlock.StageR\x05stage\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x05 \x01(\x03R\ttimeoutMs\x12 \n" +
+	"\vrecoverable\x18\x06 \x01(\bR\vrecoverable\"A\n" +
 	"\x05Stage\x12\n" +
 	"\n" +
 	"\x06CREATE\x10\x00\x12\f\n" +
 	"\bRECOVERY\x10\x01\x12\f\n" +
-	"\bTRANSFER\x10\x02\"\xae\x01\n" +
+	"\bTRANSFER\x10\x02\x12\x10\n" +
+	"\fTRANSFER_RBW\x10\x03\"\xce\x01\n" +
+	"\x0fOpTransferBlock\x12%\n" +
+	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x120\n" +
+	"\atargets\x18\x02 \x03(\v2\x16.cairn.v1.DatanodeInfoR\atargets\x12\x1f\n" +
+	"\vclient_name\x18\x03 \x01(\tR\n" +
+	"clientName\x12\"\n" +
+	"\rnew_gen_stamp\x18\x04 \x01(\x04R\vnewGenStamp\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x05 \x01(\x03R\ttimeoutMs\"z\n" +
+	"\x0eOpRecoverBlock\x12%\n" +
+	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x12\"\n" +
+	"\rnew_gen_stamp\x18\x02 \x01(\x04R\vnewGenStamp\x12\x1d\n" +
+	"\n" +
+	"new_length\x18\x03 \x01(\x03R\tnewLength\"\x8c\x01\n" +
+	"\x17ReplicaRecoveryResponse\x12(\n" +
+	"\x06status\x18\x01 \x01(\v2\x10.cairn.v1.StatusR\x06status\x12)\n" +
+	"\areplica\x18\x02 \x01(\v2\x0f.cairn.v1.BlockR\areplica\x12\x1c\n" +
+	"\tfinalized\x18\x03 \x01(\bR\tfinalized\"\xae\x01\n" +
 	"\vOpReadBlock\x12%\n" +
 	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x16\n" +
@@ -4364,7 +5309,15 @@ const file_cairn_proto_rawDesc = "" +
 	"\vPipelineAck\x12\x14\n" +
 	"\x05seqno\x18\x01 \x01(\x03R\x05seqno\x12\x18\n" +
 	"\areplies\x18\x02 \x03(\rR\areplies\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage2\xa5\f\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\")\n" +
+	"\x13DecommissionRequest\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\"L\n" +
+	"\x14DecommissionResponse\x124\n" +
+	"\bdatanode\x18\x01 \x01(\v2\x18.cairn.v1.DatanodeReportR\bdatanode\")\n" +
+	"\x13RecommissionRequest\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\"L\n" +
+	"\x14RecommissionResponse\x124\n" +
+	"\bdatanode\x18\x01 \x01(\v2\x18.cairn.v1.DatanodeReportR\bdatanode2\xef\x0f\n" +
 	"\x0eClientProtocol\x12\\\n" +
 	"\x11GetServerDefaults\x12\".cairn.v1.GetServerDefaultsRequest\x1a#.cairn.v1.GetServerDefaultsResponse\x12;\n" +
 	"\x06Create\x12\x17.cairn.v1.CreateRequest\x1a\x18.cairn.v1.CreateResponse\x12A\n" +
@@ -4384,15 +5337,21 @@ const file_cairn_proto_rawDesc = "" +
 	"\bSetOwner\x12\x19.cairn.v1.SetOwnerRequest\x1a\x1a.cairn.v1.SetOwnerResponse\x12A\n" +
 	"\bSetTimes\x12\x19.cairn.v1.SetTimesRequest\x1a\x1a.cairn.v1.SetTimesResponse\x12\\\n" +
 	"\x11GetContentSummary\x12\".cairn.v1.GetContentSummaryRequest\x1a#.cairn.v1.GetContentSummaryResponse\x12V\n" +
-	"\x0fReportBadBlocks\x12 .cairn.v1.ReportBadBlocksRequest\x1a!.cairn.v1.ReportBadBlocksResponse\x12\\\n" +
+	"\x0fReportBadBlocks\x12 .cairn.v1.ReportBadBlocksRequest\x1a!.cairn.v1.ReportBadBlocksResponse\x12h\n" +
+	"\x15GetAdditionalDatanode\x12&.cairn.v1.GetAdditionalDatanodeRequest\x1a'.cairn.v1.GetAdditionalDatanodeResponse\x12k\n" +
+	"\x16UpdateBlockForPipeline\x12'.cairn.v1.UpdateBlockForPipelineRequest\x1a(.cairn.v1.UpdateBlockForPipelineResponse\x12S\n" +
+	"\x0eUpdatePipeline\x12\x1f.cairn.v1.UpdatePipelineRequest\x1a .cairn.v1.UpdatePipelineResponse\x12\\\n" +
 	"\x11GetDatanodeReport\x12\".cairn.v1.GetDatanodeReportRequest\x1a#.cairn.v1.GetDatanodeReportResponse\x125\n" +
 	"\x04Fsck\x12\x15.cairn.v1.FsckRequest\x1a\x16.cairn.v1.FsckResponse\x12A\n" +
-	"\bSafeMode\x12\x19.cairn.v1.SafeModeRequest\x1a\x1a.cairn.v1.SafeModeResponse2\xd4\x02\n" +
+	"\bSafeMode\x12\x19.cairn.v1.SafeModeRequest\x1a\x1a.cairn.v1.SafeModeResponse\x12M\n" +
+	"\fDecommission\x12\x1d.cairn.v1.DecommissionRequest\x1a\x1e.cairn.v1.DecommissionResponse\x12M\n" +
+	"\fRecommission\x12\x1d.cairn.v1.RecommissionRequest\x1a\x1e.cairn.v1.RecommissionResponse2\xcd\x03\n" +
 	"\x10DatanodeProtocol\x12A\n" +
 	"\bRegister\x12\x19.cairn.v1.RegisterRequest\x1a\x1a.cairn.v1.RegisterResponse\x12D\n" +
 	"\tHeartbeat\x12\x1a.cairn.v1.HeartbeatRequest\x1a\x1b.cairn.v1.HeartbeatResponse\x12J\n" +
 	"\vBlockReport\x12\x1c.cairn.v1.BlockReportRequest\x1a\x1d.cairn.v1.BlockReportResponse\x12k\n" +
-	"\x16IncrementalBlockReport\x12'.cairn.v1.IncrementalBlockReportRequest\x1a(.cairn.v1.IncrementalBlockReportResponseB-Z+github.com/cairn-fs/cairn/internal/protocolb\x06proto3"
+	"\x16IncrementalBlockReport\x12'.cairn.v1.IncrementalBlockReportRequest\x1a(.cairn.v1.IncrementalBlockReportResponse\x12w\n" +
+	"\x1aCommitBlockSynchronization\x12+.cairn.v1.CommitBlockSynchronizationRequest\x1a,.cairn.v1.CommitBlockSynchronizationResponseB-Z+github.com/cairn-fs/cairn/internal/protocolb\x06proto3"
 
 var (
 	file_cairn_proto_rawDescOnce sync.Once
@@ -4407,76 +5366,91 @@ func file_cairn_proto_rawDescGZIP() []byte {
 }
 
 var file_cairn_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
+var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 81)
 var file_cairn_proto_goTypes = []any{
-	(Command_Type)(0),                      // 0: cairn.v1.Command.Type
-	(OpWriteBlock_Stage)(0),                // 1: cairn.v1.OpWriteBlock.Stage
-	(*Block)(nil),                          // 2: cairn.v1.Block
-	(*DatanodeInfo)(nil),                   // 3: cairn.v1.DatanodeInfo
-	(*LocatedBlock)(nil),                   // 4: cairn.v1.LocatedBlock
-	(*FileInfo)(nil),                       // 5: cairn.v1.FileInfo
-	(*Status)(nil),                         // 6: cairn.v1.Status
-	(*GetServerDefaultsRequest)(nil),       // 7: cairn.v1.GetServerDefaultsRequest
-	(*GetServerDefaultsResponse)(nil),      // 8: cairn.v1.GetServerDefaultsResponse
-	(*CreateRequest)(nil),                  // 9: cairn.v1.CreateRequest
-	(*CreateResponse)(nil),                 // 10: cairn.v1.CreateResponse
-	(*AddBlockRequest)(nil),                // 11: cairn.v1.AddBlockRequest
-	(*AddBlockResponse)(nil),               // 12: cairn.v1.AddBlockResponse
-	(*CompleteRequest)(nil),                // 13: cairn.v1.CompleteRequest
-	(*CompleteResponse)(nil),               // 14: cairn.v1.CompleteResponse
-	(*AbandonBlockRequest)(nil),            // 15: cairn.v1.AbandonBlockRequest
-	(*AbandonBlockResponse)(nil),           // 16: cairn.v1.AbandonBlockResponse
-	(*RenewLeaseRequest)(nil),              // 17: cairn.v1.RenewLeaseRequest
-	(*RenewLeaseResponse)(nil),             // 18: cairn.v1.RenewLeaseResponse
-	(*GetBlockLocationsRequest)(nil),       // 19: cairn.v1.GetBlockLocationsRequest
-	(*GetBlockLocationsResponse)(nil),      // 20: cairn.v1.GetBlockLocationsResponse
-	(*GetFileInfoRequest)(nil),             // 21: cairn.v1.GetFileInfoRequest
-	(*GetFileInfoResponse)(nil),            // 22: cairn.v1.GetFileInfoResponse
-	(*ListDirRequest)(nil),                 // 23: cairn.v1.ListDirRequest
-	(*ListDirResponse)(nil),                // 24: cairn.v1.ListDirResponse
-	(*MkdirsRequest)(nil),                  // 25: cairn.v1.MkdirsRequest
-	(*MkdirsResponse)(nil),                 // 26: cairn.v1.MkdirsResponse
-	(*RenameRequest)(nil),                  // 27: cairn.v1.RenameRequest
-	(*RenameResponse)(nil),                 // 28: cairn.v1.RenameResponse
-	(*DeleteRequest)(nil),                  // 29: cairn.v1.DeleteRequest
-	(*DeleteResponse)(nil),                 // 30: cairn.v1.DeleteResponse
-	(*SetReplicationRequest)(nil),          // 31: cairn.v1.SetReplicationRequest
-	(*SetReplicationResponse)(nil),         // 32: cairn.v1.SetReplicationResponse
-	(*SetPermissionRequest)(nil),           // 33: cairn.v1.SetPermissionRequest
-	(*SetPermissionResponse)(nil),          // 34: cairn.v1.SetPermissionResponse
-	(*SetOwnerRequest)(nil),                // 35: cairn.v1.SetOwnerRequest
-	(*SetOwnerResponse)(nil),               // 36: cairn.v1.SetOwnerResponse
-	(*SetTimesRequest)(nil),                // 37: cairn.v1.SetTimesRequest
-	(*SetTimesResponse)(nil),               // 38: cairn.v1.SetTimesResponse
-	(*GetContentSummaryRequest)(nil),       // 39: cairn.v1.GetContentSummaryRequest
-	(*GetContentSummaryResponse)(nil),      // 40: cairn.v1.GetContentSummaryResponse
-	(*ReportBadBlocksRequest)(nil),         // 41: cairn.v1.ReportBadBlocksRequest
-	(*BadBlock)(nil),                       // 42: cairn.v1.BadBlock
-	(*ReportBadBlocksResponse)(nil),        // 43: cairn.v1.ReportBadBlocksResponse
-	(*GetDatanodeReportRequest)(nil),       // 44: cairn.v1.GetDatanodeReportRequest
-	(*DatanodeReport)(nil),                 // 45: cairn.v1.DatanodeReport
-	(*GetDatanodeReportResponse)(nil),      // 46: cairn.v1.GetDatanodeReportResponse
-	(*FsckRequest)(nil),                    // 47: cairn.v1.FsckRequest
-	(*FsckBlock)(nil),                      // 48: cairn.v1.FsckBlock
-	(*FsckFile)(nil),                       // 49: cairn.v1.FsckFile
-	(*FsckResponse)(nil),                   // 50: cairn.v1.FsckResponse
-	(*SafeModeRequest)(nil),                // 51: cairn.v1.SafeModeRequest
-	(*SafeModeResponse)(nil),               // 52: cairn.v1.SafeModeResponse
-	(*StorageReport)(nil),                  // 53: cairn.v1.StorageReport
-	(*RegisterRequest)(nil),                // 54: cairn.v1.RegisterRequest
-	(*RegisterResponse)(nil),               // 55: cairn.v1.RegisterResponse
-	(*HeartbeatRequest)(nil),               // 56: cairn.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),              // 57: cairn.v1.HeartbeatResponse
-	(*Command)(nil),                        // 58: cairn.v1.Command
-	(*BlockReportRequest)(nil),             // 59: cairn.v1.BlockReportRequest
-	(*BlockReportResponse)(nil),            // 60: cairn.v1.BlockReportResponse
-	(*IncrementalBlockReportRequest)(nil),  // 61: cairn.v1.IncrementalBlockReportRequest
-	(*IncrementalBlockReportResponse)(nil), // 62: cairn.v1.IncrementalBlockReportResponse
-	(*OpWriteBlock)(nil),                   // 63: cairn.v1.OpWriteBlock
-	(*OpReadBlock)(nil),                    // 64: cairn.v1.OpReadBlock
-	(*BlockOpResponse)(nil),                // 65: cairn.v1.BlockOpResponse
-	(*PacketHeader)(nil),                   // 66: cairn.v1.PacketHeader
-	(*PipelineAck)(nil),                    // 67: cairn.v1.PipelineAck
+	(Command_Type)(0),                          // 0: cairn.v1.Command.Type
+	(OpWriteBlock_Stage)(0),                    // 1: cairn.v1.OpWriteBlock.Stage
+	(*Block)(nil),                              // 2: cairn.v1.Block
+	(*DatanodeInfo)(nil),                       // 3: cairn.v1.DatanodeInfo
+	(*LocatedBlock)(nil),                       // 4: cairn.v1.LocatedBlock
+	(*FileInfo)(nil),                           // 5: cairn.v1.FileInfo
+	(*Status)(nil),                             // 6: cairn.v1.Status
+	(*GetServerDefaultsRequest)(nil),           // 7: cairn.v1.GetServerDefaultsRequest
+	(*GetServerDefaultsResponse)(nil),          // 8: cairn.v1.GetServerDefaultsResponse
+	(*CreateRequest)(nil),                      // 9: cairn.v1.CreateRequest
+	(*CreateResponse)(nil),                     // 10: cairn.v1.CreateResponse
+	(*AddBlockRequest)(nil),                    // 11: cairn.v1.AddBlockRequest
+	(*AddBlockResponse)(nil),                   // 12: cairn.v1.AddBlockResponse
+	(*CompleteRequest)(nil),                    // 13: cairn.v1.CompleteRequest
+	(*CompleteResponse)(nil),                   // 14: cairn.v1.CompleteResponse
+	(*AbandonBlockRequest)(nil),                // 15: cairn.v1.AbandonBlockRequest
+	(*AbandonBlockResponse)(nil),               // 16: cairn.v1.AbandonBlockResponse
+	(*RenewLeaseRequest)(nil),                  // 17: cairn.v1.RenewLeaseRequest
+	(*RenewLeaseResponse)(nil),                 // 18: cairn.v1.RenewLeaseResponse
+	(*GetBlockLocationsRequest)(nil),           // 19: cairn.v1.GetBlockLocationsRequest
+	(*GetBlockLocationsResponse)(nil),          // 20: cairn.v1.GetBlockLocationsResponse
+	(*GetFileInfoRequest)(nil),                 // 21: cairn.v1.GetFileInfoRequest
+	(*GetFileInfoResponse)(nil),                // 22: cairn.v1.GetFileInfoResponse
+	(*ListDirRequest)(nil),                     // 23: cairn.v1.ListDirRequest
+	(*ListDirResponse)(nil),                    // 24: cairn.v1.ListDirResponse
+	(*MkdirsRequest)(nil),                      // 25: cairn.v1.MkdirsRequest
+	(*MkdirsResponse)(nil),                     // 26: cairn.v1.MkdirsResponse
+	(*RenameRequest)(nil),                      // 27: cairn.v1.RenameRequest
+	(*RenameResponse)(nil),                     // 28: cairn.v1.RenameResponse
+	(*DeleteRequest)(nil),                      // 29: cairn.v1.DeleteRequest
+	(*DeleteResponse)(nil),                     // 30: cairn.v1.DeleteResponse
+	(*SetReplicationRequest)(nil),              // 31: cairn.v1.SetReplicationRequest
+	(*SetReplicationResponse)(nil),             // 32: cairn.v1.SetReplicationResponse
+	(*SetPermissionRequest)(nil),               // 33: cairn.v1.SetPermissionRequest
+	(*SetPermissionResponse)(nil),              // 34: cairn.v1.SetPermissionResponse
+	(*SetOwnerRequest)(nil),                    // 35: cairn.v1.SetOwnerRequest
+	(*SetOwnerResponse)(nil),                   // 36: cairn.v1.SetOwnerResponse
+	(*SetTimesRequest)(nil),                    // 37: cairn.v1.SetTimesRequest
+	(*SetTimesResponse)(nil),                   // 38: cairn.v1.SetTimesResponse
+	(*GetContentSummaryRequest)(nil),           // 39: cairn.v1.GetContentSummaryRequest
+	(*GetContentSummaryResponse)(nil),          // 40: cairn.v1.GetContentSummaryResponse
+	(*ReportBadBlocksRequest)(nil),             // 41: cairn.v1.ReportBadBlocksRequest
+	(*BadBlock)(nil),                           // 42: cairn.v1.BadBlock
+	(*ReportBadBlocksResponse)(nil),            // 43: cairn.v1.ReportBadBlocksResponse
+	(*GetAdditionalDatanodeRequest)(nil),       // 44: cairn.v1.GetAdditionalDatanodeRequest
+	(*GetAdditionalDatanodeResponse)(nil),      // 45: cairn.v1.GetAdditionalDatanodeResponse
+	(*UpdateBlockForPipelineRequest)(nil),      // 46: cairn.v1.UpdateBlockForPipelineRequest
+	(*UpdateBlockForPipelineResponse)(nil),     // 47: cairn.v1.UpdateBlockForPipelineResponse
+	(*UpdatePipelineRequest)(nil),              // 48: cairn.v1.UpdatePipelineRequest
+	(*UpdatePipelineResponse)(nil),             // 49: cairn.v1.UpdatePipelineResponse
+	(*GetDatanodeReportRequest)(nil),           // 50: cairn.v1.GetDatanodeReportRequest
+	(*DatanodeReport)(nil),                     // 51: cairn.v1.DatanodeReport
+	(*GetDatanodeReportResponse)(nil),          // 52: cairn.v1.GetDatanodeReportResponse
+	(*FsckRequest)(nil),                        // 53: cairn.v1.FsckRequest
+	(*FsckBlock)(nil),                          // 54: cairn.v1.FsckBlock
+	(*FsckFile)(nil),                           // 55: cairn.v1.FsckFile
+	(*FsckResponse)(nil),                       // 56: cairn.v1.FsckResponse
+	(*SafeModeRequest)(nil),                    // 57: cairn.v1.SafeModeRequest
+	(*SafeModeResponse)(nil),                   // 58: cairn.v1.SafeModeResponse
+	(*StorageReport)(nil),                      // 59: cairn.v1.StorageReport
+	(*RegisterRequest)(nil),                    // 60: cairn.v1.RegisterRequest
+	(*RegisterResponse)(nil),                   // 61: cairn.v1.RegisterResponse
+	(*HeartbeatRequest)(nil),                   // 62: cairn.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                  // 63: cairn.v1.HeartbeatResponse
+	(*Command)(nil),                            // 64: cairn.v1.Command
+	(*BlockReportRequest)(nil),                 // 65: cairn.v1.BlockReportRequest
+	(*BlockReportResponse)(nil),                // 66: cairn.v1.BlockReportResponse
+	(*IncrementalBlockReportRequest)(nil),      // 67: cairn.v1.IncrementalBlockReportRequest
+	(*IncrementalBlockReportResponse)(nil),     // 68: cairn.v1.IncrementalBlockReportResponse
+	(*CommitBlockSynchronizationRequest)(nil),  // 69: cairn.v1.CommitBlockSynchronizationRequest
+	(*CommitBlockSynchronizationResponse)(nil), // 70: cairn.v1.CommitBlockSynchronizationResponse
+	(*OpWriteBlock)(nil),                       // 71: cairn.v1.OpWriteBlock
+	(*OpTransferBlock)(nil),                    // 72: cairn.v1.OpTransferBlock
+	(*OpRecoverBlock)(nil),                     // 73: cairn.v1.OpRecoverBlock
+	(*ReplicaRecoveryResponse)(nil),            // 74: cairn.v1.ReplicaRecoveryResponse
+	(*OpReadBlock)(nil),                        // 75: cairn.v1.OpReadBlock
+	(*BlockOpResponse)(nil),                    // 76: cairn.v1.BlockOpResponse
+	(*PacketHeader)(nil),                       // 77: cairn.v1.PacketHeader
+	(*PipelineAck)(nil),                        // 78: cairn.v1.PipelineAck
+	(*DecommissionRequest)(nil),                // 79: cairn.v1.DecommissionRequest
+	(*DecommissionResponse)(nil),               // 80: cairn.v1.DecommissionResponse
+	(*RecommissionRequest)(nil),                // 81: cairn.v1.RecommissionRequest
+	(*RecommissionResponse)(nil),               // 82: cairn.v1.RecommissionResponse
 }
 var file_cairn_proto_depIdxs = []int32{
 	2,  // 0: cairn.v1.LocatedBlock.block:type_name -> cairn.v1.Block
@@ -4494,80 +5468,105 @@ var file_cairn_proto_depIdxs = []int32{
 	5,  // 12: cairn.v1.MkdirsResponse.dir:type_name -> cairn.v1.FileInfo
 	42, // 13: cairn.v1.ReportBadBlocksRequest.blocks:type_name -> cairn.v1.BadBlock
 	2,  // 14: cairn.v1.BadBlock.block:type_name -> cairn.v1.Block
-	45, // 15: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
-	2,  // 16: cairn.v1.FsckBlock.block:type_name -> cairn.v1.Block
-	3,  // 17: cairn.v1.FsckBlock.locations:type_name -> cairn.v1.DatanodeInfo
-	48, // 18: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
-	49, // 19: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
-	53, // 20: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
-	53, // 21: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
-	58, // 22: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
-	0,  // 23: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
-	2,  // 24: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
-	3,  // 25: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
-	2,  // 26: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
-	2,  // 27: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
-	2,  // 28: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
-	2,  // 29: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
-	3,  // 30: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	1,  // 31: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
-	2,  // 32: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
-	6,  // 33: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
-	7,  // 34: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
-	9,  // 35: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
-	11, // 36: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
-	13, // 37: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
-	15, // 38: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
-	17, // 39: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
-	19, // 40: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
-	21, // 41: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
-	23, // 42: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
-	25, // 43: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
-	27, // 44: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
-	29, // 45: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
-	31, // 46: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
-	33, // 47: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
-	35, // 48: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
-	37, // 49: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
-	39, // 50: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
-	41, // 51: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
-	44, // 52: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	47, // 53: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	51, // 54: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	54, // 55: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
-	56, // 56: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
-	59, // 57: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
-	61, // 58: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
-	8,  // 59: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
-	10, // 60: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
-	12, // 61: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
-	14, // 62: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
-	16, // 63: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
-	18, // 64: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
-	20, // 65: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
-	22, // 66: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
-	24, // 67: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
-	26, // 68: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
-	28, // 69: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
-	30, // 70: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
-	32, // 71: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
-	34, // 72: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
-	36, // 73: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
-	38, // 74: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
-	40, // 75: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
-	43, // 76: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
-	46, // 77: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	50, // 78: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	52, // 79: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	55, // 80: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
-	57, // 81: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
-	60, // 82: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
-	62, // 83: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
-	59, // [59:84] is the sub-list for method output_type
-	34, // [34:59] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	2,  // 15: cairn.v1.GetAdditionalDatanodeRequest.block:type_name -> cairn.v1.Block
+	3,  // 16: cairn.v1.GetAdditionalDatanodeResponse.node:type_name -> cairn.v1.DatanodeInfo
+	2,  // 17: cairn.v1.UpdateBlockForPipelineRequest.block:type_name -> cairn.v1.Block
+	2,  // 18: cairn.v1.UpdatePipelineRequest.block:type_name -> cairn.v1.Block
+	51, // 19: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
+	2,  // 20: cairn.v1.FsckBlock.block:type_name -> cairn.v1.Block
+	3,  // 21: cairn.v1.FsckBlock.locations:type_name -> cairn.v1.DatanodeInfo
+	54, // 22: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
+	55, // 23: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
+	59, // 24: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
+	59, // 25: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
+	64, // 26: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
+	0,  // 27: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
+	2,  // 28: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
+	3,  // 29: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
+	2,  // 30: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
+	2,  // 31: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
+	2,  // 32: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
+	2,  // 33: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
+	2,  // 34: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
+	2,  // 35: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
+	3,  // 36: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	1,  // 37: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
+	2,  // 38: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
+	3,  // 39: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	2,  // 40: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
+	6,  // 41: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
+	2,  // 42: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
+	2,  // 43: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
+	6,  // 44: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
+	51, // 45: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	51, // 46: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	7,  // 47: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
+	9,  // 48: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
+	11, // 49: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
+	13, // 50: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
+	15, // 51: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
+	17, // 52: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
+	19, // 53: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
+	21, // 54: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
+	23, // 55: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
+	25, // 56: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
+	27, // 57: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
+	29, // 58: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
+	31, // 59: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
+	33, // 60: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
+	35, // 61: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
+	37, // 62: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
+	39, // 63: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
+	41, // 64: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
+	44, // 65: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
+	46, // 66: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
+	48, // 67: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
+	50, // 68: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	53, // 69: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	57, // 70: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	79, // 71: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	81, // 72: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	60, // 73: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
+	62, // 74: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
+	65, // 75: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
+	67, // 76: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
+	69, // 77: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
+	8,  // 78: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
+	10, // 79: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
+	12, // 80: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
+	14, // 81: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
+	16, // 82: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
+	18, // 83: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
+	20, // 84: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
+	22, // 85: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
+	24, // 86: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
+	26, // 87: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
+	28, // 88: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
+	30, // 89: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
+	32, // 90: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
+	34, // 91: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
+	36, // 92: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
+	38, // 93: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
+	40, // 94: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
+	43, // 95: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
+	45, // 96: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
+	47, // 97: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
+	49, // 98: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
+	52, // 99: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	56, // 100: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	58, // 101: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	80, // 102: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	82, // 103: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	61, // 104: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
+	63, // 105: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
+	66, // 106: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
+	68, // 107: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
+	70, // 108: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
+	78, // [78:109] is the sub-list for method output_type
+	47, // [47:78] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_cairn_proto_init() }
@@ -4581,7 +5580,7 @@ func file_cairn_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairn_proto_rawDesc), len(file_cairn_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   66,
+			NumMessages:   81,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -22,27 +22,32 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ClientProtocol_GetServerDefaults_FullMethodName = "/cairn.v1.ClientProtocol/GetServerDefaults"
-	ClientProtocol_Create_FullMethodName            = "/cairn.v1.ClientProtocol/Create"
-	ClientProtocol_AddBlock_FullMethodName          = "/cairn.v1.ClientProtocol/AddBlock"
-	ClientProtocol_Complete_FullMethodName          = "/cairn.v1.ClientProtocol/Complete"
-	ClientProtocol_AbandonBlock_FullMethodName      = "/cairn.v1.ClientProtocol/AbandonBlock"
-	ClientProtocol_RenewLease_FullMethodName        = "/cairn.v1.ClientProtocol/RenewLease"
-	ClientProtocol_GetBlockLocations_FullMethodName = "/cairn.v1.ClientProtocol/GetBlockLocations"
-	ClientProtocol_GetFileInfo_FullMethodName       = "/cairn.v1.ClientProtocol/GetFileInfo"
-	ClientProtocol_ListDir_FullMethodName           = "/cairn.v1.ClientProtocol/ListDir"
-	ClientProtocol_Mkdirs_FullMethodName            = "/cairn.v1.ClientProtocol/Mkdirs"
-	ClientProtocol_Rename_FullMethodName            = "/cairn.v1.ClientProtocol/Rename"
-	ClientProtocol_Delete_FullMethodName            = "/cairn.v1.ClientProtocol/Delete"
-	ClientProtocol_SetReplication_FullMethodName    = "/cairn.v1.ClientProtocol/SetReplication"
-	ClientProtocol_SetPermission_FullMethodName     = "/cairn.v1.ClientProtocol/SetPermission"
-	ClientProtocol_SetOwner_FullMethodName          = "/cairn.v1.ClientProtocol/SetOwner"
-	ClientProtocol_SetTimes_FullMethodName          = "/cairn.v1.ClientProtocol/SetTimes"
-	ClientProtocol_GetContentSummary_FullMethodName = "/cairn.v1.ClientProtocol/GetContentSummary"
-	ClientProtocol_ReportBadBlocks_FullMethodName   = "/cairn.v1.ClientProtocol/ReportBadBlocks"
-	ClientProtocol_GetDatanodeReport_FullMethodName = "/cairn.v1.ClientProtocol/GetDatanodeReport"
-	ClientProtocol_Fsck_FullMethodName              = "/cairn.v1.ClientProtocol/Fsck"
-	ClientProtocol_SafeMode_FullMethodName          = "/cairn.v1.ClientProtocol/SafeMode"
+	ClientProtocol_GetServerDefaults_FullMethodName      = "/cairn.v1.ClientProtocol/GetServerDefaults"
+	ClientProtocol_Create_FullMethodName                 = "/cairn.v1.ClientProtocol/Create"
+	ClientProtocol_AddBlock_FullMethodName               = "/cairn.v1.ClientProtocol/AddBlock"
+	ClientProtocol_Complete_FullMethodName               = "/cairn.v1.ClientProtocol/Complete"
+	ClientProtocol_AbandonBlock_FullMethodName           = "/cairn.v1.ClientProtocol/AbandonBlock"
+	ClientProtocol_RenewLease_FullMethodName             = "/cairn.v1.ClientProtocol/RenewLease"
+	ClientProtocol_GetBlockLocations_FullMethodName      = "/cairn.v1.ClientProtocol/GetBlockLocations"
+	ClientProtocol_GetFileInfo_FullMethodName            = "/cairn.v1.ClientProtocol/GetFileInfo"
+	ClientProtocol_ListDir_FullMethodName                = "/cairn.v1.ClientProtocol/ListDir"
+	ClientProtocol_Mkdirs_FullMethodName                 = "/cairn.v1.ClientProtocol/Mkdirs"
+	ClientProtocol_Rename_FullMethodName                 = "/cairn.v1.ClientProtocol/Rename"
+	ClientProtocol_Delete_FullMethodName                 = "/cairn.v1.ClientProtocol/Delete"
+	ClientProtocol_SetReplication_FullMethodName         = "/cairn.v1.ClientProtocol/SetReplication"
+	ClientProtocol_SetPermission_FullMethodName          = "/cairn.v1.ClientProtocol/SetPermission"
+	ClientProtocol_SetOwner_FullMethodName               = "/cairn.v1.ClientProtocol/SetOwner"
+	ClientProtocol_SetTimes_FullMethodName               = "/cairn.v1.ClientProtocol/SetTimes"
+	ClientProtocol_GetContentSummary_FullMethodName      = "/cairn.v1.ClientProtocol/GetContentSummary"
+	ClientProtocol_ReportBadBlocks_FullMethodName        = "/cairn.v1.ClientProtocol/ReportBadBlocks"
+	ClientProtocol_GetAdditionalDatanode_FullMethodName  = "/cairn.v1.ClientProtocol/GetAdditionalDatanode"
+	ClientProtocol_UpdateBlockForPipeline_FullMethodName = "/cairn.v1.ClientProtocol/UpdateBlockForPipeline"
+	ClientProtocol_UpdatePipeline_FullMethodName         = "/cairn.v1.ClientProtocol/UpdatePipeline"
+	ClientProtocol_GetDatanodeReport_FullMethodName      = "/cairn.v1.ClientProtocol/GetDatanodeReport"
+	ClientProtocol_Fsck_FullMethodName                   = "/cairn.v1.ClientProtocol/Fsck"
+	ClientProtocol_SafeMode_FullMethodName               = "/cairn.v1.ClientProtocol/SafeMode"
+	ClientProtocol_Decommission_FullMethodName           = "/cairn.v1.ClientProtocol/Decommission"
+	ClientProtocol_Recommission_FullMethodName           = "/cairn.v1.ClientProtocol/Recommission"
 )
 
 // ClientProtocolClient is the client API for ClientProtocol service.
@@ -67,10 +72,18 @@ type ClientProtocolClient interface {
 	SetTimes(ctx context.Context, in *SetTimesRequest, opts ...grpc.CallOption) (*SetTimesResponse, error)
 	GetContentSummary(ctx context.Context, in *GetContentSummaryRequest, opts ...grpc.CallOption) (*GetContentSummaryResponse, error)
 	ReportBadBlocks(ctx context.Context, in *ReportBadBlocksRequest, opts ...grpc.CallOption) (*ReportBadBlocksResponse, error)
+	// Pipeline recovery (see internal/datatransfer/doc.go).
+	GetAdditionalDatanode(ctx context.Context, in *GetAdditionalDatanodeRequest, opts ...grpc.CallOption) (*GetAdditionalDatanodeResponse, error)
+	UpdateBlockForPipeline(ctx context.Context, in *UpdateBlockForPipelineRequest, opts ...grpc.CallOption) (*UpdateBlockForPipelineResponse, error)
+	UpdatePipeline(ctx context.Context, in *UpdatePipelineRequest, opts ...grpc.CallOption) (*UpdatePipelineResponse, error)
 	// Admin.
 	GetDatanodeReport(ctx context.Context, in *GetDatanodeReportRequest, opts ...grpc.CallOption) (*GetDatanodeReportResponse, error)
 	Fsck(ctx context.Context, in *FsckRequest, opts ...grpc.CallOption) (*FsckResponse, error)
 	SafeMode(ctx context.Context, in *SafeModeRequest, opts ...grpc.CallOption) (*SafeModeResponse, error)
+	// Decommission takes a DataNode out of service once its blocks are
+	// copied elsewhere; Recommission puts it back. Logged.
+	Decommission(ctx context.Context, in *DecommissionRequest, opts ...grpc.CallOption) (*DecommissionResponse, error)
+	Recommission(ctx context.Context, in *RecommissionRequest, opts ...grpc.CallOption) (*RecommissionResponse, error)
 }
 
 type clientProtocolClient struct {
@@ -261,6 +274,36 @@ func (c *clientProtocolClient) ReportBadBlocks(ctx context.Context, in *ReportBa
 	return out, nil
 }
 
+func (c *clientProtocolClient) GetAdditionalDatanode(ctx context.Context, in *GetAdditionalDatanodeRequest, opts ...grpc.CallOption) (*GetAdditionalDatanodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAdditionalDatanodeResponse)
+	err := c.cc.Invoke(ctx, ClientProtocol_GetAdditionalDatanode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientProtocolClient) UpdateBlockForPipeline(ctx context.Context, in *UpdateBlockForPipelineRequest, opts ...grpc.CallOption) (*UpdateBlockForPipelineResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateBlockForPipelineResponse)
+	err := c.cc.Invoke(ctx, ClientProtocol_UpdateBlockForPipeline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientProtocolClient) UpdatePipeline(ctx context.Context, in *UpdatePipelineRequest, opts ...grpc.CallOption) (*UpdatePipelineResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdatePipelineResponse)
+	err := c.cc.Invoke(ctx, ClientProtocol_UpdatePipeline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *clientProtocolClient) GetDatanodeReport(ctx context.Context, in *GetDatanodeReportRequest, opts ...grpc.CallOption) (*GetDatanodeReportResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetDatanodeReportResponse)
@@ -291,6 +334,26 @@ func (c *clientProtocolClient) SafeMode(ctx context.Context, in *SafeModeRequest
 	return out, nil
 }
 
+func (c *clientProtocolClient) Decommission(ctx context.Context, in *DecommissionRequest, opts ...grpc.CallOption) (*DecommissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DecommissionResponse)
+	err := c.cc.Invoke(ctx, ClientProtocol_Decommission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientProtocolClient) Recommission(ctx context.Context, in *RecommissionRequest, opts ...grpc.CallOption) (*RecommissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecommissionResponse)
+	err := c.cc.Invoke(ctx, ClientProtocol_Recommission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClientProtocolServer is the server API for ClientProtocol service.
 // All implementations must embed UnimplementedClientProtocolServer
 // for forward compatibility.
@@ -313,10 +376,18 @@ type ClientProtocolServer interface {
 	SetTimes(context.Context, *SetTimesRequest) (*SetTimesResponse, error)
 	GetContentSummary(context.Context, *GetContentSummaryRequest) (*GetContentSummaryResponse, error)
 	ReportBadBlocks(context.Context, *ReportBadBlocksRequest) (*ReportBadBlocksResponse, error)
+	// Pipeline recovery (see internal/datatransfer/doc.go).
+	GetAdditionalDatanode(context.Context, *GetAdditionalDatanodeRequest) (*GetAdditionalDatanodeResponse, error)
+	UpdateBlockForPipeline(context.Context, *UpdateBlockForPipelineRequest) (*UpdateBlockForPipelineResponse, error)
+	UpdatePipeline(context.Context, *UpdatePipelineRequest) (*UpdatePipelineResponse, error)
 	// Admin.
 	GetDatanodeReport(context.Context, *GetDatanodeReportRequest) (*GetDatanodeReportResponse, error)
 	Fsck(context.Context, *FsckRequest) (*FsckResponse, error)
 	SafeMode(context.Context, *SafeModeRequest) (*SafeModeResponse, error)
+	// Decommission takes a DataNode out of service once its blocks are
+	// copied elsewhere; Recommission puts it back. Logged.
+	Decommission(context.Context, *DecommissionRequest) (*DecommissionResponse, error)
+	Recommission(context.Context, *RecommissionRequest) (*RecommissionResponse, error)
 	mustEmbedUnimplementedClientProtocolServer()
 }
 
@@ -381,6 +452,15 @@ func (UnimplementedClientProtocolServer) GetContentSummary(context.Context, *Get
 func (UnimplementedClientProtocolServer) ReportBadBlocks(context.Context, *ReportBadBlocksRequest) (*ReportBadBlocksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportBadBlocks not implemented")
 }
+func (UnimplementedClientProtocolServer) GetAdditionalDatanode(context.Context, *GetAdditionalDatanodeRequest) (*GetAdditionalDatanodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAdditionalDatanode not implemented")
+}
+func (UnimplementedClientProtocolServer) UpdateBlockForPipeline(context.Context, *UpdateBlockForPipelineRequest) (*UpdateBlockForPipelineResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateBlockForPipeline not implemented")
+}
+func (UnimplementedClientProtocolServer) UpdatePipeline(context.Context, *UpdatePipelineRequest) (*UpdatePipelineResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdatePipeline not implemented")
+}
 func (UnimplementedClientProtocolServer) GetDatanodeReport(context.Context, *GetDatanodeReportRequest) (*GetDatanodeReportResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetDatanodeReport not implemented")
 }
@@ -389,6 +469,12 @@ func (UnimplementedClientProtocolServer) Fsck(context.Context, *FsckRequest) (*F
 }
 func (UnimplementedClientProtocolServer) SafeMode(context.Context, *SafeModeRequest) (*SafeModeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SafeMode not implemented")
+}
+func (UnimplementedClientProtocolServer) Decommission(context.Context, *DecommissionRequest) (*DecommissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Decommission not implemented")
+}
+func (UnimplementedClientProtocolServer) Recommission(context.Context, *RecommissionRequest) (*RecommissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Recommission not implemented")
 }
 func (UnimplementedClientProtocolServer) mustEmbedUnimplementedClientProtocolServer() {}
 func (UnimplementedClientProtocolServer) testEmbeddedByValue()                        {}
@@ -735,6 +821,60 @@ func _ClientProtocol_ReportBadBlocks_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientProtocol_GetAdditionalDatanode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAdditionalDatanodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientProtocolServer).GetAdditionalDatanode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientProtocol_GetAdditionalDatanode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientProtocolServer).GetAdditionalDatanode(ctx, req.(*GetAdditionalDatanodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientProtocol_UpdateBlockForPipeline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateBlockForPipelineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientProtocolServer).UpdateBlockForPipeline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientProtocol_UpdateBlockForPipeline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientProtocolServer).UpdateBlockForPipeline(ctx, req.(*UpdateBlockForPipelineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientProtocol_UpdatePipeline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdatePipelineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientProtocolServer).UpdatePipeline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientProtocol_UpdatePipeline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientProtocolServer).UpdatePipeline(ctx, req.(*UpdatePipelineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClientProtocol_GetDatanodeReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetDatanodeReportRequest)
 	if err := dec(in); err != nil {
@@ -785,6 +925,42 @@ func _ClientProtocol_SafeMode_Handler(srv interface{}, ctx context.Context, dec 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ClientProtocolServer).SafeMode(ctx, req.(*SafeModeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientProtocol_Decommission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DecommissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientProtocolServer).Decommission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientProtocol_Decommission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientProtocolServer).Decommission(ctx, req.(*DecommissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientProtocol_Recommission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecommissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientProtocolServer).Recommission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientProtocol_Recommission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientProtocolServer).Recommission(ctx, req.(*RecommissionRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -869,6 +1045,18 @@ var ClientProtocol_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ClientProtocol_ReportBadBlocks_Handler,
 		},
 		{
+			MethodName: "GetAdditionalDatanode",
+			Handler:    _ClientProtocol_GetAdditionalDatanode_Handler,
+		},
+		{
+			MethodName: "UpdateBlockForPipeline",
+			Handler:    _ClientProtocol_UpdateBlockForPipeline_Handler,
+		},
+		{
+			MethodName: "UpdatePipeline",
+			Handler:    _ClientProtocol_UpdatePipeline_Handler,
+		},
+		{
 			MethodName: "GetDatanodeReport",
 			Handler:    _ClientProtocol_GetDatanodeReport_Handler,
 		},
@@ -880,16 +1068,25 @@ var ClientProtocol_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "SafeMode",
 			Handler:    _ClientProtocol_SafeMode_Handler,
 		},
+		{
+			MethodName: "Decommission",
+			Handler:    _ClientProtocol_Decommission_Handler,
+		},
+		{
+			MethodName: "Recommission",
+			Handler:    _ClientProtocol_Recommission_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "cairn.proto",
 }
 
 const (
-	DatanodeProtocol_Register_FullMethodName               = "/cairn.v1.DatanodeProtocol/Register"
-	DatanodeProtocol_Heartbeat_FullMethodName              = "/cairn.v1.DatanodeProtocol/Heartbeat"
-	DatanodeProtocol_BlockReport_FullMethodName            = "/cairn.v1.DatanodeProtocol/BlockReport"
-	DatanodeProtocol_IncrementalBlockReport_FullMethodName = "/cairn.v1.DatanodeProtocol/IncrementalBlockReport"
+	DatanodeProtocol_Register_FullMethodName                   = "/cairn.v1.DatanodeProtocol/Register"
+	DatanodeProtocol_Heartbeat_FullMethodName                  = "/cairn.v1.DatanodeProtocol/Heartbeat"
+	DatanodeProtocol_BlockReport_FullMethodName                = "/cairn.v1.DatanodeProtocol/BlockReport"
+	DatanodeProtocol_IncrementalBlockReport_FullMethodName     = "/cairn.v1.DatanodeProtocol/IncrementalBlockReport"
+	DatanodeProtocol_CommitBlockSynchronization_FullMethodName = "/cairn.v1.DatanodeProtocol/CommitBlockSynchronization"
 )
 
 // DatanodeProtocolClient is the client API for DatanodeProtocol service.
@@ -900,6 +1097,8 @@ type DatanodeProtocolClient interface {
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	BlockReport(ctx context.Context, in *BlockReportRequest, opts ...grpc.CallOption) (*BlockReportResponse, error)
 	IncrementalBlockReport(ctx context.Context, in *IncrementalBlockReportRequest, opts ...grpc.CallOption) (*IncrementalBlockReportResponse, error)
+	// The primary of a RECOVER_BLOCK command reports its outcome.
+	CommitBlockSynchronization(ctx context.Context, in *CommitBlockSynchronizationRequest, opts ...grpc.CallOption) (*CommitBlockSynchronizationResponse, error)
 }
 
 type datanodeProtocolClient struct {
@@ -950,6 +1149,16 @@ func (c *datanodeProtocolClient) IncrementalBlockReport(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *datanodeProtocolClient) CommitBlockSynchronization(ctx context.Context, in *CommitBlockSynchronizationRequest, opts ...grpc.CallOption) (*CommitBlockSynchronizationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CommitBlockSynchronizationResponse)
+	err := c.cc.Invoke(ctx, DatanodeProtocol_CommitBlockSynchronization_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DatanodeProtocolServer is the server API for DatanodeProtocol service.
 // All implementations must embed UnimplementedDatanodeProtocolServer
 // for forward compatibility.
@@ -958,6 +1167,8 @@ type DatanodeProtocolServer interface {
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	BlockReport(context.Context, *BlockReportRequest) (*BlockReportResponse, error)
 	IncrementalBlockReport(context.Context, *IncrementalBlockReportRequest) (*IncrementalBlockReportResponse, error)
+	// The primary of a RECOVER_BLOCK command reports its outcome.
+	CommitBlockSynchronization(context.Context, *CommitBlockSynchronizationRequest) (*CommitBlockSynchronizationResponse, error)
 	mustEmbedUnimplementedDatanodeProtocolServer()
 }
 
@@ -979,6 +1190,9 @@ func (UnimplementedDatanodeProtocolServer) BlockReport(context.Context, *BlockRe
 }
 func (UnimplementedDatanodeProtocolServer) IncrementalBlockReport(context.Context, *IncrementalBlockReportRequest) (*IncrementalBlockReportResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IncrementalBlockReport not implemented")
+}
+func (UnimplementedDatanodeProtocolServer) CommitBlockSynchronization(context.Context, *CommitBlockSynchronizationRequest) (*CommitBlockSynchronizationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CommitBlockSynchronization not implemented")
 }
 func (UnimplementedDatanodeProtocolServer) mustEmbedUnimplementedDatanodeProtocolServer() {}
 func (UnimplementedDatanodeProtocolServer) testEmbeddedByValue()                          {}
@@ -1073,6 +1287,24 @@ func _DatanodeProtocol_IncrementalBlockReport_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DatanodeProtocol_CommitBlockSynchronization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CommitBlockSynchronizationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DatanodeProtocolServer).CommitBlockSynchronization(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DatanodeProtocol_CommitBlockSynchronization_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DatanodeProtocolServer).CommitBlockSynchronization(ctx, req.(*CommitBlockSynchronizationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DatanodeProtocol_ServiceDesc is the grpc.ServiceDesc for DatanodeProtocol service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1095,6 +1327,10 @@ var DatanodeProtocol_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "IncrementalBlockReport",
 			Handler:    _DatanodeProtocol_IncrementalBlockReport_Handler,
+		},
+		{
+			MethodName: "CommitBlockSynchronization",
+			Handler:    _DatanodeProtocol_CommitBlockSynchronization_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

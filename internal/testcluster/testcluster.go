@@ -51,12 +51,14 @@ type Cluster struct {
 	nn     *server
 	nnNode *namenode.Server
 	nnAddr string
+	nnHTTP string // the NameNode's web address, fixed across restarts
 	dns    []*dataNode
 }
 
 type dataNode struct {
 	dirs []string
 	addr string // data-transfer address, fixed across restarts
+	http string // web address, fixed across restarts
 	node *datanode.DataNode
 	srv  *server // nil while stopped
 }
@@ -100,7 +102,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	t.Cleanup(c.shutdown)
 	c.startNameNode(t, "127.0.0.1:0")
 	for i := 0; i < opts.DataNodes; i++ {
-		d := &dataNode{dirs: []string{filepath.Join(c.dir, fmt.Sprintf("dn%d", i))}, addr: "127.0.0.1:0"}
+		d := &dataNode{dirs: []string{filepath.Join(c.dir, fmt.Sprintf("dn%d", i))}, addr: "127.0.0.1:0", http: "127.0.0.1:0"}
 		c.dns = append(c.dns, d)
 		c.startDataNode(t, i)
 	}
@@ -127,16 +129,24 @@ func (c *Cluster) startNameNode(t testing.TB, addr string) {
 	}
 	lis := listen(t, addr)
 	c.nnAddr = lis.Addr().String()
+	if c.nnHTTP == "" {
+		c.nnHTTP = "127.0.0.1:0"
+	}
+	hl := listen(t, c.nnHTTP)
+	c.nnHTTP = hl.Addr().String()
 	c.nnNode = nn
-	c.nn = serve(nn.Serve, nn.HTTPHandler(), nn.Close, lis)
+	c.nn = serve(nn.Serve, nn.HTTPHandler(), nn.Close, lis, hl)
 }
 
 func (c *Cluster) startDataNode(t testing.TB, i int) {
 	t.Helper()
 	d := c.dns[i]
+	hl := listen(t, d.http)
+	d.http = hl.Addr().String()
 	cfg := datanode.Config{
 		Dirs:                d.dirs,
 		NameNode:            c.nnAddr,
+		HTTPAddr:            d.http,
 		HeartbeatInterval:   c.opts.HeartbeatInterval,
 		BlockReportInterval: time.Hour,
 	}
@@ -145,12 +155,13 @@ func (c *Cluster) startDataNode(t testing.TB, i int) {
 	}
 	node, err := datanode.New(cfg, c.log.With("node", fmt.Sprintf("datanode%d", i)))
 	if err != nil {
+		hl.Close()
 		t.Fatalf("datanode.New(%d): %v", i, err)
 	}
 	lis := listen(t, d.addr)
 	d.addr = lis.Addr().String()
 	d.node = node
-	d.srv = serve(node.Serve, node.HTTPHandler(), node.Close, lis)
+	d.srv = serve(node.Serve, node.HTTPHandler(), node.Close, lis, hl)
 }
 
 // listen binds addr, retrying briefly: a restarted node takes back its
@@ -170,14 +181,12 @@ func listen(t testing.TB, addr string) net.Listener {
 	}
 }
 
-func serve(fn func(context.Context, net.Listener) error, h http.Handler, closeFn func() error, lis net.Listener) *server {
+func serve(fn func(context.Context, net.Listener) error, h http.Handler, closeFn func() error, lis, hl net.Listener) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{cancel: cancel, done: make(chan error, 1), close: closeFn}
 	go func() { s.done <- fn(ctx, lis) }()
-	if hl, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
-		s.http = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-		go s.http.Serve(hl)
-	}
+	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go s.http.Serve(hl)
 	return s
 }
 
@@ -199,6 +208,14 @@ func (c *Cluster) shutdown() {
 
 // NameNodeAddr returns the NameNode's RPC address.
 func (c *Cluster) NameNodeAddr() string { return c.nnAddr }
+
+// NameNodeHTTPAddr returns the NameNode's web address (web UI,
+// /metrics, /healthz), host:port.
+func (c *Cluster) NameNodeHTTPAddr() string { return c.nnHTTP }
+
+// DataNodeHTTPAddr returns DataNode i's web address, host:port; it is
+// also the address the DataNode tells the NameNode.
+func (c *Cluster) DataNodeHTTPAddr(i int) string { return c.dns[i].http }
 
 // NameNode returns the running NameNode server.
 func (c *Cluster) NameNode() *namenode.Server { return c.nnNode }
@@ -299,7 +316,8 @@ func (c *Cluster) WaitLive(t testing.TB, n int) {
 		}
 		live := 0
 		for _, d := range rep.Datanodes {
-			if d.State == "live" {
+			// Decommissioning nodes are up too.
+			if d.State == "live" || d.State == "decommissioning" || d.State == "decommissioned" {
 				live++
 			}
 		}

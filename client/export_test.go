@@ -1,0 +1,25 @@
+package client
+
+// Test seams for the external tests of package client_test.
+
+// KillForTest makes c behave as if its process died with w open: w's
+// pipeline is torn down (the DataNodes keep their partial replicas), the
+// lease is no longer renewed and the connection to the NameNode is
+// closed. It returns the file offset up to which w's data was
+// acknowledged by its whole pipeline.
+func KillForTest(c *Client, w *Writer) int64 {
+	w.mu.Lock()
+	acked := w.block.Offset
+	if w.cur != nil {
+		w.cur.Abort()
+		acked += w.cur.Acked()
+	} else {
+		acked += w.block.Block.Len
+	}
+	w.state = writerAborted
+	w.mu.Unlock()
+	c.stop()
+	c.renewers.Wait()
+	c.conn.Close()
+	return acked
+}

@@ -1,0 +1,339 @@
+package datanode
+
+import (
+	"context"
+	"net"
+	"os"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/datatransfer"
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// The DataNode's part in pipeline recovery (TRANSFER_BLOCK), lease
+// recovery (RECOVER_BLOCK, as a participant and as the primary), and
+// damaged replicas. See doc.go, "Recovery".
+
+// transferBlock runs a TRANSFER_BLOCK operation: the first block.Len
+// bytes of the local replica are copied to the targets as stage
+// TRANSFER_RBW with the new generation stamp. The answer comes when
+// the copy is durable on the targets; a failure of a target is named
+// in first_bad_link.
+func (d *DataNode) transferBlock(ctx context.Context, conn net.Conn, op *protocol.OpTransferBlock) {
+	d.active.Add(1)
+	defer d.active.Add(-1)
+	block := protocol.BlockFromProto(op.Block)
+	targets := protocol.DatanodesFromProto(op.Targets)
+	newGS := cairn.GenStamp(op.NewGenStamp)
+	name := blockName(block)
+	reply := func(err error, badLink string) {
+		resp := &protocol.BlockOpResponse{}
+		if err != nil {
+			resp.Status = protocol.StatusFromError(err)
+			resp.FirstBadLink = badLink
+		}
+		respond(conn, resp)
+	}
+	if op.Block == nil || len(targets) == 0 || len(targets) >= datatransfer.MaxPipeline || block.Len < 0 || block.Len > datatransfer.MaxBlockOffset || newGS <= block.GenStamp {
+		reply(cairn.Errorf("datanode.TransferBlock", name, cairn.Invalid, "bad transfer operation"), "")
+		return
+	}
+	data, meta, release, err := d.store.openSource(block.ID, block.Len, newGS)
+	if err != nil {
+		d.log.Info("refusing transfer", "block", name, "err", err)
+		reply(err, "")
+		return
+	}
+	defer release()
+	defer data.Close()
+	defer meta.Close()
+	opts := datatransfer.Options{Stage: datatransfer.StageTransferRbw, Timeout: time.Duration(op.TimeoutMs) * time.Millisecond}
+	w, err := opts.NewBlockWriter(ctx, cairn.Block{ID: block.ID, GenStamp: newGS}, targets, "datanode-"+string(d.ID()))
+	if err != nil {
+		reply(err, targets[0].Addr)
+		return
+	}
+	srcErr, dstErr := sendReplica(w, data, meta, block.Len)
+	switch {
+	case srcErr != nil:
+		w.Abort()
+		d.log.Warn("transfer failed reading the local replica", "block", name, "err", srcErr)
+		reply(srcErr, "")
+		return
+	case dstErr != nil:
+		w.Abort()
+		reply(dstErr, targets[0].Addr)
+		return
+	}
+	if err := w.Close(); err != nil {
+		reply(err, targets[0].Addr)
+		return
+	}
+	d.log.Info("transferred partial replica for pipeline recovery", "block", name, "newGenStamp", newGS, "len", block.Len, "target", targets[0].Addr)
+	reply(nil, "")
+}
+
+// sendReplica streams [0, length) of a replica's files down w,
+// checking every checksum on the way. srcErr is a failure of the local
+// replica (unreadable, or corrupt: kind cairn.Corrupt), dstErr one of
+// the pipeline.
+func sendReplica(w *datatransfer.BlockWriter, data, meta *os.File, length int64) (srcErr, dstErr error) {
+	buf := make([]byte, cairn.PacketSize)
+	sums := make([]byte, datatransfer.SumsLen(cairn.PacketSize))
+	for pos := int64(0); pos < length; {
+		k := int(min(int64(len(buf)), length-pos))
+		if err := readFull(data, buf[:k], pos); err != nil {
+			return cairn.E("datanode.read", cairn.IO, err), nil
+		}
+		s := sums[:datatransfer.SumsLen(k)]
+		if err := readFull(meta, s, sumOffset(pos)); err != nil {
+			return cairn.E("datanode.read", cairn.IO, err), nil
+		}
+		if bad := datatransfer.VerifySums(s, buf[:k]); bad >= 0 {
+			return cairn.Errorf("datanode.read", "", cairn.Corrupt, "checksum mismatch at offset %d", pos+int64(bad)*cairn.ChunkSize), nil
+		}
+		if _, err := w.Write(buf[:k]); err != nil {
+			return nil, err
+		}
+		pos += int64(k)
+	}
+	return nil, nil
+}
+
+// recoverReplica runs a RECOVER_BLOCK operation, one step of a block
+// synchronization asked by the primary.
+func (d *DataNode) recoverReplica(conn net.Conn, op *protocol.OpRecoverBlock) {
+	b := protocol.BlockFromProto(op.Block)
+	info, err := d.recoverLocal(b, cairn.GenStamp(op.NewGenStamp), op.NewLength)
+	resp := &protocol.ReplicaRecoveryResponse{}
+	if err != nil {
+		resp.Status = protocol.StatusFromError(err)
+	} else {
+		resp.Replica = protocol.BlockToProto(info.Block)
+		resp.Finalized = info.Finalized
+	}
+	conn.SetWriteDeadline(time.Now().Add(ioTimeout))
+	datatransfer.WriteMessage(conn, resp)
+}
+
+// recoverLocal is one step of a block synchronization on this node:
+// with newLength -1 describe the replica (stopping its writer), else
+// cut, stamp and finalize it.
+func (d *DataNode) recoverLocal(b cairn.Block, newGS cairn.GenStamp, newLength int64) (datatransfer.ReplicaState, error) {
+	if newGS <= b.GenStamp || newLength < -1 || newLength > datatransfer.MaxBlockOffset {
+		return datatransfer.ReplicaState{}, cairn.Errorf("datanode.recover", blockName(b), cairn.Invalid, "bad recovery to generation stamp %d, length %d", newGS, newLength)
+	}
+	if newLength < 0 {
+		info, err := d.store.initRecovery(b.ID, b.GenStamp, newGS)
+		return datatransfer.ReplicaState{Block: info.block, Finalized: info.finalized}, err
+	}
+	fb, err := d.store.finishRecovery(b.ID, newLength, newGS)
+	if err != nil {
+		return datatransfer.ReplicaState{}, err
+	}
+	d.ibr.add([]cairn.Block{fb}, nil)
+	d.log.Info("replica recovered", "block", blockName(fb))
+	return datatransfer.ReplicaState{Block: fb, Finalized: true}, nil
+}
+
+// recoverBlock is the primary's side of lease recovery (a RECOVER_BLOCK
+// command): it asks every node of the block for its replica, picks the
+// length they can agree on, has each bring its replica to that length
+// and the new generation stamp, finalized, and reports the outcome to
+// the NameNode.
+//
+// The length: if a replica is finalized (the writer died while closing
+// the block), its length; otherwise the shortest of the replicas with
+// the highest generation stamp (replicas of an older pipeline may lack
+// bytes acknowledged later). Every replica holds a prefix of the same
+// byte stream, so the shortest of the current ones holds every byte
+// the writer had acknowledged.
+func (n *nnConn) recoverBlock(ctx context.Context, b cairn.Block, nodes []cairn.DatanodeInfo, newGS cairn.GenStamp) error {
+	d := n.d
+	self := d.ID()
+	opts := datatransfer.Options{Timeout: recoveryWait + 5*time.Second}
+	step := func(node cairn.DatanodeInfo, length int64) (datatransfer.ReplicaState, error) {
+		if node.ID == self {
+			return d.recoverLocal(b, newGS, length)
+		}
+		cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+		return opts.RecoverBlock(cctx, node, b, newGS, length)
+	}
+	type answer struct {
+		node cairn.DatanodeInfo
+		st   datatransfer.ReplicaState
+	}
+	var answers []answer
+	allAbsent := true
+	for _, node := range nodes {
+		st, err := step(node, -1)
+		if err != nil {
+			if cairn.KindOf(err) != cairn.NotExist {
+				allAbsent = false
+			}
+			d.log.Info("block recovery: replica not usable", "block", blockName(b), "node", node.Addr, "err", err)
+			continue
+		}
+		answers = append(answers, answer{node, st})
+	}
+	if len(answers) == 0 {
+		if !allAbsent {
+			return cairn.Errorf("datanode.RecoverBlock", blockName(b), cairn.Unavailable, "no node of the block answered")
+		}
+		d.log.Warn("block recovery: no replica left; the block is dropped", "block", blockName(b))
+		return n.commitBlockSync(ctx, b, cairn.Block{ID: b.ID, GenStamp: newGS}, nil, true)
+	}
+	length := int64(-1)
+	for _, a := range answers {
+		if a.st.Finalized {
+			length = a.st.Block.Len
+			break
+		}
+	}
+	var maxGS cairn.GenStamp
+	if length < 0 {
+		for _, a := range answers {
+			maxGS = max(maxGS, a.st.Block.GenStamp)
+		}
+		for _, a := range answers {
+			if a.st.Block.GenStamp == maxGS && (length < 0 || a.st.Block.Len < length) {
+				length = a.st.Block.Len
+			}
+		}
+	}
+	var synced []cairn.NodeID
+	for _, a := range answers {
+		if a.st.Block.Len < length || (!a.st.Finalized && maxGS != 0 && a.st.Block.GenStamp != maxGS) {
+			continue
+		}
+		if _, err := step(a.node, length); err != nil {
+			d.log.Warn("block recovery: cannot update replica", "block", blockName(b), "node", a.node.Addr, "err", err)
+			continue
+		}
+		synced = append(synced, a.node.ID)
+	}
+	if len(synced) == 0 {
+		return cairn.Errorf("datanode.RecoverBlock", blockName(b), cairn.Unavailable, "no replica could be updated")
+	}
+	nb := cairn.Block{ID: b.ID, GenStamp: newGS, Len: length}
+	d.log.Info("block recovered", "block", blockName(nb), "replicas", len(synced))
+	return n.commitBlockSync(ctx, b, nb, synced, false)
+}
+
+func (n *nnConn) commitBlockSync(ctx context.Context, old, nb cairn.Block, nodes []cairn.NodeID, drop bool) error {
+	ids := make([]string, len(nodes))
+	for i, id := range nodes {
+		ids[i] = string(id)
+	}
+	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	_, err := n.dn.CommitBlockSynchronization(cctx, &protocol.CommitBlockSynchronizationRequest{
+		NodeId:      string(n.d.ID()),
+		Block:       protocol.BlockToProto(nb),
+		OldGenStamp: uint64(old.GenStamp),
+		Nodes:       ids,
+		DeleteBlock: drop,
+	})
+	return protocol.FromStatus("datanode.CommitBlockSynchronization", n.d.cfg.NameNode, err)
+}
+
+// replicaDamaged stops serving a finalized replica found damaged (by
+// the scanner, or a read that found its files missing or short) and
+// queues a report of it to the NameNode, which has it replaced and then
+// deleted.
+func (d *DataNode) replicaDamaged(b cairn.Block, reason string) {
+	if !d.store.markBad(b) {
+		return
+	}
+	d.log.Warn("replica damaged: no longer served, reported to the namenode", "block", blockName(b), "reason", reason)
+	d.ibr.addBad(b, reason)
+}
+
+// badReport is a damaged replica to tell the NameNode of.
+type badReport struct {
+	block  cairn.Block
+	reason string
+}
+
+func (q *ibrQueue) addBad(b cairn.Block, reason string) {
+	q.mu.Lock()
+	q.bad = append(q.bad, badReport{b, reason})
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *ibrQueue) takeBad() []badReport {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.bad
+	q.bad = nil
+	return out
+}
+
+func (q *ibrQueue) putBackBad(bad []badReport) {
+	q.mu.Lock()
+	q.bad = append(bad, q.bad...)
+	q.mu.Unlock()
+}
+
+// sendBad reports damaged replicas to the NameNode.
+func (n *nnConn) sendBad(ctx context.Context) error {
+	bad := n.d.ibr.takeBad()
+	if len(bad) == 0 {
+		return nil
+	}
+	req := &protocol.ReportBadBlocksRequest{}
+	for _, b := range bad {
+		req.Blocks = append(req.Blocks, &protocol.BadBlock{Block: protocol.BlockToProto(b.block), NodeId: string(n.d.ID()), Reason: b.reason})
+	}
+	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	if _, err := n.cl.ReportBadBlocks(cctx, req); err != nil {
+		n.d.ibr.putBackBad(bad)
+		return protocol.FromStatus("datanode.ReportBadBlocks", n.d.cfg.NameNode, err)
+	}
+	return nil
+}
+
+// startRecovery runs a RECOVER_BLOCK command in the background, once
+// per block at a time.
+func (n *nnConn) startRecovery(ctx context.Context, c *protocol.Command, wg interface {
+	Add(int)
+	Done()
+}) {
+	d := n.d
+	blocks := protocol.BlocksFromProto(c.Blocks)
+	if len(blocks) != 1 || len(c.Targets) == 0 {
+		d.log.Warn("ignoring a malformed RECOVER_BLOCK command", "blocks", len(blocks), "targets", len(c.Targets))
+		return
+	}
+	b := blocks[0]
+	n.mu.Lock()
+	if n.recovering == nil {
+		n.recovering = make(map[cairn.BlockID]bool)
+	}
+	if n.recovering[b.ID] {
+		n.mu.Unlock()
+		return
+	}
+	n.recovering[b.ID] = true
+	n.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() {
+			n.mu.Lock()
+			delete(n.recovering, b.ID)
+			n.mu.Unlock()
+		}()
+		err := n.recoverBlock(ctx, b, protocol.DatanodesFromProto(c.Targets), cairn.GenStamp(c.NewGenStamp))
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("block recovery failed", "block", blockName(b), "err", err)
+		}
+	}()
+}

@@ -1,0 +1,213 @@
+package namenode
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+	pb "github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// Decommissioning. The operator's choice (decommission or recommission a
+// node) is a logged command (setNodeAdmin), so it survives a restart;
+// the namespace keeps the set of nodes being taken out of service, and
+// the registry mirrors it in each registered node's admin state. A
+// decommissioning node is never chosen for new replicas; its replicas
+// serve reads and are copy sources, but do not count toward a block's
+// target, so the replication monitor copies every block it holds to
+// other nodes. Once no committed block it holds has fewer good replicas
+// elsewhere than its target (and no block being written is in its
+// pipeline), it is decommissioned: this last step is not logged, and is
+// found again after a restart from the block reports.
+
+// decommissionCheckInterval bounds how often the monitor scans the block
+// map for the progress of decommissioning nodes.
+const decommissionCheckInterval = time.Second
+
+// Decommission starts taking the DataNode named by node (its
+// data-transfer address or its node ID) out of service.
+func (s *Server) Decommission(ctx context.Context, node string) (DatanodeStatus, error) {
+	return s.setNodeAdmin(ctx, node, true)
+}
+
+// Recommission puts a decommissioning or decommissioned DataNode back in
+// service.
+func (s *Server) Recommission(ctx context.Context, node string) (DatanodeStatus, error) {
+	return s.setNodeAdmin(ctx, node, false)
+}
+
+func (s *Server) setNodeAdmin(ctx context.Context, node string, decommission bool) (DatanodeStatus, error) {
+	if node == "" {
+		return DatanodeStatus{}, errf(cairn.Invalid, "no datanode given")
+	}
+	if !s.isLeader() {
+		return DatanodeStatus{}, s.notLeader()
+	}
+	d := s.findNode(node)
+	if d == nil {
+		return DatanodeStatus{}, errf(cairn.NotExist, "no datanode %s is registered (give its data-transfer address host:port or its ID, as 'cairn admin report' shows them)", node)
+	}
+	c := command{op: opSetNodeAdmin, targets: []cairn.NodeID{d.id}}
+	if decommission {
+		c.flags |= flagDecommission
+	}
+	if _, err := s.propose(ctx, &c); err != nil {
+		return DatanodeStatus{}, err
+	}
+	if decommission {
+		s.log.Info("decommissioning datanode", "node", d.id, "addr", d.addr.Load().info.Addr)
+	} else {
+		s.log.Info("datanode back in service", "node", d.id, "addr", d.addr.Load().info.Addr)
+	}
+	return s.nodeStatus(d, s.now().UnixNano()), nil
+}
+
+// findNode finds a registered DataNode by ID or data-transfer address.
+func (s *Server) findNode(node string) *datanode {
+	if d := s.reg.lookup(cairn.NodeID(node)); d != nil {
+		return d
+	}
+	for _, d := range s.reg.all() {
+		if d.addr.Load().info.Addr == node {
+			return d
+		}
+	}
+	return nil
+}
+
+// applySetNodeAdmin records that a node is being decommissioned (flag
+// set) or is back in service.
+func (ns *namespace) applySetNodeAdmin(c *command) any {
+	if len(c.targets) != 1 || c.targets[0] == "" {
+		return errf(cairn.Invalid, "setNodeAdmin needs one node")
+	}
+	id := c.targets[0]
+	decommission := c.flags&flagDecommission != 0
+	if decommission {
+		ns.decom[id] = struct{}{}
+	} else {
+		delete(ns.decom, id)
+	}
+	if d := ns.reg.lookup(id); d != nil {
+		ns.syncAdmin(d)
+	}
+	// Every block of the node may now need copies, or have a surplus.
+	ns.heal.rescan = true
+	return nil
+}
+
+// syncAdmin brings d's admin state in line with the logged set. The
+// caller holds ns.mu.
+func (ns *namespace) syncAdmin(d *datanode) {
+	_, decom := ns.decom[d.id]
+	switch cur := adminState(d.admin.Load()); {
+	case decom && cur == adminNormal:
+		d.admin.Store(uint32(adminDecommissioning))
+	case !decom && cur != adminNormal:
+		d.admin.Store(uint32(adminNormal))
+	}
+}
+
+// checkDecommission marks decommissioning nodes decommissioned once no
+// block depends on them. The caller holds ns.mu.
+func (s *Server) checkDecommission(now int64) {
+	ns := s.ns
+	h := &ns.heal
+	var decs []*datanode
+	for _, d := range s.reg.all() {
+		if adminState(d.admin.Load()) == adminDecommissioning && s.reg.state(d, now) != stateDead {
+			decs = append(decs, d)
+		}
+	}
+	if len(decs) == 0 {
+		return
+	}
+	if t := time.Unix(0, now); t.Sub(h.lastDecomCheck) < decommissionCheckInterval {
+		return
+	} else {
+		h.lastDecomCheck = t
+	}
+	busy := make(map[uint32]int)
+	for _, b := range ns.blocks {
+		if b.file == nil || !b.committed {
+			continue
+		}
+		held := false
+		for _, r := range b.replicas {
+			if slices.ContainsFunc(decs, func(d *datanode) bool { return d.idx == r.node }) {
+				held = true
+				break
+			}
+		}
+		if !held {
+			continue
+		}
+		if c := s.countReplicas(b, now); c.live < int(b.file.repl) {
+			for _, r := range b.replicas {
+				busy[r.node]++
+			}
+		}
+	}
+	for _, u := range ns.uc {
+		for _, id := range u.expected {
+			if d := ns.reg.lookup(id); d != nil {
+				busy[d.idx]++
+			}
+		}
+	}
+	for _, d := range decs {
+		if busy[d.idx] == 0 {
+			d.admin.CompareAndSwap(uint32(adminDecommissioning), uint32(adminDecommissioned))
+			s.log.Info("datanode decommissioned: every block it holds has its replicas elsewhere", "node", d.id, "addr", d.addr.Load().info.Addr)
+		}
+	}
+}
+
+// nodeStatus describes d at time now.
+func (s *Server) nodeStatus(d *datanode, now int64) DatanodeStatus {
+	ds := DatanodeStatus{
+		Info:          d.addr.Load().info,
+		State:         s.reg.state(d, now).String(),
+		Blocks:        d.numBlocks.Load(),
+		LastHeartbeat: time.Unix(0, d.lastHeartbeat.Load()),
+	}
+	d.mu.Lock()
+	ds.Storage = d.storage
+	ds.Storage.FailedVolumes = slices.Clone(d.storage.FailedVolumes)
+	ds.PendingDeletion = int64(len(d.deletes))
+	d.mu.Unlock()
+	return ds
+}
+
+func (r *clientRPC) Decommission(ctx context.Context, req *pb.DecommissionRequest) (*pb.DecommissionResponse, error) {
+	ds, err := r.s.Decommission(ctx, req.Node)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.DecommissionResponse{Datanode: datanodeReportToProto(ds)}, nil
+}
+
+func (r *clientRPC) Recommission(ctx context.Context, req *pb.RecommissionRequest) (*pb.RecommissionResponse, error) {
+	ds, err := r.s.Recommission(ctx, req.Node)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.RecommissionResponse{Datanode: datanodeReportToProto(ds)}, nil
+}
+
+func datanodeReportToProto(d DatanodeStatus) *pb.DatanodeReport {
+	return &pb.DatanodeReport{
+		Id:                    string(d.Info.ID),
+		Addr:                  d.Info.Addr,
+		HttpAddr:              d.Info.HTTPAddr,
+		State:                 d.State,
+		CapacityBytes:         d.Storage.CapacityBytes,
+		UsedBytes:             d.Storage.UsedBytes,
+		RemainingBytes:        d.Storage.RemainingBytes,
+		Blocks:                d.Blocks,
+		LastHeartbeatUnixNano: d.LastHeartbeat.UnixNano(),
+		ActiveTransfers:       int32(d.Storage.ActiveTransfers),
+		FailedVolumes:         d.Storage.FailedVolumes,
+	}
+}
