@@ -1,0 +1,140 @@
+package datanode
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/metrics"
+	"github.com/cairn-fs/cairn/internal/version"
+	"github.com/cairn-fs/cairn/internal/webui"
+)
+
+// HTTPHandler serves the DataNode's web endpoints: its page and JSON
+// API (see package webui), file downloads, /status (JSON, as before the
+// web UI), /metrics (Prometheus), /healthz (the process answers) and
+// /readyz (200 once registered with the NameNode, 503 before).
+func (d *DataNode) HTTPHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !d.isRegistered() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready: not registered with the namenode\n"))
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /status", d.serveStatus)
+	mux.Handle("GET /metrics", metrics.Handler(d.metrics.reg))
+	mux.Handle("/", webui.DataNodeHandler(webSource{d}, d.log))
+	return mux
+}
+
+// webSource adapts the DataNode to what its web page needs.
+type webSource struct{ d *DataNode }
+
+var _ webui.DataNode = webSource{}
+
+func (w webSource) Status(ctx context.Context) (webui.DataNodeStatus, error) {
+	d := w.d
+	id, cluster := d.store.ids()
+	n, used, _ := d.store.stats()
+	d.mu.Lock()
+	addr, state := d.addr, d.nnState
+	d.mu.Unlock()
+	st := webui.DataNodeStatus{
+		ID:              string(id),
+		ClusterID:       string(cluster),
+		Version:         version.Version,
+		Addr:            addr,
+		NameNode:        d.cfg.NameNode,
+		NameNodeState:   state,
+		StartTime:       d.started,
+		Blocks:          n,
+		UsedBytes:       used,
+		ActiveTransfers: int(d.active.Load()),
+		LastScan:        d.lastScanTime(),
+	}
+	d.store.mu.Lock()
+	for _, v := range d.store.vols {
+		st.Volumes = append(st.Volumes, webui.Volume{Dir: v.dir, Failed: v.failed != nil})
+	}
+	d.store.mu.Unlock()
+	for i := range st.Volumes {
+		v := &st.Volumes[i]
+		var fs syscall.Statfs_t
+		if !v.Failed && syscall.Statfs(v.Dir, &fs) == nil {
+			v.CapacityBytes = int64(fs.Blocks) * int64(fs.Bsize)
+			v.RemainingBytes = int64(fs.Bavail) * int64(fs.Bsize)
+		}
+	}
+	return st, nil
+}
+
+// lastScanTime is when the block scanner last finished a pass; zero if
+// it has not.
+func (d *DataNode) lastScanTime() time.Time {
+	if ns := d.lastScan.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// serveStatus answers /status: the DataNode in JSON, for scripts.
+func (d *DataNode) serveStatus(w http.ResponseWriter, r *http.Request) {
+	id, cluster := d.store.ids()
+	n, used, failed := d.store.stats()
+	d.mu.Lock()
+	addr, state := d.addr, d.nnState
+	d.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"nodeID":          id,
+		"clusterID":       cluster,
+		"addr":            addr,
+		"namenode":        d.cfg.NameNode,
+		"namenodeState":   state,
+		"dirs":            d.store.healthyDirs(),
+		"failedVolumes":   failed,
+		"blocks":          n,
+		"usedBytes":       used,
+		"activeTransfers": d.active.Load(),
+	})
+}
+
+// Open reads the file at path from the cluster, as any client would:
+// the NameNode's web UI sends downloads here, so block bytes never pass
+// through the NameNode.
+func (w webSource) Open(ctx context.Context, path string) (io.ReadCloser, int64, error) {
+	c, err := client.Dial(ctx, w.d.cfg.NameNode, client.WithClientName("webui-download"))
+	if err != nil {
+		return nil, 0, err
+	}
+	r, err := c.Open(ctx, path)
+	if err != nil {
+		c.Close()
+		return nil, 0, err
+	}
+	return &download{Reader: r, c: c}, r.Stat().Size, nil
+}
+
+// download closes the client with the file.
+type download struct {
+	*client.Reader
+	c *client.Client
+}
+
+func (dl *download) Close() error {
+	err := dl.Reader.Close()
+	dl.c.Close()
+	return err
+}
