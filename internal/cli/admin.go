@@ -16,9 +16,10 @@ import (
 // newAdminCmd builds 'cairn admin' and its subcommands.
 func newAdminCmd(e *env) *cobra.Command {
 	r := &remote{e: e}
-	cmd := newGroupCmd("admin", "Administer the cluster (report, fsck, safemode)")
+	cmd := newGroupCmd("admin", "Administer the cluster (report, fsck, safemode, decommission)")
 	r.addFlags(cmd)
 	cmd.AddCommand(newReportCmd(r), newFsckCmd(r), newSafeModeCmd(r))
+	cmd.AddCommand(newDecommissionCmd(r), newRecommissionCmd(r))
 	return cmd
 }
 
@@ -350,7 +351,9 @@ func printFsck(w io.Writer, rep fsckJSON, opts client.FsckOptions, namenode stri
 		}
 		fmt.Fprintf(&b, "%s %d bytes, replicated: replication=%d, %d block(s)%s:  %s\n",
 			f.Path, f.Size, f.Replication, len(f.Blocks), open, status)
-		if opts.Blocks {
+		if opts.Blocks || f.Status != "HEALTHY" {
+			// Without --blocks, the NameNode lists only the blocks
+			// with problems, and the numbers are not their indexes.
 			for i, blk := range f.Blocks {
 				fmt.Fprintf(&b, "%d. blk_%d_%d len=%d Live_repl=%d", i, blk.ID, blk.GenStamp, blk.Size, blk.LiveReplicas)
 				if blk.CorruptReplicas > 0 {

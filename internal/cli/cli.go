@@ -33,6 +33,9 @@ type env struct {
 	// isTerminal reports whether w is a terminal, for the progress
 	// bar.
 	isTerminal func(w io.Writer) bool
+	// logFormat is the --log-format of a server command: text or json
+	// (config.go).
+	logFormat string
 }
 
 // Run runs the cairn command with args (without the program name),
@@ -269,11 +272,12 @@ try 'cairn fs ls /'.`,
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
 	root.AddCommand(
-		newNameNodeCmd(e),
-		newDataNodeCmd(e),
-		newDevCmd(e),
+		withConfig(e, newNameNodeCmd(e)),
+		withConfig(e, newDataNodeCmd(e)),
+		withConfig(e, newDevCmd(e)),
 		newFSCmd(e),
 		newAdminCmd(e),
+		newBenchCmd(e),
 		newVersionCmd(e),
 	)
 	return root

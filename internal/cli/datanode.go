@@ -27,7 +27,11 @@ type datanodeCmd struct {
 	httpAddr  string
 	heartbeat time.Duration
 	report    time.Duration
+	scan      time.Duration
+	scanBW    sizeValue
+	volCap    sizeValue // hidden test seam: datanode.Config.VolumeCapacity
 	logLevel  levelValue
+	pprof     bool
 }
 
 func newDataNodeCmd(e *env) *cobra.Command {
@@ -36,9 +40,13 @@ func newDataNodeCmd(e *env) *cobra.Command {
 		Use:   "datanode --dir DIR[,DIR...] [--namenode HOST:PORT] [--addr HOST:PORT] [--http-addr HOST:PORT] [flags]",
 		Short: "Run a DataNode",
 		Long: `Run a DataNode: it stores blocks in --dir (one directory per disk, comma
-separated; required), serves block reads and writes on --addr, a web
-endpoint (/healthz) on --http-addr, and registers with the NameNode at
---namenode, retrying while it is unreachable, until SIGINT or SIGTERM.
+separated; required), serves block reads and writes on --addr, its web
+page, /metrics, /healthz and /readyz on --http-addr, and registers with
+the NameNode at --namenode, retrying while it is unreachable, until SIGINT
+or SIGTERM.
+
+Every flag can also be set by CAIRN_<FLAG> or a key of the YAML --config
+file, as for 'cairn namenode'.
 
 --addr is also the address told to the NameNode for clients to connect to,
 unless --advertise-addr says otherwise (needed when --addr is 0.0.0.0).`,
@@ -53,7 +61,15 @@ unless --advertise-addr says otherwise (needed when --addr is 0.0.0.0).`,
 	f.StringVar(&d.httpAddr, "http-addr", defaultDataNodeHTTP, "web address (empty: none)")
 	f.DurationVar(&d.heartbeat, "heartbeat-interval", 3*time.Second, "time between heartbeats to the NameNode")
 	f.DurationVar(&d.report, "block-report-interval", 6*time.Hour, "time between full block reports")
+	f.DurationVar(&d.scan, "scan-interval", 24*time.Hour, "time between full passes of the block scanner, which verifies every replica's checksums (0: no scanner)")
+	d.scanBW = 64 << 20
+	f.Var(&d.scanBW, "scan-bandwidth", "bytes per second the block scanner may read, e.g. 64MiB (raised if a pass would not fit in --scan-interval)")
 	f.Var(&d.logLevel, "log-level", "log level: debug, info, warn or error")
+	// A test seam for full disks (the e2e fault suite): each volume is
+	// full once it holds this many bytes of replicas. Hidden from --help.
+	f.Var(&d.volCap, "volume-capacity", "bytes of replicas after which each volume is full, e.g. 8MiB (test seam; 0: the disk's)")
+	f.MarkHidden("volume-capacity")
+	pprofFlag(cmd, &d.pprof)
 	return cmd
 }
 
@@ -77,7 +93,14 @@ func (d *datanodeCmd) run(ctx context.Context, _ []string) error {
 	if d.heartbeat <= 0 || d.report <= 0 {
 		return usageError("--heartbeat-interval and --block-report-interval must be positive")
 	}
-	log := newLogger(d.e.stderr, slog.Level(d.logLevel))
+	if d.scan < 0 || d.scanBW <= 0 {
+		return usageError("--scan-interval must not be negative and --scan-bandwidth must be positive")
+	}
+	scan := d.scan
+	if scan == 0 {
+		scan = -1 // no scanner
+	}
+	log := d.e.serverLogger(slog.Level(d.logLevel))
 	lis, err := listen(op, d.addr)
 	if err != nil {
 		return err
@@ -95,6 +118,9 @@ func (d *datanodeCmd) run(ctx context.Context, _ []string) error {
 		AdvertiseAddr:       d.advertise,
 		HeartbeatInterval:   d.heartbeat,
 		BlockReportInterval: d.report,
+		ScanInterval:        scan,
+		ScanBandwidth:       int64(d.scanBW),
+		VolumeCapacity:      int64(d.volCap),
 	}
 	if httpLis != nil {
 		cfg.HTTPAddr = httpLis.Addr().String()
@@ -106,13 +132,15 @@ func (d *datanodeCmd) run(ctx context.Context, _ []string) error {
 		closeAll(lis, httpLis)
 		return fail(op, strings.Join(dirs, ","), err)
 	}
-	log.Info("listening", "id", string(dn.ID()), "http", httpURL(httpLis),
+	// The datanode package names the node in its own lines; ours too.
+	log = log.With("node", string(dn.ID()))
+	log.Info("listening", "http", httpURL(httpLis),
 		"dirs", strings.Join(dirs, ","), "namenode", d.namenode)
 	return runNodes(ctx, log, op, []node{{
 		name:    lis.Addr().String(),
 		serve:   dn.Serve,
 		lis:     lis,
-		handler: dn.HTTPHandler(),
+		handler: withPprof(dn.HTTPHandler(), d.pprof),
 		httpLis: httpLis,
 		close:   dn.Close,
 	}})

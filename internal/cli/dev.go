@@ -41,6 +41,7 @@ type devCmd struct {
 	block       sizeValue
 	heartbeat   time.Duration
 	logLevel    levelValue
+	pprof       bool
 }
 
 func newDevCmd(e *env) *cobra.Command {
@@ -73,6 +74,7 @@ cluster cleanly.`,
 	f.Var(&d.block, "block-size", "default block size, e.g. 128MiB")
 	f.DurationVar(&d.heartbeat, "heartbeat-interval", time.Second, "DataNode heartbeat interval")
 	f.Var(&d.logLevel, "log-level", "log level: debug, info, warn or error")
+	pprofFlag(cmd, &d.pprof)
 	return cmd
 }
 
@@ -103,7 +105,7 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return fail(op, d.dir, err)
 	}
-	log := newLogger(d.e.stderr, slog.Level(d.logLevel))
+	log := d.e.serverLogger(slog.Level(d.logLevel))
 
 	// Bind every port first, so a clash fails before anything starts.
 	var lisAll []net.Listener
@@ -157,13 +159,13 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 		DefaultReplication: repl,
 		DefaultBlockSize:   int64(d.block),
 		HeartbeatInterval:  d.heartbeat,
-	}, log.With("name", "namenode"))
+	}, log.With("namenode", nnLis.Addr().String()))
 	if err != nil {
 		closeListeners()
 		return fail(op, filepath.Join(d.dir, "namenode"), err)
 	}
 	nnAddr := nnLis.Addr().String()
-	nodes = append(nodes, node{name: "namenode", serve: nn.Serve, lis: nnLis, handler: nn.HTTPHandler(), httpLis: nnHTTP, close: nn.Close})
+	nodes = append(nodes, node{name: "namenode", serve: nn.Serve, lis: nnLis, handler: withPprof(nn.HTTPHandler(), d.pprof), httpLis: nnHTTP, close: nn.Close})
 	for i := range d.datanodes {
 		name := fmt.Sprintf("datanode-%d", i)
 		dir := filepath.Join(d.dir, name)
@@ -177,13 +179,13 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 			closeNodes()
 			return fail(op, dir, err)
 		}
-		nodes = append(nodes, node{name: name, serve: dn.Serve, lis: dnLis[i], handler: dn.HTTPHandler(), httpLis: dnHTTP[i], close: dn.Close})
+		nodes = append(nodes, node{name: name, serve: dn.Serve, lis: dnLis[i], handler: withPprof(dn.HTTPHandler(), d.pprof), httpLis: dnHTTP[i], close: dn.Close})
 	}
 
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
-	go func() { errc <- runNodes(rctx, log, op, nodes) }()
+	go func() { errc <- runNodes(rctx, log.With("name", "dev"), op, nodes) }()
 
 	if err := d.waitLive(rctx, nnAddr, errc); err != nil {
 		cancel()

@@ -21,6 +21,12 @@
 // The NameNode address of the fs and admin commands is --namenode, else
 // $CAIRN_NAMENODE, else 127.0.0.1:8020.
 //
+// The server commands (namenode, datanode, dev) read every flag not
+// given on the command line from $CAIRN_<FLAG>, else from the YAML file
+// of --config (or $CAIRN_CONFIG), else keep its default (config.go,
+// package internal/config); --print-config prints the result.
+// --log-format json makes their logs JSON.
+//
 // Sizes (--block-size) are whole numbers with an optional unit: 4096,
 // 64KiB, 32MiB, 1GiB (binary), the short forms k, m, g, t (binary, as
 // HDFS), or KB, MB, GB, TB (decimal).

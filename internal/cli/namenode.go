@@ -31,18 +31,26 @@ type namenodeCmd struct {
 	logLevel levelValue
 	cfg      namenode.Config
 	block    sizeValue
+	reserved sizeValue
 	cluster  string
+	pprof    bool
 }
 
 func newNameNodeCmd(e *env) *cobra.Command {
-	n := &namenodeCmd{e: e, logLevel: levelValue(slog.LevelInfo), block: cairn.DefaultBlockSize}
+	n := &namenodeCmd{e: e, logLevel: levelValue(slog.LevelInfo), block: cairn.DefaultBlockSize, reserved: 1 << 30}
 	cmd := &cobra.Command{
 		Use:   "namenode --dir DIR [--rpc-addr HOST:PORT] [--http-addr HOST:PORT] [flags]",
 		Short: "Run a NameNode",
 		Long: `Run a NameNode: the namespace, the block map and the DataNode registry. It
 keeps its Raft log, snapshots and cluster ID in --dir (required), formatting
-it on first start. It serves clients and DataNodes on --rpc-addr and a web
-endpoint (/healthz) on --http-addr, until SIGINT or SIGTERM.`,
+it on first start. It serves clients and DataNodes on --rpc-addr, and on
+--http-addr the web UI, /metrics (Prometheus), /healthz and /readyz, until
+SIGINT or SIGTERM.
+
+Every flag can also be set by the environment variable CAIRN_<FLAG>
+(CAIRN_HEARTBEAT_INTERVAL=1s) or a key of the YAML --config file
+(heartbeat-interval: 1s); flags beat the environment, which beats the
+file. --print-config shows the result.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: runE(n.run),
 	}
@@ -62,7 +70,9 @@ endpoint (/healthz) on --http-addr, until SIGINT or SIGTERM.`,
 	f.DurationVar(&n.cfg.StaleNodeTimeout, "stale-node-timeout", 30*time.Second, "heartbeat age after which a DataNode is stale")
 	f.DurationVar(&n.cfg.DeadNodeTimeout, "dead-node-timeout", 10*time.Minute+30*time.Second, "heartbeat age after which a DataNode is dead")
 	f.IntVar(&n.cfg.ReplicationStreams, "replication-streams", 2, "replications a DataNode runs at once")
+	f.Var(&n.reserved, "reserved-space", "free space below which a DataNode gets no new blocks, e.g. 1GiB (0: none)")
 	f.Var(&n.logLevel, "log-level", "log level: debug, info, warn or error")
+	pprofFlag(cmd, &n.pprof)
 	return cmd
 }
 
@@ -83,14 +93,19 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 	cfg := n.cfg
 	cfg.Dir = n.dir
 	cfg.DefaultBlockSize = int64(n.block)
+	cfg.ReservedSpace = int64(n.reserved)
 	cfg.ClusterID = cairn.ClusterID(n.cluster)
-	// The namenode package names itself in its logs (component=namenode).
-	log := newLogger(n.e.stderr, slog.Level(n.logLevel))
-
 	lis, err := listen(op, n.rpcAddr)
 	if err != nil {
 		return err
 	}
+	// Every line names the node: namenode=<RPC address> (the namenode
+	// package uses node= for the DataNode a line is about, and adds
+	// component=namenode). The "listening" line keeps rpc= right after
+	// msg=, which scripts read.
+	self := lis.Addr().String()
+	base := n.e.serverLogger(slog.Level(n.logLevel))
+	log := base.With("namenode", self)
 	var httpLis net.Listener
 	if n.httpAddr != "" {
 		if httpLis, err = listen(op, n.httpAddr); err != nil {
@@ -103,13 +118,13 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 		closeAll(lis, httpLis)
 		return fail(op, n.dir, err)
 	}
-	log.Info("listening", "rpc", lis.Addr().String(), "http", httpURL(httpLis),
-		"dir", n.dir, "cluster", string(nn.ClusterID()))
+	base.Info("listening", "rpc", lis.Addr().String(), "http", httpURL(httpLis),
+		"dir", n.dir, "cluster", string(nn.ClusterID()), "namenode", self)
 	return runNodes(ctx, log, op, []node{{
 		name:    lis.Addr().String(),
 		serve:   nn.Serve,
 		lis:     lis,
-		handler: nn.HTTPHandler(),
+		handler: withPprof(nn.HTTPHandler(), n.pprof),
 		httpLis: httpLis,
 		close:   nn.Close,
 	}})
