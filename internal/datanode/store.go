@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/atomicfile"
 )
 
 const layoutVersion = 1
@@ -206,39 +207,10 @@ func (v *volume) init() (map[string]string, error) {
 // writeVersion replaces the VERSION file atomically.
 func (v *volume) writeVersion(id cairn.NodeID, cluster cairn.ClusterID) error {
 	content := fmt.Sprintf("layoutVersion=%d\nnodeID=%s\nclusterID=%s\n", layoutVersion, id, cluster)
-	tmp := filepath.Join(v.dir, "VERSION.tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(content); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(v.dir, "VERSION")); err != nil {
-		return err
-	}
-	return syncDir(v.dir)
+	return atomicfile.Write(filepath.Join(v.dir, "VERSION"), []byte(content), 0o644)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // setClusterID records the cluster ID in every healthy volume. The
 // VERSION files are written without holding the store's lock.

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/raft-wal/metadb"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/atomicfile"
 )
 
 // raftNode is the replicated log and what it is made of.
@@ -237,39 +238,9 @@ func loadOrFormat(dir string, want cairn.ClusterID, log *slog.Logger) (cairn.Clu
 		id = cairn.ClusterID("CID-" + hex.EncodeToString(b[:]))
 	}
 	content := fmt.Sprintf("layout=1\ncluster_id=%s\n", id)
-	if err := writeFileAtomic(path, []byte(content)); err != nil {
+	if err := atomicfile.Write(path, []byte(content), 0o644); err != nil {
 		return "", err
 	}
 	log.Info("formatted new namespace directory", "dir", dir, "cluster", id)
 	return id, nil
-}
-
-// writeFileAtomic writes path.tmp, fsyncs it, renames it over path and
-// fsyncs the directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
