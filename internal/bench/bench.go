@@ -22,8 +22,8 @@ import (
 // 16 metadata clients, a million-file namespace.
 type Config struct {
 	// NameNode is the RPC address of an existing cluster to measure;
-	// empty: a local cluster is started in a temporary directory under
-	// Dir and removed afterwards.
+	// empty: each benchmark starts a local cluster of its own in a
+	// temporary directory under Dir, and removes it afterwards.
 	NameNode string
 	// Dir is where the local cluster and the files of the limits
 	// benchmark live; empty: os.TempDir(). It should be on the disk the
@@ -52,7 +52,7 @@ type Config struct {
 	// calls share one RPC connection.
 	MetaConns int
 	// MetaOps is the number of operations of each kind each metadata
-	// client does; 0: 1000.
+	// client does; 0: 2000.
 	MetaOps int
 	// ListEntries is the size of the directory listed; 0: 10000.
 	ListEntries int
@@ -106,7 +106,7 @@ func (c *Config) setDefaults() error {
 	def(&c.Replication, cairn.DefaultReplication)
 	def(&c.MetaClients, 16)
 	def(&c.MetaConns, 1)
-	def(&c.MetaOps, 1000)
+	def(&c.MetaOps, 2000)
 	def(&c.ListEntries, 10000)
 	def(&c.ListOps, 4)
 	def(&c.LsRuns, 20)
@@ -222,67 +222,52 @@ func (r *Runner) Run(ctx context.Context, which ...string) (*Report, error) {
 
 func (r *Runner) run(ctx context.Context, want map[string]bool, rep *Report) error {
 	cfg := r.cfg
-	needCluster := want[Write] || want[Read] || want[Meta] || want[Small]
-	limitsDir := cfg.Dir
-	var cl *Local
-	addr := cfg.NameNode
-	if needCluster && addr == "" {
-		r.progress("starting a local cluster")
-		var err error
-		cl, err = StartLocal(ctx, LocalConfig{Dir: cfg.Dir, DataNodes: cfg.DataNodes, BlockSize: cfg.BlockSize}, r.log)
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		addr = cl.NameNodeAddr()
-		limitsDir = cl.Dir()
-		rep.Cluster = fmt.Sprintf("local: a NameNode and %d DataNodes in this process, in %s", cfg.DataNodes, cl.Dir())
-	} else if needCluster {
-		rep.Cluster = "remote: NameNode at " + addr
+	dir := cfg.Dir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	if cfg.NameNode != "" {
+		rep.Cluster = "remote: NameNode at " + cfg.NameNode
 		rep.Notes = append(rep.Notes, "the CPU figures are this process's, the clients': the servers of a remote cluster are not counted")
+	} else if want[Write] || want[Read] || want[Meta] || want[Small] {
+		rep.Cluster = fmt.Sprintf("local: a NameNode and %d DataNodes in this process, in a new directory under %s for each benchmark", cfg.DataNodes, dir)
 	}
-	if limitsDir == "" {
-		limitsDir = os.TempDir()
-	}
-
 	if want[Limits] {
-		lim, err := r.limits(ctx, limitsDir)
+		lim, err := r.limits(ctx, dir)
 		if err != nil {
 			return err
 		}
 		rep.Limits = lim
 		if cfg.NameNode != "" {
-			rep.Notes = append(rep.Notes, "the limits were measured on this machine, in "+limitsDir+": they bound a remote cluster only if it runs here, on that disk")
+			rep.Notes = append(rep.Notes, "the limits were measured on this machine, in "+dir+": they bound a remote cluster only if it runs here, on that disk")
 		}
 	}
-	if needCluster {
-		env, err := r.connect(ctx, addr)
-		if err != nil {
+	// Each benchmark of a cluster gets a fresh local cluster, so that
+	// none runs on what another left behind (thousands of small files,
+	// a disk still busy with gigabytes just written).
+	for _, b := range []struct {
+		on  bool
+		run func(*env) error
+	}{
+		{want[Write] || want[Read], func(e *env) error { return r.throughput(ctx, e, want[Read], rep) }},
+		{want[Meta], func(e *env) (err error) {
+			rep.Meta, err = r.meta(ctx, e)
 			return err
+		}},
+		{want[Small], func(e *env) (err error) {
+			rep.Small, err = r.small(ctx, e)
+			return err
+		}},
+	} {
+		if !b.on {
+			continue
 		}
-		defer env.close()
-		if want[Write] || want[Read] {
-			if err := r.throughput(ctx, env, want[Read], rep); err != nil {
-				return err
-			}
-		}
-		if want[Meta] {
-			m, err := r.meta(ctx, env)
-			if err != nil {
-				return err
-			}
-			rep.Meta = m
-		}
-		if want[Small] {
-			s, err := r.small(ctx, env)
-			if err != nil {
-				return err
-			}
-			rep.Small = s
+		if err := r.withCluster(ctx, b.run); err != nil {
+			return err
 		}
 	}
 	if want[Namespace] {
-		ns, err := r.namespace(ctx, limitsDir)
+		ns, err := r.namespace(ctx, dir)
 		if err != nil {
 			return err
 		}
@@ -292,6 +277,28 @@ func (r *Runner) run(ctx context.Context, want map[string]bool, rep *Report) err
 		}
 	}
 	return nil
+}
+
+// withCluster runs fn on the remote cluster, or on a new local one that
+// it removes afterwards.
+func (r *Runner) withCluster(ctx context.Context, fn func(*env) error) error {
+	cfg := r.cfg
+	addr := cfg.NameNode
+	if addr == "" {
+		r.progress("starting a local cluster")
+		cl, err := StartLocal(ctx, LocalConfig{Dir: cfg.Dir, DataNodes: cfg.DataNodes, BlockSize: cfg.BlockSize}, r.log)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		addr = cl.NameNodeAddr()
+	}
+	e, err := r.connect(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	return fn(e)
 }
 
 // env is a connected cluster: the address, a client for set-up, and

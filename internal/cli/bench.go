@@ -44,9 +44,9 @@ docs/PERFORMANCE.md. Without --namenode each benchmark starts a local cluster
 directory under --dir) and removes it afterwards.
 
   limits     disk write + fsync, cold and warm disk read, one loopback TCP
-             stream, CRC32C, fsyncs per second
+             stream, CRC32C, fsyncs, new replicas and TCP round trips per second
   write      --clients clients each put a --size file
-  read       --clients clients each get a --size file
+  read       the same, then each gets its file back
   meta       creates, mkdirs, stats, renames, deletes, lists of a big directory
   small      write then read many small files
   namespace  load a NameNode with --files one-block files: heap, snapshot, restart
@@ -79,7 +79,7 @@ shown beside the machine limit that bounds it, as a ratio.`
 	mf := meta.Flags()
 	mf.IntVar(&b.cfg.MetaClients, "clients", 16, "concurrent clients")
 	mf.IntVar(&b.cfg.MetaConns, "connections", 1, "NameNode connections the clients share")
-	mf.IntVar(&b.cfg.MetaOps, "ops", 1000, "operations of each kind per client")
+	mf.IntVar(&b.cfg.MetaOps, "ops", 2000, "operations of each kind per client")
 	mf.IntVar(&b.cfg.ListEntries, "list-entries", 10000, "entries of the directory listed")
 	mf.IntVar(&b.cfg.ListOps, "list-ops", 4, "listings per client")
 	mf.StringVar(&b.lsBinary, "ls-binary", selfBinary(), "cairn binary to time 'cairn fs ls /' with, as a process (empty: not timed)")
@@ -99,7 +99,7 @@ shown beside the machine limit that bounds it, as a ratio.`
 	b.throughputFlags(all)
 	af.IntVar(&b.cfg.MetaClients, "meta-clients", 16, "concurrent clients of meta")
 	af.IntVar(&b.cfg.MetaConns, "meta-connections", 1, "NameNode connections the meta clients share")
-	af.IntVar(&b.cfg.MetaOps, "meta-ops", 1000, "operations of each kind per meta client")
+	af.IntVar(&b.cfg.MetaOps, "meta-ops", 2000, "operations of each kind per meta client")
 	af.IntVar(&b.cfg.ListEntries, "list-entries", 10000, "entries of the directory meta lists")
 	af.IntVar(&b.cfg.ListOps, "list-ops", 4, "listings per meta client")
 	af.BoolVar(&b.cfg.KeepPageCache, "keep-page-cache", false, "for the cold read of limits, evict only the test file, not the whole page cache")
