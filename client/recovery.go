@@ -170,11 +170,17 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked []byte
 	w.block.Block.GenStamp = gs
 	w.block.Locations = pipeline
 	if len(unacked) > 0 {
-		if _, err := nbw.Write(unacked); err != nil {
-			if _, ok := failedNode(err); ok {
-				return nil, &pipelineFailure{err: err, bw: nbw}
-			}
+		if n, err := nbw.Write(unacked); err != nil {
 			nbw.Abort()
+			if _, ok := failedNode(err); ok {
+				// The new pipeline failed while the old unacknowledged
+				// bytes were being sent again: what it did not
+				// acknowledge is what it took and did not ack, then
+				// what it never took. Both are sent again by the next
+				// attempt.
+				rest := append(slices.Clone(nbw.Unacked()), unacked[n:]...)
+				return nil, &pipelineFailure{err: err, bw: stalled{acked: nbw.Acked(), unacked: rest}}
+			}
 			return nil, err
 		}
 	}
