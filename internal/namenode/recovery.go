@@ -295,6 +295,15 @@ func (s *Server) startBlockRecovery(ctx context.Context, r recovery) bool {
 			primary, newest = d, hb
 		}
 	}
+	if primary == nil && p == nil {
+		// Every node that holds the last block's bytes is down. Closing
+		// now would drop acknowledged bytes that are on their disks,
+		// so the file stays open until one of them comes back, as in
+		// HDFS.
+		s.recov.mu.Unlock()
+		s.log.Debug("block recovery waits for a node of the block", "path", r.path, "block", blk.ID)
+		return true
+	}
 	if primary == nil {
 		delete(s.recov.pending, blk.ID)
 		s.recov.mu.Unlock()

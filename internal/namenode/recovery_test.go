@@ -155,3 +155,58 @@ func TestLeaseRecoverySendsRecoverBlock(t *testing.T) {
 		t.Errorf("retried CommitBlockSynchronization = %v", err)
 	}
 }
+
+// TestLeaseRecoveryWaitsForTheBlocksNodes checks that a file whose
+// writer vanished is not closed without its last block while every
+// node holding that block is down: the bytes on their disks were
+// acknowledged. Recovery goes ahead once one of them is back.
+func TestLeaseRecoveryWaitsForTheBlocksNodes(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	// The nodes die well before the lease expires.
+	cfg.LeaseHardLimit = 300 * time.Millisecond
+	cfg.HeartbeatInterval = 10 * time.Millisecond
+	cfg.StaleNodeTimeout = 30 * time.Millisecond
+	cfg.DeadNodeTimeout = 60 * time.Millisecond
+	s := startServer(t, cfg)
+	nodes := registerNodes(t, s, 3)
+	st, _ := s.Create(bg, "/f", CreateOptions{ClientName: "gone"})
+	lb, err := s.AddBlock(bg, "/f", st.ID, "gone", nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No node heartbeats: all three go dead, and the lease expires.
+	waitFor(t, "every node dead", func() bool {
+		rep, err := s.GetDatanodeReport(bg)
+		if err != nil {
+			return false
+		}
+		dead := 0
+		for _, d := range rep.Datanodes {
+			if d.State == "dead" {
+				dead++
+			}
+		}
+		return dead == 3
+	})
+	// Past the hard limit and many lease-monitor passes later, the
+	// file is still open with its block.
+	time.Sleep(cfg.LeaseHardLimit + 20*min(max(cfg.LeaseHardLimit/4, 10*time.Millisecond), time.Second))
+	fi, err := s.GetFileInfo(bg, "/f", true, "")
+	if err != nil || !fi.UnderConstruction || len(fi.Blocks) != 1 {
+		t.Fatalf("with every node of its last block down, /f = %+v, %v; want it still open with its block", fi, err)
+	}
+	// A node of the block comes back: it gets the RECOVER_BLOCK.
+	back := nodes[0]
+	if _, err := s.Register(bg, Registration{ID: back.id, Addr: back.addr, Storage: storage(100 << 30)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a RECOVER_BLOCK command to the node that came back", func() bool {
+		cmds, _ := s.Heartbeat(bg, back.id, storage(100<<30))
+		for _, c := range cmds {
+			if c.Type == CommandRecoverBlock && len(c.Blocks) == 1 && c.Blocks[0].ID == lb.Block.ID {
+				return true
+			}
+		}
+		return false
+	})
+}
