@@ -61,12 +61,11 @@ func (s *Server) ReportBadBlocks(ctx context.Context, bad []BadBlock) error {
 		s.ns.mu.Lock()
 		b := s.ns.blocks[bb.Block.ID]
 		if b != nil && bb.Block.GenStamp >= b.gs {
+			// Only the block map (which is not replicated) changes
+			// here: a file's expected nodes are logged state, and
+			// commitBlock leaves out a node whose replica is marked
+			// corrupt or being deleted.
 			s.ns.markCorrupt(b, d.idx)
-			if b.file != nil {
-				if u := s.ns.uc[b.file.id]; u != nil && s.ns.lastBlock(b.file) == b {
-					u.expected = slices.DeleteFunc(slices.Clone(u.expected), func(n cairn.NodeID) bool { return n == bb.Node })
-				}
-			}
 		}
 		s.ns.mu.Unlock()
 		if b != nil {

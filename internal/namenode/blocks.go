@@ -99,7 +99,10 @@ func (ns *namespace) commitBlock(b *blockInfo, length int64, expected []uint32) 
 	b.committed = true
 	b.replicas = slices.Grow(b.replicas, len(expected))
 	for _, node := range expected {
-		if b.replicaIndex(node) < 0 {
+		// A node whose replica was reported corrupt is either still
+		// listed (marked corrupt) or being told to delete it: it does
+		// not come back as a good replica.
+		if b.replicaIndex(node) < 0 && !ns.isInvalid(b.id, node) {
 			b.replicas = append(b.replicas, replica{node: node, len: length})
 			ns.reg.addBlocks(node, 1)
 		}
