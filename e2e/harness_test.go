@@ -53,16 +53,34 @@ func run(m *testing.M) int {
 }
 
 // freeAddr returns a loopback address with a port free at the time of
-// the call.
+// the call and never handed out before in this test process: addresses
+// are all chosen before the processes that bind them start, and the
+// kernel may offer a just-released port again.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !handedOut.addrs[addr] {
+			handedOut.addrs[addr] = true
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no fresh loopback port after 100 tries")
+	return ""
 }
+
+// handedOut are the addresses freeAddr returned.
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: make(map[string]bool)}
 
 // proc is one running cairn server process.
 type proc struct {
