@@ -49,22 +49,7 @@ func (c *Client) DatanodeReport(ctx context.Context) (ClusterReport, error) {
 		PendingReplicationBlocks: resp.GetPendingReplicationBlocks(),
 	}
 	for _, d := range resp.GetDatanodes() {
-		s := DatanodeStatus{
-			ID:              cairn.NodeID(d.GetId()),
-			Addr:            d.GetAddr(),
-			HTTPAddr:        d.GetHttpAddr(),
-			State:           d.GetState(),
-			CapacityBytes:   d.GetCapacityBytes(),
-			UsedBytes:       d.GetUsedBytes(),
-			RemainingBytes:  d.GetRemainingBytes(),
-			Blocks:          d.GetBlocks(),
-			ActiveTransfers: int(d.GetActiveTransfers()),
-			FailedVolumes:   d.GetFailedVolumes(),
-		}
-		if ns := d.GetLastHeartbeatUnixNano(); ns != 0 {
-			s.LastHeartbeat = time.Unix(0, ns)
-		}
-		r.Datanodes = append(r.Datanodes, s)
+		r.Datanodes = append(r.Datanodes, datanodeStatusFromProto(d))
 	}
 	return r, nil
 }
