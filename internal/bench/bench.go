@@ -422,6 +422,30 @@ func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) er
 }
 
 // counter is a progress counter.
+// timedCalls calls fn(c, i, j) for every j in span(i), client i's
+// share, on all clients at once, and returns the wall time, the
+// process CPU time and the latency of the calls.
+func timedCalls(ctx context.Context, cs []*client.Client, done *counter, span func(i int) (lo, hi int), fn func(ctx context.Context, c *client.Client, i, j int) error) (wall, cpu time.Duration, lat Latency, err error) {
+	var rec recorder
+	cpu0 := cpuTime()
+	start := time.Now()
+	err = parallel(ctx, len(cs), func(ctx context.Context, i int) error {
+		lo, hi := span(i)
+		ds := make([]time.Duration, 0, max(hi-lo, 0))
+		for j := lo; j < hi; j++ {
+			t := time.Now()
+			if err := fn(ctx, cs[i], i, j); err != nil {
+				return err
+			}
+			ds = append(ds, time.Since(t))
+			done.add(1)
+		}
+		rec.add(ds)
+		return nil
+	})
+	return time.Since(start), cpuTime() - cpu0, rec.latency(), err
+}
+
 type counter struct{ n atomic.Int64 }
 
 func (c *counter) add(n int64) { c.n.Add(n) }

@@ -159,24 +159,7 @@ func (r *Runner) metaPhase(ctx context.Context, op string, cs []*client.Client, 
 	total := n * len(cs)
 	stop := r.ticker(func() string { return fmt.Sprintf("meta: %s %d of %d", op, done.get(), total) })
 	defer stop()
-	var rec recorder
-	cpu0 := cpuTime()
-	start := time.Now()
-	err := parallel(ctx, len(cs), func(ctx context.Context, i int) error {
-		ds := make([]time.Duration, 0, n)
-		for j := range n {
-			t := time.Now()
-			if err := fn(ctx, cs[i], i, j); err != nil {
-				return err
-			}
-			ds = append(ds, time.Since(t))
-			done.add(1)
-		}
-		rec.add(ds)
-		return nil
-	})
-	d := time.Since(start)
-	cpu := cpuTime() - cpu0
+	d, cpu, lat, err := timedCalls(ctx, cs, &done, func(i int) (int, int) { return 0, n }, fn)
 	if err != nil {
 		return OpResult{}, err
 	}
@@ -186,6 +169,6 @@ func (r *Runner) metaPhase(ctx context.Context, op string, cs []*client.Client, 
 		Count:     total,
 		Seconds:   round3(d.Seconds()),
 		PerSecond: perSecond(total, d),
-		Latency:   rec.latency(),
+		Latency:   lat,
 	}, nil
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/cairn-fs/cairn/client"
 )
@@ -84,25 +83,8 @@ func (r *Runner) smallPhase(ctx context.Context, what string, cs []*client.Clien
 	var done counter
 	stop := r.ticker(func() string { return fmt.Sprintf("small: %s files, %d of %d", what, done.get(), files) })
 	defer stop()
-	var rec recorder
 	per := (files + len(cs) - 1) / len(cs)
-	cpu0 := cpuTime()
-	start := time.Now()
-	err := parallel(ctx, len(cs), func(ctx context.Context, i int) error {
-		ds := make([]time.Duration, 0, per)
-		for j := i * per; j < min((i+1)*per, files); j++ {
-			t := time.Now()
-			if err := fn(ctx, cs[i], i, j); err != nil {
-				return err
-			}
-			ds = append(ds, time.Since(t))
-			done.add(1)
-		}
-		rec.add(ds)
-		return nil
-	})
-	d := time.Since(start)
-	cpu := cpuTime() - cpu0
+	d, cpu, lat, err := timedCalls(ctx, cs, &done, func(i int) (int, int) { return i * per, min((i+1)*per, files) }, fn)
 	if err != nil {
 		return FileRate{}, err
 	}
@@ -111,6 +93,6 @@ func (r *Runner) smallPhase(ctx context.Context, what string, cs []*client.Clien
 		Seconds:   round3(d.Seconds()),
 		PerSecond: perSecond(files, d),
 		MiBs:      mibps(int64(files)*size, d),
-		Latency:   rec.latency(),
+		Latency:   lat,
 	}, nil
 }
