@@ -3729,9 +3729,15 @@ func (x *RegisterResponse) GetClusterId() string {
 }
 
 type HeartbeatRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Storage       *StorageReport         `protobuf:"bytes,2,opt,name=storage,proto3" json:"storage,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	NodeId  string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Storage *StorageReport         `protobuf:"bytes,2,opt,name=storage,proto3" json:"storage,omitempty"`
+	// The ids of the commands this node has taken from earlier heartbeat
+	// replies. The NameNode keeps a command, and sends it again, until
+	// its id comes back here, so a lost reply loses no command; the
+	// DataNode runs each command id once, and every command is
+	// idempotent besides.
+	AckedCommands []uint64 `protobuf:"varint,3,rep,packed,name=acked_commands,json=ackedCommands,proto3" json:"acked_commands,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3776,6 +3782,13 @@ func (x *HeartbeatRequest) GetNodeId() string {
 func (x *HeartbeatRequest) GetStorage() *StorageReport {
 	if x != nil {
 		return x.Storage
+	}
+	return nil
+}
+
+func (x *HeartbeatRequest) GetAckedCommands() []uint64 {
+	if x != nil {
+		return x.AckedCommands
 	}
 	return nil
 }
@@ -3825,11 +3838,14 @@ func (x *HeartbeatResponse) GetCommands() []*Command {
 }
 
 type Command struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          Command_Type           `protobuf:"varint,1,opt,name=type,proto3,enum=cairn.v1.Command_Type" json:"type,omitempty"`
-	Blocks        []*Block               `protobuf:"bytes,2,rep,name=blocks,proto3" json:"blocks,omitempty"`
-	Targets       []*DatanodeInfo        `protobuf:"bytes,3,rep,name=targets,proto3" json:"targets,omitempty"`
-	NewGenStamp   uint64                 `protobuf:"varint,4,opt,name=new_gen_stamp,json=newGenStamp,proto3" json:"new_gen_stamp,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Type        Command_Type           `protobuf:"varint,1,opt,name=type,proto3,enum=cairn.v1.Command_Type" json:"type,omitempty"`
+	Blocks      []*Block               `protobuf:"bytes,2,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	Targets     []*DatanodeInfo        `protobuf:"bytes,3,rep,name=targets,proto3" json:"targets,omitempty"`
+	NewGenStamp uint64                 `protobuf:"varint,4,opt,name=new_gen_stamp,json=newGenStamp,proto3" json:"new_gen_stamp,omitempty"`
+	// id is unique among the commands the NameNode sends to this node; 0
+	// for REREGISTER, which is never acknowledged.
+	Id            uint64 `protobuf:"varint,5,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3888,6 +3904,13 @@ func (x *Command) GetTargets() []*DatanodeInfo {
 func (x *Command) GetNewGenStamp() uint64 {
 	if x != nil {
 		return x.NewGenStamp
+	}
+	return 0
+}
+
+func (x *Command) GetId() uint64 {
+	if x != nil {
+		return x.Id
 	}
 	return 0
 }
@@ -3991,10 +4014,15 @@ func (*BlockReportResponse) Descriptor() ([]byte, []int) {
 }
 
 type IncrementalBlockReportRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Received      []*Block               `protobuf:"bytes,2,rep,name=received,proto3" json:"received,omitempty"`
-	Deleted       []*Block               `protobuf:"bytes,3,rep,name=deleted,proto3" json:"deleted,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	NodeId   string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Received []*Block               `protobuf:"bytes,2,rep,name=received,proto3" json:"received,omitempty"` // finalized replicas
+	Deleted  []*Block               `protobuf:"bytes,3,rep,name=deleted,proto3" json:"deleted,omitempty"`
+	// Replicas this node now holds unfinalized (HDFS's RECEIVING_BLOCK):
+	// a replica being written, one kept after a failed pipeline, or a
+	// finalized replica moved back to being written by a pipeline
+	// recovery. A replica listed here is no longer finalized there.
+	Receiving     []*Block `protobuf:"bytes,4,rep,name=receiving,proto3" json:"receiving,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4046,6 +4074,13 @@ func (x *IncrementalBlockReportRequest) GetReceived() []*Block {
 func (x *IncrementalBlockReportRequest) GetDeleted() []*Block {
 	if x != nil {
 		return x.Deleted
+	}
+	return nil
+}
+
+func (x *IncrementalBlockReportRequest) GetReceiving() []*Block {
+	if x != nil {
+		return x.Receiving
 	}
 	return nil
 }
@@ -5221,17 +5256,19 @@ const file_cairn_proto_rawDesc = "" +
 	"\astorage\x18\x05 \x01(\v2\x17.cairn.v1.StorageReportR\astorage\"1\n" +
 	"\x10RegisterResponse\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x01 \x01(\tR\tclusterId\"^\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\"\x85\x01\n" +
 	"\x10HeartbeatRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x121\n" +
-	"\astorage\x18\x02 \x01(\v2\x17.cairn.v1.StorageReportR\astorage\"B\n" +
+	"\astorage\x18\x02 \x01(\v2\x17.cairn.v1.StorageReportR\astorage\x12%\n" +
+	"\x0eacked_commands\x18\x03 \x03(\x04R\rackedCommands\"B\n" +
 	"\x11HeartbeatResponse\x12-\n" +
-	"\bcommands\x18\x01 \x03(\v2\x11.cairn.v1.CommandR\bcommands\"\x90\x02\n" +
+	"\bcommands\x18\x01 \x03(\v2\x11.cairn.v1.CommandR\bcommands\"\xa0\x02\n" +
 	"\aCommand\x12*\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x16.cairn.v1.Command.TypeR\x04type\x12'\n" +
 	"\x06blocks\x18\x02 \x03(\v2\x0f.cairn.v1.BlockR\x06blocks\x120\n" +
 	"\atargets\x18\x03 \x03(\v2\x16.cairn.v1.DatanodeInfoR\atargets\x12\"\n" +
-	"\rnew_gen_stamp\x18\x04 \x01(\x04R\vnewGenStamp\"Z\n" +
+	"\rnew_gen_stamp\x18\x04 \x01(\x04R\vnewGenStamp\x12\x0e\n" +
+	"\x02id\x18\x05 \x01(\x04R\x02id\"Z\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x11\n" +
 	"\rDELETE_BLOCKS\x10\x01\x12\x0f\n" +
@@ -5243,11 +5280,12 @@ const file_cairn_proto_rawDesc = "" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12'\n" +
 	"\x06blocks\x18\x02 \x03(\v2\x0f.cairn.v1.BlockR\x06blocks\x12!\n" +
 	"\x03rbw\x18\x03 \x03(\v2\x0f.cairn.v1.BlockR\x03rbw\"\x15\n" +
-	"\x13BlockReportResponse\"\x90\x01\n" +
+	"\x13BlockReportResponse\"\xbf\x01\n" +
 	"\x1dIncrementalBlockReportRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12+\n" +
 	"\breceived\x18\x02 \x03(\v2\x0f.cairn.v1.BlockR\breceived\x12)\n" +
-	"\adeleted\x18\x03 \x03(\v2\x0f.cairn.v1.BlockR\adeleted\" \n" +
+	"\adeleted\x18\x03 \x03(\v2\x0f.cairn.v1.BlockR\adeleted\x12-\n" +
+	"\treceiving\x18\x04 \x03(\v2\x0f.cairn.v1.BlockR\treceiving\" \n" +
 	"\x1eIncrementalBlockReportResponse\"\xc0\x01\n" +
 	"!CommitBlockSynchronizationRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12%\n" +
@@ -5487,86 +5525,87 @@ var file_cairn_proto_depIdxs = []int32{
 	2,  // 31: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
 	2,  // 32: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
 	2,  // 33: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
-	2,  // 34: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
-	2,  // 35: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
-	3,  // 36: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	1,  // 37: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
-	2,  // 38: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
-	3,  // 39: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	2,  // 40: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
-	6,  // 41: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
-	2,  // 42: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
-	2,  // 43: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
-	6,  // 44: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
-	51, // 45: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	51, // 46: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	7,  // 47: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
-	9,  // 48: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
-	11, // 49: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
-	13, // 50: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
-	15, // 51: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
-	17, // 52: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
-	19, // 53: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
-	21, // 54: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
-	23, // 55: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
-	25, // 56: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
-	27, // 57: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
-	29, // 58: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
-	31, // 59: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
-	33, // 60: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
-	35, // 61: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
-	37, // 62: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
-	39, // 63: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
-	41, // 64: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
-	44, // 65: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
-	46, // 66: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
-	48, // 67: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
-	50, // 68: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	53, // 69: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	57, // 70: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	79, // 71: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	81, // 72: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	60, // 73: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
-	62, // 74: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
-	65, // 75: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
-	67, // 76: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
-	69, // 77: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
-	8,  // 78: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
-	10, // 79: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
-	12, // 80: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
-	14, // 81: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
-	16, // 82: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
-	18, // 83: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
-	20, // 84: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
-	22, // 85: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
-	24, // 86: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
-	26, // 87: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
-	28, // 88: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
-	30, // 89: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
-	32, // 90: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
-	34, // 91: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
-	36, // 92: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
-	38, // 93: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
-	40, // 94: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
-	43, // 95: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
-	45, // 96: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
-	47, // 97: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
-	49, // 98: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
-	52, // 99: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	56, // 100: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	58, // 101: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	80, // 102: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	82, // 103: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	61, // 104: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
-	63, // 105: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
-	66, // 106: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
-	68, // 107: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
-	70, // 108: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
-	78, // [78:109] is the sub-list for method output_type
-	47, // [47:78] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	2,  // 34: cairn.v1.IncrementalBlockReportRequest.receiving:type_name -> cairn.v1.Block
+	2,  // 35: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
+	2,  // 36: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
+	3,  // 37: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	1,  // 38: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
+	2,  // 39: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
+	3,  // 40: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	2,  // 41: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
+	6,  // 42: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
+	2,  // 43: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
+	2,  // 44: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
+	6,  // 45: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
+	51, // 46: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	51, // 47: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	7,  // 48: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
+	9,  // 49: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
+	11, // 50: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
+	13, // 51: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
+	15, // 52: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
+	17, // 53: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
+	19, // 54: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
+	21, // 55: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
+	23, // 56: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
+	25, // 57: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
+	27, // 58: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
+	29, // 59: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
+	31, // 60: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
+	33, // 61: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
+	35, // 62: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
+	37, // 63: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
+	39, // 64: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
+	41, // 65: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
+	44, // 66: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
+	46, // 67: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
+	48, // 68: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
+	50, // 69: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	53, // 70: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	57, // 71: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	79, // 72: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	81, // 73: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	60, // 74: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
+	62, // 75: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
+	65, // 76: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
+	67, // 77: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
+	69, // 78: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
+	8,  // 79: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
+	10, // 80: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
+	12, // 81: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
+	14, // 82: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
+	16, // 83: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
+	18, // 84: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
+	20, // 85: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
+	22, // 86: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
+	24, // 87: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
+	26, // 88: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
+	28, // 89: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
+	30, // 90: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
+	32, // 91: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
+	34, // 92: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
+	36, // 93: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
+	38, // 94: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
+	40, // 95: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
+	43, // 96: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
+	45, // 97: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
+	47, // 98: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
+	49, // 99: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
+	52, // 100: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	56, // 101: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	58, // 102: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	80, // 103: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	82, // 104: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	61, // 105: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
+	63, // 106: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
+	66, // 107: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
+	68, // 108: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
+	70, // 109: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
+	79, // [79:110] is the sub-list for method output_type
+	48, // [48:79] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_cairn_proto_init() }
