@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/datatransfer"
 )
 
 // Config configures a DataNode.
@@ -38,11 +39,58 @@ type Config struct {
 	// except that a pass always goes fast enough to end within
 	// ScanInterval; 0: 64 MiB/s.
 	ScanBandwidth int64
+	// SocketReadTimeout is how long the DataNode waits on a peer that
+	// should be sending, when the peer did not say how long it may stay
+	// silent: the first operation on a new connection, the packets of
+	// a writer that sent no timeout_ms, the responses of a DataNode
+	// downstream or of a NameNode-ordered copy's pipeline. Every byte
+	// that arrives restarts the wait (an idle deadline, not one for the
+	// whole transfer). A writer that sends OpWriteBlock.timeout_ms sets
+	// the wait for its own packets instead, since it promises a packet
+	// or a heartbeat within half of it. 0: 60s, HDFS's
+	// dfs.client.socket-timeout and the client's own data timeout, so
+	// that both ends of a connection give up on a silent peer alike.
+	SocketReadTimeout time.Duration
+	// SocketWriteTimeout is how long a write to a peer may make no
+	// progress before the peer is declared dead and its connection
+	// closed: a reader being sent a block, the next node of a
+	// pipeline, an upstream being sent acks (for a writer that sent
+	// timeout_ms, that timeout). Every byte the peer takes restarts
+	// the wait, so a reader that reads slowly is never cut off while
+	// it reads, and one that stopped is dropped after this long.
+	// 0: 60s. (HDFS's dfs.datanode.socket.write.timeout is 8 minutes;
+	// a cairn reader cut off after a longer pause of its own reopens
+	// its stream where it was, so the shorter wait costs it one
+	// reconnection and frees a stalled connection, its goroutine and
+	// its open replica files sooner.)
+	SocketWriteTimeout time.Duration
 	// VolumeCapacity, if positive, makes each volume full once it holds
 	// that many bytes of replica data: writes beyond fail with ENOSPC
 	// and the storage report counts that capacity. A test seam for
 	// full disks; 0 in production.
 	VolumeCapacity int64
+	// StepHook, if set, is called at each Step of the DataNode's state
+	// changes (the boundaries of a replica's moves between rbw/ and
+	// finalized/, block reports being sent, ...), from the goroutine
+	// making the change. A test seam, nil in production: it may block
+	// to order a race, end the process to test crash recovery, or
+	// return an error, taken as a failure of the disk operation at that
+	// step where there is one.
+	StepHook func(step Step, b cairn.Block) error
+}
+
+func (c Config) socketReadTimeout() time.Duration {
+	if c.SocketReadTimeout <= 0 {
+		return datatransfer.DefaultTimeout
+	}
+	return c.SocketReadTimeout
+}
+
+func (c Config) socketWriteTimeout() time.Duration {
+	if c.SocketWriteTimeout <= 0 {
+		return datatransfer.DefaultTimeout
+	}
+	return c.SocketWriteTimeout
 }
 
 func (c Config) heartbeatInterval() time.Duration {
@@ -102,11 +150,11 @@ func New(cfg Config, log *slog.Logger) (*DataNode, error) {
 		started: time.Now(),
 	}
 	d.metrics = newDNMetrics(d)
-	s, err := openStore(cfg.Dirs, log)
+	s, err := openStore(cfg.Dirs, log, cfg.StepHook)
 	if err != nil {
 		return nil, err
 	}
-	s.removed = func(bs []cairn.Block) { d.ibr.add(nil, bs) }
+	s.notify = d.ibr.add
 	s.capacity = cfg.VolumeCapacity
 	d.store = s
 	id, _ := s.ids()

@@ -21,45 +21,6 @@ import (
 // rpcTimeout bounds one call to the NameNode.
 const rpcTimeout = 30 * time.Second
 
-// ibrQueue holds the incremental block report not yet sent.
-type ibrQueue struct {
-	mu       sync.Mutex
-	received []cairn.Block
-	deleted  []cairn.Block
-	bad      []badReport   // damaged replicas, for ReportBadBlocks
-	wake     chan struct{} // capacity 1: something was added
-}
-
-func newIBRQueue() *ibrQueue { return &ibrQueue{wake: make(chan struct{}, 1)} }
-
-func (q *ibrQueue) add(received, deleted []cairn.Block) {
-	q.mu.Lock()
-	q.received = append(q.received, received...)
-	q.deleted = append(q.deleted, deleted...)
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (q *ibrQueue) take() (received, deleted []cairn.Block) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	received, deleted = q.received, q.deleted
-	q.received, q.deleted = nil, nil
-	return received, deleted
-}
-
-// putBack returns a report that could not be sent to the front of the
-// queue.
-func (q *ibrQueue) putBack(received, deleted []cairn.Block) {
-	q.mu.Lock()
-	q.received = append(received, q.received...)
-	q.deleted = append(deleted, q.deleted...)
-	q.mu.Unlock()
-}
-
 // nnConn is the DataNode's session with the NameNode.
 type nnConn struct {
 	d      *DataNode
@@ -67,9 +28,18 @@ type nnConn struct {
 	cl     protocol.ClientProtocolClient
 	copies chan struct{} // semaphore of COPY_BLOCKS transfers
 
-	mu         sync.Mutex // guards regd and recovering
+	// reportMu orders the block reports: a full report is built (its
+	// snapshot of the replica maps taken) and sent holding it, and so
+	// is each incremental one, so that a full report built before a
+	// replica changed never reaches the NameNode after the incremental
+	// report of that change.
+	reportMu sync.Mutex
+
+	mu         sync.Mutex // guards the fields below
 	regd       bool       // registered and reported
-	recovering map[cairn.BlockID]bool
+	cmds       commandLog // command ids to acknowledge, and those run
+	copying    map[string]bool
+	recoveries map[cairn.BlockID]*recoveryRun
 }
 
 // nameNodeLoop registers with the NameNode and keeps it informed until
@@ -148,6 +118,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (n *nnConn) register(ctx context.Context) error {
 	d := n.d
 	n.setRegistered(false, "registering")
+	// A new session: the NameNode (perhaps a restarted one) sends the
+	// commands it wants run again, under ids that say nothing of the
+	// earlier ones. The commands are idempotent.
+	n.mu.Lock()
+	n.cmds.reset()
+	n.mu.Unlock()
 	for i := 0; ; i++ {
 		if ctx.Err() != nil {
 			return nil
@@ -210,15 +186,22 @@ func (n *nnConn) registerOnce(ctx context.Context) error {
 	return nil
 }
 
+// blockReport sends a full block report: the finalized replicas and
+// the idle rbw ones. It is built and sent holding reportMu, so that no
+// incremental report of a later change overtakes it.
 func (n *nnConn) blockReport(ctx context.Context) error {
 	d := n.d
+	n.reportMu.Lock()
+	defer n.reportMu.Unlock()
 	blocks := d.store.blocks()
+	rbw := d.store.idleBlocks()
+	d.store.hook(StepFullReportBuilt, cairn.Block{})
 	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
 	_, err := n.dn.BlockReport(cctx, &protocol.BlockReportRequest{
 		NodeId: string(d.ID()),
 		Blocks: protocol.BlocksToProto(blocks),
-		Rbw:    protocol.BlocksToProto(d.store.idleBlocks()),
+		Rbw:    protocol.BlocksToProto(rbw),
 	})
 	if err != nil {
 		return protocol.FromStatus("datanode.BlockReport", d.cfg.NameNode, err)
@@ -249,8 +232,12 @@ func (n *nnConn) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 		id, _ := d.store.ids()
-		resp, err := n.dn.Heartbeat(cctx, &protocol.HeartbeatRequest{NodeId: string(id), Storage: d.storageReport()})
+		acks := n.pendingAcks()
+		resp, err := n.dn.Heartbeat(cctx, &protocol.HeartbeatRequest{NodeId: string(id), Storage: d.storageReport(), AckedCommands: acks})
 		cancel()
+		if err == nil {
+			n.acked(acks)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -274,56 +261,17 @@ func (n *nnConn) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
 			failures = 0
 		}
 		for _, c := range resp.Commands {
-			if !n.command(ctx, c, wg) {
+			if c.Type == protocol.Command_REREGISTER {
+				d.log.Info("namenode asks this node to register again")
 				return
 			}
-		}
-	}
-}
-
-// command runs one command from a heartbeat reply. It returns false if
-// the node must register again.
-func (n *nnConn) command(ctx context.Context, c *protocol.Command, wg *sync.WaitGroup) bool {
-	d := n.d
-	switch c.Type {
-	case protocol.Command_DELETE_BLOCKS:
-		var deleted []cairn.Block
-		for _, b := range protocol.BlocksFromProto(c.Blocks) {
-			if gone, ok := d.store.remove(b); ok {
-				deleted = append(deleted, gone)
-			} else {
-				// Tell the NameNode anyway, so it stops asking.
-				deleted = append(deleted, b)
+			if !n.take(c.Id) {
+				d.log.Debug("command already run", "id", c.Id, "type", c.Type)
+				continue
 			}
+			n.command(ctx, c, wg)
 		}
-		d.log.Debug("deleted replicas", "count", len(deleted))
-		d.ibr.add(nil, deleted)
-	case protocol.Command_REREGISTER:
-		d.log.Info("namenode asks this node to register again")
-		return false
-	case protocol.Command_COPY_BLOCKS:
-		targets := protocol.DatanodesFromProto(c.Targets)
-		for _, b := range protocol.BlocksFromProto(c.Blocks) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				select {
-				case n.copies <- struct{}{}:
-				case <-ctx.Done():
-					return
-				}
-				defer func() { <-n.copies }()
-				if err := n.copyBlock(ctx, b, targets); err != nil {
-					d.log.Warn("block copy failed", "block", blockName(b), "err", err)
-				}
-			}()
-		}
-	case protocol.Command_RECOVER_BLOCK:
-		n.startRecovery(ctx, c, wg)
-	default:
-		d.log.Debug("ignoring command", "type", c.Type)
 	}
-	return true
 }
 
 // copyBlock streams the local replica of b down a pipeline of targets,
@@ -350,7 +298,7 @@ func (n *nnConn) copyBlock(ctx context.Context, b cairn.Block, targets []cairn.D
 	defer data.Close()
 	defer meta.Close()
 	b.Len = rep.len
-	w, err := datatransfer.Options{Stage: datatransfer.StageTransfer}.NewBlockWriter(ctx, b, targets, "datanode-"+string(d.ID()))
+	w, err := datatransfer.Options{Stage: datatransfer.StageTransfer, Timeout: d.cfg.socketReadTimeout()}.NewBlockWriter(ctx, b, targets, "datanode-"+string(d.ID()))
 	if err != nil {
 		return err
 	}
@@ -415,40 +363,57 @@ func (n *nnConn) flushReports(ctx context.Context) {
 		if !n.registered() {
 			continue
 		}
-		if err := n.sendBad(ctx); err != nil && ctx.Err() == nil {
-			d.log.Warn("cannot report damaged replicas", "err", err)
-		}
-		received, deleted := d.ibr.take()
-		if len(received) == 0 && len(deleted) == 0 {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
-		_, err := n.dn.IncrementalBlockReport(cctx, &protocol.IncrementalBlockReportRequest{
-			NodeId:   string(d.ID()),
-			Received: protocol.BlocksToProto(received),
-			Deleted:  protocol.BlocksToProto(deleted),
-		})
-		cancel()
+		err := n.sendIncremental(ctx)
 		if err != nil {
-			d.ibr.putBack(received, deleted)
 			if ctx.Err() != nil {
 				return
 			}
 			if failures == 0 {
-				d.log.Warn("incremental block report failed", "err", protocol.FromStatus("datanode.IncrementalBlockReport", d.cfg.NameNode, err))
+				d.log.Warn("incremental block report failed", "err", err)
 			}
 			failures++
 			if !sleep(ctx, n.backoff(failures)) {
 				return
 			}
 			// Try again without waiting for a new event.
-			select {
-			case d.ibr.wake <- struct{}{}:
-			default:
-			}
+			d.ibr.signal()
 			continue
 		}
 		failures = 0
+	}
+}
+
+// sendIncremental sends the damaged replicas and the incremental block
+// reports waiting, holding reportMu: a report that would list a block
+// twice is sent as several, in order.
+func (n *nnConn) sendIncremental(ctx context.Context) error {
+	d := n.d
+	if !n.reportMu.TryLock() {
+		d.store.hook(StepIncrementalReportWaits, cairn.Block{})
+		n.reportMu.Lock()
+	}
+	defer n.reportMu.Unlock()
+	if err := n.sendBad(ctx); err != nil {
+		return err
+	}
+	for {
+		evs := d.ibr.take()
+		if len(evs) == 0 {
+			return nil
+		}
+		received, receiving, deleted := split(evs)
+		cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+		_, err := n.dn.IncrementalBlockReport(cctx, &protocol.IncrementalBlockReportRequest{
+			NodeId:    string(d.ID()),
+			Received:  protocol.BlocksToProto(received),
+			Receiving: protocol.BlocksToProto(receiving),
+			Deleted:   protocol.BlocksToProto(deleted),
+		})
+		cancel()
+		if err != nil {
+			d.ibr.putBack(evs)
+			return protocol.FromStatus("datanode.IncrementalBlockReport", d.cfg.NameNode, err)
+		}
 	}
 }
 

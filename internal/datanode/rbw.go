@@ -1,7 +1,6 @@
 package datanode
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,13 +12,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cairn-fs/cairn"
 )
 
-// Replicas not finalized (rbw/), and what pipeline and lease recovery
-// do with them; see doc.go, "Recovery".
+// Replicas not finalized (rbw/), their life from creation to
+// finalization, and what pipeline and lease recovery do with them; see
+// doc.go, "Replica states" and "Recovery".
 
 // recoveryWait bounds how long a recovery waits for the receiver of a
 // replica to let go of it after being interrupted.
@@ -81,6 +82,7 @@ func (s *store) loadRbw(v *volume) {
 			block:    cairn.Block{ID: id, GenStamp: gs},
 			dataPath: filepath.Join(v.rbw, dataName(id)),
 			metaPath: filepath.Join(v.rbw, best),
+			reported: true, // in every full block report
 		}
 		length, err := validRbwLength(r.dataPath, r.metaPath)
 		if best == "" || err != nil {
@@ -196,13 +198,335 @@ func truncatePair(dataPath, metaPath string, length int64) error {
 	return err
 }
 
-// detach ends the receiver's hold on the replica after a failed
-// pipeline: the files are cut to what was written whole (data and
-// checksums), fsync'd and closed, and the replica stays in rbw/, idle,
-// for a pipeline or lease recovery. A replica that cannot be kept so is
-// discarded.
-func (r *rbwReplica) detach() {
-	err := r.metaW.Flush()
+// rbwReplica is a replica not finalized, in rbw/: being written by a
+// receiver or claimed by a recovery (active), or idle, waiting for a
+// pipeline or lease recovery.
+type rbwReplica struct {
+	s        *store
+	vol      *volume
+	block    cairn.Block // Len counts the bytes written
+	dataPath string      // "" once the files are no longer this replica's
+	metaPath string
+	data     *os.File // open while being written
+	meta     *os.File
+	synced   int64 // bytes of data whose writeback was started
+
+	// Guarded by store.mu:
+	active    bool   // claimed: a receiver writes it or a recovery works on it (else idle, files closed)
+	temp      bool   // received by TRANSFER_RBW: discarded if that fails
+	reported  bool   // the NameNode was told of it (receiving), so its removal is reported too
+	interrupt func() // stops the receiver writing it; nil when idle
+}
+
+// syncBehindBytes is how much data a replica being written accumulates
+// before its writeback is started.
+const syncBehindBytes = 8 << 20
+
+// create starts writing a replica of b in rbw/, claimed by the caller.
+// A finalized replica of the same ID with the same or a newer
+// generation stamp, or an rbw one being written, is refused with Exist;
+// an idle rbw replica with an older generation stamp is replaced. A
+// temporary replica (stage TRANSFER_RBW) is discarded if the write
+// fails, and kept unfinalized if it succeeds. If report is set (a
+// client's new block) the replica is reported receiving.
+func (s *store) create(b cairn.Block, temporary, report bool) (*rbwReplica, error) {
+	const op = "datanode.create"
+	b.Len = 0
+	unlock := s.lockBlock(b.ID)
+	defer unlock()
+	s.mu.Lock()
+	if old, ok := s.replicas[b.ID]; ok && old.gs >= b.GenStamp {
+		s.mu.Unlock()
+		return nil, cairn.Errorf(op, blockName(b), cairn.Exist, "replica already finalized with generation stamp %d", old.gs)
+	}
+	var stale *rbwReplica
+	if old := s.rbws[b.ID]; old != nil {
+		if old.active || old.block.GenStamp >= b.GenStamp {
+			s.mu.Unlock()
+			return nil, cairn.Errorf(op, blockName(b), cairn.Exist, "replica is being written or waits for recovery")
+		}
+		stale = old
+		delete(s.rbws, b.ID)
+	}
+	s.mu.Unlock()
+	if stale != nil {
+		stale.removeFiles()
+		s.emit(evDeleted, stale.block)
+	}
+	// Try the volumes in turn: one whose disk fails is marked failed
+	// and the next one is tried; a full one is skipped.
+	tried := make(map[*volume]bool)
+	var lastErr error
+	for {
+		v := s.pickVolume(tried)
+		if v == nil {
+			if lastErr == nil {
+				lastErr = cairn.Errorf(op, blockName(b), cairn.IO, "every data directory has failed")
+			}
+			return nil, lastErr
+		}
+		tried[v] = true
+		r, err := s.openRbw(v, b)
+		if err == nil {
+			s.mu.Lock()
+			r.temp = temporary
+			r.reported = report
+			s.rbws[b.ID] = r
+			s.mu.Unlock()
+			if report {
+				s.emitEvent(replicaEvent{kind: evReceiving, block: b, lazy: true})
+			}
+			return r, nil
+		}
+		s.log.Warn("cannot create replica", "block", blockName(b), "dir", v.dir, "err", err)
+		lastErr = err
+	}
+}
+
+// pickVolume returns the next healthy volume not yet tried, round
+// robin, or nil.
+func (s *store) pickVolume(tried map[*volume]bool) *volume {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.vols {
+		c := s.vols[(s.next+i)%len(s.vols)]
+		if c.failed == nil && !tried[c] {
+			s.next = (s.next + i + 1) % len(s.vols)
+			return c
+		}
+	}
+	return nil
+}
+
+// openRbw creates the rbw files of b in v, the meta file with its
+// header.
+func (s *store) openRbw(v *volume, b cairn.Block) (*rbwReplica, error) {
+	const op = "datanode.create"
+	r := &rbwReplica{
+		s:        s,
+		vol:      v,
+		block:    b,
+		dataPath: filepath.Join(v.rbw, dataName(b.ID)),
+		metaPath: filepath.Join(v.rbw, metaName(b.ID, b.GenStamp)),
+		active:   true,
+	}
+	fail := func(err error) (*rbwReplica, error) {
+		r.closeFiles()
+		os.Remove(r.dataPath)
+		os.Remove(r.metaPath)
+		return nil, s.ioErr(op, v, b, err)
+	}
+	var err error
+	if r.data, err = os.OpenFile(r.dataPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
+		return fail(err)
+	}
+	if r.meta, err = os.OpenFile(r.metaPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
+		return fail(err)
+	}
+	if _, err := r.meta.Write(appendMetaHeader(nil)); err != nil {
+		return fail(err)
+	}
+	return r, nil
+}
+
+// write appends a packet's data and its checksums. The data must start
+// at a chunk boundary (the receiver checks it). Both are written to
+// their files before it returns (no user-space buffer), so that an
+// acknowledged packet survives the DataNode process being killed.
+func (r *rbwReplica) write(sums, data []byte) error {
+	if c := r.s.capacity; c > 0 && r.vol.used.Load()+int64(len(data)) > c {
+		return r.s.ioErr("datanode.write", r.vol, r.block, fmt.Errorf("volume capacity of %d bytes reached: %w", c, syscall.ENOSPC))
+	}
+	if _, err := r.data.Write(data); err != nil {
+		return r.s.ioErr("datanode.write", r.vol, r.block, err)
+	}
+	if _, err := r.meta.Write(sums); err != nil {
+		return r.s.ioErr("datanode.write", r.vol, r.block, err)
+	}
+	r.block.Len += int64(len(data))
+	r.vol.used.Add(int64(len(data)))
+	if r.block.Len-r.synced >= syncBehindBytes {
+		syncBehind(r.data, r.synced, r.block.Len-r.synced)
+		r.synced = r.block.Len
+	}
+	return nil
+}
+
+// closeFiles closes the replica's open files, if any.
+func (r *rbwReplica) closeFiles() error {
+	var err error
+	if r.data != nil {
+		err = r.data.Close()
+		r.data = nil
+	}
+	if r.meta != nil {
+		if cerr := r.meta.Close(); err == nil {
+			err = cerr
+		}
+		r.meta = nil
+	}
+	return err
+}
+
+// finalize makes the replica, claimed by the caller and written whole,
+// durable and finalized: its files are fsync'd, closed and moved into
+// finalized/ in one step as a restart sees it (see move.go), replacing
+// any older finalized or damaged replica of the block, which is removed
+// first. The replica is then reported received.
+//
+// On failure before the move the replica stays claimed in rbw/, its
+// files closed, for the caller to detach or abort; a failure in the
+// middle of the move fails the volume and leaves the files to the
+// start-up repair.
+func (r *rbwReplica) finalize() (cairn.Block, error) {
+	const op = "datanode.finalize"
+	s := r.s
+	id := r.block.ID
+	fail := func(err error) (cairn.Block, error) {
+		return cairn.Block{}, s.ioErr(op, r.vol, r.block, err)
+	}
+	var err error
+	if r.data == nil {
+		err = fmt.Errorf("replica files not open")
+	}
+	for _, f := range []*os.File{r.data, r.meta} {
+		if err == nil {
+			err = f.Sync()
+		}
+	}
+	if cerr := r.closeFiles(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fail(err)
+	}
+	unlock := s.lockBlock(id)
+	defer unlock()
+	s.mu.Lock()
+	old, hadOld := s.replicas[id]
+	bad, hadBad := s.bad[id]
+	failed := r.vol.failed
+	s.mu.Unlock()
+	switch {
+	case failed != nil:
+		return cairn.Block{}, cairn.E(op, blockName(r.block), cairn.IO, failed)
+	case hadOld && old.gs >= r.block.GenStamp:
+		return cairn.Block{}, cairn.Errorf(op, blockName(r.block), cairn.Exist, "a replica with generation stamp %d was finalized meanwhile", old.gs)
+	}
+	if err := s.hook(StepFinalizeSynced, r.block); err != nil {
+		return fail(err)
+	}
+	dir := r.vol.finalizedDir(id)
+	if err := mkdirSynced(dir, r.vol.finalized); err != nil {
+		return fail(err)
+	}
+	// A superseded replica leaves first, so that finalized/ never holds
+	// the files of two replicas of the block (which a restart could
+	// not pair). Should a crash follow, the new one is still whole in
+	// rbw/.
+	if hadOld || hadBad {
+		var superseded []replica
+		s.mu.Lock()
+		if hadOld {
+			delete(s.replicas, id)
+			s.used -= old.len + metaLen(old.len)
+			old.vol.used.Add(-old.len)
+			superseded = append(superseded, old)
+		}
+		if hadBad {
+			delete(s.bad, id)
+			superseded = append(superseded, bad)
+		}
+		s.mu.Unlock()
+		if hadOld {
+			s.emit(evDeleted, cairn.Block{ID: id, GenStamp: old.gs, Len: old.len})
+		}
+		for _, o := range superseded {
+			od, om := o.files(id)
+			for _, p := range []string{om, od} {
+				if err := os.Remove(p); err != nil && !missing(err) {
+					return cairn.Block{}, s.ioErr(op, o.vol, r.block, err)
+				}
+			}
+			if err := syncDir(filepath.Dir(od)); err != nil {
+				return cairn.Block{}, s.ioErr(op, o.vol, r.block, err)
+			}
+		}
+		if err := s.hook(StepFinalizeOldRemoved, r.block); err != nil {
+			return fail(err)
+		}
+	}
+	nd, nm := filepath.Join(dir, dataName(id)), filepath.Join(dir, metaName(id, r.block.GenStamp))
+	if moved, err := s.movePair(r.block, r.dataPath, r.metaPath, nd, nm, finalizeSteps); err != nil {
+		if moved {
+			r.lost(err)
+		}
+		return fail(err)
+	}
+	s.mu.Lock()
+	if r.vol.failed != nil {
+		// Failed meanwhile: its replicas were dropped, this one too.
+		if s.rbws[id] == r {
+			delete(s.rbws, id)
+		}
+		s.mu.Unlock()
+		r.dataPath, r.metaPath = "", ""
+		return cairn.Block{}, cairn.E(op, blockName(r.block), cairn.IO, r.vol.failed)
+	}
+	s.replicas[id] = replica{vol: r.vol, gs: r.block.GenStamp, len: r.block.Len, inc: s.nextInc()}
+	s.used += r.block.Len + metaLen(r.block.Len)
+	if s.rbws[id] == r {
+		delete(s.rbws, id)
+	}
+	r.reported = false
+	s.mu.Unlock()
+	r.dataPath, r.metaPath = "", ""
+	s.emit(evReceived, r.block)
+	return r.block, nil
+}
+
+// lost forgets a claimed replica whose files a failed move left half
+// moved: its volume is failed, and the files are left to the start-up
+// repair, which puts them back together.
+func (r *rbwReplica) lost(err error) {
+	s := r.s
+	s.log.Error("a replica move failed half-way; leaving it to the start-up repair", "block", blockName(r.block), "err", err)
+	s.failVolume(r.vol, err)
+	s.mu.Lock()
+	if s.rbws[r.block.ID] == r {
+		delete(s.rbws, r.block.ID)
+	}
+	s.mu.Unlock()
+	r.dataPath, r.metaPath = "", ""
+}
+
+// mkdirSynced creates dir and any missing parents up to root, fsyncing
+// each parent in which a directory was created.
+func mkdirSynced(dir, root string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != root && parent != dir {
+		if err := mkdirSynced(parent, root); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(parent)
+}
+
+// settle cuts the claimed replica's files to the bytes written whole
+// (data and checksums agreeing), fsyncs and closes them and fsyncs
+// rbw/. Files already closed (by a finalize that failed after
+// fsyncing them) are left as they are.
+func (r *rbwReplica) settle() error {
+	if r.data == nil {
+		return nil
+	}
+	err := r.s.hook(StepSettle, r.block)
 	if err == nil {
 		err = r.data.Truncate(r.block.Len)
 	}
@@ -215,34 +539,100 @@ func (r *rbwReplica) detach() {
 	if err == nil {
 		err = r.meta.Sync()
 	}
-	if err != nil {
-		r.s.log.Warn("cannot keep a partial replica; discarding it", "block", blockName(r.block), "err", err)
-		r.abort()
-		return
+	if cerr := r.closeFiles(); err == nil {
+		err = cerr
 	}
-	r.data.Close()
-	r.meta.Close()
-	r.data, r.meta, r.metaW = nil, nil, nil
-	r.s.mu.Lock()
+	if err == nil {
+		err = syncDir(r.vol.rbw)
+	}
+	if err != nil {
+		return r.s.ioErr("datanode.settle", r.vol, r.block, err)
+	}
+	return nil
+}
+
+// detach ends the receiver's hold on the replica after a failed
+// pipeline: settled, it stays in rbw/, idle, for a pipeline or lease
+// recovery, and the NameNode, if told of it, hears its length. A
+// replica that cannot be settled is discarded (abort), and the error
+// returned: it is never listed idle with files that are not whole.
+func (r *rbwReplica) detach() error {
+	if err := r.settle(); err != nil {
+		r.abort()
+		return err
+	}
+	s := r.s
+	unlock := s.lockBlock(r.block.ID)
+	defer unlock()
+	s.mu.Lock()
+	report := s.rbws[r.block.ID] == r && r.reported
 	r.active = false
 	r.interrupt = nil
-	r.s.mu.Unlock()
+	b := r.block
+	s.mu.Unlock()
+	if report {
+		s.emit(evReceiving, b)
+	}
+	return nil
 }
 
 // keep makes a replica received whole by TRANSFER_RBW durable and idle,
-// in rbw/, for the pipeline it is to join.
+// in rbw/, for the pipeline it is to join, and reports it receiving.
+// If it cannot be made durable it is discarded and the error returned,
+// so that the transfer fails.
 func (r *rbwReplica) keep() error {
-	r.s.mu.Lock()
+	if err := r.settle(); err != nil {
+		r.abort()
+		return err
+	}
+	s := r.s
+	unlock := s.lockBlock(r.block.ID)
+	defer unlock()
+	s.mu.Lock()
+	if s.rbws[r.block.ID] != r {
+		s.mu.Unlock()
+		return cairn.Errorf("datanode.write", blockName(r.block), cairn.IO, "replica dropped: its data directory failed")
+	}
 	r.temp = false
-	r.s.mu.Unlock()
-	if err := r.metaW.Flush(); err != nil {
-		return r.s.ioErr("datanode.write", r.vol, r.block, err)
-	}
-	r.detach()
-	if err := syncDir(r.vol.rbw); err != nil {
-		return r.s.ioErr("datanode.write", r.vol, r.block, err)
-	}
+	r.active = false
+	r.interrupt = nil
+	r.reported = true
+	b := r.block
+	s.mu.Unlock()
+	s.emit(evReceiving, b)
 	return nil
+}
+
+// abort discards the replica, claimed by the caller: it leaves the map
+// (reported deleted if the NameNode was told of it), then its files
+// are removed. It may be called more than once.
+func (r *rbwReplica) abort() {
+	r.closeFiles()
+	s := r.s
+	unlock := s.lockBlock(r.block.ID)
+	defer unlock()
+	s.mu.Lock()
+	mine := s.rbws[r.block.ID] == r
+	if mine {
+		delete(s.rbws, r.block.ID)
+	}
+	report := mine && r.reported
+	r.reported = false
+	s.mu.Unlock()
+	r.removeFiles()
+	if report {
+		s.emit(evDeleted, r.block)
+	}
+}
+
+// removeFiles deletes the replica's rbw files.
+func (r *rbwReplica) removeFiles() {
+	if r.dataPath != "" {
+		os.Remove(r.dataPath)
+		os.Remove(r.metaPath)
+		r.dataPath, r.metaPath = "", ""
+		r.vol.used.Add(-r.block.Len)
+	}
 }
 
 // setInterrupt records how to stop the receiver writing r.
@@ -288,7 +678,8 @@ func (s *store) claim(r *rbwReplica) bool {
 	return true
 }
 
-// release makes a claimed replica idle again.
+// release makes a claimed replica idle again; its files must be
+// closed.
 func (s *store) release(r *rbwReplica) {
 	s.mu.Lock()
 	r.active = false
@@ -296,84 +687,124 @@ func (s *store) release(r *rbwReplica) {
 	s.mu.Unlock()
 }
 
-// unfinalize moves the finalized replica of id back to rbw/ as an idle
-// replica, for a pipeline recovery that failed as the block was being
-// closed (some nodes finalized it, not all acknowledged it).
-func (s *store) unfinalize(id cairn.BlockID, below cairn.GenStamp) (*rbwReplica, error) {
+// unfinalize moves the finalized replica of id back to rbw/, for a
+// pipeline recovery that reopens it (some nodes finalized the block as
+// the pipeline failed at its close). Only a replica with a generation
+// stamp below below and at least minLen bytes is moved. The move is one
+// step as a restart sees it (see move.go). It returns the replica
+// claimed for the caller and reported receiving, or nil if there is
+// none to move.
+func (s *store) unfinalize(id cairn.BlockID, below cairn.GenStamp, minLen int64) (*rbwReplica, error) {
+	const op = "datanode.recover"
+	unlock := s.lockBlock(id)
+	defer unlock()
 	s.mu.Lock()
 	rep, ok := s.replicas[id]
-	if !ok || rep.gs >= below || s.rbws[id] != nil {
+	if !ok || rep.gs >= below || s.rbws[id] != nil || rep.vol.failed != nil {
 		s.mu.Unlock()
 		return nil, nil
 	}
+	b := cairn.Block{ID: id, GenStamp: rep.gs, Len: rep.len}
+	if rep.len < minLen {
+		s.mu.Unlock()
+		return nil, cairn.Errorf(op, blockName(b), cairn.Invalid, "replica has %d bytes, fewer than the %d asked for", rep.len, minLen)
+	}
 	delete(s.replicas, id)
 	s.used -= rep.len + metaLen(rep.len)
+	s.mu.Unlock()
+	restore := func() {
+		s.mu.Lock()
+		if rep.vol.failed == nil {
+			s.replicas[id] = rep
+			s.used += rep.len + metaLen(rep.len)
+		}
+		s.mu.Unlock()
+	}
 	r := &rbwReplica{
 		s:        s,
 		vol:      rep.vol,
-		block:    cairn.Block{ID: id, GenStamp: rep.gs, Len: rep.len},
+		block:    b,
 		dataPath: filepath.Join(rep.vol.rbw, dataName(id)),
 		metaPath: filepath.Join(rep.vol.rbw, metaName(id, rep.gs)),
 		active:   true,
+		reported: true,
+	}
+	if err := s.hook(StepUnfinalizeStart, b); err != nil {
+		restore()
+		return nil, s.ioErr(op, rep.vol, b, err)
+	}
+	// Leftovers in rbw/ of no replica in the map would be overwritten,
+	// or confuse a restart.
+	removeBlockFiles(rep.vol.rbw, id)
+	fd, fm := rep.files(id)
+	if moved, err := s.movePair(b, fd, fm, r.dataPath, r.metaPath, unfinalizeSteps); err != nil {
+		if moved {
+			r.lost(err)
+			return nil, cairn.E(op, blockName(b), cairn.IO, err)
+		}
+		restore()
+		return nil, s.ioErr(op, rep.vol, b, err)
+	}
+	s.mu.Lock()
+	if rep.vol.failed != nil {
+		s.mu.Unlock()
+		return nil, cairn.E(op, blockName(b), cairn.IO, rep.vol.failed)
 	}
 	s.rbws[id] = r
 	s.mu.Unlock()
-	fd, fm := rep.files(id)
-	err := os.Rename(fm, r.metaPath)
-	if err == nil {
-		err = os.Rename(fd, r.dataPath)
-	}
-	if err == nil {
-		err = syncDir(rep.vol.rbw)
-	}
-	if err != nil {
-		r.abort()
-		return nil, s.ioErr("datanode.recover", rep.vol, r.block, err)
-	}
-	s.release(r)
-	s.log.Info("finalized replica reopened for recovery", "block", blockName(r.block))
+	s.emit(evReceiving, b)
+	s.log.Info("finalized replica reopened for recovery", "block", blockName(b))
 	return r, nil
 }
 
 // reopen prepares a claimed, idle replica for appending: it is cut to
-// length, given generation stamp gs (its meta file renamed), and its
-// files are opened at the end.
+// length, given generation stamp gs (its meta file renamed), its files
+// are opened at the end, and it is reported receiving.
 func (r *rbwReplica) reopen(length int64, gs cairn.GenStamp) error {
 	const op = "datanode.recover"
-	if r.block.Len < length {
+	s := r.s
+	switch {
+	case r.block.Len < length:
 		return cairn.Errorf(op, blockName(r.block), cairn.Invalid, "replica has %d bytes, fewer than the %d asked for", r.block.Len, length)
+	case gs < r.block.GenStamp:
+		return cairn.Errorf(op, blockName(r.block), cairn.Invalid, "replica has the newer generation stamp %d", r.block.GenStamp)
 	}
+	unlock := s.lockBlock(r.block.ID)
+	defer unlock()
 	if err := truncatePair(r.dataPath, r.metaPath, length); err != nil {
-		return r.s.ioErr(op, r.vol, r.block, err)
+		return s.ioErr(op, r.vol, r.block, err)
 	}
 	r.vol.used.Add(length - r.block.Len)
-	r.s.mu.Lock()
+	s.mu.Lock()
 	r.block.Len = length
-	r.s.mu.Unlock()
+	s.mu.Unlock()
 	r.synced = 0
 	if gs != r.block.GenStamp {
 		np := filepath.Join(r.vol.rbw, metaName(r.block.ID, gs))
 		if err := os.Rename(r.metaPath, np); err != nil {
-			return r.s.ioErr(op, r.vol, r.block, err)
+			return s.ioErr(op, r.vol, r.block, err)
 		}
 		r.metaPath = np
-		r.s.mu.Lock()
+		s.mu.Lock()
 		r.block.GenStamp = gs
-		r.s.mu.Unlock()
+		s.mu.Unlock()
 		if err := syncDir(r.vol.rbw); err != nil {
-			return r.s.ioErr(op, r.vol, r.block, err)
+			return s.ioErr(op, r.vol, r.block, err)
 		}
 	}
 	var err error
 	if r.data, err = os.OpenFile(r.dataPath, os.O_WRONLY|os.O_APPEND, 0); err != nil {
-		return r.s.ioErr(op, r.vol, r.block, err)
+		return s.ioErr(op, r.vol, r.block, err)
 	}
 	if r.meta, err = os.OpenFile(r.metaPath, os.O_WRONLY|os.O_APPEND, 0); err != nil {
-		r.data.Close()
-		r.data = nil
-		return r.s.ioErr(op, r.vol, r.block, err)
+		r.closeFiles()
+		return s.ioErr(op, r.vol, r.block, err)
 	}
-	r.metaW = bufio.NewWriterSize(r.meta, 4096)
+	s.mu.Lock()
+	r.reported = true
+	b := r.block
+	s.mu.Unlock()
+	s.emit(evReceiving, b)
 	return nil
 }
 
@@ -387,20 +818,17 @@ func (s *store) reopenForRecovery(b cairn.Block) (*rbwReplica, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r == nil {
-		if r, err = s.unfinalize(b.ID, b.GenStamp); err != nil {
+	if r != nil {
+		if !s.claim(r) {
+			return nil, cairn.Errorf(op, blockName(b), cairn.Exist, "replica is being recovered")
+		}
+	} else {
+		if r, err = s.unfinalize(b.ID, b.GenStamp, b.Len); err != nil {
 			return nil, err
 		}
-	}
-	if r == nil {
-		return nil, cairn.Errorf(op, blockName(b), cairn.NotExist, "no replica to recover")
-	}
-	if !s.claim(r) {
-		return nil, cairn.Errorf(op, blockName(b), cairn.Exist, "replica is being recovered")
-	}
-	if r.block.GenStamp > b.GenStamp {
-		s.release(r)
-		return nil, cairn.Errorf(op, blockName(b), cairn.Invalid, "replica has the newer generation stamp %d", r.block.GenStamp)
+		if r == nil {
+			return nil, cairn.Errorf(op, blockName(b), cairn.NotExist, "no replica to recover")
+		}
 	}
 	if err := r.reopen(b.Len, b.GenStamp); err != nil {
 		s.release(r)
@@ -485,86 +913,93 @@ type recoveryInfo struct {
 }
 
 // initRecovery stops any writer of the replica of id and describes it:
-// a finalized replica, or an idle rbw one. Replicas with a generation
-// stamp below nnGS (left behind by an earlier pipeline) or above
-// recoveryGS are not part of the recovery.
+// a finalized replica, or an idle rbw one. A replica with a generation
+// stamp below nnGS (left behind by an earlier pipeline) is not part of
+// the recovery (NotExist); one above recoveryGS means this recovery is
+// out of date, and is refused (Invalid), never taken for absent.
 func (s *store) initRecovery(id cairn.BlockID, nnGS, recoveryGS cairn.GenStamp) (recoveryInfo, error) {
 	const op = "datanode.recover"
 	name := fmt.Sprintf("blk_%d", id)
-	if rep, ok := s.lookup(id); ok {
-		if rep.gs < nnGS || rep.gs > recoveryGS {
-			return recoveryInfo{}, cairn.Errorf(op, name, cairn.NotExist, "finalized replica has generation stamp %d", rep.gs)
+	check := func(gs cairn.GenStamp, what string) error {
+		switch {
+		case gs < nnGS:
+			return cairn.Errorf(op, name, cairn.NotExist, "%s has the older generation stamp %d", what, gs)
+		case gs > recoveryGS:
+			return cairn.Errorf(op, name, cairn.Invalid, "%s has generation stamp %d, newer than the recovery's %d", what, gs, recoveryGS)
 		}
-		return recoveryInfo{block: cairn.Block{ID: id, GenStamp: rep.gs, Len: rep.len}, finalized: true}, nil
+		return nil
 	}
-	r, err := s.idleRbw(id)
-	if err != nil {
+	// Stop a writer first: it may yet finalize the replica.
+	if _, err := s.idleRbw(id); err != nil {
 		return recoveryInfo{}, err
 	}
-	if r == nil {
-		return recoveryInfo{}, cairn.Errorf(op, name, cairn.NotExist, "no replica")
-	}
+	unlock := s.lockBlock(id)
 	s.mu.Lock()
-	temp, b := r.temp, r.block
+	rep, fin := s.replicas[id]
+	r := s.rbws[id]
+	var b cairn.Block
+	var temp, active bool
+	if r != nil {
+		b, temp, active = r.block, r.temp, r.active
+	}
 	s.mu.Unlock()
-	if temp {
-		r.abort()
+	switch {
+	case fin:
+		unlock()
+		if err := check(rep.gs, "finalized replica"); err != nil {
+			return recoveryInfo{}, err
+		}
+		return recoveryInfo{block: cairn.Block{ID: id, GenStamp: rep.gs, Len: rep.len}, finalized: true}, nil
+	case r == nil:
+		unlock()
+		return recoveryInfo{}, cairn.Errorf(op, name, cairn.NotExist, "no replica")
+	case active:
+		unlock()
+		return recoveryInfo{}, cairn.Errorf(op, name, cairn.Unavailable, "replica is being written or recovered")
+	case temp:
+		claimed := s.claim(r)
+		unlock()
+		if claimed {
+			r.abort()
+		}
 		return recoveryInfo{}, cairn.Errorf(op, name, cairn.NotExist, "only a partial copy")
 	}
-	if b.GenStamp < nnGS || b.GenStamp > recoveryGS {
-		return recoveryInfo{}, cairn.Errorf(op, name, cairn.NotExist, "replica has generation stamp %d", b.GenStamp)
+	unlock()
+	if err := check(b.GenStamp, "replica"); err != nil {
+		return recoveryInfo{}, err
 	}
 	return recoveryInfo{block: b}, nil
 }
 
 // finishRecovery brings the replica of id to length and generation
-// stamp gs and finalizes it. A finalized replica of that length is
-// given the new generation stamp in place.
+// stamp gs and finalizes it: an idle rbw replica is claimed, cut,
+// stamped and finalized; a finalized one of that length is given the
+// new generation stamp in place (stamp). Each state change runs with
+// the block claimed, so a replica finalized meanwhile by another path
+// is seen as finalized, and never cut, resurrected or doubled.
 func (s *store) finishRecovery(id cairn.BlockID, length int64, gs cairn.GenStamp) (cairn.Block, error) {
 	const op = "datanode.recover"
 	name := fmt.Sprintf("blk_%d", id)
-	s.mu.Lock()
-	rep, ok := s.replicas[id]
-	s.mu.Unlock()
-	if ok {
-		b := cairn.Block{ID: id, GenStamp: rep.gs, Len: rep.len}
-		switch {
-		case rep.gs == gs && rep.len == length:
-			return b, nil
-		case rep.gs > gs:
-			return cairn.Block{}, cairn.Errorf(op, name, cairn.Invalid, "replica has the newer generation stamp %d", rep.gs)
-		case rep.len != length:
-			return cairn.Block{}, cairn.Errorf(op, name, cairn.Invalid, "finalized replica has %d bytes, not %d", rep.len, length)
-		}
-		_, om := rep.files(id)
-		nm := filepath.Join(filepath.Dir(om), metaName(id, gs))
-		if err := os.Rename(om, nm); err != nil {
-			return cairn.Block{}, s.ioErr(op, rep.vol, b, err)
-		}
-		if err := syncDir(filepath.Dir(om)); err != nil {
-			return cairn.Block{}, s.ioErr(op, rep.vol, b, err)
-		}
-		s.mu.Lock()
-		if cur, ok := s.replicas[id]; ok && cur.gs == rep.gs {
-			cur.gs = gs
-			s.replicas[id] = cur
-		}
-		s.mu.Unlock()
-		return cairn.Block{ID: id, GenStamp: gs, Len: length}, nil
-	}
-	r, err := s.idleRbw(id)
-	if err != nil {
+	if _, err := s.idleRbw(id); err != nil {
 		return cairn.Block{}, err
 	}
+	unlock := s.lockBlock(id)
+	s.mu.Lock()
+	rep, fin := s.replicas[id]
+	r := s.rbws[id]
+	s.mu.Unlock()
+	if fin {
+		defer unlock()
+		return s.stamp(id, rep, length, gs)
+	}
 	if r == nil {
+		unlock()
 		return cairn.Block{}, cairn.Errorf(op, name, cairn.NotExist, "no replica")
 	}
-	if !s.claim(r) {
-		return cairn.Block{}, cairn.Errorf(op, name, cairn.Exist, "replica is being recovered")
-	}
-	if r.block.GenStamp > gs {
-		s.release(r)
-		return cairn.Block{}, cairn.Errorf(op, name, cairn.Invalid, "replica has the newer generation stamp %d", r.block.GenStamp)
+	claimed := s.claim(r)
+	unlock()
+	if !claimed {
+		return cairn.Block{}, cairn.Errorf(op, name, cairn.Exist, "replica is being written or recovered")
 	}
 	if err := r.reopen(length, gs); err != nil {
 		s.release(r)
@@ -572,10 +1007,74 @@ func (s *store) finishRecovery(id cairn.BlockID, length int64, gs cairn.GenStamp
 	}
 	b, err := r.finalize()
 	if err != nil {
-		r.abort()
+		// Kept idle, if it still can be, for another attempt.
+		r.detach()
 		return cairn.Block{}, err
 	}
 	return b, nil
+}
+
+// stamp gives rep, the finalized replica of id, generation stamp gs by
+// renaming its meta file, for a block synchronization that agreed on
+// its length. The block must be claimed. While the file is renamed the
+// replica is in no map, so nothing lists it under either stamp.
+func (s *store) stamp(id cairn.BlockID, rep replica, length int64, gs cairn.GenStamp) (cairn.Block, error) {
+	const op = "datanode.recover"
+	b := cairn.Block{ID: id, GenStamp: rep.gs, Len: rep.len}
+	nb := cairn.Block{ID: id, GenStamp: gs, Len: length}
+	switch {
+	case rep.gs == gs && rep.len == length:
+		return b, nil // done already
+	case rep.gs > gs:
+		return cairn.Block{}, cairn.Errorf(op, blockName(b), cairn.Invalid, "replica has the newer generation stamp %d", rep.gs)
+	case rep.len != length:
+		return cairn.Block{}, cairn.Errorf(op, blockName(b), cairn.Invalid, "finalized replica has %d bytes, not %d", rep.len, length)
+	}
+	if err := s.hook(StepRecoveryStamp, b); err != nil {
+		return cairn.Block{}, s.ioErr(op, rep.vol, b, err)
+	}
+	s.mu.Lock()
+	delete(s.replicas, id)
+	s.used -= rep.len + metaLen(rep.len)
+	s.mu.Unlock()
+	_, om := rep.files(id)
+	nm := filepath.Join(filepath.Dir(om), metaName(id, gs))
+	if err := os.Rename(om, nm); err != nil {
+		if missing(err) {
+			// Its files went behind our back: it is gone.
+			s.emit(evDeleted, b)
+		} else {
+			s.mu.Lock()
+			if rep.vol.failed == nil {
+				s.replicas[id] = rep
+				s.used += rep.len + metaLen(rep.len)
+			}
+			s.mu.Unlock()
+		}
+		return cairn.Block{}, s.ioErr(op, rep.vol, b, err)
+	}
+	err := s.hook(StepRecoveryStamped, nb)
+	if err == nil {
+		err = syncDir(filepath.Dir(om))
+	}
+	if err != nil {
+		// The rename may not be durable: leave the replica to a
+		// restart, which finds it under one stamp or the other.
+		s.failVolume(rep.vol, err)
+		s.emit(evDeleted, b)
+		return cairn.Block{}, cairn.E(op, blockName(b), cairn.IO, err)
+	}
+	s.mu.Lock()
+	if rep.vol.failed != nil {
+		s.mu.Unlock()
+		s.emit(evDeleted, b)
+		return cairn.Block{}, cairn.E(op, blockName(b), cairn.IO, rep.vol.failed)
+	}
+	s.replicas[id] = replica{vol: rep.vol, gs: gs, len: length, inc: s.nextInc()}
+	s.used += length + metaLen(length)
+	s.mu.Unlock()
+	s.emit(evReceived, nb)
+	return nb, nil
 }
 
 // readFull reads len(p) bytes at off, treating a short file as

@@ -2,7 +2,6 @@ package datanode
 
 import (
 	"context"
-	"net"
 	"os"
 	"time"
 
@@ -20,7 +19,7 @@ import (
 // TRANSFER_RBW with the new generation stamp. The answer comes when
 // the copy is durable on the targets; a failure of a target is named
 // in first_bad_link.
-func (d *DataNode) transferBlock(ctx context.Context, conn net.Conn, op *protocol.OpTransferBlock) {
+func (d *DataNode) transferBlock(ctx context.Context, conn *idleConn, op *protocol.OpTransferBlock) {
 	d.active.Add(1)
 	defer d.active.Add(-1)
 	block := protocol.BlockFromProto(op.Block)
@@ -49,6 +48,9 @@ func (d *DataNode) transferBlock(ctx context.Context, conn net.Conn, op *protoco
 	defer data.Close()
 	defer meta.Close()
 	opts := datatransfer.Options{Stage: datatransfer.StageTransferRbw, Timeout: time.Duration(op.TimeoutMs) * time.Millisecond}
+	if opts.Timeout <= 0 {
+		opts.Timeout = d.cfg.socketReadTimeout()
+	}
 	w, err := opts.NewBlockWriter(ctx, cairn.Block{ID: block.ID, GenStamp: newGS}, targets, "datanode-"+string(d.ID()))
 	if err != nil {
 		reply(err, targets[0].Addr)
@@ -103,7 +105,7 @@ func sendReplica(w *datatransfer.BlockWriter, data, meta *os.File, length int64)
 
 // recoverReplica runs a RECOVER_BLOCK operation, one step of a block
 // synchronization asked by the primary.
-func (d *DataNode) recoverReplica(conn net.Conn, op *protocol.OpRecoverBlock) {
+func (d *DataNode) recoverReplica(conn *idleConn, op *protocol.OpRecoverBlock) {
 	b := protocol.BlockFromProto(op.Block)
 	info, err := d.recoverLocal(b, cairn.GenStamp(op.NewGenStamp), op.NewLength)
 	resp := &protocol.ReplicaRecoveryResponse{}
@@ -113,7 +115,6 @@ func (d *DataNode) recoverReplica(conn net.Conn, op *protocol.OpRecoverBlock) {
 		resp.Replica = protocol.BlockToProto(info.Block)
 		resp.Finalized = info.Finalized
 	}
-	conn.SetWriteDeadline(time.Now().Add(ioTimeout))
 	datatransfer.WriteMessage(conn, resp)
 }
 
@@ -132,7 +133,6 @@ func (d *DataNode) recoverLocal(b cairn.Block, newGS cairn.GenStamp, newLength i
 	if err != nil {
 		return datatransfer.ReplicaState{}, err
 	}
-	d.ibr.add([]cairn.Block{fb}, nil)
 	d.log.Info("replica recovered", "block", blockName(fb))
 	return datatransfer.ReplicaState{Block: fb, Finalized: true}, nil
 }
@@ -140,8 +140,8 @@ func (d *DataNode) recoverLocal(b cairn.Block, newGS cairn.GenStamp, newLength i
 // recoverBlock is the primary's side of lease recovery (a RECOVER_BLOCK
 // command): it asks every node of the block for its replica, picks the
 // length they can agree on, has each bring its replica to that length
-// and the new generation stamp, finalized, and reports the outcome to
-// the NameNode.
+// and the new generation stamp, finalized, and returns the outcome to
+// report to the NameNode.
 //
 // The length: if a replica is finalized (the writer died while closing
 // the block), its length; otherwise the shortest of the replicas with
@@ -149,7 +149,7 @@ func (d *DataNode) recoverLocal(b cairn.Block, newGS cairn.GenStamp, newLength i
 // bytes acknowledged later). Every replica holds a prefix of the same
 // byte stream, so the shortest of the current ones holds every byte
 // the writer had acknowledged.
-func (n *nnConn) recoverBlock(ctx context.Context, b cairn.Block, nodes []cairn.DatanodeInfo, newGS cairn.GenStamp) error {
+func (n *nnConn) recoverBlock(ctx context.Context, b cairn.Block, nodes []cairn.DatanodeInfo, newGS cairn.GenStamp) (*protocol.CommitBlockSynchronizationRequest, error) {
 	d := n.d
 	self := d.ID()
 	opts := datatransfer.Options{Timeout: recoveryWait + 5*time.Second}
@@ -180,10 +180,10 @@ func (n *nnConn) recoverBlock(ctx context.Context, b cairn.Block, nodes []cairn.
 	}
 	if len(answers) == 0 {
 		if !allAbsent {
-			return cairn.Errorf("datanode.RecoverBlock", blockName(b), cairn.Unavailable, "no node of the block answered")
+			return nil, cairn.Errorf("datanode.RecoverBlock", blockName(b), cairn.Unavailable, "no node of the block answered")
 		}
 		d.log.Warn("block recovery: no replica left; the block is dropped", "block", blockName(b))
-		return n.commitBlockSync(ctx, b, cairn.Block{ID: b.ID, GenStamp: newGS}, nil, true)
+		return n.commitRequest(b, cairn.Block{ID: b.ID, GenStamp: newGS}, nil, true), nil
 	}
 	length := int64(-1)
 	for _, a := range answers {
@@ -215,36 +215,20 @@ func (n *nnConn) recoverBlock(ctx context.Context, b cairn.Block, nodes []cairn.
 		synced = append(synced, a.node.ID)
 	}
 	if len(synced) == 0 {
-		return cairn.Errorf("datanode.RecoverBlock", blockName(b), cairn.Unavailable, "no replica could be updated")
+		return nil, cairn.Errorf("datanode.RecoverBlock", blockName(b), cairn.Unavailable, "no replica could be updated")
 	}
 	nb := cairn.Block{ID: b.ID, GenStamp: newGS, Len: length}
 	d.log.Info("block recovered", "block", blockName(nb), "replicas", len(synced))
-	return n.commitBlockSync(ctx, b, nb, synced, false)
-}
-
-func (n *nnConn) commitBlockSync(ctx context.Context, old, nb cairn.Block, nodes []cairn.NodeID, drop bool) error {
-	ids := make([]string, len(nodes))
-	for i, id := range nodes {
-		ids[i] = string(id)
-	}
-	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
-	defer cancel()
-	_, err := n.dn.CommitBlockSynchronization(cctx, &protocol.CommitBlockSynchronizationRequest{
-		NodeId:      string(n.d.ID()),
-		Block:       protocol.BlockToProto(nb),
-		OldGenStamp: uint64(old.GenStamp),
-		Nodes:       ids,
-		DeleteBlock: drop,
-	})
-	return protocol.FromStatus("datanode.CommitBlockSynchronization", n.d.cfg.NameNode, err)
+	return n.commitRequest(b, nb, synced, false), nil
 }
 
 // replicaDamaged stops serving a finalized replica found damaged (by
 // the scanner, or a read that found its files missing or short) and
 // queues a report of it to the NameNode, which has it replaced and then
-// deleted.
-func (d *DataNode) replicaDamaged(b cairn.Block, reason string) {
-	if !d.store.markBad(b) {
+// deleted. inc is the incarnation of the replica that was read (see
+// store.markBad).
+func (d *DataNode) replicaDamaged(b cairn.Block, inc uint64, reason string) {
+	if !d.store.markBad(b, inc) {
 		return
 	}
 	d.log.Warn("replica damaged: no longer served, reported to the namenode", "block", blockName(b), "reason", reason)
@@ -261,10 +245,7 @@ func (q *ibrQueue) addBad(b cairn.Block, reason string) {
 	q.mu.Lock()
 	q.bad = append(q.bad, badReport{b, reason})
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+	q.signal()
 }
 
 func (q *ibrQueue) takeBad() []badReport {
@@ -298,42 +279,4 @@ func (n *nnConn) sendBad(ctx context.Context) error {
 		return protocol.FromStatus("datanode.ReportBadBlocks", n.d.cfg.NameNode, err)
 	}
 	return nil
-}
-
-// startRecovery runs a RECOVER_BLOCK command in the background, once
-// per block at a time.
-func (n *nnConn) startRecovery(ctx context.Context, c *protocol.Command, wg interface {
-	Add(int)
-	Done()
-}) {
-	d := n.d
-	blocks := protocol.BlocksFromProto(c.Blocks)
-	if len(blocks) != 1 || len(c.Targets) == 0 {
-		d.log.Warn("ignoring a malformed RECOVER_BLOCK command", "blocks", len(blocks), "targets", len(c.Targets))
-		return
-	}
-	b := blocks[0]
-	n.mu.Lock()
-	if n.recovering == nil {
-		n.recovering = make(map[cairn.BlockID]bool)
-	}
-	if n.recovering[b.ID] {
-		n.mu.Unlock()
-		return
-	}
-	n.recovering[b.ID] = true
-	n.mu.Unlock()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer func() {
-			n.mu.Lock()
-			delete(n.recovering, b.ID)
-			n.mu.Unlock()
-		}()
-		err := n.recoverBlock(ctx, b, protocol.DatanodesFromProto(c.Targets), cairn.GenStamp(c.NewGenStamp))
-		if err != nil && ctx.Err() == nil {
-			d.log.Warn("block recovery failed", "block", blockName(b), "err", err)
-		}
-	}()
 }

@@ -199,7 +199,7 @@ func TestFullVolumeFailsTheWriteCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dn.Close()
-	r, err := dn.store.create(cairn.Block{ID: 9, GenStamp: 1}, false)
+	r, err := dn.store.create(cairn.Block{ID: 9, GenStamp: 1}, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,10 +102,10 @@ func (d *DataNode) scanPass(ctx context.Context, interval time.Duration, volumeC
 			d.store.checkVolumes()
 		default:
 		}
-		if reason := d.verifyReplica(ctx, b, &th); reason != "" {
+		if reason, inc := d.verifyReplica(ctx, b, &th); reason != "" {
 			bad++
 			d.metrics.checksumFailures.Inc()
-			d.replicaDamaged(b, reason)
+			d.replicaDamaged(b, inc, reason)
 		}
 	}
 	d.lastScan.Store(time.Now().UnixNano())
@@ -130,12 +130,18 @@ func (t *throttle) wait(ctx context.Context, n int) {
 // verifyReplica checks a finalized replica: data and meta files there,
 // of the right sizes, the meta header valid and every checksum
 // matching. It returns what is wrong, or "" if nothing is (or the
-// replica changed meanwhile).
-func (d *DataNode) verifyReplica(ctx context.Context, b cairn.Block, th *throttle) string {
+// replica changed meanwhile), and the incarnation of the replica
+// checked.
+func (d *DataNode) verifyReplica(ctx context.Context, b cairn.Block, th *throttle) (string, uint64) {
 	rep, ok := d.store.lookup(b.ID)
 	if !ok || rep.gs != b.GenStamp {
-		return ""
+		return "", 0
 	}
+	reason := d.checkReplica(ctx, b, rep, th)
+	return reason, rep.inc
+}
+
+func (d *DataNode) checkReplica(ctx context.Context, b cairn.Block, rep replica, th *throttle) string {
 	dp, mp := rep.files(b.ID)
 	fi, err := os.Stat(dp)
 	switch {

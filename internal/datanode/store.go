@@ -1,7 +1,6 @@
 package datanode
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -53,6 +52,11 @@ type replica struct {
 	vol *volume
 	gs  cairn.GenStamp
 	len int64
+	// inc tells apart the successive replicas of a block that the map
+	// held: it is new each time the map's entry is replaced, so that a
+	// reader that found damage reports the replica it read and not a
+	// later one (markBad).
+	inc uint64
 }
 
 func (r replica) files(id cairn.BlockID) (data, meta string) {
@@ -61,35 +65,97 @@ func (r replica) files(id cairn.BlockID) (data, meta string) {
 }
 
 // store is the block store: the volumes and the replica map.
+//
+// Every change of a replica's state (see doc.go, "Replica states")
+// runs with its block claimed (lockBlock), so that two changes of the
+// same block never interleave; within one, the maps change before
+// files are removed and after files are in place, so that nothing
+// lists a replica in a state its files are not in.
 type store struct {
 	log  *slog.Logger
 	vols []*volume
 
-	// removed is told of replicas dropped because their volume failed.
-	removed func([]cairn.Block)
+	// notify is told of every change of a replica's state that the
+	// NameNode must hear of (incremental block reports). It is called
+	// with the block claimed and must not block.
+	notify func(replicaEvent)
 	// capacity, if positive, is the bytes of replica data a volume
 	// takes before writes to it fail with ENOSPC: a test seam
 	// (Config.VolumeCapacity).
 	capacity int64
+	// stepHook is Config.StepHook.
+	stepHook func(Step, cairn.Block) error
 
 	mu        sync.Mutex // guards the fields below and volume.failed
 	replicas  map[cairn.BlockID]replica
-	rbws      map[cairn.BlockID]*rbwReplica // replicas not finalized; see rbw.go
-	bad       map[cairn.BlockID]replica     // finalized replicas found damaged, no longer served
-	used      int64                         // bytes of finalized data and meta files
-	next      int                           // round-robin position for new replicas
+	rbws      map[cairn.BlockID]*rbwReplica   // replicas not finalized; see rbw.go
+	bad       map[cairn.BlockID]replica       // finalized replicas found damaged, no longer served
+	busy      map[cairn.BlockID]chan struct{} // claimed blocks (lockBlock); closed when let go
+	inc       uint64                          // the last replica.inc given
+	used      int64                           // bytes of finalized data and meta files
+	next      int                             // round-robin position for new replicas
 	nodeID    cairn.NodeID
 	clusterID cairn.ClusterID
 }
 
+// lockBlock claims block id for a change of its replica's state,
+// waiting while another change holds it. The caller must not hold
+// s.mu, nor already hold the block.
+func (s *store) lockBlock(id cairn.BlockID) (unlock func()) {
+	s.mu.Lock()
+	for {
+		ch := s.busy[id]
+		if ch == nil {
+			break
+		}
+		s.mu.Unlock()
+		s.hook(StepBlockWait, cairn.Block{ID: id})
+		<-ch
+		s.mu.Lock()
+	}
+	ch := make(chan struct{})
+	s.busy[id] = ch
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.busy, id)
+		s.mu.Unlock()
+		close(ch)
+	}
+}
+
+// nextInc returns a new replica.inc; s.mu must be held.
+func (s *store) nextInc() uint64 {
+	s.inc++
+	return s.inc
+}
+
+// emit tells the NameNode side of a replica's new state, at once.
+func (s *store) emit(kind eventKind, b cairn.Block) {
+	s.emitEvent(replicaEvent{kind: kind, block: b})
+}
+
+func (s *store) emitEvent(ev replicaEvent) {
+	if s.notify != nil {
+		s.notify(ev)
+	}
+}
+
 // openStore opens, and formats where needed, the volumes in dirs, then
 // scans them.
-func openStore(dirs []string, log *slog.Logger) (*store, error) {
+func openStore(dirs []string, log *slog.Logger, hook func(Step, cairn.Block) error) (*store, error) {
 	const op = "datanode.New"
 	if len(dirs) == 0 {
 		return nil, cairn.Errorf(op, "", cairn.Invalid, "no data directories")
 	}
-	s := &store{log: log, replicas: make(map[cairn.BlockID]replica), rbws: make(map[cairn.BlockID]*rbwReplica), bad: make(map[cairn.BlockID]replica)}
+	s := &store{
+		log:      log,
+		stepHook: hook,
+		replicas: make(map[cairn.BlockID]replica),
+		rbws:     make(map[cairn.BlockID]*rbwReplica),
+		bad:      make(map[cairn.BlockID]replica),
+		busy:     make(map[cairn.BlockID]chan struct{}),
+	}
 	seen := make(map[string]bool)
 	var versions []map[string]string
 	for _, d := range dirs {
@@ -247,8 +313,10 @@ func (s *store) ids() (cairn.NodeID, cairn.ClusterID) {
 }
 
 // scan loads the volume's finalized replicas, and its rbw ones as
-// replicas waiting for recovery (loadRbw).
+// replicas waiting for recovery (loadRbw), after repairing any move
+// between the two that a crash interrupted (repairMoves).
 func (s *store) scan(v *volume) {
+	s.repairMoves(v)
 	s.loadRbw(v)
 	type found struct {
 		data  string
@@ -342,7 +410,7 @@ func (s *store) scan(v *volume) {
 				s.log.Warn("replica not loaded", "block", id, "dir", path, "err", err)
 				continue
 			}
-			r := replica{vol: v, gs: bestGS, len: f.size}
+			r := replica{vol: v, gs: bestGS, len: f.size, inc: s.nextInc()}
 			if r.vol.finalizedDir(id) != path {
 				s.log.Warn("replica in the wrong directory", "block", id, "dir", path)
 				continue
@@ -461,13 +529,17 @@ func (s *store) healthyDirs() []string {
 }
 
 // diskError reports whether err means the volume's disk is failing, as
-// opposed to being full or a file missing because of a race.
+// opposed to being full or a file missing (removed behind the
+// DataNode's back: the volume checker finds out if a whole directory
+// went).
 func diskError(err error) bool {
-	return err != nil && !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT)
+	return err != nil && !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) && !errors.Is(err, fs.ErrNotExist)
 }
 
-// failVolume marks v failed after err and drops its replicas from the
-// map; the NameNode is told they are gone.
+// failVolume marks v failed after err and drops its finalized and idle
+// rbw replicas from the maps; the NameNode is told they are gone.
+// Replicas being written there fail with their writes. It only changes
+// the maps, so it may run within a claimed step (and does not claim).
 func (s *store) failVolume(v *volume, err error) {
 	s.mu.Lock()
 	if v.failed != nil {
@@ -486,12 +558,13 @@ func (s *store) failVolume(v *volume, err error) {
 	for id, r := range s.rbws {
 		if r.vol == v && !r.active {
 			delete(s.rbws, id)
+			gone = append(gone, r.block)
 		}
 	}
 	s.mu.Unlock()
 	s.log.Error("data directory failed; its replicas are dropped", "dir", v.dir, "replicas", len(gone), "err", err)
-	if s.removed != nil && len(gone) > 0 {
-		s.removed(gone)
+	for _, b := range gone {
+		s.emit(evDeleted, b)
 	}
 }
 
@@ -508,279 +581,6 @@ func (s *store) ioErr(op string, v *volume, b cairn.Block, err error) error {
 }
 
 func blockName(b cairn.Block) string { return fmt.Sprintf("blk_%d_%d", b.ID, b.GenStamp) }
-
-// rbwReplica is a replica being written.
-type rbwReplica struct {
-	s        *store
-	vol      *volume
-	block    cairn.Block // Len counts the bytes written
-	dataPath string
-	metaPath string
-	data     *os.File
-	meta     *os.File
-	metaW    *bufio.Writer
-	synced   int64 // bytes of data whose writeback was started
-
-	// Guarded by store.mu:
-	active    bool   // a receiver is writing it (else it is idle, files closed)
-	temp      bool   // received by TRANSFER_RBW: discarded if that fails
-	interrupt func() // stops the receiver writing it; nil when idle
-}
-
-// syncBehindBytes is how much data a replica being written accumulates
-// before its writeback is started.
-const syncBehindBytes = 8 << 20
-
-// create starts writing a replica of b in rbw/. A finalized replica of
-// the same ID with the same or a newer generation stamp, or one being
-// written, is refused with Exist; an idle rbw replica with an older
-// generation stamp is replaced. A temporary replica (stage
-// TRANSFER_RBW) is discarded if the write fails, and kept unfinalized
-// if it succeeds.
-func (s *store) create(b cairn.Block, temporary bool) (*rbwReplica, error) {
-	const op = "datanode.create"
-	b.Len = 0
-	s.mu.Lock()
-	if old, ok := s.replicas[b.ID]; ok && old.gs >= b.GenStamp {
-		s.mu.Unlock()
-		return nil, cairn.Errorf(op, blockName(b), cairn.Exist, "replica already finalized with generation stamp %d", old.gs)
-	}
-	var stale *rbwReplica
-	if old := s.rbws[b.ID]; old != nil {
-		if old.active || old.block.GenStamp >= b.GenStamp {
-			s.mu.Unlock()
-			return nil, cairn.Errorf(op, blockName(b), cairn.Exist, "replica is being written or waits for recovery")
-		}
-		stale = old
-	}
-	placeholder := &rbwReplica{s: s, block: b, active: true, temp: temporary}
-	s.rbws[b.ID] = placeholder
-	s.mu.Unlock()
-	if stale != nil {
-		stale.removeFiles()
-	}
-	// Try the volumes in turn: one whose disk fails is marked failed
-	// and the next one is tried; a full one is skipped.
-	tried := make(map[*volume]bool)
-	var lastErr error
-	for {
-		v := s.pickVolume(tried)
-		if v == nil {
-			s.mu.Lock()
-			if s.rbws[b.ID] == placeholder {
-				delete(s.rbws, b.ID)
-			}
-			s.mu.Unlock()
-			if lastErr == nil {
-				lastErr = cairn.Errorf(op, blockName(b), cairn.IO, "every data directory has failed")
-			}
-			return nil, lastErr
-		}
-		tried[v] = true
-		r, err := s.openRbw(v, b)
-		if err == nil {
-			r.temp = temporary
-			s.mu.Lock()
-			s.rbws[b.ID] = r
-			s.mu.Unlock()
-			return r, nil
-		}
-		s.log.Warn("cannot create replica", "block", blockName(b), "dir", v.dir, "err", err)
-		lastErr = err
-	}
-}
-
-// pickVolume returns the next healthy volume not yet tried, round
-// robin, or nil.
-func (s *store) pickVolume(tried map[*volume]bool) *volume {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range s.vols {
-		c := s.vols[(s.next+i)%len(s.vols)]
-		if c.failed == nil && !tried[c] {
-			s.next = (s.next + i + 1) % len(s.vols)
-			return c
-		}
-	}
-	return nil
-}
-
-// openRbw creates the rbw files of b in v.
-func (s *store) openRbw(v *volume, b cairn.Block) (*rbwReplica, error) {
-	const op = "datanode.create"
-	r := &rbwReplica{
-		s:        s,
-		vol:      v,
-		block:    b,
-		dataPath: filepath.Join(v.rbw, dataName(b.ID)),
-		metaPath: filepath.Join(v.rbw, metaName(b.ID, b.GenStamp)),
-		active:   true,
-	}
-	fail := func(err error) (*rbwReplica, error) {
-		if r.data != nil {
-			r.data.Close()
-		}
-		os.Remove(r.dataPath)
-		os.Remove(r.metaPath)
-		return nil, s.ioErr(op, v, b, err)
-	}
-	var err error
-	if r.data, err = os.OpenFile(r.dataPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
-		return fail(err)
-	}
-	if r.meta, err = os.OpenFile(r.metaPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
-		return fail(err)
-	}
-	r.metaW = bufio.NewWriterSize(r.meta, 4096)
-	r.metaW.Write(appendMetaHeader(nil))
-	return r, nil
-}
-
-// write appends a packet's data and its checksums. The data must start
-// at a chunk boundary (the receiver checks it).
-func (r *rbwReplica) write(sums, data []byte) error {
-	if c := r.s.capacity; c > 0 && r.vol.used.Load()+int64(len(data)) > c {
-		return r.s.ioErr("datanode.write", r.vol, r.block, fmt.Errorf("volume capacity of %d bytes reached: %w", c, syscall.ENOSPC))
-	}
-	if _, err := r.data.Write(data); err != nil {
-		return r.s.ioErr("datanode.write", r.vol, r.block, err)
-	}
-	if _, err := r.metaW.Write(sums); err != nil {
-		return r.s.ioErr("datanode.write", r.vol, r.block, err)
-	}
-	r.block.Len += int64(len(data))
-	r.vol.used.Add(int64(len(data)))
-	if r.block.Len-r.synced >= syncBehindBytes {
-		syncBehind(r.data, r.synced, r.block.Len-r.synced)
-		r.synced = r.block.Len
-	}
-	return nil
-}
-
-// finalize makes the replica durable and moves it to finalized/.
-func (r *rbwReplica) finalize() (cairn.Block, error) {
-	const op = "datanode.finalize"
-	fail := func(err error) (cairn.Block, error) {
-		return cairn.Block{}, r.s.ioErr(op, r.vol, r.block, err)
-	}
-	if err := r.metaW.Flush(); err != nil {
-		return fail(err)
-	}
-	for _, f := range []*os.File{r.data, r.meta} {
-		if err := f.Sync(); err != nil {
-			return fail(err)
-		}
-	}
-	err := r.data.Close()
-	r.data = nil
-	if cerr := r.meta.Close(); err == nil {
-		err = cerr
-	}
-	r.meta = nil
-	if err != nil {
-		return fail(err)
-	}
-	dir := r.vol.finalizedDir(r.block.ID)
-	if err := mkdirSynced(dir, r.vol.finalized); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(r.metaPath, filepath.Join(dir, metaName(r.block.ID, r.block.GenStamp))); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(r.dataPath, filepath.Join(dir, dataName(r.block.ID))); err != nil {
-		return fail(err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fail(err)
-	}
-	s := r.s
-	s.mu.Lock()
-	old, had := s.replicas[r.block.ID]
-	s.replicas[r.block.ID] = replica{vol: r.vol, gs: r.block.GenStamp, len: r.block.Len}
-	s.used += r.block.Len + metaLen(r.block.Len)
-	if had {
-		s.used -= old.len + metaLen(old.len)
-	}
-	if s.rbws[r.block.ID] == r {
-		delete(s.rbws, r.block.ID)
-	}
-	badRep, hadBad := s.bad[r.block.ID]
-	delete(s.bad, r.block.ID)
-	s.mu.Unlock()
-	if hadBad {
-		// A damaged replica this one replaces: its data file was
-		// overwritten by the rename; its meta may have another name.
-		od, om := badRep.files(r.block.ID)
-		nd, nm := replica{vol: r.vol, gs: r.block.GenStamp}.files(r.block.ID)
-		if od != nd {
-			os.Remove(od)
-		}
-		if om != nm {
-			os.Remove(om)
-		}
-	}
-	if had {
-		r.vol.used.Add(-old.len)
-		// An older generation of the block: remove its files, unless
-		// they are the ones just written.
-		od, om := old.files(r.block.ID)
-		nd, nm := replica{vol: r.vol, gs: r.block.GenStamp}.files(r.block.ID)
-		if od != nd {
-			os.Remove(od)
-		}
-		if om != nm {
-			os.Remove(om)
-		}
-	}
-	r.dataPath, r.metaPath = "", ""
-	return r.block, nil
-}
-
-// mkdirSynced creates dir and any missing parents up to root, fsyncing
-// each parent in which a directory was created.
-func mkdirSynced(dir, root string) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
-	parent := filepath.Dir(dir)
-	if parent != root && parent != dir {
-		if err := mkdirSynced(parent, root); err != nil {
-			return err
-		}
-	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return syncDir(parent)
-}
-
-// abort discards the replica being written.
-func (r *rbwReplica) abort() {
-	if r.data != nil {
-		r.data.Close()
-		r.data = nil
-	}
-	if r.meta != nil {
-		r.meta.Close()
-		r.meta = nil
-	}
-	r.removeFiles()
-	r.s.mu.Lock()
-	if r.s.rbws[r.block.ID] == r {
-		delete(r.s.rbws, r.block.ID)
-	}
-	r.s.mu.Unlock()
-}
-
-// removeFiles deletes the replica's rbw files.
-func (r *rbwReplica) removeFiles() {
-	if r.dataPath != "" {
-		os.Remove(r.dataPath)
-		os.Remove(r.metaPath)
-		r.dataPath, r.metaPath = "", ""
-		r.vol.used.Add(-r.block.Len)
-	}
-}
 
 // openReplica opens the data and meta files of the finalized replica of
 // b, which must have b's generation stamp.
@@ -804,15 +604,20 @@ func (s *store) openReplica(b cairn.Block) (rep replica, data, meta *os.File, er
 	return rep, data, meta, nil
 }
 
-// markBad stops serving the finalized replica of b (which must have
-// b's generation stamp): it leaves the replica map, so reads and block
-// reports no longer see it, and its files stay until the NameNode has
-// it deleted. It reports whether the replica was still being served.
-func (s *store) markBad(b cairn.Block) bool {
+// markBad stops serving the finalized replica of b found damaged: it
+// leaves the replica map, so reads and block reports no longer see it,
+// and its files stay until the NameNode has it deleted. The replica
+// must still be the one the finder looked at (generation stamp, and
+// incarnation inc unless 0): one replaced meanwhile, for example by a
+// recovery that renamed its files under a reader, is not marked. It
+// reports whether the replica was still being served.
+func (s *store) markBad(b cairn.Block, inc uint64) bool {
+	unlock := s.lockBlock(b.ID)
+	defer unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rep, ok := s.replicas[b.ID]
-	if !ok || rep.gs != b.GenStamp {
+	if !ok || rep.gs != b.GenStamp || (inc != 0 && rep.inc != inc) {
 		return false
 	}
 	delete(s.replicas, b.ID)
@@ -830,40 +635,49 @@ func (s *store) readErr(op string, rep replica, b cairn.Block, err error) error 
 	return cairn.E(op, blockName(b), cairn.IO, err)
 }
 
-// remove deletes the finalized replica of b if it has b's generation
-// stamp (any, if b's is 0). It reports whether there was one.
-func (s *store) remove(b cairn.Block) (cairn.Block, bool) {
+// remove deletes the replica of b if it has b's generation stamp (any,
+// if b's is 0): a finalized one, a damaged one, or an idle rbw one (a
+// replica left by a failed pipeline, now stale). It reports whether
+// there was one, and whether one of the block is here but busy (being
+// written or recovered), which is left alone. A removed replica is
+// reported deleted.
+func (s *store) remove(b cairn.Block) (gone cairn.Block, ok, busy bool) {
+	unlock := s.lockBlock(b.ID)
+	defer unlock()
+	match := func(gs cairn.GenStamp) bool { return b.GenStamp == 0 || gs == b.GenStamp }
 	s.mu.Lock()
-	rep, ok := s.replicas[b.ID]
-	if !ok || (b.GenStamp != 0 && rep.gs != b.GenStamp) {
-		if br, ok := s.bad[b.ID]; ok && (b.GenStamp == 0 || br.gs == b.GenStamp) {
-			delete(s.bad, b.ID)
+	var files []string
+	if rep, found := s.replicas[b.ID]; found && match(rep.gs) {
+		delete(s.replicas, b.ID)
+		s.used -= rep.len + metaLen(rep.len)
+		rep.vol.used.Add(-rep.len)
+		dp, mp := rep.files(b.ID)
+		files, gone, ok = []string{dp, mp}, cairn.Block{ID: b.ID, GenStamp: rep.gs, Len: rep.len}, true
+	} else if br, found := s.bad[b.ID]; found && match(br.gs) {
+		delete(s.bad, b.ID)
+		dp, mp := br.files(b.ID)
+		files, gone, ok = []string{dp, mp}, cairn.Block{ID: b.ID, GenStamp: br.gs, Len: br.len}, true
+	} else if r := s.rbws[b.ID]; r != nil && match(r.block.GenStamp) {
+		if r.active {
 			s.mu.Unlock()
-			dp, mp := br.files(b.ID)
-			os.Remove(dp)
-			os.Remove(mp)
-			return cairn.Block{ID: b.ID, GenStamp: br.gs, Len: br.len}, true
+			return cairn.Block{}, false, true
 		}
-		if r := s.rbws[b.ID]; r != nil && !r.active && (b.GenStamp == 0 || r.block.GenStamp == b.GenStamp) {
-			// A replica left by a failed pipeline, now stale.
-			delete(s.rbws, b.ID)
-			s.mu.Unlock()
-			gone := r.block
-			r.removeFiles()
-			return gone, true
-		}
+		delete(s.rbws, b.ID)
+		gone, ok = r.block, true
 		s.mu.Unlock()
-		return cairn.Block{}, false
+		r.removeFiles()
+		s.emit(evDeleted, gone)
+		return gone, true, false
 	}
-	delete(s.replicas, b.ID)
-	s.used -= rep.len + metaLen(rep.len)
 	s.mu.Unlock()
-	rep.vol.used.Add(-rep.len)
-	dp, mp := rep.files(b.ID)
-	for _, p := range []string{dp, mp} {
+	if !ok {
+		return cairn.Block{}, false, false
+	}
+	for _, p := range files {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.log.Warn("cannot delete replica file", "file", p, "err", err)
 		}
 	}
-	return cairn.Block{ID: b.ID, GenStamp: rep.gs, Len: rep.len}, true
+	s.emit(evDeleted, gone)
+	return gone, true, false
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-fs/cairn"
@@ -15,11 +16,59 @@ import (
 	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
-// Timeouts of the data-transfer server.
-const (
-	ioTimeout    = datatransfer.DefaultTimeout // a peer silent this long is dead
-	drainTimeout = 5 * time.Second             // how long a failed write waits for its upstream to hang up
-)
+// drainTimeout is how long a failed write waits for its upstream to
+// hang up, and a finished read for its reader's status.
+const drainTimeout = 5 * time.Second
+
+// idleConn gives every Read and Write on a connection a deadline of its
+// own, so that a peer is declared dead only once it has moved no byte
+// for the timeout, however long the whole transfer takes: a Write that
+// times out after the peer took some of its bytes goes on with a fresh
+// deadline. A timeout of 0 leaves that side's deadline to the caller.
+// To interrupt a Read or Write, close the connection: a deadline set
+// from outside would be replaced by the next fresh one.
+type idleConn struct {
+	net.Conn
+	read  atomic.Int64 // time.Duration; 0: the caller sets deadlines
+	write atomic.Int64 // time.Duration; 0: the caller sets deadlines
+}
+
+func newIdleConn(c net.Conn, read, write time.Duration) *idleConn {
+	ic := &idleConn{Conn: c}
+	ic.read.Store(int64(read))
+	ic.write.Store(int64(write))
+	return ic
+}
+
+func (c *idleConn) setTimeouts(read, write time.Duration) {
+	c.read.Store(int64(read))
+	c.write.Store(int64(write))
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	if d := time.Duration(c.read.Load()); d > 0 {
+		c.Conn.SetReadDeadline(time.Now().Add(d))
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	d := time.Duration(c.write.Load())
+	if d <= 0 {
+		return c.Conn.Write(p)
+	}
+	n := 0
+	for {
+		c.Conn.SetWriteDeadline(time.Now().Add(d))
+		k, err := c.Conn.Write(p[n:])
+		n += k
+		var ne net.Error
+		if err == nil || k == 0 || !errors.As(err, &ne) || !ne.Timeout() {
+			return n, err
+		}
+		// The peer took bytes before the deadline: it is alive.
+	}
+}
 
 // packetPool holds the buffers in which read packets are built.
 var packetPool = sync.Pool{New: func() any { return datatransfer.NewPacketBuf(cairn.PacketSize) }}
@@ -27,29 +76,38 @@ var packetPool = sync.Pool{New: func() any { return datatransfer.NewPacketBuf(ca
 // serveConn runs the data-transfer operations of a connection: one, or
 // a series of reads (see "Reusing a connection" in package
 // datatransfer).
-func (d *DataNode) serveConn(ctx context.Context, conn net.Conn) {
+func (d *DataNode) serveConn(ctx context.Context, raw net.Conn) {
+	// Idle deadlines on both sides: see Config.SocketReadTimeout and
+	// SocketWriteTimeout.
+	conn := newIdleConn(raw, d.cfg.socketReadTimeout(), d.cfg.socketWriteTimeout())
 	// A small buffer (one per connection, and a small read is one
 	// connection): packet payloads larger than it are read straight into
 	// the packet buffer.
 	br := bufio.NewReaderSize(conn, 4096)
-	wait := ioTimeout
-	for d.serveOp(ctx, conn, br, wait) {
-		wait = datatransfer.ReadIdleTimeout
+	first := true
+	for d.serveOp(ctx, conn, br, first) {
+		first = false
 	}
 }
 
-// serveOp reads one operation, waiting up to wait for it, and runs it.
-// It reports whether the connection may carry another: only after a
-// read that ended cleanly.
-func (d *DataNode) serveOp(ctx context.Context, conn net.Conn, br *bufio.Reader, wait time.Duration) bool {
-	conn.SetReadDeadline(time.Now().Add(wait))
+// serveOp reads one operation and runs it: the first of a connection,
+// waiting up to SocketReadTimeout for it, or a later one, waiting up to
+// datatransfer.ReadIdleTimeout. It reports whether the connection may
+// carry another: only after a read that ended cleanly.
+func (d *DataNode) serveOp(ctx context.Context, conn *idleConn, br *bufio.Reader, first bool) bool {
+	wait := datatransfer.ReadIdleTimeout
+	if first {
+		wait = d.cfg.socketReadTimeout()
+	}
+	conn.setTimeouts(wait, d.cfg.socketWriteTimeout())
 	op, err := datatransfer.ReadOp(br)
 	if err != nil {
-		if !errors.Is(err, io.EOF) && wait == ioTimeout {
+		if !errors.Is(err, io.EOF) && first {
 			d.log.Debug("bad operation header", "remote", conn.RemoteAddr(), "err", err)
 		}
 		return false
 	}
+	conn.setTimeouts(d.cfg.socketReadTimeout(), d.cfg.socketWriteTimeout())
 	d.active.Add(1)
 	defer d.active.Add(-1)
 	switch op {
@@ -85,8 +143,8 @@ func (d *DataNode) serveOp(ctx context.Context, conn net.Conn, br *bufio.Reader,
 	return false
 }
 
-func respond(conn net.Conn, resp *protocol.BlockOpResponse) error {
-	conn.SetWriteDeadline(time.Now().Add(ioTimeout))
+// respond answers an operation; conn's idle deadline bounds the write.
+func respond(conn *idleConn, resp *protocol.BlockOpResponse) error {
 	return datatransfer.WriteMessage(conn, resp)
 }
 
@@ -96,9 +154,9 @@ type receiver struct {
 	block   cairn.Block
 	name    string
 	targets []cairn.DatanodeInfo
-	up      net.Conn
+	up      *idleConn
 	upR     *bufio.Reader
-	down    net.Conn // nil on the last node
+	down    *idleConn // nil on the last node; its reads (acks) have explicit deadlines
 	downR   *bufio.Reader
 	rbw     *rbwReplica
 	acks    chan ackItem
@@ -110,10 +168,12 @@ type receiver struct {
 
 	finalized bool // set by the receive loop once the replica is finalized
 
-	stage      protocol.OpWriteBlock_Stage
-	keep       bool          // keep the partial replica if the write fails
-	start      int64         // block offset of the first packet (stage RECOVERY)
-	ackTimeout time.Duration // how long to wait for a downstream ack
+	stage        protocol.OpWriteBlock_Stage
+	keep         bool          // keep the partial replica if the write fails
+	start        int64         // block offset of the first packet (stage RECOVERY)
+	readTimeout  time.Duration // idle wait for packets from upstream, and for a downstream's response
+	writeTimeout time.Duration // idle wait on writes to upstream and downstream
+	ackTimeout   time.Duration // how long to wait for a downstream ack
 }
 
 // ackItem is a packet handled locally, waiting for its downstream ack.
@@ -126,30 +186,37 @@ type ackItem struct {
 }
 
 // receiveBlock runs a WRITE_BLOCK operation.
-func (d *DataNode) receiveBlock(ctx context.Context, up net.Conn, upR *bufio.Reader, op *protocol.OpWriteBlock) {
+func (d *DataNode) receiveBlock(ctx context.Context, up *idleConn, upR *bufio.Reader, op *protocol.OpWriteBlock) {
 	block := protocol.BlockFromProto(op.Block)
 	start := block.Len
 	block.Len = 0
 	r := &receiver{
-		d:          d,
-		block:      block,
-		name:       blockName(block),
-		targets:    protocol.DatanodesFromProto(op.Targets),
-		up:         up,
-		upR:        upR,
-		acks:       make(chan ackItem, 2*datatransfer.DefaultWindow),
-		stop:       make(chan struct{}),
-		stage:      op.Stage,
-		keep:       op.Recoverable && (op.Stage == protocol.OpWriteBlock_CREATE || op.Stage == protocol.OpWriteBlock_RECOVERY),
-		ackTimeout: ioTimeout,
+		d:            d,
+		block:        block,
+		name:         blockName(block),
+		targets:      protocol.DatanodesFromProto(op.Targets),
+		up:           up,
+		upR:          upR,
+		acks:         make(chan ackItem, 2*datatransfer.DefaultWindow),
+		stop:         make(chan struct{}),
+		stage:        op.Stage,
+		keep:         op.Recoverable && (op.Stage == protocol.OpWriteBlock_CREATE || op.Stage == protocol.OpWriteBlock_RECOVERY),
+		readTimeout:  d.cfg.socketReadTimeout(),
+		writeTimeout: d.cfg.socketWriteTimeout(),
+		ackTimeout:   d.cfg.socketReadTimeout(),
 	}
 	if op.TimeoutMs > 0 {
-		// The writer waits TimeoutMs for an ack; a node with k nodes
-		// downstream waits k/(k+1) of it, so that the node nearest a
-		// stalled one gives up first and names it.
+		// The writer's own timeout: it sends a packet or a heartbeat
+		// at least every half of it, and waits that long for acks. A
+		// node with k nodes downstream waits k/(k+1) of it for an ack,
+		// so that the node nearest a stalled one gives up first and
+		// names it.
+		t := time.Duration(op.TimeoutMs) * time.Millisecond
 		k := time.Duration(len(r.targets))
-		r.ackTimeout = time.Duration(op.TimeoutMs) * time.Millisecond * k / (k + 1)
+		r.readTimeout, r.writeTimeout = t, t
+		r.ackTimeout = t * k / (k + 1)
 	}
+	up.setTimeouts(r.readTimeout, r.writeTimeout)
 	log := d.log.With("block", r.name, "remote", up.RemoteAddr())
 	if op.Block == nil || len(r.targets) >= datatransfer.MaxPipeline || start < 0 || start > datatransfer.MaxBlockOffset ||
 		(start != 0 && op.Stage != protocol.OpWriteBlock_RECOVERY) {
@@ -163,9 +230,14 @@ func (d *DataNode) receiveBlock(ctx context.Context, up net.Conn, upR *bufio.Rea
 		rbw, err = d.store.reopenForRecovery(cairn.Block{ID: block.ID, GenStamp: block.GenStamp, Len: start})
 		r.start = start
 	case protocol.OpWriteBlock_TRANSFER_RBW:
-		rbw, err = d.store.create(block, true)
+		// Reported receiving once kept whole.
+		rbw, err = d.store.create(block, true, false)
+	case protocol.OpWriteBlock_TRANSFER:
+		// A copy is told to the NameNode once finalized, as HDFS's
+		// temporary replicas.
+		rbw, err = d.store.create(block, false, false)
 	default:
-		rbw, err = d.store.create(block, false)
+		rbw, err = d.store.create(block, false, true)
 	}
 	if err != nil {
 		log.Info("refusing write", "stage", op.Stage, "err", err)
@@ -230,11 +302,14 @@ func (r *receiver) connectDownstream(ctx context.Context, op *protocol.OpWriteBl
 	dctx, cancel := context.WithTimeout(ctx, datatransfer.DefaultDialTimeout)
 	defer cancel()
 	var dialer net.Dialer
-	conn, err := dialer.DialContext(dctx, "tcp", next.Addr)
+	raw, err := dialer.DialContext(dctx, "tcp", next.Addr)
 	if err != nil {
 		return next.Addr, cairn.E("datanode.WriteBlock", r.name, cairn.Unavailable, fmt.Errorf("connecting to %s: %w", next.Addr, err))
 	}
-	conn.SetDeadline(time.Now().Add(ioTimeout))
+	// Writes (packets) get idle deadlines; reads (the response, then
+	// acks) explicit ones.
+	conn := newIdleConn(raw, 0, r.writeTimeout)
+	conn.SetReadDeadline(time.Now().Add(r.readTimeout))
 	down := &protocol.OpWriteBlock{
 		Block:       op.Block,
 		Targets:     op.Targets[1:],
@@ -261,7 +336,7 @@ func (r *receiver) connectDownstream(ctx context.Context, op *protocol.OpWriteBl
 		}
 		return bad, serr
 	}
-	conn.SetDeadline(time.Time{})
+	conn.SetReadDeadline(time.Time{})
 	r.down, r.downR = conn, br
 	return "", nil
 }
@@ -280,7 +355,6 @@ func (r *receiver) receive() bool {
 			return false
 		default:
 		}
-		r.up.SetReadDeadline(time.Now().Add(ioTimeout))
 		pkt, err := pr.Next()
 		if err != nil {
 			select {
@@ -310,7 +384,6 @@ func (r *receiver) receive() bool {
 			}
 		}
 		if r.down != nil {
-			r.down.SetWriteDeadline(time.Now().Add(ioTimeout))
 			if _, err := r.down.Write(pkt.Frame); err != nil {
 				r.enqueue(ackItem{seqno: pkt.Seqno, broken: err})
 				return false
@@ -342,14 +415,12 @@ func (r *receiver) receive() bool {
 			return r.enqueue(ackItem{seqno: pkt.Seqno, last: true})
 		}
 		if pkt.Last {
-			b, err := r.rbw.finalize()
-			if err != nil {
+			if _, err := r.rbw.finalize(); err != nil {
 				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
 				return false
 			}
 			r.finalized = true
 			r.d.metrics.blocksWritten.Inc()
-			r.d.ibr.add([]cairn.Block{b}, nil)
 			return r.enqueue(ackItem{seqno: pkt.Seqno, last: true})
 		}
 		if !r.enqueue(ackItem{seqno: pkt.Seqno}) {
@@ -433,7 +504,6 @@ func (r *receiver) sendAck(ack *protocol.PipelineAck, final bool) error {
 	if final {
 		r.upDone = true
 	}
-	r.up.SetWriteDeadline(time.Now().Add(ioTimeout))
 	return datatransfer.WriteMessage(r.up, ack)
 }
 
@@ -443,7 +513,10 @@ func (r *receiver) sendAck(ack *protocol.PipelineAck, final bool) error {
 // writer that does not recover) is removed.
 func (r *receiver) discard() {
 	if r.keep {
-		r.rbw.detach()
+		if err := r.rbw.detach(); err != nil {
+			r.d.log.Warn("write failed; partial replica could not be kept and was discarded", "block", r.name, "err", err)
+			return
+		}
 		r.d.log.Info("write failed; partial replica kept for recovery", "block", r.name, "len", r.rbw.block.Len)
 		return
 	}
@@ -481,8 +554,9 @@ func (r *receiver) failWith(seqno int64, replies []uint32, msg string) {
 			r.upMu.Lock()
 			if !r.upDone {
 				r.upDone = true
-				r.up.SetWriteDeadline(time.Now().Add(drainTimeout))
-				datatransfer.WriteMessage(r.up, &protocol.PipelineAck{Seqno: seqno, Replies: replies, Message: msg})
+				// A bounded wait, on the bare connection.
+				r.up.Conn.SetWriteDeadline(time.Now().Add(drainTimeout))
+				datatransfer.WriteMessage(r.up.Conn, &protocol.PipelineAck{Seqno: seqno, Replies: replies, Message: msg})
 			}
 			r.upMu.Unlock()
 		}
@@ -496,9 +570,10 @@ func (r *receiver) failWith(seqno int64, replies []uint32, msg string) {
 // drainUpstream half-closes the upstream connection and drops what it
 // still sends until it hangs up or drainTimeout passes.
 func (r *receiver) drainUpstream() {
-	if tc, ok := r.up.(interface{ CloseWrite() error }); ok {
+	if tc, ok := r.up.Conn.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
 	}
+	r.up.setTimeouts(0, r.writeTimeout)
 	r.up.SetReadDeadline(time.Now().Add(drainTimeout))
 	io.Copy(io.Discard, r.upR)
 }
@@ -506,7 +581,12 @@ func (r *receiver) drainUpstream() {
 // sendBlock runs a READ_BLOCK operation. It reports whether the read
 // ended cleanly, with the reader's status, so that the connection may
 // carry another operation.
-func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpReadBlock) bool {
+//
+// Every write to the reader has an idle deadline (SocketWriteTimeout):
+// a reader that reads, however slowly, is never cut off; one that
+// stopped is dropped after that long without progress, and its
+// connection freed.
+func (d *DataNode) sendBlock(conn *idleConn, br *bufio.Reader, op *protocol.OpReadBlock) bool {
 	block := protocol.BlockFromProto(op.Block)
 	name := blockName(block)
 	fail := func(err error) {
@@ -520,8 +600,9 @@ func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpRea
 	if err != nil {
 		if rep.vol != nil && rep.gs == block.GenStamp {
 			// In the map but its files cannot be opened: removed
-			// from the disk behind our back.
-			d.replicaDamaged(block, fmt.Sprintf("cannot open the replica's files: %v", err))
+			// from the disk behind our back (unless a recovery
+			// renamed them meanwhile, which markBad sees).
+			d.replicaDamaged(block, rep.inc, fmt.Sprintf("cannot open the replica's files: %v", err))
 		}
 		d.log.Debug("read refused", "block", name, "err", err)
 		fail(err)
@@ -543,7 +624,6 @@ func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpRea
 	// small read is then one write); a packet larger than the buffer
 	// goes straight to the socket.
 	bw := bufio.NewWriterSize(conn, 4096)
-	conn.SetWriteDeadline(time.Now().Add(ioTimeout))
 	if err := datatransfer.WriteMessage(bw, &protocol.BlockOpResponse{FirstChunkOffset: start, BlockLen: rep.len}); err != nil {
 		return false
 	}
@@ -557,12 +637,12 @@ func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpRea
 		if n > 0 {
 			if err := readFull(data, pb.Data()[:n], pos); err != nil {
 				d.log.Warn("cannot read replica", "block", name, "err", err)
-				d.replicaDamaged(block, fmt.Sprintf("reading data at offset %d: %v", pos, err))
+				d.replicaDamaged(block, rep.inc, fmt.Sprintf("reading data at offset %d: %v", pos, err))
 				return false
 			}
 			if err := readFull(meta, pb.Sums(n), sumOffset(pos)); err != nil {
 				d.log.Warn("cannot read replica checksums", "block", name, "err", err)
-				d.replicaDamaged(block, fmt.Sprintf("reading checksums at offset %d: %v", pos, err))
+				d.replicaDamaged(block, rep.inc, fmt.Sprintf("reading checksums at offset %d: %v", pos, err))
 				return false
 			}
 		}
@@ -571,7 +651,6 @@ func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpRea
 			d.log.Error("cannot frame packet", "block", name, "err", err)
 			return false
 		}
-		conn.SetWriteDeadline(time.Now().Add(ioTimeout))
 		if _, err := bw.Write(frame); err != nil {
 			d.log.Debug("reader went away", "block", name, "err", err)
 			return false
@@ -589,7 +668,7 @@ func (d *DataNode) sendBlock(conn net.Conn, br *bufio.Reader, op *protocol.OpRea
 	}
 	d.metrics.blocksRead.Inc()
 	// The reader says how it went.
-	conn.SetReadDeadline(time.Now().Add(drainTimeout))
+	conn.setTimeouts(drainTimeout, d.cfg.socketWriteTimeout())
 	var st protocol.Status
 	statusErr := datatransfer.ReadMessage(br, &st)
 	if statusErr == nil && cairn.Kind(st.Kind) == cairn.Corrupt {

@@ -1,0 +1,294 @@
+package datanode
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// The commands of heartbeat replies: delivered at least once, run at
+// most once per id, and idempotent besides. See doc.go, "Commands".
+
+// maxSeenCommands bounds the command ids remembered as run.
+const maxSeenCommands = 4096
+
+// maxRecoveriesKept bounds the finished block recoveries remembered, to
+// answer a repeated RECOVER_BLOCK with the outcome already found.
+const maxRecoveriesKept = 1024
+
+// commandLog remembers the commands taken from heartbeat replies: the
+// ids to acknowledge in the next heartbeat, kept until a heartbeat
+// carrying them succeeds, and the recent ids already run.
+type commandLog struct {
+	acks  []uint64
+	seen  map[uint64]bool
+	order []uint64 // ids of seen, oldest first
+}
+
+// take records command id as received, to be acknowledged, and reports
+// whether it is to be run (not run before).
+func (l *commandLog) take(id uint64) bool {
+	if id == 0 {
+		return true // an id the NameNode does not track
+	}
+	if !slices.Contains(l.acks, id) {
+		l.acks = append(l.acks, id)
+	}
+	if l.seen[id] {
+		return false
+	}
+	if l.seen == nil {
+		l.seen = make(map[uint64]bool)
+	}
+	l.seen[id] = true
+	l.order = append(l.order, id)
+	if len(l.order) > maxSeenCommands {
+		delete(l.seen, l.order[0])
+		l.order = l.order[1:]
+	}
+	return true
+}
+
+// acked forgets ids that a successful heartbeat carried.
+func (l *commandLog) acked(ids []uint64) {
+	l.acks = slices.DeleteFunc(l.acks, func(id uint64) bool { return slices.Contains(ids, id) })
+}
+
+func (l *commandLog) reset() { *l = commandLog{} }
+
+func (n *nnConn) take(id uint64) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmds.take(id)
+}
+
+func (n *nnConn) pendingAcks() []uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.cmds.acks)
+}
+
+func (n *nnConn) acked(ids []uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cmds.acked(ids)
+}
+
+// command runs one command from a heartbeat reply (REREGISTER aside).
+// Each kind is idempotent: a DELETE_BLOCKS of a replica not here
+// reports it deleted all the same; a COPY_BLOCKS of a block already
+// being copied to the same targets is not started again; a
+// RECOVER_BLOCK of a recovery running or done is not run again (see
+// startRecovery).
+func (n *nnConn) command(ctx context.Context, c *protocol.Command, wg *sync.WaitGroup) {
+	d := n.d
+	switch c.Type {
+	case protocol.Command_DELETE_BLOCKS:
+		deleted, busy := 0, 0
+		for _, b := range protocol.BlocksFromProto(c.Blocks) {
+			_, ok, inUse := d.store.remove(b)
+			switch {
+			case ok:
+				deleted++ // reported by the store
+			case inUse:
+				// Being written or recovered: its next report
+				// tells the NameNode where it stands.
+				busy++
+				d.log.Info("not deleting a replica in use", "block", blockName(b))
+			default:
+				// Not here: tell the NameNode anyway, so it stops
+				// asking.
+				d.ibr.add(replicaEvent{kind: evDeleted, block: b})
+			}
+		}
+		d.log.Debug("deleted replicas", "count", deleted, "busy", busy)
+	case protocol.Command_COPY_BLOCKS:
+		targets := protocol.DatanodesFromProto(c.Targets)
+		for _, b := range protocol.BlocksFromProto(c.Blocks) {
+			key := copyKey(b, targets)
+			n.mu.Lock()
+			if n.copying == nil {
+				n.copying = make(map[string]bool)
+			}
+			dup := n.copying[key]
+			n.copying[key] = true
+			n.mu.Unlock()
+			if dup {
+				d.log.Debug("block copy already under way", "block", blockName(b))
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() {
+					n.mu.Lock()
+					delete(n.copying, key)
+					n.mu.Unlock()
+				}()
+				select {
+				case n.copies <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-n.copies }()
+				if err := n.copyBlock(ctx, b, targets); err != nil {
+					d.log.Warn("block copy failed", "block", blockName(b), "err", err)
+				}
+			}()
+		}
+	case protocol.Command_RECOVER_BLOCK:
+		n.startRecovery(ctx, c, wg)
+	default:
+		d.log.Debug("ignoring command", "type", c.Type)
+	}
+}
+
+// copyKey names a copy of b to targets.
+func copyKey(b cairn.Block, targets []cairn.DatanodeInfo) string {
+	var sb strings.Builder
+	sb.WriteString(blockName(b))
+	for _, t := range targets {
+		sb.WriteString(" ")
+		sb.WriteString(string(t.ID))
+		sb.WriteString("@")
+		sb.WriteString(t.Addr)
+	}
+	return sb.String()
+}
+
+// recoveryRun is what this node, as primary, knows of the recoveries
+// of a block: the one running or last done.
+type recoveryRun struct {
+	gs      cairn.GenStamp // the recovery's new generation stamp
+	running bool
+	// commit is the outcome of the run, once done, sent again when the
+	// NameNode asks for the same recovery again (it may not have had
+	// the first answer); nil if the run failed.
+	commit *protocol.CommitBlockSynchronizationRequest
+	// next is a command for a newer recovery that came while this one
+	// ran; it starts when this one ends.
+	next *protocol.Command
+	done uint64 // order in which runs ended, for forgetting the oldest
+}
+
+// startRecovery runs a RECOVER_BLOCK command in the background, one at
+// a time per block. A recovery to the same generation stamp as one
+// running is not started again; as one done, its outcome is sent again
+// instead of running it again; a newer one waits for the running one.
+func (n *nnConn) startRecovery(ctx context.Context, c *protocol.Command, wg *sync.WaitGroup) {
+	d := n.d
+	blocks := protocol.BlocksFromProto(c.Blocks)
+	if len(blocks) != 1 || len(c.Targets) == 0 {
+		d.log.Warn("ignoring a malformed RECOVER_BLOCK command", "blocks", len(blocks), "targets", len(c.Targets))
+		return
+	}
+	b := blocks[0]
+	gs := cairn.GenStamp(c.NewGenStamp)
+	n.mu.Lock()
+	if n.recoveries == nil {
+		n.recoveries = make(map[cairn.BlockID]*recoveryRun)
+	}
+	run := n.recoveries[b.ID]
+	switch {
+	case run != nil && run.running && run.gs == gs:
+		n.mu.Unlock()
+		d.log.Debug("block recovery already running", "block", blockName(b), "newGenStamp", gs)
+		return
+	case run != nil && run.running:
+		if gs > run.gs && (run.next == nil || gs > cairn.GenStamp(run.next.NewGenStamp)) {
+			run.next = c
+		}
+		n.mu.Unlock()
+		return
+	case run != nil && run.gs == gs && run.commit != nil:
+		commit := run.commit
+		n.mu.Unlock()
+		d.log.Info("block recovery already done; sending its outcome again", "block", blockName(b), "newGenStamp", gs)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.sendCommit(ctx, commit); err != nil && ctx.Err() == nil {
+				d.log.Warn("cannot report a block recovery", "block", blockName(b), "err", err)
+			}
+		}()
+		return
+	case run != nil && run.gs > gs:
+		n.mu.Unlock()
+		d.log.Info("ignoring a block recovery older than one done", "block", blockName(b), "newGenStamp", gs, "done", run.gs)
+		return
+	}
+	run = &recoveryRun{gs: gs, running: true}
+	n.recoveries[b.ID] = run
+	n.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		commit, err := n.recoverBlock(ctx, b, protocol.DatanodesFromProto(c.Targets), gs)
+		if err == nil {
+			err = n.sendCommit(ctx, commit)
+		}
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("block recovery failed", "block", blockName(b), "err", err)
+		}
+		n.mu.Lock()
+		run.running = false
+		run.commit = commit
+		next := run.next
+		run.next = nil
+		n.forgetOldRecoveries(run)
+		n.mu.Unlock()
+		if next != nil && ctx.Err() == nil {
+			n.startRecovery(ctx, next, wg)
+		}
+	}()
+}
+
+// forgetOldRecoveries keeps at most maxRecoveriesKept finished runs;
+// n.mu must be held. just is the run that just ended.
+func (n *nnConn) forgetOldRecoveries(just *recoveryRun) {
+	var order uint64
+	for _, r := range n.recoveries {
+		order = max(order, r.done)
+	}
+	just.done = order + 1
+	if len(n.recoveries) <= maxRecoveriesKept {
+		return
+	}
+	var oldest cairn.BlockID
+	var oldestDone uint64
+	for id, r := range n.recoveries {
+		if !r.running && r != just && (oldestDone == 0 || r.done < oldestDone) {
+			oldest, oldestDone = id, r.done
+		}
+	}
+	if oldestDone != 0 {
+		delete(n.recoveries, oldest)
+	}
+}
+
+// sendCommit reports the outcome of a block recovery to the NameNode.
+func (n *nnConn) sendCommit(ctx context.Context, req *protocol.CommitBlockSynchronizationRequest) error {
+	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	_, err := n.dn.CommitBlockSynchronization(cctx, req)
+	return protocol.FromStatus("datanode.CommitBlockSynchronization", n.d.cfg.NameNode, err)
+}
+
+// commitRequest builds the report of a block recovery.
+func (n *nnConn) commitRequest(old, nb cairn.Block, nodes []cairn.NodeID, drop bool) *protocol.CommitBlockSynchronizationRequest {
+	ids := make([]string, len(nodes))
+	for i, id := range nodes {
+		ids[i] = string(id)
+	}
+	return &protocol.CommitBlockSynchronizationRequest{
+		NodeId:      string(n.d.ID()),
+		Block:       protocol.BlockToProto(nb),
+		OldGenStamp: uint64(old.GenStamp),
+		Nodes:       ids,
+		DeleteBlock: drop,
+	}
+}
