@@ -84,13 +84,25 @@ func (n *node) stop(t testing.TB) {
 // NameNode is nn (empty: an address nobody listens on).
 func startNode(t testing.TB, dirs []string, nn string) *node {
 	t.Helper()
-	if dirs == nil {
-		dirs = []string{t.TempDir()}
+	return startNodeWith(t, Config{Dirs: dirs, NameNode: nn})
+}
+
+// startNodeWith starts a DataNode with cfg, whose Dirs (nil: a new
+// temporary one), NameNode (empty: an address nobody listens on) and
+// HeartbeatInterval (0: 50ms) are filled in.
+func startNodeWith(t testing.TB, cfg Config) *node {
+	t.Helper()
+	if cfg.Dirs == nil {
+		cfg.Dirs = []string{t.TempDir()}
 	}
-	if nn == "" {
-		nn = deadAddr(t)
+	if cfg.NameNode == "" {
+		cfg.NameNode = deadAddr(t)
 	}
-	dn, err := New(Config{Dirs: dirs, NameNode: nn, HeartbeatInterval: 50 * time.Millisecond}, newLogger(t))
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = 50 * time.Millisecond
+	}
+	dirs := cfg.Dirs
+	dn, err := New(cfg, newLogger(t))
 	if err != nil {
 		t.Fatalf("New(%v) = %v", dirs, err)
 	}
