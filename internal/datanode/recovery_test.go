@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -308,4 +310,254 @@ func TestRecoveryOfFinalizedReplica(t *testing.T) {
 	if blocks := n1.dn.Blocks(); len(blocks) != 1 || blocks[0] != (cairn.Block{ID: b.ID, GenStamp: 2, Len: int64(len(data))}) {
 		t.Errorf("replicas = %v, want only the block with generation stamp 2", blocks)
 	}
+}
+
+// failAt returns a StepHook that fails every step s with an I/O error.
+func failAt(s Step) func(Step, cairn.Block) error {
+	return func(step Step, b cairn.Block) error {
+		if step == s {
+			return errors.New("injected fsync failure")
+		}
+		return nil
+	}
+}
+
+func TestTransferFailsWhenTheCopyCannotBeKept(t *testing.T) {
+	// The target of a TRANSFER_RBW cannot make the copy durable: the
+	// transfer fails, naming the target, and the target lists no
+	// replica (it would be one it does not have).
+	n1 := startNode(t, nil, "")
+	n2 := startNodeWith(t, Config{StepHook: failAt(StepSettle)})
+	data := randomBytes(2*cairn.PacketSize, 40)
+	b := cairn.Block{ID: 540, GenStamp: 1}
+	acked := partialWrite(t, b, pipelineOf(n1), data, 2*cairn.PacketSize)
+	idle(t, n1, b.ID)
+	err := datatransfer.Options{}.TransferBlock(context.Background(), n1.info, cairn.Block{ID: b.ID, GenStamp: 1, Len: acked}, pipelineOf(n2), 2, "test-client")
+	var pe *datatransfer.PipelineError
+	if !errors.As(err, &pe) || pe.Node.ID != n2.info.ID {
+		t.Fatalf("TransferBlock to a target that cannot keep the copy = %v, want a PipelineError naming the target", err)
+	}
+	if got := n2.dn.store.idleBlocks(); len(got) != 0 {
+		t.Errorf("target lists idle replicas %v after failing to keep the copy", got)
+	}
+	waitFor(t, func() bool {
+		entries, _ := os.ReadDir(filepath.Join(n2.dirs[0], "current", "rbw"))
+		return len(entries) == 0
+	}, "the target's rbw to be empty")
+	// The source still has its replica, idle, for another attempt.
+	if got := idle(t, n1, b.ID); got.Len != acked {
+		t.Errorf("source replica %v, want %d bytes", got, acked)
+	}
+}
+
+func TestPartialReplicaThatCannotBeKeptIsNotListed(t *testing.T) {
+	// A failed recoverable write whose partial replica cannot be made
+	// durable: the replica is discarded, never listed idle.
+	n1 := startNodeWith(t, Config{StepHook: failAt(StepSettle)})
+	data := randomBytes(2*cairn.PacketSize, 41)
+	b := cairn.Block{ID: 541, GenStamp: 1}
+	partialWrite(t, b, pipelineOf(n1), data, cairn.PacketSize)
+	waitFor(t, func() bool {
+		n1.dn.store.mu.Lock()
+		defer n1.dn.store.mu.Unlock()
+		return n1.dn.store.rbws[b.ID] == nil
+	}, "the partial replica to leave the map")
+	if got := n1.dn.store.idleBlocks(); len(got) != 0 {
+		t.Errorf("idle replicas %v, want none", got)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(n1.dirs[0], "current", "rbw")); len(entries) != 0 {
+		t.Errorf("rbw holds %d files after the replica was discarded", len(entries))
+	}
+}
+
+// pauser is a StepHook that holds the first goroutine reaching step for
+// block id until released, and notes when, meanwhile, another state
+// change of the block waits for it.
+type pauser struct {
+	step    Step
+	id      cairn.BlockID
+	armed   atomic.Bool
+	reached chan struct{} // closed when a goroutine reaches step
+	release chan struct{} // close to let it go on
+	waiting chan struct{} // closed when a change of the block waits for the held one
+	once    sync.Once
+	wonce   sync.Once
+}
+
+func newPauser(step Step, id cairn.BlockID) *pauser {
+	return &pauser{step: step, id: id, reached: make(chan struct{}), release: make(chan struct{}), waiting: make(chan struct{})}
+}
+
+func (p *pauser) hook(step Step, b cairn.Block) error {
+	if step == p.step && b.ID == p.id && p.armed.CompareAndSwap(false, true) {
+		close(p.reached)
+		<-p.release
+		return nil
+	}
+	if step == StepBlockWait && b.ID == p.id && p.armed.Load() {
+		p.wonce.Do(func() { close(p.waiting) })
+	}
+	return nil
+}
+
+// awaitStep waits for ch to be closed.
+func awaitStep(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// checkDisk checks that the replica files of a node's volume are
+// exactly those of the replicas its maps hold: nothing listed that is
+// not on disk, nothing on disk that is not listed.
+func checkDisk(t *testing.T, n *node) {
+	t.Helper()
+	s := n.dn.store
+	s.mu.Lock()
+	want := map[string]bool{}
+	for id, r := range s.replicas {
+		d, m := r.files(id)
+		want[d], want[m] = true, true
+	}
+	for id, r := range s.bad {
+		d, m := r.files(id)
+		want[d], want[m] = true, true
+	}
+	for _, r := range s.rbws {
+		if r.dataPath != "" {
+			want[r.dataPath], want[r.metaPath] = true, true
+		}
+	}
+	s.mu.Unlock()
+	got := map[string]bool{}
+	for _, v := range s.vols {
+		for _, dir := range []string{v.rbw, v.finalized} {
+			filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+				if err == nil && !e.IsDir() {
+					got[p] = true
+				}
+				return nil
+			})
+		}
+	}
+	for p := range want {
+		if !got[p] {
+			t.Errorf("listed replica file %s is not on disk", p)
+		}
+	}
+	for p := range got {
+		if !want[p] {
+			t.Errorf("file %s on disk belongs to no listed replica", p)
+		}
+	}
+}
+
+func TestRecoveryStampDoesNotRaceWithARead(t *testing.T) {
+	// Lease recovery gives a finalized replica a new generation stamp
+	// (renaming its meta file) while a reader of the old stamp opens
+	// it. The reader must not take the renamed file for damage and
+	// drop the replica that recovery then reports.
+	p := newPauser(StepRecoveryStamped, 550)
+	n1 := startNodeWith(t, Config{StepHook: p.hook})
+	data := randomBytes(cairn.PacketSize+100, 42)
+	b := cairn.Block{ID: 550, GenStamp: 1, Len: int64(len(data))}
+	writeBlock(t, b, pipelineOf(n1), data)
+	ctx := context.Background()
+	recovered := make(chan error, 1)
+	go func() {
+		_, err := datatransfer.Options{}.RecoverBlock(ctx, n1.info, b, 3, b.Len)
+		recovered <- err
+	}()
+	awaitStep(t, p.reached, "recovery to rename the meta file")
+	readDone := make(chan error, 1)
+	go func() {
+		_, err := readBlock(ctx, n1.info, b, 0, b.Len)
+		readDone <- err
+	}()
+	select {
+	case <-readDone:
+	case <-p.waiting:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the read neither ended nor waited for the recovery")
+	}
+	close(p.release)
+	if err := <-recovered; err != nil {
+		t.Fatalf("RecoverBlock(update) = %v", err)
+	}
+	nb := cairn.Block{ID: b.ID, GenStamp: 3, Len: b.Len}
+	if got, err := readBlock(ctx, n1.info, nb, 0, nb.Len); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("ReadBlock(%v) after recovery = %d bytes, %v; want the replica", nb, len(got), err)
+	}
+	if blocks := n1.dn.Blocks(); len(blocks) != 1 || blocks[0] != nb {
+		t.Errorf("Blocks() = %v, want [%v]", blocks, nb)
+	}
+	checkDisk(t, n1)
+}
+
+func TestRecoveryStampDoesNotRaceWithPipelineRecovery(t *testing.T) {
+	// Lease recovery stamps a finalized replica while the writer's
+	// pipeline recovery reopens the same replica (moving it back to
+	// rbw/ and finalizing it again): the two never interleave, and the
+	// node ends with one whole replica, its disk healthy.
+	p := newPauser(StepRecoveryStamp, 551)
+	n1 := startNodeWith(t, Config{StepHook: p.hook})
+	data := randomBytes(cairn.PacketSize+200, 43)
+	b := cairn.Block{ID: 551, GenStamp: 1, Len: int64(len(data))}
+	writeBlock(t, b, pipelineOf(n1), data)
+	ctx := context.Background()
+	recovered := make(chan error, 1)
+	go func() {
+		_, err := datatransfer.Options{}.RecoverBlock(ctx, n1.info, b, 3, b.Len)
+		recovered <- err
+	}()
+	awaitStep(t, p.reached, "recovery to stamp the replica")
+	piped := make(chan error, 1)
+	go func() {
+		w, err := datatransfer.Options{Stage: datatransfer.StageRecovery, Offset: b.Len, Recoverable: true}.NewBlockWriter(ctx, cairn.Block{ID: b.ID, GenStamp: 2}, pipelineOf(n1), "test-client")
+		if err == nil {
+			err = w.Close()
+		}
+		piped <- err
+	}()
+	var pipeErr error
+	pipeDone := false
+	select {
+	case pipeErr = <-piped:
+		pipeDone = true
+	case <-p.waiting:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pipeline recovery neither ended nor waited for the lease recovery")
+	}
+	close(p.release)
+	recErr := <-recovered
+	if !pipeDone {
+		pipeErr = <-piped
+	}
+	if _, _, failed := n1.dn.store.stats(); len(failed) != 0 {
+		t.Fatalf("volume failed by the race: %v", failed)
+	}
+	blocks := n1.dn.Blocks()
+	if len(blocks) != 1 {
+		t.Fatalf("Blocks() = %v (lease recovery: %v, pipeline recovery: %v), want the one replica", blocks, recErr, pipeErr)
+	}
+	// Whichever came second found the other's result.
+	switch got := blocks[0]; got.GenStamp {
+	case 3:
+		if recErr != nil {
+			t.Errorf("replica stamped 3 but the lease recovery said %v", recErr)
+		}
+	case 2:
+		if pipeErr != nil {
+			t.Errorf("replica stamped 2 but the pipeline recovery said %v", pipeErr)
+		}
+	default:
+		t.Errorf("replica %v, want generation stamp 2 or 3", got)
+	}
+	if got, err := readBlock(ctx, n1.info, blocks[0], 0, b.Len); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("ReadBlock(%v) = %d bytes, %v; want the whole block", blocks[0], len(got), err)
+	}
+	checkDisk(t, n1)
 }
