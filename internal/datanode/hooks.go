@@ -11,37 +11,37 @@ type Step string
 // The steps at which Config.StepHook is called.
 const (
 	// Finalizing a replica (rbw/ to finalized/).
-	StepFinalizeSynced     Step = "finalize: data and meta fsync'd, nothing moved"
-	StepFinalizeOldRemoved Step = "finalize: the superseded finalized replica removed"
-	StepFinalizeMetaMoved  Step = "finalize: meta file renamed into finalized/"
-	StepFinalizeDataMoved  Step = "finalize: data file renamed into finalized/"
-	StepFinalizeDone       Step = "finalize: both directories fsync'd"
+	StepFinalizeSynced     Step = "finalize-synced"      // finalize: data and meta fsync'd, nothing moved
+	StepFinalizeOldRemoved Step = "finalize-old-removed" // finalize: the superseded finalized replica removed
+	StepFinalizeMetaMoved  Step = "finalize-meta-moved"  // finalize: meta file renamed into finalized/
+	StepFinalizeDataMoved  Step = "finalize-data-moved"  // finalize: data file renamed into finalized/
+	StepFinalizeDone       Step = "finalize-done"        // finalize: both directories fsync'd
 
 	// Moving a finalized replica back to rbw/ for a pipeline recovery.
-	StepUnfinalizeStart     Step = "unfinalize: nothing moved"
-	StepUnfinalizeMetaMoved Step = "unfinalize: meta file renamed into rbw/"
-	StepUnfinalizeDataMoved Step = "unfinalize: data file renamed into rbw/"
-	StepUnfinalizeDone      Step = "unfinalize: both directories fsync'd"
+	StepUnfinalizeStart     Step = "unfinalize-start"      // unfinalize: nothing moved
+	StepUnfinalizeMetaMoved Step = "unfinalize-meta-moved" // unfinalize: meta file renamed into rbw/
+	StepUnfinalizeDataMoved Step = "unfinalize-data-moved" // unfinalize: data file renamed into rbw/
+	StepUnfinalizeDone      Step = "unfinalize-done"       // unfinalize: both directories fsync'd
 
 	// Making a replica idle after a failed pipeline, or keeping a copy
 	// received by TRANSFER_RBW: before its files are cut and fsync'd.
 	// An error returned here is a failure of that fsync.
-	StepSettle Step = "settle: before cutting and fsyncing an rbw replica"
+	StepSettle Step = "settle" // settle: before cutting and fsyncing an rbw replica
 
 	// Lease recovery giving a finalized replica its new generation
 	// stamp: before and after its meta file is renamed.
-	StepRecoveryStamp   Step = "recovery: before renaming a finalized replica's meta file"
-	StepRecoveryStamped Step = "recovery: finalized replica's meta file renamed"
+	StepRecoveryStamp   Step = "recovery-stamp"   // recovery: before renaming a finalized replica's meta file
+	StepRecoveryStamped Step = "recovery-stamped" // recovery: finalized replica's meta file renamed
 
 	// A state change of a replica waits for another one of the same
 	// block to end (the block is claimed).
-	StepBlockWait Step = "a replica state change waits for the block"
+	StepBlockWait Step = "block-wait" // a replica state change waits for the block
 
 	// Block reports: a full report built (its snapshot taken) and not
 	// yet sent; an incremental report waiting for a full one to be
 	// sent first.
-	StepFullReportBuilt        Step = "full block report built, not yet sent"
-	StepIncrementalReportWaits Step = "incremental block report waits for a full one"
+	StepFullReportBuilt        Step = "full-report-built"        // full block report built, not yet sent
+	StepIncrementalReportWaits Step = "incremental-report-waits" // incremental block report waits for a full one
 )
 
 // hook calls the step hook, if any. Its error is treated as a failure
