@@ -121,6 +121,7 @@ func (n *nnConn) command(ctx context.Context, c *protocol.Command, wg *sync.Wait
 				d.log.Debug("block copy already under way", "block", blockName(b))
 				continue
 			}
+			d.store.hook(StepCopyStart, b)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -224,6 +225,7 @@ func (n *nnConn) startRecovery(ctx context.Context, c *protocol.Command, wg *syn
 	run = &recoveryRun{gs: gs, running: true}
 	n.recoveries[b.ID] = run
 	n.mu.Unlock()
+	d.store.hook(StepRecoveryStart, cairn.Block{ID: b.ID, GenStamp: gs})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

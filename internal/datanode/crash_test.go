@@ -194,4 +194,3 @@ func equalBlocks(a, b []cairn.Block) bool {
 	}
 	return true
 }
-

@@ -269,6 +269,11 @@ func (n *nnConn) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
 				d.log.Debug("command already run", "id", c.Id, "type", c.Type)
 				continue
 			}
+			var first cairn.Block
+			if len(c.Blocks) > 0 {
+				first = protocol.BlockFromProto(c.Blocks[0])
+			}
+			d.store.hook(StepCommandRun, first)
 			n.command(ctx, c, wg)
 		}
 	}

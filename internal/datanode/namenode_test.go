@@ -6,12 +6,16 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/protocol"
@@ -20,6 +24,10 @@ import (
 // fakeNameNode is a hand-written stand-in for the NameNode's
 // DatanodeProtocol: it records what DataNodes tell it and hands out
 // the commands a test queues.
+//
+// Commands are handed out once, or, once withIDs is called, as the
+// NameNode delivers them: each with an id, sent again in every reply
+// until a heartbeat acknowledges it.
 type fakeNameNode struct {
 	protocol.UnimplementedDatanodeProtocolServer
 	protocol.UnimplementedClientProtocolServer
@@ -30,10 +38,67 @@ type fakeNameNode struct {
 	registers  []*protocol.RegisterRequest
 	reports    []*protocol.BlockReportRequest
 	received   []cairn.Block
+	receiving  []cairn.Block
 	deleted    []cairn.Block
+	log        []fakeEntry // block reports, full and incremental, in the order they came
 	heartbeats []*protocol.HeartbeatRequest
 	bad        []*protocol.BadBlock
+	commits    []*protocol.CommitBlockSynchronizationRequest
 	commands   map[string][]*protocol.Command // by node ID
+
+	ids      bool           // commands get ids and are sent until acknowledged
+	nextID   uint64         // the last id given
+	acked    map[uint64]int // times each id came back in a heartbeat that succeeded
+	ackLate  bool           // build a reply before taking the acks of its request (commands are sent once more)
+	dropAcks int            // fail this many more heartbeats that carry acks, without looking at them
+	resent   map[uint64]int // times each id was sent again
+	onHB     func(*protocol.HeartbeatRequest)
+}
+
+// fakeEntry is a block report as the fake received it: a full one
+// (full set) or an incremental one.
+type fakeEntry struct {
+	full                         bool
+	blocks                       []cairn.Block // a full report's finalized replicas
+	received, receiving, deleted []cairn.Block
+}
+
+// withIDs makes the fake deliver commands with ids, at least once.
+func (f *fakeNameNode) withIDs() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ids = true
+	f.acked = make(map[uint64]int)
+	f.resent = make(map[uint64]int)
+}
+
+// view applies the block reports in the order they came: what the
+// NameNode believes the node holds finalized.
+func (f *fakeNameNode) view() map[cairn.BlockID]cairn.Block {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v := make(map[cairn.BlockID]cairn.Block)
+	for _, e := range f.log {
+		if e.full {
+			clear(v)
+			for _, b := range e.blocks {
+				v[b.ID] = b
+			}
+			continue
+		}
+		for _, b := range e.received {
+			v[b.ID] = b
+		}
+		for _, b := range e.receiving {
+			delete(v, b.ID)
+		}
+		for _, b := range e.deleted {
+			if cur, ok := v[b.ID]; ok && (b.GenStamp == 0 || b.GenStamp >= cur.GenStamp) {
+				delete(v, b.ID)
+			}
+		}
+	}
+	return v
 }
 
 func startFakeNameNode(t *testing.T, cluster cairn.ClusterID) *fakeNameNode {
@@ -65,24 +130,77 @@ func (f *fakeNameNode) Register(ctx context.Context, req *protocol.RegisterReque
 func (f *fakeNameNode) Heartbeat(ctx context.Context, req *protocol.HeartbeatRequest) (*protocol.HeartbeatResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.onHB != nil {
+		f.onHB(req)
+	}
+	if !f.ids {
+		f.heartbeats = append(f.heartbeats, req)
+		cmds := f.commands[req.NodeId]
+		delete(f.commands, req.NodeId)
+		return &protocol.HeartbeatResponse{Commands: cmds}, nil
+	}
+	if len(req.AckedCommands) > 0 && f.dropAcks > 0 {
+		f.dropAcks--
+		return nil, status.Error(codes.Unavailable, "heartbeat lost")
+	}
 	f.heartbeats = append(f.heartbeats, req)
-	cmds := f.commands[req.NodeId]
-	delete(f.commands, req.NodeId)
-	return &protocol.HeartbeatResponse{Commands: cmds}, nil
+	takeAcks := func() {
+		for _, id := range req.AckedCommands {
+			f.acked[id]++
+			f.commands[req.NodeId] = slices.DeleteFunc(f.commands[req.NodeId], func(c *protocol.Command) bool { return c.Id == id })
+		}
+	}
+	if !f.ackLate {
+		takeAcks()
+	}
+	var out []*protocol.Command
+	for _, c := range f.commands[req.NodeId] {
+		if c.Type == protocol.Command_REREGISTER {
+			out = append(out, c) // id 0, never acknowledged
+			continue
+		}
+		if c.Id == 0 {
+			c.Id = f.nextID + 1
+			f.nextID++
+		} else {
+			f.resent[c.Id]++
+		}
+		out = append(out, proto.Clone(c).(*protocol.Command))
+	}
+	f.commands[req.NodeId] = slices.DeleteFunc(f.commands[req.NodeId], func(c *protocol.Command) bool { return c.Type == protocol.Command_REREGISTER })
+	if f.ackLate {
+		takeAcks()
+	}
+	return &protocol.HeartbeatResponse{Commands: out}, nil
+}
+
+func (f *fakeNameNode) CommitBlockSynchronization(ctx context.Context, req *protocol.CommitBlockSynchronizationRequest) (*protocol.CommitBlockSynchronizationResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commits = append(f.commits, req)
+	return &protocol.CommitBlockSynchronizationResponse{}, nil
 }
 
 func (f *fakeNameNode) BlockReport(ctx context.Context, req *protocol.BlockReportRequest) (*protocol.BlockReportResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reports = append(f.reports, req)
+	f.log = append(f.log, fakeEntry{full: true, blocks: protocol.BlocksFromProto(req.Blocks)})
 	return &protocol.BlockReportResponse{}, nil
 }
 
 func (f *fakeNameNode) IncrementalBlockReport(ctx context.Context, req *protocol.IncrementalBlockReportRequest) (*protocol.IncrementalBlockReportResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.received = append(f.received, protocol.BlocksFromProto(req.Received)...)
-	f.deleted = append(f.deleted, protocol.BlocksFromProto(req.Deleted)...)
+	e := fakeEntry{
+		received:  protocol.BlocksFromProto(req.Received),
+		receiving: protocol.BlocksFromProto(req.Receiving),
+		deleted:   protocol.BlocksFromProto(req.Deleted),
+	}
+	f.received = append(f.received, e.received...)
+	f.receiving = append(f.receiving, e.receiving...)
+	f.deleted = append(f.deleted, e.deleted...)
+	f.log = append(f.log, e)
 	return &protocol.IncrementalBlockReportResponse{}, nil
 }
 
