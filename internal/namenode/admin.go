@@ -65,7 +65,7 @@ func (s *Server) ReportBadBlocks(ctx context.Context, bad []BadBlock) error {
 			// here: a file's expected nodes are logged state, and
 			// commitBlock leaves out a node whose replica is marked
 			// corrupt or being deleted.
-			s.ns.markCorrupt(b, d.idx)
+			s.ns.markCorrupt(b, d.idx, bb.Block.GenStamp)
 		}
 		s.ns.mu.Unlock()
 		if b != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -176,7 +177,7 @@ func writeFile(t testing.TB, s *Server, p, client string, lens ...int64) []cairn
 		b := lb.Block
 		b.Len = n
 		for _, loc := range lb.Locations {
-			if err := s.IncrementalBlockReport(bg, loc.ID, []cairn.Block{b}, nil); err != nil {
+			if err := s.IncrementalBlockReport(bg, loc.ID, []cairn.Block{b}, nil, nil); err != nil {
 				t.Fatalf("IncrementalBlockReport: %v", err)
 			}
 		}
@@ -188,4 +189,29 @@ func writeFile(t testing.TB, s *Server, p, client string, lens ...int64) []cairn
 		t.Fatalf("Complete(%q) = %v", p, err)
 	}
 	return out
+}
+
+// checkReplicaIndex fails the test unless every DataNode's index of the
+// blocks it holds says what the block map says, replica by replica.
+func checkReplicaIndex(t testing.TB, s *Server) {
+	t.Helper()
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	want := make(map[uint32]map[cairn.BlockID]struct{})
+	for id, b := range s.ns.blocks {
+		for _, r := range b.replicas {
+			if want[r.node] == nil {
+				want[r.node] = make(map[cairn.BlockID]struct{})
+			}
+			want[r.node][id] = struct{}{}
+		}
+	}
+	for _, d := range s.reg.all() {
+		if !maps.Equal(d.blocks, want[d.idx]) && len(d.blocks)+len(want[d.idx]) > 0 {
+			t.Errorf("datanode %s: its index lists %d blocks, the block map %d", d.id, len(d.blocks), len(want[d.idx]))
+		}
+		if n := d.numBlocks.Load(); n != int64(len(want[d.idx])) {
+			t.Errorf("datanode %s: count of blocks %d, the block map has %d", d.id, n, len(want[d.idx]))
+		}
+	}
 }

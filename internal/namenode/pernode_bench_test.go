@@ -86,7 +86,7 @@ func BenchmarkPerNode(b *testing.B) {
 	b.Run("full block report of a node with 1000 of 1M blocks", func(b *testing.B) {
 		for b.Loop() {
 			s.ns.mu.Lock()
-			s.ns.blockReport(n1.idx, held)
+			s.ns.blockReport(n1.idx, held, nil)
 			s.ns.mu.Unlock()
 		}
 		if got := s.reg.blockCount(n1.idx); got != perNodeHeld {
