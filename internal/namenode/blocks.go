@@ -9,11 +9,21 @@ import (
 // replica is one DataNode's finalized copy of a block at the block's
 // generation stamp, as that node reported it (or as the pipeline that
 // wrote it acknowledged it), or a copy known to be corrupt.
+//
+// It is 16 bytes: node, the position of the block in the node's list
+// of blocks with the corrupt flag in its top bit, and the length.
 type replica struct {
-	node    uint32 // registry index
-	corrupt bool
-	len     int64 // length reported by the node
+	node uint32 // registry index
+	at   uint32 // the block's index in datanode.blocks; bit 31: corrupt
+	len  int64  // length reported by the node
 }
+
+const corruptBit = 1 << 31
+
+func (r *replica) corrupt() bool     { return r.at&corruptBit != 0 }
+func (r *replica) setCorrupt()       { r.at |= corruptBit }
+func (r *replica) pos() uint32       { return r.at &^ corruptBit }
+func (r *replica) setPos(pos uint32) { r.at = r.at&corruptBit | pos }
 
 // heldReplica is a replica of the uncommitted last block of a file
 // being written that is not one of the block's finalized replicas: one
@@ -81,7 +91,7 @@ func (b *blockInfo) replicaIndex(node uint32) int {
 func (b *blockInfo) goodReplicas() int {
 	n := 0
 	for i := range b.replicas {
-		if !b.replicas[i].corrupt {
+		if !b.replicas[i].corrupt() {
 			n++
 		}
 	}
@@ -130,26 +140,62 @@ func (ns *namespace) newBlock(f *inode) *blockInfo {
 	return b
 }
 
-// addReplica lists r among b's replicas and b in the index of r's
+// addReplica lists r among b's replicas and b in the list of r's
 // node. Every replica enters the block map here.
 func (ns *namespace) addReplica(b *blockInfo, r replica) {
 	if b.replicas == nil && b.file != nil {
 		// Room for the usual number of replicas, allocated once.
 		b.replicas = make([]replica, 0, max(int(b.file.repl), 1))
 	}
+	if d := ns.reg.node(r.node); d != nil {
+		r.setPos(uint32(len(d.blocks)))
+		d.blocks = append(d.blocks, b.id)
+		d.numBlocks.Store(int64(len(d.blocks)))
+	}
 	b.replicas = append(b.replicas, r)
-	ns.reg.indexAdd(r.node, b.id)
 }
 
 // dropReplica removes b's i-th replica from b and from its node's
-// index. Every replica leaves the block map here.
+// list: the node's last block takes its place there (its replica's
+// position is updated), so that it costs O(1). Every replica leaves
+// the block map here.
 func (ns *namespace) dropReplica(b *blockInfo, i int) {
-	node := b.replicas[i].node
+	r := b.replicas[i]
 	b.replicas = append(b.replicas[:i], b.replicas[i+1:]...)
-	ns.reg.indexDel(node, b.id)
 	if len(ns.stamps) > 0 {
-		delete(ns.stamps, replicaKey{b.id, node})
+		delete(ns.stamps, replicaKey{b.id, r.node})
 	}
+	d := ns.reg.node(r.node)
+	if d == nil {
+		return
+	}
+	p := int(r.pos())
+	if p >= len(d.blocks) || d.blocks[p] != b.id {
+		// Not where the replica says: a bug; find it.
+		p = slices.Index(d.blocks, b.id)
+		if p < 0 {
+			return
+		}
+	}
+	last := len(d.blocks) - 1
+	if p != last {
+		moved := d.blocks[last]
+		d.blocks[p] = moved
+		if mb := ns.blocks[moved]; mb != nil {
+			if j := mb.replicaIndex(r.node); j >= 0 {
+				mb.replicas[j].setPos(uint32(p))
+			}
+		}
+	}
+	d.blocks = d.blocks[:last]
+	switch {
+	case len(d.blocks) == 0:
+		d.blocks = nil
+	case cap(d.blocks) >= 1024 && len(d.blocks) <= cap(d.blocks)/4:
+		// Give back the room of blocks gone for good.
+		d.blocks = slices.Clone(d.blocks)
+	}
+	d.numBlocks.Store(int64(len(d.blocks)))
 }
 
 // heldBlock is b as node holds it: the length it reported and, for a
@@ -195,7 +241,7 @@ func (ns *namespace) commitBlock(b *blockInfo, length int64, expected []uint32) 
 	}
 	var bad []uint32
 	for i := range b.replicas {
-		if b.replicas[i].len != length && !b.replicas[i].corrupt {
+		if b.replicas[i].len != length && !b.replicas[i].corrupt() {
 			bad = append(bad, b.replicas[i].node)
 		}
 	}
@@ -223,7 +269,6 @@ func (ns *namespace) commitBlock(b *blockInfo, length int64, expected []uint32) 
 // queues its deletion on every node that holds or was to hold it.
 func (ns *namespace) removeBlock(b *blockInfo, expected []uint32) {
 	c0, r0 := b.counted()
-	delete(ns.blocks, b.id)
 	b.file = nil
 	blk := b.block()
 	holders := make([]uint32, 0, len(b.replicas))
@@ -244,6 +289,7 @@ func (ns *namespace) removeBlock(b *blockInfo, expected []uint32) {
 		}
 	}
 	delete(ns.unfinal, b.id)
+	delete(ns.blocks, b.id)
 	b.replicas = nil
 	ns.recount(b, c0, r0)
 }
@@ -305,10 +351,10 @@ func (ns *namespace) markCorrupt(b *blockInfo, node uint32, gs cairn.GenStamp) {
 	c0, r0 := b.counted()
 	i := b.replicaIndex(node)
 	if i < 0 {
-		ns.addReplica(b, replica{node: node, corrupt: true, len: b.len})
+		ns.addReplica(b, replica{node: node, len: b.len})
 		i = len(b.replicas) - 1
 	}
-	b.replicas[i].corrupt = true
+	b.replicas[i].setCorrupt()
 	if gs != b.gs {
 		ns.stamps[replicaKey{b.id, node}] = gs
 	}
@@ -408,7 +454,7 @@ func (ns *namespace) reportReplica(node uint32, rb cairn.Block, st replicaState)
 		ns.dropHeld(b.id, node)
 		ns.reg.queueDelete(node, rb)
 	case ns.isWriting(b) && (!finalized || rb.GenStamp > b.gs):
-		if i := b.replicaIndex(node); i >= 0 && !b.replicas[i].corrupt {
+		if i := b.replicaIndex(node); i >= 0 && !b.replicas[i].corrupt() {
 			// No longer finalized there.
 			ns.removeReplica(b, node)
 		}
@@ -494,15 +540,15 @@ func (ns *namespace) blockReport(node uint32, finalized, idle []cairn.Block) {
 		}
 		// Forget the replicas the node no longer reports. (The first
 		// report of a node, the common case after a restart, has
-		// nothing to forget.)
-		for id := range d.blocks {
-			if _, ok := reported[id]; ok {
+		// nothing to forget.) Downwards: a replica dropped takes the
+		// last block of the list, which was seen already.
+		for i := len(d.blocks) - 1; i >= 0; i-- {
+			if i >= len(d.blocks) {
 				continue
 			}
-			if b := ns.blocks[id]; b != nil {
-				ns.removeReplica(b, node)
-			} else {
-				ns.reg.indexDel(node, id)
+			id := d.blocks[i]
+			if _, ok := reported[id]; !ok {
+				ns.forgetListed(node, id)
 			}
 		}
 		// Replicas queued for deletion and not reported any more are
@@ -526,6 +572,21 @@ func (ns *namespace) blockReport(node uint32, finalized, idle []cairn.Block) {
 	}
 }
 
+// forgetListed forgets node's replica of block id, which its list
+// names.
+func (ns *namespace) forgetListed(node uint32, id cairn.BlockID) {
+	if b := ns.blocks[id]; b != nil && b.replicaIndex(node) >= 0 {
+		ns.removeReplica(b, node)
+		return
+	}
+	// Listed without a replica: a bug; mend the list.
+	d := ns.reg.node(node)
+	if i := slices.Index(d.blocks, id); i >= 0 {
+		d.blocks = slices.Delete(d.blocks, i, i+1)
+		d.numBlocks.Store(int64(len(d.blocks)))
+	}
+}
+
 // removeNodeReplicas forgets every replica of a node, as when it is
 // declared dead.
 func (ns *namespace) removeNodeReplicas(node uint32) {
@@ -533,12 +594,8 @@ func (ns *namespace) removeNodeReplicas(node uint32) {
 	if d == nil {
 		return
 	}
-	for id := range d.blocks {
-		if b := ns.blocks[id]; b != nil {
-			ns.removeReplica(b, node)
-		} else {
-			ns.reg.indexDel(node, id)
-		}
+	for len(d.blocks) > 0 {
+		ns.forgetListed(node, d.blocks[len(d.blocks)-1])
 	}
 	for id, hs := range ns.unfinal {
 		if slices.ContainsFunc(hs, func(h heldReplica) bool { return h.node == node }) {

@@ -132,7 +132,7 @@ func (s *Server) checkDecommission(now int64) {
 	// proportion to the blocks of the decommissioning nodes.
 	busy := make(map[uint32]int)
 	for _, d := range decs {
-		for id := range d.blocks {
+		for _, id := range d.blocks {
 			b := ns.blocks[id]
 			if b == nil || b.file == nil || !b.committed {
 				continue

@@ -191,8 +191,9 @@ func writeFile(t testing.TB, s *Server, p, client string, lens ...int64) []cairn
 	return out
 }
 
-// checkReplicaIndex fails the test unless every DataNode's index of the
-// blocks it holds says what the block map says, replica by replica.
+// checkReplicaIndex fails the test unless every DataNode's list of the
+// blocks it holds says what the block map says, replica by replica,
+// and every replica knows its block's place in its node's list.
 func checkReplicaIndex(t testing.TB, s *Server) {
 	t.Helper()
 	s.ns.mu.RLock()
@@ -204,11 +205,19 @@ func checkReplicaIndex(t testing.TB, s *Server) {
 				want[r.node] = make(map[cairn.BlockID]struct{})
 			}
 			want[r.node][id] = struct{}{}
+			d := s.reg.node(r.node)
+			if p := int(r.pos()); p >= len(d.blocks) || d.blocks[p] != id {
+				t.Errorf("block %d: its replica on %s says it is at %d in the node's list, which has %d blocks", id, d.id, p, len(d.blocks))
+			}
 		}
 	}
 	for _, d := range s.reg.all() {
-		if !maps.Equal(d.blocks, want[d.idx]) && len(d.blocks)+len(want[d.idx]) > 0 {
-			t.Errorf("datanode %s: its index lists %d blocks, the block map %d", d.id, len(d.blocks), len(want[d.idx]))
+		got := make(map[cairn.BlockID]struct{})
+		for _, id := range d.blocks {
+			got[id] = struct{}{}
+		}
+		if len(got) != len(d.blocks) || !maps.Equal(got, want[d.idx]) && len(got)+len(want[d.idx]) > 0 {
+			t.Errorf("datanode %s: its list has %d blocks (%d distinct), the block map %d", d.id, len(d.blocks), len(got), len(want[d.idx]))
 		}
 		if n := d.numBlocks.Load(); n != int64(len(want[d.idx])) {
 			t.Errorf("datanode %s: count of blocks %d, the block map has %d", d.id, n, len(want[d.idx]))

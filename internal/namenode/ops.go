@@ -585,7 +585,7 @@ func (s *Server) locate(b *blockInfo, offset int64, expected []uint32, clientHos
 		}
 	}
 	for _, r := range b.replicas {
-		add(r.node, r.corrupt)
+		add(r.node, r.corrupt())
 	}
 	for _, node := range expected {
 		if b.replicaIndex(node) < 0 {

@@ -220,7 +220,7 @@ func (s *Server) stillWanted(node uint32, due []Command) []Command {
 					return false
 				}
 				i := b.replicaIndex(node)
-				return i >= 0 && !b.replicas[i].corrupt
+				return i >= 0 && !b.replicas[i].corrupt()
 			})
 			if len(c.Blocks) > 0 {
 				keep = append(keep, c)

@@ -290,7 +290,7 @@ func (s *Server) backoff(k int) time.Duration {
 func (s *Server) recoveryNodes(u *ucFile, last *blockInfo) (nodes, bad []*datanode) {
 	corrupt := func(idx uint32) bool {
 		i := last.replicaIndex(idx)
-		return i >= 0 && last.replicas[i].corrupt || s.ns.isInvalid(last.id, idx)
+		return i >= 0 && last.replicas[i].corrupt() || s.ns.isInvalid(last.id, idx)
 	}
 	var all []uint32
 	add := func(idx uint32) {
@@ -528,7 +528,7 @@ func (s *Server) closeFinalized(ctx context.Context, r recovery) bool {
 		nodes = append(nodes, s.nodeID(node))
 	}
 	for _, rp := range last.replicas {
-		if !rp.corrupt {
+		if !rp.corrupt() {
 			take(last.gs, rp.len, rp.node)
 		}
 	}

@@ -73,12 +73,14 @@ type datanode struct {
 
 	// Guarded by namespace.mu.
 	//
-	// blocks indexes the blocks of which the block map lists a replica
-	// on this node (good or corrupt), so that what concerns one node
+	// blocks lists the blocks of which the block map has a replica on
+	// this node (good or corrupt), in no order; each replica knows its
+	// block's position here (replica.at). So what concerns one node
 	// (its full block report, its death, its decommissioning) costs in
-	// proportion to its blocks, not to the whole block map. It is kept
-	// by namespace.addReplica and namespace.dropReplica.
-	blocks map[cairn.BlockID]struct{}
+	// proportion to its blocks, not to the whole block map, for 8 bytes
+	// a replica (a map would take 25 to 40). Kept by
+	// namespace.addReplica and namespace.dropReplica.
+	blocks []cairn.BlockID
 	// invalid are its replicas queued for deletion and forgotten
 	// (replication.go), until it confirms their deletion or a full
 	// report no longer lists them.
@@ -201,36 +203,6 @@ func (r *registry) state(d *datanode, now int64) nodeState {
 		return stateStale
 	}
 	return stateLive
-}
-
-// indexAdd records in node's index that it holds a replica of id. The
-// caller holds namespace.mu.
-func (r *registry) indexAdd(node uint32, id cairn.BlockID) {
-	d := r.node(node)
-	if d == nil {
-		return
-	}
-	if d.blocks == nil {
-		d.blocks = make(map[cairn.BlockID]struct{})
-	}
-	d.blocks[id] = struct{}{}
-	d.numBlocks.Store(int64(len(d.blocks)))
-}
-
-// indexDel removes id from node's index. The caller holds
-// namespace.mu.
-func (r *registry) indexDel(node uint32, id cairn.BlockID) {
-	d := r.node(node)
-	if d == nil || d.blocks == nil {
-		return
-	}
-	delete(d.blocks, id)
-	if len(d.blocks) == 0 {
-		// A map keeps its buckets when emptied: a node that held a
-		// million replicas and lost them all would keep their room.
-		d.blocks = nil
-	}
-	d.numBlocks.Store(int64(len(d.blocks)))
 }
 
 func (r *registry) blockCount(node uint32) int64 {

@@ -269,7 +269,7 @@ func (s *Server) countReplicas(b *blockInfo, now int64) replicaCounts {
 		st := s.reg.state(d, now)
 		switch {
 		case st == stateDead:
-		case r.corrupt:
+		case r.corrupt():
 			c.corrupt++
 		case st == stateDecommissioning || st == stateDecommissioned:
 			c.decom++
@@ -418,7 +418,7 @@ func (s *Server) heal(w work, now int64) bool {
 	// Enough good replicas: corrupt ones go.
 	if c.corrupt > 0 {
 		for _, r := range slices.Clone(b.replicas) {
-			if r.corrupt {
+			if r.corrupt() {
 				s.log.Info("deleting corrupt replica: the block has enough good ones", "block", b.id, "node", s.nodeID(r.node))
 				ns.invalidate(b, r.node)
 			}
@@ -435,7 +435,7 @@ func (s *Server) heal(w work, now int64) bool {
 		var cands []cand
 		for _, r := range b.replicas {
 			d := s.reg.node(r.node)
-			if r.corrupt || d == nil || s.reg.state(d, now) != stateLive {
+			if r.corrupt() || d == nil || s.reg.state(d, now) != stateLive {
 				continue
 			}
 			d.mu.Lock()
@@ -505,7 +505,7 @@ func (s *Server) chooseSource(b *blockInfo, now int64, avoid []uint32) (*datanod
 	var best *datanode
 	bestRank, bestLoad := 0, 0
 	for _, r := range b.replicas {
-		if r.corrupt || slices.Contains(avoid, r.node) {
+		if r.corrupt() || slices.Contains(avoid, r.node) {
 			continue
 		}
 		d := s.reg.node(r.node)

@@ -1,6 +1,9 @@
 package namenode
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -248,4 +251,89 @@ func TestInvalidReplicaReportedAgainIsDeletedAgain(t *testing.T) {
 		t.Errorf("after the surplus replica was reported again, the block has %d live replicas, want 2", fb.LiveReplicas)
 	}
 	checkReplicaIndex(t, s)
+}
+
+// TestReplicaIndexUnderChurn changes replicas every way the block map
+// knows (full reports that drop and add replicas, incremental ones,
+// nodes dying and coming back, files deleted, replicas reported
+// corrupt or with other generation stamps) in a seeded random order,
+// and checks after each step that every node's list of blocks says
+// what the block map says.
+func TestReplicaIndexUnderChurn(t *testing.T) {
+	s := newServer(t)
+	nodes := registerNodes(t, s, 5)
+	r := rand.New(rand.NewPCG(10, 14))
+	var files []string
+	var blocks []cairn.Block
+	for i := range 60 {
+		p := fmt.Sprintf("/f%d", i)
+		for _, lb := range writeFile(t, s, p, "w", 100, 200) {
+			blocks = append(blocks, lb.Block)
+		}
+		files = append(files, p)
+	}
+	for step := range 400 {
+		n := nodes[r.IntN(len(nodes))]
+		b := blocks[r.IntN(len(blocks))]
+		switch op := r.IntN(7); op {
+		case 0: // a full report of a random subset
+			var sub []cairn.Block
+			for _, x := range blocks {
+				if r.IntN(3) == 0 {
+					sub = append(sub, x)
+				}
+			}
+			s.BlockReport(bg, n.id, sub, nil)
+		case 1:
+			s.IncrementalBlockReport(bg, n.id, []cairn.Block{b}, nil, nil)
+		case 2:
+			s.IncrementalBlockReport(bg, n.id, nil, nil, []cairn.Block{b})
+		case 3: // dies, comes back empty
+			d := s.reg.lookup(n.id)
+			s.ns.mu.Lock()
+			d.removed.Store(true)
+			s.ns.removeNodeReplicas(d.idx)
+			s.ns.mu.Unlock()
+			s.Register(bg, Registration{ID: n.id, Addr: n.addr, Storage: storage(100 << 30)})
+		case 4:
+			s.ReportBadBlocks(bg, []BadBlock{{Block: b, Node: n.id}})
+		case 5:
+			newer := b
+			newer.GenStamp += 2
+			s.IncrementalBlockReport(bg, n.id, []cairn.Block{newer}, nil, nil)
+		case 6:
+			if len(files) > 1 {
+				i := r.IntN(len(files))
+				s.Delete(bg, files[i], false)
+				files = slices.Delete(files, i, i+1)
+			}
+		}
+		checkReplicaIndex(t, s)
+		if t.Failed() {
+			t.Fatalf("after step %d", step)
+		}
+	}
+}
+
+// TestFsckOpenFilesNameTheirLeaseHolders: fsck lists each open file
+// with its lease holder and the time since that holder renewed.
+func TestFsckOpenFilesNameTheirLeaseHolders(t *testing.T) {
+	s := newServer(t)
+	registerNodes(t, s, 3)
+	s.Create(bg, "/a", CreateOptions{ClientName: "writer-a"})
+	s.Create(bg, "/b", CreateOptions{ClientName: "writer-b"})
+	build(t, s, "f:/closed")
+	rep, err := s.Fsck(bg, "/", FsckOptions{ListOpenFiles: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range rep.FileDetails {
+		if f.Open && f.LeaseAge >= 0 {
+			got[f.Path] = f.LeaseHolder
+		}
+	}
+	if want := map[string]string{"/a": "writer-a", "/b": "writer-b"}; !maps.Equal(got, want) {
+		t.Fatalf("fsck --open-files holders = %v, want %v", got, want)
+	}
 }

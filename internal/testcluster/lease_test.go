@@ -92,3 +92,38 @@ func TestCreateAfterSoftLimitKeepsTheWritersBytes(t *testing.T) {
 		t.Fatalf("recovered file has %d bytes, want the %d acknowledged ones", len(got), len(data))
 	}
 }
+
+// TestFsckOpenFilesNameTheirLeaseHolders: fsck --open-files lists each
+// file being written with the client holding its lease and how long
+// ago it renewed it; once the lease is being recovered, the holder is
+// the NameNode's lease recovery.
+func TestFsckOpenFilesNameTheirLeaseHolders(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	writer, err := client.Dial(ctx, c.NameNodeAddr(), client.WithClientName("fsck-test-writer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	w, err := writer.Create(ctx, "/open", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := w.Write([]byte("some bytes")); err != nil {
+		t.Fatal(err)
+	}
+	cl := c.Client(t)
+	rep, err := cl.Fsck(ctx, "/", client.FsckOptions{OpenFiles: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.FileDetails) != 1 {
+		t.Fatalf("fsck --open-files lists %d files, want /open", len(rep.FileDetails))
+	}
+	f := rep.FileDetails[0]
+	if f.Path != "/open" || !f.Open || f.LeaseHolder != "fsck-test-writer" || f.LeaseAge < 0 {
+		t.Fatalf("fsck --open-files: %+v; want /open, open, leased by fsck-test-writer, with the age of its last renewal", f)
+	}
+}
