@@ -170,6 +170,9 @@ func (s *Server) takeOverIfExpired(ctx context.Context, p, client string, overwr
 		return err
 	}
 	s.driveRecovery(ctx, r)
+	if holder == leaseRecoveryHolder {
+		return errf(cairn.LeaseConflict, "file is being recovered: its last block is being synchronized; retry later")
+	}
 	return errf(cairn.LeaseConflict, "file is being recovered: its writer (%s) stopped renewing its lease, and its last block is being synchronized; retry later", holder)
 }
 

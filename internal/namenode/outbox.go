@@ -226,8 +226,13 @@ func (s *Server) stillWanted(node uint32, due []Command) []Command {
 				keep = append(keep, c)
 			}
 		case CommandCopyBlocks:
+			// The copy is still pending from this node, to a target
+			// of this command that has not reported it yet.
 			p := s.ns.heal.pending[c.Blocks[0].ID]
-			if p != nil && p.source == node && len(p.targets) > 0 {
+			if p != nil && p.source == node && slices.ContainsFunc(c.Targets, func(t cairn.DatanodeInfo) bool {
+				d := s.reg.lookup(t.ID)
+				return d != nil && slices.Contains(p.targets, d.idx)
+			}) {
 				keep = append(keep, c)
 			}
 		case CommandRecoverBlock:
