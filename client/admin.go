@@ -79,6 +79,10 @@ type FsckFile struct {
 	Open        bool
 	Status      string // HEALTHY, UNDER_REPLICATED, CORRUPT, MISSING
 	Blocks      []FsckBlock
+	// Of an open file: the client holding its lease, and how long ago
+	// that client last renewed it.
+	LeaseHolder string
+	LeaseAge    time.Duration
 }
 
 // FsckReport is the health of a tree of the namespace.
@@ -135,6 +139,8 @@ func (c *Client) Fsck(ctx context.Context, path string, opts FsckOptions) (FsckR
 			Replication: int(f.GetReplication()),
 			Open:        f.GetOpen(),
 			Status:      f.GetStatus(),
+			LeaseHolder: f.GetLeaseHolder(),
+			LeaseAge:    time.Duration(f.GetLeaseAgeMs()) * time.Millisecond,
 		}
 		for _, b := range f.GetBlocks() {
 			ff.Blocks = append(ff.Blocks, FsckBlock{

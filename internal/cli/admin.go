@@ -222,6 +222,10 @@ type fsckFileJSON struct {
 	Open        bool            `json:"open"`
 	Status      string          `json:"status"` // HEALTHY, UNDER_REPLICATED, CORRUPT, MISSING
 	Blocks      []fsckBlockJSON `json:"blocks,omitempty"`
+	// Of an open file: the client holding its lease, and the
+	// milliseconds since it last renewed it.
+	LeaseHolder string `json:"leaseHolder,omitempty"`
+	LeaseAgeMs  *int64 `json:"leaseAgeMs,omitempty"`
 }
 
 type fsckBlockJSON struct {
@@ -250,6 +254,10 @@ func newFsckJSON(path string, rep client.FsckReport) fsckJSON {
 	}
 	for _, f := range rep.FileDetails {
 		ff := fsckFileJSON{Path: f.Path, Size: f.Size, Replication: f.Replication, Open: f.Open, Status: f.Status}
+		if f.Open && f.LeaseHolder != "" {
+			age := f.LeaseAge.Milliseconds()
+			ff.LeaseHolder, ff.LeaseAgeMs = f.LeaseHolder, &age
+		}
 		for _, b := range f.Blocks {
 			fb := fsckBlockJSON{
 				ID:              uint64(b.Block.ID),
@@ -288,7 +296,12 @@ and 1 when it is CORRUPT (a block is missing or every replica is corrupt).
 totalSize, underReplicatedBlocks, corruptBlocks, missingBlocks, openFiles,
 liveDatanodes and, with a listing flag, fileDetails: a list of {path,
 size, replication, open, status, blocks: [{id, genStamp, size, state,
-liveReplicas, corruptReplicas, locations}]}.`,
+liveReplicas, corruptReplicas, locations}], and for an open file
+leaseHolder (the client writing it) and leaseAgeMs (since it last
+renewed its lease)}. --open-files lists each open file with its lease
+holder and how long ago the lease was renewed; a writer gone for longer
+than the NameNode's lease hard limit has its file recovered (closed,
+and removed if it is a put's temporary).`,
 		Args: rangeArgs(0, 1, "at most one PATH"),
 		RunE: runE(f.run),
 	}
@@ -344,6 +357,10 @@ func printFsck(w io.Writer, rep fsckJSON, opts client.FsckOptions, namenode stri
 		open := ""
 		if f.Open {
 			open = " OPENFORWRITE"
+			if f.LeaseHolder != "" && f.LeaseAgeMs != nil {
+				open += fmt.Sprintf(" (lease holder %s, renewed %s ago)", f.LeaseHolder,
+					(time.Duration(*f.LeaseAgeMs) * time.Millisecond).Round(time.Millisecond))
+			}
 		}
 		status := "OK"
 		if f.Status != "" && f.Status != "HEALTHY" {

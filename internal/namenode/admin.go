@@ -65,7 +65,7 @@ func (s *Server) ReportBadBlocks(ctx context.Context, bad []BadBlock) error {
 			// here: a file's expected nodes are logged state, and
 			// commitBlock leaves out a node whose replica is marked
 			// corrupt or being deleted.
-			s.ns.markCorrupt(b, d.idx)
+			s.ns.markCorrupt(b, d.idx, bb.Block.GenStamp)
 		}
 		s.ns.mu.Unlock()
 		if b != nil {
@@ -108,6 +108,11 @@ type FsckFile struct {
 	Open        bool
 	Status      string
 	Blocks      []FsckBlock
+	// Of an open file: the client holding its lease
+	// (leaseRecoveryHolder while the lease is being recovered), and how
+	// long ago that holder last renewed it.
+	LeaseHolder string
+	LeaseAge    time.Duration
 }
 
 // FsckReport is the health of a tree.
@@ -176,6 +181,10 @@ func (s *Server) Fsck(ctx context.Context, p string, o FsckOptions) (FsckReport,
 			rep.OpenFiles++
 		}
 		ff := FsckFile{Path: path, Size: n.size(), Replication: int(n.repl), Open: open, Status: Healthy}
+		if u := s.ns.uc[n.id]; open && u != nil {
+			ff.LeaseHolder = u.holder
+			ff.LeaseAge = s.leases.age(u.holder)
+		}
 		rep.TotalSize += ff.Size
 		for i, b := range n.blocks {
 			rep.Blocks++
@@ -229,7 +238,7 @@ func (s *Server) fsckBlock(b *blockInfo, repl int, now int64, withLocations bool
 			continue
 		}
 		switch {
-		case r.corrupt:
+		case r.corrupt():
 			fb.CorruptReplicas++
 		case st == stateDecommissioning || st == stateDecommissioned:
 			// Readable, but not counted toward the target, and

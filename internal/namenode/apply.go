@@ -175,6 +175,9 @@ func (ns *namespace) writer(fileID uint64, client string) (*ucFile, error) {
 		return nil, errf(cairn.LeaseConflict, "file is not open for writing (closed, deleted or recovered)")
 	}
 	if u.holder != client {
+		if u.holder == leaseRecoveryHolder {
+			return nil, errf(cairn.LeaseConflict, "file is under lease recovery: its writer's lease expired")
+		}
 		return nil, errf(cairn.LeaseConflict, "file is being written by another client")
 	}
 	return u, nil
@@ -263,7 +266,10 @@ func (ns *namespace) applyAbandonBlock(c *command) any {
 }
 
 // applyCloseFile closes a file whose writer's lease expired: the last
-// block is committed at the length its replicas reported, or dropped.
+// block is committed at the length given (after block synchronization,
+// with its new generation stamp and the nodes that synchronized it),
+// or dropped. With flagRemoveFile the file (a put's abandoned
+// temporary) is then removed.
 func (ns *namespace) applyCloseFile(c *command) any {
 	u, err := ns.writer(c.fileID, c.clientName)
 	if err != nil {
@@ -292,6 +298,12 @@ func (ns *namespace) applyCloseFile(c *command) any {
 	}
 	u.expected = nil
 	ns.closeFile(u, c.mtime)
+	if c.flags&flagRemoveFile != 0 && u.f.parent != nil {
+		parent := u.f.parent
+		ns.removeTree(u.f)
+		parent.removeChild(u.f)
+		parent.mtime = c.mtime
+	}
 	return nil
 }
 

@@ -28,7 +28,7 @@ func locIDs(locs []cairn.DatanodeInfo) []cairn.NodeID {
 // DELETE_BLOCKS commands.
 func heartbeatDeletes(t *testing.T, s *Server, id cairn.NodeID) []cairn.BlockID {
 	t.Helper()
-	cmds, err := s.Heartbeat(bg, id, storage(100<<30))
+	cmds, err := s.Heartbeat(bg, id, storage(100<<30), nil)
 	if err != nil {
 		t.Fatalf("Heartbeat(%s) = %v", id, err)
 	}
@@ -280,7 +280,7 @@ func TestBlockReports(t *testing.T) {
 	stale := b
 	stale.GenStamp--
 	unknown := cairn.Block{ID: 424242, GenStamp: 1, Len: 5}
-	if err := s.BlockReport(bg, n1, []cairn.Block{unknown}); err != nil {
+	if err := s.BlockReport(bg, n1, []cairn.Block{unknown}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := heartbeatDeletes(t, s, n1); !slices.Equal(got, []cairn.BlockID{unknown.ID}) {
@@ -291,14 +291,14 @@ func TestBlockReports(t *testing.T) {
 	if ids := locIDs(fi.Blocks[0].Locations); slices.Contains(ids, n1) {
 		t.Errorf("locations %v still list %s after a report without the block", ids, n1)
 	}
-	if err := s.BlockReport(bg, n1, []cairn.Block{stale}); err != nil {
+	if err := s.BlockReport(bg, n1, []cairn.Block{stale}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := heartbeatDeletes(t, s, n1); !slices.Equal(got, []cairn.BlockID{b.ID}) {
 		t.Errorf("deletes after reporting a stale replica = %v, want [%d]", got, b.ID)
 	}
 	// A report with the right replica brings it back.
-	if err := s.BlockReport(bg, n1, []cairn.Block{b}); err != nil {
+	if err := s.BlockReport(bg, n1, []cairn.Block{b}, nil); err != nil {
 		t.Fatal(err)
 	}
 	fi, _ = s.GetBlockLocations(bg, "/f", 0, 0, "")
@@ -306,7 +306,7 @@ func TestBlockReports(t *testing.T) {
 		t.Errorf("locations %v lack %s after it reported the block", ids, n1)
 	}
 	// An incremental report of a deletion removes it.
-	if err := s.IncrementalBlockReport(bg, n1, nil, []cairn.Block{b}); err != nil {
+	if err := s.IncrementalBlockReport(bg, n1, nil, nil, []cairn.Block{b}); err != nil {
 		t.Fatal(err)
 	}
 	fi, _ = s.GetBlockLocations(bg, "/f", 0, 0, "")
@@ -317,14 +317,14 @@ func TestBlockReports(t *testing.T) {
 	// replicas remain.
 	wrong := b
 	wrong.Len = 99
-	if err := s.IncrementalBlockReport(bg, n1, []cairn.Block{wrong}, nil); err != nil {
+	if err := s.IncrementalBlockReport(bg, n1, []cairn.Block{wrong}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := heartbeatDeletes(t, s, n1); !slices.Equal(got, []cairn.BlockID{b.ID}) {
 		t.Errorf("deletes after a wrong-length replica = %v, want [%d]", got, b.ID)
 	}
 	// Reports from an unknown node are refused.
-	err := s.BlockReport(bg, "ghost", nil)
+	err := s.BlockReport(bg, "ghost", nil, nil)
 	wantKind(t, "BlockReport(unknown node)", err, cairn.Unknown)
 }
 
@@ -335,7 +335,7 @@ func TestDeletionsAreBoundedPerHeartbeat(t *testing.T) {
 	for i := range 2500 {
 		blocks = append(blocks, cairn.Block{ID: cairn.BlockID(i + 1), GenStamp: 1})
 	}
-	if err := s.BlockReport(bg, "dn-1", blocks); err != nil {
+	if err := s.BlockReport(bg, "dn-1", blocks, nil); err != nil {
 		t.Fatal(err)
 	}
 	var sizes []int
@@ -370,7 +370,7 @@ func TestRegistration(t *testing.T) {
 	_, err = s.Register(bg, Registration{Addr: "10.1.1.3:1"})
 	wantKind(t, "Register(no ID)", err, cairn.Invalid)
 
-	cmds, err := s.Heartbeat(bg, "stranger", StorageReport{})
+	cmds, err := s.Heartbeat(bg, "stranger", StorageReport{}, nil)
 	if err != nil || len(cmds) != 1 || cmds[0].Type != CommandReregister {
 		t.Errorf("Heartbeat(unknown) = %+v, %v; want REREGISTER", cmds, err)
 	}
@@ -387,25 +387,25 @@ func TestDeadNodeReplicasAreForgotten(t *testing.T) {
 	lbs := writeFile(t, s, "/f", "c", 10)
 	d := s.reg.lookup("dn-1")
 	waitFor(t, "dn-1 declared dead", func() bool {
-		s.Heartbeat(bg, "dn-2", storage(1<<30))
+		s.Heartbeat(bg, "dn-2", storage(1<<30), nil)
 		return d.removed.Load()
 	})
 	rep, _ := s.Fsck(bg, "/", FsckOptions{ListFiles: true, ListBlocks: true})
 	if rep.UnderReplicatedBlocks != 1 || rep.FileDetails[0].Blocks[0].LiveReplicas != 1 {
 		t.Errorf("Fsck after dn-1 died = %+v, want 1 under-replicated block with 1 live replica", rep)
 	}
-	cmds, _ := s.Heartbeat(bg, "dn-1", storage(1<<30))
+	cmds, _ := s.Heartbeat(bg, "dn-1", storage(1<<30), nil)
 	if len(cmds) != 1 || cmds[0].Type != CommandReregister {
 		t.Errorf("heartbeat of a dead node = %+v, want REREGISTER", cmds)
 	}
-	err := s.IncrementalBlockReport(bg, "dn-1", []cairn.Block{lbs[0].Block}, nil)
+	err := s.IncrementalBlockReport(bg, "dn-1", []cairn.Block{lbs[0].Block}, nil, nil)
 	wantKind(t, "report from a dead node", err, cairn.Unknown)
 	// It comes back: registers and reports.
 	registerNodes(t, s, 1)
-	if err := s.BlockReport(bg, "dn-1", []cairn.Block{lbs[0].Block}); err != nil {
+	if err := s.BlockReport(bg, "dn-1", []cairn.Block{lbs[0].Block}, nil); err != nil {
 		t.Fatal(err)
 	}
-	s.Heartbeat(bg, "dn-2", storage(1<<30))
+	s.Heartbeat(bg, "dn-2", storage(1<<30), nil)
 	rep, _ = s.Fsck(bg, "/", FsckOptions{})
 	if rep.UnderReplicatedBlocks != 0 {
 		t.Errorf("Fsck after dn-1 returned = %+v, want no under-replicated block", rep)
@@ -454,7 +454,7 @@ func TestFsck(t *testing.T) {
 	lb, _ := s.AddBlock(bg, "/b/lost", st2.ID, "w", nil, nil, "")
 	lb.Block.Len = 5
 	s.Complete(bg, "/b/lost", st2.ID, "w", &lb.Block)
-	s.IncrementalBlockReport(bg, lb.Locations[0].ID, nil, []cairn.Block{lb.Block})
+	s.IncrementalBlockReport(bg, lb.Locations[0].ID, nil, nil, []cairn.Block{lb.Block})
 
 	rep, err := s.Fsck(bg, "/a", FsckOptions{ListFiles: true, ListBlocks: true, ListLocations: true})
 	if err != nil {

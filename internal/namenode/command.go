@@ -25,9 +25,9 @@ const (
 	opSetPermission         // path, mode
 	opSetOwner              // path, owner, group
 	opSetTimes              // path, mtime
-	opCloseFile             // fileID, clientName, block(last block: ID, GenStamp, Len; if flagHasBlock; flagDropLast drops it), mtime
+	opCloseFile             // fileID, clientName, block(last block: ID, GenStamp, Len; if flagHasBlock; flagDropLast drops it), mtime, targets, flags(removeFile)
 	opSetNodeAdmin          // targets(one node ID), flags(decommission)
-	opNewGenStamp           // fileID, [clientName], block(last block: ID, current GenStamp): allocates a generation stamp
+	opNewGenStamp           // fileID, [clientName], block(last block: ID, current GenStamp), flags(leaseRecovery): allocates a generation stamp
 	opUpdatePipeline        // fileID, clientName, block(last block: ID, new GenStamp), targets
 	opMax
 )
@@ -68,6 +68,17 @@ const (
 	flagHasBlock
 	flagDropLast
 	flagDecommission
+)
+
+// Command flags with explicit bits (1<<8 is left to the next flag of
+// the list above).
+const (
+	// flagLeaseRecovery: newGenStamp of a block synchronization by lease
+	// recovery; the file's lease passes to leaseRecoveryHolder.
+	flagLeaseRecovery uint64 = 1 << 9
+	// flagRemoveFile: closeFile of a put's abandoned temporary; the
+	// file is removed once closed.
+	flagRemoveFile uint64 = 1 << 10
 )
 
 // command is one mutation of the namespace, as logged. Each opcode uses

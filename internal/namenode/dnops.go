@@ -19,11 +19,14 @@ const (
 	CommandDeleteBlocks CommandType = 1 // delete Blocks
 	CommandCopyBlocks   CommandType = 2 // copy Blocks to Targets (the replication monitor sends one block per command)
 	CommandReregister   CommandType = 3 // register and send a full block report again
-	CommandRecoverBlock CommandType = 4 // lease recovery of a block (later)
+	CommandRecoverBlock CommandType = 4 // synchronize the last block of a file under lease recovery, as the primary
 )
 
 // Command is an order to a DataNode.
 type Command struct {
+	// ID is unique among the commands sent to the node; 0 for
+	// REREGISTER, which is never acked (outbox.go).
+	ID          uint64
 	Type        CommandType
 	Blocks      []cairn.Block
 	Targets     []cairn.DatanodeInfo
@@ -66,20 +69,35 @@ func (s *Server) Register(ctx context.Context, r Registration) (cairn.ClusterID,
 	return s.clusterID, nil
 }
 
-// Heartbeat records that a DataNode is alive and how its storage is, and
-// answers with its pending commands. An unknown node (or one declared
-// dead) is told to register again.
-func (s *Server) Heartbeat(ctx context.Context, id cairn.NodeID, st StorageReport) ([]Command, error) {
+// Heartbeat records that a DataNode is alive and how its storage is,
+// takes note of the commands it acks (it took them from earlier
+// replies), and answers with its commands: those sent before and not
+// acked that are due again, then new ones. An unknown node (or one
+// declared dead) is told to register again.
+func (s *Server) Heartbeat(ctx context.Context, id cairn.NodeID, st StorageReport, acked []uint64) ([]Command, error) {
 	d := s.reg.lookup(id)
 	if d == nil || d.removed.Load() {
 		return []Command{{Type: CommandReregister}}, nil
 	}
-	var cmds []Command
-	if del := s.reg.heartbeat(d, st, maxDeletesPerHeartbeat); len(del) > 0 {
-		cmds = append(cmds, Command{Type: CommandDeleteBlocks, Blocks: del})
+	s.reg.heartbeat(d, st)
+	nowT := s.now()
+	now := nowT.UnixNano()
+	if taken := d.ack(acked); len(taken) > 0 {
+		s.recov.taken(d.idx, taken, nowT)
 	}
-	cmds = append(cmds, s.ns.heal.copyCommands(d.idx)...)
-	cmds = append(cmds, s.recov.commands(d.idx)...)
+	var cmds []Command
+	if due := d.due(now); len(due) > 0 {
+		keep := s.stillWanted(d.idx, due)
+		d.resent(due, keep, now, s.reg.resend)
+		cmds = append(cmds, keep...)
+	}
+	var fresh []Command
+	if del := d.takeDeletes(maxDeletesPerHeartbeat); len(del) > 0 {
+		fresh = append(fresh, Command{Type: CommandDeleteBlocks, Blocks: del})
+	}
+	fresh = append(fresh, s.ns.heal.copyCommands(d.idx)...)
+	fresh = append(fresh, s.recov.commands(d.idx)...)
+	cmds = append(cmds, d.send(fresh, now, s.reg.resend, s.reg.idBase)...)
 	return cmds, nil
 }
 
@@ -93,39 +111,32 @@ func (s *Server) reportingNode(id cairn.NodeID) (*datanode, error) {
 }
 
 // BlockReport replaces what the NameNode knows of a DataNode's replicas
-// with its full list of finalized replicas. Replicas of deleted blocks,
-// or with a stale generation stamp, are queued for deletion.
-func (s *Server) BlockReport(ctx context.Context, id cairn.NodeID, blocks []cairn.Block) error {
+// with its full report: its finalized replicas, and its idle
+// unfinalized ones (rbw) waiting for a recovery. Each is reconciled as
+// namespace.reportReplica says.
+func (s *Server) BlockReport(ctx context.Context, id cairn.NodeID, blocks, rbw []cairn.Block) error {
 	d, err := s.reportingNode(id)
 	if err != nil {
 		return err
 	}
 	s.ns.mu.Lock()
-	s.ns.blockReport(d.idx, blocks)
+	s.ns.blockReport(d.idx, blocks, rbw)
 	s.ns.mu.Unlock()
-	s.log.Debug("block report", "node", id, "blocks", len(blocks))
+	s.log.Debug("block report", "node", id, "blocks", len(blocks), "rbw", len(rbw))
 	return nil
 }
 
-// IncrementalBlockReport adds the replicas a DataNode received and
-// forgets those it deleted.
-func (s *Server) IncrementalBlockReport(ctx context.Context, id cairn.NodeID, received, deleted []cairn.Block) error {
+// IncrementalBlockReport takes what changed on a DataNode since its
+// last report: replicas finalized (received), replicas now held
+// unfinalized (receiving), replicas deleted.
+func (s *Server) IncrementalBlockReport(ctx context.Context, id cairn.NodeID, received, receiving, deleted []cairn.Block) error {
 	d, err := s.reportingNode(id)
 	if err != nil {
 		return err
 	}
 	s.ns.mu.Lock()
-	for _, b := range received {
-		s.ns.reportReplica(d.idx, b)
-	}
-	for _, rb := range deleted {
-		s.ns.clearInvalid(rb.ID, d.idx)
-		if b := s.ns.blocks[rb.ID]; b != nil && (rb.GenStamp == 0 || rb.GenStamp >= b.gs) {
-			// (A replica of an older generation stamp deleted
-			// says nothing of the node's current one.)
-			s.ns.removeReplica(b, d.idx)
-		}
-	}
+	s.ns.incrementalReport(d.idx, received, receiving, deleted)
 	s.ns.mu.Unlock()
+	d.confirmDeleted(deleted)
 	return nil
 }

@@ -22,10 +22,12 @@
 //     the leader batches up to 512 entries into one log write, and the
 //     state machine (a raft.BatchingFSM) applies a batch under one lock.
 //   - registry (registry.go): DataNodes known since start, their
-//     addresses, storage, heartbeat age, replica counts and per-node
-//     queues of replicas to delete; placement of new blocks.
+//     addresses, storage, heartbeat age, the list of the blocks each
+//     holds, per-node queues of replicas to delete and of commands sent
+//     and not yet acked (outbox.go); placement of new blocks.
 //   - leases (lease.go): the last renewal time of each writer, in memory
-//     on the leader, and the monitor that closes abandoned files.
+//     on the leader, and the monitor that recovers abandoned files
+//     (with block synchronization, recovery.go).
 //   - safe mode (safemode.go).
 //   - the gRPC adapters (rpc_client.go, rpc_datanode.go): one method per
 //     RPC, each decoding its request, calling the Server method of the
@@ -83,7 +85,8 @@
 //	  9 fileID       uvarint    inode ID of the file being written
 //	  10 flags       uvarint    1 overwrite, 2 createParent, 4 parents,
 //	                            8 recursive, 16 touch, 32 hasBlock,
-//	                            64 dropLast, 128 decommission
+//	                            64 dropLast, 128 decommission,
+//	                            512 leaseRecovery, 1024 removeFile
 //	  11 block ID    uvarint    \
 //	  12 block gs    uvarint     } previous (addBlock), last (complete,
 //	  13 block len   varint     /  closeFile) or abandoned block
@@ -109,16 +112,22 @@
 //   - abandonBlock(fileID, clientName, block): drops the uncommitted last
 //     block.
 //   - closeFile(fileID, clientName, [last block with the length to keep,
-//     or dropLast], mtime, [targets]): lease recovery. When the block
-//     carries a newer generation stamp than the file's last block (block
-//     synchronization), the block takes it, replicas reported with the
-//     old one are forgotten (and deleted on nodes not in targets), and
-//     targets, the nodes that synchronized it, become its replicas.
+//     or dropLast], mtime, [targets], [removeFile]): lease recovery.
+//     When the block carries a newer generation stamp than the file's
+//     last block (block synchronization), the block takes it, replicas
+//     reported with the old one are forgotten (and deleted on nodes not
+//     in targets), and targets, the nodes that synchronized it, become
+//     its replicas. With removeFile (a put's abandoned temporary) the
+//     file is removed once closed, its blocks deleted.
 //   - newGenStamp(fileID, [clientName], block: the last block's ID and
-//     current generation stamp): allocates the next generation stamp
-//     for a pipeline recovery (with the lease holder's clientName) or a
-//     block synchronization (without); the block keeps its own until
-//     updatePipeline or closeFile.
+//     current generation stamp, [leaseRecovery]): allocates the next
+//     generation stamp for a pipeline recovery (with the lease holder's
+//     clientName) or a block synchronization (without); the block keeps
+//     its own until updatePipeline or closeFile. With leaseRecovery the
+//     file's lease passes to the NameNode (holder
+//     "cairn-namenode-lease-recovery", a name no client may use), so
+//     the old writer can no longer change the file (entries without
+//     the flag, written before it existed, leave the holder alone).
 //   - updatePipeline(fileID, clientName, block: ID and new generation
 //     stamp, targets): the last block takes the new generation stamp
 //     (one allocated after its current one) and targets as its
@@ -188,17 +197,43 @@
 // since each of them acknowledged the fsync'd block; DataNode reports
 // confirm them.
 //
-// Block reports replace a node's replica set; replicas of unknown blocks
-// or with an older generation stamp are queued for deletion on that
-// node, and a replica whose length differs from the committed length is
-// corrupt. Deleting files removes their blocks from the block map at
-// once and queues them for deletion on every node that holds them;
-// heartbeat replies carry at most 1000 per node. A node whose
+// Block reports (full ones: finalized and idle unfinalized replicas;
+// incremental ones: received, receiving, deleted) go through one
+// reconciliation, namespace.reportReplica: a replica of an unknown
+// block, or with an older generation stamp than its block's, is queued
+// for deletion on its node; one of the uncommitted last block of a
+// file being written that is unfinalized, or finalized with a newer
+// generation stamp, is held for lease recovery (not counted, not given
+// to readers); one of a committed block with a newer generation stamp
+// is corrupt; an idle unfinalized one of a committed block at its
+// generation stamp is a leftover and deleted (a receiving one is a
+// copy in flight, or a report crossed by the finalized one); a
+// finalized one at the block's generation stamp is a replica, corrupt
+// if its length is not the committed one. A full report also forgets
+// the node's replicas it no longer lists, through the node's list of
+// blocks: it costs in proportion to the node's blocks. In an
+// incremental report, a replica unfinalized goes before the same one
+// finalized unless its generation stamp is newer, and deletions go
+// last. Deleting files removes their blocks from the block map at once
+// and queues them for deletion on every node that holds them;
+// heartbeat replies carry at most 1000 per command. A node whose
 // heartbeats stop is stale after StaleNodeTimeout (sorted last for
 // reads, not chosen for writes) and dead after DeadNodeTimeout: its
 // replicas are forgotten and its next heartbeat is answered REREGISTER,
 // so that it registers again and sends a full block report, which is
 // reconciled like any other.
+//
+// Every command a heartbeat reply carries (but REREGISTER) has an id
+// unique for its node (ids start at the NameNode's start time, so they
+// grow across restarts) and is kept in the node's outbox until the id
+// comes back in a heartbeat's acked_commands: delivered at least once.
+// Unacked, it is sent again in the first reply 1.5 heartbeat intervals
+// after it was last sent, doubling each time up to 30s, if still
+// wanted (a copy still pending from that node, the running attempt of
+// a block recovery, deletions of replicas not counted good there); a
+// deletion is also done with when the node reports the replica
+// deleted. At most 256 commands are kept per node (the oldest go: each
+// kind has its second chance). See outbox.go.
 //
 // # Healing
 //
@@ -225,58 +260,90 @@
 //   - over-replicated (and no copy in flight, no replica on a stale
 //     node): the surplus is forgotten and queued for deletion, from the
 //     nodes with the least remaining space first; never below target.
-//   - corrupt replicas (a wrong length in a report, or ReportBadBlocks
-//     from a reader or a DataNode's scanner) stay in the block map
-//     marked corrupt, so that a later report does not make them good,
-//     and are not given to readers (unless every replica is corrupt:
-//     then they are, with Corrupt set) nor counted live. They are
-//     deleted once the block has its target of good replicas, or at
-//     once if good replicas remain and no other node could take a copy.
+//   - corrupt replicas (a wrong length in a report, a newer generation
+//     stamp than the committed block's, or ReportBadBlocks from a reader
+//     or a DataNode's scanner) stay in the block map marked corrupt, so
+//     that a later report does not make them good, and are not given to
+//     readers (unless every replica is corrupt: then they are, with
+//     Corrupt set) nor counted live, nor ever copy sources. They are
+//     deleted (with their own generation stamp) once the block has its
+//     target of good replicas, or at once if good replicas remain and no
+//     other node could take a copy.
 //
 // A replica forgotten and queued for deletion is remembered as invalid
-// on its node until the node confirms the deletion (or a full report no
-// longer lists it): reports of it are ignored meanwhile, and the node is
-// not a copy target for that block.
+// on its node (with its generation stamp) until the node confirms the
+// deletion (or a full report no longer lists it, or lists another
+// generation stamp): it does not count again meanwhile, and the node is
+// not a copy target for that block. Reported again a second or more
+// (twice the heartbeat interval if longer) after its deletion was
+// queued, its deletion is queued again: a deletion lost with a reply,
+// or taken by a node that crashed before doing it, is never lost for
+// good.
 //
 // Decommissioning (decommission.go) is logged (setNodeAdmin), so that
 // it survives a restart. A decommissioning node gets no new replicas;
 // its replicas serve reads and are copy sources but do not count toward
 // targets, so the monitor copies its blocks elsewhere. Once no committed
 // block it holds (and no block being written through it) lacks good
-// replicas elsewhere, it is decommissioned (in memory only: a restarted
+// replicas elsewhere, it is decommissioned (checked at most once a
+// second, through the node's list of blocks: in proportion to them) (in memory only: a restarted
 // NameNode finds it again from the reports). Recommissioning makes its
 // replicas count again; the surplus is trimmed.
 //
 // # Leases
 //
 // Create records the writer (client_name) in the log as the file's lease
-// holder. A Create of a file another client is writing fails with
-// cairn.LeaseConflict, unless that writer has not renewed within
-// LeaseSoftLimit: then its file is first closed (recovered) and the
-// Create proceeds. Renewal times live in memory on the leader (Create,
-// AddBlock, Complete and RenewLease renew); after a restart every open
-// file's holder starts with a fresh renewal. A monitor closes the files
-// of writers silent beyond LeaseHardLimit, through the log: committed
-// blocks stay; an uncommitted last block is synchronized first
-// (recovery.go): a newGenStamp is logged, a primary among the block's
-// live pipeline nodes gets a RECOVER_BLOCK command in its next
-// heartbeat reply, brings the replicas to a common length and the new
-// generation stamp (see package datatransfer, "Block synchronization")
-// and reports with CommitBlockSynchronization, which logs the
-// closeFile. A primary that has not reported within
-// max(10 heartbeat intervals, 5s) is replaced by the next node, with a
-// fresh generation stamp; after 3 attempts, or with no live node of
-// the block, the file is closed as before: the last block keeps the
-// shortest length its replicas reported, or is dropped (and deleted) if
-// none reported. (A Create taking over a file past LeaseSoftLimit
-// still closes it that simple way.)
+// holder. Renewal times live in memory on the leader (Create, AddBlock,
+// Complete and RenewLease renew); after a restart every open file's
+// holder starts with a fresh renewal. A Create of a file another client
+// is writing fails with cairn.LeaseConflict while that writer renews
+// within LeaseSoftLimit. Past it (as HDFS's recoverLease), a Create
+// without overwrite fails with cairn.Exist and changes nothing; a
+// Create with overwrite recovers the lease: a file that can be closed
+// at once is closed (and the Create goes on), otherwise block recovery
+// starts and the Create fails with cairn.LeaseConflict ("file is being
+// recovered ... retry later"). The lease monitor recovers the files of
+// writers silent beyond LeaseHardLimit, and carries on recoveries under
+// way.
+//
+// A file is closed at once, without block synchronization, only when
+// that cannot lose an acknowledged byte: it has no uncommitted last
+// block, or no node ever took that block (no pipeline node, no replica
+// reported in any state): then it is dropped. Otherwise its last block
+// is synchronized (recovery.go): an attempt logs a newGenStamp (whose
+// leaseRecovery flag passes the lease to the NameNode) and queues a
+// RECOVER_BLOCK command for a primary: the node of the block heard
+// from last that is up, never one whose replica is known corrupt
+// (marked, or queued for deletion); with only corrupt replicas, any
+// live node, which need not hold one. The command names every node
+// that may hold bytes of the block: its pipeline, its finalized
+// replicas, its replicas held unfinalized or newer, but not the
+// corrupt ones unless no other is left. The primary brings the
+// replicas to a common length and the new generation stamp (see
+// package datatransfer, "Block synchronization") and reports with
+// CommitBlockSynchronization, which logs the closeFile. An attempt
+// whose primary has not taken the command (acked it) within
+// max(2 heartbeat intervals, 1s) is given to another node of the block,
+// waiting twice as long each time, or, with no other, left to wait for
+// that one; a primary that dies before taking it is replaced at once;
+// neither uses up an attempt. An attempt whose primary took the
+// command and did not report within max(10 heartbeat intervals, 5s) is
+// used up, and the next waits a backoff (the pickup wait doubled per
+// used-up attempt, at most 5 minutes). With no node of the block up,
+// nothing happens until one is. After 3 used-up attempts, the file is
+// closed with the replicas reported finalized at the newest generation
+// stamp if they agree on a length (the block was written to its end);
+// otherwise the file stays open and attempts go on: a last block a
+// node may hold is never dropped nor cut.
+//
+// A file whose name is that of a put's temporary
+// (".<name>._COPYING_.<8 hex digits>") is removed once its lease is
+// recovered (closeFile with removeFile): its writer is gone, and the
+// put never renamed it into place.
 //
 // Pipeline recovery (GetAdditionalDatanode, UpdateBlockForPipeline,
 // UpdatePipeline) is driven by the writer; see package datatransfer,
-// "Pipeline recovery". Full block reports also list the replicas a
-// DataNode keeps unfinalized (rbw); those that belong to no recovery
-// (their block complete or gone, or an older generation stamp than the
-// block's) are queued for deletion.
+// "Pipeline recovery".
 //
 // # Safe mode
 //

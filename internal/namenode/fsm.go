@@ -94,7 +94,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	ns.heal.rescan = true
 	ns.completeBlocks.Store(fresh.completeBlocks.Load())
 	ns.reportedBlocks.Store(0)
+	ns.unfinal = make(map[cairn.BlockID][]heldReplica)
+	ns.stamps = make(map[replicaKey]cairn.GenStamp)
 	for _, d := range ns.reg.all() {
+		d.blocks = nil
 		d.numBlocks.Store(0)
 	}
 	ns.mu.Unlock()

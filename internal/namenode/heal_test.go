@@ -19,6 +19,7 @@ type simNode struct {
 
 	mu          sync.Mutex
 	blocks      map[cairn.BlockID]cairn.Block
+	acks        []uint64 // ids of the commands taken, acked in the next heartbeat
 	remaining   int64
 	down        bool // sends no heartbeats
 	stallCopies bool // accepts copy commands but never copies
@@ -64,6 +65,7 @@ func startSim(t *testing.T, s *Server, n int) *simCluster {
 	c.wg.Add(1)
 	go c.loop()
 	t.Cleanup(c.stop)
+	t.Cleanup(func() { checkReplicaIndex(t, c.s.Load()) })
 	return c
 }
 
@@ -96,7 +98,7 @@ func (c *simCluster) register(n *simNode) {
 		c.t.Errorf("Register(%s): %v", n.id, err)
 		return
 	}
-	if err := s.BlockReport(bg, n.id, blocks); err != nil {
+	if err := s.BlockReport(bg, n.id, blocks, nil); err != nil {
 		c.t.Errorf("BlockReport(%s): %v", n.id, err)
 	}
 }
@@ -120,15 +122,23 @@ func (c *simCluster) loop() {
 func (c *simCluster) heartbeat(n *simNode) {
 	s := c.s.Load()
 	n.mu.Lock()
-	down, rem := n.down, n.remaining
+	down, rem, acks := n.down, n.remaining, n.acks
+	n.acks = nil
 	n.mu.Unlock()
 	if down {
 		return
 	}
-	cmds, err := s.Heartbeat(bg, n.id, storage(rem))
+	cmds, err := s.Heartbeat(bg, n.id, storage(rem), acks)
 	if err != nil {
 		return
 	}
+	n.mu.Lock()
+	for _, cmd := range cmds {
+		if cmd.ID != 0 {
+			n.acks = append(n.acks, cmd.ID)
+		}
+	}
+	n.mu.Unlock()
 	for _, cmd := range cmds {
 		switch cmd.Type {
 		case CommandReregister:
@@ -139,7 +149,7 @@ func (c *simCluster) heartbeat(n *simNode) {
 				delete(n.blocks, b.ID)
 			}
 			n.mu.Unlock()
-			s.IncrementalBlockReport(bg, n.id, nil, cmd.Blocks)
+			s.IncrementalBlockReport(bg, n.id, nil, nil, cmd.Blocks)
 		case CommandCopyBlocks:
 			n.mu.Lock()
 			stall := n.stallCopies
@@ -160,7 +170,7 @@ func (c *simCluster) heartbeat(n *simNode) {
 					tn.blocks[b.ID] = b
 				}
 				tn.mu.Unlock()
-				s.IncrementalBlockReport(bg, tn.id, have, nil)
+				s.IncrementalBlockReport(bg, tn.id, have, nil, nil)
 			}
 		}
 	}
@@ -203,7 +213,7 @@ func (c *simCluster) write(p string, repl, nblocks int) []cairn.Block {
 			n.mu.Lock()
 			n.blocks[b.ID] = b
 			n.mu.Unlock()
-			s.IncrementalBlockReport(bg, loc.ID, []cairn.Block{b}, nil)
+			s.IncrementalBlockReport(bg, loc.ID, []cairn.Block{b}, nil, nil)
 		}
 		out = append(out, b)
 		prev = &b
@@ -352,7 +362,7 @@ func TestCorruptReplicaReplacedBeforeItIsDeleted(t *testing.T) {
 	}
 	waitFor(t, "a copy ordered", func() bool { return len(s.PendingReplications()) > 0 })
 	// A full report of the corrupt replica does not make it good.
-	if err := s.BlockReport(bg, bad, []cairn.Block{b}); err != nil {
+	if err := s.BlockReport(bg, bad, []cairn.Block{b}, nil); err != nil {
 		t.Fatal(err)
 	}
 	fb := fsckBlocks(t, s, "/f")[0]

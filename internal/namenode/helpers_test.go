@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -176,7 +177,7 @@ func writeFile(t testing.TB, s *Server, p, client string, lens ...int64) []cairn
 		b := lb.Block
 		b.Len = n
 		for _, loc := range lb.Locations {
-			if err := s.IncrementalBlockReport(bg, loc.ID, []cairn.Block{b}, nil); err != nil {
+			if err := s.IncrementalBlockReport(bg, loc.ID, []cairn.Block{b}, nil, nil); err != nil {
 				t.Fatalf("IncrementalBlockReport: %v", err)
 			}
 		}
@@ -188,4 +189,38 @@ func writeFile(t testing.TB, s *Server, p, client string, lens ...int64) []cairn
 		t.Fatalf("Complete(%q) = %v", p, err)
 	}
 	return out
+}
+
+// checkReplicaIndex fails the test unless every DataNode's list of the
+// blocks it holds says what the block map says, replica by replica,
+// and every replica knows its block's place in its node's list.
+func checkReplicaIndex(t testing.TB, s *Server) {
+	t.Helper()
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	want := make(map[uint32]map[cairn.BlockID]struct{})
+	for id, b := range s.ns.blocks {
+		for _, r := range b.replicas {
+			if want[r.node] == nil {
+				want[r.node] = make(map[cairn.BlockID]struct{})
+			}
+			want[r.node][id] = struct{}{}
+			d := s.reg.node(r.node)
+			if p := int(r.pos()); p >= len(d.blocks) || d.blocks[p] != id {
+				t.Errorf("block %d: its replica on %s says it is at %d in the node's list, which has %d blocks", id, d.id, p, len(d.blocks))
+			}
+		}
+	}
+	for _, d := range s.reg.all() {
+		got := make(map[cairn.BlockID]struct{})
+		for _, id := range d.blocks {
+			got[id] = struct{}{}
+		}
+		if len(got) != len(d.blocks) || !maps.Equal(got, want[d.idx]) && len(got)+len(want[d.idx]) > 0 {
+			t.Errorf("datanode %s: its list has %d blocks (%d distinct), the block map %d", d.id, len(d.blocks), len(got), len(want[d.idx]))
+		}
+		if n := d.numBlocks.Load(); n != int64(len(want[d.idx])) {
+			t.Errorf("datanode %s: count of blocks %d, the block map has %d", d.id, n, len(want[d.idx]))
+		}
+	}
 }

@@ -157,6 +157,15 @@ type namespace struct {
 	decom map[cairn.NodeID]struct{}
 	// heal is the replication monitor's state (replication.go).
 	heal healState
+	// unfinal holds, by block, the replicas of uncommitted last blocks
+	// that are not finalized replicas of their block (heldReplica):
+	// lease recovery synchronizes them. Not logged: DataNodes report
+	// them.
+	unfinal map[cairn.BlockID][]heldReplica
+	// stamps holds the generation stamps of corrupt replicas whose
+	// generation stamp is not their block's (a newer one), so that
+	// their deletion names the replica their node has.
+	stamps map[replicaKey]cairn.GenStamp
 
 	// completeBlocks counts committed blocks in the namespace, and
 	// reportedBlocks those of them with at least one good replica.
@@ -196,6 +205,8 @@ func (ns *namespace) reset() {
 	ns.blocks = make(map[cairn.BlockID]*blockInfo)
 	ns.uc = make(map[uint64]*ucFile)
 	ns.decom = make(map[cairn.NodeID]struct{})
+	ns.unfinal = make(map[cairn.BlockID][]heldReplica)
+	ns.stamps = make(map[replicaKey]cairn.GenStamp)
 	ns.files, ns.dirs = 0, 1
 	ns.completeBlocks.Store(0)
 	ns.reportedBlocks.Store(0)

@@ -110,8 +110,11 @@ func (s *Server) Create(ctx context.Context, p string, o CreateOptions) (FileSta
 		if o.ClientName == "" {
 			return FileStatus{}, errf(cairn.Invalid, "create needs a client name")
 		}
+		if err := checkClientName(o.ClientName); err != nil {
+			return FileStatus{}, err
+		}
 		c.clientName = o.ClientName
-		if err := s.takeOverIfExpired(ctx, p, o.ClientName); err != nil {
+		if err := s.takeOverIfExpired(ctx, p, o.ClientName, o.Overwrite); err != nil {
 			return FileStatus{}, err
 		}
 	}
@@ -125,10 +128,17 @@ func (s *Server) Create(ctx context.Context, p string, o CreateOptions) (FileSta
 	return v.(FileStatus), nil
 }
 
-// takeOverIfExpired closes the file at p if another client is writing
-// it and has let its lease pass the soft limit. A live lease of another
-// client is a LeaseConflict.
-func (s *Server) takeOverIfExpired(ctx context.Context, p, client string) error {
+// takeOverIfExpired handles a Create of a file another client is
+// writing. Within that writer's soft limit it is a LeaseConflict.
+// Past it (or with the file already under lease recovery), as HDFS's
+// recoverLease: a Create without overwrite fails with Exist and
+// changes nothing, neither the file nor its lease; a Create with
+// overwrite recovers the lease first. A file that can be closed at once
+// without losing a byte (see recoveryFor) is closed and the Create goes
+// on; otherwise block recovery starts (the lease passes to the
+// NameNode) and the Create fails with LeaseConflict, to be retried once
+// the file is closed.
+func (s *Server) takeOverIfExpired(ctx context.Context, p, client string, overwrite bool) error {
 	s.ns.mu.RLock()
 	n, err := s.ns.lookup(p)
 	if err != nil || n.isDir() || !n.underConstruction() {
@@ -140,23 +150,38 @@ func (s *Server) takeOverIfExpired(ctx context.Context, p, client string) error 
 		s.ns.mu.RUnlock()
 		return nil
 	}
-	if s.leases.age(u.holder) <= s.cfg.LeaseSoftLimit {
+	holder := u.holder
+	if holder != leaseRecoveryHolder && s.leases.age(holder) <= s.cfg.LeaseSoftLimit {
 		s.ns.mu.RUnlock()
 		return errf(cairn.LeaseConflict, "file is being written by another client")
 	}
+	if !overwrite {
+		s.ns.mu.RUnlock()
+		return errf(cairn.Exist, "file exists, open for writing by a client whose lease expired (%s); only a create with overwrite takes it over", holder)
+	}
 	r := s.recoveryFor(u, s.now().UnixNano())
 	s.ns.mu.RUnlock()
-	err = s.recoverLease(ctx, r)
-	if cairn.KindOf(err) == cairn.LeaseConflict {
-		// Closed meanwhile: nothing left to recover.
-		return nil
+	if r.close != nil {
+		err := s.closeNow(ctx, r)
+		if cairn.KindOf(err) == cairn.LeaseConflict {
+			// Closed meanwhile: nothing left to recover.
+			return nil
+		}
+		return err
 	}
-	return err
+	s.driveRecovery(ctx, r)
+	if holder == leaseRecoveryHolder {
+		return errf(cairn.LeaseConflict, "file is being recovered: its last block is being synchronized; retry later")
+	}
+	return errf(cairn.LeaseConflict, "file is being recovered: its writer (%s) stopped renewing its lease, and its last block is being synchronized; retry later", holder)
 }
 
 // findWriter resolves the file a writer names, by inode ID or else by
 // path, and checks that client holds its lease. The caller holds ns.mu.
 func (s *Server) findWriter(p string, fileID uint64, client string) (*ucFile, error) {
+	if err := checkClientName(client); err != nil {
+		return nil, err
+	}
 	if fileID == 0 {
 		if err := validPath(p); err != nil {
 			return nil, err
@@ -247,6 +272,9 @@ func (s *Server) Complete(ctx context.Context, p string, fileID uint64, client s
 	if last != nil && last.ID == 0 {
 		last = nil // never allocated: absent
 	}
+	if err := checkClientName(client); err != nil {
+		return FileStatus{}, err
+	}
 	// A retry of a Complete that succeeded: answer the same.
 	if st, ok := s.alreadyComplete(p, fileID, last); ok {
 		return st, nil
@@ -299,6 +327,9 @@ func (s *Server) alreadyComplete(p string, fileID uint64, last *cairn.Block) (Fi
 // failed pipeline), so that AddBlock can allocate another.
 func (s *Server) AbandonBlock(ctx context.Context, p string, fileID uint64, client string, b cairn.Block) error {
 	if err := s.writable(); err != nil {
+		return err
+	}
+	if err := checkClientName(client); err != nil {
 		return err
 	}
 	if fileID == 0 {
@@ -557,7 +588,7 @@ func (s *Server) locate(b *blockInfo, offset int64, expected []uint32, clientHos
 		}
 	}
 	for _, r := range b.replicas {
-		add(r.node, r.corrupt)
+		add(r.node, r.corrupt())
 	}
 	for _, node := range expected {
 		if b.replicaIndex(node) < 0 {

@@ -57,7 +57,7 @@ func TestPipelineRecoveryIsLogged(t *testing.T) {
 	// is deleted there.
 	old := lb.Block
 	old.Len = 100
-	s.IncrementalBlockReport(bg, failed, []cairn.Block{old}, nil)
+	s.IncrementalBlockReport(bg, failed, []cairn.Block{old}, nil, nil)
 	if !slices.Contains(heartbeatDeletes(t, s, failed), old.ID) {
 		t.Error("the stale replica of the dropped node was not queued for deletion")
 	}
@@ -93,10 +93,10 @@ func TestStaleRbwReportsAreDeleted(t *testing.T) {
 	old.GenStamp--
 	cur := lb.Block
 	cur.Len = 5
-	if err := s.BlockReport(bg, n, nil); err != nil {
+	if err := s.BlockReport(bg, n, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	s.reportRbw(n, []cairn.Block{stale, old, cur, {ID: 999999, GenStamp: 1}})
+	s.BlockReport(bg, n, nil, []cairn.Block{stale, old, cur, {ID: 999999, GenStamp: 1}})
 	got := heartbeatDeletes(t, s, n)
 	slices.Sort(got)
 	want := []cairn.BlockID{stale.ID, old.ID, 999999}
@@ -122,7 +122,7 @@ func TestLeaseRecoverySendsRecoverBlock(t *testing.T) {
 	var primary cairn.NodeID
 	waitFor(t, "a RECOVER_BLOCK command", func() bool {
 		for _, l := range lb.Locations {
-			cmds, _ := s.Heartbeat(bg, l.ID, storage(100<<30))
+			cmds, _ := s.Heartbeat(bg, l.ID, storage(100<<30), nil)
 			for _, c := range cmds {
 				if c.Type == CommandRecoverBlock {
 					cmd, primary = c, l.ID
@@ -201,8 +201,13 @@ func TestLeaseRecoveryWaitsForTheBlocksNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "a RECOVER_BLOCK command to the node that came back", func() bool {
-		cmds, _ := s.Heartbeat(bg, back.id, storage(100<<30))
+		cmds, _ := s.Heartbeat(bg, back.id, storage(100<<30), nil)
 		for _, c := range cmds {
+			if c.Type == CommandReregister {
+				// Declared dead again under a loaded machine (the
+				// dead timeout is 60ms): register, as a DataNode does.
+				s.Register(bg, Registration{ID: back.id, Addr: back.addr, Storage: storage(100 << 30)})
+			}
 			if c.Type == CommandRecoverBlock && len(c.Blocks) == 1 && c.Blocks[0].ID == lb.Block.ID {
 				return true
 			}

@@ -67,14 +67,36 @@ type datanode struct {
 
 	addr          atomic.Pointer[nodeAddr]
 	lastHeartbeat atomic.Int64 // unix nanoseconds
-	numBlocks     atomic.Int64 // replicas in the block map; changed under namespace.mu
+	numBlocks     atomic.Int64 // len(blocks); changed under namespace.mu, read anywhere
 	removed       atomic.Bool  // declared dead: its replicas were forgotten; it must register again
 	admin         atomic.Uint32
+
+	// Guarded by namespace.mu.
+	//
+	// blocks lists the blocks of which the block map has a replica on
+	// this node (good or corrupt), in no order; each replica knows its
+	// block's position here (replica.at). So what concerns one node
+	// (its full block report, its death, its decommissioning) costs in
+	// proportion to its blocks, not to the whole block map, for 8 bytes
+	// a replica (a map would take 25 to 40). Kept by
+	// namespace.addReplica and namespace.dropReplica.
+	blocks []cairn.BlockID
+	// invalid are its replicas queued for deletion and forgotten
+	// (replication.go), until it confirms their deletion or a full
+	// report no longer lists them.
+	invalid map[cairn.BlockID]invalidReplica
 
 	mu        sync.Mutex // guards the fields below
 	storage   StorageReport
 	scheduled int           // blocks placed on it since its last heartbeat
 	deletes   []cairn.Block // invalidation queue, sent in heartbeat replies
+	out       outbox        // commands sent and not yet acked (outbox.go)
+}
+
+// invalidReplica is a replica queued for deletion on its node.
+type invalidReplica struct {
+	gs     cairn.GenStamp // the generation stamp of the replica to delete
+	queued int64          // when its deletion was last queued, unix nanoseconds
 }
 
 // registry is the set of DataNodes known since start.
@@ -87,6 +109,16 @@ type registry struct {
 	stale   time.Duration
 	dead    time.Duration
 	reserve int64
+	// requeue is how long after queueing the deletion of an invalid
+	// replica a report of it queues the deletion again.
+	requeue time.Duration
+	// resend is how long a command sent to a node waits for its ack
+	// before it is sent again (outbox.go).
+	resend time.Duration
+	// idBase is the first command id of every node: the start time,
+	// so that ids grow across NameNode restarts and a DataNode never
+	// takes a new command for one it already ran.
+	idBase uint64
 }
 
 func newRegistry(cfg *Config, now func() time.Time) *registry {
@@ -96,6 +128,9 @@ func newRegistry(cfg *Config, now func() time.Time) *registry {
 		stale:   cfg.StaleNodeTimeout,
 		dead:    cfg.DeadNodeTimeout,
 		reserve: cfg.ReservedSpace,
+		requeue: max(2*cfg.HeartbeatInterval, time.Second),
+		resend:  resendDelay(cfg.HeartbeatInterval),
+		idBase:  uint64(time.Now().UnixNano()),
 	}
 	r.nodes.Store(&[]*datanode{})
 	return r
@@ -170,13 +205,6 @@ func (r *registry) state(d *datanode, now int64) nodeState {
 	return stateLive
 }
 
-// addBlocks adjusts a node's replica count.
-func (r *registry) addBlocks(node uint32, delta int64) {
-	if d := r.node(node); d != nil {
-		d.numBlocks.Add(delta)
-	}
-}
-
 func (r *registry) blockCount(node uint32) int64 {
 	if d := r.node(node); d != nil {
 		return d.numBlocks.Load()
@@ -195,34 +223,37 @@ func (r *registry) queueDelete(node uint32, b cairn.Block) {
 	d.mu.Unlock()
 }
 
-// pendingDeletes counts the replicas queued for deletion on all nodes.
+// pendingDeletes counts the replicas queued for deletion on all nodes,
+// or sent and not acked.
 func (r *registry) pendingDeletes() int64 {
 	var n int64
 	for _, d := range r.all() {
 		d.mu.Lock()
-		n += int64(len(d.deletes))
+		n += d.pendingDeletesLocked()
 		d.mu.Unlock()
 	}
 	return n
 }
 
-// heartbeat records a heartbeat and takes up to max queued deletions.
-func (r *registry) heartbeat(d *datanode, st StorageReport, max int) []cairn.Block {
+// pendingDeletesLocked counts the node's deletions queued, or sent and
+// not acked. The caller holds d.mu.
+func (d *datanode) pendingDeletesLocked() int64 {
+	n := int64(len(d.deletes))
+	for _, sc := range d.out.sent {
+		if sc.cmd.Type == CommandDeleteBlocks {
+			n += int64(len(sc.cmd.Blocks))
+		}
+	}
+	return n
+}
+
+// heartbeat records a heartbeat and the node's storage.
+func (r *registry) heartbeat(d *datanode, st StorageReport) {
 	d.lastHeartbeat.Store(r.now().UnixNano())
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.storage = st
 	d.scheduled = 0
-	if len(d.deletes) == 0 {
-		return nil
-	}
-	n := min(max, len(d.deletes))
-	out := slices.Clone(d.deletes[:n])
-	d.deletes = append(d.deletes[:0], d.deletes[n:]...)
-	if len(d.deletes) == 0 {
-		d.deletes = nil
-	}
-	return out
+	d.mu.Unlock()
 }
 
 // indexes maps node IDs to registry indexes, skipping unknown ones.

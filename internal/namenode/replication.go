@@ -72,10 +72,10 @@ type healState struct {
 	// avoid are the nodes of copies that timed out, per block: the
 	// retry prefers others.
 	avoid map[cairn.BlockID][]uint32
-	// invalid are replicas queued for deletion and forgotten, per
-	// block: reports of them are ignored until the node confirms the
-	// deletion, and they are not chosen as copy targets meanwhile.
-	invalid map[cairn.BlockID][]uint32
+	// (Replicas queued for deletion and forgotten are kept per node,
+	// in datanode.invalid: reports of them do not count until the node
+	// confirms the deletion, and the node is not a copy target for
+	// that block meanwhile.)
 	// lastFull is when the last full rescan was.
 	lastFull time.Time
 	// lastDecomCheck is when decommissioning progress was last checked.
@@ -97,7 +97,6 @@ func (h *healState) init() {
 	h.pending = make(map[cairn.BlockID]*pendingCopy)
 	h.inflight = make(map[uint32]int)
 	h.avoid = make(map[cairn.BlockID][]uint32)
-	h.invalid = make(map[cairn.BlockID][]uint32)
 	h.cmdMu.Lock()
 	h.copies = make(map[uint32][]Command)
 	h.cmdMu.Unlock()
@@ -137,19 +136,25 @@ func (ns *namespace) dropPending(id cairn.BlockID, p *pendingCopy) {
 // isInvalid says whether node's replica of id was queued for deletion
 // and not yet confirmed deleted. The caller holds ns.mu.
 func (ns *namespace) isInvalid(id cairn.BlockID, node uint32) bool {
-	return slices.Contains(ns.heal.invalid[id], node)
+	d := ns.reg.node(node)
+	if d == nil {
+		return false
+	}
+	_, ok := d.invalid[id]
+	return ok
 }
 
-// clearInvalid forgets that node's replica of id awaits deletion.
-func (ns *namespace) clearInvalid(id cairn.BlockID, node uint32) {
-	h := &ns.heal
-	l := h.invalid[id]
-	if i := slices.Index(l, node); i >= 0 {
-		l = slices.Delete(l, i, i+1)
-		if len(l) == 0 {
-			delete(h.invalid, id)
-		} else {
-			h.invalid[id] = l
+// clearInvalid forgets that node's replica of id, with generation
+// stamp gs (0: any), awaits deletion. The caller holds ns.mu.
+func (ns *namespace) clearInvalid(id cairn.BlockID, node uint32, gs cairn.GenStamp) {
+	d := ns.reg.node(node)
+	if d == nil {
+		return
+	}
+	if e, ok := d.invalid[id]; ok && (gs == 0 || e.gs == gs) {
+		delete(d.invalid, id)
+		if len(d.invalid) == 0 {
+			d.invalid = nil
 		}
 	}
 }
@@ -157,11 +162,57 @@ func (ns *namespace) clearInvalid(id cairn.BlockID, node uint32) {
 // invalidate forgets node's replica of b and queues its deletion on the
 // node. The caller holds ns.mu.
 func (ns *namespace) invalidate(b *blockInfo, node uint32) {
+	blk := ns.heldBlock(b, node)
 	ns.removeReplica(b, node)
-	ns.reg.queueDelete(node, b.block())
-	if !ns.isInvalid(b.id, node) {
-		ns.heal.invalid[b.id] = append(ns.heal.invalid[b.id], node)
+	ns.reg.queueDelete(node, blk)
+	if d := ns.reg.node(node); d != nil {
+		if d.invalid == nil {
+			d.invalid = make(map[cairn.BlockID]invalidReplica)
+		}
+		d.invalid[b.id] = invalidReplica{gs: blk.GenStamp, queued: ns.nowNano()}
 	}
+}
+
+// stillInvalid says whether rb, reported by node, is a replica queued
+// for deletion there: it does not count again. Reported again a while
+// after its deletion was queued, the deletion was lost (a lost reply,
+// a node that took the command and crashed): it is queued again, so an
+// invalid replica is never left for good. A report of another
+// generation stamp means the replica being deleted is gone. The caller
+// holds ns.mu.
+func (ns *namespace) stillInvalid(node uint32, rb cairn.Block) bool {
+	d := ns.reg.node(node)
+	if d == nil {
+		return false
+	}
+	e, ok := d.invalid[rb.ID]
+	if !ok {
+		return false
+	}
+	if e.gs != rb.GenStamp {
+		delete(d.invalid, rb.ID)
+		return false
+	}
+	if now := ns.nowNano(); now-e.queued >= int64(ns.reg.requeue) {
+		ns.reg.queueDelete(node, rb)
+		e.queued = now
+		d.invalid[rb.ID] = e
+	}
+	return true
+}
+
+// copyingTo says whether a copy of block id to node is in flight.
+func (ns *namespace) copyingTo(id cairn.BlockID, node uint32) bool {
+	p := ns.heal.pending[id]
+	return p != nil && slices.Contains(p.targets, node)
+}
+
+// nowNano is the registry's clock in unix nanoseconds, 0 without one.
+func (ns *namespace) nowNano() int64 {
+	if ns.reg.now == nil {
+		return 0
+	}
+	return ns.reg.now().UnixNano()
 }
 
 // copyCommands takes the COPY_BLOCKS commands queued for node.
@@ -218,7 +269,7 @@ func (s *Server) countReplicas(b *blockInfo, now int64) replicaCounts {
 		st := s.reg.state(d, now)
 		switch {
 		case st == stateDead:
-		case r.corrupt:
+		case r.corrupt():
 			c.corrupt++
 		case st == stateDecommissioning || st == stateDecommissioned:
 			c.decom++
@@ -261,9 +312,11 @@ func (s *Server) replicationPass() {
 		}
 		// Deletions of replicas of deleted blocks need no guard: a
 		// report of an unknown block deletes it anyway.
-		for id := range h.invalid {
-			if ns.blocks[id] == nil {
-				delete(h.invalid, id)
+		for _, d := range s.reg.all() {
+			for id := range d.invalid {
+				if ns.blocks[id] == nil {
+					delete(d.invalid, id)
+				}
 			}
 		}
 		h.idle, h.rescan, h.lastFull = false, false, nowT
@@ -365,7 +418,7 @@ func (s *Server) heal(w work, now int64) bool {
 	// Enough good replicas: corrupt ones go.
 	if c.corrupt > 0 {
 		for _, r := range slices.Clone(b.replicas) {
-			if r.corrupt {
+			if r.corrupt() {
 				s.log.Info("deleting corrupt replica: the block has enough good ones", "block", b.id, "node", s.nodeID(r.node))
 				ns.invalidate(b, r.node)
 			}
@@ -382,7 +435,7 @@ func (s *Server) heal(w work, now int64) bool {
 		var cands []cand
 		for _, r := range b.replicas {
 			d := s.reg.node(r.node)
-			if r.corrupt || d == nil || s.reg.state(d, now) != stateLive {
+			if r.corrupt() || d == nil || s.reg.state(d, now) != stateLive {
 				continue
 			}
 			d.mu.Lock()
@@ -416,8 +469,10 @@ func (s *Server) scheduleCopy(b *blockInfo, c replicaCounts, need int, now int64
 	for _, n := range c.holders {
 		exclude = append(exclude, s.nodeID(n))
 	}
-	for _, n := range h.invalid[b.id] {
-		exclude = append(exclude, s.nodeID(n))
+	for _, d := range s.reg.all() {
+		if ns.isInvalid(b.id, d.idx) {
+			exclude = append(exclude, d.id)
+		}
 	}
 	targets := s.reg.chooseTargets(need, "", append(slices.Clone(exclude), s.nodeIDs(avoid)...), b.len)
 	if len(targets) == 0 && len(avoid) > 0 {
@@ -450,7 +505,7 @@ func (s *Server) chooseSource(b *blockInfo, now int64, avoid []uint32) (*datanod
 	var best *datanode
 	bestRank, bestLoad := 0, 0
 	for _, r := range b.replicas {
-		if r.corrupt || slices.Contains(avoid, r.node) {
+		if r.corrupt() || slices.Contains(avoid, r.node) {
 			continue
 		}
 		d := s.reg.node(r.node)

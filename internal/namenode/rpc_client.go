@@ -279,7 +279,8 @@ func (r *clientRPC) Fsck(ctx context.Context, req *pb.FsckRequest) (*pb.FsckResp
 		LiveDatanodes:         int32(rep.LiveDatanodes),
 	}
 	for _, f := range rep.FileDetails {
-		pf := &pb.FsckFile{Path: f.Path, Size: f.Size, Replication: int32(f.Replication), Open: f.Open, Status: f.Status}
+		pf := &pb.FsckFile{Path: f.Path, Size: f.Size, Replication: int32(f.Replication), Open: f.Open, Status: f.Status,
+			LeaseHolder: f.LeaseHolder, LeaseAgeMs: f.LeaseAge.Milliseconds()}
 		for _, b := range f.Blocks {
 			pf.Blocks = append(pf.Blocks, &pb.FsckBlock{
 				Block:           pb.BlockToProto(b.Block),

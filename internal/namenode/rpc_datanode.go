@@ -41,13 +41,14 @@ func (r *datanodeRPC) Register(ctx context.Context, req *pb.RegisterRequest) (*p
 }
 
 func (r *datanodeRPC) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
-	cmds, err := r.s.Heartbeat(ctx, cairn.NodeID(req.NodeId), storageFromProto(req.Storage))
+	cmds, err := r.s.Heartbeat(ctx, cairn.NodeID(req.NodeId), storageFromProto(req.Storage), req.AckedCommands)
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
 	resp := &pb.HeartbeatResponse{}
 	for _, c := range cmds {
 		resp.Commands = append(resp.Commands, &pb.Command{
+			Id:          c.ID,
 			Type:        pb.Command_Type(c.Type),
 			Blocks:      pb.BlocksToProto(c.Blocks),
 			Targets:     pb.DatanodesToProto(c.Targets),
@@ -58,15 +59,14 @@ func (r *datanodeRPC) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (
 }
 
 func (r *datanodeRPC) BlockReport(ctx context.Context, req *pb.BlockReportRequest) (*pb.BlockReportResponse, error) {
-	if err := r.s.BlockReport(ctx, cairn.NodeID(req.NodeId), pb.BlocksFromProto(req.Blocks)); err != nil {
+	if err := r.s.BlockReport(ctx, cairn.NodeID(req.NodeId), pb.BlocksFromProto(req.Blocks), pb.BlocksFromProto(req.Rbw)); err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	r.s.reportRbw(cairn.NodeID(req.NodeId), pb.BlocksFromProto(req.Rbw))
 	return &pb.BlockReportResponse{}, nil
 }
 
 func (r *datanodeRPC) IncrementalBlockReport(ctx context.Context, req *pb.IncrementalBlockReportRequest) (*pb.IncrementalBlockReportResponse, error) {
-	err := r.s.IncrementalBlockReport(ctx, cairn.NodeID(req.NodeId), pb.BlocksFromProto(req.Received), pb.BlocksFromProto(req.Deleted))
+	err := r.s.IncrementalBlockReport(ctx, cairn.NodeID(req.NodeId), pb.BlocksFromProto(req.Received), pb.BlocksFromProto(req.Receiving), pb.BlocksFromProto(req.Deleted))
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}

@@ -1,12 +1,12 @@
 package namenode
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	pb "github.com/cairn-fs/cairn/internal/protocol"
 )
 
 func TestFreshNamespaceIsNotInSafeMode(t *testing.T) {
@@ -60,13 +60,13 @@ func TestSafeModeAfterRestart(t *testing.T) {
 	}
 
 	registerNodes(t, s, 1)
-	if err := s.BlockReport(bg, "dn-1", blocks[:3]); err != nil {
+	if err := s.BlockReport(bg, "dn-1", blocks[:3], nil); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := s.SafeMode(bg, "get"); !st.On || !strings.Contains(st.Reason, "3 of 4 blocks reported") {
 		t.Errorf("SafeMode with 3 of 4 reported = %+v", st)
 	}
-	if err := s.IncrementalBlockReport(bg, "dn-1", blocks[3:], nil); err != nil {
+	if err := s.IncrementalBlockReport(bg, "dn-1", blocks[3:], nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := s.SafeMode(bg, "get"); st.On {
@@ -82,7 +82,7 @@ func TestSafeModeExtension(t *testing.T) {
 	cfg.SafeModeExtension = 100 * time.Millisecond
 	s, blocks := restartWithBlocks(t, cfg)
 	registerNodes(t, s, 1)
-	s.BlockReport(bg, "dn-1", blocks)
+	s.BlockReport(bg, "dn-1", blocks, nil)
 	if st, _ := s.SafeMode(bg, "get"); !st.On || !strings.Contains(st.Reason, "threshold reached") {
 		t.Errorf("SafeMode right after the threshold = %+v, want on for the extension", st)
 	}
@@ -125,6 +125,10 @@ func TestManualLeaveEndsStartupSafeMode(t *testing.T) {
 	}
 }
 
+// TestLeaseSoftLimitTakeover: past a writer's soft limit, another
+// client's Create without overwrite fails with Exist and leaves the
+// file with its writer; a Create with overwrite takes over at once a
+// file that has no uncommitted last block (closing it loses nothing).
 func TestLeaseSoftLimitTakeover(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.LeaseSoftLimit = 30 * time.Millisecond
@@ -132,37 +136,52 @@ func TestLeaseSoftLimitTakeover(t *testing.T) {
 	registerNodes(t, s, 3)
 	st, _ := s.Create(bg, "/f", CreateOptions{ClientName: "a"})
 	lb, _ := s.AddBlock(bg, "/f", st.ID, "a", nil, nil, "")
-	lb.Block.Len = 70
-	for _, l := range lb.Locations {
-		s.IncrementalBlockReport(bg, l.ID, []cairn.Block{lb.Block}, nil)
-	}
-	// Right away: a conflict. Once a's lease passes the soft limit, b
-	// finds the file closed at the length its replicas have.
-	_, err := s.Create(bg, "/f", CreateOptions{ClientName: "b"})
+	// Right away: a conflict.
+	_, err := s.Create(bg, "/f", CreateOptions{ClientName: "b", Overwrite: true})
 	wantKind(t, "Create by b while a writes", err, cairn.LeaseConflict)
 	if !strings.Contains(err.Error(), "file is being written by another client") {
 		t.Errorf("lease conflict message = %q", err)
 	}
-	waitFor(t, "a's lease to expire", func() bool {
+	waitFor(t, "a's lease to pass the soft limit", func() bool {
+		_, err := s.Create(bg, "/f", CreateOptions{ClientName: "b"})
+		return cairn.KindOf(err) == cairn.Exist
+	})
+	// The failed Create changed nothing: a still writes the file. It
+	// abandons its block, so that the file has no uncommitted block.
+	if err := s.AbandonBlock(bg, "/f", st.ID, "a", lb.Block); err != nil {
+		t.Fatalf("AbandonBlock by a after b's failed Create = %v", err)
+	}
+	waitFor(t, "a's lease to pass the soft limit again", func() bool {
 		_, err := s.Create(bg, "/f", CreateOptions{ClientName: "b"})
 		return cairn.KindOf(err) == cairn.Exist
 	})
 	fi, _ := s.GetFileInfo(bg, "/f", false, "")
-	if fi.UnderConstruction || fi.Size != 70 {
-		t.Errorf("file after takeover = open %v size %d, want closed at 70", fi.UnderConstruction, fi.Size)
+	if !fi.UnderConstruction {
+		t.Fatalf("after b's Create without overwrite, /f was closed")
 	}
-	_, err = s.AddBlock(bg, "/f", st.ID, "a", &lb.Block, nil, "")
-	wantKind(t, "AddBlock by the old writer", err, cairn.LeaseConflict)
 	if _, err := s.Create(bg, "/f", CreateOptions{ClientName: "b", Overwrite: true}); err != nil {
-		t.Errorf("Create(overwrite) by b = %v", err)
+		t.Fatalf("Create(overwrite) by b of a file without an uncommitted block = %v", err)
 	}
+	_, err = s.AddBlock(bg, "/f", st.ID, "a", nil, nil, "")
+	wantKind(t, "AddBlock by the old writer", err, cairn.LeaseConflict)
+	// No client may pose as the NameNode's lease recovery.
+	_, err = s.Create(bg, "/g", CreateOptions{ClientName: leaseRecoveryHolder})
+	wantKind(t, "Create by the reserved client name", err, cairn.Invalid)
 }
 
+// TestLeaseHardLimitClosesFiles: past the hard limit the monitor
+// recovers every lease of a writer: a file without blocks is closed at
+// once; one whose last block its nodes may hold is closed once a
+// primary has synchronized that block (at the length the nodes agree
+// on), or has found that no node holds any of it (then the block is
+// dropped and deleted).
 func TestLeaseHardLimitClosesFiles(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.LeaseHardLimit = 50 * time.Millisecond
+	cfg.HeartbeatInterval = 50 * time.Millisecond
 	s := startServer(t, cfg)
-	nodes := registerNodes(t, s, 3)
+	fakes := registerNodes(t, s, 3)
+	nodes := newAckingNodes(s, fakes)
 
 	// /kept: a committed block and a last block two replicas reported.
 	st, _ := s.Create(bg, "/kept", CreateOptions{ClientName: "gone"})
@@ -172,34 +191,63 @@ func TestLeaseHardLimitClosesFiles(t *testing.T) {
 	for i, n := range []int64{40, 30} {
 		r := b2.Block
 		r.Len = n
-		s.IncrementalBlockReport(bg, b2.Locations[i].ID, []cairn.Block{r}, nil)
+		s.IncrementalBlockReport(bg, b2.Locations[i].ID, []cairn.Block{r}, nil, nil)
 	}
-	// /dropped: a last block nobody reported.
+	// /dropped: a last block none of its nodes holds.
 	st2, _ := s.Create(bg, "/dropped", CreateOptions{ClientName: "gone"})
 	b3, _ := s.AddBlock(bg, "/dropped", st2.ID, "gone", nil, nil, "")
+	// /empty: no block at all.
+	s.Create(bg, "/empty", CreateOptions{ClientName: "gone"})
 
-	waitFor(t, "the lease monitor to close both files", func() bool {
-		a, _ := s.GetFileInfo(bg, "/kept", false, "")
-		b, _ := s.GetFileInfo(bg, "/dropped", false, "")
-		return !a.UnderConstruction && !b.UnderConstruction
+	// The nodes play the primaries: the synchronized length of /kept's
+	// block is 30 (the shortest replica), /dropped's is found nowhere.
+	deleted := map[cairn.NodeID]bool{}
+	heartbeat := func(id cairn.NodeID) []*pb.Command {
+		cmds := nodes[id].heartbeat(t)
+		for _, c := range commandsOf(cmds, pb.Command_DELETE_BLOCKS) {
+			for _, b := range c.Blocks {
+				if cairn.BlockID(b.Id) == b3.Block.ID {
+					deleted[id] = true
+				}
+			}
+		}
+		return cmds
+	}
+	waitFor(t, "the lease monitor to close the three files", func() bool {
+		for id := range nodes {
+			for _, c := range commandsOf(heartbeat(id), pb.Command_RECOVER_BLOCK) {
+				old := pb.BlockFromProto(c.Blocks[0])
+				nb := cairn.Block{ID: old.ID, GenStamp: cairn.GenStamp(c.NewGenStamp), Len: 30}
+				drop := old.ID == b3.Block.ID
+				if drop {
+					nb.Len = 0
+				}
+				if err := s.CommitBlockSynchronization(bg, id, nb, old.GenStamp, targetIDs(c), drop); err != nil {
+					t.Errorf("CommitBlockSynchronization(%v) = %v", nb, err)
+				}
+			}
+		}
+		open := false
+		for _, p := range []string{"/kept", "/dropped", "/empty"} {
+			fi, _ := s.GetFileInfo(bg, p, false, "")
+			open = open || fi.UnderConstruction
+		}
+		return !open
 	})
 	a, _ := s.GetFileInfo(bg, "/kept", true, "")
 	if a.Size != 1<<20+30 || len(a.Blocks) != 2 {
-		t.Errorf("/kept = size %d, %d blocks; want 1 MiB + 30 (the shortest replica) in 2 blocks", a.Size, len(a.Blocks))
+		t.Errorf("/kept = size %d, %d blocks; want 1 MiB + 30 in 2 blocks", a.Size, len(a.Blocks))
 	}
 	b, _ := s.GetFileInfo(bg, "/dropped", true, "")
 	if b.Size != 0 || len(b.Blocks) != 0 {
 		t.Errorf("/dropped = size %d, %d blocks; want empty", b.Size, len(b.Blocks))
 	}
-	deleted := 0
-	for _, n := range nodes {
-		if slices.Contains(heartbeatDeletes(t, s, n.id), b3.Block.ID) {
-			deleted++
+	waitFor(t, "the dropped block queued for deletion on its 3 nodes", func() bool {
+		for id := range nodes {
+			heartbeat(id)
 		}
-	}
-	if deleted != 3 {
-		t.Errorf("dropped block queued for deletion on %d nodes, want 3", deleted)
-	}
+		return len(deleted) == 3
+	})
 	// Nothing stays open.
 	rep, _ := s.Fsck(bg, "/", FsckOptions{})
 	if rep.OpenFiles != 0 {

@@ -3221,13 +3221,18 @@ func (x *FsckBlock) GetState() string {
 }
 
 type FsckFile struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
-	Replication   int32                  `protobuf:"varint,3,opt,name=replication,proto3" json:"replication,omitempty"`
-	Open          bool                   `protobuf:"varint,4,opt,name=open,proto3" json:"open,omitempty"`
-	Status        string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"` // HEALTHY, UNDER_REPLICATED, CORRUPT, MISSING
-	Blocks        []*FsckBlock           `protobuf:"bytes,6,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Path        string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Size        int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	Replication int32                  `protobuf:"varint,3,opt,name=replication,proto3" json:"replication,omitempty"`
+	Open        bool                   `protobuf:"varint,4,opt,name=open,proto3" json:"open,omitempty"`
+	Status      string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"` // HEALTHY, UNDER_REPLICATED, CORRUPT, MISSING
+	Blocks      []*FsckBlock           `protobuf:"bytes,6,rep,name=blocks,proto3" json:"blocks,omitempty"`
+	// Of an open file: the client holding its lease (the NameNode's
+	// "cairn-namenode-lease-recovery" while its lease is being
+	// recovered), and the milliseconds since that holder last renewed.
+	LeaseHolder   string `protobuf:"bytes,7,opt,name=lease_holder,json=leaseHolder,proto3" json:"lease_holder,omitempty"`
+	LeaseAgeMs    int64  `protobuf:"varint,8,opt,name=lease_age_ms,json=leaseAgeMs,proto3" json:"lease_age_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3302,6 +3307,20 @@ func (x *FsckFile) GetBlocks() []*FsckBlock {
 		return x.Blocks
 	}
 	return nil
+}
+
+func (x *FsckFile) GetLeaseHolder() string {
+	if x != nil {
+		return x.LeaseHolder
+	}
+	return ""
+}
+
+func (x *FsckFile) GetLeaseAgeMs() int64 {
+	if x != nil {
+		return x.LeaseAgeMs
+	}
+	return 0
 }
 
 type FsckResponse struct {
@@ -5211,14 +5230,17 @@ const file_cairn_proto_rawDesc = "" +
 	"\tlocations\x18\x02 \x03(\v2\x16.cairn.v1.DatanodeInfoR\tlocations\x12#\n" +
 	"\rlive_replicas\x18\x03 \x01(\x05R\fliveReplicas\x12)\n" +
 	"\x10corrupt_replicas\x18\x04 \x01(\x05R\x0fcorruptReplicas\x12\x14\n" +
-	"\x05state\x18\x05 \x01(\tR\x05state\"\xad\x01\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\"\xf2\x01\n" +
 	"\bFsckFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12 \n" +
 	"\vreplication\x18\x03 \x01(\x05R\vreplication\x12\x12\n" +
 	"\x04open\x18\x04 \x01(\bR\x04open\x12\x16\n" +
 	"\x06status\x18\x05 \x01(\tR\x06status\x12+\n" +
-	"\x06blocks\x18\x06 \x03(\v2\x13.cairn.v1.FsckBlockR\x06blocks\"\x98\x03\n" +
+	"\x06blocks\x18\x06 \x03(\v2\x13.cairn.v1.FsckBlockR\x06blocks\x12!\n" +
+	"\flease_holder\x18\a \x01(\tR\vleaseHolder\x12 \n" +
+	"\flease_age_ms\x18\b \x01(\x03R\n" +
+	"leaseAgeMs\"\x98\x03\n" +
 	"\fFsckResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x14\n" +
 	"\x05files\x18\x02 \x01(\x03R\x05files\x12 \n" +
