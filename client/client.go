@@ -41,7 +41,7 @@ const (
 	dialRetryMax    = 2 * time.Second
 	dialRetryFactor = 1.6
 	dialRetryJitter = 0.2
-	defaultGroup       = "supergroup"
+	defaultGroup    = "supergroup"
 	// defaultLeaseSoftLimit is used when the NameNode does not say.
 	defaultLeaseSoftLimit = 60 * time.Second
 	// minLeaseRenewal bounds how often the lease is renewed, whatever
