@@ -83,7 +83,8 @@
 //	  9 fileID       uvarint    inode ID of the file being written
 //	  10 flags       uvarint    1 overwrite, 2 createParent, 4 parents,
 //	                            8 recursive, 16 touch, 32 hasBlock,
-//	                            64 dropLast, 128 decommission
+//	                            64 dropLast, 128 decommission,
+//	                            256 exact
 //	  11 block ID    uvarint    \
 //	  12 block gs    uvarint     } previous (addBlock), last (complete,
 //	  13 block len   varint     /  closeFile) or abandoned block
@@ -124,7 +125,13 @@
 //     (one allocated after its current one) and targets as its
 //     pipeline; replicas reported with the old one are forgotten, and
 //     deleted on the nodes not in targets.
-//   - rename, delete, setReplication, setPermission, setOwner, setTimes.
+//   - rename(path, path2, mtime, overwrite, exact): moves path to path2
+//     with the semantics of mv (onto an existing directory: into it), or
+//     with exact to exactly path2, which must then not be a directory
+//     (HDFS rename2). Entries logged before exact existed have no flag
+//     and keep mv semantics. overwrite replaces an existing file, never
+//     a directory.
+//   - delete, setReplication, setPermission, setOwner, setTimes.
 //   - setNodeAdmin(targets: one DataNode ID, decommission): with the
 //     flag the node is being decommissioned, without it it is back in
 //     service (see "Healing").

@@ -340,9 +340,21 @@ func (s *Server) Mkdirs(ctx context.Context, p string, mode fs.FileMode, parents
 	return v.(FileStatus), nil
 }
 
+// RenameOptions are the parameters of Rename.
+type RenameOptions struct {
+	// Overwrite replaces an existing file at the destination (never a
+	// directory).
+	Overwrite bool
+	// Exact makes dst the final path of src (HDFS rename2): an existing
+	// directory at dst is an error of kind cairn.IsDir instead of the
+	// directory to move src into.
+	Exact bool
+}
+
 // Rename moves src to dst atomically, with the semantics of mv: onto an
-// existing directory it moves src inside it. It returns the final path.
-func (s *Server) Rename(ctx context.Context, src, dst string, overwrite bool) (string, error) {
+// existing directory it moves src inside it; with o.Exact, dst is the
+// final path. It returns the final path.
+func (s *Server) Rename(ctx context.Context, src, dst string, o RenameOptions) (string, error) {
 	if err := validPath(src); err != nil {
 		return "", err
 	}
@@ -353,8 +365,11 @@ func (s *Server) Rename(ctx context.Context, src, dst string, overwrite bool) (s
 		return "", err
 	}
 	c := command{op: opRename, path: src, path2: dst, mtime: s.now().UnixNano()}
-	if overwrite {
+	if o.Overwrite {
 		c.flags |= flagOverwrite
+	}
+	if o.Exact {
+		c.flags |= flagExact
 	}
 	v, err := s.propose(ctx, &c)
 	if err != nil {
