@@ -88,6 +88,7 @@ const serviceConfig = `{"methodConfig": [{
 type Option func(*options)
 
 type options struct {
+	faults      faults        // test seams; zero in production
 	clientName  string        // empty: generated
 	owner       string        // empty: the OS user
 	group       string        // empty: "supergroup"
@@ -124,6 +125,14 @@ func WithDataTimeout(d time.Duration) Option {
 	return func(o *options) { o.dataTimeout = d }
 }
 
+// faults are the test seams of a Client: each, if set, runs before the
+// call it names and fails it by returning an error. They are set only
+// by the package's tests (export_test.go); nil in production.
+type faults struct {
+	// abandonBlock runs before each AbandonBlock call.
+	abandonBlock func(cairn.Block) error
+}
+
 // Client is a connection to a cairn cluster. It is safe for concurrent
 // use. Close it when done.
 type Client struct {
@@ -143,6 +152,8 @@ type Client struct {
 	pool *datatransfer.ConnPool
 	// dataTimeout bounds waits on DataNodes; 0: the default.
 	dataTimeout time.Duration
+	// faults are test seams, nil in production.
+	faults faults
 
 	stop     context.CancelFunc // stops the lease renewer
 	renewers sync.WaitGroup
@@ -206,6 +217,7 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 		pool:    datatransfer.NewConnPool(0, 0),
 
 		dataTimeout: o.dataTimeout,
+		faults:      o.faults,
 	}
 	timeout := o.dialTimeout
 	if _, ok := ctx.Deadline(); !ok && timeout <= 0 {

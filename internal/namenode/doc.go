@@ -195,6 +195,14 @@
 // since each of them acknowledged the fsync'd block; DataNode reports
 // confirm them.
 //
+// An AddBlock whose previous block is the one before the file's
+// uncommitted last block is a retry of an AddBlock whose answer was
+// lost, and gets that last block again; unless its exclude list names a
+// node of that block's pipeline: the writer then failed to set the
+// pipeline up and could not abandon the block, so AddBlock abandons it
+// (logging abandonBlock) and allocates another. AbandonBlock of a block
+// the file no longer has succeeds (a retry).
+//
 // Block reports replace a node's replica set; replicas of unknown blocks
 // or with an older generation stamp are queued for deletion on that
 // node, and a replica whose length differs from the committed length is
