@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"os/user"
 	"sync"
@@ -13,7 +14,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
@@ -22,8 +25,23 @@ import (
 
 // Defaults of a Client.
 const (
-	defaultDialTimeout = 5 * time.Second
-	defaultGroup       = "supergroup"
+	// defaultDialTimeout bounds Dial when its context has no deadline
+	// and no WithDialTimeout is given.
+	defaultDialTimeout = 10 * time.Second
+	// connectTimeout bounds one attempt to connect to the NameNode: TCP
+	// connect and the HTTP/2 handshake (gRPC's default). It must not be
+	// short: a NameNode or a client busy with a burst of connections
+	// takes well over a second to answer some of them, and an attempt
+	// cut short is a failure, not a wait.
+	connectTimeout = 20 * time.Second
+	// dialRetryBase and dialRetryMax are the first and the longest wait
+	// between two attempts of Dial; each wait is dialRetryFactor times
+	// the one before, give or take dialRetryJitter.
+	dialRetryBase   = 100 * time.Millisecond
+	dialRetryMax    = 2 * time.Second
+	dialRetryFactor = 1.6
+	dialRetryJitter = 0.2
+	defaultGroup    = "supergroup"
 	// defaultLeaseSoftLimit is used when the NameNode does not say.
 	defaultLeaseSoftLimit = 60 * time.Second
 	// minLeaseRenewal bounds how often the lease is renewed, whatever
@@ -39,8 +57,8 @@ const (
 // for about 3s: long enough to ride over a quick NameNode restart.
 // Calls that change the namespace in ways a repeat could observe
 // (create, rename, delete, add block, complete) are not retried: their
-// errors go to the caller. GetServerDefaults is not retried either, so
-// Dial fails fast on an unreachable address.
+// errors go to the caller. GetServerDefaults is not retried here: Dial
+// retries it itself, until its deadline, keeping the last error.
 const serviceConfig = `{"methodConfig": [{
 	"name": [
 		{"service": "cairn.v1.ClientProtocol", "method": "GetBlockLocations"},
@@ -70,10 +88,11 @@ const serviceConfig = `{"methodConfig": [{
 type Option func(*options)
 
 type options struct {
+	faults      faults        // test seams; zero in production
 	clientName  string        // empty: generated
 	owner       string        // empty: the OS user
 	group       string        // empty: "supergroup"
-	dialTimeout time.Duration // 0: 5s
+	dialTimeout time.Duration // 0: until ctx ends, or defaultDialTimeout if ctx has no deadline
 	dataTimeout time.Duration // 0: datatransfer's default (60s)
 }
 
@@ -91,8 +110,9 @@ func WithUser(owner, group string) Option {
 	return func(o *options) { o.owner, o.group = owner, group }
 }
 
-// WithDialTimeout bounds how long Dial waits for the NameNode to
-// answer when ctx has no earlier deadline. The default is 5s.
+// WithDialTimeout bounds how long Dial keeps trying to reach the
+// NameNode, whatever ctx's deadline. Without it Dial tries until ctx
+// ends, or for 10s if ctx has no deadline.
 func WithDialTimeout(d time.Duration) Option {
 	return func(o *options) { o.dialTimeout = d }
 }
@@ -103,6 +123,14 @@ func WithDialTimeout(d time.Duration) Option {
 // without it. The default is 60s; tests use less.
 func WithDataTimeout(d time.Duration) Option {
 	return func(o *options) { o.dataTimeout = d }
+}
+
+// faults are the test seams of a Client: each, if set, runs before the
+// call it names and fails it by returning an error. They are set only
+// by the package's tests (export_test.go); nil in production.
+type faults struct {
+	// abandonBlock runs before each AbandonBlock call.
+	abandonBlock func(cairn.Block) error
 }
 
 // Client is a connection to a cairn cluster. It is safe for concurrent
@@ -124,6 +152,8 @@ type Client struct {
 	pool *datatransfer.ConnPool
 	// dataTimeout bounds waits on DataNodes; 0: the default.
 	dataTimeout time.Duration
+	// faults are test seams, nil in production.
+	faults faults
 
 	stop     context.CancelFunc // stops the lease renewer
 	renewers sync.WaitGroup
@@ -134,12 +164,15 @@ type Client struct {
 }
 
 // Dial connects to the NameNode at addr (host:port) and checks that it
-// answers within ctx or the dial timeout, whichever ends first. An
-// unreachable NameNode gives an error of kind cairn.Unavailable naming
-// its address.
+// answers. A NameNode that cannot be reached (not listening yet,
+// restarting, or too busy to finish the handshake) is tried again,
+// after waits that grow from 100ms to 2s with some jitter, until ctx
+// ends, or for the dial timeout (WithDialTimeout; 10s when ctx has no
+// deadline). A NameNode still unreachable then gives an error of kind
+// cairn.Unavailable naming its address and the last failure.
 func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error) {
 	const op = "dial"
-	o := options{dialTimeout: defaultDialTimeout}
+	var o options
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -147,9 +180,6 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	}
 	if namenode == "" {
 		return nil, cairn.Errorf(op, namenode, cairn.Invalid, "empty namenode address")
-	}
-	if o.dialTimeout <= 0 {
-		o.dialTimeout = defaultDialTimeout
 	}
 	if o.clientName == "" {
 		o.clientName = defaultClientName()
@@ -170,7 +200,7 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 			Multiplier: 1.6,
 			Jitter:     0.2,
 			MaxDelay:   2 * time.Second,
-		}}),
+		}, MinConnectTimeout: connectTimeout}),
 		grpc.WithDefaultServiceConfig(serviceConfig),
 	)
 	if err != nil {
@@ -187,10 +217,19 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 		pool:    datatransfer.NewConnPool(0, 0),
 
 		dataTimeout: o.dataTimeout,
+		faults:      o.faults,
 	}
-	dctx, cancel := context.WithTimeout(ctx, o.dialTimeout)
-	defer cancel()
-	resp, err := c.rpc.GetServerDefaults(dctx, &protocol.GetServerDefaultsRequest{})
+	timeout := o.dialTimeout
+	if _, ok := ctx.Deadline(); !ok && timeout <= 0 {
+		timeout = defaultDialTimeout
+	}
+	dctx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		dctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	resp, err := c.serverDefaults(dctx)
 	if err != nil {
 		conn.Close()
 		err = protocol.FromStatus(op, namenode, err)
@@ -216,6 +255,47 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	c.renewers.Add(1)
 	go c.renewLeases(rctx)
 	return c, nil
+}
+
+// serverDefaults asks the NameNode for its defaults until it answers
+// or ctx ends, waiting between attempts as Dial says. Only failures to
+// reach the NameNode (gRPC Unavailable) are tried again. When ctx ends
+// after such a failure, that failure is returned: it says more than
+// the deadline does (connection refused, a handshake cut off).
+func (c *Client) serverDefaults(ctx context.Context) (*protocol.GetServerDefaultsResponse, error) {
+	wait := dialRetryBase
+	var last error
+	for {
+		resp, err := c.rpc.GetServerDefaults(ctx, &protocol.GetServerDefaultsRequest{})
+		if err == nil {
+			return resp, nil
+		}
+		code := status.Code(err)
+		if code == codes.Unavailable {
+			last = err
+		}
+		if ctx.Err() != nil {
+			if last != nil && ctx.Err() == context.DeadlineExceeded {
+				return nil, last
+			}
+			return nil, err
+		}
+		if code != codes.Unavailable {
+			return nil, err
+		}
+		d := time.Duration(float64(wait) * (1 + dialRetryJitter*(2*mrand.Float64()-1)))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if ctx.Err() == context.DeadlineExceeded {
+				return nil, last
+			}
+			return nil, status.FromContextError(ctx.Err()).Err()
+		case <-t.C:
+		}
+		wait = min(time.Duration(float64(wait)*dialRetryFactor), dialRetryMax)
+	}
 }
 
 // Close closes every Writer still open (completing its file, as

@@ -1,6 +1,14 @@
 package client
 
+import "github.com/cairn-fs/cairn"
+
 // Test seams for the external tests of package client_test.
+
+// WithAbandonBlockFault makes the Client call f before each
+// AbandonBlock; an error from f fails that call without sending it.
+func WithAbandonBlockFault(f func(cairn.Block) error) Option {
+	return func(o *options) { o.faults.abandonBlock = f }
+}
 
 // KillForTest makes c behave as if its process died with w open: w's
 // pipeline is torn down (the DataNodes keep their partial replicas), the

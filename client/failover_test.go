@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,51 +25,6 @@ func nodeIndex(t *testing.T, c *testcluster.Cluster, node cairn.DatanodeInfo) in
 	}
 	t.Fatalf("no datanode at %s (%s)", node.Addr, node.ID)
 	return -1
-}
-
-// blockFile finds the data file of block id in DataNode i's
-// directories: a file named blk_<id> or blk_<id>_..., not a .meta file.
-func blockFile(t *testing.T, c *testcluster.Cluster, i int, id cairn.BlockID) string {
-	t.Helper()
-	prefix := fmt.Sprintf("blk_%d", id)
-	var found string
-	for _, dir := range c.DataNodeDirs(i) {
-		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return nil
-			}
-			name := d.Name()
-			if strings.HasSuffix(name, ".meta") || !strings.HasPrefix(name, prefix) {
-				return nil
-			}
-			if rest := name[len(prefix):]; rest == "" || rest[0] == '_' || rest[0] == '.' {
-				found = p
-			}
-			return nil
-		})
-	}
-	if found == "" {
-		t.Fatalf("no data file of %s on datanode %d", prefix, i)
-	}
-	return found
-}
-
-// flipByte corrupts one byte of a file on disk.
-func flipByte(t *testing.T, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestReadFailover(t *testing.T) {
@@ -136,7 +89,7 @@ func TestReadCorruptReplica(t *testing.T) {
 		// whatever order the NameNode gives, a corrupt one is read.
 		b := fi.Blocks[0]
 		for _, loc := range b.Locations[:2] {
-			flipByte(t, blockFile(t, c, nodeIndex(t, c, loc), b.Block.ID), 1000)
+			testcluster.FlipByte(t, c.ReplicaFile(t, nodeIndex(t, c, loc), b.Block.ID), 1000)
 		}
 		for _, fresh := range []*client.Client{c.Client(t), c.Client(t)} {
 			if got := readFile(t, ctx, fresh, "/corrupt"); !bytes.Equal(got, data) {
@@ -163,7 +116,7 @@ func TestReadCorruptReplica(t *testing.T) {
 		}
 		b := fi.Blocks[1]
 		for _, loc := range b.Locations {
-			flipByte(t, blockFile(t, c, nodeIndex(t, c, loc), b.Block.ID), 10)
+			testcluster.FlipByte(t, c.ReplicaFile(t, nodeIndex(t, c, loc), b.Block.ID), 10)
 		}
 		fresh := c.Client(t)
 		r, err := fresh.Open(ctx, "/allbad")

@@ -113,7 +113,8 @@ func (c *Client) mkdirs(ctx context.Context, op, name string, perm fs.FileMode, 
 
 // Rename moves src to dst with mv semantics: if dst is an existing
 // directory, src moves into it. An existing file at the final
-// destination is replaced only with overwrite.
+// destination is replaced only with overwrite. RenameTo renames to
+// exactly dst.
 func (c *Client) Rename(ctx context.Context, src, dst string, overwrite bool) error {
 	const op = "rename"
 	if err := checkPath(op, src); err != nil {
@@ -123,6 +124,35 @@ func (c *Client) Rename(ctx context.Context, src, dst string, overwrite bool) er
 		return err
 	}
 	_, err := c.rpc.Rename(ctx, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: overwrite})
+	return protocol.FromStatus(op, src, err)
+}
+
+// RenameOptions are the options of RenameTo. A nil *RenameOptions
+// gives the defaults.
+type RenameOptions struct {
+	// Overwrite replaces an existing file at the destination. A
+	// directory is never replaced.
+	Overwrite bool
+}
+
+// RenameTo renames src to exactly dst, atomically, as HDFS's rename2
+// and POSIX rename do: dst is the new path of src, never a directory to
+// move it into. An existing directory at dst gives an error of kind
+// cairn.IsDir, an existing file one of kind cairn.Exist unless
+// opts.Overwrite is set, and a missing parent of dst one of kind
+// cairn.NotExist; a rename that fails changes nothing.
+func (c *Client) RenameTo(ctx context.Context, src, dst string, opts *RenameOptions) error {
+	const op = "rename"
+	if err := checkPath(op, src); err != nil {
+		return err
+	}
+	if err := checkPath(op, dst); err != nil {
+		return err
+	}
+	if opts == nil {
+		opts = &RenameOptions{}
+	}
+	_, err := c.rpc.Rename(ctx, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: opts.Overwrite, Exact: true})
 	return protocol.FromStatus(op, src, err)
 }
 

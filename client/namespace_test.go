@@ -165,6 +165,34 @@ func TestNamespace(t *testing.T) {
 		}
 	})
 
+	t.Run("rename to exactly a path", func(t *testing.T) {
+		cl.MkdirAll(ctx, "/rx/dir", 0)
+		writeFile(t, ctx, cl, "/rx/src", []byte("exact"), nil)
+		writeFile(t, ctx, cl, "/rx/file", []byte("old"), nil)
+		wantKind(t, "RenameTo onto a directory", cl.RenameTo(ctx, "/rx/src", "/rx/dir", nil), cairn.IsDir)
+		wantKind(t, "RenameTo onto a directory with overwrite", cl.RenameTo(ctx, "/rx/src", "/rx/dir", &client.RenameOptions{Overwrite: true}), cairn.IsDir)
+		if _, err := cl.Stat(ctx, "/rx/dir/src"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Stat(/rx/dir/src) after RenameTo onto /rx/dir = %v, want not found", err)
+		}
+		wantKind(t, "RenameTo onto a file", cl.RenameTo(ctx, "/rx/src", "/rx/file", nil), cairn.Exist)
+		wantKind(t, "RenameTo below a missing directory", cl.RenameTo(ctx, "/rx/src", "/rx/nope/x", nil), cairn.NotExist)
+		if got := readFile(t, ctx, cl, "/rx/src"); string(got) != "exact" {
+			t.Errorf("source after failed renames reads %q", got)
+		}
+		if err := cl.RenameTo(ctx, "/rx/src", "/rx/file", &client.RenameOptions{Overwrite: true}); err != nil {
+			t.Fatalf("RenameTo with overwrite = %v", err)
+		}
+		if got := readFile(t, ctx, cl, "/rx/file"); string(got) != "exact" {
+			t.Errorf("overwritten destination reads %q, want %q", got, "exact")
+		}
+		if err := cl.RenameTo(ctx, "/rx/file", "/rx/dir/new", nil); err != nil {
+			t.Fatalf("RenameTo(/rx/file, /rx/dir/new) = %v", err)
+		}
+		if got := readFile(t, ctx, cl, "/rx/dir/new"); string(got) != "exact" {
+			t.Errorf("renamed file reads %q", got)
+		}
+	})
+
 	t.Run("remove", func(t *testing.T) {
 		cl.MkdirAll(ctx, "/rm/full/deeper", 0)
 		writeFile(t, ctx, cl, "/rm/full/deeper/f", randomBytes(7, 1000), nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,11 @@ const (
 	// abortTimeout bounds the cleanup of Abort, which runs even when
 	// the Writer's context has ended.
 	abortTimeout = 30 * time.Second
+	// abandonTries is how many times a Writer asks the NameNode to
+	// abandon a block it could not write, while the NameNode cannot be
+	// reached, waiting abandonWait and then twice as long each time.
+	abandonTries = 5
+	abandonWait  = 100 * time.Millisecond
 )
 
 // writerState is where a Writer is in its life.
@@ -300,7 +306,12 @@ func (w *Writer) fail(op string, err error) error {
 
 // startBlock asks the NameNode for a new block and opens its pipeline.
 // A pipeline that cannot be set up is abandoned and another asked for
-// without the DataNode that failed.
+// without the DataNode that failed. The NameNode must hear of the
+// abandon: a block left allocated would be answered again to the next
+// AddBlock, pipeline and all, so abandon insists while the NameNode is
+// unreachable, and an AddBlock that excludes a node of the block's
+// pipeline makes the NameNode give it up itself. A pipeline that still
+// holds an excluded node is never used.
 func (w *Writer) startBlock() error {
 	for try := 1; ; try++ {
 		lb, err := w.addBlock()
@@ -312,21 +323,52 @@ func (w *Writer) startBlock() error {
 			return cairn.Errorf("addblock", w.path, cairn.NotReplicated,
 				"namenode gave no datanode for block %s", blockName(lb.Block))
 		}
-		bw, err := w.c.openPipeline(w.ctx, lb.Block, lb.Locations)
-		if err == nil {
-			w.cur = bw
-			w.block = lb
-			w.block.Block.Len = 0
-			w.width = len(lb.Locations)
-			return nil
+		if n, ok := excluded(lb.Locations, w.exclude); ok {
+			err = fmt.Errorf("namenode gave block %s on %s again, a datanode that failed", blockName(lb.Block), n.Addr)
+		} else {
+			bw, perr := w.c.openPipeline(w.ctx, lb.Block, lb.Locations)
+			if perr == nil {
+				w.cur = bw
+				w.block = lb
+				w.block.Block.Len = 0
+				w.width = len(lb.Locations)
+				return nil
+			}
+			err = fmt.Errorf("set up pipeline %s for block %s: %w", pipelineString(lb.Locations), blockName(lb.Block), perr)
+			bad, ok := failedNode(perr)
+			if !ok || w.ctx.Err() != nil {
+				w.abandon(lb.Block)
+				return err
+			}
+			w.exclude = appendUnique(w.exclude, string(bad.ID))
 		}
-		w.abandon(lb.Block)
-		bad, ok := failedNode(err)
-		if !ok || try >= pipelineSetupTries || w.ctx.Err() != nil {
-			return fmt.Errorf("set up pipeline %s for block %s: %w", pipelineString(lb.Locations), blockName(lb.Block), err)
+		if aerr := w.abandon(lb.Block); aerr != nil && !transient(aerr) {
+			return aerr // the file is gone, or its lease
 		}
-		w.exclude = append(w.exclude, string(bad.ID))
+		if try >= pipelineSetupTries || w.ctx.Err() != nil {
+			return err
+		}
 	}
+}
+
+// excluded returns the first of nodes that is in exclude.
+func excluded(nodes []cairn.DatanodeInfo, exclude []string) (cairn.DatanodeInfo, bool) {
+	for _, n := range nodes {
+		if slices.Contains(exclude, string(n.ID)) {
+			return n, true
+		}
+	}
+	return cairn.DatanodeInfo{}, false
+}
+
+// transient reports whether err says the NameNode could not answer now
+// (unreachable, restarting, in safe mode), not that it refused.
+func transient(err error) bool {
+	switch cairn.KindOf(err) {
+	case cairn.Unavailable, cairn.SafeMode, cairn.NotLeader:
+		return true
+	}
+	return false
 }
 
 // addBlock allocates the next block, committing the previous one.
@@ -353,12 +395,36 @@ func (w *Writer) addBlock() (cairn.LocatedBlock, error) {
 	return protocol.LocatedBlockFromProto(resp.GetBlock()), nil
 }
 
-// abandon gives a block that was never written back to the NameNode.
-// A failure is left to the NameNode's lease recovery.
-func (w *Writer) abandon(b cairn.Block) {
-	w.c.rpc.AbandonBlock(w.ctx, &protocol.AbandonBlockRequest{
-		Path: w.path, FileId: w.fileID, ClientName: w.c.name, Block: protocol.BlockToProto(b),
-	})
+// abandon gives a block that was never written back to the NameNode,
+// trying again abandonTries times, with growing waits, while the
+// NameNode cannot answer (AbandonBlock is idempotent). It returns the
+// last error.
+func (w *Writer) abandon(b cairn.Block) error {
+	const op = "abandonblock"
+	wait := abandonWait
+	for try := 1; ; try++ {
+		var err error
+		if f := w.c.faults.abandonBlock; f != nil {
+			err = f(b)
+		}
+		if err == nil {
+			_, err = w.c.rpc.AbandonBlock(w.ctx, &protocol.AbandonBlockRequest{
+				Path: w.path, FileId: w.fileID, ClientName: w.c.name, Block: protocol.BlockToProto(b),
+			})
+			err = protocol.FromStatus(op, w.path, err)
+		}
+		if err == nil || !transient(err) || try >= abandonTries {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-w.ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait *= 2
+	}
 }
 
 // endBlock waits until the current block is acknowledged by its whole

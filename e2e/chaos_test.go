@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
 	"github.com/cairn-fs/cairn/internal/faultproxy"
+	"github.com/cairn-fs/cairn/internal/testcluster"
 )
 
 var chaosFlag = flag.Duration("cairn.chaos", 0, "how long TestFaultChaos injects faults (default 60s, 20s with -short; also $CAIRN_CHAOS_DURATION)")
@@ -261,7 +261,7 @@ func TestFaultChaos(t *testing.T) {
 			}
 			var off int64
 			for _, b := range f.Blocks {
-				reps := index[b.ID]
+				reps := index[cairn.BlockID(b.ID)]
 				if len(reps) != 3 {
 					return false, fmt.Sprintf("%s block %d has %d replicas on disk: %v", f.Path, b.ID, len(reps), reps)
 				}
@@ -325,22 +325,10 @@ func readWithClient(ctx context.Context, cl *client.Client, path string, data []
 
 // diskIndex maps every block ID to its finalized data files on the
 // disks of all DataNodes.
-func (c *cluster) diskIndex() map[uint64][]string {
-	index := make(map[uint64][]string)
+func (c *cluster) diskIndex() map[cairn.BlockID][]string {
+	dirs := make([]string, len(c.dns))
 	for i := range c.dns {
-		filepath.WalkDir(c.dnDir(i), func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.Contains(p, "finalized") {
-				return nil
-			}
-			name, ok := strings.CutPrefix(d.Name(), "blk_")
-			if !ok || strings.Contains(name, "_") {
-				return nil
-			}
-			if id, err := strconv.ParseUint(name, 10, 64); err == nil {
-				index[id] = append(index[id], p)
-			}
-			return nil
-		})
+		dirs[i] = c.dnDir(i)
 	}
-	return index
+	return testcluster.FinalizedReplicas(dirs...)
 }

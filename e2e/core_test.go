@@ -3,9 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -14,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/testcluster"
 )
 
 func randomFile(t testing.TB, dir string, size int64, seed int64) (string, []byte) {
@@ -397,8 +397,7 @@ func TestFlippedByteNeverReachesReader(t *testing.T) {
 	// block has exactly one good replica left.
 	for _, b := range st.Blocks {
 		for i := 0; i < 2; i++ {
-			path := findBlockFile(t, filepath.Join(c.dir, fmt.Sprintf("dn%d", i)), b.ID)
-			flipByte(t, path, b.Size/2)
+			testcluster.FlipByte(t, testcluster.ReplicaFile(t, cairn.BlockID(b.ID), c.dnDir(i)), b.Size/2)
 		}
 	}
 	for i := 0; i < 3; i++ {
@@ -416,7 +415,7 @@ func TestFlippedByteNeverReachesReader(t *testing.T) {
 	c.mustJSON(&st2, "fs", "stat", "--json", "/g")
 	b := st2.Blocks[0]
 	for i := 0; i < 3; i++ {
-		flipByte(t, findBlockFile(t, filepath.Join(c.dir, fmt.Sprintf("dn%d", i)), b.ID), b.Size/3)
+		testcluster.FlipByte(t, testcluster.ReplicaFile(t, cairn.BlockID(b.ID), c.dnDir(i)), b.Size/3)
 	}
 	out, errOut, code := c.cairn(nil, "fs", "cat", "/g")
 	if code == 0 {
@@ -427,41 +426,5 @@ func TestFlippedByteNeverReachesReader(t *testing.T) {
 	}
 	if !strings.Contains(errOut, fmt.Sprint(b.ID)) {
 		t.Errorf("error %q does not name block %d", errOut, b.ID)
-	}
-}
-
-// findBlockFile finds the data file of a block under a DataNode's
-// directory.
-func findBlockFile(t testing.TB, dir string, id uint64) string {
-	t.Helper()
-	want := fmt.Sprintf("blk_%d", id)
-	found := ""
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && d.Name() == want && strings.Contains(p, "finalized") {
-			found = p
-			return errors.New("found")
-		}
-		return nil
-	})
-	if found == "" {
-		t.Fatalf("no finalized %s under %s", want, dir)
-	}
-	return found
-}
-
-func flipByte(t testing.TB, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -7,16 +7,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/testcluster"
 )
 
 // The fault suite runs the cluster with short timeouts so that failures
@@ -283,36 +284,19 @@ func (c *cluster) waitState(addr, state string) {
 	})
 }
 
-// replicaFiles returns the finalized data files of block id under the
-// directories of the given DataNodes (all of them if none is given).
+// replicaFiles returns the finalized data files of block id on the
+// disks of the given DataNodes (all of them if none is given).
 func (c *cluster) replicaFiles(id uint64, nodes ...int) []string {
 	if len(nodes) == 0 {
 		for i := range c.dns {
 			nodes = append(nodes, i)
 		}
 	}
-	want := fmt.Sprintf("blk_%d", id)
-	var found []string
-	for _, i := range nodes {
-		filepath.WalkDir(c.dnDir(i), func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && d.Name() == want && strings.Contains(p, "finalized") {
-				found = append(found, p)
-			}
-			return nil
-		})
+	dirs := make([]string, len(nodes))
+	for j, i := range nodes {
+		dirs[j] = c.dnDir(i)
 	}
-	sort.Strings(found)
-	return found
-}
-
-// metaFile returns the meta file beside a block's data file.
-func metaFile(t testing.TB, dataFile string) string {
-	t.Helper()
-	m, _ := filepath.Glob(dataFile + "_*.meta")
-	if len(m) != 1 {
-		t.Fatalf("meta files of %s: %v, want one", dataFile, m)
-	}
-	return m[0]
+	return testcluster.ReplicaFiles(cairn.BlockID(id), dirs...)
 }
 
 // goodReplicasOnDisk checks that block b (of a file whose content is

@@ -23,7 +23,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +31,7 @@ import (
 	"testing"
 
 	"github.com/cairn-fs/cairn/internal/faultproxy"
+	"github.com/cairn-fs/cairn/internal/testcluster"
 )
 
 // TestFaultDataNodeKilledMidPut kills a DataNode of the pipeline in the
@@ -238,7 +238,7 @@ type damage struct {
 }
 
 var damages = []damage{
-	{"byte flipped", func(t *testing.T, f string, size int64) { flipByte(t, f, size/2) }},
+	{"byte flipped", func(t *testing.T, f string, size int64) { testcluster.FlipByte(t, f, size/2) }},
 	{"block file truncated", func(t *testing.T, f string, size int64) {
 		if err := os.Truncate(f, size/2); err != nil {
 			t.Fatal(err)
@@ -250,7 +250,7 @@ var damages = []damage{
 		}
 	}},
 	{"meta file deleted", func(t *testing.T, f string, size int64) {
-		if err := os.Remove(metaFile(t, f)); err != nil {
+		if err := os.Remove(testcluster.MetaFile(t, f)); err != nil {
 			t.Fatal(err)
 		}
 	}},
@@ -308,7 +308,7 @@ func TestFaultFlippedByteReplacedThreeNodes(t *testing.T) {
 	if len(f) != 1 {
 		t.Fatalf("replica of block %d on datanode1: %v", b.ID, f)
 	}
-	flipByte(t, f[0], 12345)
+	testcluster.FlipByte(t, f[0], 12345)
 	// Readers get the right bytes while the replica is bad.
 	c.checkFile("/f", data)
 	c.waitDisk("/f", data, 3)
@@ -334,7 +334,7 @@ func TestFaultEveryReplicaCorrupt(t *testing.T) {
 		if len(f) != 1 {
 			t.Fatalf("replica of block %d on datanode%d: %v", b.ID, i, f)
 		}
-		flipByte(t, f[0], int64(1000*(i+1)))
+		testcluster.FlipByte(t, f[0], int64(1000*(i+1)))
 	}
 
 	// The scanners find it without any read.
@@ -817,7 +817,7 @@ func TestFaultFailedVolume(t *testing.T) {
 	}
 	c.waitHealthy()
 
-	t.Logf("breaking %s, which holds %d replicas (%d on the other volume)", vol1, len(c.replicaFilesUnder(vol1)), len(c.replicaFilesUnder(vol0)))
+	t.Logf("breaking %s, which holds %d replicas (%d on the other volume)", vol1, len(testcluster.FinalizedReplicas(vol1)), len(testcluster.FinalizedReplicas(vol0)))
 	if err := os.RemoveAll(vol1); err != nil {
 		t.Fatal(err)
 	}
@@ -862,21 +862,9 @@ func TestFaultFailedVolume(t *testing.T) {
 		c.checkFile(p, d)
 	}
 	// The node still holds and serves replicas on its good volume.
-	if len(c.replicaFilesUnder(vol0)) == 0 {
+	if len(testcluster.FinalizedReplicas(vol0)) == 0 {
 		t.Errorf("the node with a failed volume holds nothing on its good one")
 	}
-}
-
-// replicaFilesUnder returns the finalized data files under dir.
-func (c *cluster) replicaFilesUnder(dir string) []string {
-	var found []string
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.Contains(p, "finalized") && strings.HasPrefix(d.Name(), "blk_") && !strings.HasSuffix(d.Name(), ".meta") {
-			found = append(found, p)
-		}
-		return nil
-	})
-	return found
 }
 
 // TestFaultRestartReconciled changes a stopped DataNode's replicas so
@@ -912,7 +900,7 @@ func TestFaultRestartReconciled(t *testing.T) {
 	if err := os.Truncate(f[0], 1024); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(metaFile(t, f[0]), 7+4*2); err != nil {
+	if err := os.Truncate(testcluster.MetaFile(t, f[0]), 7+4*2); err != nil {
 		t.Fatal(err)
 	}
 	// /old's first block: the generation stamp of an earlier write.
@@ -921,7 +909,7 @@ func TestFaultRestartReconciled(t *testing.T) {
 	if len(f) != 1 {
 		t.Fatalf("replica of block %d on datanode%d: %v", b.ID, victim, f)
 	}
-	if err := os.Rename(metaFile(t, f[0]), fmt.Sprintf("%s_%d.meta", f[0], b.GenStamp-1)); err != nil {
+	if err := os.Rename(testcluster.MetaFile(t, f[0]), fmt.Sprintf("%s_%d.meta", f[0], b.GenStamp-1)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -176,8 +176,8 @@ func TestUnreachableNameNode(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	for _, args := range [][]string{
-		{"fs", "--namenode", addr, "ls", "/"},
-		{"admin", "--namenode", addr, "report"},
+		{"fs", "--namenode", addr, "--dial-timeout", "500ms", "ls", "/"},
+		{"admin", "--namenode", addr, "--dial-timeout", "500ms", "report"},
 	} {
 		_, stderr, code := runCLI(t, "", args...)
 		if code != exitFailure {
@@ -185,8 +185,8 @@ func TestUnreachableNameNode(t *testing.T) {
 		}
 		checkOneLine(t, args, stderr, "namenode "+addr+" unreachable")
 	}
-	_, stderr, _ := runCLI(t, "", "fs", "--namenode", addr, "ls", "/")
-	if want := "cairn: ls /: namenode " + addr + " unreachable: "; !strings.HasPrefix(stderr, want) {
+	_, stderr, _ := runCLI(t, "", "fs", "--namenode", addr, "--dial-timeout", "500ms", "ls", "/")
+	if want := "cairn: ls /: namenode " + addr + " unreachable: connection refused"; !strings.HasPrefix(stderr, want) {
 		t.Errorf("ls / against a closed port: stderr %q, want prefix %q", stderr, want)
 	}
 }

@@ -249,21 +249,22 @@ func TestPutFailuresLeaveNothing(t *testing.T) {
 	}
 }
 
-// cancelingReader serves data and cancels a context once it has served
-// after bytes, as Ctrl-C in the middle of a put would.
-type cancelingReader struct {
-	r      io.Reader
-	n      int
-	after  int
-	cancel context.CancelFunc
-	once   sync.Once
+// hookReader serves data and calls fn once it has served after bytes:
+// something happening in the middle of a put (Ctrl-C, a change of the
+// namespace, a failure).
+type hookReader struct {
+	r     io.Reader
+	n     int
+	after int
+	fn    func()
+	once  sync.Once
 }
 
-func (c *cancelingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += n
-	if c.n >= c.after {
-		c.once.Do(c.cancel)
+func (h *hookReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.n += n
+	if h.n >= h.after {
+		h.once.Do(h.fn)
 	}
 	return n, err
 }
@@ -273,7 +274,7 @@ func TestInterruptedPutRemovesItsTemporary(t *testing.T) {
 	tc.must("fs", "mkdir", "/d")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	in := &cancelingReader{r: bytes.NewReader(randomBytes(4<<20, 4)), after: 1 << 20, cancel: cancel}
+	in := &hookReader{r: bytes.NewReader(randomBytes(4<<20, 4)), after: 1 << 20, fn: cancel}
 	_, errOut, code := tc.run(ctx, in, "fs", "put", "-", "/d/f")
 	if code == 0 {
 		t.Fatal("interrupted put succeeded")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,15 +18,23 @@ import (
 // 'cairn dev' and 'cairn namenode' listen by default.
 const defaultNameNode = "127.0.0.1:8020"
 
-// remote holds the --namenode flag shared by the fs and admin commands.
+// defaultDialTimeout is how long a client command keeps trying to
+// reach the NameNode: long enough to ride over a NameNode restart or a
+// burst of connections, short enough for a user at a terminal.
+const defaultDialTimeout = 10 * time.Second
+
+// remote holds the flags shared by the fs and admin commands.
 type remote struct {
-	e        *env
-	namenode string // --namenode; empty: $CAIRN_NAMENODE, then defaultNameNode
+	e           *env
+	namenode    string        // --namenode; empty: $CAIRN_NAMENODE, then defaultNameNode
+	dialTimeout time.Duration // --dial-timeout
 }
 
 func (r *remote) addFlags(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&r.namenode, "namenode", "",
 		"NameNode RPC address host:port (default $CAIRN_NAMENODE, else "+defaultNameNode+")")
+	cmd.PersistentFlags().DurationVar(&r.dialTimeout, "dial-timeout", defaultDialTimeout,
+		"how long to keep trying to reach the NameNode")
 }
 
 // addr returns the NameNode address to use.
@@ -44,7 +53,10 @@ func (r *remote) addr() string {
 // connection refused".
 func (r *remote) dial(ctx context.Context, op, path string) (*client.Client, error) {
 	addr := r.addr()
-	c, err := client.Dial(ctx, addr)
+	if r.dialTimeout <= 0 {
+		return nil, failf(op, path, cairn.Invalid, "invalid dial-timeout %v: must be positive", r.dialTimeout)
+	}
+	c, err := client.Dial(ctx, addr, client.WithDialTimeout(r.dialTimeout))
 	if err == nil {
 		return c, nil
 	}

@@ -47,13 +47,15 @@ directory source needs -r: it is copied as DEST if DEST does not exist, or
 into DEST if it is a directory.
 
 Each file is written under a temporary name in its target directory
-(".NAME._COPYING_.RANDOM") and renamed when complete, so readers never see
-a partial file. A failed or interrupted put removes its temporary; a put
-killed outright (kill -9) leaves it behind, and the NameNode closes it when
-its lease expires (the lease hard limit, 1h by default): remove it with
-'cairn fs rm'.
+(".NAME._COPYING_.RANDOM") and renamed to exactly its name when complete,
+so readers never see a partial file. A failed or interrupted put removes
+its temporary; a put killed outright (kill -9) leaves it behind until the
+NameNode's lease recovery removes it (after the lease hard limit, 1h by
+default).
 
-Without -f, a put onto an existing file fails and leaves it intact.`,
+Without -f, a put onto an existing file fails and leaves it intact. A put
+whose target becomes a directory, or whose target directory is removed,
+while it uploads fails and writes nothing.`,
 		Args: minArgs(2, "LOCAL... DEST"),
 		RunE: runE(p.run),
 	}
@@ -219,7 +221,10 @@ func splitSlash(rel string) []string {
 }
 
 // putFile writes r (size bytes, -1 if unknown) to target through a
-// temporary file in target's directory, renamed when complete.
+// temporary file in target's directory, renamed to exactly target when
+// complete. Whatever goes wrong (the source, the DataNodes, the
+// NameNode, the namespace changing underneath, an interrupt, even a
+// panic), the temporary is removed before putFile returns.
 func (p *putCmd) putFile(ctx context.Context, c *client.Client, src string, r io.Reader, size int64, target string) error {
 	const op = "put"
 	info, err := c.Stat(ctx, target)
@@ -232,6 +237,14 @@ func (p *putCmd) putFile(ctx context.Context, c *client.Client, src string, r io
 		return fail(op, target, err)
 	}
 	tmp := tempName(target)
+	renamed := false
+	defer func() {
+		if !renamed {
+			// Also after a failed Create: it may have taken effect
+			// with its answer lost.
+			p.removeTemp(ctx, c, tmp)
+		}
+	}()
 	w, err := c.Create(ctx, tmp, &client.CreateOptions{
 		Replication: p.replication,
 		BlockSize:   int64(p.blockSize),
@@ -239,39 +252,65 @@ func (p *putCmd) putFile(ctx context.Context, c *client.Client, src string, r io
 	if err != nil {
 		return fail(op, target, err)
 	}
+	// Tears down the pipeline and removes the file unless Close
+	// succeeded; it runs before removeTemp, which then finds nothing
+	// unless Abort could not reach the NameNode.
+	defer w.Abort()
 	label := src
 	if src == "-" {
 		label = "stdin"
 	}
 	_, err = p.r.e.copyWithProgress(ctx, errWriter{w}, r, label+" -> "+target, size)
 	if err != nil {
-		w.Abort()
-		p.removeTemp(ctx, c, tmp)
 		var we writeErr
 		if ctx.Err() != nil {
 			return fail(op, target, ctx.Err())
 		}
 		if errors.As(err, &we) {
-			return fail(op, target, we.err)
+			return p.uploadFailed(ctx, c, tmp, target, we.err)
 		}
 		return fail(op, src, err)
 	}
 	if err := w.Close(); err != nil {
-		p.removeTemp(ctx, c, tmp)
-		return fail(op, target, err)
+		return p.uploadFailed(ctx, c, tmp, target, err)
 	}
 	if err := ctx.Err(); err != nil {
-		p.removeTemp(ctx, c, tmp)
 		return fail(op, target, err)
 	}
-	if err := c.Rename(ctx, tmp, target, p.force); err != nil {
-		p.removeTemp(ctx, c, tmp)
-		if errors.Is(err, fs.ErrExist) {
-			return failf(op, target, cairn.Exist, "file already exists")
-		}
+	// Exactly target: if it became a directory meanwhile, the rename
+	// fails rather than move the temporary into it.
+	err = c.RenameTo(ctx, tmp, target, &client.RenameOptions{Overwrite: p.force})
+	switch {
+	case err == nil:
+		renamed = true
+		return nil
+	case errors.Is(err, cairn.IsDir):
+		return failf(op, target, cairn.IsDir, "became a directory during the upload; nothing was written")
+	case errors.Is(err, fs.ErrExist):
+		return failf(op, target, cairn.Exist, "file already exists")
+	}
+	return p.uploadFailed(ctx, c, tmp, target, err)
+}
+
+// uploadFailed explains an error writing, closing or renaming tmp, the
+// temporary file of target: when tmp is gone (the NameNode then says
+// the file is not open, or does not exist), the put failed because its
+// directory, or tmp itself, was removed meanwhile.
+func (p *putCmd) uploadFailed(ctx context.Context, c *client.Client, tmp, target string, err error) error {
+	const op = "put"
+	if ctx.Err() != nil {
+		return fail(op, target, ctx.Err())
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if _, serr := c.Stat(sctx, tmp); !errors.Is(serr, fs.ErrNotExist) {
 		return fail(op, target, err)
 	}
-	return nil
+	dir := cairn.Dir(target)
+	if _, serr := c.Stat(sctx, dir); errors.Is(serr, fs.ErrNotExist) {
+		return failf(op, target, cairn.NotExist, "directory %s was removed during the upload", dir)
+	}
+	return failf(op, target, cairn.NotExist, "its temporary file %s was removed during the upload", tmp)
 }
 
 // writeErr marks an error of the destination of a copy, to tell it from
@@ -293,11 +332,30 @@ func (e errWriter) Write(p []byte) (int, error) {
 }
 
 // removeTemp removes a put's temporary file on a fresh context, since
-// ctx may have ended.
+// ctx may have ended, trying again while the NameNode is unreachable or
+// restarting (unavailable, in safe mode or not the leader), for at most
+// cleanupTimeout. A temporary it cannot remove is left to the
+// NameNode's lease recovery.
 func (p *putCmd) removeTemp(ctx context.Context, c *client.Client, tmp string) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	c.Remove(cctx, tmp)
+	wait := 100 * time.Millisecond
+	for {
+		err := c.Remove(cctx, tmp)
+		switch cairn.KindOf(err) {
+		case cairn.Unavailable, cairn.SafeMode, cairn.NotLeader:
+		default:
+			return // done, gone already, or not worth trying again
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-cctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // tempName returns a fresh temporary name beside target:

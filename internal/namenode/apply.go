@@ -326,6 +326,9 @@ func (ns *namespace) applyRename(c *command) any {
 		return dst
 	}
 	if d, err := ns.lookup(dst); err == nil && d.isDir() {
+		if c.flags&flagExact != 0 {
+			return errf(cairn.IsDir, "destination %s is a directory", dst)
+		}
 		// As mv: into an existing directory.
 		if d == src.parent {
 			return c.path

@@ -51,7 +51,7 @@ func BenchmarkRenameParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1) - 1
-			if _, err := s.Rename(bg, paths[i], paths[i]+".moved", false); err != nil {
+			if _, err := s.Rename(bg, paths[i], paths[i]+".moved", RenameOptions{}); err != nil {
 				b.Error(err)
 				return
 			}

@@ -19,7 +19,7 @@ const (
 	opAddBlock              // fileID, clientName, block(previous, if flagHasBlock), mtime, targets
 	opComplete              // fileID, clientName, block(last, if flagHasBlock), mtime
 	opAbandonBlock          // fileID, clientName, block
-	opRename                // path, path2, mtime, flags(overwrite)
+	opRename                // path, path2, mtime, flags(overwrite, exact)
 	opDelete                // path, mtime, flags(recursive)
 	opSetReplication        // path, replication, flags(recursive)
 	opSetPermission         // path, mode
@@ -68,6 +68,7 @@ const (
 	flagHasBlock
 	flagDropLast
 	flagDecommission
+	flagExact // rename: path2 is the final path, never a directory to move into
 )
 
 // Command flags with explicit bits (1<<8 is left to the next flag of

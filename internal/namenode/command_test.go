@@ -18,6 +18,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{op: opAddBlock, fileID: 99, clientName: "c", flags: flagHasBlock, block: cairn.Block{ID: 1 << 40, GenStamp: 7, Len: 1 << 27}, targets: []cairn.NodeID{"a", "b", "c"}},
 		{op: opComplete, fileID: 1},
 		{op: opRename, path: "/x", path2: "/y", mtime: 1},
+		{op: opRename, path: "/x", path2: "/y", mtime: 1, flags: flagOverwrite | flagExact},
 		{op: opCloseFile, fileID: 5, clientName: "c", flags: flagHasBlock | flagDropLast, block: cairn.Block{ID: 3}},
 	}
 	for _, c := range tests {

@@ -86,7 +86,8 @@
 //	  10 flags       uvarint    1 overwrite, 2 createParent, 4 parents,
 //	                            8 recursive, 16 touch, 32 hasBlock,
 //	                            64 dropLast, 128 decommission,
-//	                            512 leaseRecovery, 1024 removeFile
+//	                            256 exact, 512 leaseRecovery,
+//	                            1024 removeFile
 //	  11 block ID    uvarint    \
 //	  12 block gs    uvarint     } previous (addBlock), last (complete,
 //	  13 block len   varint     /  closeFile) or abandoned block
@@ -133,7 +134,13 @@
 //     (one allocated after its current one) and targets as its
 //     pipeline; replicas reported with the old one are forgotten, and
 //     deleted on the nodes not in targets.
-//   - rename, delete, setReplication, setPermission, setOwner, setTimes.
+//   - rename(path, path2, mtime, overwrite, exact): moves path to path2
+//     with the semantics of mv (onto an existing directory: into it), or
+//     with exact to exactly path2, which must then not be a directory
+//     (HDFS rename2). Entries logged before exact existed have no flag
+//     and keep mv semantics. overwrite replaces an existing file, never
+//     a directory.
+//   - delete, setReplication, setPermission, setOwner, setTimes.
 //   - setNodeAdmin(targets: one DataNode ID, decommission): with the
 //     flag the node is being decommissioned, without it it is back in
 //     service (see "Healing").
@@ -196,6 +203,14 @@
 // (AddBlock with previous, or Complete) they become replicas at once,
 // since each of them acknowledged the fsync'd block; DataNode reports
 // confirm them.
+//
+// An AddBlock whose previous block is the one before the file's
+// uncommitted last block is a retry of an AddBlock whose answer was
+// lost, and gets that last block again; unless its exclude list names a
+// node of that block's pipeline: the writer then failed to set the
+// pipeline up and could not abandon the block, so AddBlock abandons it
+// (logging abandonBlock) and allocates another. AbandonBlock of a block
+// the file no longer has succeeds (a retry).
 //
 // Block reports (full ones: finalized and idle unfinalized replicas;
 // incremental ones: received, receiving, deleted) go through one

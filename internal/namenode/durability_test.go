@@ -54,7 +54,7 @@ func mutate(t *testing.T, s *Server, tag string) {
 	if err := s.Delete(bg, "/"+tag+"/gone", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Rename(bg, "/"+tag+"/data/two", "/"+tag+"/dir", false); err != nil {
+	if _, err := s.Rename(bg, "/"+tag+"/data/two", "/"+tag+"/dir", RenameOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetPermission(bg, "/"+tag+"/dir", 0o711); err != nil {

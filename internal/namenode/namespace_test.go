@@ -158,6 +158,7 @@ func TestRename(t *testing.T) {
 		setup     []string
 		src, dst  string
 		overwrite bool
+		exact     bool
 		want      cairn.Kind
 		final     string   // the path returned
 		present   []string // must exist afterwards
@@ -182,12 +183,25 @@ func TestRename(t *testing.T) {
 		{name: "a file of the same name inside the destination is replaced with overwrite", setup: []string{"f:/a", "f:/d/a"}, src: "/a", dst: "/d", overwrite: true, final: "/d/a", absent: []string{"/a"}},
 		{name: "a directory does not overwrite a file", setup: []string{"d:/a", "f:/b"}, src: "/a", dst: "/b", overwrite: true, want: cairn.Exist},
 		{name: "a bad destination is Invalid", setup: []string{"f:/a"}, src: "/a", dst: "b", want: cairn.Invalid},
+
+		// Exact (HDFS rename2): dst is the final path, never a
+		// directory to move into.
+		{name: "exactly: a file moves to a new name", setup: []string{"f:/a", "d:/d"}, src: "/a", dst: "/d/b", exact: true, final: "/d/b", present: []string{"/d/b"}, absent: []string{"/a"}},
+		{name: "exactly: a directory moves to a new name", setup: []string{"f:/x/y"}, src: "/x", dst: "/z", exact: true, final: "/z", present: []string{"/z/y"}, absent: []string{"/x"}},
+		{name: "exactly: onto an existing directory is IsDir and moves nothing", setup: []string{"f:/a", "f:/d/x"}, src: "/a", dst: "/d", exact: true, want: cairn.IsDir, present: []string{"/a", "/d/x"}, absent: []string{"/d/a"}},
+		{name: "exactly: onto an empty directory with overwrite is IsDir", setup: []string{"f:/a", "d:/d"}, src: "/a", dst: "/d", exact: true, overwrite: true, want: cairn.IsDir, present: []string{"/a", "/d"}, absent: []string{"/d/a"}},
+		{name: "exactly: a directory onto a directory is IsDir", setup: []string{"d:/x", "d:/w"}, src: "/x", dst: "/w", exact: true, want: cairn.IsDir, present: []string{"/x", "/w"}, absent: []string{"/w/x"}},
+		{name: "exactly: onto its own parent is IsDir", setup: []string{"f:/d/a"}, src: "/d/a", dst: "/d", exact: true, want: cairn.IsDir, present: []string{"/d/a"}},
+		{name: "exactly: an existing file is not replaced without overwrite", setup: []string{"f:/a", "f:/b"}, src: "/a", dst: "/b", exact: true, want: cairn.Exist, present: []string{"/a", "/b"}},
+		{name: "exactly: an existing file is replaced with overwrite", setup: []string{"f:/a", "f:/b"}, src: "/a", dst: "/b", exact: true, overwrite: true, final: "/b", present: []string{"/b"}, absent: []string{"/a"}},
+		{name: "exactly: a missing destination parent is NotExist", setup: []string{"f:/a"}, src: "/a", dst: "/x/b", exact: true, want: cairn.NotExist, present: []string{"/a"}},
+		{name: "exactly: renaming to itself is a no-op", setup: []string{"f:/a"}, src: "/a", dst: "/a", exact: true, final: "/a", present: []string{"/a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newServer(t)
 			build(t, s, tt.setup...)
-			got, err := s.Rename(bg, tt.src, tt.dst, tt.overwrite)
+			got, err := s.Rename(bg, tt.src, tt.dst, RenameOptions{Overwrite: tt.overwrite, Exact: tt.exact})
 			wantKind(t, fmt.Sprintf("Rename(%q, %q)", tt.src, tt.dst), err, tt.want)
 			if err == nil && got != tt.final {
 				t.Errorf("Rename(%q, %q) = %q, want %q", tt.src, tt.dst, got, tt.final)
@@ -213,7 +227,7 @@ func TestRenameOfOpenFileKeepsItsLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Rename(bg, "/a", "/b", false); err != nil {
+	if _, err := s.Rename(bg, "/a", "/b", RenameOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	lb, err := s.AddBlock(bg, "/b", st.ID, "c", nil, nil, "")

@@ -201,8 +201,10 @@ func (s *Server) findWriter(p string, fileID uint64, client string) (*ucFile, er
 // AddBlock commits the writer's previous block (if any) with its final
 // length and allocates the next block on replication DataNodes. A call
 // whose previous block is the one before the file's uncommitted last
-// block is taken as a retry and answered with that last block; a
-// writer that wants a new pipeline for it abandons it first.
+// block is taken as a retry and answered with that last block, unless
+// exclude names a node of that block's pipeline: then the writer failed
+// to set that pipeline up and could not abandon the block, so AddBlock
+// abandons it and allocates another, never on an excluded node.
 func (s *Server) AddBlock(ctx context.Context, p string, fileID uint64, client string, previous *cairn.Block, exclude []cairn.NodeID, clientHost string) (cairn.LocatedBlock, error) {
 	if err := s.writable(); err != nil {
 		return cairn.LocatedBlock{}, err
@@ -220,19 +222,31 @@ func (s *Server) AddBlock(ctx context.Context, p string, fileID uint64, client s
 	// A retry of an AddBlock whose answer was lost: the last block is
 	// uncommitted and previous names the block before it. Give the same
 	// block again rather than orphan it.
+	var stale *cairn.Block
 	blocks := u.f.blocks
 	if k := len(blocks); k > 0 && !blocks[k-1].committed {
 		prevMatches := previous == nil && k == 1 ||
 			previous != nil && k >= 2 && blocks[k-2].id == previous.ID
-		if prevMatches {
+		if prevMatches && !slices.ContainsFunc(u.expected, func(id cairn.NodeID) bool { return slices.Contains(exclude, id) }) {
 			lb := s.locate(blocks[k-1], u.f.size(), s.ns.expectedNodes(u), clientHost, s.now().UnixNano())
 			s.ns.mu.RUnlock()
 			return lb, nil
+		}
+		if prevMatches {
+			b := blocks[k-1].block()
+			stale = &b
 		}
 	}
 	fileID = u.f.id
 	repl, blockSize := int(u.f.repl), u.f.blkSize
 	s.ns.mu.RUnlock()
+
+	if stale != nil {
+		c := command{op: opAbandonBlock, fileID: fileID, clientName: client, block: *stale}
+		if _, err := s.propose(ctx, &c); err != nil {
+			return cairn.LocatedBlock{}, err
+		}
+	}
 
 	if err := s.checkReplication(repl); err != nil {
 		return cairn.LocatedBlock{}, err
@@ -324,7 +338,9 @@ func (s *Server) alreadyComplete(p string, fileID uint64, last *cairn.Block) (Fi
 }
 
 // AbandonBlock drops the writer's last, uncommitted block (as after a
-// failed pipeline), so that AddBlock can allocate another.
+// failed pipeline), so that AddBlock can allocate another. A block the
+// file no longer has is taken as abandoned already (a retry whose first
+// answer was lost): that is no error.
 func (s *Server) AbandonBlock(ctx context.Context, p string, fileID uint64, client string, b cairn.Block) error {
 	if err := s.writable(); err != nil {
 		return err
@@ -332,19 +348,22 @@ func (s *Server) AbandonBlock(ctx context.Context, p string, fileID uint64, clie
 	if err := checkClientName(client); err != nil {
 		return err
 	}
-	if fileID == 0 {
-		s.ns.mu.RLock()
-		u, err := s.findWriter(p, 0, client)
-		if err == nil {
-			fileID = u.f.id
-		}
-		s.ns.mu.RUnlock()
-		if err != nil {
-			return err
-		}
+	s.ns.mu.RLock()
+	u, err := s.findWriter(p, fileID, client)
+	gone := false
+	if err == nil {
+		fileID = u.f.id
+		gone = !slices.ContainsFunc(u.f.blocks, func(bi *blockInfo) bool { return bi.id == b.ID })
+	}
+	s.ns.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if gone {
+		return nil
 	}
 	c := command{op: opAbandonBlock, fileID: fileID, clientName: client, block: b}
-	_, err := s.propose(ctx, &c)
+	_, err = s.propose(ctx, &c)
 	return err
 }
 
@@ -371,9 +390,21 @@ func (s *Server) Mkdirs(ctx context.Context, p string, mode fs.FileMode, parents
 	return v.(FileStatus), nil
 }
 
+// RenameOptions are the parameters of Rename.
+type RenameOptions struct {
+	// Overwrite replaces an existing file at the destination (never a
+	// directory).
+	Overwrite bool
+	// Exact makes dst the final path of src (HDFS rename2): an existing
+	// directory at dst is an error of kind cairn.IsDir instead of the
+	// directory to move src into.
+	Exact bool
+}
+
 // Rename moves src to dst atomically, with the semantics of mv: onto an
-// existing directory it moves src inside it. It returns the final path.
-func (s *Server) Rename(ctx context.Context, src, dst string, overwrite bool) (string, error) {
+// existing directory it moves src inside it; with o.Exact, dst is the
+// final path. It returns the final path.
+func (s *Server) Rename(ctx context.Context, src, dst string, o RenameOptions) (string, error) {
 	if err := validPath(src); err != nil {
 		return "", err
 	}
@@ -384,8 +415,11 @@ func (s *Server) Rename(ctx context.Context, src, dst string, overwrite bool) (s
 		return "", err
 	}
 	c := command{op: opRename, path: src, path2: dst, mtime: s.now().UnixNano()}
-	if overwrite {
+	if o.Overwrite {
 		c.flags |= flagOverwrite
+	}
+	if o.Exact {
+		c.flags |= flagExact
 	}
 	v, err := s.propose(ctx, &c)
 	if err != nil {

@@ -156,7 +156,7 @@ func (r *clientRPC) Mkdirs(ctx context.Context, req *pb.MkdirsRequest) (*pb.Mkdi
 }
 
 func (r *clientRPC) Rename(ctx context.Context, req *pb.RenameRequest) (*pb.RenameResponse, error) {
-	dst, err := r.s.Rename(ctx, req.Src, req.Dst, req.Overwrite)
+	dst, err := r.s.Rename(ctx, req.Src, req.Dst, RenameOptions{Overwrite: req.Overwrite, Exact: req.Exact})
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}

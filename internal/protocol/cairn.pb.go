@@ -1650,10 +1650,16 @@ func (x *MkdirsResponse) GetDir() *FileInfo {
 }
 
 type RenameRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Src           string                 `protobuf:"bytes,1,opt,name=src,proto3" json:"src,omitempty"`
-	Dst           string                 `protobuf:"bytes,2,opt,name=dst,proto3" json:"dst,omitempty"`
-	Overwrite     bool                   `protobuf:"varint,3,opt,name=overwrite,proto3" json:"overwrite,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Src       string                 `protobuf:"bytes,1,opt,name=src,proto3" json:"src,omitempty"`
+	Dst       string                 `protobuf:"bytes,2,opt,name=dst,proto3" json:"dst,omitempty"`
+	Overwrite bool                   `protobuf:"varint,3,opt,name=overwrite,proto3" json:"overwrite,omitempty"`
+	// exact makes dst the final path of src (HDFS rename2, POSIX
+	// rename): never a directory to move src into. An existing directory
+	// at dst is an error (IS_DIR); an existing file is replaced only with
+	// overwrite. Without it, a rename onto a directory moves src inside
+	// it, as mv does.
+	Exact         bool `protobuf:"varint,4,opt,name=exact,proto3" json:"exact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1705,6 +1711,13 @@ func (x *RenameRequest) GetDst() string {
 func (x *RenameRequest) GetOverwrite() bool {
 	if x != nil {
 		return x.Overwrite
+	}
+	return false
+}
+
+func (x *RenameRequest) GetExact() bool {
+	if x != nil {
+		return x.Exact
 	}
 	return false
 }
@@ -5123,11 +5136,12 @@ const file_cairn_proto_rawDesc = "" +
 	"\x05owner\x18\x04 \x01(\tR\x05owner\x12\x14\n" +
 	"\x05group\x18\x05 \x01(\tR\x05group\"6\n" +
 	"\x0eMkdirsResponse\x12$\n" +
-	"\x03dir\x18\x01 \x01(\v2\x12.cairn.v1.FileInfoR\x03dir\"Q\n" +
+	"\x03dir\x18\x01 \x01(\v2\x12.cairn.v1.FileInfoR\x03dir\"g\n" +
 	"\rRenameRequest\x12\x10\n" +
 	"\x03src\x18\x01 \x01(\tR\x03src\x12\x10\n" +
 	"\x03dst\x18\x02 \x01(\tR\x03dst\x12\x1c\n" +
-	"\toverwrite\x18\x03 \x01(\bR\toverwrite\"\"\n" +
+	"\toverwrite\x18\x03 \x01(\bR\toverwrite\x12\x14\n" +
+	"\x05exact\x18\x04 \x01(\bR\x05exact\"\"\n" +
 	"\x0eRenameResponse\x12\x10\n" +
 	"\x03dst\x18\x01 \x01(\tR\x03dst\"A\n" +
 	"\rDeleteRequest\x12\x12\n" +

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -109,25 +108,6 @@ func replicated(ctx context.Context, cl *client.Client, p string, n int) (bool, 
 	return true, nil
 }
 
-// blockFiles counts the finalized block files of id on the DataNodes'
-// disks.
-func blockFiles(t *testing.T, c *testcluster.Cluster, id cairn.BlockID) (n int, where []string) {
-	t.Helper()
-	name := fmt.Sprintf("blk_%d", id)
-	for i := range c.NumDataNodes() {
-		for _, dir := range c.DataNodeDirs(i) {
-			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && !d.IsDir() && d.Name() == name && strings.Contains(p, "finalized") {
-					n++
-					where = append(where, p)
-				}
-				return nil
-			})
-		}
-	}
-	return n, where
-}
-
 func TestHealStoppedDataNodeWithRealBytes(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{DataNodes: 4})
 	cl := c.Client(t)
@@ -166,7 +146,7 @@ func TestHealStoppedDataNodeWithRealBytes(t *testing.T) {
 			return false, err
 		}
 		for _, lb := range st.Blocks {
-			if n, _ := blockFiles(t, c, lb.Block.ID); n != 3 {
+			if n := len(c.ReplicaFiles(lb.Block.ID)); n != 3 {
 				return false, nil
 			}
 		}
@@ -182,19 +162,8 @@ func TestHealCorruptReplica(t *testing.T) {
 	st, _ := c.NameNode().GetBlockLocations(context.Background(), "/heal/c", 0, 0, "")
 	id := st.Blocks[0].Block.ID
 	bad := locations(t, c, "/heal/c")[0][0]
-	var path string
-	for _, dir := range c.DataNodeDirs(bad) {
-		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.Name() == fmt.Sprintf("blk_%d", id) && strings.Contains(p, "finalized") {
-				path = p
-			}
-			return nil
-		})
-	}
-	if path == "" {
-		t.Fatalf("no block file of %v on datanode %d", id, bad)
-	}
-	flip(t, path, 100)
+	path := c.ReplicaFile(t, bad, id)
+	testcluster.FlipByte(t, path, 100)
 
 	// Reads never return the bad bytes; one of them lands on the bad
 	// replica and reports it (or the DataNode's scanner does).
@@ -210,8 +179,7 @@ func TestHealCorruptReplica(t *testing.T) {
 		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
-		n, _ := blockFiles(t, c, id)
-		return n == 3, nil
+		return len(c.ReplicaFiles(id)) == 3, nil
 	})
 	checkFile(t, cl, "/heal/c", data)
 }
@@ -222,12 +190,12 @@ func TestHealEveryReplicaCorrupt(t *testing.T) {
 	putFile(t, cl, "/heal/all", healBlock/2)
 	st, _ := c.NameNode().GetBlockLocations(context.Background(), "/heal/all", 0, 0, "")
 	id := st.Blocks[0].Block.ID
-	_, where := blockFiles(t, c, id)
+	where := c.ReplicaFiles(id)
 	if len(where) != 3 {
 		t.Fatalf("block files %v, want 3", where)
 	}
 	for _, p := range where {
-		flip(t, p, 10)
+		testcluster.FlipByte(t, p, 10)
 	}
 	_, err := readFile(context.Background(), cl, "/heal/all")
 	if cairn.KindOf(err) != cairn.Corrupt || !strings.Contains(err.Error(), fmt.Sprintf("blk_%d", id)) {
@@ -303,21 +271,4 @@ func stateOf(ctx context.Context, cl *client.Client, addr string) string {
 		}
 	}
 	return ""
-}
-
-func flip(t *testing.T, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
 }
