@@ -124,6 +124,15 @@ func TestHistoryCheckerAccepts(t *testing.T) {
 		{"a rename onto a directory moves the value into it",
 			new(hh).op(0, fMkdir, kb, 0, 5, evOK).op(0, fPut, ka, 6, 10, evOK, val(1)).op(1, fRename, ka, 20, 30, evOK, dest(kb)),
 			fin(map[string]uint64{kb: 0, kb + "/k0": 1})},
+		{"a rename onto itself changes nothing",
+			new(hh).op(0, fPut, ka, 0, 10, evOK, val(1)).op(1, fRename, ka, 20, 30, evOK, dest(ka)).op(1, fGet, ka, 40, 50, evOK, seesValue(1)),
+			fin(map[string]uint64{ka: 1})},
+		{"a file taken over keeps what its writer sent",
+			new(hh).op(11, fInspect, "/h/d0/.lease._COPYING_.0a1b2c3d", 0, 10, evOK, func(inv, cmp *event) {
+				inv.Value, inv.Size = 1, 1<<20+1
+				cmp.Read = &readResult{Kind: readPrefix, Value: 1, Size: 1<<20 + 4096}
+			}),
+			fin(nil)},
 		{"a failed read tells nothing",
 			new(hh).op(0, fPut, ka, 0, 10, evOK, val(1)).op(1, fGet, ka, 20, 30, evFail),
 			fin(map[string]uint64{ka: 1})},
@@ -216,6 +225,18 @@ func TestHistoryCheckerRejects(t *testing.T) {
 		{"the final state never settled",
 			new(hh),
 			with(fin(nil), func(f *finalState) { f.Settled, f.Detail = false, "temporaries [x]" }), []string{vUnsettledFS}},
+		{"a lease takeover dropped the writer's last block",
+			new(hh).op(11, fInspect, "/h/d0/.lease._COPYING_.0a1b2c3d", 0, 10, evOK, func(inv, cmp *event) {
+				inv.Value, inv.Size = 1, 1<<20+1
+				cmp.Read = &readResult{Kind: readPrefix, Value: 1, Size: 1 << 20}
+			}),
+			fin(nil), []string{vTakeover}},
+		{"a file taken over is not a prefix of its writer's value",
+			new(hh).op(11, fInspect, "/h/d0/.lease._COPYING_.0a1b2c3d", 0, 10, evOK, func(inv, cmp *event) {
+				inv.Value, inv.Size = 1, 1<<20+1
+				cmp.Read = &readResult{Kind: readPartial, Size: 2 << 20, Detail: "not a prefix"}
+			}),
+			fin(nil), []string{vTakeover}},
 		{"a put acknowledged though its key had become a directory",
 			new(hh).op(1, fMkdir, kb, 0, 5, evOK).op(0, fPut, kb, 10, 20, evOK, val(1)),
 			fin(map[string]uint64{kb: 0, "/h/d0/k1/.k1._COPYING_.00000001": 1}), []string{vLost, vTemporary}},

@@ -41,6 +41,9 @@ package e2e
 //     not failed and may have taken effect after the put;
 //   - an operation of unknown outcome took effect wholly or not at all:
 //     its value is whole, and no value is in two places at the end;
+//   - a file read after another client took over its paused writer's
+//     lease is a prefix of the writer's value at least as long as what
+//     the writer had sent to the DataNodes (fInspect);
 //   - at the end: no `._COPYING_` temporaries, no open files, fsck
 //     HEALTHY with no under-replicated, missing or corrupt block.
 
@@ -52,6 +55,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Event types of a history.
@@ -74,6 +78,9 @@ const (
 	fMkdir  = "mkdir"  // make the directory Path (and its parents)
 	fRmr    = "rmr"    // remove the directory Path and everything below it
 	fCreate = "create" // another client's Create of a writer's temporary (lease takeover); no value
+	// fInspect reads a paused writer's file after another client took
+	// its lease over: it must be a prefix of Value at least Size long.
+	fInspect = "inspect"
 )
 
 // Kinds of what a read found.
@@ -83,6 +90,7 @@ const (
 	readDir     = "dir"     // a directory
 	readPartial = "partial" // bytes that are not one whole value
 	readError   = "error"   // the read failed (final state only)
+	readPrefix  = "prefix"  // the first Size bytes of Value (fInspect only)
 )
 
 // readResult is what a read found.
@@ -229,6 +237,7 @@ const (
 	vUnhealthy   = "cluster not healthy at the end"
 	vOpenAtEnd   = "file still open at the end"
 	vUnsettledFS = "final state did not settle"
+	vTakeover    = "lease takeover lost bytes"
 )
 
 // live reports whether o may have taken effect.
@@ -245,7 +254,10 @@ func removes(o *hop, p string) bool {
 	case fDelete, fRmr:
 		return under(p, o.Path)
 	case fRename:
-		return under(p, o.Path)
+		// A rename whose destination covers p (a rename onto itself,
+		// or of a directory into itself) may have put something back
+		// there: it is a placer, not a certain remover.
+		return under(p, o.Path) && !under(p, o.Dest)
 	}
 	return false
 }
@@ -390,7 +402,15 @@ func checkHistory(h []event, final finalState) []violation {
 				if by != nil {
 					what = "a read"
 				}
-				add(vLost, "%s found %s at %s after an acknowledged %s to it, and no operation that had not failed can explain it", what, found, p, s.F)(nonNil(by, s)...)
+				// The mkdirs of p that may have raced with s, for
+				// the reader of the report.
+				ctx := nonNil(by, s)
+				for _, m := range ops {
+					if m.F == fMkdir && m.Path == p && live(m) && m.Invoke < end && m.Complete > s.Invoke-int64(time.Second) {
+						ctx = append(ctx, m)
+					}
+				}
+				add(vLost, "%s found %s at %s after an acknowledged %s to it, and no operation that had not failed can explain it", what, found, p, s.F)(ctx...)
 			}
 		}
 	}
@@ -407,6 +427,21 @@ func checkHistory(h []event, final finalState) []violation {
 			seen(o, o.Path, *o.Read, o.Complete)
 		case readAbsent, readDir:
 			missing(o, o.Path, o.Read.Kind, o.Invoke, o.Complete)
+		}
+	}
+
+	// Files read after a lease takeover.
+	for _, o := range ops {
+		if o.F != fInspect {
+			continue
+		}
+		switch {
+		case o.Status != evOK:
+			add(vTakeover, "%s could not be read after the takeover: %s", o.Path, o.Err)(o)
+		case o.Read == nil || o.Read.Kind != readPrefix:
+			add(vTakeover, "%s after the takeover: %s", o.Path, readDetail(o.Read))(o)
+		case o.Read.Size < o.Size:
+			add(vTakeover, "%s after the takeover has %d bytes of value %x, fewer than the %d its writer had sent to the DataNodes (a block dropped or truncated)", o.Path, o.Read.Size, o.Value, o.Size)(o)
 		}
 	}
 
@@ -526,6 +561,13 @@ func dedupe(vs []violation) []violation {
 		}
 	}
 	return out
+}
+
+func readDetail(r *readResult) string {
+	if r == nil {
+		return "nothing read"
+	}
+	return r.Kind + " " + r.Detail
 }
 
 func nonNil(ops ...*hop) []*hop {

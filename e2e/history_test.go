@@ -53,6 +53,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -389,6 +390,9 @@ type worker struct {
 	c   *client.Client // nil for the CLI worker
 	hc  *hcluster
 	log func(format string, args ...any)
+	// quiet is set while the lease scenario runs: no directory is
+	// removed then, so that the paused put's file stays.
+	quiet *atomic.Bool
 }
 
 func (w *worker) nextValue() uint64 {
@@ -432,7 +436,7 @@ func (w *worker) step(ctx context.Context) {
 		w.h.invoke(event{Process: w.id, F: fDelete, Path: key})
 		typ, err := w.remove(ctx, key, fDelete)
 		w.h.complete(w.id, typ, func(e *event) { e.Err = err })
-	case r < 99:
+	case r < 99 || w.rng.Intn(4) != 0 || w.quiet.Load():
 		// A key of the second directory becomes a directory.
 		if !strings.HasPrefix(key, hDirs[1]+"/") {
 			key = hKeys[len(hKeys)/2+w.rng.Intn(len(hKeys)/2)]
@@ -441,7 +445,8 @@ func (w *worker) step(ctx context.Context) {
 		typ, err := w.mkdir(ctx, key)
 		w.h.complete(w.id, typ, func(e *event) { e.Err = err })
 	default:
-		// A whole directory is removed and made again.
+		// A whole directory is removed and made again (one
+		// operation in 400, and not while the lease scenario runs).
 		dir := hDirs[w.rng.Intn(len(hDirs))]
 		w.h.invoke(event{Process: w.id, F: fRmr, Path: dir})
 		typ, err := w.remove(ctx, dir, fRmr)
@@ -740,8 +745,10 @@ func schedule(seed int64, run time.Duration) []step {
 			// A path of its own, so that its temporary is the
 			// only one there; the directory is the workers'.
 			s.Key = hDirs[rng.Intn(len(hDirs))] + "/lease"
+			// At least a quarter block of the second block is
+			// written before the pause.
 			s.Size = hBlockSize + hBlockSize/2 + rng.Int63n(3*hBlockSize/2)
-			s.Before = hBlockSize + rng.Int63n(s.Size-hBlockSize)
+			s.Before = hBlockSize + hBlockSize/4 + rng.Int63n(s.Size-hBlockSize-hBlockSize/4)
 			s.Dur = hSoftLimit + 1500*time.Millisecond
 		}
 	}
@@ -755,6 +762,7 @@ type nemesis struct {
 	h     *history
 	admin *client.Client // for waits and the lease scenario's other client
 	seq   uint64
+	quiet *atomic.Bool // set during the lease scenario
 }
 
 func (n *nemesis) run(ctx context.Context, steps []step) {
@@ -901,7 +909,10 @@ func (n *nemesis) leaseSteal(ctx context.Context, s step) {
 		stdin.Write(data[:s.Before])
 	}()
 
-	// Wait until the put's temporary has a block.
+	n.quiet.Store(true)
+	defer n.quiet.Store(false)
+	// Wait until the put's temporary has its second block, and give
+	// the bytes before the pause time to reach the DataNodes.
 	dir, base := cairn.Dir(s.Key), cairn.Base(s.Key)
 	var tmp string
 	deadline := time.Now().Add(20 * time.Second)
@@ -917,7 +928,7 @@ func (n *nemesis) leaseSteal(ctx context.Context, s step) {
 		if err == nil {
 			for _, e := range ents {
 				if strings.HasPrefix(e.Name, "."+base+tempMarker) {
-					if fi, err := n.admin.StatBlocks(lctx, cairn.Join(dir, e.Name)); err == nil && len(fi.Blocks) > 0 {
+					if fi, err := n.admin.StatBlocks(lctx, cairn.Join(dir, e.Name)); err == nil && len(fi.Blocks) > 1 {
 						tmp = cairn.Join(dir, e.Name)
 					}
 				}
@@ -929,6 +940,7 @@ func (n *nemesis) leaseSteal(ctx context.Context, s step) {
 		}
 	}
 	if tmp != "" {
+		sleepCtx(ctx, 500*time.Millisecond)
 		cmd.Process.Signal(syscall.SIGSTOP)
 		h.nemesis("SIGSTOP the put of %s writing %s", s.Key, tmp)
 		sleepCtx(ctx, s.Dur)
@@ -942,6 +954,9 @@ func (n *nemesis) leaseSteal(ctx context.Context, s step) {
 			fw, err := n.admin.Create(cctx, tmp, &client.CreateOptions{Overwrite: overwrite})
 			cancel()
 			h.complete(hLeaseThief, outcome(err), func(e *event) { e.Err = errString(err) })
+			if err != nil && !overwrite {
+				n.inspectTakeover(tmp, id, data)
+			}
 			if err == nil {
 				// Do not keep what was made: remove it again.
 				h.invoke(event{Process: hLeaseThief, F: fCreate, Path: tmp, Err: "abort"})
@@ -977,6 +992,54 @@ func (n *nemesis) leaseSteal(ctx context.Context, s step) {
 	default:
 		h.complete(hLeasePut, evUnknown, func(e *event) { e.Err = "did not end within " + hPutTimeout.String() })
 	}
+}
+
+// inspectTakeover waits (bounded) until the paused put's temporary is
+// closed by the lease takeover, and reads it: a takeover runs block
+// recovery, which keeps the bytes the DataNodes hold, so the file must
+// be a prefix of the value longer than its first block (the put had
+// written part of the second block before the pause). The reading is
+// an operation of the history, judged by the checker. A temporary
+// deleted meanwhile (abandoned temporaries may be) tells nothing.
+func (n *nemesis) inspectTakeover(tmp string, id uint64, data []byte) {
+	h := n.h
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		fi, err := n.admin.Stat(ctx, tmp)
+		cancel()
+		if errors.Is(err, cairn.NotExist) {
+			h.nemesis("takeover: %s is gone, not inspected", tmp)
+			return
+		}
+		if err == nil && !fi.UnderConstruction {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	h.invoke(event{Process: hLeaseThief, F: fInspect, Path: tmp, Value: id, Size: hBlockSize + 1})
+	ctx, cancel := context.WithTimeout(context.Background(), hOpTimeout)
+	defer cancel()
+	fi, err := n.admin.Stat(ctx, tmp)
+	if err == nil && fi.UnderConstruction {
+		h.complete(hLeaseThief, evFail, func(e *event) { e.Err = "still being written after 20s" })
+		return
+	}
+	var got []byte
+	f, err := n.admin.Open(ctx, tmp)
+	if err == nil {
+		got, err = io.ReadAll(f)
+		f.Close()
+	}
+	if err != nil {
+		h.complete(hLeaseThief, evFail, func(e *event) { e.Err = err.Error() })
+		return
+	}
+	r := readResult{Kind: readPrefix, Value: id, Size: int64(len(got))}
+	if len(got) > len(data) || !bytes.Equal(got, data[:len(got)]) {
+		r = readResult{Kind: readPartial, Size: int64(len(got)), Detail: fmt.Sprintf("%d bytes that are not a prefix of value %x", len(got), id)}
+	}
+	h.complete(hLeaseThief, evOK, func(e *event) { e.Read = &r })
 }
 
 // historySeed runs one seed: a cluster, the faulty phase, the final
@@ -1039,6 +1102,7 @@ func historySeed(t *testing.T, seed int64, run time.Duration) {
 	wctx, stopWorkers := context.WithCancel(bg)
 	var wg sync.WaitGroup
 	var clients []*client.Client
+	var quiet atomic.Bool
 	defer func() {
 		stopWorkers()
 		wg.Wait()
@@ -1047,7 +1111,7 @@ func historySeed(t *testing.T, seed int64, run time.Duration) {
 		}
 	}()
 	for i := range hInProcess + 1 {
-		wk := &worker{id: i, h: h, rng: rand.New(rand.NewSource(seed*1000 + int64(i))), hc: hc, log: note}
+		wk := &worker{id: i, h: h, rng: rand.New(rand.NewSource(seed*1000 + int64(i))), hc: hc, log: note, quiet: &quiet}
 		if i < hInProcess {
 			addr := hc.nnAddr
 			if i < len(hc.cliNN) {
@@ -1071,7 +1135,7 @@ func historySeed(t *testing.T, seed int64, run time.Duration) {
 		}()
 	}
 
-	n := &nemesis{t: t, hc: hc, h: h, admin: admin}
+	n := &nemesis{t: t, hc: hc, h: h, admin: admin, quiet: &quiet}
 	n.run(runCtx, steps)
 	<-runCtx.Done()
 	h.nemesis("heal everything")
