@@ -90,6 +90,9 @@ const (
 	hPutTimeout   = 60 * time.Second
 	hOpTimeout    = 20 * time.Second
 	hCleanupLimit = 60 * time.Second
+	// hSettle bounds the wait, after the hard lease limit, for the
+	// cluster to be clean at the end.
+	hSettle = 45 * time.Second
 )
 
 // hDirs and hKeys are the key space: four files in each of two
@@ -156,9 +159,9 @@ func TestHistory(t *testing.T) {
 		return
 	}
 	start := time.Now()
-	// A seed takes the faulty phase plus about 40s to start, drain,
-	// settle and check.
-	perSeed := run + 40*time.Second
+	// A seed takes the faulty phase, up to the hard limit and hSettle
+	// to settle, and some seconds to start, drain and check.
+	perSeed := run + hHardLimit + hSettle + 15*time.Second
 	seed := time.Now().UnixNano() % 1_000_000_000
 	for i := 0; i == 0 || time.Since(start)+perSeed <= budget; i++ {
 		s := seed + int64(i)
@@ -645,7 +648,7 @@ type step struct {
 	Gap     time.Duration `json:"gap"` // before the fault
 	Fault   string        `json:"fault"`
 	Target  int           `json:"target"`
-	Other   int           `json:"other"` // a second target
+	Other   int           `json:"other"` // a second target; for the lease scenario, the whole blocks before the pause
 	Dur     time.Duration `json:"dur"`
 	Variant int           `json:"variant"`
 	// For the lease scenario: the key, value size and how much is
@@ -745,10 +748,15 @@ func schedule(seed int64, run time.Duration) []step {
 			// A path of its own, so that its temporary is the
 			// only one there; the directory is the workers'.
 			s.Key = hDirs[rng.Intn(len(hDirs))] + "/lease"
-			// At least a quarter block of the second block is
-			// written before the pause.
+			// One or two whole blocks and at least a quarter of
+			// the next are written before the pause.
 			s.Size = hBlockSize + hBlockSize/2 + rng.Int63n(3*hBlockSize/2)
-			s.Before = hBlockSize + hBlockSize/4 + rng.Int63n(s.Size-hBlockSize-hBlockSize/4)
+			s.Other = 1
+			if s.Size > 2*hBlockSize+hBlockSize/2 && rng.Intn(2) == 0 {
+				s.Other = 2
+			}
+			room := min(hBlockSize/2, s.Size-int64(s.Other)*hBlockSize-hBlockSize/4)
+			s.Before = int64(s.Other)*hBlockSize + hBlockSize/4 + rng.Int63n(room)
 			s.Dur = hSoftLimit + 1500*time.Millisecond
 		}
 	}
@@ -928,7 +936,7 @@ func (n *nemesis) leaseSteal(ctx context.Context, s step) {
 		if err == nil {
 			for _, e := range ents {
 				if strings.HasPrefix(e.Name, "."+base+tempMarker) {
-					if fi, err := n.admin.StatBlocks(lctx, cairn.Join(dir, e.Name)); err == nil && len(fi.Blocks) > 1 {
+					if fi, err := n.admin.StatBlocks(lctx, cairn.Join(dir, e.Name)); err == nil && len(fi.Blocks) > s.Other {
 						tmp = cairn.Join(dir, e.Name)
 					}
 				}
@@ -955,7 +963,7 @@ func (n *nemesis) leaseSteal(ctx context.Context, s step) {
 			cancel()
 			h.complete(hLeaseThief, outcome(err), func(e *event) { e.Err = errString(err) })
 			if err != nil && !overwrite {
-				n.inspectTakeover(tmp, id, data)
+				n.inspectTakeover(tmp, id, data, int64(s.Other)*hBlockSize+1)
 			}
 			if err == nil {
 				// Do not keep what was made: remove it again.
@@ -997,11 +1005,13 @@ func (n *nemesis) leaseSteal(ctx context.Context, s step) {
 // inspectTakeover waits (bounded) until the paused put's temporary is
 // closed by the lease takeover, and reads it: a takeover runs block
 // recovery, which keeps the bytes the DataNodes hold, so the file must
-// be a prefix of the value longer than its first block (the put had
-// written part of the second block before the pause). The reading is
+// be a prefix of the value at least `least` bytes long: longer than its
+// whole blocks, since the put had sent part of the next block before
+// the pause (the unsent rest, in the CLI's and the Writer's buffers and
+// the pipe, is less than that part). The reading is
 // an operation of the history, judged by the checker. A temporary
 // deleted meanwhile (abandoned temporaries may be) tells nothing.
-func (n *nemesis) inspectTakeover(tmp string, id uint64, data []byte) {
+func (n *nemesis) inspectTakeover(tmp string, id uint64, data []byte, least int64) {
 	h := n.h
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -1017,7 +1027,7 @@ func (n *nemesis) inspectTakeover(tmp string, id uint64, data []byte) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	h.invoke(event{Process: hLeaseThief, F: fInspect, Path: tmp, Value: id, Size: hBlockSize + 1})
+	h.invoke(event{Process: hLeaseThief, F: fInspect, Path: tmp, Value: id, Size: least})
 	ctx, cancel := context.WithTimeout(context.Background(), hOpTimeout)
 	defer cancel()
 	fi, err := n.admin.Stat(ctx, tmp)
@@ -1196,7 +1206,7 @@ func historySeed(t *testing.T, seed int64, run time.Duration) {
 func (hc *hcluster) settle(admin *client.Client, h *history) finalState {
 	bg := context.Background()
 	var final finalState
-	deadline := time.Now().Add(hHardLimit + 2*time.Minute)
+	deadline := time.Now().Add(hHardLimit + hSettle)
 	for {
 		ok, detail := hc.clean(admin)
 		final.Settled, final.Detail = ok, detail
