@@ -319,3 +319,27 @@ func TestHistorySchedule(t *testing.T) {
 		}
 	}
 }
+
+func TestHistoryCLIOutcome(t *testing.T) {
+	for _, tt := range []struct {
+		code   int
+		stderr string
+		want   string
+	}{
+		{0, "", evOK},
+		{1, "cairn: put /h/d0/k0: file already exists\n", evFail},
+		{1, "cairn: mv /h/d0/k0: destination /h/d0/k1 exists\n", evFail},
+		{1, "cairn: put /h/d0/k0: file is not open for writing (closed, deleted or recovered)\n", evFail},
+		{1, "cairn: put /h/d1/k0: is a directory (name the file to write standard input to)\n", evFail},
+		{1, "cairn: put /h/d0/k0: name node is in safe mode\n", evFail},
+		{1, "cairn: put /h/d0/k0: namenode 127.0.0.1:1 unreachable: connection refused\n", evUnknown},
+		{1, `cairn: put /h/d0/k0: connection error: desc = "transport: Error while dialing"` + "\n", evUnknown},
+		{1, "cairn: rename /h/d0/k0: error reading from server: EOF\n", evUnknown},
+		{1, "cairn: put /h/d0/k0: something new\n", evUnknown},
+		{-1, "signal: killed", evUnknown},
+	} {
+		if got := cliOutcome(tt.code, tt.stderr); got != tt.want {
+			t.Errorf("cliOutcome(%d, %q) = %s, want %s", tt.code, tt.stderr, got, tt.want)
+		}
+	}
+}

@@ -348,24 +348,39 @@ func outcome(err error) string {
 	}
 }
 
-// cliDefinite are the messages of the error kinds that say a `cairn fs`
-// command was refused (the CLI prints "cairn: OP PATH: MESSAGE").
-var cliDefinite = []string{
-	cairn.Exist.String(), cairn.NotExist.String(), cairn.IsDir.String(), cairn.NotDir.String(),
-	cairn.NotEmpty.String(), cairn.LeaseConflict.String(), cairn.SafeMode.String(),
-	cairn.Invalid.String(), cairn.Permission.String(),
-}
+// cliDefinite are phrases of the errors that say a `cairn fs` command
+// was refused, so that it had no effect (the CLI prints "cairn: OP
+// PATH: MESSAGE", and the NameNode's messages name what was wrong: "file
+// already exists", "destination /x exists", "file is not open for
+// writing"); cliIndefinite are those of a lost connection, after which
+// the outcome is unknown. Any other message counts as unknown too.
+var (
+	cliDefinite = []string{
+		"exist", cairn.IsDir.String(), cairn.NotDir.String(), cairn.NotEmpty.String(),
+		cairn.LeaseConflict.String(), "not open for writing", cairn.SafeMode.String(),
+		cairn.Invalid.String(), cairn.Permission.String(), cairn.NotReplicated.String(),
+		cairn.NoSpace.String(),
+	}
+	cliIndefinite = []string{"unreachable", "unavailable", "connection", "transport", "deadline",
+		"timed out", "timeout", "EOF", "reset", "canceled", "refused", "signal", "killed"}
+)
 
 // cliOutcome is the history type of a `cairn fs` command's end.
 func cliOutcome(code int, stderr string) string {
 	if code == 0 {
 		return evOK
 	}
-	if code > 0 {
-		for _, m := range cliDefinite {
-			if strings.Contains(stderr, m) {
-				return evFail
-			}
+	if code < 0 {
+		return evUnknown
+	}
+	for _, m := range cliIndefinite {
+		if strings.Contains(stderr, m) {
+			return evUnknown
+		}
+	}
+	for _, m := range cliDefinite {
+		if strings.Contains(stderr, m) {
+			return evFail
 		}
 	}
 	return evUnknown
