@@ -450,11 +450,11 @@ func (w *worker) step(ctx context.Context) {
 		w.h.invoke(event{Process: w.id, F: fRename, Path: key, Dest: dst, Overwrite: overwrite})
 		typ, err := w.rename(ctx, key, dst, overwrite)
 		w.h.complete(w.id, typ, func(e *event) { e.Err = err })
-	case r < 94:
+	case r < 95:
 		w.h.invoke(event{Process: w.id, F: fDelete, Path: key})
 		typ, err := w.remove(ctx, key, fDelete)
 		w.h.complete(w.id, typ, func(e *event) { e.Err = err })
-	case r < 99 || w.rng.Intn(4) != 0 || w.quiet.Load():
+	case r < 98 || w.rng.Intn(8) != 0 || w.quiet.Load():
 		// A key of the second directory becomes a directory.
 		if !strings.HasPrefix(key, hDirs[1]+"/") {
 			key = hKeys[len(hKeys)/2+w.rng.Intn(len(hKeys)/2)]
