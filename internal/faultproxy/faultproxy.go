@@ -16,6 +16,11 @@
 //     forwarded. Restore resets the connections that lost bytes (their
 //     streams can no longer be trusted, as when TCP gives up after a
 //     long partition), so the ends see an error and reconnect.
+//   - DropReplies: a one-way blackhole: what the client end sends still
+//     reaches the target, but every byte the target sends back is
+//     discarded, on open and new connections alike, as when a reply is
+//     lost after the server acted on the request. Restore resets the
+//     connections that lost bytes.
 //   - Refuse: new connections are reset as soon as they are accepted;
 //     open ones are left alone.
 //   - Cut: ResetConnections and Refuse together: the target is
@@ -48,6 +53,7 @@ type Proxy struct {
 	mu        sync.Mutex
 	closed    bool               // guarded by mu
 	blackhole bool               // guarded by mu
+	dropReply bool               // guarded by mu
 	refuse    bool               // guarded by mu
 	latency   time.Duration      // guarded by mu
 	links     map[*link]struct{} // guarded by mu
@@ -99,6 +105,15 @@ func (p *Proxy) Blackhole() {
 	p.blackhole = true
 }
 
+// DropReplies makes every connection, open or new, lose the bytes the
+// target sends: the client's bytes are still forwarded, so the target
+// acts on requests whose answers never arrive.
+func (p *Proxy) DropReplies() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropReply = true
+}
+
 // Refuse makes the proxy reset new connections as soon as it accepts
 // them. Open connections are left alone.
 func (p *Proxy) Refuse() {
@@ -114,12 +129,14 @@ func (p *Proxy) Cut() {
 	p.ResetConnections()
 }
 
-// Restore ends Blackhole, Refuse and Cut. Connections that lost bytes
-// to a blackhole, and connections accepted during one, are reset so
-// their ends reconnect. The latency is kept.
+// Restore ends Blackhole, DropReplies, Refuse and Cut. Connections
+// that lost bytes to a blackhole or to DropReplies, and connections
+// accepted during a blackhole, are reset so their ends reconnect. The
+// latency is kept.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	p.blackhole = false
+	p.dropReply = false
 	p.refuse = false
 	var broken []*link
 	for l := range p.links {
@@ -246,8 +263,8 @@ func (p *Proxy) serveLink(l *link) {
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); p.pipe(l, l.server, l.client) }()
-	go func() { defer wg.Done(); p.pipe(l, l.client, l.server) }()
+	go func() { defer wg.Done(); p.pipe(l, l.server, l.client, false) }()
+	go func() { defer wg.Done(); p.pipe(l, l.client, l.server, true) }()
 	wg.Wait()
 	p.reset(l)
 }
@@ -259,9 +276,10 @@ type chunk struct {
 }
 
 // pipe copies src to dst, dropping bytes while the proxy is
-// blackholed and delaying them by the latency. When src ends, dst's
-// write side is closed so a half-close is forwarded.
-func (p *Proxy) pipe(l *link, dst, src net.Conn) {
+// blackholed (or, for the reply direction from the target, while it
+// drops replies) and delaying them by the latency. When src ends,
+// dst's write side is closed so a half-close is forwarded.
+func (p *Proxy) pipe(l *link, dst, src net.Conn, reply bool) {
 	q := make(chan chunk, 64)
 	done := make(chan struct{})
 	go func() {
@@ -289,7 +307,7 @@ func (p *Proxy) pipe(l *link, dst, src net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			blackhole, latency := p.blackhole, p.latency
+			blackhole, latency := p.blackhole || (reply && p.dropReply), p.latency
 			if blackhole {
 				l.dropped = true
 			}

@@ -318,3 +318,115 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Error("the proxy still accepts connections after Close")
 	}
 }
+
+// recorder accepts connections on loopback, echoes what it reads and
+// keeps a copy of every byte it received.
+type recorder struct {
+	ln  net.Listener
+	mu  sync.Mutex
+	got bytes.Buffer
+}
+
+func startRecorder(t *testing.T) *recorder {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 1024)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						r.mu.Lock()
+						r.got.Write(buf[:n])
+						r.mu.Unlock()
+						c.Write(buf[:n])
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return r
+}
+
+// waitReceived waits up to 5 seconds for the recorder to have received
+// want somewhere in its input.
+func (r *recorder) waitReceived(want string) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		ok := bytes.Contains(r.got.Bytes(), []byte(want))
+		r.mu.Unlock()
+		if ok {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+func TestDropRepliesForwardsRequestsOnly(t *testing.T) {
+	r := startRecorder(t)
+	p := startProxy(t, r.ln.Addr().String())
+	c := dial(t, p.Addr())
+	if err := roundTrip(c, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	p.DropReplies()
+	if _, err := c.Write([]byte("request-1")); err != nil {
+		t.Fatalf("write while replies are dropped: %v", err)
+	}
+	if !r.waitReceived("request-1") {
+		t.Error("a request sent while replies are dropped did not reach the target")
+	}
+	if !silent(t, c) {
+		t.Error("a reply came back while replies are dropped")
+	}
+	// A new connection reaches the target too, and hears nothing.
+	c2 := dial(t, p.Addr())
+	c2.Write([]byte("request-2"))
+	if !r.waitReceived("request-2") {
+		t.Error("a connection made while replies are dropped did not reach the target")
+	}
+	if !silent(t, c2) {
+		t.Error("a reply came back on a new connection while replies are dropped")
+	}
+
+	p.Restore()
+	if !broken(c) {
+		t.Error("a connection that lost replies was not reset by Restore")
+	}
+	if !broken(c2) {
+		t.Error("a new connection that lost replies was not reset by Restore")
+	}
+	if err := roundTrip(dial(t, p.Addr()), []byte("after")); err != nil {
+		t.Fatalf("new connection after Restore: %v", err)
+	}
+}
+
+func TestDropRepliesKeepsIdleConnections(t *testing.T) {
+	e := startEcho(t)
+	p := startProxy(t, e.ln.Addr().String())
+	c := dial(t, p.Addr())
+	if err := roundTrip(c, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	p.DropReplies()
+	p.Restore()
+	if err := roundTrip(c, []byte("still here")); err != nil {
+		t.Fatalf("idle connection after DropReplies/Restore: %v", err)
+	}
+}
