@@ -74,6 +74,10 @@ type FileInfo struct {
 	Blocks []LocatedBlock
 	// Children is the number of entries of a directory.
 	Children int
+	// FileID is the file's inode number (HDFS's fileId): it stays with
+	// the file through renames and is never reused, so it tells a file
+	// from another put at its path later.
+	FileID uint64
 }
 
 // Defaults, as HDFS's.

@@ -231,3 +231,77 @@ func TestWriteDataNodeFailure(t *testing.T) {
 		t.Fatalf("file written through a failure reads back wrong")
 	}
 }
+
+func TestReadOfReplacedFile(t *testing.T) {
+	// A reader knows the locations of the first blocks only; when the
+	// path is replaced by another file during the read, it must fail
+	// rather than give the new file's blocks as the rest of the old
+	// one.
+	_, cl, ctx := setup(t, testcluster.Options{})
+	old := randomBytes(21, 12*testBlockSize)
+	writeFile(t, ctx, cl, "/replaced", old, nil)
+	r, err := cl.Open(ctx, "/replaced")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	head := make([]byte, testBlockSize)
+	if _, err := io.ReadFull(r, head); err != nil || !bytes.Equal(head, old[:testBlockSize]) {
+		t.Fatalf("first block: %v, equal %v", err, bytes.Equal(head, old[:testBlockSize]))
+	}
+	if err := cl.Remove(ctx, "/replaced"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, ctx, cl, "/replaced", randomBytes(22, 14*testBlockSize), nil)
+
+	rest, err := io.ReadAll(r)
+	if !errors.Is(err, cairn.NotExist) {
+		t.Fatalf("reading on after the path was replaced: err = %v, want kind NotExist", err)
+	}
+	got := append(head, rest...)
+	if !bytes.Equal(got, old[:len(got)]) {
+		t.Fatalf("the reader gave bytes that are not the old file's (%d bytes read)", len(got))
+	}
+	p := make([]byte, 100)
+	if _, err := r.ReadAt(p, int64(len(old))-100); !errors.Is(err, cairn.NotExist) {
+		t.Fatalf("ReadAt of a block not yet located: err = %v, want kind NotExist", err)
+	}
+}
+
+func TestReadStopsAtSizeSeenAtOpen(t *testing.T) {
+	// A reader of a file being written gives the bytes of the size it
+	// saw at Open (as Stat says), not what was written since.
+	_, cl, ctx := setup(t, testcluster.Options{})
+	w, err := cl.Create(ctx, "/growing", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More blocks than one location batch, so that the last ones are
+	// located after they have grown.
+	data := randomBytes(23, 14*testBlockSize)
+	if _, err := w.Write(data[:12*testBlockSize+100]); err != nil {
+		t.Fatal(err)
+	}
+	r, err := cl.Open(ctx, "/growing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	size := r.Stat().Size
+	if size < 11*testBlockSize {
+		t.Fatalf("size at open %d, want at least the 11 blocks completed", size)
+	}
+	if _, err := w.Write(data[12*testBlockSize+100:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(got)) != size || !bytes.Equal(got, data[:size]) {
+		t.Fatalf("read %d bytes, want the %d of Stat, equal prefix %v", len(got), size, bytes.Equal(got, data[:len(got)]))
+	}
+}

@@ -397,6 +397,9 @@ func (r *Reader) openStream(off, length int64) (*blockStream, error) {
 		if n < 0 || start+n > lb.Block.Len {
 			n = lb.Block.Len - start
 		}
+		// A file being written may have grown since Open: the reader
+		// gives the bytes of the size it saw, as Stat says.
+		n = min(n, r.info.Size-off)
 		for _, node := range r.candidates(lb) {
 			rc, err := readBlock(r.ctx, r.c.pool, node, lb.Block, start, n, r.c.name)
 			if err == nil {
@@ -555,7 +558,13 @@ func (r *Reader) fetch(off int64) error {
 	if err != nil {
 		return protocol.FromStatus("read", r.path, err)
 	}
-	fresh := protocol.FileInfoFromProto(resp.GetFile()).Blocks
+	fi := protocol.FileInfoFromProto(resp.GetFile())
+	if fi.IsDir || fi.FileID != r.info.FileID {
+		// The path now names another file (or a directory): its
+		// blocks must not be read as this file's.
+		return cairn.Errorf("read", r.path, cairn.NotExist, "file was removed or replaced while being read")
+	}
+	fresh := fi.Blocks
 	if len(r.blocks)+len(fresh) > maxCachedBlocks {
 		r.blocks = nil
 	}

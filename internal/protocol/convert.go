@@ -109,6 +109,7 @@ func FileInfoToProto(fi cairn.FileInfo) *FileInfo {
 		Mode:              uint32(fi.Mode.Perm()),
 		UnderConstruction: fi.UnderConstruction,
 		Children:          int64(fi.Children),
+		FileId:            fi.FileID,
 	}
 	if !fi.ModTime.IsZero() {
 		p.MtimeUnixNano = fi.ModTime.UnixNano()
@@ -137,6 +138,7 @@ func FileInfoFromProto(p *FileInfo) cairn.FileInfo {
 		Mode:              fs.FileMode(p.Mode).Perm(),
 		UnderConstruction: p.UnderConstruction,
 		Children:          int(p.Children),
+		FileID:            p.FileId,
 	}
 	if p.MtimeUnixNano != 0 {
 		fi.ModTime = time.Unix(0, p.MtimeUnixNano)
