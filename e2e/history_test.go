@@ -495,7 +495,7 @@ func (w *worker) put(ctx context.Context, key string, id uint64, size int64) (st
 	case err != nil && !errors.Is(err, cairn.NotExist):
 		return evFail, err.Error()
 	}
-	tmp := hTempName(key, w.id, w.rng)
+	tmp := hTempName(key, w.rng)
 	fw, err := c.Create(octx, tmp, &client.CreateOptions{Overwrite: false})
 	if err != nil {
 		w.removeTemp(tmp)
@@ -517,11 +517,11 @@ func (w *worker) put(ctx context.Context, key string, id uint64, size int64) (st
 	return evOK, ""
 }
 
-// hTempName is a temporary name beside key of the CLI's form, with the
-// worker's id in it so that the lease scenario can tell the CLI's
-// temporaries from the workers'.
-func hTempName(key string, worker int, rng *rand.Rand) string {
-	return fmt.Sprintf("%s/.%s%s.w%d-%08x", cairn.Dir(key), cairn.Base(key), tempMarker, worker, rng.Uint32())
+// hTempName is a temporary name beside key exactly of the CLI's form
+// (".<name>._COPYING_.<8 hex digits>"), so that the NameNode's lease
+// recovery removes a worker's abandoned temporary as it does the CLI's.
+func hTempName(key string, rng *rand.Rand) string {
+	return fmt.Sprintf("%s/.%s%s.%08x", cairn.Dir(key), cairn.Base(key), tempMarker, rng.Uint32())
 }
 
 // removeTemp removes a put's temporary, retrying while the NameNode is
