@@ -382,44 +382,53 @@ func TestFaultEveryReplicaCorrupt(t *testing.T) {
 	}
 }
 
-// TestFaultClientKilledMidWrite kills a put (kill -9 of the client) in
-// the middle of a block: the lease expires, the NameNode recovers the
-// last block, and the put's temporary file is closed at a length the
-// replicas agree on, readable as a prefix of what was written, and can
-// be removed.
+// TestFaultClientKilledMidWrite kills two puts (kill -9 of the client)
+// in the middle of a block. The lease expires and the NameNode recovers
+// the last block: the file of a put -d (written under its own name) is
+// closed at a length the replicas agree on, readable as a prefix of
+// what was written; the temporary of a plain put, never acknowledged,
+// is closed and removed, so nothing of it stays visible.
 func TestFaultClientKilledMidWrite(t *testing.T) {
 	c := startFaultCluster(t, 3, 3, "--lease-soft-limit", "1s", "--lease-hard-limit", "3s")
 	c.must("fs", "mkdir", "/w")
 	data := randomBytes(3<<20, 70)
-	p := c.startPut(t, "-", "/w/f")
 	written := 1<<20 + 600<<10
-	if _, err := p.stdin.Write(data[:written]); err != nil {
-		t.Fatalf("feeding put: %v (%s)", err, p.stderr.String())
+	direct := c.startPut(t, "-d", "--block-size", "1MiB", "-", "/w/f")
+	plain := c.startPut(t, "--block-size", "1MiB", "-", "/w/g")
+	for _, p := range []*bgPut{direct, plain} {
+		if _, err := p.stdin.Write(data[:written]); err != nil {
+			t.Fatalf("feeding put: %v (%s)", err, p.stderr.String())
+		}
 	}
-	tmp := c.tempOf("/w", "f")
+	tmp := c.tempOf("/w", "g")
+	c.waitBlocks("/w/f", 2)
 	c.waitBlocks(tmp, 2)
 
-	// While the writer lives, fsck --open-files lists the file.
+	// While the writers live, fsck --open-files lists their files.
 	r, _, info := c.fsck("--open-files", "/w")
-	open := false
+	open := 0
 	for _, f := range r.FileDetails {
-		open = open || (f.Path == tmp && f.Open)
+		if f.Open && (f.Path == tmp || f.Path == "/w/f") {
+			open++
+		}
 	}
-	if r.OpenFiles < 1 || !open {
-		t.Errorf("fsck --open-files while %s is being written: %s; want it listed open", tmp, info)
+	if r.OpenFiles < 2 || open != 2 {
+		t.Errorf("fsck --open-files while /w/f and %s are being written: %s; want both listed open", tmp, info)
 	}
 
-	p.cmd.Process.Kill()
-	<-p.done
+	for _, p := range []*bgPut{direct, plain} {
+		p.cmd.Process.Kill()
+		<-p.done
+	}
 
 	var size int64
-	c.waitFor("lease recovery to close the file", func() (bool, string) {
+	c.waitFor("lease recovery to close /w/f and remove the temporary", func() (bool, string) {
 		r, code, info := c.fsck("--open-files", "/w")
-		if code != 0 || r.OpenFiles != 0 {
+		if code != 0 || r.OpenFiles != 0 || r.Files != 1 {
 			return false, info
 		}
 		for _, f := range r.FileDetails {
-			if f.Path == tmp && !f.Open {
+			if f.Path == "/w/f" && !f.Open {
 				size = f.Size
 				return true, ""
 			}
@@ -427,15 +436,16 @@ func TestFaultClientKilledMidWrite(t *testing.T) {
 		return false, info
 	})
 	if size < 1<<20 || size > int64(written) {
-		t.Errorf("recovered %s has %d bytes; want between the first complete block (%d) and what was written (%d)", tmp, size, 1<<20, written)
+		t.Errorf("recovered /w/f has %d bytes; want between the first complete block (%d) and what was written (%d)", size, 1<<20, written)
 	}
-	got := c.must("fs", "cat", tmp)
+	got := c.must("fs", "cat", "/w/f")
 	if int64(len(got)) != size || !bytes.HasPrefix(data, []byte(got)) {
-		t.Errorf("cat %s returned %d bytes; want the %d-byte prefix of what was written", tmp, len(got), size)
+		t.Errorf("cat /w/f returned %d bytes; want the %d-byte prefix of what was written", len(got), size)
 	}
-	c.fails("does not exist", "fs", "stat", "/w/f")
+	c.fails("does not exist", "fs", "stat", tmp)
+	c.fails("does not exist", "fs", "stat", "/w/g")
 	c.waitHealthy()
-	c.must("fs", "rm", tmp)
+	c.must("fs", "rm", "/w/f")
 	c.waitHealthy()
 }
 

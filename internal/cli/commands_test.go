@@ -226,6 +226,32 @@ func TestPutRefusesOverwriteWithoutForce(t *testing.T) {
 	}
 }
 
+func TestPutDirect(t *testing.T) {
+	// put -d writes under the target's own name; onto an existing file
+	// it fails without -f and leaves the file as it was.
+	tc := startCLI(t, testcluster.Options{})
+	tmp := t.TempDir()
+	data := randomBytes(3<<20+7, 4)
+	big := writeLocal(t, tmp, "big", data)
+	small := writeLocal(t, tmp, "small", []byte("small"))
+	tc.must("fs", "mkdir", "/d")
+	tc.must("fs", "put", "-d", "--block-size", "1MiB", big, "/d/f")
+	if got := tc.must("fs", "cat", "/d/f"); got != string(data) {
+		t.Fatalf("cat after put -d: %d bytes, want %d", len(got), len(data))
+	}
+	tc.fails("file already exists", "fs", "put", "-d", small, "/d/f")
+	if got := tc.must("fs", "cat", "/d/f"); got != string(data) {
+		t.Fatalf("a refused put -d changed /d/f: %d bytes, want %d", len(got), len(data))
+	}
+	tc.must("fs", "put", "-d", "-f", small, "/d/f")
+	if got := tc.must("fs", "cat", "/d/f"); got != "small" {
+		t.Errorf("after put -d -f, cat /d/f = %q", got)
+	}
+	if out := tc.must("fs", "ls", "/d"); out != "/d/f\n" {
+		t.Errorf("ls /d = %q, want /d/f only", out)
+	}
+}
+
 func TestPutFailuresLeaveNothing(t *testing.T) {
 	tc := startCLI(t, testcluster.Options{})
 	tmp := t.TempDir()

@@ -28,6 +28,7 @@ const tempMarker = "._COPYING_."
 type putCmd struct {
 	r           *remote
 	force       bool
+	direct      bool
 	recursive   bool
 	replication int
 	blockSize   sizeValue
@@ -37,7 +38,7 @@ type putCmd struct {
 func newPutCmd(r *remote) *cobra.Command {
 	p := &putCmd{r: r}
 	cmd := &cobra.Command{
-		Use:   "put [-f] [-r] [--replication N] [--block-size SIZE] LOCAL... DEST",
+		Use:   "put [-f] [-d] [-r] [--replication N] [--block-size SIZE] LOCAL... DEST",
 		Short: "Copy local files into the cluster",
 		Long: `Copy local files into the cluster. LOCAL "-" reads standard input.
 
@@ -51,7 +52,9 @@ Each file is written under a temporary name in its target directory
 so readers never see a partial file. A failed or interrupted put removes
 its temporary; a put killed outright (kill -9) leaves it behind until the
 NameNode's lease recovery removes it (after the lease hard limit, 1h by
-default).
+default). With -d (as HDFS's put -d) the file is written under its own
+name: readers see it grow, and a put killed outright leaves it open until
+lease recovery closes it with every byte its replicas acknowledged.
 
 Without -f, a put onto an existing file fails and leaves it intact. A put
 whose target becomes a directory, or whose target directory is removed,
@@ -61,6 +64,7 @@ while it uploads fails and writes nothing.`,
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&p.force, "force", "f", false, "overwrite existing files")
+	f.BoolVarP(&p.direct, "direct", "d", false, "write each file under its own name, without a temporary")
 	f.BoolVarP(&p.recursive, "recursive", "r", false, "copy directories recursively")
 	f.IntVar(&p.replication, "replication", 0, "replication of the new files (default: the NameNode's)")
 	f.Var(&p.blockSize, "block-size", "block size of the new files, e.g. 64MiB (default: the NameNode's)")
@@ -236,6 +240,9 @@ func (p *putCmd) putFile(ctx context.Context, c *client.Client, src string, r io
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return fail(op, target, err)
 	}
+	if p.direct {
+		return p.putDirect(ctx, c, src, r, size, target)
+	}
 	tmp := tempName(target)
 	renamed := false
 	defer func() {
@@ -290,6 +297,40 @@ func (p *putCmd) putFile(ctx context.Context, c *client.Client, src string, r io
 		return failf(op, target, cairn.Exist, "file already exists")
 	}
 	return p.uploadFailed(ctx, c, tmp, target, err)
+}
+
+// putDirect writes target under its own name (put -d). On any error
+// Abort removes what was written; a file that was there before is only
+// replaced with -f, by the Create.
+func (p *putCmd) putDirect(ctx context.Context, c *client.Client, src string, r io.Reader, size int64, target string) error {
+	const op = "put"
+	w, err := c.Create(ctx, target, &client.CreateOptions{
+		Overwrite:   p.force,
+		Replication: p.replication,
+		BlockSize:   int64(p.blockSize),
+	})
+	if err != nil {
+		return fail(op, target, err)
+	}
+	defer w.Abort()
+	label := src
+	if src == "-" {
+		label = "stdin"
+	}
+	if _, err := p.r.e.copyWithProgress(ctx, errWriter{w}, r, label+" -> "+target, size); err != nil {
+		var we writeErr
+		if ctx.Err() != nil {
+			return fail(op, target, ctx.Err())
+		}
+		if errors.As(err, &we) {
+			return fail(op, target, we.err)
+		}
+		return fail(op, src, err)
+	}
+	if err := w.Close(); err != nil {
+		return fail(op, target, err)
+	}
+	return nil
 }
 
 // uploadFailed explains an error writing, closing or renaming tmp, the
