@@ -1,23 +1,20 @@
-package transport
+package transport_test
 
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/cairn-fs/cairn/internal/transport"
+	"github.com/cairn-fs/cairn/internal/transport/transporttest"
 )
 
 // echo serves lis, copying each line it reads back to its sender, until
@@ -53,7 +50,7 @@ func roundTrip(t *testing.T, c net.Conn) {
 }
 
 func TestPlaintextDialListen(t *testing.T) {
-	var cfg Config
+	var cfg transport.Config
 	lis, err := cfg.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -77,65 +74,20 @@ func TestPlaintextDialListen(t *testing.T) {
 }
 
 func TestDialRefused(t *testing.T) {
-	lis, err := Config{}.Listen("127.0.0.1:0")
+	lis, err := transport.Config{}.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := lis.Addr().String()
 	lis.Close()
-	if c, err := (Config{DialTimeout: time.Second}).DialContext(context.Background(), addr); err == nil {
+	if c, err := (transport.Config{DialTimeout: time.Second}).DialContext(context.Background(), addr); err == nil {
 		c.Close()
 		t.Fatalf("dial of a closed port succeeded")
 	}
 }
 
-// selfSigned returns a certificate for 127.0.0.1 and a pool trusting
-// it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "cairn test node"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
-
-// mutualTLS is a node's configuration for mutual TLS among nodes
-// sharing cert.
-func mutualTLS(t *testing.T) Config {
-	cert, pool := selfSigned(t)
-	return Config{TLS: &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		RootCAs:      pool,
-		ClientCAs:    pool,
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		MinVersion:   tls.VersionTLS13,
-	}}
-}
-
 func TestTLSDialListen(t *testing.T) {
-	cfg := mutualTLS(t)
+	cfg := transporttest.MutualTLS(t)
 	lis, err := cfg.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +110,7 @@ func TestTLSDialListen(t *testing.T) {
 	roundTrip(t, c)
 
 	// A plaintext peer cannot talk to the TLS server.
-	pc, err := Config{}.DialContext(context.Background(), addr)
+	pc, err := transport.Config{}.DialContext(context.Background(), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,9 +123,9 @@ func TestTLSDialListen(t *testing.T) {
 
 	// A client that does not trust the server's certificate fails the
 	// handshake at dial.
-	other, _ := selfSigned(t)
-	_, untrusted := selfSigned(t)
-	bad := Config{TLS: &tls.Config{Certificates: []tls.Certificate{other}, RootCAs: untrusted}}
+	other, _ := transporttest.SelfSigned(t)
+	_, untrusted := transporttest.SelfSigned(t)
+	bad := transport.Config{TLS: &tls.Config{Certificates: []tls.Certificate{other}, RootCAs: untrusted}}
 	if c, err := bad.DialContext(context.Background(), addr); err == nil {
 		c.Close()
 		t.Fatal("dial with an untrusted server certificate succeeded")
@@ -182,7 +134,7 @@ func TestTLSDialListen(t *testing.T) {
 
 // A dial whose TLS handshake gets no answer ends after DialTimeout.
 func TestDialTimeoutCoversHandshake(t *testing.T) {
-	lis, err := Config{}.Listen("127.0.0.1:0")
+	lis, err := transport.Config{}.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +155,7 @@ func TestDialTimeoutCoversHandshake(t *testing.T) {
 			held = append(held, c)
 		}
 	}()
-	cfg := mutualTLS(t)
+	cfg := transporttest.MutualTLS(t)
 	cfg.DialTimeout = 200 * time.Millisecond
 	start := time.Now()
 	c, err := cfg.DialContext(context.Background(), lis.Addr().String())
@@ -222,7 +174,7 @@ func TestDialTimeoutCoversHandshake(t *testing.T) {
 
 // grpcHealth serves the gRPC health service with cfg and checks it
 // through a client with cfg.
-func grpcHealth(t *testing.T, server, client Config) error {
+func grpcHealth(t *testing.T, server, client transport.Config) error {
 	t.Helper()
 	lis, err := server.Listen("127.0.0.1:0")
 	if err != nil {
@@ -250,18 +202,18 @@ func grpcHealth(t *testing.T, server, client Config) error {
 }
 
 func TestGRPCPlaintext(t *testing.T) {
-	if err := grpcHealth(t, Config{}, Config{}); err != nil {
+	if err := grpcHealth(t, transport.Config{}, transport.Config{}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestGRPCTLS(t *testing.T) {
-	cfg := mutualTLS(t)
+	cfg := transporttest.MutualTLS(t)
 	if err := grpcHealth(t, cfg, cfg); err != nil {
 		t.Fatal(err)
 	}
 	// A plaintext client gets no answer from a TLS server.
-	if err := grpcHealth(t, cfg, Config{}); err == nil {
+	if err := grpcHealth(t, cfg, transport.Config{}); err == nil {
 		t.Fatal("plaintext gRPC client was answered by a TLS server")
 	}
 }
