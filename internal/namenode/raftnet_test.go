@@ -1,6 +1,7 @@
 package namenode
 
 import (
+	"context"
 	"errors"
 	"io"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	pb "github.com/cairn-fs/cairn/internal/protocol"
 	"github.com/cairn-fs/cairn/internal/transport"
 	"github.com/cairn-fs/cairn/internal/transport/transporttest"
 )
@@ -156,6 +158,40 @@ func TestRaftTransportNotAdvertisable(t *testing.T) {
 	}
 	if !errors.Is(err, errNotAdvertisable) {
 		t.Fatalf("err = %v, want errNotAdvertisable", err)
+	}
+}
+
+// TestGRPCServerTransport serves the NameNode's gRPC services with the
+// TLS of Config.Transport: a client with that TLS is answered, a
+// plaintext one is not.
+func TestGRPCServerTransport(t *testing.T) {
+	tc := transporttest.MutualTLS(t)
+	cfg := testConfig(t.TempDir())
+	cfg.Transport = tc
+	s := startServer(t, cfg)
+	lis, err := tc.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	go s.Serve(ctx, lis)
+	call := func(client transport.Config) error {
+		conn, err := client.NewGRPCClient(lis.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		cctx, cancel := context.WithTimeout(bg, 10*time.Second)
+		defer cancel()
+		_, err = pb.NewClientProtocolClient(conn).GetServerDefaults(cctx, &pb.GetServerDefaultsRequest{})
+		return err
+	}
+	if err := call(tc); err != nil {
+		t.Fatalf("GetServerDefaults over TLS = %v", err)
+	}
+	if err := call(transport.Config{}); err == nil {
+		t.Fatal("a plaintext client was answered by a TLS NameNode")
 	}
 }
 
