@@ -15,12 +15,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
 	"github.com/cairn-fs/cairn/internal/protocol"
+	"github.com/cairn-fs/cairn/internal/transport"
 )
 
 // Defaults of a Client.
@@ -190,8 +190,8 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	if o.group == "" {
 		o.group = defaultGroup
 	}
-	conn, err := grpc.NewClient(namenode,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	var tc transport.Config // plaintext
+	conn, err := tc.NewGRPCClient(namenode,
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
 		// Reconnect to a NameNode that went away quickly at first and
 		// never more than 2s apart, so a restarted one is found soon.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,13 +14,12 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
 	"github.com/cairn-fs/cairn/internal/namenode"
 	"github.com/cairn-fs/cairn/internal/protocol"
+	"github.com/cairn-fs/cairn/internal/transport"
 )
 
 // NamespaceResult is the result of the namespace benchmark: a NameNode
@@ -188,7 +186,7 @@ func (r *Runner) startNameNode(ctx context.Context, dir string, report []*protoc
 	}
 	opened := time.Now()
 	st.OpenSeconds = round3(opened.Sub(start).Seconds())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := transport.Config{}.Listen("127.0.0.1:0")
 	if err != nil {
 		nn.Close()
 		return nil, st, cairn.E(op, "", cairn.Unavailable, err)
@@ -224,7 +222,7 @@ func reportOf(files int) []*protocol.Block {
 // reportBlocks registers nsReplicas simulated DataNodes and sends each
 // one's full block report, at once.
 func reportBlocks(ctx context.Context, addr string, cid cairn.ClusterID, blocks []*protocol.Block) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := transport.Config{}.NewGRPCClient(addr)
 	if err != nil {
 		return cairn.E("namespace", addr, cairn.Unavailable, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/transport"
 )
 
 // shutdownTimeout bounds the graceful stop of an HTTP server.
@@ -23,9 +24,10 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 }
 
 // listen binds addr for op, with a one-line error that says plainly
-// when the port is taken.
+// when the port is taken. The listener is plain TCP (the zero
+// transport.Config): the servers secure what they accept themselves.
 func listen(op, addr string) (net.Listener, error) {
-	lis, err := net.Listen("tcp", addr)
+	lis, err := transport.Config{}.Listen(addr)
 	if err == nil {
 		return lis, nil
 	}

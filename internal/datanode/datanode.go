@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
+	"github.com/cairn-fs/cairn/internal/transport"
 )
 
 // Config configures a DataNode.
@@ -26,6 +27,11 @@ type Config struct {
 	AdvertiseAddr string
 	// HTTPAddr is the web address told to the NameNode; may be empty.
 	HTTPAddr string
+	// Transport is how the DataNode connects and is connected to: its
+	// gRPC client of the NameNode, the data-transfer connections it
+	// dials (pipeline forward, copies, recovery) and those it accepts
+	// in Serve. Zero: plaintext TCP.
+	Transport transport.Config
 	// HeartbeatInterval is the time between heartbeats; 0: 3s.
 	HeartbeatInterval time.Duration
 	// BlockReportInterval is the time between full block reports;
@@ -216,6 +222,7 @@ func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
 	d.done = make(chan struct{})
 	d.addr = d.advertiseAddr(lis.Addr())
 	d.mu.Unlock()
+	lis = d.cfg.Transport.WrapListener(lis)
 	defer close(d.done)
 	defer cancel()
 

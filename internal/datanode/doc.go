@@ -4,6 +4,11 @@
 // keeps the NameNode informed with registration, heartbeats and block
 // reports. It never touches the namespace.
 //
+// Every connection it opens or accepts (its gRPC client of the
+// NameNode, the pipeline forward, copies and recoveries, the
+// data-transfer server's accept loop) is made by Config.Transport
+// (package transport).
+//
 // # Volumes
 //
 // Each directory of Config.Dirs is a volume, normally one per disk:

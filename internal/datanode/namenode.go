@@ -10,9 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
 	"github.com/cairn-fs/cairn/internal/protocol"
@@ -46,7 +43,7 @@ type nnConn struct {
 // ctx ends. It returns an error only when the NameNode refuses this
 // node for good.
 func (d *DataNode) nameNodeLoop(ctx context.Context) error {
-	cc, err := grpc.NewClient(d.cfg.NameNode, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := d.cfg.Transport.NewGRPCClient(d.cfg.NameNode)
 	if err != nil {
 		return cairn.E("datanode.Serve", d.cfg.NameNode, cairn.Invalid, err)
 	}
@@ -303,7 +300,7 @@ func (n *nnConn) copyBlock(ctx context.Context, b cairn.Block, targets []cairn.D
 	defer data.Close()
 	defer meta.Close()
 	b.Len = rep.len
-	w, err := datatransfer.Options{Stage: datatransfer.StageTransfer, Timeout: d.cfg.socketReadTimeout()}.NewBlockWriter(ctx, b, targets, "datanode-"+string(d.ID()))
+	w, err := datatransfer.Options{Stage: datatransfer.StageTransfer, Timeout: d.cfg.socketReadTimeout(), Transport: d.cfg.Transport}.NewBlockWriter(ctx, b, targets, "datanode-"+string(d.ID()))
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func (d *DataNode) transferBlock(ctx context.Context, conn *idleConn, op *protoc
 	defer release()
 	defer data.Close()
 	defer meta.Close()
-	opts := datatransfer.Options{Stage: datatransfer.StageTransferRbw, Timeout: time.Duration(op.TimeoutMs) * time.Millisecond}
+	opts := datatransfer.Options{Stage: datatransfer.StageTransferRbw, Timeout: time.Duration(op.TimeoutMs) * time.Millisecond, Transport: d.cfg.Transport}
 	if opts.Timeout <= 0 {
 		opts.Timeout = d.cfg.socketReadTimeout()
 	}
@@ -152,7 +152,7 @@ func (d *DataNode) recoverLocal(b cairn.Block, newGS cairn.GenStamp, newLength i
 func (n *nnConn) recoverBlock(ctx context.Context, b cairn.Block, nodes []cairn.DatanodeInfo, newGS cairn.GenStamp) (*protocol.CommitBlockSynchronizationRequest, error) {
 	d := n.d
 	self := d.ID()
-	opts := datatransfer.Options{Timeout: recoveryWait + 5*time.Second}
+	opts := datatransfer.Options{Timeout: recoveryWait + 5*time.Second, Transport: d.cfg.Transport}
 	step := func(node cairn.DatanodeInfo, length int64) (datatransfer.ReplicaState, error) {
 		if node.ID == self {
 			return d.recoverLocal(b, newGS, length)

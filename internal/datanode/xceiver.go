@@ -301,8 +301,7 @@ func (r *receiver) connectDownstream(ctx context.Context, op *protocol.OpWriteBl
 	next := r.targets[0]
 	dctx, cancel := context.WithTimeout(ctx, datatransfer.DefaultDialTimeout)
 	defer cancel()
-	var dialer net.Dialer
-	raw, err := dialer.DialContext(dctx, "tcp", next.Addr)
+	raw, err := r.d.cfg.Transport.DialContext(dctx, next.Addr)
 	if err != nil {
 		return next.Addr, cairn.E("datanode.WriteBlock", r.name, cairn.Unavailable, fmt.Errorf("connecting to %s: %w", next.Addr, err))
 	}

@@ -5,6 +5,9 @@
 // ReadBlock) and the pieces a DataNode's server needs (ReadOp,
 // PacketReader, PacketBuf, WriteMessage, ReadAck, ...).
 //
+// The client side dials through Options.Transport (package transport),
+// so a connection is plaintext or TLS as that says.
+//
 // # Conventions
 //
 // All fixed-width integers are big-endian. A "delimited message" is a

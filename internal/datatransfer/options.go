@@ -9,6 +9,7 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/protocol"
+	"github.com/cairn-fs/cairn/internal/transport"
 )
 
 // Defaults for Options.
@@ -56,6 +57,10 @@ type Options struct {
 	// nodes keep their partial replicas when a write fails, for a
 	// stage RECOVERY pipeline to reopen (stages CREATE and RECOVERY).
 	Recoverable bool
+	// Transport is how connections to DataNodes are made (TLS or
+	// plaintext); its DialTimeout is replaced by this Options'; zero:
+	// plaintext TCP.
+	Transport transport.Config
 	// Offset is the block offset a BlockWriter starts at: with
 	// StageRecovery, the length acknowledged before the pipeline
 	// failed, at which every node reopens its replica. It is sent as
@@ -93,8 +98,9 @@ func (o Options) packetSize() int {
 }
 
 func (o Options) dial(ctx context.Context, addr string) (net.Conn, error) {
-	d := net.Dialer{Timeout: o.dialTimeout()}
-	return d.DialContext(ctx, "tcp", addr)
+	t := o.Transport
+	t.DialTimeout = o.dialTimeout()
+	return t.DialContext(ctx, addr)
 }
 
 // BlockName returns the name of a block used in errors and logs,

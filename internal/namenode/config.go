@@ -4,7 +4,10 @@ import (
 	"errors"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/transport"
 )
 
 // Config configures a NameNode. The zero value of every field but Dir
@@ -65,6 +68,16 @@ type Config struct {
 	RaftAddr string
 	// RaftID is this NameNode's Raft server ID; empty: "nn1".
 	RaftID string
+	// RaftTransport, if set, is the Raft transport to use instead of
+	// the one RaftAddr chooses: raft.NewInmemTransport for a group of
+	// NameNodes in one process. Its LocalAddr is this member's
+	// address in the Raft configuration. The NameNode owns it: Close
+	// closes it if it is an io.Closer.
+	RaftTransport raft.Transport
+	// Transport is how the NameNode accepts connections (its gRPC
+	// server) and how its Raft transport on RaftAddr connects to its
+	// peers. Zero: plaintext TCP.
+	Transport transport.Config
 	// ApplyTimeout bounds how long a mutation waits to be enqueued in
 	// the Raft log; 0: 30s.
 	ApplyTimeout time.Duration

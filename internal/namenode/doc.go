@@ -44,8 +44,12 @@
 // renamed) and a Raft group of one member is bootstrapped. With
 // Config.RaftAddr empty the NameNode is alone and uses an in-memory
 // transport (it elects itself within 100 ms); with RaftAddr set it uses
-// a TCP transport on that address, so that more members can be added for
-// HA later. Nothing assumes a single member: mutations on a member that
+// raft's network transport on that address, over connections made by
+// Config.Transport (raftnet.go: plaintext TCP by default, as raft's own
+// TCP transport), so that more members can be added for HA later.
+// Config.RaftTransport replaces either with a transport of the caller's,
+// such as raft.NewInmemTransport for a group of NameNodes in one process.
+// The gRPC server, too, is made by Config.Transport. Nothing assumes a single member: mutations on a member that
 // is not the leader fail with cairn.NotLeader naming the leader; reads
 // are answered from local state. A lone NameNode's New returns only
 // once the whole log is replayed. Snapshots are taken every

@@ -69,15 +69,18 @@ func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
 	conf.NoLegacyTelemetry = true
 
 	var trans raft.Transport
-	if cfg.RaftAddr == "" {
+	switch {
+	case cfg.RaftTransport != nil:
+		trans = cfg.RaftTransport
+	case cfg.RaftAddr == "":
 		// One NameNode: nothing to talk to, and no reason to wait a
 		// second before electing itself.
 		_, trans = raft.NewInmemTransport(raft.ServerAddress(cfg.RaftID))
 		conf.HeartbeatTimeout = 50 * time.Millisecond
 		conf.ElectionTimeout = 50 * time.Millisecond
 		conf.LeaderLeaseTimeout = 50 * time.Millisecond
-	} else {
-		t, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, 3, 10*time.Second, hlog.Named("transport"))
+	default:
+		t, err := newRaftTransport(cfg.Transport, cfg.RaftAddr, hlog.Named("transport"))
 		if err != nil {
 			closeWAL()
 			return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftAddr, err)

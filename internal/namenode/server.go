@@ -128,7 +128,7 @@ func (s *Server) ClusterID() cairn.ClusterID { return s.clusterID }
 // Serve answers the ClientProtocol and DatanodeProtocol gRPC services on
 // lis until ctx ends or Close is called; then it returns nil.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
-	gs := grpc.NewServer(
+	gs := s.cfg.Transport.NewGRPCServer(
 		grpc.MaxRecvMsgSize(256<<20),
 		grpc.MaxSendMsgSize(256<<20),
 		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor()),
