@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/checksum"
 )
 
 // Replicas not finalized (rbw/), their life from creation to
@@ -25,8 +25,6 @@ import (
 // recoveryWait bounds how long a recovery waits for the receiver of a
 // replica to let go of it after being interrupted.
 const recoveryWait = 10 * time.Second
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // loadRbw loads the volume's rbw replicas as idle replicas waiting for
 // recovery. Each is cut to its longest prefix whose chunks all have a
@@ -154,7 +152,7 @@ func validRbwLength(dataPath, metaPath string) (int64, error) {
 		return 0, err
 	}
 	off := sumOffset(last)
-	if crc32.Checksum(buf, castagnoli) != binary.BigEndian.Uint32(meta[off:off+4]) {
+	if checksum.CRC32C(buf) != binary.BigEndian.Uint32(meta[off:off+4]) {
 		// The last chunk was written but not its checksum, or the
 		// reverse: drop it.
 		length = last
@@ -190,7 +188,7 @@ func truncatePair(dataPath, metaPath string, length int64) error {
 		return err
 	}
 	var sum [4]byte
-	binary.BigEndian.PutUint32(sum[:], crc32.Checksum(buf, castagnoli))
+	binary.BigEndian.PutUint32(sum[:], checksum.CRC32C(buf))
 	_, err = m.WriteAt(sum[:], sumOffset(last))
 	if cerr := m.Close(); err == nil {
 		err = cerr
