@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net"
 	"os"
@@ -13,15 +12,16 @@ import (
 	"runtime"
 	"time"
 
-	hclog "github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/raft"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/checksum"
 	"github.com/cairn-fs/cairn/internal/namenode"
 	"github.com/cairn-fs/cairn/internal/protocol"
+	hclog "github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // NamespaceResult is the result of the namespace benchmark: a NameNode
@@ -348,7 +348,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // encodeNamespace writes the snapshot of the synthetic namespace in the
 // format of namenode/doc.go ("Snapshot format").
 func encodeNamespace(out io.Writer, files int) error {
-	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	crc := checksum.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(out, crc), 1<<20)
 	var b []byte
 	flush := func() error {
