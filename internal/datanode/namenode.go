@@ -296,27 +296,27 @@ func (n *nnConn) copyBlock(ctx context.Context, b cairn.Block, targets []cairn.D
 	if b.GenStamp == 0 {
 		b.GenStamp = rep.gs
 	}
-	rep, data, meta, err := d.store.openReplica(b)
+	r, _, err := d.store.openReplica(b)
 	if err != nil {
 		return err
 	}
-	defer data.Close()
-	defer meta.Close()
-	b.Len = rep.len
+	defer r.Close()
+	b.Len = r.Block().Len
+	data, meta := r.Data(), r.Checksums()
 	w, err := datatransfer.Options{Stage: datatransfer.StageTransfer, Timeout: d.cfg.socketReadTimeout()}.NewBlockWriter(ctx, b, targets, "datanode-"+string(d.ID()))
 	if err != nil {
 		return err
 	}
 	buf := make([]byte, cairn.PacketSize)
 	sums := make([]byte, datatransfer.SumsLen(cairn.PacketSize))
-	for pos := int64(0); pos < rep.len; {
-		k := int(min(int64(len(buf)), rep.len-pos))
+	for pos := int64(0); pos < b.Len; {
+		k := int(min(int64(len(buf)), b.Len-pos))
 		if _, err := data.ReadAt(buf[:k], pos); err != nil {
 			w.Abort()
 			return cairn.E("datanode.CopyBlock", blockName(b), cairn.IO, err)
 		}
 		s := sums[:datatransfer.SumsLen(k)]
-		if _, err := meta.ReadAt(s, sumOffset(pos)); err != nil && !errors.Is(err, io.EOF) {
+		if _, err := meta.ReadAt(s, sumsAt(pos)); err != nil && !errors.Is(err, io.EOF) {
 			w.Abort()
 			return cairn.E("datanode.CopyBlock", blockName(b), cairn.IO, err)
 		}

@@ -502,6 +502,24 @@ func (s *store) stats() (n int, used int64, failed []string) {
 	return len(s.replicas), s.used, failed
 }
 
+// volumeState is a volume as of a moment: its directory and whether it
+// failed.
+type volumeState struct {
+	dir    string
+	failed bool
+}
+
+// volumes returns the state of every volume, in the order configured.
+func (s *store) volumes() []volumeState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]volumeState, len(s.vols))
+	for i, v := range s.vols {
+		out[i] = volumeState{dir: v.dir, failed: v.failed != nil}
+	}
+	return out
+}
+
 // healthyVolumes returns the volumes that work.
 func (s *store) healthyVolumes() []*volume {
 	s.mu.Lock()
@@ -581,28 +599,6 @@ func (s *store) ioErr(op string, v *volume, b cairn.Block, err error) error {
 }
 
 func blockName(b cairn.Block) string { return fmt.Sprintf("blk_%d_%d", b.ID, b.GenStamp) }
-
-// openReplica opens the data and meta files of the finalized replica of
-// b, which must have b's generation stamp.
-func (s *store) openReplica(b cairn.Block) (rep replica, data, meta *os.File, err error) {
-	const op = "datanode.read"
-	rep, ok := s.lookup(b.ID)
-	if !ok {
-		return rep, nil, nil, cairn.Errorf(op, blockName(b), cairn.NotExist, "no such replica")
-	}
-	if rep.gs != b.GenStamp {
-		return rep, nil, nil, cairn.Errorf(op, blockName(b), cairn.NotExist, "replica has generation stamp %d", rep.gs)
-	}
-	dp, mp := rep.files(b.ID)
-	if data, err = os.Open(dp); err != nil {
-		return rep, nil, nil, s.readErr(op, rep, b, err)
-	}
-	if meta, err = os.Open(mp); err != nil {
-		data.Close()
-		return rep, nil, nil, s.readErr(op, rep, b, err)
-	}
-	return rep, data, meta, nil
-}
 
 // markBad stops serving the finalized replica of b found damaged: it
 // leaves the replica map, so reads and block reports no longer see it,
