@@ -57,6 +57,8 @@ func (d *DataNode) nameNodeLoop(ctx context.Context) error {
 		cl:     protocol.NewClientProtocolClient(cc),
 		copies: make(chan struct{}, 4),
 	}
+	d.setNameNode(n)
+	defer d.setNameNode(nil)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
