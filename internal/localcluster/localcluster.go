@@ -54,6 +54,10 @@ type Config struct {
 	// Handler, if set, wraps every node's web handler (the CLI adds
 	// pprof).
 	Handler func(http.Handler) http.Handler
+	// Listen, if set, binds the listeners New binds (the CLI's explains
+	// a port in use); nil: net.Listen on TCP. Its errors are returned
+	// as they are.
+	Listen func(addr string) (net.Listener, error)
 }
 
 // Node is one node of the cluster, ready to be served: Serve on Lis
@@ -139,9 +143,15 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 		if *addr == "" {
 			return nil, nil
 		}
-		l, err := net.Listen("tcp", *addr)
+		var l net.Listener
+		var err error
+		if cfg.Listen != nil {
+			l, err = cfg.Listen(*addr)
+		} else if l, err = net.Listen("tcp", *addr); err != nil {
+			err = cairn.E(op, *addr, cairn.Unavailable, err)
+		}
 		if err != nil {
-			return nil, cairn.E(op, *addr, cairn.Unavailable, err)
+			return nil, err
 		}
 		lis = append(lis, l)
 		*addr = l.Addr().String()

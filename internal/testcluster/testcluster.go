@@ -1,9 +1,11 @@
 // Package testcluster runs a whole cairn cluster inside one test
 // process: a NameNode and N DataNodes, each with its own temporary
 // directory, every server on 127.0.0.1 with a port chosen by the kernel.
-// It is cairn's MiniDFSCluster. Nodes can be stopped and restarted on
-// the same directories and addresses, so tests can exercise failure and
-// recovery with real components and real bytes.
+// It is cairn's MiniDFSCluster, a thin testing.T wrapper of package
+// localcluster (the builder cairn dev and the bench use too). Nodes can
+// be stopped and restarted on the same directories and addresses, so
+// tests can exercise failure and recovery with real components and real
+// bytes.
 package testcluster
 
 import (
