@@ -3,8 +3,6 @@ package datanode
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cairn-fs/cairn"
@@ -166,42 +164,4 @@ func (d *DataNode) verifySums(ctx context.Context, r Replica, th *throttle) stri
 		th.wait(ctx, k)
 	}
 	return ""
-}
-
-// checkVolumes probes every healthy volume.
-func (s *store) checkVolumes() {
-	for _, v := range s.healthyVolumes() {
-		s.checkVolume(v)
-	}
-}
-
-// checkVolume probes a volume: its directories must be there and a
-// file must be creatable in it. A volume that fails is marked failed
-// (its replicas leave the map and are reported gone); a full one is
-// not failed.
-func (s *store) checkVolume(v *volume) {
-	for _, dir := range []string{v.finalized, v.rbw} {
-		fi, err := os.Stat(dir)
-		if err == nil && !fi.IsDir() {
-			err = fmt.Errorf("%s is not a directory", dir)
-		}
-		if err != nil {
-			s.failVolume(v, err)
-			return
-		}
-	}
-	f, err := os.CreateTemp(filepath.Join(v.dir, "current"), ".probe-")
-	if err == nil {
-		name := f.Name()
-		_, err = f.Write([]byte{0})
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if rerr := os.Remove(name); err == nil {
-			err = rerr
-		}
-	}
-	if diskError(err) {
-		s.failVolume(v, err)
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -14,38 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/atomicfile"
 )
-
-const layoutVersion = 1
-
-// volume is one data directory.
-type volume struct {
-	dir       string
-	finalized string
-	rbw       string
-
-	// failed is set once an operation on the volume's disk failed;
-	// guarded by store.mu.
-	failed error
-	// used approximates the bytes of replica data on the volume, for
-	// the Config.VolumeCapacity test seam.
-	used atomic.Int64
-}
-
-func (v *volume) finalizedDir(id cairn.BlockID) string {
-	return filepath.Join(v.finalized, fmt.Sprintf("subdir%d", (id>>16)&0x1f), fmt.Sprintf("subdir%d", (id>>8)&0x1f))
-}
-
-func dataName(id cairn.BlockID) string { return fmt.Sprintf("blk_%d", id) }
-
-func metaName(id cairn.BlockID, gs cairn.GenStamp) string {
-	return fmt.Sprintf("blk_%d_%d.meta", id, gs)
-}
 
 // replica is a finalized replica in the replica map.
 type replica struct {
@@ -240,42 +212,6 @@ func (s *store) healthy() int {
 	return n
 }
 
-// init creates the volume's directories and reads its VERSION file,
-// which may not exist yet (nil map).
-func (v *volume) init() (map[string]string, error) {
-	for _, d := range []string{v.finalized, v.rbw} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(v.dir, "VERSION"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	kv := make(map[string]string)
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, val, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("VERSION: bad line %q", line)
-		}
-		kv[k] = val
-	}
-	return kv, nil
-}
-
-// writeVersion replaces the VERSION file atomically.
-func (v *volume) writeVersion(id cairn.NodeID, cluster cairn.ClusterID) error {
-	content := fmt.Sprintf("layoutVersion=%d\nnodeID=%s\nclusterID=%s\n", layoutVersion, id, cluster)
-	return atomicfile.Write(filepath.Join(v.dir, "VERSION"), []byte(content), 0o644)
-}
-
 func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // setClusterID records the cluster ID in every healthy volume. The
@@ -436,29 +372,6 @@ func (s *store) scan(v *volume) {
 		return nil
 	})
 	s.log.Info("volume scanned", "dir", v.dir, "replicas", n)
-}
-
-func checkMetaFile(path string, dataLen int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var h [metaHeaderLen]byte
-	if _, err := io.ReadFull(f, h[:]); err != nil {
-		return fmt.Errorf("meta header: %w", err)
-	}
-	if _, err := parseMetaHeader(h[:]); err != nil {
-		return err
-	}
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if info.Size() != metaLen(dataLen) {
-		return fmt.Errorf("meta file of %d bytes for %d bytes of data", info.Size(), dataLen)
-	}
-	return nil
 }
 
 // lookup returns the finalized replica of id.
