@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/checksum"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
 )
 
@@ -445,11 +445,10 @@ func crcRates(buf []byte) (chunked, bulk float64) {
 		n += 16 * int64(len(pkt))
 	}
 	chunked = mibps(n, time.Since(start))
-	table := crc32.MakeTable(crc32.Castagnoli)
 	n = 0
 	start = time.Now()
 	for time.Since(start) < 250*time.Millisecond {
-		crc32.Checksum(buf, table)
+		checksum.CRC32C(buf)
 		n += int64(len(buf))
 	}
 	return chunked, mibps(n, time.Since(start))

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/checksum"
 	"github.com/cairn-fs/cairn/internal/namenode"
 	"github.com/cairn-fs/cairn/internal/protocol"
 	"github.com/cairn-fs/cairn/internal/transport"
@@ -346,7 +346,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // encodeNamespace writes the snapshot of the synthetic namespace in the
 // format of namenode/doc.go ("Snapshot format").
 func encodeNamespace(out io.Writer, files int) error {
-	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	crc := checksum.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(out, crc), 1<<20)
 	var b []byte
 	flush := func() error {

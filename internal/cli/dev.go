@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,8 +14,7 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
-	"github.com/cairn-fs/cairn/internal/datanode"
-	"github.com/cairn-fs/cairn/internal/namenode"
+	"github.com/cairn-fs/cairn/internal/localcluster"
 )
 
 // Defaults of 'cairn dev'.
@@ -107,80 +106,29 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 	}
 	log := d.e.serverLogger(slog.Level(d.logLevel))
 
-	// Bind every port first, so a clash fails before anything starts.
-	var lisAll []net.Listener
-	bind := func(addr string) (net.Listener, error) {
-		if addr == "" {
-			return nil, nil
-		}
-		l, err := listen(op, addr)
-		if err == nil {
-			lisAll = append(lisAll, l)
-		}
-		return l, err
-	}
-	closeListeners := func() {
-		for _, l := range lisAll {
-			l.Close()
-		}
-	}
-	nnLis, err := bind(d.rpcAddr)
+	// localcluster binds every port first, so a clash fails before
+	// anything starts; runNodes serves the nodes.
+	lc, err := localcluster.New(localcluster.Config{
+		Dir:               d.dir,
+		DataNodes:         d.datanodes,
+		Replication:       repl,
+		BlockSize:         int64(d.block),
+		HeartbeatInterval: d.heartbeat,
+		NameNodeAddr:      d.rpcAddr,
+		NameNodeHTTPAddr:  d.httpAddr,
+		DataNodeAddrs:     d.dataNodeAddrs,
+		Handler:           func(h http.Handler) http.Handler { return withPprof(h, d.pprof) },
+		Listen:            func(addr string) (net.Listener, error) { return listen(op, addr) },
+	}, log)
 	if err != nil {
 		return err
 	}
-	nnHTTP, err := bind(d.httpAddr)
-	if err != nil {
-		closeListeners()
-		return err
-	}
-	dnLis := make([]net.Listener, d.datanodes)
-	dnHTTP := make([]net.Listener, d.datanodes)
-	for i := range d.datanodes {
-		data, web := d.dataNodeAddrs(i)
-		if dnLis[i], err = bind(data); err != nil {
-			closeListeners()
-			return err
-		}
-		if dnHTTP[i], err = bind(web); err != nil {
-			closeListeners()
-			return err
-		}
-	}
-
 	var nodes []node
-	closeNodes := func() {
-		for i := len(nodes) - 1; i >= 0; i-- {
-			nodes[i].close()
-		}
-		closeListeners()
+	for _, n := range lc.Nodes() {
+		nodes = append(nodes, node{name: n.Name, serve: n.Serve, lis: n.Lis, handler: n.Handler, httpLis: n.HTTPLis, close: n.Close})
 	}
-	nn, err := namenode.New(namenode.Config{
-		Dir:                filepath.Join(d.dir, "namenode"),
-		DefaultReplication: repl,
-		DefaultBlockSize:   int64(d.block),
-		HeartbeatInterval:  d.heartbeat,
-	}, log.With("namenode", nnLis.Addr().String()))
-	if err != nil {
-		closeListeners()
-		return fail(op, filepath.Join(d.dir, "namenode"), err)
-	}
-	nnAddr := nnLis.Addr().String()
-	nodes = append(nodes, node{name: "namenode", serve: nn.Serve, lis: nnLis, handler: withPprof(nn.HTTPHandler(), d.pprof), httpLis: nnHTTP, close: nn.Close})
-	for i := range d.datanodes {
-		name := fmt.Sprintf("datanode-%d", i)
-		dir := filepath.Join(d.dir, name)
-		dn, err := datanode.New(datanode.Config{
-			Dirs:              []string{dir},
-			NameNode:          nnAddr,
-			HTTPAddr:          dnHTTP[i].Addr().String(),
-			HeartbeatInterval: d.heartbeat,
-		}, log.With("name", name))
-		if err != nil {
-			closeNodes()
-			return fail(op, dir, err)
-		}
-		nodes = append(nodes, node{name: name, serve: dn.Serve, lis: dnLis[i], handler: withPprof(dn.HTTPHandler(), d.pprof), httpLis: dnHTTP[i], close: dn.Close})
-	}
+	nnAddr := lc.NameNodeAddr()
+	nnHTTP := nodes[0].httpLis
 
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -228,15 +176,9 @@ func (d *devCmd) waitLive(ctx context.Context, addr string, errc chan error) err
 		}
 		if c != nil {
 			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			rep, err := c.DatanodeReport(rctx)
+			live, err := localcluster.LiveDataNodes(rctx, c, false)
 			cancel()
 			if err == nil {
-				live := 0
-				for _, n := range rep.Datanodes {
-					if n.State == "live" {
-						live++
-					}
-				}
 				if live >= d.datanodes {
 					return nil
 				}

@@ -136,6 +136,7 @@ type DataNode struct {
 	conns   map[net.Conn]struct{} // open data-transfer connections
 	addr    string                // advertised data-transfer address, once serving
 	nnState string                // "registering", "registered", for /status
+	nn      *nnConn               // the session with the NameNode, while Serve runs
 }
 
 // New opens and scans the data directories. It does not contact the

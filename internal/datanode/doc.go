@@ -88,6 +88,31 @@
 // recovery goes on without it. Config.VolumeCapacity is a test seam
 // that makes a volume full after that many bytes.
 //
+// # Reading a replica
+//
+// Code that reads a replica never opens its files: the store hands out
+// a Replica (replica.go), a handle with the replica's block (ID,
+// generation stamp, length), its state (finalized, or rbw for the
+// TRANSFER_RBW source), its data and its checksums as io.ReaderAt (the
+// checksum of chunk i at 4*i: the meta file past its header) and Close.
+// The block sender, the copier, the scanner, the TRANSFER_RBW source
+// and the web download read through it. The store is the volumes
+// (volume: a data directory), the layout above, and the replica map
+// (store: finalized, rbw and damaged replicas, one lock).
+//
+// # Web download
+//
+// GET /download?path=P (see package webui) is answered without the
+// client: the DataNode asks the NameNode for the file's block
+// locations (ClientProtocol GetBlockLocations, over its own session),
+// redirects (307) to a DataNode holding the first block when it holds
+// no replica of it (adding redirected=1, and a redirected request is
+// always served here), and otherwise streams the whole file with its
+// Content-Length: each block from its local replica, checksums
+// checked, or from another DataNode holding it over the data-transfer
+// protocol. A local replica found damaged is handled as the scanner
+// handles it, and the block read elsewhere.
+//
 // # Scanner
 //
 // A block scanner starts a full pass over the finalized replicas every

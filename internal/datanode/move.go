@@ -2,7 +2,6 @@ package datanode
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/checksum"
 )
 
 // Moving a replica between rbw/ and finalized/ (finalize, and
@@ -248,5 +248,5 @@ func pairs(dataPath, metaPath string) bool {
 	if readFull(d, buf, last) != nil || readFull(m, sum[:], sumOffset(last)) != nil {
 		return false
 	}
-	return crc32.Checksum(buf, castagnoli) == binary.BigEndian.Uint32(sum[:])
+	return checksum.CRC32C(buf) == binary.BigEndian.Uint32(sum[:])
 }

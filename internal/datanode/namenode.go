@@ -54,6 +54,8 @@ func (d *DataNode) nameNodeLoop(ctx context.Context) error {
 		cl:     protocol.NewClientProtocolClient(cc),
 		copies: make(chan struct{}, 4),
 	}
+	d.setNameNode(n)
+	defer d.setNameNode(nil)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
@@ -293,27 +295,27 @@ func (n *nnConn) copyBlock(ctx context.Context, b cairn.Block, targets []cairn.D
 	if b.GenStamp == 0 {
 		b.GenStamp = rep.gs
 	}
-	rep, data, meta, err := d.store.openReplica(b)
+	r, _, err := d.store.openReplica(b)
 	if err != nil {
 		return err
 	}
-	defer data.Close()
-	defer meta.Close()
-	b.Len = rep.len
+	defer r.Close()
+	b.Len = r.Block().Len
+	data, meta := r.Data(), r.Checksums()
 	w, err := datatransfer.Options{Stage: datatransfer.StageTransfer, Timeout: d.cfg.socketReadTimeout(), Transport: d.cfg.Transport}.NewBlockWriter(ctx, b, targets, "datanode-"+string(d.ID()))
 	if err != nil {
 		return err
 	}
 	buf := make([]byte, cairn.PacketSize)
 	sums := make([]byte, datatransfer.SumsLen(cairn.PacketSize))
-	for pos := int64(0); pos < rep.len; {
-		k := int(min(int64(len(buf)), rep.len-pos))
+	for pos := int64(0); pos < b.Len; {
+		k := int(min(int64(len(buf)), b.Len-pos))
 		if _, err := data.ReadAt(buf[:k], pos); err != nil {
 			w.Abort()
 			return cairn.E("datanode.CopyBlock", blockName(b), cairn.IO, err)
 		}
 		s := sums[:datatransfer.SumsLen(k)]
-		if _, err := meta.ReadAt(s, sumOffset(pos)); err != nil && !errors.Is(err, io.EOF) {
+		if _, err := meta.ReadAt(s, sumsAt(pos)); err != nil && !errors.Is(err, io.EOF) {
 			w.Abort()
 			return cairn.E("datanode.CopyBlock", blockName(b), cairn.IO, err)
 		}

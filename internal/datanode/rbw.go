@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/checksum"
 )
 
 // Replicas not finalized (rbw/), their life from creation to
@@ -25,8 +24,6 @@ import (
 // recoveryWait bounds how long a recovery waits for the receiver of a
 // replica to let go of it after being interrupted.
 const recoveryWait = 10 * time.Second
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // loadRbw loads the volume's rbw replicas as idle replicas waiting for
 // recovery. Each is cut to its longest prefix whose chunks all have a
@@ -154,7 +151,7 @@ func validRbwLength(dataPath, metaPath string) (int64, error) {
 		return 0, err
 	}
 	off := sumOffset(last)
-	if crc32.Checksum(buf, castagnoli) != binary.BigEndian.Uint32(meta[off:off+4]) {
+	if checksum.CRC32C(buf) != binary.BigEndian.Uint32(meta[off:off+4]) {
 		// The last chunk was written but not its checksum, or the
 		// reverse: drop it.
 		length = last
@@ -190,7 +187,7 @@ func truncatePair(dataPath, metaPath string, length int64) error {
 		return err
 	}
 	var sum [4]byte
-	binary.BigEndian.PutUint32(sum[:], crc32.Checksum(buf, castagnoli))
+	binary.BigEndian.PutUint32(sum[:], checksum.CRC32C(buf))
 	_, err = m.WriteAt(sum[:], sumOffset(last))
 	if cerr := m.Close(); err == nil {
 		err = cerr
@@ -839,46 +836,50 @@ func (s *store) reopenForRecovery(b cairn.Block) (*rbwReplica, error) {
 
 // openSource opens the first length bytes of the local replica of id,
 // finalized or not, as the source of a TRANSFER_RBW copy. Its
-// generation stamp must be below newGS. release must be called when
-// done.
-func (s *store) openSource(id cairn.BlockID, length int64, newGS cairn.GenStamp) (data, meta *os.File, release func(), err error) {
+// generation stamp must be below newGS. The replica must be closed when
+// done; an rbw one stays claimed until then.
+func (s *store) openSource(id cairn.BlockID, length int64, newGS cairn.GenStamp) (Replica, error) {
 	const op = "datanode.transfer"
 	name := fmt.Sprintf("blk_%d", id)
 	if rep, ok := s.lookup(id); ok && rep.gs < newGS {
 		if rep.len < length {
-			return nil, nil, nil, cairn.Errorf(op, name, cairn.Invalid, "replica has %d bytes, fewer than the %d asked for", rep.len, length)
+			return nil, cairn.Errorf(op, name, cairn.Invalid, "replica has %d bytes, fewer than the %d asked for", rep.len, length)
 		}
-		_, data, meta, err := s.openReplica(cairn.Block{ID: id, GenStamp: rep.gs})
-		return data, meta, func() {}, err
+		fr, _, err := s.openReplica(cairn.Block{ID: id, GenStamp: rep.gs})
+		return fr, err
 	}
 	r, err := s.idleRbw(id)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if r == nil {
-		return nil, nil, nil, cairn.Errorf(op, name, cairn.NotExist, "no replica to copy")
+		return nil, cairn.Errorf(op, name, cairn.NotExist, "no replica to copy")
 	}
 	if !s.claim(r) {
-		return nil, nil, nil, cairn.Errorf(op, name, cairn.Exist, "replica is being recovered")
+		return nil, cairn.Errorf(op, name, cairn.Exist, "replica is being recovered")
 	}
 	if r.block.GenStamp >= newGS {
 		s.release(r)
-		return nil, nil, nil, cairn.Errorf(op, name, cairn.NotExist, "no replica to copy: it has generation stamp %d", r.block.GenStamp)
+		return nil, cairn.Errorf(op, name, cairn.NotExist, "no replica to copy: it has generation stamp %d", r.block.GenStamp)
 	}
 	if r.block.Len < length {
 		s.release(r)
-		return nil, nil, nil, cairn.Errorf(op, name, cairn.Invalid, "replica has %d bytes, fewer than the %d asked for", r.block.Len, length)
+		return nil, cairn.Errorf(op, name, cairn.Invalid, "replica has %d bytes, fewer than the %d asked for", r.block.Len, length)
 	}
-	if data, err = os.Open(r.dataPath); err == nil {
-		if meta, err = os.Open(r.metaPath); err != nil {
-			data.Close()
-		}
-	}
+	data, meta, err := openFiles(r.dataPath, r.metaPath)
 	if err != nil {
 		s.release(r)
-		return nil, nil, nil, s.readErr(op, replica{vol: r.vol}, r.block, err)
+		return nil, s.readErr(op, replica{vol: r.vol}, r.block, err)
 	}
-	return data, meta, func() { s.release(r) }, nil
+	return &fileReplica{
+		block:   r.block,
+		state:   BeingWritten,
+		vol:     r.vol,
+		data:    data,
+		meta:    meta,
+		sums:    sectionAt{meta, metaHeaderLen},
+		release: func() { s.release(r) },
+	}, nil
 }
 
 // idleBlocks returns the idle rbw replicas, for block reports.
@@ -1075,19 +1076,6 @@ func (s *store) stamp(id cairn.BlockID, rep replica, length int64, gs cairn.GenS
 	s.mu.Unlock()
 	s.emit(evReceived, nb)
 	return nb, nil
-}
-
-// readFull reads len(p) bytes at off, treating a short file as
-// io.ErrUnexpectedEOF.
-func readFull(f *os.File, p []byte, off int64) error {
-	n, err := f.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 // missing reports whether err says a file is gone.

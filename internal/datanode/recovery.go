@@ -2,7 +2,6 @@ package datanode
 
 import (
 	"context"
-	"os"
 	"time"
 
 	"github.com/cairn-fs/cairn"
@@ -38,15 +37,13 @@ func (d *DataNode) transferBlock(ctx context.Context, conn *idleConn, op *protoc
 		reply(cairn.Errorf("datanode.TransferBlock", name, cairn.Invalid, "bad transfer operation"), "")
 		return
 	}
-	data, meta, release, err := d.store.openSource(block.ID, block.Len, newGS)
+	src, err := d.store.openSource(block.ID, block.Len, newGS)
 	if err != nil {
 		d.log.Info("refusing transfer", "block", name, "err", err)
 		reply(err, "")
 		return
 	}
-	defer release()
-	defer data.Close()
-	defer meta.Close()
+	defer src.Close()
 	opts := datatransfer.Options{Stage: datatransfer.StageTransferRbw, Timeout: time.Duration(op.TimeoutMs) * time.Millisecond, Transport: d.cfg.Transport}
 	if opts.Timeout <= 0 {
 		opts.Timeout = d.cfg.socketReadTimeout()
@@ -56,7 +53,7 @@ func (d *DataNode) transferBlock(ctx context.Context, conn *idleConn, op *protoc
 		reply(err, targets[0].Addr)
 		return
 	}
-	srcErr, dstErr := sendReplica(w, data, meta, block.Len)
+	srcErr, dstErr := sendReplica(w, src, block.Len)
 	switch {
 	case srcErr != nil:
 		w.Abort()
@@ -76,11 +73,12 @@ func (d *DataNode) transferBlock(ctx context.Context, conn *idleConn, op *protoc
 	reply(nil, "")
 }
 
-// sendReplica streams [0, length) of a replica's files down w,
+// sendReplica streams [0, length) of a replica down w,
 // checking every checksum on the way. srcErr is a failure of the local
 // replica (unreadable, or corrupt: kind cairn.Corrupt), dstErr one of
 // the pipeline.
-func sendReplica(w *datatransfer.BlockWriter, data, meta *os.File, length int64) (srcErr, dstErr error) {
+func sendReplica(w *datatransfer.BlockWriter, r Replica, length int64) (srcErr, dstErr error) {
+	data, meta := r.Data(), r.Checksums()
 	buf := make([]byte, cairn.PacketSize)
 	sums := make([]byte, datatransfer.SumsLen(cairn.PacketSize))
 	for pos := int64(0); pos < length; {
@@ -89,7 +87,7 @@ func sendReplica(w *datatransfer.BlockWriter, data, meta *os.File, length int64)
 			return cairn.E("datanode.read", cairn.IO, err), nil
 		}
 		s := sums[:datatransfer.SumsLen(k)]
-		if err := readFull(meta, s, sumOffset(pos)); err != nil {
+		if err := readFull(meta, s, sumsAt(pos)); err != nil {
 			return cairn.E("datanode.read", cairn.IO, err), nil
 		}
 		if bad := datatransfer.VerifySums(s, buf[:k]); bad >= 0 {

@@ -3,9 +3,6 @@ package datanode
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cairn-fs/cairn"
@@ -127,77 +124,37 @@ func (t *throttle) wait(ctx context.Context, n int) {
 	}
 }
 
-// verifyReplica checks a finalized replica: data and meta files there,
-// of the right sizes, the meta header valid and every checksum
-// matching. It returns what is wrong, or "" if nothing is (or the
-// replica changed meanwhile), and the incarnation of the replica
-// checked.
+// verifyReplica checks a finalized replica: its files as the store
+// lays them out (openChecked), then every checksum. It returns what is
+// wrong, or "" if nothing is (or the replica changed meanwhile), and
+// the incarnation of the replica checked.
 func (d *DataNode) verifyReplica(ctx context.Context, b cairn.Block, th *throttle) (string, uint64) {
-	rep, ok := d.store.lookup(b.ID)
-	if !ok || rep.gs != b.GenStamp {
-		return "", 0
+	r, inc, reason := d.store.openChecked(b)
+	if r == nil {
+		return reason, inc
 	}
-	reason := d.checkReplica(ctx, b, rep, th)
-	return reason, rep.inc
+	defer r.Close()
+	return d.verifySums(ctx, r, th), inc
 }
 
-func (d *DataNode) checkReplica(ctx context.Context, b cairn.Block, rep replica, th *throttle) string {
-	dp, mp := rep.files(b.ID)
-	fi, err := os.Stat(dp)
-	switch {
-	case missing(err):
-		return "block file missing"
-	case err != nil:
-		d.store.checkVolume(rep.vol)
-		return fmt.Sprintf("block file: %v", err)
-	case fi.Size() != rep.len:
-		return fmt.Sprintf("block file has %d bytes, want %d", fi.Size(), rep.len)
-	}
-	mf, err := os.Open(mp)
-	switch {
-	case missing(err):
-		return "meta file missing"
-	case err != nil:
-		d.store.checkVolume(rep.vol)
-		return fmt.Sprintf("meta file: %v", err)
-	}
-	defer mf.Close()
-	mi, err := mf.Stat()
-	if err != nil {
-		return fmt.Sprintf("meta file: %v", err)
-	}
-	if mi.Size() != metaLen(rep.len) {
-		return fmt.Sprintf("meta file has %d bytes, want %d", mi.Size(), metaLen(rep.len))
-	}
-	var h [metaHeaderLen]byte
-	if _, err := io.ReadFull(mf, h[:]); err != nil {
-		return fmt.Sprintf("meta header: %v", err)
-	}
-	if _, err := parseMetaHeader(h[:]); err != nil {
-		return err.Error()
-	}
-	df, err := os.Open(dp)
-	if err != nil {
-		if missing(err) {
-			return "block file missing"
-		}
-		return fmt.Sprintf("block file: %v", err)
-	}
-	defer df.Close()
+// verifySums reads the whole replica and checks every checksum.
+func (d *DataNode) verifySums(ctx context.Context, r Replica, th *throttle) string {
+	n := r.Block().Len
+	data, meta := r.Data(), r.Checksums()
 	buf := make([]byte, scanReadSize)
 	sums := make([]byte, datatransfer.SumsLen(scanReadSize))
-	for pos := int64(0); pos < rep.len; {
+	for pos := int64(0); pos < n; {
 		if ctx.Err() != nil {
 			return ""
 		}
-		k := int(min(int64(len(buf)), rep.len-pos))
-		if err := readFull(df, buf[:k], pos); err != nil {
-			d.store.checkVolume(rep.vol)
+		k := int(min(int64(len(buf)), n-pos))
+		if err := readFull(data, buf[:k], pos); err != nil {
+			d.store.checkDisk(r)
 			return fmt.Sprintf("reading block file at offset %d: %v", pos, err)
 		}
 		s := sums[:datatransfer.SumsLen(k)]
-		if err := readFull(mf, s, sumOffset(pos)); err != nil {
-			d.store.checkVolume(rep.vol)
+		if err := readFull(meta, s, sumsAt(pos)); err != nil {
+			d.store.checkDisk(r)
 			return fmt.Sprintf("reading meta file at offset %d: %v", sumOffset(pos), err)
 		}
 		if bad := datatransfer.VerifySums(s, buf[:k]); bad >= 0 {
@@ -207,42 +164,4 @@ func (d *DataNode) checkReplica(ctx context.Context, b cairn.Block, rep replica,
 		th.wait(ctx, k)
 	}
 	return ""
-}
-
-// checkVolumes probes every healthy volume.
-func (s *store) checkVolumes() {
-	for _, v := range s.healthyVolumes() {
-		s.checkVolume(v)
-	}
-}
-
-// checkVolume probes a volume: its directories must be there and a
-// file must be creatable in it. A volume that fails is marked failed
-// (its replicas leave the map and are reported gone); a full one is
-// not failed.
-func (s *store) checkVolume(v *volume) {
-	for _, dir := range []string{v.finalized, v.rbw} {
-		fi, err := os.Stat(dir)
-		if err == nil && !fi.IsDir() {
-			err = fmt.Errorf("%s is not a directory", dir)
-		}
-		if err != nil {
-			s.failVolume(v, err)
-			return
-		}
-	}
-	f, err := os.CreateTemp(filepath.Join(v.dir, "current"), ".probe-")
-	if err == nil {
-		name := f.Name()
-		_, err = f.Write([]byte{0})
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if rerr := os.Remove(name); err == nil {
-			err = rerr
-		}
-	}
-	if diskError(err) {
-		s.failVolume(v, err)
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -14,38 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/atomicfile"
 )
-
-const layoutVersion = 1
-
-// volume is one data directory.
-type volume struct {
-	dir       string
-	finalized string
-	rbw       string
-
-	// failed is set once an operation on the volume's disk failed;
-	// guarded by store.mu.
-	failed error
-	// used approximates the bytes of replica data on the volume, for
-	// the Config.VolumeCapacity test seam.
-	used atomic.Int64
-}
-
-func (v *volume) finalizedDir(id cairn.BlockID) string {
-	return filepath.Join(v.finalized, fmt.Sprintf("subdir%d", (id>>16)&0x1f), fmt.Sprintf("subdir%d", (id>>8)&0x1f))
-}
-
-func dataName(id cairn.BlockID) string { return fmt.Sprintf("blk_%d", id) }
-
-func metaName(id cairn.BlockID, gs cairn.GenStamp) string {
-	return fmt.Sprintf("blk_%d_%d.meta", id, gs)
-}
 
 // replica is a finalized replica in the replica map.
 type replica struct {
@@ -240,42 +212,6 @@ func (s *store) healthy() int {
 	return n
 }
 
-// init creates the volume's directories and reads its VERSION file,
-// which may not exist yet (nil map).
-func (v *volume) init() (map[string]string, error) {
-	for _, d := range []string{v.finalized, v.rbw} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(v.dir, "VERSION"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	kv := make(map[string]string)
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, val, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("VERSION: bad line %q", line)
-		}
-		kv[k] = val
-	}
-	return kv, nil
-}
-
-// writeVersion replaces the VERSION file atomically.
-func (v *volume) writeVersion(id cairn.NodeID, cluster cairn.ClusterID) error {
-	content := fmt.Sprintf("layoutVersion=%d\nnodeID=%s\nclusterID=%s\n", layoutVersion, id, cluster)
-	return atomicfile.Write(filepath.Join(v.dir, "VERSION"), []byte(content), 0o644)
-}
-
 func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // setClusterID records the cluster ID in every healthy volume. The
@@ -438,29 +374,6 @@ func (s *store) scan(v *volume) {
 	s.log.Info("volume scanned", "dir", v.dir, "replicas", n)
 }
 
-func checkMetaFile(path string, dataLen int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var h [metaHeaderLen]byte
-	if _, err := io.ReadFull(f, h[:]); err != nil {
-		return fmt.Errorf("meta header: %w", err)
-	}
-	if _, err := parseMetaHeader(h[:]); err != nil {
-		return err
-	}
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if info.Size() != metaLen(dataLen) {
-		return fmt.Errorf("meta file of %d bytes for %d bytes of data", info.Size(), dataLen)
-	}
-	return nil
-}
-
 // lookup returns the finalized replica of id.
 func (s *store) lookup(id cairn.BlockID) (replica, bool) {
 	s.mu.Lock()
@@ -500,6 +413,24 @@ func (s *store) stats() (n int, used int64, failed []string) {
 		}
 	}
 	return len(s.replicas), s.used, failed
+}
+
+// volumeState is a volume as of a moment: its directory and whether it
+// failed.
+type volumeState struct {
+	dir    string
+	failed bool
+}
+
+// volumes returns the state of every volume, in the order configured.
+func (s *store) volumes() []volumeState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]volumeState, len(s.vols))
+	for i, v := range s.vols {
+		out[i] = volumeState{dir: v.dir, failed: v.failed != nil}
+	}
+	return out
 }
 
 // healthyVolumes returns the volumes that work.
@@ -581,28 +512,6 @@ func (s *store) ioErr(op string, v *volume, b cairn.Block, err error) error {
 }
 
 func blockName(b cairn.Block) string { return fmt.Sprintf("blk_%d_%d", b.ID, b.GenStamp) }
-
-// openReplica opens the data and meta files of the finalized replica of
-// b, which must have b's generation stamp.
-func (s *store) openReplica(b cairn.Block) (rep replica, data, meta *os.File, err error) {
-	const op = "datanode.read"
-	rep, ok := s.lookup(b.ID)
-	if !ok {
-		return rep, nil, nil, cairn.Errorf(op, blockName(b), cairn.NotExist, "no such replica")
-	}
-	if rep.gs != b.GenStamp {
-		return rep, nil, nil, cairn.Errorf(op, blockName(b), cairn.NotExist, "replica has generation stamp %d", rep.gs)
-	}
-	dp, mp := rep.files(b.ID)
-	if data, err = os.Open(dp); err != nil {
-		return rep, nil, nil, s.readErr(op, rep, b, err)
-	}
-	if meta, err = os.Open(mp); err != nil {
-		data.Close()
-		return rep, nil, nil, s.readErr(op, rep, b, err)
-	}
-	return rep, data, meta, nil
-}
 
 // markBad stops serving the finalized replica of b found damaged: it
 // leaves the replica map, so reads and block reports no longer see it,

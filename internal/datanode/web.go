@@ -3,12 +3,10 @@ package datanode
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"syscall"
 	"time"
 
-	"github.com/cairn-fs/cairn/client"
 	"github.com/cairn-fs/cairn/internal/metrics"
 	"github.com/cairn-fs/cairn/internal/version"
 	"github.com/cairn-fs/cairn/internal/webui"
@@ -64,11 +62,9 @@ func (w webSource) Status(ctx context.Context) (webui.DataNodeStatus, error) {
 		ActiveTransfers: int(d.active.Load()),
 		LastScan:        d.lastScanTime(),
 	}
-	d.store.mu.Lock()
-	for _, v := range d.store.vols {
-		st.Volumes = append(st.Volumes, webui.Volume{Dir: v.dir, Failed: v.failed != nil})
+	for _, v := range d.store.volumes() {
+		st.Volumes = append(st.Volumes, webui.Volume{Dir: v.dir, Failed: v.failed})
 	}
-	d.store.mu.Unlock()
 	for i := range st.Volumes {
 		v := &st.Volumes[i]
 		var fs syscall.Statfs_t
@@ -111,30 +107,9 @@ func (d *DataNode) serveStatus(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// Open reads the file at path from the cluster, as any client would:
-// the NameNode's web UI sends downloads here, so block bytes never pass
+// Open answers a download of the file at path (openDownload): the
+// NameNode's web UI sends downloads here, so block bytes never pass
 // through the NameNode.
-func (w webSource) Open(ctx context.Context, path string) (io.ReadCloser, int64, error) {
-	c, err := client.Dial(ctx, w.d.cfg.NameNode, client.WithClientName("webui-download"))
-	if err != nil {
-		return nil, 0, err
-	}
-	r, err := c.Open(ctx, path)
-	if err != nil {
-		c.Close()
-		return nil, 0, err
-	}
-	return &download{Reader: r, c: c}, r.Stat().Size, nil
-}
-
-// download closes the client with the file.
-type download struct {
-	*client.Reader
-	c *client.Client
-}
-
-func (dl *download) Close() error {
-	err := dl.Reader.Close()
-	dl.c.Close()
-	return err
+func (w webSource) Open(ctx context.Context, path string, redirected bool) (webui.Download, error) {
+	return w.d.openDownload(ctx, path, redirected)
 }

@@ -595,35 +595,36 @@ func (d *DataNode) sendBlock(conn *idleConn, br *bufio.Reader, op *protocol.OpRe
 		fail(cairn.Errorf("datanode.ReadBlock", name, cairn.Invalid, "bad read range [%d, +%d)", op.Offset, op.Length))
 		return false
 	}
-	rep, data, meta, err := d.store.openReplica(block)
+	rep, inc, err := d.store.openReplica(block)
 	if err != nil {
-		if rep.vol != nil && rep.gs == block.GenStamp {
+		if inc != 0 {
 			// In the map but its files cannot be opened: removed
 			// from the disk behind our back (unless a recovery
 			// renamed them meanwhile, which markBad sees).
-			d.replicaDamaged(block, rep.inc, fmt.Sprintf("cannot open the replica's files: %v", err))
+			d.replicaDamaged(block, inc, fmt.Sprintf("cannot open the replica's files: %v", err))
 		}
 		d.log.Debug("read refused", "block", name, "err", err)
 		fail(err)
 		return false
 	}
-	defer data.Close()
-	defer meta.Close()
-	if op.Offset+op.Length > rep.len {
-		fail(cairn.Errorf("datanode.ReadBlock", name, cairn.Invalid, "range [%d, %d) beyond the replica's %d bytes", op.Offset, op.Offset+op.Length, rep.len))
+	defer rep.Close()
+	repLen := rep.Block().Len
+	data, sums := rep.Data(), rep.Checksums()
+	if op.Offset+op.Length > repLen {
+		fail(cairn.Errorf("datanode.ReadBlock", name, cairn.Invalid, "range [%d, %d) beyond the replica's %d bytes", op.Offset, op.Offset+op.Length, repLen))
 		return false
 	}
 	start := op.Offset - op.Offset%cairn.ChunkSize
 	end := start
 	if op.Length > 0 {
 		end = op.Offset + op.Length
-		end = min(end+(cairn.ChunkSize-end%cairn.ChunkSize)%cairn.ChunkSize, rep.len)
+		end = min(end+(cairn.ChunkSize-end%cairn.ChunkSize)%cairn.ChunkSize, repLen)
 	}
 	// The response and short packets go out together in one write (a
 	// small read is then one write); a packet larger than the buffer
 	// goes straight to the socket.
 	bw := bufio.NewWriterSize(conn, 4096)
-	if err := datatransfer.WriteMessage(bw, &protocol.BlockOpResponse{FirstChunkOffset: start, BlockLen: rep.len}); err != nil {
+	if err := datatransfer.WriteMessage(bw, &protocol.BlockOpResponse{FirstChunkOffset: start, BlockLen: repLen}); err != nil {
 		return false
 	}
 	pb := packetPool.Get().(*datatransfer.PacketBuf)
@@ -636,12 +637,12 @@ func (d *DataNode) sendBlock(conn *idleConn, br *bufio.Reader, op *protocol.OpRe
 		if n > 0 {
 			if err := readFull(data, pb.Data()[:n], pos); err != nil {
 				d.log.Warn("cannot read replica", "block", name, "err", err)
-				d.replicaDamaged(block, rep.inc, fmt.Sprintf("reading data at offset %d: %v", pos, err))
+				d.replicaDamaged(block, inc, fmt.Sprintf("reading data at offset %d: %v", pos, err))
 				return false
 			}
-			if err := readFull(meta, pb.Sums(n), sumOffset(pos)); err != nil {
+			if err := readFull(sums, pb.Sums(n), sumsAt(pos)); err != nil {
 				d.log.Warn("cannot read replica checksums", "block", name, "err", err)
-				d.replicaDamaged(block, rep.inc, fmt.Sprintf("reading checksums at offset %d: %v", pos, err))
+				d.replicaDamaged(block, inc, fmt.Sprintf("reading checksums at offset %d: %v", pos, err))
 				return false
 			}
 		}

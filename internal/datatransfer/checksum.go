@@ -2,17 +2,13 @@ package datatransfer
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/checksum"
 )
 
-// castagnoli is the CRC32C table; crc32 uses the CPU's instruction for
-// it where there is one.
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // ChunkCRC returns the CRC32C of one chunk.
-func ChunkCRC(chunk []byte) uint32 { return crc32.Checksum(chunk, castagnoli) }
+func ChunkCRC(chunk []byte) uint32 { return checksum.CRC32C(chunk) }
 
 // ComputeSums writes into sums the checksum of every chunk of data:
 // 4 bytes big-endian per ChunkSize bytes, the last chunk possibly
@@ -20,7 +16,7 @@ func ChunkCRC(chunk []byte) uint32 { return crc32.Checksum(chunk, castagnoli) }
 func ComputeSums(sums, data []byte) {
 	for i := 0; len(data) > 0; i += 4 {
 		n := min(len(data), cairn.ChunkSize)
-		binary.BigEndian.PutUint32(sums[i:], crc32.Checksum(data[:n], castagnoli))
+		binary.BigEndian.PutUint32(sums[i:], checksum.CRC32C(data[:n]))
 		data = data[n:]
 	}
 }
@@ -31,7 +27,7 @@ func ComputeSums(sums, data []byte) {
 func VerifySums(sums, data []byte) int {
 	for i := 0; len(data) > 0; i++ {
 		n := min(len(data), cairn.ChunkSize)
-		if 4*i+4 > len(sums) || binary.BigEndian.Uint32(sums[4*i:]) != crc32.Checksum(data[:n], castagnoli) {
+		if 4*i+4 > len(sums) || binary.BigEndian.Uint32(sums[4*i:]) != checksum.CRC32C(data[:n]) {
 			return i
 		}
 		data = data[n:]

@@ -3,12 +3,12 @@ package namenode
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"io"
 	"reflect"
 	"testing"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/checksum"
 )
 
 func TestCommandRoundTrip(t *testing.T) {
@@ -105,7 +105,7 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 		data := binary.LittleEndian.AppendUint32(append([]byte(snapshotMagic), body...), 0)
 		data = data[:len(data)-4]
-		data = binary.LittleEndian.AppendUint32(data, crc32.Checksum(data, castagnoli))
+		data = binary.LittleEndian.AppendUint32(data, checksum.CRC32C(data))
 		decodeSnapshot(data, ns.reg)
 	})
 }

@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"slices"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/checksum"
 )
 
 // The snapshot format is specified in doc.go.
@@ -16,8 +16,6 @@ const (
 	snapshotMagic   = "CAIRNNS\x00"
 	snapshotVersion = 2 // 1: without the decommissioning nodes
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // encodeSnapshot serializes the namespace (not the replicas, which come
 // from DataNode reports). The caller holds ns.mu, at least for reading.
@@ -42,7 +40,7 @@ func (ns *namespace) encodeSnapshot() []byte {
 	for _, id := range decom {
 		b = appendString(b, id)
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return binary.LittleEndian.AppendUint32(b, checksum.CRC32C(b))
 }
 
 func appendString(b []byte, s string) []byte {
@@ -114,7 +112,7 @@ func decodeSnapshot(data []byte, reg *registry) (*namespace, error) {
 		return nil, errors.New("not a cairn namespace snapshot")
 	}
 	body := data[:len(data)-4]
-	if sum := binary.LittleEndian.Uint32(data[len(data)-4:]); sum != crc32.Checksum(body, castagnoli) {
+	if sum := binary.LittleEndian.Uint32(data[len(data)-4:]); sum != checksum.CRC32C(body) {
 		return nil, errors.New("snapshot checksum mismatch")
 	}
 	d := &decoder{b: body[len(snapshotMagic):]}

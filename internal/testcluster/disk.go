@@ -124,13 +124,13 @@ func inFinalized(path string) bool {
 // is given), sorted.
 func (c *Cluster) ReplicaFiles(id cairn.BlockID, nodes ...int) []string {
 	if len(nodes) == 0 {
-		for i := range c.dns {
+		for i := range c.NumDataNodes() {
 			nodes = append(nodes, i)
 		}
 	}
 	var dirs []string
 	for _, i := range nodes {
-		dirs = append(dirs, c.dns[i].dirs...)
+		dirs = append(dirs, c.DataNodeDirs(i)...)
 	}
 	return ReplicaFiles(id, dirs...)
 }
@@ -139,5 +139,5 @@ func (c *Cluster) ReplicaFiles(id cairn.BlockID, nodes ...int) []string {
 // of block id, failing the test if it has none.
 func (c *Cluster) ReplicaFile(t testing.TB, i int, id cairn.BlockID) string {
 	t.Helper()
-	return ReplicaFile(t, id, c.dns[i].dirs...)
+	return ReplicaFile(t, id, c.DataNodeDirs(i)...)
 }

@@ -1,27 +1,26 @@
 // Package testcluster runs a whole cairn cluster inside one test
 // process: a NameNode and N DataNodes, each with its own temporary
 // directory, every server on 127.0.0.1 with a port chosen by the kernel.
-// It is cairn's MiniDFSCluster. Nodes can be stopped and restarted on
-// the same directories and addresses, so tests can exercise failure and
-// recovery with real components and real bytes.
+// It is cairn's MiniDFSCluster, a thin testing.T wrapper of package
+// localcluster (the builder cairn dev and the bench use too). Nodes can
+// be stopped and restarted on the same directories and addresses, so
+// tests can exercise failure and recovery with real components and real
+// bytes.
 package testcluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
 	"github.com/cairn-fs/cairn/internal/datanode"
+	"github.com/cairn-fs/cairn/internal/localcluster"
 	"github.com/cairn-fs/cairn/internal/namenode"
 )
 
@@ -40,49 +39,18 @@ type Options struct {
 	DataNode func(i int, cfg *datanode.Config)
 }
 
-// Cluster is a running test cluster.
+// Cluster is a running test cluster: a localcluster.Cluster whose
+// failures fail the test.
 type Cluster struct {
 	opts Options
 	dir  string
 	log  *slog.Logger
 	done atomic.Bool // set when the cluster is shut down; stops logging
-
-	mu     sync.Mutex // guards the fields below
-	nn     *server
-	nnNode *namenode.Server
-	nnAddr string
-	nnHTTP string // the NameNode's web address, fixed across restarts
-	dns    []*dataNode
+	lc   *localcluster.Cluster
 }
 
-type dataNode struct {
-	dirs []string
-	addr string // data-transfer address, fixed across restarts
-	http string // web address, fixed across restarts
-	node *datanode.DataNode
-	srv  *server // nil while stopped
-}
-
-// server is one running node: its Serve goroutine and HTTP server.
-type server struct {
-	cancel context.CancelFunc
-	done   chan error
-	http   *http.Server
-	close  func() error
-}
-
-func (s *server) stop() error {
-	s.cancel()
-	if s.http != nil {
-		s.http.Close()
-	}
-	err := s.close()
-	serveErr := <-s.done
-	return errors.Join(err, serveErr)
-}
-
-// Start starts a cluster and waits until every DataNode is registered
-// and live. It is stopped by t.Cleanup.
+// Start starts a cluster and waits until every DataNode is live. The
+// cluster is shut down by t.Cleanup.
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	if opts.DataNodes == 0 {
@@ -99,148 +67,79 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	c := &Cluster{opts: opts, dir: t.TempDir()}
 	c.log = slog.New(slog.NewTextHandler(testWriter{t, &c.done}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	t.Cleanup(c.shutdown)
-	c.startNameNode(t, "127.0.0.1:0")
-	for i := 0; i < opts.DataNodes; i++ {
-		d := &dataNode{dirs: []string{filepath.Join(c.dir, fmt.Sprintf("dn%d", i))}, addr: "127.0.0.1:0", http: "127.0.0.1:0"}
-		c.dns = append(c.dns, d)
-		c.startDataNode(t, i)
+	lc, err := localcluster.New(localcluster.Config{
+		Dir:               c.dir,
+		DataNodes:         opts.DataNodes,
+		Replication:       opts.Replication,
+		BlockSize:         opts.BlockSize,
+		HeartbeatInterval: opts.HeartbeatInterval,
+		NameNodeHTTPAddr:  "127.0.0.1:0",
+		NameNode: func(cfg *namenode.Config) {
+			cfg.StaleNodeTimeout = 10 * opts.HeartbeatInterval
+			cfg.DeadNodeTimeout = 30 * opts.HeartbeatInterval
+			if opts.NameNode != nil {
+				opts.NameNode(cfg)
+			}
+		},
+		DataNode: func(i int, cfg *datanode.Config) {
+			cfg.BlockReportInterval = time.Hour
+			if opts.DataNode != nil {
+				opts.DataNode(i, cfg)
+			}
+		},
+	}, c.log)
+	if err != nil {
+		t.Fatalf("testcluster.Start: %v", err)
 	}
+	c.lc = lc
+	t.Cleanup(c.shutdown)
+	lc.Serve()
 	c.WaitLive(t, opts.DataNodes)
 	return c
 }
 
-func (c *Cluster) startNameNode(t testing.TB, addr string) {
-	t.Helper()
-	cfg := namenode.Config{
-		Dir:                filepath.Join(c.dir, "nn"),
-		DefaultReplication: c.opts.Replication,
-		DefaultBlockSize:   c.opts.BlockSize,
-		HeartbeatInterval:  c.opts.HeartbeatInterval,
-		StaleNodeTimeout:   10 * c.opts.HeartbeatInterval,
-		DeadNodeTimeout:    30 * c.opts.HeartbeatInterval,
-	}
-	if c.opts.NameNode != nil {
-		c.opts.NameNode(&cfg)
-	}
-	nn, err := namenode.New(cfg, c.log.With("node", "namenode"))
-	if err != nil {
-		t.Fatalf("namenode.New: %v", err)
-	}
-	lis := listen(t, addr)
-	c.nnAddr = lis.Addr().String()
-	if c.nnHTTP == "" {
-		c.nnHTTP = "127.0.0.1:0"
-	}
-	hl := listen(t, c.nnHTTP)
-	c.nnHTTP = hl.Addr().String()
-	c.nnNode = nn
-	c.nn = serve(nn.Serve, nn.HTTPHandler(), nn.Close, lis, hl)
-}
-
-func (c *Cluster) startDataNode(t testing.TB, i int) {
-	t.Helper()
-	d := c.dns[i]
-	hl := listen(t, d.http)
-	d.http = hl.Addr().String()
-	cfg := datanode.Config{
-		Dirs:                d.dirs,
-		NameNode:            c.nnAddr,
-		HTTPAddr:            d.http,
-		HeartbeatInterval:   c.opts.HeartbeatInterval,
-		BlockReportInterval: time.Hour,
-	}
-	if c.opts.DataNode != nil {
-		c.opts.DataNode(i, &cfg)
-	}
-	node, err := datanode.New(cfg, c.log.With("node", fmt.Sprintf("datanode%d", i)))
-	if err != nil {
-		hl.Close()
-		t.Fatalf("datanode.New(%d): %v", i, err)
-	}
-	lis := listen(t, d.addr)
-	d.addr = lis.Addr().String()
-	d.node = node
-	d.srv = serve(node.Serve, node.HTTPHandler(), node.Close, lis, hl)
-}
-
-// listen binds addr, retrying briefly: a restarted node takes back its
-// port, which the kernel may hold for a moment.
-func listen(t testing.TB, addr string) net.Listener {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		lis, err := net.Listen("tcp", addr)
-		if err == nil {
-			return lis
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("listen %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func serve(fn func(context.Context, net.Listener) error, h http.Handler, closeFn func() error, lis, hl net.Listener) *server {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{cancel: cancel, done: make(chan error, 1), close: closeFn}
-	go func() { s.done <- fn(ctx, lis) }()
-	s.http = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go s.http.Serve(hl)
-	return s
-}
-
 func (c *Cluster) shutdown() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, d := range c.dns {
-		if d.srv != nil {
-			d.srv.stop()
-			d.srv = nil
-		}
-	}
-	if c.nn != nil {
-		c.nn.stop()
-		c.nn = nil
+	if err := c.lc.Close(); err != nil {
+		c.log.Warn("shutdown", "err", err)
 	}
 	c.done.Store(true)
 }
 
 // NameNodeAddr returns the NameNode's RPC address.
-func (c *Cluster) NameNodeAddr() string { return c.nnAddr }
+func (c *Cluster) NameNodeAddr() string { return c.lc.NameNodeAddr() }
 
 // NameNodeHTTPAddr returns the NameNode's web address (web UI,
 // /metrics, /healthz), host:port.
-func (c *Cluster) NameNodeHTTPAddr() string { return c.nnHTTP }
+func (c *Cluster) NameNodeHTTPAddr() string { return c.lc.NameNodeHTTPAddr() }
 
 // DataNodeHTTPAddr returns DataNode i's web address, host:port; it is
 // also the address the DataNode tells the NameNode.
-func (c *Cluster) DataNodeHTTPAddr(i int) string { return c.dns[i].http }
+func (c *Cluster) DataNodeHTTPAddr(i int) string { return c.lc.DataNodeHTTPAddr(i) }
 
 // NameNode returns the running NameNode server.
-func (c *Cluster) NameNode() *namenode.Server { return c.nnNode }
+func (c *Cluster) NameNode() *namenode.Server { return c.lc.NameNode() }
 
 // NumDataNodes returns the number of DataNodes, running or stopped.
-func (c *Cluster) NumDataNodes() int { return len(c.dns) }
+func (c *Cluster) NumDataNodes() int { return c.lc.NumDataNodes() }
 
 // DataNode returns DataNode i (the last instance started, even if it is
 // now stopped).
-func (c *Cluster) DataNode(i int) *datanode.DataNode { return c.dns[i].node }
+func (c *Cluster) DataNode(i int) *datanode.DataNode { return c.lc.DataNode(i) }
 
 // DataNodeAddr returns DataNode i's data-transfer address.
-func (c *Cluster) DataNodeAddr(i int) string { return c.dns[i].addr }
+func (c *Cluster) DataNodeAddr(i int) string { return c.lc.DataNodeAddr(i) }
 
 // DataNodeDirs returns DataNode i's data directories.
-func (c *Cluster) DataNodeDirs(i int) []string { return c.dns[i].dirs }
+func (c *Cluster) DataNodeDirs(i int) []string { return []string{c.lc.DataNodeDir(i)} }
 
 // Client returns a client of the cluster, closed by t.Cleanup.
 func (c *Cluster) Client(t testing.TB) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := client.Dial(ctx, c.nnAddr)
+	cl, err := client.Dial(ctx, c.NameNodeAddr())
 	if err != nil {
-		t.Fatalf("client.Dial(%s): %v", c.nnAddr, err)
+		t.Fatalf("client.Dial(%s): %v", c.NameNodeAddr(), err)
 	}
 	t.Cleanup(func() { cl.Close() })
 	return cl
@@ -249,31 +148,22 @@ func (c *Cluster) Client(t testing.TB) *client.Client {
 // StopDataNode stops DataNode i, as a crash would: its files stay.
 func (c *Cluster) StopDataNode(t testing.TB, i int) {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d := c.dns[i]
-	if d.srv == nil {
-		t.Fatalf("StopDataNode(%d): not running", i)
-	}
-	if err := d.srv.stop(); err != nil {
+	if err := c.lc.StopDataNode(i); err != nil {
+		if cairn.KindOf(err) == cairn.Invalid {
+			t.Fatalf("StopDataNode(%d): %v", i, err)
+		}
 		t.Logf("StopDataNode(%d): %v", i, err)
 	}
-	d.srv = nil
 }
 
 // RestartDataNode starts DataNode i again on the same directories and
 // address, stopping it first if it runs, and waits until it is live.
 func (c *Cluster) RestartDataNode(t testing.TB, i int) {
 	t.Helper()
-	c.mu.Lock()
-	d := c.dns[i]
-	if d.srv != nil {
-		d.srv.stop()
-		d.srv = nil
+	if err := c.lc.RestartDataNode(i); err != nil {
+		t.Fatalf("RestartDataNode(%d): %v", i, err)
 	}
-	c.startDataNode(t, i)
-	c.mu.Unlock()
-	c.WaitLive(t, c.running())
+	c.WaitLive(t, c.lc.Running())
 }
 
 // RestartNameNode stops the NameNode and starts it again on the same
@@ -281,28 +171,10 @@ func (c *Cluster) RestartDataNode(t testing.TB, i int) {
 // registered again.
 func (c *Cluster) RestartNameNode(t testing.TB) {
 	t.Helper()
-	c.mu.Lock()
-	if c.nn != nil {
-		if err := c.nn.stop(); err != nil {
-			t.Logf("stop namenode: %v", err)
-		}
-		c.nn = nil
+	if err := c.lc.RestartNameNode(); err != nil {
+		t.Fatalf("RestartNameNode: %v", err)
 	}
-	c.startNameNode(t, c.nnAddr)
-	c.mu.Unlock()
-	c.WaitLive(t, c.running())
-}
-
-func (c *Cluster) running() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, d := range c.dns {
-		if d.srv != nil {
-			n++
-		}
-	}
-	return n
+	c.WaitLive(t, c.lc.Running())
 }
 
 // WaitLive waits until at least n DataNodes are live at the NameNode.
@@ -310,18 +182,9 @@ func (c *Cluster) WaitLive(t testing.TB, n int) {
 	t.Helper()
 	cl := c.Client(t)
 	c.WaitFor(t, fmt.Sprintf("%d live datanodes", n), func(ctx context.Context) (bool, error) {
-		rep, err := cl.DatanodeReport(ctx)
-		if err != nil {
-			return false, err
-		}
-		live := 0
-		for _, d := range rep.Datanodes {
-			// Decommissioning nodes are up too.
-			if d.State == "live" || d.State == "decommissioning" || d.State == "decommissioned" {
-				live++
-			}
-		}
-		return live >= n, nil
+		// Decommissioning nodes are up too.
+		live, err := localcluster.LiveDataNodes(ctx, cl, true)
+		return live >= n, err
 	})
 }
 

@@ -53,8 +53,12 @@
 //	                   namenodeState, volumes [Volume: dir, failed,
 //	                   capacityBytes, remainingBytes], blocks, usedBytes,
 //	                   activeTransfers, lastScan, startTime
-//	/download?path=P   the file's bytes, read from the cluster as a
-//	                   client would
+//	/download?path=P   the file's bytes: each block from the node's own
+//	                   replica where it holds one, else from another
+//	                   DataNode; or, when it holds no replica of the
+//	                   first block, a redirect (307) to a DataNode that
+//	                   does, with &redirected=1 (a redirected request is
+//	                   always served, never sent on again)
 //
 // /healthz, /readyz and /metrics are mounted beside these by the node
 // packages.

@@ -158,11 +158,16 @@ func (fakeDataNode) Status(context.Context) (DataNodeStatus, error) {
 		Volumes: []Volume{{Dir: "/disk1", CapacityBytes: 100, RemainingBytes: 40}, {Dir: "/disk2", Failed: true}}}, nil
 }
 
-func (fakeDataNode) Open(_ context.Context, p string) (io.ReadCloser, int64, error) {
-	if p != "/f" {
-		return nil, 0, cairn.E("open", p, cairn.NotExist)
+func (fakeDataNode) Open(_ context.Context, p string, redirected bool) (Download, error) {
+	switch {
+	case p == "/f":
+		return Download{Body: io.NopCloser(strings.NewReader("hello")), Size: 5}, nil
+	case p == "/elsewhere" && !redirected:
+		return Download{Redirect: "127.0.0.1:3", Size: 5}, nil
+	case p == "/elsewhere":
+		return Download{Body: io.NopCloser(strings.NewReader("there")), Size: 5}, nil
 	}
-	return io.NopCloser(strings.NewReader("hello")), 5, nil
+	return Download{}, cairn.E("open", p, cairn.NotExist)
 }
 
 func TestDataNodePage(t *testing.T) {
@@ -179,5 +184,13 @@ func TestDataNodePage(t *testing.T) {
 	}
 	if w := get(t, h, "/download?path=/nope"); w.Code != http.StatusNotFound {
 		t.Errorf("GET /download of a missing file = %d, want 404", w.Code)
+	}
+	w = get(t, h, "/download?path=/elsewhere")
+	if want := "http://127.0.0.1:3/download?path=%2Felsewhere&redirected=1"; w.Code != http.StatusTemporaryRedirect || w.Header().Get("Location") != want {
+		t.Errorf("GET /download of a file held elsewhere = %d to %q, want 307 to %q", w.Code, w.Header().Get("Location"), want)
+	}
+	w = get(t, h, "/download?path=/elsewhere&redirected=1")
+	if w.Code != 200 || w.Body.String() != "there" {
+		t.Errorf("GET /download of a redirected request = %d %q, want 200 %q", w.Code, w.Body.String(), "there")
 	}
 }

@@ -23,9 +23,22 @@ type NameNode interface {
 type DataNode interface {
 	// Status describes the DataNode.
 	Status(ctx context.Context) (DataNodeStatus, error)
-	// Open opens the file at path in the cluster, for a download, and
-	// returns its size.
-	Open(ctx context.Context, path string) (io.ReadCloser, int64, error)
+	// Open opens the file at path in the cluster, for a download: its
+	// bytes, or another DataNode to ask instead. redirected says the
+	// request was already sent here by another DataNode: it must not
+	// be redirected again.
+	Open(ctx context.Context, path string, redirected bool) (Download, error)
+}
+
+// Download is a DataNode's answer to a download.
+type Download struct {
+	// Body is the file's bytes, Size of them; nil when Redirect is set.
+	Body io.ReadCloser
+	Size int64
+	// Redirect, if set, is the web address (host:port) of a DataNode
+	// better placed to serve the file (it holds the first block): the
+	// browser is sent there (307).
+	Redirect string
 }
 
 // Overview is the summary of a cluster.

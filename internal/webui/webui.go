@@ -300,16 +300,20 @@ func DataNodeHandler(dn DataNode, log *slog.Logger) http.Handler {
 			http.Error(w, err.Error(), httpStatus(err))
 			return
 		}
-		rc, size, err := dn.Open(r.Context(), p)
+		dl, err := dn.Open(r.Context(), p, r.URL.Query().Get("redirected") != "")
 		if err != nil {
 			http.Error(w, err.Error(), httpStatus(err))
 			return
 		}
-		defer rc.Close()
+		if dl.Body == nil {
+			http.Redirect(w, r, "http://"+dl.Redirect+"/download?path="+url.QueryEscape(p)+"&redirected=1", http.StatusTemporaryRedirect)
+			return
+		}
+		defer dl.Body.Close()
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		w.Header().Set("Content-Length", strconv.FormatInt(dl.Size, 10))
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", path.Base(p)))
-		if _, err := io.Copy(w, rc); err != nil {
+		if _, err := io.Copy(w, dl.Body); err != nil {
 			// The status is sent: all we can do is cut the body short.
 			log.Warn("download cut short", "path", p, "err", err)
 		}
