@@ -60,19 +60,19 @@ func (l *commandLog) acked(ids []uint64) {
 
 func (l *commandLog) reset() { *l = commandLog{} }
 
-func (n *nnConn) take(id uint64) bool {
+func (n *nnSession) take(id uint64) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.cmds.take(id)
 }
 
-func (n *nnConn) pendingAcks() []uint64 {
+func (n *nnSession) pendingAcks() []uint64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return slices.Clone(n.cmds.acks)
 }
 
-func (n *nnConn) acked(ids []uint64) {
+func (n *nnSession) acked(ids []uint64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.cmds.acked(ids)
@@ -84,7 +84,7 @@ func (n *nnConn) acked(ids []uint64) {
 // being copied to the same targets is not started again; a
 // RECOVER_BLOCK of a recovery running or done is not run again (see
 // startRecovery).
-func (n *nnConn) command(ctx context.Context, c *protocol.Command, wg *sync.WaitGroup) {
+func (n *nnSession) command(ctx context.Context, c *protocol.Command, wg *sync.WaitGroup) {
 	d := n.d
 	switch c.Type {
 	case protocol.Command_DELETE_BLOCKS:
@@ -102,7 +102,7 @@ func (n *nnConn) command(ctx context.Context, c *protocol.Command, wg *sync.Wait
 			default:
 				// Not here: tell the NameNode anyway, so it stops
 				// asking.
-				d.ibr.add(replicaEvent{kind: evDeleted, block: b})
+				d.notify(replicaEvent{kind: evDeleted, block: b})
 			}
 		}
 		d.log.Debug("deleted replicas", "count", deleted, "busy", busy)
@@ -110,13 +110,13 @@ func (n *nnConn) command(ctx context.Context, c *protocol.Command, wg *sync.Wait
 		targets := protocol.DatanodesFromProto(c.Targets)
 		for _, b := range protocol.BlocksFromProto(c.Blocks) {
 			key := copyKey(b, targets)
-			n.mu.Lock()
-			if n.copying == nil {
-				n.copying = make(map[string]bool)
+			d.cmd.mu.Lock()
+			if d.cmd.copying == nil {
+				d.cmd.copying = make(map[string]bool)
 			}
-			dup := n.copying[key]
-			n.copying[key] = true
-			n.mu.Unlock()
+			dup := d.cmd.copying[key]
+			d.cmd.copying[key] = true
+			d.cmd.mu.Unlock()
 			if dup {
 				d.log.Debug("block copy already under way", "block", blockName(b))
 				continue
@@ -126,16 +126,16 @@ func (n *nnConn) command(ctx context.Context, c *protocol.Command, wg *sync.Wait
 			go func() {
 				defer wg.Done()
 				defer func() {
-					n.mu.Lock()
-					delete(n.copying, key)
-					n.mu.Unlock()
+					d.cmd.mu.Lock()
+					delete(d.cmd.copying, key)
+					d.cmd.mu.Unlock()
 				}()
 				select {
-				case n.copies <- struct{}{}:
+				case d.cmd.copies <- struct{}{}:
 				case <-ctx.Done():
 					return
 				}
-				defer func() { <-n.copies }()
+				defer func() { <-d.cmd.copies }()
 				if err := n.copyBlock(ctx, b, targets); err != nil {
 					d.log.Warn("block copy failed", "block", blockName(b), "err", err)
 				}
@@ -161,6 +161,22 @@ func copyKey(b cairn.Block, targets []cairn.DatanodeInfo) string {
 	return sb.String()
 }
 
+// commandState is what the DataNode knows of the commands it runs,
+// whichever NameNode sent them: the block copies under way (and the
+// semaphore bounding them) and the block recoveries, so that the same
+// work asked twice, by one NameNode or by two, runs once.
+type commandState struct {
+	copies chan struct{} // semaphore of COPY_BLOCKS transfers
+
+	mu         sync.Mutex // guards the fields below
+	copying    map[string]bool
+	recoveries map[cairn.BlockID]*recoveryRun
+}
+
+func newCommandState() commandState {
+	return commandState{copies: make(chan struct{}, 4)}
+}
+
 // recoveryRun is what this node, as primary, knows of the recoveries
 // of a block: the one running or last done.
 type recoveryRun struct {
@@ -171,16 +187,18 @@ type recoveryRun struct {
 	// the first answer); nil if the run failed.
 	commit *protocol.CommitBlockSynchronizationRequest
 	// next is a command for a newer recovery that came while this one
-	// ran; it starts when this one ends.
-	next *protocol.Command
-	done uint64 // order in which runs ended, for forgetting the oldest
+	// ran, and nextFrom the session it came from; it starts when this
+	// one ends.
+	next     *protocol.Command
+	nextFrom *nnSession
+	done     uint64 // order in which runs ended, for forgetting the oldest
 }
 
 // startRecovery runs a RECOVER_BLOCK command in the background, one at
 // a time per block. A recovery to the same generation stamp as one
 // running is not started again; as one done, its outcome is sent again
 // instead of running it again; a newer one waits for the running one.
-func (n *nnConn) startRecovery(ctx context.Context, c *protocol.Command, wg *sync.WaitGroup) {
+func (n *nnSession) startRecovery(ctx context.Context, c *protocol.Command, wg *sync.WaitGroup) {
 	d := n.d
 	blocks := protocol.BlocksFromProto(c.Blocks)
 	if len(blocks) != 1 || len(c.Targets) == 0 {
@@ -189,25 +207,25 @@ func (n *nnConn) startRecovery(ctx context.Context, c *protocol.Command, wg *syn
 	}
 	b := blocks[0]
 	gs := cairn.GenStamp(c.NewGenStamp)
-	n.mu.Lock()
-	if n.recoveries == nil {
-		n.recoveries = make(map[cairn.BlockID]*recoveryRun)
+	d.cmd.mu.Lock()
+	if d.cmd.recoveries == nil {
+		d.cmd.recoveries = make(map[cairn.BlockID]*recoveryRun)
 	}
-	run := n.recoveries[b.ID]
+	run := d.cmd.recoveries[b.ID]
 	switch {
 	case run != nil && run.running && run.gs == gs:
-		n.mu.Unlock()
+		d.cmd.mu.Unlock()
 		d.log.Debug("block recovery already running", "block", blockName(b), "newGenStamp", gs)
 		return
 	case run != nil && run.running:
 		if gs > run.gs && (run.next == nil || gs > cairn.GenStamp(run.next.NewGenStamp)) {
-			run.next = c
+			run.next, run.nextFrom = c, n
 		}
-		n.mu.Unlock()
+		d.cmd.mu.Unlock()
 		return
 	case run != nil && run.gs == gs && run.commit != nil:
 		commit := run.commit
-		n.mu.Unlock()
+		d.cmd.mu.Unlock()
 		d.log.Info("block recovery already done; sending its outcome again", "block", blockName(b), "newGenStamp", gs)
 		wg.Add(1)
 		go func() {
@@ -218,13 +236,13 @@ func (n *nnConn) startRecovery(ctx context.Context, c *protocol.Command, wg *syn
 		}()
 		return
 	case run != nil && run.gs > gs:
-		n.mu.Unlock()
+		d.cmd.mu.Unlock()
 		d.log.Info("ignoring a block recovery older than one done", "block", blockName(b), "newGenStamp", gs, "done", run.gs)
 		return
 	}
 	run = &recoveryRun{gs: gs, running: true}
-	n.recoveries[b.ID] = run
-	n.mu.Unlock()
+	d.cmd.recoveries[b.ID] = run
+	d.cmd.mu.Unlock()
 	d.store.hook(StepRecoveryStart, cairn.Block{ID: b.ID, GenStamp: gs})
 	wg.Add(1)
 	go func() {
@@ -236,52 +254,53 @@ func (n *nnConn) startRecovery(ctx context.Context, c *protocol.Command, wg *syn
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("block recovery failed", "block", blockName(b), "err", err)
 		}
-		n.mu.Lock()
+		d.cmd.mu.Lock()
 		run.running = false
 		run.commit = commit
-		next := run.next
-		run.next = nil
-		n.forgetOldRecoveries(run)
-		n.mu.Unlock()
+		next, from := run.next, run.nextFrom
+		run.next, run.nextFrom = nil, nil
+		d.cmd.forgetOldRecoveries(run)
+		d.cmd.mu.Unlock()
 		if next != nil && ctx.Err() == nil {
-			n.startRecovery(ctx, next, wg)
+			from.startRecovery(ctx, next, wg)
 		}
 	}()
 }
 
 // forgetOldRecoveries keeps at most maxRecoveriesKept finished runs;
-// n.mu must be held. just is the run that just ended.
-func (n *nnConn) forgetOldRecoveries(just *recoveryRun) {
+// c.mu must be held. just is the run that just ended.
+func (c *commandState) forgetOldRecoveries(just *recoveryRun) {
 	var order uint64
-	for _, r := range n.recoveries {
+	for _, r := range c.recoveries {
 		order = max(order, r.done)
 	}
 	just.done = order + 1
-	if len(n.recoveries) <= maxRecoveriesKept {
+	if len(c.recoveries) <= maxRecoveriesKept {
 		return
 	}
 	var oldest cairn.BlockID
 	var oldestDone uint64
-	for id, r := range n.recoveries {
+	for id, r := range c.recoveries {
 		if !r.running && r != just && (oldestDone == 0 || r.done < oldestDone) {
 			oldest, oldestDone = id, r.done
 		}
 	}
 	if oldestDone != 0 {
-		delete(n.recoveries, oldest)
+		delete(c.recoveries, oldest)
 	}
 }
 
-// sendCommit reports the outcome of a block recovery to the NameNode.
-func (n *nnConn) sendCommit(ctx context.Context, req *protocol.CommitBlockSynchronizationRequest) error {
+// sendCommit reports the outcome of a block recovery to the session's
+// NameNode, the one that asked for it.
+func (n *nnSession) sendCommit(ctx context.Context, req *protocol.CommitBlockSynchronizationRequest) error {
 	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
 	_, err := n.dn.CommitBlockSynchronization(cctx, req)
-	return protocol.FromStatus("datanode.CommitBlockSynchronization", n.d.cfg.NameNode, err)
+	return protocol.FromStatus("datanode.CommitBlockSynchronization", n.addr, err)
 }
 
 // commitRequest builds the report of a block recovery.
-func (n *nnConn) commitRequest(old, nb cairn.Block, nodes []cairn.NodeID, drop bool) *protocol.CommitBlockSynchronizationRequest {
+func (n *nnSession) commitRequest(old, nb cairn.Block, nodes []cairn.NodeID, drop bool) *protocol.CommitBlockSynchronizationRequest {
 	ids := make([]string, len(nodes))
 	for i, id := range nodes {
 		ids[i] = string(id)

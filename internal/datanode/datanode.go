@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +21,13 @@ type Config struct {
 	// Dirs are the data directories, one per disk; required. They are
 	// created and formatted if needed.
 	Dirs []string
-	// NameNode is the NameNode's RPC address, host:port; required.
+	// NameNode is the NameNode's RPC address, host:port, or several
+	// separated by commas; required unless NameNodes is set. The
+	// DataNode keeps a session with each NameNode (see doc.go, "The
+	// NameNode").
 	NameNode string
+	// NameNodes are more NameNode addresses, after those of NameNode.
+	NameNodes []string
 	// AdvertiseAddr is the data-transfer address told to the NameNode;
 	// empty: the listener's address (with the address used to reach
 	// the NameNode in place of an unspecified host such as 0.0.0.0).
@@ -99,6 +106,18 @@ func (c Config) socketWriteTimeout() time.Duration {
 	return c.SocketWriteTimeout
 }
 
+// nameNodes returns the NameNode addresses, NameNode's then NameNodes,
+// without blanks or repeats.
+func (c Config) nameNodes() []string {
+	var out []string
+	for _, a := range append(strings.Split(c.NameNode, ","), c.NameNodes...) {
+		if a = strings.TrimSpace(a); a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func (c Config) heartbeatInterval() time.Duration {
 	if c.HeartbeatInterval <= 0 {
 		return 3 * time.Second
@@ -118,7 +137,13 @@ type DataNode struct {
 	cfg   Config
 	log   *slog.Logger
 	store *store
-	ibr   *ibrQueue
+	// sessions are the sessions with the NameNodes, one per address,
+	// made by New; Serve runs them.
+	sessions []*nnSession
+	cmd      commandState // the commands run, whichever NameNode sent them
+	// clusterMu serializes the sessions' adoption of the cluster ID
+	// their NameNodes answer at registration.
+	clusterMu sync.Mutex
 
 	active atomic.Int32 // transfers in progress
 
@@ -135,8 +160,6 @@ type DataNode struct {
 	done    chan struct{}         // closed when Serve has cleaned up
 	conns   map[net.Conn]struct{} // open data-transfer connections
 	addr    string                // advertised data-transfer address, once serving
-	nnState string                // "registering", "registered", for /status
-	nn      *nnConn               // the session with the NameNode, while Serve runs
 }
 
 // New opens and scans the data directories. It does not contact the
@@ -145,23 +168,27 @@ func New(cfg Config, log *slog.Logger) (*DataNode, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.NameNode == "" {
+	addrs := cfg.nameNodes()
+	if len(addrs) == 0 {
 		return nil, cairn.Errorf("datanode.New", "", cairn.Invalid, "no NameNode address")
 	}
 	log = log.With("component", "datanode")
 	d := &DataNode{
 		cfg:     cfg,
 		log:     log,
-		ibr:     newIBRQueue(),
+		cmd:     newCommandState(),
 		conns:   make(map[net.Conn]struct{}),
 		started: time.Now(),
+	}
+	for _, a := range addrs {
+		d.sessions = append(d.sessions, newSession(d, a))
 	}
 	d.metrics = newDNMetrics(d)
 	s, err := openStore(cfg.Dirs, log, cfg.StepHook)
 	if err != nil {
 		return nil, err
 	}
-	s.notify = d.ibr.add
+	s.notify = d.notify
 	s.capacity = cfg.VolumeCapacity
 	d.store = s
 	id, _ := s.ids()
@@ -200,10 +227,10 @@ func (d *DataNode) BlockFiles(id cairn.BlockID) (data, meta string, ok bool) {
 // ID.
 func (d *DataNode) Blocks() []cairn.Block { return d.store.blocks() }
 
-// Serve runs the data-transfer server on lis and the loops that keep
-// the NameNode informed, until ctx ends or Close is called (it then
-// returns nil). The data-transfer server works even while the NameNode
-// is unreachable. If the NameNode refuses the DataNode as belonging to
+// Serve runs the data-transfer server on lis and the sessions that keep
+// the NameNodes informed, until ctx ends or Close is called (it then
+// returns nil). The data-transfer server works even while no NameNode
+// is reachable. If a NameNode refuses the DataNode as belonging to
 // another cluster, Serve returns that error, of kind
 // cairn.ClusterMismatch.
 func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
@@ -228,8 +255,8 @@ func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
 	defer cancel()
 
 	var wg sync.WaitGroup
-	fatal := make(chan error, 1)
-	wg.Add(3)
+	fatal := make(chan error, len(d.sessions))
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		d.acceptLoop(ctx, lis, &wg)
@@ -238,12 +265,15 @@ func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
 		defer wg.Done()
 		d.scanLoop(ctx)
 	}()
-	go func() {
-		defer wg.Done()
-		if err := d.nameNodeLoop(ctx); err != nil {
-			fatal <- err
-		}
-	}()
+	for _, s := range d.sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.run(ctx, &wg); err != nil {
+				fatal <- err
+			}
+		}()
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -258,6 +288,9 @@ func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
 	}
 	d.mu.Unlock()
 	wg.Wait()
+	for _, s := range d.sessions {
+		s.close()
+	}
 	return err
 }
 
@@ -275,8 +308,8 @@ func (d *DataNode) advertiseAddr(a net.Addr) string {
 		return addr
 	}
 	// Listening on every interface: advertise the one that routes to
-	// the NameNode. A UDP "dial" sends nothing.
-	if c, err := net.Dial("udp", d.cfg.NameNode); err == nil {
+	// the (first) NameNode. A UDP "dial" sends nothing.
+	if c, err := net.Dial("udp", d.sessions[0].addr); err == nil {
 		local := c.LocalAddr().(*net.UDPAddr).IP
 		c.Close()
 		if !local.IsUnspecified() {

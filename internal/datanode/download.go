@@ -14,22 +14,36 @@ import (
 )
 
 // The web download (GET /download?path=P, see package webui): the
-// DataNode asks the NameNode where the file's blocks are, over its own
-// session (nnConn.cl), and then either redirects the browser to a
-// DataNode holding the file's first block, or streams the whole file:
-// each block from its local replica when this node holds it, else from
-// another DataNode over the data-transfer protocol, as any reader would.
+// DataNode asks a NameNode where the file's blocks are, over its own
+// sessions (the first that answers, locate), and then either redirects
+// the browser to a DataNode holding the file's first block, or streams
+// the whole file: each block from its local replica when this node
+// holds it, else from another DataNode over the data-transfer protocol,
+// as any reader would.
 
-func (d *DataNode) setNameNode(n *nnConn) {
-	d.mu.Lock()
-	d.nn = n
-	d.mu.Unlock()
-}
-
-func (d *DataNode) nameNode() *nnConn {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.nn
+// locate asks the NameNodes for the block locations of the file at p,
+// over each session in turn until one answers: a NameNode that cannot
+// be reached or does not lead (Unavailable, NotLeader; or its session
+// not running) leaves it to the next, any other answer is the answer.
+func (d *DataNode) locate(ctx context.Context, op, p string) (*protocol.GetBlockLocationsResponse, error) {
+	err := cairn.Errorf(op, p, cairn.Unavailable, "not connected to the namenode")
+	for _, s := range d.sessions {
+		cl := s.client()
+		if cl == nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+		resp, rerr := cl.GetBlockLocations(cctx, &protocol.GetBlockLocationsRequest{Path: p})
+		cancel()
+		if rerr == nil {
+			return resp, nil
+		}
+		err = protocol.FromStatus(op, p, rerr)
+		if k := cairn.KindOf(err); (k != cairn.Unavailable && k != cairn.NotLeader) || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+	return nil, err
 }
 
 // openDownload answers a download of the file at p: a redirect to
@@ -39,15 +53,9 @@ func (d *DataNode) nameNode() *nnConn {
 // nodes with stale locations never bounce it between them.
 func (d *DataNode) openDownload(ctx context.Context, p string, redirected bool) (webui.Download, error) {
 	const op = "download"
-	n := d.nameNode()
-	if n == nil {
-		return webui.Download{}, cairn.Errorf(op, p, cairn.Unavailable, "not connected to the namenode")
-	}
-	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
-	resp, err := n.cl.GetBlockLocations(cctx, &protocol.GetBlockLocationsRequest{Path: p})
-	cancel()
+	resp, err := d.locate(ctx, op, p)
 	if err != nil {
-		return webui.Download{}, protocol.FromStatus(op, p, err)
+		return webui.Download{}, err
 	}
 	if resp.GetFile() == nil {
 		return webui.Download{}, cairn.E(op, p, cairn.NotExist)

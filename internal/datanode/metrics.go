@@ -83,10 +83,8 @@ func (c *dnCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRegistered, registered)
 }
 
-// isRegistered reports whether the NameNode has accepted the DataNode
+// isRegistered reports whether a NameNode has accepted the DataNode
 // and it has not been asked to register again since.
 func (d *DataNode) isRegistered() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.nnState == "registered"
+	return d.nameNodeState() == "registered"
 }

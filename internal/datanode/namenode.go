@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
 	"github.com/cairn-fs/cairn/internal/protocol"
@@ -18,12 +20,23 @@ import (
 // rpcTimeout bounds one call to the NameNode.
 const rpcTimeout = 30 * time.Second
 
-// nnConn is the DataNode's session with the NameNode.
-type nnConn struct {
-	d      *DataNode
-	dn     protocol.DatanodeProtocolClient
-	cl     protocol.ClientProtocolClient
-	copies chan struct{} // semaphore of COPY_BLOCKS transfers
+// nnSession is the DataNode's session with one NameNode (HDFS's
+// BPServiceActor): its gRPC connection, its registration, its heartbeat
+// loop and the commands of the replies (the ids to acknowledge), the
+// full and incremental block reports sent to it, and its own queue of
+// replica events not yet sent. A DataNode keeps one per NameNode
+// address; the store's events reach every session's queue (see
+// DataNode.notify), so each NameNode hears every change, and a
+// NameNode that is down only holds back its own reports.
+type nnSession struct {
+	d    *DataNode
+	addr string    // the NameNode's RPC address
+	ibr  *ibrQueue // the replica events this NameNode has not heard of
+
+	// dn and cl are set by run before it starts the session's
+	// goroutines, and not changed after.
+	dn protocol.DatanodeProtocolClient
+	cl protocol.ClientProtocolClient
 
 	// reportMu orders the block reports: a full report is built (its
 	// snapshot of the replica maps taken) and sent holding it, and so
@@ -32,70 +45,125 @@ type nnConn struct {
 	// report of that change.
 	reportMu sync.Mutex
 
-	mu         sync.Mutex // guards the fields below
-	regd       bool       // registered and reported
-	cmds       commandLog // command ids to acknowledge, and those run
-	copying    map[string]bool
-	recoveries map[cairn.BlockID]*recoveryRun
+	mu    sync.Mutex       // guards the fields below
+	cc    *grpc.ClientConn // while Serve runs
+	state string           // "", "registering", "registered"
+	cmds  commandLog       // command ids to acknowledge, and those run
 }
 
-// nameNodeLoop registers with the NameNode and keeps it informed until
-// ctx ends. It returns an error only when the NameNode refuses this
-// node for good.
-func (d *DataNode) nameNodeLoop(ctx context.Context) error {
-	cc, err := d.cfg.Transport.NewGRPCClient(d.cfg.NameNode)
+func newSession(d *DataNode, addr string) *nnSession {
+	return &nnSession{d: d, addr: addr, ibr: newIBRQueue()}
+}
+
+// notify hands a replica event to every session's queue.
+func (d *DataNode) notify(ev replicaEvent) {
+	for _, s := range d.sessions {
+		s.ibr.add(ev)
+	}
+}
+
+// acceptCommand reports whether the DataNode runs command c of the
+// heartbeat reply of session s; a command not run is still
+// acknowledged. Every command is run today. This is the one place for
+// the check of a NameNode group (issue 12): only the commands of the
+// current leader, by Raft term, are to be run.
+func (d *DataNode) acceptCommand(s *nnSession, c *protocol.Command) bool {
+	return true
+}
+
+// nameNodeState is the DataNode's standing with its NameNodes, for
+// /status and the metrics: "registered" if a session is, else
+// "registering" while Serve runs, else "".
+func (d *DataNode) nameNodeState() string {
+	state := ""
+	for _, s := range d.sessions {
+		s.mu.Lock()
+		st := s.state
+		s.mu.Unlock()
+		switch {
+		case st == "registered":
+			return st
+		case st != "":
+			state = st
+		}
+	}
+	return state
+}
+
+// client returns the ClientProtocol of the session's NameNode, nil
+// while Serve does not run.
+func (s *nnSession) client() protocol.ClientProtocolClient {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cc == nil {
+		return nil
+	}
+	return s.cl
+}
+
+// close closes the session's connection, once Serve's goroutines are
+// done with it.
+func (s *nnSession) close() {
+	s.mu.Lock()
+	cc := s.cc
+	s.cc = nil
+	s.state = ""
+	s.mu.Unlock()
+	if cc != nil {
+		cc.Close()
+	}
+}
+
+// run registers with the NameNode and keeps it informed until ctx
+// ends. It returns an error only when the NameNode refuses this node
+// for good. The goroutines it starts (the incremental reports, the
+// commands) are counted in wg; Serve waits for them and then closes
+// the connection (close).
+func (s *nnSession) run(ctx context.Context, wg *sync.WaitGroup) error {
+	cc, err := s.d.cfg.Transport.NewGRPCClient(s.addr)
 	if err != nil {
-		return cairn.E("datanode.Serve", d.cfg.NameNode, cairn.Invalid, err)
+		return cairn.E("datanode.Serve", s.addr, cairn.Invalid, err)
 	}
-	defer cc.Close()
-	n := &nnConn{
-		d:      d,
-		dn:     protocol.NewDatanodeProtocolClient(cc),
-		cl:     protocol.NewClientProtocolClient(cc),
-		copies: make(chan struct{}, 4),
-	}
-	d.setNameNode(n)
-	defer d.setNameNode(nil)
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	s.mu.Lock()
+	s.cc = cc
+	s.dn = protocol.NewDatanodeProtocolClient(cc)
+	s.cl = protocol.NewClientProtocolClient(cc)
+	s.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		n.flushReports(ctx)
+		s.flushReports(ctx)
 	}()
 	for {
-		if err := n.register(ctx); err != nil {
+		if err := s.register(ctx); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		n.heartbeats(ctx, &wg)
+		s.heartbeats(ctx, wg)
 		if ctx.Err() != nil {
 			return nil
 		}
 	}
 }
 
-func (n *nnConn) setRegistered(v bool, state string) {
+func (n *nnSession) setState(state string) {
 	n.mu.Lock()
-	n.regd = v
+	n.state = state
 	n.mu.Unlock()
-	n.d.mu.Lock()
-	n.d.nnState = state
-	n.d.mu.Unlock()
 }
 
-func (n *nnConn) registered() bool {
+func (n *nnSession) registered() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.regd
+	return n.state == "registered"
 }
 
 // backoff is the wait before retry number i (from 0).
-func (n *nnConn) backoff(i int) time.Duration {
+func (n *nnSession) backoff(i int) time.Duration {
 	cap := min(max(n.d.cfg.heartbeatInterval(), 100*time.Millisecond), 3*time.Second)
 	d := 100 * time.Millisecond << min(i, 10)
 	return min(d, cap)
@@ -114,9 +182,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // register registers and sends a full block report, retrying until it
 // succeeds or ctx ends. A cluster mismatch is returned.
-func (n *nnConn) register(ctx context.Context) error {
+func (n *nnSession) register(ctx context.Context) error {
 	d := n.d
-	n.setRegistered(false, "registering")
+	n.setState("registering")
 	// A new session: the NameNode (perhaps a restarted one) sends the
 	// commands it wants run again, under ids that say nothing of the
 	// earlier ones. The commands are idempotent.
@@ -132,11 +200,8 @@ func (n *nnConn) register(ctx context.Context) error {
 			err = n.blockReport(ctx)
 		}
 		if err == nil {
-			n.setRegistered(true, "registered")
-			select {
-			case d.ibr.wake <- struct{}{}:
-			default:
-			}
+			n.setState("registered")
+			n.ibr.signal()
 			return nil
 		}
 		if cairn.KindOf(err) == cairn.ClusterMismatch {
@@ -146,7 +211,7 @@ func (n *nnConn) register(ctx context.Context) error {
 			return nil
 		}
 		if i == 0 || i%20 == 0 {
-			d.log.Warn("cannot register with the namenode; retrying", "namenode", d.cfg.NameNode, "err", err)
+			d.log.Warn("cannot register with the namenode; retrying", "namenode", n.addr, "err", err)
 		}
 		if !sleep(ctx, n.backoff(i)) {
 			return nil
@@ -154,7 +219,7 @@ func (n *nnConn) register(ctx context.Context) error {
 	}
 }
 
-func (n *nnConn) registerOnce(ctx context.Context) error {
+func (n *nnSession) registerOnce(ctx context.Context) error {
 	d := n.d
 	id, cluster := d.store.ids()
 	d.mu.Lock()
@@ -170,25 +235,30 @@ func (n *nnConn) registerOnce(ctx context.Context) error {
 		Storage:   d.storageReport(),
 	})
 	if err != nil {
-		return protocol.FromStatus("datanode.Register", d.cfg.NameNode, err)
+		return protocol.FromStatus("datanode.Register", n.addr, err)
 	}
 	got := cairn.ClusterID(resp.ClusterId)
+	// Sessions with several NameNodes may register at once: the
+	// first to learn the cluster ID records it, the others compare.
+	d.clusterMu.Lock()
+	defer d.clusterMu.Unlock()
+	_, cluster = d.store.ids()
 	if cluster != "" && got != "" && got != cluster {
-		return cairn.Errorf("datanode.Register", d.cfg.NameNode, cairn.ClusterMismatch, "namenode is of cluster %s, this datanode of cluster %s", got, cluster)
+		return cairn.Errorf("datanode.Register", n.addr, cairn.ClusterMismatch, "namenode is of cluster %s, this datanode of cluster %s", got, cluster)
 	}
 	if cluster == "" && got != "" {
 		if err := d.store.setClusterID(got); err != nil {
 			d.log.Error("cannot record the cluster ID", "err", err)
 		}
 	}
-	d.log.Info("registered with the namenode", "namenode", d.cfg.NameNode, "cluster", got, "addr", addr)
+	d.log.Info("registered with the namenode", "namenode", n.addr, "cluster", got, "addr", addr)
 	return nil
 }
 
 // blockReport sends a full block report: the finalized replicas and
 // the idle rbw ones. It is built and sent holding reportMu, so that no
 // incremental report of a later change overtakes it.
-func (n *nnConn) blockReport(ctx context.Context) error {
+func (n *nnSession) blockReport(ctx context.Context) error {
 	d := n.d
 	n.reportMu.Lock()
 	defer n.reportMu.Unlock()
@@ -203,7 +273,7 @@ func (n *nnConn) blockReport(ctx context.Context) error {
 		Rbw:    protocol.BlocksToProto(rbw),
 	})
 	if err != nil {
-		return protocol.FromStatus("datanode.BlockReport", d.cfg.NameNode, err)
+		return protocol.FromStatus("datanode.BlockReport", n.addr, err)
 	}
 	d.log.Debug("block report sent", "blocks", len(blocks))
 	return nil
@@ -211,7 +281,7 @@ func (n *nnConn) blockReport(ctx context.Context) error {
 
 // heartbeats heartbeats and sends periodic block reports until ctx ends
 // or the NameNode asks for a new registration.
-func (n *nnConn) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
+func (n *nnSession) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
 	d := n.d
 	hb := time.NewTicker(d.cfg.heartbeatInterval())
 	defer hb.Stop()
@@ -241,7 +311,7 @@ func (n *nnConn) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
 			if ctx.Err() != nil {
 				return
 			}
-			err = protocol.FromStatus("datanode.Heartbeat", d.cfg.NameNode, err)
+			err = protocol.FromStatus("datanode.Heartbeat", n.addr, err)
 			switch cairn.KindOf(err) {
 			case cairn.Unknown, cairn.NotExist:
 				d.log.Info("namenode does not know this node; registering again", "err", err)
@@ -250,7 +320,7 @@ func (n *nnConn) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
 				return
 			}
 			if failures == 0 {
-				d.log.Warn("heartbeat failed", "namenode", d.cfg.NameNode, "err", err)
+				d.log.Warn("heartbeat failed", "namenode", n.addr, "err", err)
 			}
 			failures++
 			continue
@@ -268,6 +338,10 @@ func (n *nnConn) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
 				d.log.Debug("command already run", "id", c.Id, "type", c.Type)
 				continue
 			}
+			if !d.acceptCommand(n, c) {
+				d.log.Debug("command not accepted", "namenode", n.addr, "id", c.Id, "type", c.Type)
+				continue
+			}
 			var first cairn.Block
 			if len(c.Blocks) > 0 {
 				first = protocol.BlockFromProto(c.Blocks[0])
@@ -281,7 +355,7 @@ func (n *nnConn) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
 // copyBlock streams the local replica of b down a pipeline of targets,
 // verifying its checksums on the way; a corrupt replica is reported to
 // the NameNode.
-func (n *nnConn) copyBlock(ctx context.Context, b cairn.Block, targets []cairn.DatanodeInfo) error {
+func (n *nnSession) copyBlock(ctx context.Context, b cairn.Block, targets []cairn.DatanodeInfo) error {
 	d := n.d
 	if len(targets) == 0 {
 		return nil
@@ -338,8 +412,9 @@ func (n *nnConn) copyBlock(ctx context.Context, b cairn.Block, targets []cairn.D
 	return nil
 }
 
-// reportBad tells the NameNode that the local replica of b is corrupt.
-func (n *nnConn) reportBad(ctx context.Context, b cairn.Block, reason string) {
+// reportBad tells the session's NameNode that the local replica of b
+// is corrupt.
+func (n *nnSession) reportBad(ctx context.Context, b cairn.Block, reason string) {
 	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
 	_, err := n.cl.ReportBadBlocks(cctx, &protocol.ReportBadBlocksRequest{Blocks: []*protocol.BadBlock{{
@@ -354,14 +429,14 @@ func (n *nnConn) reportBad(ctx context.Context, b cairn.Block, reason string) {
 
 // flushReports sends incremental block reports as events arrive,
 // batching what arrives while a report is in flight.
-func (n *nnConn) flushReports(ctx context.Context) {
+func (n *nnSession) flushReports(ctx context.Context) {
 	d := n.d
 	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-d.ibr.wake:
+		case <-n.ibr.wake:
 		case <-time.After(time.Second):
 		}
 		if !n.registered() {
@@ -380,7 +455,7 @@ func (n *nnConn) flushReports(ctx context.Context) {
 				return
 			}
 			// Try again without waiting for a new event.
-			d.ibr.signal()
+			n.ibr.signal()
 			continue
 		}
 		failures = 0
@@ -390,7 +465,7 @@ func (n *nnConn) flushReports(ctx context.Context) {
 // sendIncremental sends the damaged replicas and the incremental block
 // reports waiting, holding reportMu: a report that would list a block
 // twice is sent as several, in order.
-func (n *nnConn) sendIncremental(ctx context.Context) error {
+func (n *nnSession) sendIncremental(ctx context.Context) error {
 	d := n.d
 	if !n.reportMu.TryLock() {
 		d.store.hook(StepIncrementalReportWaits, cairn.Block{})
@@ -401,7 +476,7 @@ func (n *nnConn) sendIncremental(ctx context.Context) error {
 		return err
 	}
 	for {
-		evs := d.ibr.take()
+		evs := n.ibr.take()
 		if len(evs) == 0 {
 			return nil
 		}
@@ -415,8 +490,8 @@ func (n *nnConn) sendIncremental(ctx context.Context) error {
 		})
 		cancel()
 		if err != nil {
-			d.ibr.putBack(evs)
-			return protocol.FromStatus("datanode.IncrementalBlockReport", d.cfg.NameNode, err)
+			n.ibr.putBack(evs)
+			return protocol.FromStatus("datanode.IncrementalBlockReport", n.addr, err)
 		}
 	}
 }

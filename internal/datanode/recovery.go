@@ -147,7 +147,7 @@ func (d *DataNode) recoverLocal(b cairn.Block, newGS cairn.GenStamp, newLength i
 // bytes acknowledged later). Every replica holds a prefix of the same
 // byte stream, so the shortest of the current ones holds every byte
 // the writer had acknowledged.
-func (n *nnConn) recoverBlock(ctx context.Context, b cairn.Block, nodes []cairn.DatanodeInfo, newGS cairn.GenStamp) (*protocol.CommitBlockSynchronizationRequest, error) {
+func (n *nnSession) recoverBlock(ctx context.Context, b cairn.Block, nodes []cairn.DatanodeInfo, newGS cairn.GenStamp) (*protocol.CommitBlockSynchronizationRequest, error) {
 	d := n.d
 	self := d.ID()
 	opts := datatransfer.Options{Timeout: recoveryWait + 5*time.Second, Transport: d.cfg.Transport}
@@ -222,7 +222,7 @@ func (n *nnConn) recoverBlock(ctx context.Context, b cairn.Block, nodes []cairn.
 
 // replicaDamaged stops serving a finalized replica found damaged (by
 // the scanner, or a read that found its files missing or short) and
-// queues a report of it to the NameNode, which has it replaced and then
+// queues a report of it to each NameNode, which has it replaced and then
 // deleted. inc is the incarnation of the replica that was read (see
 // store.markBad).
 func (d *DataNode) replicaDamaged(b cairn.Block, inc uint64, reason string) {
@@ -230,7 +230,9 @@ func (d *DataNode) replicaDamaged(b cairn.Block, inc uint64, reason string) {
 		return
 	}
 	d.log.Warn("replica damaged: no longer served, reported to the namenode", "block", blockName(b), "reason", reason)
-	d.ibr.addBad(b, reason)
+	for _, s := range d.sessions {
+		s.ibr.addBad(b, reason)
+	}
 }
 
 // badReport is a damaged replica to tell the NameNode of.
@@ -260,9 +262,10 @@ func (q *ibrQueue) putBackBad(bad []badReport) {
 	q.mu.Unlock()
 }
 
-// sendBad reports damaged replicas to the NameNode.
-func (n *nnConn) sendBad(ctx context.Context) error {
-	bad := n.d.ibr.takeBad()
+// sendBad reports the damaged replicas in the session's queue to its
+// NameNode.
+func (n *nnSession) sendBad(ctx context.Context) error {
+	bad := n.ibr.takeBad()
 	if len(bad) == 0 {
 		return nil
 	}
@@ -273,8 +276,8 @@ func (n *nnConn) sendBad(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
 	if _, err := n.cl.ReportBadBlocks(cctx, req); err != nil {
-		n.d.ibr.putBackBad(bad)
-		return protocol.FromStatus("datanode.ReportBadBlocks", n.d.cfg.NameNode, err)
+		n.ibr.putBackBad(bad)
+		return protocol.FromStatus("datanode.ReportBadBlocks", n.addr, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,14 +48,15 @@ func (w webSource) Status(ctx context.Context) (webui.DataNodeStatus, error) {
 	id, cluster := d.store.ids()
 	n, used, _ := d.store.stats()
 	d.mu.Lock()
-	addr, state := d.addr, d.nnState
+	addr := d.addr
 	d.mu.Unlock()
+	state := d.nameNodeState()
 	st := webui.DataNodeStatus{
 		ID:              string(id),
 		ClusterID:       string(cluster),
 		Version:         version.Version,
 		Addr:            addr,
-		NameNode:        d.cfg.NameNode,
+		NameNode:        strings.Join(d.cfg.nameNodes(), ","),
 		NameNodeState:   state,
 		StartTime:       d.started,
 		Blocks:          n,
@@ -90,14 +92,15 @@ func (d *DataNode) serveStatus(w http.ResponseWriter, r *http.Request) {
 	id, cluster := d.store.ids()
 	n, used, failed := d.store.stats()
 	d.mu.Lock()
-	addr, state := d.addr, d.nnState
+	addr := d.addr
 	d.mu.Unlock()
+	state := d.nameNodeState()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{
 		"nodeID":          id,
 		"clusterID":       cluster,
 		"addr":            addr,
-		"namenode":        d.cfg.NameNode,
+		"namenode":        strings.Join(d.cfg.nameNodes(), ","),
 		"namenodeState":   state,
 		"dirs":            d.store.healthyDirs(),
 		"failedVolumes":   failed,
