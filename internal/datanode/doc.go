@@ -1,7 +1,7 @@
 // Package datanode is cairn's DataNode: it stores block replicas on
 // local disks, receives them down write pipelines and serves them to
 // readers over the data-transfer protocol (package datatransfer), and
-// keeps the NameNode informed with registration, heartbeats and block
+// keeps the NameNodes informed with registration, heartbeats and block
 // reports. It never touches the namespace.
 //
 // Every connection it opens or accepts (its gRPC client of the
@@ -104,7 +104,7 @@
 //
 // GET /download?path=P (see package webui) is answered without the
 // client: the DataNode asks the NameNode for the file's block
-// locations (ClientProtocol GetBlockLocations, over its own session),
+// locations (ClientProtocol GetBlockLocations, over its own sessions),
 // redirects (307) to a DataNode holding the first block when it holds
 // no replica of it (adding redirected=1, and a redirected request is
 // always served here), and otherwise streams the whole file with its
@@ -154,16 +154,25 @@
 //
 // # The NameNode
 //
-// Serve registers with the NameNode (retrying with backoff while it is
-// unreachable), sends a full block report, then heartbeats every
-// HeartbeatInterval with a storage report and runs the commands in the
-// replies: DELETE_BLOCKS (finalized, damaged or idle rbw replicas),
-// REREGISTER (register and report again), COPY_BLOCKS (each block of
-// the command is streamed, as stage TRANSFER, down a pipeline made of
-// the command's targets in order) and RECOVER_BLOCK (block
-// synchronization as the primary, one at a time per block).
-// Finalized and deleted replicas are told to the NameNode in
-// incremental block reports, batched and sent by their own goroutine so
-// a slow NameNode never stalls a pipeline. A full report is sent every
-// BlockReportInterval.
+// The DataNode keeps a session (nnSession, HDFS's BPServiceActor) with
+// each NameNode of Config.NameNode (one address, or several separated
+// by commas) and Config.NameNodes. Each session registers with its
+// NameNode (retrying with backoff while it is unreachable), sends a
+// full block report, then heartbeats every HeartbeatInterval with a
+// storage report and runs the commands in the replies: DELETE_BLOCKS
+// (finalized, damaged or idle rbw replicas), REREGISTER (register and
+// report again), COPY_BLOCKS (each block of the command is streamed,
+// as stage TRANSFER, down a pipeline made of the command's targets in
+// order) and RECOVER_BLOCK (block synchronization as the primary, one
+// at a time per block, whichever NameNode asked; the outcome goes to
+// the one that asked). Whether a session's commands are run is decided
+// in one place, DataNode.acceptCommand: always, for now; with a
+// NameNode group, only the leader's. Finalized and deleted replicas
+// are told to the NameNodes in incremental block reports: every
+// change of the store goes into each session's own queue, batched and
+// sent by that session's goroutine, so a slow NameNode never stalls a
+// pipeline and one that is down holds back only its own reports (it
+// gets them once back). A full report is sent to each every
+// BlockReportInterval. The web download asks the sessions in turn,
+// until a NameNode answers.
 package datanode

@@ -16,7 +16,7 @@ import (
 // HTTPHandler serves the DataNode's web endpoints: its page and JSON
 // API (see package webui), file downloads, /status (JSON, as before the
 // web UI), /metrics (Prometheus), /healthz (the process answers) and
-// /readyz (200 once registered with the NameNode, 503 before).
+// /readyz (200 once registered with a NameNode, 503 before).
 func (d *DataNode) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
