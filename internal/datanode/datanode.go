@@ -24,7 +24,10 @@ type Config struct {
 	// NameNode is the NameNode's RPC address, host:port, or several
 	// separated by commas; required unless NameNodes is set. The
 	// DataNode keeps a session with each NameNode (see doc.go, "The
-	// NameNode").
+	// NameNode"). Several addresses are for the NameNodes of one
+	// group: the DataNode runs the commands of each (until
+	// acceptCommand keeps only the leader's), and a NameNode that does
+	// not know a block has it deleted.
 	NameNode string
 	// NameNodes are more NameNode addresses, after those of NameNode.
 	NameNodes []string

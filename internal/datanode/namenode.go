@@ -73,7 +73,7 @@ func (d *DataNode) acceptCommand(s *nnSession, c *protocol.Command) bool {
 
 // nameNodeState is the DataNode's standing with its NameNodes, for
 // /status and the metrics: "registered" if a session is, else
-// "registering" while Serve runs, else "".
+// "registering" once Serve has started, else "".
 func (d *DataNode) nameNodeState() string {
 	state := ""
 	for _, s := range d.sessions {
@@ -107,7 +107,6 @@ func (s *nnSession) close() {
 	s.mu.Lock()
 	cc := s.cc
 	s.cc = nil
-	s.state = ""
 	s.mu.Unlock()
 	if cc != nil {
 		cc.Close()
