@@ -33,9 +33,9 @@ func (c *Client) stat(ctx context.Context, op, name string, blocks bool) (cairn.
 	if err := checkPath(op, name); err != nil {
 		return cairn.FileInfo{}, err
 	}
-	resp, err := c.rpc.GetFileInfo(ctx, &protocol.GetFileInfoRequest{Path: name, WithBlocks: blocks})
+	resp, err := call(ctx, c.nn, op, name, &protocol.GetFileInfoRequest{Path: name, WithBlocks: blocks}, protocol.ClientProtocolClient.GetFileInfo)
 	if err != nil {
-		return cairn.FileInfo{}, protocol.FromStatus(op, name, err)
+		return cairn.FileInfo{}, err
 	}
 	if resp.GetFile() == nil {
 		return cairn.FileInfo{}, cairn.E(op, name, cairn.NotExist)
@@ -64,9 +64,9 @@ func (c *Client) ReadDir(ctx context.Context, name string) ([]cairn.FileInfo, er
 	var out []cairn.FileInfo
 	after := ""
 	for {
-		resp, err := c.rpc.ListDir(ctx, &protocol.ListDirRequest{Path: name, StartAfter: after})
+		resp, err := call(ctx, c.nn, op, name, &protocol.ListDirRequest{Path: name, StartAfter: after}, protocol.ClientProtocolClient.ListDir)
 		if err != nil {
-			return nil, protocol.FromStatus(op, name, err)
+			return nil, err
 		}
 		for _, e := range resp.GetEntries() {
 			fi := protocol.FileInfoFromProto(e)
@@ -105,10 +105,11 @@ func (c *Client) mkdirs(ctx context.Context, op, name string, perm fs.FileMode, 
 	if perm == 0 {
 		perm = defaultDirMode
 	}
-	_, err := c.rpc.Mkdirs(ctx, &protocol.MkdirsRequest{
-		Path: name, Mode: uint32(perm.Perm()), Parents: parents, Owner: c.owner, Group: c.group,
-	})
-	return protocol.FromStatus(op, name, err)
+	owner, group := c.ownerOf(ctx)
+	_, err := call(ctx, c.nn, op, name, &protocol.MkdirsRequest{
+		Path: name, Mode: uint32(perm.Perm()), Parents: parents, Owner: owner, Group: group,
+	}, protocol.ClientProtocolClient.Mkdirs)
+	return err
 }
 
 // Rename moves src to dst with mv semantics: if dst is an existing
@@ -123,8 +124,8 @@ func (c *Client) Rename(ctx context.Context, src, dst string, overwrite bool) er
 	if err := checkPath(op, dst); err != nil {
 		return err
 	}
-	_, err := c.rpc.Rename(ctx, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: overwrite})
-	return protocol.FromStatus(op, src, err)
+	_, err := call(ctx, c.nn, op, src, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: overwrite}, protocol.ClientProtocolClient.Rename)
+	return err
 }
 
 // RenameOptions are the options of RenameTo. A nil *RenameOptions
@@ -152,8 +153,8 @@ func (c *Client) RenameTo(ctx context.Context, src, dst string, opts *RenameOpti
 	if opts == nil {
 		opts = &RenameOptions{}
 	}
-	_, err := c.rpc.Rename(ctx, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: opts.Overwrite, Exact: true})
-	return protocol.FromStatus(op, src, err)
+	_, err := call(ctx, c.nn, op, src, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: opts.Overwrite, Exact: true}, protocol.ClientProtocolClient.Rename)
+	return err
 }
 
 // Remove removes a file or an empty directory.
@@ -162,8 +163,8 @@ func (c *Client) Remove(ctx context.Context, name string) error {
 	if err := checkPath(op, name); err != nil {
 		return err
 	}
-	_, err := c.rpc.Delete(ctx, &protocol.DeleteRequest{Path: name})
-	return protocol.FromStatus(op, name, err)
+	_, err := call(ctx, c.nn, op, name, &protocol.DeleteRequest{Path: name}, protocol.ClientProtocolClient.Delete)
+	return err
 }
 
 // RemoveAll removes name and everything below it. As with os.RemoveAll,
@@ -173,8 +174,7 @@ func (c *Client) RemoveAll(ctx context.Context, name string) error {
 	if err := checkPath(op, name); err != nil {
 		return err
 	}
-	_, err := c.rpc.Delete(ctx, &protocol.DeleteRequest{Path: name, Recursive: true})
-	err = protocol.FromStatus(op, name, err)
+	_, err := call(ctx, c.nn, op, name, &protocol.DeleteRequest{Path: name, Recursive: true}, protocol.ClientProtocolClient.Delete)
 	if errors.Is(err, cairn.NotExist) {
 		return nil
 	}
@@ -191,10 +191,10 @@ func (c *Client) SetReplication(ctx context.Context, name string, replication in
 	if replication < 1 || replication > 1<<15 {
 		return cairn.Errorf(op, name, cairn.Invalid, "invalid replication %d", replication)
 	}
-	_, err := c.rpc.SetReplication(ctx, &protocol.SetReplicationRequest{
+	_, err := call(ctx, c.nn, op, name, &protocol.SetReplicationRequest{
 		Path: name, Replication: int32(replication), Recursive: true,
-	})
-	return protocol.FromStatus(op, name, err)
+	}, protocol.ClientProtocolClient.SetReplication)
+	return err
 }
 
 // Chmod sets the permission bits of a file or directory.
@@ -203,8 +203,8 @@ func (c *Client) Chmod(ctx context.Context, name string, mode fs.FileMode) error
 	if err := checkPath(op, name); err != nil {
 		return err
 	}
-	_, err := c.rpc.SetPermission(ctx, &protocol.SetPermissionRequest{Path: name, Mode: uint32(mode.Perm())})
-	return protocol.FromStatus(op, name, err)
+	_, err := call(ctx, c.nn, op, name, &protocol.SetPermissionRequest{Path: name, Mode: uint32(mode.Perm())}, protocol.ClientProtocolClient.SetPermission)
+	return err
 }
 
 // Chown sets the owner and group of a file or directory; an empty
@@ -217,8 +217,8 @@ func (c *Client) Chown(ctx context.Context, name, owner, group string) error {
 	if owner == "" && group == "" {
 		return nil
 	}
-	_, err := c.rpc.SetOwner(ctx, &protocol.SetOwnerRequest{Path: name, Owner: owner, Group: group})
-	return protocol.FromStatus(op, name, err)
+	_, err := call(ctx, c.nn, op, name, &protocol.SetOwnerRequest{Path: name, Owner: owner, Group: group}, protocol.ClientProtocolClient.SetOwner)
+	return err
 }
 
 // Touch creates an empty file, or sets the modification time of an
@@ -228,11 +228,12 @@ func (c *Client) Touch(ctx context.Context, name string) error {
 	if err := checkPath(op, name); err != nil {
 		return err
 	}
-	_, err := c.rpc.Create(ctx, &protocol.CreateRequest{
+	owner, group := c.ownerOf(ctx)
+	_, err := call(ctx, c.nn, op, name, &protocol.CreateRequest{
 		Path: name, Mode: uint32(defaultFileMode), ClientName: c.name,
-		Owner: c.owner, Group: c.group, Touch: true,
-	})
-	return protocol.FromStatus(op, name, err)
+		Owner: owner, Group: group, Touch: true,
+	}, protocol.ClientProtocolClient.Create)
+	return err
 }
 
 // ContentSummary is the size of a tree.
@@ -249,9 +250,9 @@ func (c *Client) ContentSummary(ctx context.Context, name string) (ContentSummar
 	if err := checkPath(op, name); err != nil {
 		return ContentSummary{}, err
 	}
-	resp, err := c.rpc.GetContentSummary(ctx, &protocol.GetContentSummaryRequest{Path: name})
+	resp, err := call(ctx, c.nn, op, name, &protocol.GetContentSummaryRequest{Path: name}, protocol.ClientProtocolClient.GetContentSummary)
 	if err != nil {
-		return ContentSummary{}, protocol.FromStatus(op, name, err)
+		return ContentSummary{}, err
 	}
 	return ContentSummary{
 		Length:        resp.GetLength(),
@@ -270,9 +271,9 @@ type ServerDefaults struct {
 
 // ServerDefaults asks the NameNode for its defaults.
 func (c *Client) ServerDefaults(ctx context.Context) (ServerDefaults, error) {
-	resp, err := c.rpc.GetServerDefaults(ctx, &protocol.GetServerDefaultsRequest{})
+	resp, err := call(ctx, c.nn, "serverdefaults", c.nn.addr, &protocol.GetServerDefaultsRequest{}, protocol.ClientProtocolClient.GetServerDefaults)
 	if err != nil {
-		return ServerDefaults{}, protocol.FromStatus("serverdefaults", c.addr, err)
+		return ServerDefaults{}, err
 	}
 	return ServerDefaults{
 		BlockSize:   resp.GetBlockSize(),

@@ -124,11 +124,10 @@ func (c *Client) open(ctx context.Context, op, name string) (*Reader, cairn.File
 	if err := checkPath(op, name); err != nil {
 		return nil, cairn.FileInfo{}, err
 	}
-	resp, err := c.rpc.GetBlockLocations(ctx, &protocol.GetBlockLocationsRequest{
+	resp, err := call(ctx, c.nn, op, name, &protocol.GetBlockLocationsRequest{
 		Path: name, Length: locationBatch * c.blockSize,
-	})
+	}, protocol.ClientProtocolClient.GetBlockLocations)
 	if err != nil {
-		err = protocol.FromStatus(op, name, err)
 		if cairn.KindOf(err) == cairn.IsDir {
 			fi, serr := c.stat(ctx, op, name, false)
 			if serr == nil && fi.IsDir {
@@ -451,11 +450,11 @@ func (r *Reader) replicaFailed(lb cairn.LocatedBlock, node cairn.DatanodeInfo, e
 	if corrupt {
 		// Best effort: the NameNode also learns of it from the
 		// DataNode's own scanner.
-		r.c.rpc.ReportBadBlocks(r.ctx, &protocol.ReportBadBlocksRequest{Blocks: []*protocol.BadBlock{{
+		call(r.ctx, r.c.nn, "reportbadblocks", r.path, &protocol.ReportBadBlocksRequest{Blocks: []*protocol.BadBlock{{
 			Block:  protocol.BlockToProto(lb.Block),
 			NodeId: string(node.ID),
 			Reason: err.Error(),
-		}}})
+		}}}, protocol.ClientProtocolClient.ReportBadBlocks)
 	}
 	return nil
 }
@@ -552,11 +551,11 @@ func (r *Reader) fetch(off int64) error {
 	if bs <= 0 {
 		bs = r.c.blockSize
 	}
-	resp, err := r.c.rpc.GetBlockLocations(r.ctx, &protocol.GetBlockLocationsRequest{
+	resp, err := call(r.ctx, r.c.nn, "read", r.path, &protocol.GetBlockLocationsRequest{
 		Path: r.path, Offset: off, Length: locationBatch * bs,
-	})
+	}, protocol.ClientProtocolClient.GetBlockLocations)
 	if err != nil {
-		return protocol.FromStatus("read", r.path, err)
+		return err
 	}
 	fi := protocol.FileInfoFromProto(resp.GetFile())
 	if fi.IsDir || fi.FileID != r.info.FileID {

@@ -110,10 +110,10 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked []byte
 		for i, n := range survivors {
 			existing[i] = string(n.ID)
 		}
-		resp, err := w.c.rpc.GetAdditionalDatanode(w.ctx, &protocol.GetAdditionalDatanodeRequest{
+		resp, err := call(w.ctx, w.c.nn, "write", w.path, &protocol.GetAdditionalDatanodeRequest{
 			Path: w.path, FileId: w.fileID, ClientName: w.c.name, Block: protocol.BlockToProto(old),
 			Existing: existing, Exclude: w.exclude,
-		})
+		}, protocol.ClientProtocolClient.GetAdditionalDatanode)
 		if err == nil && resp.GetNode() != nil {
 			n := protocol.DatanodesFromProto([]*protocol.DatanodeInfo{resp.GetNode()})[0]
 			repl = &n
@@ -122,11 +122,11 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked []byte
 		// re-replicates the block once it is complete.
 	}
 
-	resp, err := w.c.rpc.UpdateBlockForPipeline(w.ctx, &protocol.UpdateBlockForPipelineRequest{
+	resp, err := call(w.ctx, w.c.nn, "write", w.path, &protocol.UpdateBlockForPipelineRequest{
 		Path: w.path, FileId: w.fileID, ClientName: w.c.name, Block: protocol.BlockToProto(old),
-	})
+	}, protocol.ClientProtocolClient.UpdateBlockForPipeline)
 	if err != nil {
-		return nil, protocol.FromStatus("write", w.path, err)
+		return nil, err
 	}
 	gs := cairn.GenStamp(resp.GetNewGenStamp())
 	nb := cairn.Block{ID: old.ID, GenStamp: gs}
@@ -160,12 +160,12 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked []byte
 	for i, n := range pipeline {
 		ids[i] = string(n.ID)
 	}
-	_, err = w.c.rpc.UpdatePipeline(w.ctx, &protocol.UpdatePipelineRequest{
+	_, err = call(w.ctx, w.c.nn, "write", w.path, &protocol.UpdatePipelineRequest{
 		Path: w.path, FileId: w.fileID, ClientName: w.c.name, Block: protocol.BlockToProto(nb), Nodes: ids,
-	})
+	}, protocol.ClientProtocolClient.UpdatePipeline)
 	if err != nil {
 		nbw.Abort()
-		return nil, protocol.FromStatus("write", w.path, err)
+		return nil, err
 	}
 	w.block.Block.GenStamp = gs
 	w.block.Locations = pipeline

@@ -115,7 +115,8 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 	if mode == 0 {
 		mode = defaultFileMode
 	}
-	resp, err := c.rpc.Create(ctx, &protocol.CreateRequest{
+	owner, group := c.ownerOf(ctx)
+	resp, err := call(ctx, c.nn, op, name, &protocol.CreateRequest{
 		Path:         name,
 		Mode:         uint32(mode),
 		Replication:  int32(opts.Replication),
@@ -123,11 +124,11 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 		Overwrite:    opts.Overwrite,
 		CreateParent: opts.CreateParent,
 		ClientName:   c.name,
-		Owner:        c.owner,
-		Group:        c.group,
-	})
+		Owner:        owner,
+		Group:        group,
+	}, protocol.ClientProtocolClient.Create)
 	if err != nil {
-		return nil, protocol.FromStatus(op, name, err)
+		return nil, err
 	}
 	f := resp.GetFile()
 	w := &Writer{
@@ -244,8 +245,8 @@ func (w *Writer) close() error {
 		req.Last = protocol.BlockToProto(*last)
 	}
 	return retryNotReplicated(w.ctx, func() error {
-		_, err := w.c.rpc.Complete(w.ctx, req)
-		return protocol.FromStatus(op, w.path, err)
+		_, err := call(w.ctx, w.c.nn, op, w.path, req, protocol.ClientProtocolClient.Complete)
+		return err
 	})
 }
 
@@ -276,14 +277,12 @@ func (w *Writer) deleteFile() error {
 	const op = "abort"
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), abortTimeout)
 	defer cancel()
-	resp, err := w.c.rpc.GetFileInfo(ctx, &protocol.GetFileInfoRequest{Path: w.path})
-	err = protocol.FromStatus(op, w.path, err)
+	resp, err := call(ctx, w.c.nn, op, w.path, &protocol.GetFileInfoRequest{Path: w.path}, protocol.ClientProtocolClient.GetFileInfo)
 	if err == nil && w.fileID != 0 && resp.GetFile().GetFileId() != w.fileID {
 		return nil
 	}
 	if err == nil {
-		_, err = w.c.rpc.Delete(ctx, &protocol.DeleteRequest{Path: w.path})
-		err = protocol.FromStatus(op, w.path, err)
+		_, err = call(ctx, w.c.nn, op, w.path, &protocol.DeleteRequest{Path: w.path}, protocol.ClientProtocolClient.Delete)
 	}
 	if errors.Is(err, cairn.NotExist) {
 		return nil
@@ -386,8 +385,8 @@ func (w *Writer) addBlock() (cairn.LocatedBlock, error) {
 	var resp *protocol.AddBlockResponse
 	err := retryNotReplicated(w.ctx, func() error {
 		var err error
-		resp, err = w.c.rpc.AddBlock(w.ctx, req)
-		return protocol.FromStatus(op, w.path, err)
+		resp, err = call(w.ctx, w.c.nn, op, w.path, req, protocol.ClientProtocolClient.AddBlock)
+		return err
 	})
 	if err != nil {
 		return cairn.LocatedBlock{}, err
@@ -408,10 +407,9 @@ func (w *Writer) abandon(b cairn.Block) error {
 			err = f(b)
 		}
 		if err == nil {
-			_, err = w.c.rpc.AbandonBlock(w.ctx, &protocol.AbandonBlockRequest{
+			_, err = call(w.ctx, w.c.nn, op, w.path, &protocol.AbandonBlockRequest{
 				Path: w.path, FileId: w.fileID, ClientName: w.c.name, Block: protocol.BlockToProto(b),
-			})
-			err = protocol.FromStatus(op, w.path, err)
+			}, protocol.ClientProtocolClient.AbandonBlock)
 		}
 		if err == nil || !transient(err) || try >= abandonTries {
 			return err
