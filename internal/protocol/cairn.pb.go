@@ -462,10 +462,14 @@ func (x *FileInfo) GetFileId() uint64 {
 // Status is carried by RPC errors (as gRPC status details) and by
 // data-transfer responses.
 type Status struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`      // cairn.Kind
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"` // the reason, without operation or path
-	Path          string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`       // the path the server's error was about, if any
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Kind    uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`      // cairn.Kind
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"` // the reason, without operation or path
+	Path    string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`       // the path the server's error was about, if any
+	// leader_hint, on a NameNode's refusal of kind NotLeader, is the
+	// client RPC address (host:port) of the NameNode it believes leads
+	// the group; empty when it knows none.
+	LeaderHint    string `protobuf:"bytes,4,opt,name=leader_hint,json=leaderHint,proto3" json:"leader_hint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,6 +521,13 @@ func (x *Status) GetMessage() string {
 func (x *Status) GetPath() string {
 	if x != nil {
 		return x.Path
+	}
+	return ""
+}
+
+func (x *Status) GetLeaderHint() string {
+	if x != nil {
+		return x.LeaderHint
 	}
 	return ""
 }
@@ -5048,11 +5059,13 @@ const file_cairn_proto_rawDesc = "" +
 	" \x01(\bR\x11underConstruction\x12.\n" +
 	"\x06blocks\x18\v \x03(\v2\x16.cairn.v1.LocatedBlockR\x06blocks\x12\x1a\n" +
 	"\bchildren\x18\f \x01(\x03R\bchildren\x12\x17\n" +
-	"\afile_id\x18\r \x01(\x04R\x06fileId\"J\n" +
+	"\afile_id\x18\r \x01(\x04R\x06fileId\"k\n" +
 	"\x06Status\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
-	"\x04path\x18\x03 \x01(\tR\x04path\"\x1a\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x1f\n" +
+	"\vleader_hint\x18\x04 \x01(\tR\n" +
+	"leaderHint\"\x1a\n" +
 	"\x18GetServerDefaultsRequest\"\xaa\x01\n" +
 	"\x19GetServerDefaultsResponse\x12\x1d\n" +
 	"\n" +
