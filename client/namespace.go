@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"iter"
+	"math"
 	"slices"
 	"strings"
 
@@ -55,7 +57,8 @@ func fileInfo(p *protocol.FileInfo, name string) cairn.FileInfo {
 }
 
 // ReadDir returns the entries of a directory sorted by name. A large
-// directory is fetched a page at a time.
+// directory is fetched a page at a time, and held whole in memory: List
+// and ListPage do not.
 func (c *Client) ReadDir(ctx context.Context, name string) ([]cairn.FileInfo, error) {
 	const op = "readdir"
 	if err := checkPath(op, name); err != nil {
@@ -64,26 +67,86 @@ func (c *Client) ReadDir(ctx context.Context, name string) ([]cairn.FileInfo, er
 	var out []cairn.FileInfo
 	after := ""
 	for {
-		resp, err := call(ctx, c.nn, op, name, &protocol.ListDirRequest{Path: name, StartAfter: after}, protocol.ClientProtocolClient.ListDir)
+		page, more, err := c.listPage(ctx, op, name, after, 0)
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range resp.GetEntries() {
-			fi := protocol.FileInfoFromProto(e)
-			if !strings.HasPrefix(fi.Path, "/") {
-				// The NameNode gave a bare name.
-				fi.Name = fi.Path
-				fi.Path = cairn.Join(name, fi.Name)
-			}
-			out = append(out, fi)
-		}
-		if !resp.GetHasMore() || len(resp.GetEntries()) == 0 {
+		out = append(out, page...)
+		if !more || len(page) == 0 {
 			break
 		}
 		after = out[len(out)-1].Name
 	}
 	slices.SortFunc(out, func(a, b cairn.FileInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// ListPage returns one page of a directory's entries: up to limit
+// entries (0: the NameNode's default, 1000; it caps a page at 10000)
+// whose names sort after startAfter ("" for the first page), in order
+// of name, and whether more follow. The next page starts after the
+// last name of this one. It is one NameNode call; a directory changed
+// between pages is seen as it is when each page is read.
+func (c *Client) ListPage(ctx context.Context, dir, startAfter string, limit int) ([]cairn.FileInfo, bool, error) {
+	const op = "readdir"
+	if err := checkPath(op, dir); err != nil {
+		return nil, false, err
+	}
+	if limit < 0 {
+		return nil, false, cairn.Errorf(op, dir, cairn.Invalid, "negative limit %d", limit)
+	}
+	return c.listPage(ctx, op, dir, startAfter, min(limit, math.MaxInt32))
+}
+
+// List returns an iterator over a directory's entries in order of
+// name, fetched from the NameNode a page at a time as the loop goes on:
+// a directory of any size is listed in the memory of one page. An error
+// ends the iteration, yielded with a zero FileInfo.
+//
+//	for fi, err := range c.List(ctx, "/logs") {
+//		if err != nil { ... }
+//		...
+//	}
+func (c *Client) List(ctx context.Context, dir string) iter.Seq2[cairn.FileInfo, error] {
+	return func(yield func(cairn.FileInfo, error) bool) {
+		after := ""
+		for {
+			page, more, err := c.ListPage(ctx, dir, after, 0)
+			if err != nil {
+				yield(cairn.FileInfo{}, err)
+				return
+			}
+			for _, fi := range page {
+				if !yield(fi, nil) {
+					return
+				}
+			}
+			if !more || len(page) == 0 {
+				return
+			}
+			after = page[len(page)-1].Name
+		}
+	}
+}
+
+// listPage is one ListDir call.
+func (c *Client) listPage(ctx context.Context, op, dir, startAfter string, limit int) ([]cairn.FileInfo, bool, error) {
+	resp, err := call(ctx, c.nn, op, dir, &protocol.ListDirRequest{Path: dir, StartAfter: startAfter, Limit: int32(limit)},
+		protocol.ClientProtocolClient.ListDir)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]cairn.FileInfo, 0, len(resp.GetEntries()))
+	for _, e := range resp.GetEntries() {
+		fi := protocol.FileInfoFromProto(e)
+		if !strings.HasPrefix(fi.Path, "/") {
+			// The NameNode gave a bare name.
+			fi.Name = fi.Path
+			fi.Path = cairn.Join(dir, fi.Name)
+		}
+		out = append(out, fi)
+	}
+	return out, resp.GetHasMore(), nil
 }
 
 // Mkdir creates a directory whose parent exists. perm 0 means 0755.

@@ -62,8 +62,13 @@ const (
 // packets in flight, so a Writer holds about one window of data in
 // memory whatever the size of the file.
 type Writer struct {
-	c           *Client
+	c *Client
+	// ctx is the Writer's life: the context given to Create, ended
+	// also by cancel, which a call under a context of its own
+	// (WriteContext, CloseContext, SyncContext) fires when its
+	// context ends.
 	ctx         context.Context
+	cancel      context.CancelFunc
 	path        string
 	fileID      uint64
 	blockSize   int64
@@ -131,9 +136,11 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 		return nil, err
 	}
 	f := resp.GetFile()
+	wctx, cancel := context.WithCancel(ctx)
 	w := &Writer{
 		c:           c,
-		ctx:         ctx,
+		ctx:         wctx,
+		cancel:      cancel,
 		path:        name,
 		fileID:      f.GetFileId(),
 		blockSize:   f.GetBlockSize(),
@@ -148,6 +155,7 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 	if err := c.addWriter(w); err != nil {
 		w.state = writerAborted
 		w.deleteFile()
+		cancel()
 		return nil, err
 	}
 	return w, nil
@@ -156,6 +164,32 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 // Write writes p to the file. It returns an error, and keeps returning
 // it, once any DataNode write fails.
 func (w *Writer) Write(p []byte) (int, error) {
+	return w.write(p)
+}
+
+// WriteContext is Write bounded by ctx as well as by the context given
+// to Create: when ctx ends while the call is under way, the Writer is
+// interrupted and fails, as when Create's context ends (Abort it then).
+// A ctx already ended fails the call alone, before anything is written.
+func (w *Writer) WriteContext(ctx context.Context, p []byte) (int, error) {
+	defer w.bound(ctx)()
+	if err := ctx.Err(); err != nil {
+		return 0, cairn.E("write", w.path, cairn.Unavailable, err)
+	}
+	return w.write(p)
+}
+
+// bound makes the end of ctx end the Writer's own context until the
+// returned function is called.
+func (w *Writer) bound(ctx context.Context) (stop func()) {
+	if ctx.Err() != nil || ctx.Done() == nil {
+		return func() {}
+	}
+	s := context.AfterFunc(ctx, w.cancel)
+	return func() { s() }
+}
+
+func (w *Writer) write(p []byte) (int, error) {
 	const op = "write"
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -208,6 +242,22 @@ func (w *Writer) Written() int64 { return w.written.Load() }
 // length. Close after Close or Abort returns an error of kind
 // cairn.Closed.
 func (w *Writer) Close() error {
+	return w.closeWriter()
+}
+
+// CloseContext is Close bounded by ctx as well as by the context given
+// to Create: when ctx ends before the file is complete, the Writer is
+// interrupted and Close fails (Abort it then). A ctx already ended
+// fails the call alone, leaving the Writer open.
+func (w *Writer) CloseContext(ctx context.Context) error {
+	defer w.bound(ctx)()
+	if err := ctx.Err(); err != nil {
+		return cairn.E("close", w.path, cairn.Unavailable, err)
+	}
+	return w.closeWriter()
+}
+
+func (w *Writer) closeWriter() error {
 	const op = "close"
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -224,6 +274,7 @@ func (w *Writer) Close() error {
 	} else {
 		w.state = writerClosed
 	}
+	w.cancel()
 	w.c.removeWriter(w)
 	return err
 }
@@ -267,7 +318,9 @@ func (w *Writer) Abort() error {
 		w.cur = nil
 	}
 	w.c.removeWriter(w)
-	return w.deleteFile()
+	err := w.deleteFile()
+	w.cancel()
+	return err
 }
 
 // deleteFile removes the file being written, unless the name now holds
