@@ -231,6 +231,49 @@ func (w *Writer) write(p []byte) (int, error) {
 	return n, nil
 }
 
+// Sync makes the bytes written so far durable, as HDFS's hsync: when
+// it returns nil, every DataNode of the current block's pipeline has
+// written and fsync'd them (earlier blocks are durable once the Writer
+// moves past them), so they survive a crash of this client, of the
+// DataNodes' processes or machines, and are kept by lease recovery.
+// Writing goes on after it. A pipeline that fails during Sync is
+// recovered, as during Write.
+func (w *Writer) Sync() error {
+	const op = "sync"
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != writerOpen {
+		return cairn.E(op, w.path, cairn.Closed)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if w.cur == nil {
+		// Between blocks: the last one is finalized, fsync'd.
+		return nil
+	}
+	for {
+		err := w.cur.Sync()
+		if err == nil {
+			return nil
+		}
+		if rerr := w.recoverPipeline(err); rerr != nil {
+			return w.fail(op, rerr)
+		}
+	}
+}
+
+// SyncContext is Sync bounded by ctx as well as by the context given to
+// Create: when ctx ends while it runs, the Writer is interrupted and
+// fails, as with WriteContext.
+func (w *Writer) SyncContext(ctx context.Context) error {
+	defer w.bound(ctx)()
+	if err := ctx.Err(); err != nil {
+		return cairn.E("sync", w.path, cairn.Unavailable, err)
+	}
+	return w.Sync()
+}
+
 // Written returns the number of bytes accepted by Write so far. It may
 // be called concurrently with Write, for progress reports.
 func (w *Writer) Written() int64 { return w.written.Load() }

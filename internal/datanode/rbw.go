@@ -210,6 +210,8 @@ type rbwReplica struct {
 	data     *os.File // open while being written
 	meta     *os.File
 	synced   int64 // bytes of data whose writeback was started
+	// dirSynced: rbw/ was fsync'd since the files were created (sync).
+	dirSynced bool
 
 	// Guarded by store.mu:
 	active    bool   // claimed: a receiver writes it or a recovery works on it (else idle, files closed)
@@ -349,6 +351,59 @@ func (r *rbwReplica) write(sums, data []byte) error {
 		syncBehind(r.data, r.synced, r.block.Len-r.synced)
 		r.synced = r.block.Len
 	}
+	return nil
+}
+
+// sync fsyncs the replica's data and checksum files, and the first
+// time the rbw directory that names them: the bytes written so far
+// survive a crash of the machine (a writer's Sync).
+func (r *rbwReplica) sync() error {
+	const op = "datanode.sync"
+	if r.data == nil {
+		return r.s.ioErr(op, r.vol, r.block, fmt.Errorf("replica files not open"))
+	}
+	err := r.data.Sync()
+	if err == nil {
+		err = r.meta.Sync()
+	}
+	if err == nil && !r.dirSynced {
+		if err = syncDir(r.vol.rbw); err == nil {
+			r.dirSynced = true
+		}
+	}
+	if err != nil {
+		return r.s.ioErr(op, r.vol, r.block, err)
+	}
+	return nil
+}
+
+// rewind cuts the replica back to off, the chunk boundary before its
+// partial last chunk, dropping that chunk and its checksum, so that a
+// writer that synced it can send it again, whole, with more bytes.
+func (r *rbwReplica) rewind(off int64) error {
+	const op = "datanode.write"
+	n := r.block.Len
+	if off%cairn.ChunkSize != 0 || off > n || n-off >= cairn.ChunkSize {
+		return cairn.Errorf(op, blockName(r.block), cairn.Invalid, "cannot rewind a replica of %d bytes to %d", n, off)
+	}
+	err := r.data.Truncate(off)
+	if err == nil {
+		err = r.meta.Truncate(metaLen(off))
+	}
+	if err == nil {
+		_, err = r.data.Seek(off, io.SeekStart)
+	}
+	if err == nil {
+		_, err = r.meta.Seek(metaLen(off), io.SeekStart)
+	}
+	if err != nil {
+		return r.s.ioErr(op, r.vol, r.block, err)
+	}
+	r.vol.used.Add(off - n)
+	r.s.mu.Lock()
+	r.block.Len = off
+	r.s.mu.Unlock()
+	r.synced = min(r.synced, off)
 	return nil
 }
 

@@ -369,12 +369,17 @@ func (r *receiver) receive() bool {
 			r.fail(seqno, 0, kind, fmt.Sprintf("reading packet %d: %v", seqno, err))
 			return false
 		}
+		// resend: after a sync that ended off a chunk boundary, the
+		// writer sends the partial chunk again, whole, with more.
+		resend := false
 		if pkt.Seqno != datatransfer.Heartbeat {
+			t := pos % cairn.ChunkSize
+			resend = partial && pkt.Offset == pos-t && int64(pkt.DataLen) >= t
 			switch {
-			case pkt.Seqno != seqno || pkt.Offset != pos:
+			case pkt.Seqno != seqno || (pkt.Offset != pos && !resend):
 				r.fail(pkt.Seqno, 0, cairn.Invalid, fmt.Sprintf("packet %d at offset %d, want packet %d at offset %d", pkt.Seqno, pkt.Offset, seqno, pos))
 				return false
-			case partial && pkt.DataLen > 0:
+			case partial && pkt.DataLen > 0 && !resend:
 				r.fail(pkt.Seqno, 0, cairn.Invalid, fmt.Sprintf("packet %d follows a partial chunk", pkt.Seqno))
 				return false
 			}
@@ -395,6 +400,13 @@ func (r *receiver) receive() bool {
 			}
 			continue
 		}
+		if resend {
+			if err := r.rbw.rewind(pkt.Offset); err != nil {
+				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
+				return false
+			}
+			pos = pkt.Offset
+		}
 		if len(pkt.Data) > 0 {
 			if err := r.rbw.write(pkt.Sums, pkt.Data); err != nil {
 				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
@@ -402,8 +414,14 @@ func (r *receiver) receive() bool {
 			}
 			r.d.metrics.bytesWritten.Add(float64(len(pkt.Data)))
 		}
+		if pkt.Sync {
+			if err := r.rbw.sync(); err != nil {
+				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
+				return false
+			}
+		}
 		pos += int64(pkt.DataLen)
-		partial = pkt.DataLen%cairn.ChunkSize != 0
+		partial = pos%cairn.ChunkSize != 0
 		seqno++
 		if pkt.Last && r.stage == protocol.OpWriteBlock_TRANSFER_RBW {
 			// A copy for a recovered pipeline: durable, not finalized.
@@ -513,11 +531,14 @@ func (r *receiver) sendAck(ack *protocol.PipelineAck, final bool) error {
 // writer that does not recover) is removed.
 func (r *receiver) discard() {
 	if r.keep {
+		// Read before detach: once idle, a recovery may reopen the
+		// replica and change it.
+		n := r.rbw.block.Len
 		if err := r.rbw.detach(); err != nil {
 			r.d.log.Warn("write failed; partial replica could not be kept and was discarded", "block", r.name, "err", err)
 			return
 		}
-		r.d.log.Info("write failed; partial replica kept for recovery", "block", r.name, "len", r.rbw.block.Len)
+		r.d.log.Info("write failed; partial replica kept for recovery", "block", r.name, "len", n)
 		return
 	}
 	r.rbw.abort()

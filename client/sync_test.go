@@ -1,0 +1,151 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/namenode"
+	"github.com/cairn-fs/cairn/internal/testcluster"
+)
+
+// syncedWrites writes data in the pieces given by cuts, calling Sync
+// after each piece: most end off a chunk boundary, so the DataNodes
+// rewrite a partial chunk again and again. After each Sync it calls
+// check, if not nil.
+func syncedWrites(t *testing.T, w *client.Writer, data []byte, cuts []int, check func()) {
+	t.Helper()
+	prev := 0
+	for _, cut := range cuts {
+		if _, err := w.Write(data[prev:cut]); err != nil {
+			t.Fatalf("Write [%d, %d) = %v", prev, cut, err)
+		}
+		if err := w.Sync(); err != nil {
+			t.Fatalf("Sync at %d = %v", cut, err)
+		}
+		if check != nil {
+			check()
+		}
+		prev = cut
+	}
+	if _, err := w.Write(data[prev:]); err != nil {
+		t.Fatalf("Write [%d, %d) = %v", prev, len(data), err)
+	}
+}
+
+// TestSyncPartialChunks: Syncs that end off chunk boundaries, twice in
+// a row, and across a block boundary, leave a file that reads back
+// exactly, every checksum verified.
+func TestSyncPartialChunks(t *testing.T) {
+	c, cl, ctx := setup(t, testcluster.Options{DataNodes: 3})
+	data := randomBytes(80, 2*testBlockSize+5000)
+	w, err := cl.Create(ctx, "/synced", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	// No DataNode may refuse a packet of a Sync: a pipeline recovery
+	// would hide it, but gives the block a new generation stamp.
+	stamps := map[cairn.BlockID]cairn.GenStamp{}
+	noRecovery := func() {
+		st, err := c.NameNode().GetBlockLocations(ctx, "/synced", 0, 0, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lb := range st.Blocks {
+			if gs, ok := stamps[lb.Block.ID]; ok && gs != lb.Block.GenStamp {
+				t.Fatalf("block %d went from generation stamp %d to %d: its pipeline was recovered", lb.Block.ID, gs, lb.Block.GenStamp)
+			}
+			stamps[lb.Block.ID] = lb.Block.GenStamp
+		}
+	}
+	syncedWrites(t, w, data, []int{
+		100, 100, 1000, 1024, 70000, // empty sync, chunk-aligned sync, several packets
+		testBlockSize - 1, testBlockSize, testBlockSize + 3, // around a block boundary
+		2*testBlockSize + 4999,
+	}, noRecovery)
+	if err := w.Sync(); err != nil {
+		t.Fatalf("Sync at the end = %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if err := w.Sync(); err == nil {
+		t.Error("Sync after Close succeeded")
+	}
+	if got := readFile(t, ctx, cl, "/synced"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, not the %d written", len(got), len(data))
+	}
+}
+
+// TestSyncSurvivesWriterKill: bytes synced, and only those, are kept by
+// lease recovery when the writer dies; bytes written after the last
+// Sync, still in the client's buffer, are lost.
+func TestSyncSurvivesWriterKill(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{
+		DataNodes: 3,
+		BlockSize: testBlockSize,
+		NameNode: func(cfg *namenode.Config) {
+			cfg.LeaseSoftLimit = time.Second
+			cfg.LeaseHardLimit = 2 * time.Second
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	writer := dialShort(t, c, client.WithClientName("doomed-syncer"))
+	data := randomBytes(81, testBlockSize+3000)
+	const synced = testBlockSize + 1700
+	w, err := writer.Create(ctx, "/open", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncedWrites(t, w, data[:synced+100], []int{testBlockSize + 1000, synced}, nil)
+	acked := client.KillForTest(writer, w)
+	if acked != synced {
+		t.Errorf("writer killed with %d bytes acknowledged, want the %d synced", acked, synced)
+	}
+
+	cl := c.Client(t)
+	c.WaitFor(t, "the file closed by lease recovery", func(ctx context.Context) (bool, error) {
+		fi, err := cl.Stat(ctx, "/open")
+		return err == nil && !fi.UnderConstruction, err
+	})
+	if got := readFile(t, ctx, cl, "/open"); !bytes.Equal(got, data[:synced]) {
+		t.Fatalf("recovered file has %d bytes (a prefix: %v), want the %d synced", len(got),
+			len(got) <= len(data) && bytes.Equal(got, data[:len(got)]), synced)
+	}
+}
+
+// TestSyncThenPipelineRecovery: a pipeline that fails after a Sync left
+// a partial chunk is recovered, the new pipeline resuming off a chunk
+// boundary, and writing goes on.
+func TestSyncThenPipelineRecovery(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{DataNodes: 4, BlockSize: testBlockSize})
+	cl := dialShort(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	data := randomBytes(82, 2*testBlockSize+100)
+	w, err := cl.Create(ctx, "/f", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	syncedWrites(t, w, data[:testBlockSize+777], []int{testBlockSize + 777}, nil)
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	_, nodes := lastBlock(t, ctx, c, "/f")
+	c.StopDataNode(t, nodes[1])
+	if _, err := w.Write(data[testBlockSize+777:]); err != nil {
+		t.Fatalf("Write after a node of the synced pipeline stopped = %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if got := readFile(t, ctx, cl, "/f"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, not the %d written", len(got), len(data))
+	}
+}
