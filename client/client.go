@@ -64,6 +64,7 @@ const serviceConfig = `{"methodConfig": [{
 		{"service": "cairn.v1.ClientProtocol", "method": "GetContentSummary"},
 		{"service": "cairn.v1.ClientProtocol", "method": "RenewLease"},
 		{"service": "cairn.v1.ClientProtocol", "method": "ReportBadBlocks"},
+		{"service": "cairn.v1.ClientProtocol", "method": "Fsync"},
 		{"service": "cairn.v1.ClientProtocol", "method": "SetReplication"},
 		{"service": "cairn.v1.ClientProtocol", "method": "SetPermission"},
 		{"service": "cairn.v1.ClientProtocol", "method": "SetOwner"},

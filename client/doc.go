@@ -23,11 +23,15 @@
 //   - ListPage(ctx, dir, startAfter, limit) lists a directory one page
 //     at a time, in order of name, and List iterates over it page by
 //     page: no directory is held whole in memory (ReadDir does).
-//   - Reader.ReadContext and ReadAtContext, Writer.WriteContext and
-//     CloseContext run one call under a context of its own; Read,
-//     ReadAt, Write and Close use the context given to Open or Create.
-//     A Writer's call whose context ends while it runs fails the
-//     Writer.
+//   - Reader.ReadContext and ReadAtContext, Writer.WriteContext,
+//     SyncContext and CloseContext run one call under a context of its
+//     own; Read, ReadAt, Write, Sync and Close use the context given to
+//     Open or Create. A Writer's call whose context ends while it runs
+//     fails the Writer.
+//   - Writer.Sync (HDFS's hsync): the bytes written so far are fsync'd
+//     on every DataNode of the pipeline and their length given to the
+//     NameNode (Fsync), so they survive a crash of anything and new
+//     readers see them while the file is still being written.
 //
 // # Writing
 //

@@ -149,3 +149,62 @@ func TestSyncThenPipelineRecovery(t *testing.T) {
 		t.Fatalf("read back %d bytes, not the %d written", len(got), len(data))
 	}
 }
+
+// TestSyncVisibleToNewReaders: after Sync, a reader opening the file
+// (from another client) sees exactly the bytes synced, while the
+// Writer is still open and writing: in the block being written, at a
+// block boundary, and with more written and not synced.
+func TestSyncVisibleToNewReaders(t *testing.T) {
+	c, cl, ctx := setup(t, testcluster.Options{DataNodes: 3})
+	other := c.Client(t)
+	data := randomBytes(83, 2*testBlockSize+9000)
+	w, err := cl.Create(ctx, "/visible", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	// Nothing synced yet: an empty file.
+	if got := readFile(t, ctx, other, "/visible"); len(got) != 0 {
+		t.Fatalf("file read before any Sync has %d bytes, want 0", len(got))
+	}
+	prev := 0
+	for _, cut := range []int{777, 70000, testBlockSize, testBlockSize + 5000, 2*testBlockSize + 5000} {
+		if _, err := w.Write(data[prev:cut]); err != nil {
+			t.Fatal(err)
+		}
+		prev = cut
+		for range 2 { // the second with nothing new
+			if err := w.Sync(); err != nil {
+				t.Fatalf("Sync at %d = %v", cut, err)
+			}
+		}
+		// Bytes written after the Sync are not promised to readers.
+		extra := min(cut+3000, len(data))
+		if _, err := w.Write(data[cut:extra]); err != nil {
+			t.Fatal(err)
+		}
+		prev = extra
+		fi, err := other.Stat(ctx, "/visible")
+		if err != nil || fi.Size < int64(cut) || !fi.UnderConstruction {
+			t.Fatalf("Stat after Sync at %d = size %d, under construction %v, %v; want at least %d, under construction", cut, fi.Size, fi.UnderConstruction, err, cut)
+		}
+		got := readFile(t, ctx, other, "/visible")
+		if len(got) < cut || !bytes.Equal(got, data[:len(got)]) {
+			t.Fatalf("after Sync at %d a new reader read %d bytes (a prefix: %v), want the %d synced", cut, len(got),
+				len(got) <= len(data) && bytes.Equal(got, data[:len(got)]), cut)
+		}
+		// The NameNode is told the length synced, no more.
+		if fi.Size != int64(cut) {
+			t.Errorf("Stat after Sync at %d = size %d, want exactly the bytes synced", cut, fi.Size)
+		}
+	}
+	if _, err := w.Write(data[prev:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, ctx, other, "/visible"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes after Close, not the %d written", len(got), len(data))
+	}
+}

@@ -91,6 +91,8 @@ type Writer struct {
 	width int
 	// exclude are DataNodes that failed a pipeline of this file.
 	exclude []string
+	// fsynced is the last block length given to the NameNode by Sync.
+	fsynced cairn.Block
 	err     error // sticky: the first write failure
 	state   writerState
 }
@@ -231,13 +233,15 @@ func (w *Writer) write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Sync makes the bytes written so far durable, as HDFS's hsync: when
-// it returns nil, every DataNode of the current block's pipeline has
-// written and fsync'd them (earlier blocks are durable once the Writer
-// moves past them), so they survive a crash of this client, of the
-// DataNodes' processes or machines, and are kept by lease recovery.
-// Writing goes on after it. A pipeline that fails during Sync is
-// recovered, as during Write.
+// Sync makes the bytes written so far durable and visible, as HDFS's
+// hsync with its length update: when it returns nil, every DataNode of
+// the current block's pipeline has written and fsync'd them (earlier
+// blocks are durable once the Writer moves past them), so they survive
+// a crash of this client, of the DataNodes' processes or machines, and
+// are kept by lease recovery; and the NameNode counts them in the
+// file's size (Fsync), so that a reader opening the file from then on
+// reads them, while the Writer is still open. Writing goes on after
+// it. A pipeline that fails during Sync is recovered, as during Write.
 func (w *Writer) Sync() error {
 	const op = "sync"
 	w.mu.Lock()
@@ -248,19 +252,34 @@ func (w *Writer) Sync() error {
 	if w.err != nil {
 		return w.err
 	}
-	if w.cur == nil {
-		// Between blocks: the last one is finalized, fsync'd.
+	// Between blocks the last one is finalized, fsync'd, but not yet
+	// committed at the NameNode: its length is given as synced.
+	last := w.prev
+	if w.cur != nil {
+		for {
+			err := w.cur.Sync()
+			if err == nil {
+				break
+			}
+			if rerr := w.recoverPipeline(err); rerr != nil {
+				return w.fail(op, rerr)
+			}
+		}
+		b := w.block.Block
+		last = &b
+	}
+	if last == nil || *last == w.fsynced {
 		return nil
 	}
-	for {
-		err := w.cur.Sync()
-		if err == nil {
-			return nil
-		}
-		if rerr := w.recoverPipeline(err); rerr != nil {
-			return w.fail(op, rerr)
-		}
+	_, err := call(w.ctx, w.c.nn, op, w.path, &protocol.FsyncRequest{
+		Path: w.path, FileId: w.fileID, ClientName: w.c.name, Last: protocol.BlockToProto(*last),
+	}, protocol.ClientProtocolClient.Fsync)
+	if err != nil {
+		// The bytes are durable; a later Sync tells the NameNode.
+		return err
 	}
+	w.fsynced = *last
+	return nil
 }
 
 // SyncContext is Sync bounded by ctx as well as by the context given to

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -212,6 +213,11 @@ type rbwReplica struct {
 	synced   int64 // bytes of data whose writeback was started
 	// dirSynced: rbw/ was fsync'd since the files were created (sync).
 	dirSynced bool
+	// io is held by the receiver while it changes the files (a packet
+	// written, a partial chunk rewound) and by a reader taking the
+	// length and the last partial chunk (openForRead), so that the
+	// reader sees them whole.
+	io sync.Mutex
 
 	// Guarded by store.mu:
 	active    bool   // claimed: a receiver writes it or a recovery works on it (else idle, files closed)
@@ -377,6 +383,21 @@ func (r *rbwReplica) sync() error {
 	return nil
 }
 
+// writeAt writes a packet's data, at block offset off, and its
+// checksums: at the end of the replica, or at the chunk boundary
+// before its partial last chunk, which the packet holds again (after a
+// Sync) and which is rewritten (rewind).
+func (r *rbwReplica) writeAt(off int64, sums, data []byte) error {
+	r.io.Lock()
+	defer r.io.Unlock()
+	if off != r.block.Len {
+		if err := r.rewind(off); err != nil {
+			return err
+		}
+	}
+	return r.write(sums, data)
+}
+
 // rewind cuts the replica back to off, the chunk boundary before its
 // partial last chunk, dropping that chunk and its checksum, so that a
 // writer that synced it can send it again, whole, with more bytes.
@@ -405,6 +426,55 @@ func (r *rbwReplica) rewind(off int64) error {
 	r.s.mu.Unlock()
 	r.synced = min(r.synced, off)
 	return nil
+}
+
+// rbwRead is what a reader gets of a replica being written: its files,
+// opened for reading, the length written whole, and the bytes of its
+// partial last chunk (length%cairn.ChunkSize of them), copied as they
+// were at that length. The chunks before it no longer change (a
+// writer only ever rewrites the partial last chunk), so they are read
+// from the files with their checksums; the partial one from tail.
+type rbwRead struct {
+	data, meta *os.File
+	length     int64
+	tail       []byte
+}
+
+// openForRead opens the replica of b being written (or idle in rbw/),
+// of b's generation stamp, for a reader: a writer's Sync made its
+// bytes visible before the block is finalized.
+func (s *store) openForRead(b cairn.Block) (rbwRead, error) {
+	const op = "datanode.read"
+	s.mu.Lock()
+	r := s.rbws[b.ID]
+	if r == nil || r.block.GenStamp != b.GenStamp || r.dataPath == "" || r.temp {
+		s.mu.Unlock()
+		return rbwRead{}, cairn.Errorf(op, blockName(b), cairn.NotExist, "no such replica")
+	}
+	dp, mp := r.dataPath, r.metaPath
+	s.mu.Unlock()
+	var rr rbwRead
+	var err error
+	if rr.data, err = os.Open(dp); err != nil {
+		return rbwRead{}, cairn.E(op, blockName(b), cairn.NotExist, err)
+	}
+	if rr.meta, err = os.Open(mp); err != nil {
+		rr.data.Close()
+		return rbwRead{}, cairn.E(op, blockName(b), cairn.NotExist, err)
+	}
+	r.io.Lock()
+	rr.length = r.block.Len
+	if t := rr.length % cairn.ChunkSize; t != 0 {
+		rr.tail = make([]byte, t)
+		err = readFull(rr.data, rr.tail, rr.length-t)
+	}
+	r.io.Unlock()
+	if err != nil {
+		rr.data.Close()
+		rr.meta.Close()
+		return rbwRead{}, cairn.E(op, blockName(b), cairn.IO, err)
+	}
+	return rr, nil
 }
 
 // closeFiles closes the replica's open files, if any.

@@ -401,14 +401,10 @@ func (r *receiver) receive() bool {
 			continue
 		}
 		if resend {
-			if err := r.rbw.rewind(pkt.Offset); err != nil {
-				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
-				return false
-			}
 			pos = pkt.Offset
 		}
 		if len(pkt.Data) > 0 {
-			if err := r.rbw.write(pkt.Sums, pkt.Data); err != nil {
+			if err := r.rbw.writeAt(pkt.Offset, pkt.Sums, pkt.Data); err != nil {
 				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
 				return false
 			}
@@ -618,6 +614,16 @@ func (d *DataNode) sendBlock(conn *idleConn, br *bufio.Reader, op *protocol.OpRe
 		return false
 	}
 	rep, data, meta, err := d.store.openReplica(block)
+	// A replica not finalized yet is read up to the length written, its
+	// partial last chunk from tail (see openForRead).
+	var tail []byte
+	writing := false
+	if err != nil && cairn.KindOf(err) == cairn.NotExist && rep.vol == nil {
+		if rr, rerr := d.store.openForRead(block); rerr == nil {
+			data, meta, tail, writing, err = rr.data, rr.meta, rr.tail, true, nil
+			rep = replica{gs: block.GenStamp, len: rr.length}
+		}
+	}
 	if err != nil {
 		if rep.vol != nil && rep.gs == block.GenStamp {
 			// In the map but its files cannot be opened: removed
@@ -656,14 +662,26 @@ func (d *DataNode) sendBlock(conn *idleConn, br *bufio.Reader, op *protocol.OpRe
 		n := int(min(int64(pb.MaxData()), end-pos))
 		h := datatransfer.PacketHeader{Offset: pos, Seqno: seqno, DataLen: n, Last: n == 0}
 		if n > 0 {
-			if err := readFull(data, pb.Data()[:n], pos); err != nil {
+			// From the files, but a replica being written's partial
+			// last chunk, which comes from tail with a fresh checksum.
+			fn := n
+			if len(tail) > 0 && pos+int64(n) == rep.len {
+				fn = n - len(tail)
+				copy(pb.Data()[fn:n], tail)
+				datatransfer.ComputeSums(pb.Sums(n)[datatransfer.SumsLen(fn):], tail)
+			}
+			if err := readFull(data, pb.Data()[:fn], pos); err != nil {
 				d.log.Warn("cannot read replica", "block", name, "err", err)
-				d.replicaDamaged(block, rep.inc, fmt.Sprintf("reading data at offset %d: %v", pos, err))
+				if !writing {
+					d.replicaDamaged(block, rep.inc, fmt.Sprintf("reading data at offset %d: %v", pos, err))
+				}
 				return false
 			}
-			if err := readFull(meta, pb.Sums(n), sumOffset(pos)); err != nil {
+			if err := readFull(meta, pb.Sums(n)[:datatransfer.SumsLen(fn)], sumOffset(pos)); err != nil {
 				d.log.Warn("cannot read replica checksums", "block", name, "err", err)
-				d.replicaDamaged(block, rep.inc, fmt.Sprintf("reading checksums at offset %d: %v", pos, err))
+				if !writing {
+					d.replicaDamaged(block, rep.inc, fmt.Sprintf("reading checksums at offset %d: %v", pos, err))
+				}
 				return false
 			}
 		}

@@ -145,6 +145,12 @@
 // mismatch, the reader sends a delimited protocol.Status: kind 0 for
 // success, cairn.Corrupt for a mismatch, so the server can log it.
 //
+// A replica not finalized yet (its writer synced bytes the NameNode now
+// gives readers) is read the same way, its length being the bytes
+// written whole when the read starts; the checksum of its partial last
+// chunk is computed afresh over those bytes, as the writer may be
+// rewriting that chunk on disk.
+//
 // # Reusing a connection
 //
 // A connection whose read ended cleanly (the reader got the last packet

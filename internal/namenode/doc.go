@@ -70,7 +70,8 @@
 //	opcode   byte     1 mkdirs, 2 create, 3 addBlock, 4 complete,
 //	                  5 abandonBlock, 6 rename, 7 delete, 8 setReplication,
 //	                  9 setPermission, 10 setOwner, 11 setTimes, 12 closeFile,
-//	                  13 setNodeAdmin, 14 newGenStamp, 15 updatePipeline
+//	                  13 setNodeAdmin, 14 newGenStamp, 15 updatePipeline,
+//	                  16 fsync
 //	mask     uvarint  bit i set: field i follows
 //	fields            present fields, in this order:
 //	  0 path         string     (uvarint length, bytes)
@@ -134,6 +135,10 @@
 //     (one allocated after its current one) and targets as its
 //     pipeline; replicas reported with the old one are forgotten, and
 //     deleted on the nodes not in targets.
+//   - fsync(fileID, clientName, block: ID, generation stamp and the
+//     length its writer synced): the uncommitted last block of the file
+//     counts that length (if longer than before) until it is committed:
+//     the file's size includes it and readers are given those bytes.
 //   - rename(path, path2, mtime, overwrite, exact): moves path to path2
 //     with the semantics of mv (onto an existing directory: into it), or
 //     with exact to exactly path2, which must then not be a directory
