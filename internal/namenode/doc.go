@@ -45,9 +45,12 @@
 // Config.RaftAddr empty the NameNode is alone and uses an in-memory
 // transport (it elects itself within 100 ms); with RaftAddr set it uses
 // a TCP transport on that address, so that more members can be added for
-// HA later. Nothing assumes a single member: mutations on a member that
-// is not the leader fail with cairn.NotLeader naming the leader; reads
-// are answered from local state. A lone NameNode's New returns only
+// HA later. Nothing assumes a single member: mutations (and lease
+// renewals) on a member that is not the leader fail with
+// cairn.NotLeader naming the leader, in the text and, when
+// Config.RPCAddrs maps its Raft ID to its client RPC address, in the
+// status's leader_hint (protocol.WithLeaderHint), for clients to follow;
+// reads are answered from local state. A lone NameNode's New returns only
 // once the whole log is replayed. Snapshots are taken every
 // SnapshotThreshold entries; raft keeps min(SnapshotThreshold/2, 1024)
 // entries behind the latest one. Restart loads the latest snapshot and
