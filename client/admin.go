@@ -38,9 +38,9 @@ type ClusterReport struct {
 // DatanodeReport asks the NameNode for the state of every DataNode it
 // knows.
 func (c *Client) DatanodeReport(ctx context.Context) (ClusterReport, error) {
-	resp, err := c.rpc.GetDatanodeReport(ctx, &protocol.GetDatanodeReportRequest{})
+	resp, err := call(ctx, c.nn, "dfsadmin report", c.nn.addr, &protocol.GetDatanodeReportRequest{}, protocol.ClientProtocolClient.GetDatanodeReport)
 	if err != nil {
-		return ClusterReport{}, protocol.FromStatus("dfsadmin report", c.addr, err)
+		return ClusterReport{}, err
 	}
 	r := ClusterReport{
 		ClusterID:                cairn.ClusterID(resp.GetClusterId()),
@@ -110,15 +110,15 @@ func (c *Client) Fsck(ctx context.Context, path string, opts FsckOptions) (FsckR
 	}
 	opts.Blocks = opts.Blocks || opts.Locations
 	opts.Files = opts.Files || opts.Blocks
-	resp, err := c.rpc.Fsck(ctx, &protocol.FsckRequest{
+	resp, err := call(ctx, c.nn, op, path, &protocol.FsckRequest{
 		Path:          path,
 		ListFiles:     opts.Files,
 		ListBlocks:    opts.Blocks,
 		ListLocations: opts.Locations,
 		ListOpenFiles: opts.OpenFiles,
-	})
+	}, protocol.ClientProtocolClient.Fsck)
 	if err != nil {
-		return FsckReport{}, protocol.FromStatus(op, path, err)
+		return FsckReport{}, err
 	}
 	r := FsckReport{
 		Status:                resp.GetStatus(),
@@ -174,9 +174,9 @@ func (c *Client) SafeMode(ctx context.Context, action string) (SafeModeStatus, e
 	default:
 		return SafeModeStatus{}, cairn.Errorf(op, action, cairn.Invalid, "unknown safe mode action %q (want get, enter or leave)", action)
 	}
-	resp, err := c.rpc.SafeMode(ctx, &protocol.SafeModeRequest{Action: action})
+	resp, err := call(ctx, c.nn, op, action, &protocol.SafeModeRequest{Action: action}, protocol.ClientProtocolClient.SafeMode)
 	if err != nil {
-		return SafeModeStatus{}, protocol.FromStatus(op, action, err)
+		return SafeModeStatus{}, err
 	}
 	return SafeModeStatus{On: resp.GetOn(), Manual: resp.GetManual(), Reason: resp.GetReason()}, nil
 }
@@ -191,7 +191,7 @@ func (c *Client) WaitSafeModeOff(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return cairn.E(op, c.addr, cairn.SafeMode, ctx.Err())
+			return cairn.E(op, c.nn.addr, cairn.SafeMode, ctx.Err())
 		case <-t.C:
 		}
 		st, err := c.SafeMode(ctx, "get")
@@ -199,7 +199,7 @@ func (c *Client) WaitSafeModeOff(ctx context.Context) error {
 			return nil
 		}
 		if err != nil && ctx.Err() == nil && cairn.KindOf(err) != cairn.Unavailable {
-			return cairn.E(op, c.addr, err)
+			return cairn.E(op, c.nn.addr, err)
 		}
 		t.Reset(wait)
 		wait = min(2*wait, time.Second)

@@ -16,10 +16,12 @@ import (
 // implemented by *datatransfer.BlockWriter.
 type blockWriter interface {
 	Write(p []byte) (int, error)
+	Sync() error
 	Close() error
 	Abort()
 	Acked() int64
 	Unacked() []byte
+	AckedTail() []byte
 }
 
 var _ blockWriter = (*datatransfer.BlockWriter)(nil)
@@ -35,10 +37,13 @@ func (c *Client) openPipeline(ctx context.Context, block cairn.Block, pipeline [
 
 // resumePipeline reopens a block at offset (the length acknowledged
 // before its pipeline failed) on a recovered pipeline: stage RECOVERY.
-func (c *Client) resumePipeline(ctx context.Context, block cairn.Block, pipeline []cairn.DatanodeInfo, offset int64) (blockWriter, error) {
+// tail are the bytes of the partial chunk before offset, if any, sent
+// again so that writing can go on after a Sync.
+func (c *Client) resumePipeline(ctx context.Context, block cairn.Block, pipeline []cairn.DatanodeInfo, offset int64, tail []byte) (blockWriter, error) {
 	o := c.dataOptions()
 	o.Stage = datatransfer.StageRecovery
 	o.Offset = offset
+	o.Tail = tail
 	bw, err := o.NewBlockWriter(ctx, block, pipeline, c.name)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"os"
 	"os/user"
 	"sync"
@@ -14,8 +13,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
@@ -67,6 +64,7 @@ const serviceConfig = `{"methodConfig": [{
 		{"service": "cairn.v1.ClientProtocol", "method": "GetContentSummary"},
 		{"service": "cairn.v1.ClientProtocol", "method": "RenewLease"},
 		{"service": "cairn.v1.ClientProtocol", "method": "ReportBadBlocks"},
+		{"service": "cairn.v1.ClientProtocol", "method": "Fsync"},
 		{"service": "cairn.v1.ClientProtocol", "method": "SetReplication"},
 		{"service": "cairn.v1.ClientProtocol", "method": "SetPermission"},
 		{"service": "cairn.v1.ClientProtocol", "method": "SetOwner"},
@@ -136,9 +134,8 @@ type faults struct {
 // Client is a connection to a cairn cluster. It is safe for concurrent
 // use. Close it when done.
 type Client struct {
-	addr  string // the NameNode's address
-	conn  *grpc.ClientConn
-	rpc   protocol.ClientProtocolClient
+	// nn is the one path of every call to the NameNode (invoke.go).
+	nn    *invoker
 	name  string // lease holder name
 	owner string
 	group string
@@ -207,9 +204,7 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 		return nil, cairn.E(op, namenode, cairn.Invalid, err)
 	}
 	c := &Client{
-		addr:    namenode,
-		conn:    conn,
-		rpc:     protocol.NewClientProtocolClient(conn),
+		nn:      newInvoker(namenode, conn, o.owner, []string{o.group}),
 		name:    o.clientName,
 		owner:   o.owner,
 		group:   o.group,
@@ -229,9 +224,9 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 		dctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	resp, err := c.serverDefaults(dctx)
+	resp, err := c.nn.serverDefaults(dctx)
 	if err != nil {
-		conn.Close()
+		c.nn.close()
 		err = protocol.FromStatus(op, namenode, err)
 		if k := cairn.KindOf(err); k == cairn.Unavailable || k == cairn.Other {
 			// The transport failed: say so with the address.
@@ -255,47 +250,6 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	c.renewers.Add(1)
 	go c.renewLeases(rctx)
 	return c, nil
-}
-
-// serverDefaults asks the NameNode for its defaults until it answers
-// or ctx ends, waiting between attempts as Dial says. Only failures to
-// reach the NameNode (gRPC Unavailable) are tried again. When ctx ends
-// after such a failure, that failure is returned: it says more than
-// the deadline does (connection refused, a handshake cut off).
-func (c *Client) serverDefaults(ctx context.Context) (*protocol.GetServerDefaultsResponse, error) {
-	wait := dialRetryBase
-	var last error
-	for {
-		resp, err := c.rpc.GetServerDefaults(ctx, &protocol.GetServerDefaultsRequest{})
-		if err == nil {
-			return resp, nil
-		}
-		code := status.Code(err)
-		if code == codes.Unavailable {
-			last = err
-		}
-		if ctx.Err() != nil {
-			if last != nil && ctx.Err() == context.DeadlineExceeded {
-				return nil, last
-			}
-			return nil, err
-		}
-		if code != codes.Unavailable {
-			return nil, err
-		}
-		d := time.Duration(float64(wait) * (1 + dialRetryJitter*(2*mrand.Float64()-1)))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			if ctx.Err() == context.DeadlineExceeded {
-				return nil, last
-			}
-			return nil, status.FromContextError(ctx.Err()).Err()
-		case <-t.C:
-		}
-		wait = min(time.Duration(float64(wait)*dialRetryFactor), dialRetryMax)
-	}
 }
 
 // Close closes every Writer still open (completing its file, as
@@ -324,8 +278,8 @@ func (c *Client) Close() error {
 	c.stop()
 	c.renewers.Wait()
 	c.pool.Close()
-	if err := c.conn.Close(); err != nil {
-		errs = append(errs, cairn.E("close", c.addr, err))
+	if err := c.nn.close(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -374,7 +328,8 @@ func (c *Client) renewLeases(ctx context.Context) {
 			continue
 		}
 		rctx, cancel := context.WithTimeout(ctx, c.renewEvery)
-		c.rpc.RenewLease(rctx, &protocol.RenewLeaseRequest{ClientName: c.name})
+		call(rctx, c.nn, "renewlease", c.name, &protocol.RenewLeaseRequest{ClientName: c.name},
+			protocol.ClientProtocolClient.RenewLease)
 		cancel()
 	}
 }

@@ -14,9 +14,9 @@ import (
 // its data-transfer address (host:port) or its ID. The answer is the
 // node's state right after the request.
 func (c *Client) Decommission(ctx context.Context, node string) (DatanodeStatus, error) {
-	resp, err := c.rpc.Decommission(ctx, &protocol.DecommissionRequest{Node: node})
+	resp, err := call(ctx, c.nn, "decommission", node, &protocol.DecommissionRequest{Node: node}, protocol.ClientProtocolClient.Decommission)
 	if err != nil {
-		return DatanodeStatus{}, protocol.FromStatus("decommission", node, err)
+		return DatanodeStatus{}, err
 	}
 	return datanodeStatusFromProto(resp.GetDatanode()), nil
 }
@@ -24,9 +24,9 @@ func (c *Client) Decommission(ctx context.Context, node string) (DatanodeStatus,
 // Recommission puts a decommissioning or decommissioned DataNode back in
 // service.
 func (c *Client) Recommission(ctx context.Context, node string) (DatanodeStatus, error) {
-	resp, err := c.rpc.Recommission(ctx, &protocol.RecommissionRequest{Node: node})
+	resp, err := call(ctx, c.nn, "recommission", node, &protocol.RecommissionRequest{Node: node}, protocol.ClientProtocolClient.Recommission)
 	if err != nil {
-		return DatanodeStatus{}, protocol.FromStatus("recommission", node, err)
+		return DatanodeStatus{}, err
 	}
 	return datanodeStatusFromProto(resp.GetDatanode()), nil
 }

@@ -7,6 +7,32 @@
 // data-transfer protocol (package internal/datatransfer): the NameNode
 // never sees file data. A Stat or a listing page is one NameNode call.
 //
+// Every NameNode call goes through one invoker (invoke.go), which owns
+// the connection, sends the caller's identity with the call, and turns
+// errors into *cairn.Error; it is the one place that will follow the
+// leader of a NameNode group (a NameNode that does not lead refuses
+// with cairn.NotLeader and the leader's address in the status).
+//
+// # Gateways
+//
+// A gateway (S3, WebHDFS, FUSE) serves many users and requests with one
+// Client:
+//   - AsUser(ctx, user, groups...) makes the calls under ctx for that
+//     user: its identity travels in gRPC metadata ("cairn-user",
+//     "cairn-groups"), and what it creates is owned by it.
+//   - ListPage(ctx, dir, startAfter, limit) lists a directory one page
+//     at a time, in order of name, and List iterates over it page by
+//     page: no directory is held whole in memory (ReadDir does).
+//   - Reader.ReadContext and ReadAtContext, Writer.WriteContext,
+//     SyncContext and CloseContext run one call under a context of its
+//     own; Read, ReadAt, Write, Sync and Close use the context given to
+//     Open or Create. A Writer's call whose context ends while it runs
+//     fails the Writer.
+//   - Writer.Sync (HDFS's hsync): the bytes written so far are fsync'd
+//     on every DataNode of the pipeline and their length given to the
+//     NameNode (Fsync), so they survive a crash of anything and new
+//     readers see them while the file is still being written.
+//
 // # Writing
 //
 // Create returns a Writer, an io.WriteCloser. Its bytes are cut into

@@ -28,6 +28,6 @@ func KillForTest(c *Client, w *Writer) int64 {
 	w.mu.Unlock()
 	c.stop()
 	c.renewers.Wait()
-	c.conn.Close()
+	c.nn.close()
 	return acked
 }

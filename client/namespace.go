@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"iter"
+	"math"
 	"slices"
 	"strings"
 
@@ -33,9 +35,9 @@ func (c *Client) stat(ctx context.Context, op, name string, blocks bool) (cairn.
 	if err := checkPath(op, name); err != nil {
 		return cairn.FileInfo{}, err
 	}
-	resp, err := c.rpc.GetFileInfo(ctx, &protocol.GetFileInfoRequest{Path: name, WithBlocks: blocks})
+	resp, err := call(ctx, c.nn, op, name, &protocol.GetFileInfoRequest{Path: name, WithBlocks: blocks}, protocol.ClientProtocolClient.GetFileInfo)
 	if err != nil {
-		return cairn.FileInfo{}, protocol.FromStatus(op, name, err)
+		return cairn.FileInfo{}, err
 	}
 	if resp.GetFile() == nil {
 		return cairn.FileInfo{}, cairn.E(op, name, cairn.NotExist)
@@ -55,7 +57,8 @@ func fileInfo(p *protocol.FileInfo, name string) cairn.FileInfo {
 }
 
 // ReadDir returns the entries of a directory sorted by name. A large
-// directory is fetched a page at a time.
+// directory is fetched a page at a time, and held whole in memory: List
+// and ListPage do not.
 func (c *Client) ReadDir(ctx context.Context, name string) ([]cairn.FileInfo, error) {
 	const op = "readdir"
 	if err := checkPath(op, name); err != nil {
@@ -64,26 +67,86 @@ func (c *Client) ReadDir(ctx context.Context, name string) ([]cairn.FileInfo, er
 	var out []cairn.FileInfo
 	after := ""
 	for {
-		resp, err := c.rpc.ListDir(ctx, &protocol.ListDirRequest{Path: name, StartAfter: after})
+		page, more, err := c.listPage(ctx, op, name, after, 0)
 		if err != nil {
-			return nil, protocol.FromStatus(op, name, err)
+			return nil, err
 		}
-		for _, e := range resp.GetEntries() {
-			fi := protocol.FileInfoFromProto(e)
-			if !strings.HasPrefix(fi.Path, "/") {
-				// The NameNode gave a bare name.
-				fi.Name = fi.Path
-				fi.Path = cairn.Join(name, fi.Name)
-			}
-			out = append(out, fi)
-		}
-		if !resp.GetHasMore() || len(resp.GetEntries()) == 0 {
+		out = append(out, page...)
+		if !more || len(page) == 0 {
 			break
 		}
 		after = out[len(out)-1].Name
 	}
 	slices.SortFunc(out, func(a, b cairn.FileInfo) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// ListPage returns one page of a directory's entries: up to limit
+// entries (0: the NameNode's default, 1000; it caps a page at 10000)
+// whose names sort after startAfter ("" for the first page), in order
+// of name, and whether more follow. The next page starts after the
+// last name of this one. It is one NameNode call; a directory changed
+// between pages is seen as it is when each page is read.
+func (c *Client) ListPage(ctx context.Context, dir, startAfter string, limit int) ([]cairn.FileInfo, bool, error) {
+	const op = "readdir"
+	if err := checkPath(op, dir); err != nil {
+		return nil, false, err
+	}
+	if limit < 0 {
+		return nil, false, cairn.Errorf(op, dir, cairn.Invalid, "negative limit %d", limit)
+	}
+	return c.listPage(ctx, op, dir, startAfter, min(limit, math.MaxInt32))
+}
+
+// List returns an iterator over a directory's entries in order of
+// name, fetched from the NameNode a page at a time as the loop goes on:
+// a directory of any size is listed in the memory of one page. An error
+// ends the iteration, yielded with a zero FileInfo.
+//
+//	for fi, err := range c.List(ctx, "/logs") {
+//		if err != nil { ... }
+//		...
+//	}
+func (c *Client) List(ctx context.Context, dir string) iter.Seq2[cairn.FileInfo, error] {
+	return func(yield func(cairn.FileInfo, error) bool) {
+		after := ""
+		for {
+			page, more, err := c.ListPage(ctx, dir, after, 0)
+			if err != nil {
+				yield(cairn.FileInfo{}, err)
+				return
+			}
+			for _, fi := range page {
+				if !yield(fi, nil) {
+					return
+				}
+			}
+			if !more || len(page) == 0 {
+				return
+			}
+			after = page[len(page)-1].Name
+		}
+	}
+}
+
+// listPage is one ListDir call.
+func (c *Client) listPage(ctx context.Context, op, dir, startAfter string, limit int) ([]cairn.FileInfo, bool, error) {
+	resp, err := call(ctx, c.nn, op, dir, &protocol.ListDirRequest{Path: dir, StartAfter: startAfter, Limit: int32(limit)},
+		protocol.ClientProtocolClient.ListDir)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]cairn.FileInfo, 0, len(resp.GetEntries()))
+	for _, e := range resp.GetEntries() {
+		fi := protocol.FileInfoFromProto(e)
+		if !strings.HasPrefix(fi.Path, "/") {
+			// The NameNode gave a bare name.
+			fi.Name = fi.Path
+			fi.Path = cairn.Join(dir, fi.Name)
+		}
+		out = append(out, fi)
+	}
+	return out, resp.GetHasMore(), nil
 }
 
 // Mkdir creates a directory whose parent exists. perm 0 means 0755.
@@ -105,10 +168,11 @@ func (c *Client) mkdirs(ctx context.Context, op, name string, perm fs.FileMode, 
 	if perm == 0 {
 		perm = defaultDirMode
 	}
-	_, err := c.rpc.Mkdirs(ctx, &protocol.MkdirsRequest{
-		Path: name, Mode: uint32(perm.Perm()), Parents: parents, Owner: c.owner, Group: c.group,
-	})
-	return protocol.FromStatus(op, name, err)
+	owner, group := c.ownerOf(ctx)
+	_, err := call(ctx, c.nn, op, name, &protocol.MkdirsRequest{
+		Path: name, Mode: uint32(perm.Perm()), Parents: parents, Owner: owner, Group: group,
+	}, protocol.ClientProtocolClient.Mkdirs)
+	return err
 }
 
 // Rename moves src to dst with mv semantics: if dst is an existing
@@ -123,8 +187,8 @@ func (c *Client) Rename(ctx context.Context, src, dst string, overwrite bool) er
 	if err := checkPath(op, dst); err != nil {
 		return err
 	}
-	_, err := c.rpc.Rename(ctx, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: overwrite})
-	return protocol.FromStatus(op, src, err)
+	_, err := call(ctx, c.nn, op, src, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: overwrite}, protocol.ClientProtocolClient.Rename)
+	return err
 }
 
 // RenameOptions are the options of RenameTo. A nil *RenameOptions
@@ -152,8 +216,8 @@ func (c *Client) RenameTo(ctx context.Context, src, dst string, opts *RenameOpti
 	if opts == nil {
 		opts = &RenameOptions{}
 	}
-	_, err := c.rpc.Rename(ctx, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: opts.Overwrite, Exact: true})
-	return protocol.FromStatus(op, src, err)
+	_, err := call(ctx, c.nn, op, src, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: opts.Overwrite, Exact: true}, protocol.ClientProtocolClient.Rename)
+	return err
 }
 
 // Remove removes a file or an empty directory.
@@ -162,8 +226,8 @@ func (c *Client) Remove(ctx context.Context, name string) error {
 	if err := checkPath(op, name); err != nil {
 		return err
 	}
-	_, err := c.rpc.Delete(ctx, &protocol.DeleteRequest{Path: name})
-	return protocol.FromStatus(op, name, err)
+	_, err := call(ctx, c.nn, op, name, &protocol.DeleteRequest{Path: name}, protocol.ClientProtocolClient.Delete)
+	return err
 }
 
 // RemoveAll removes name and everything below it. As with os.RemoveAll,
@@ -173,8 +237,7 @@ func (c *Client) RemoveAll(ctx context.Context, name string) error {
 	if err := checkPath(op, name); err != nil {
 		return err
 	}
-	_, err := c.rpc.Delete(ctx, &protocol.DeleteRequest{Path: name, Recursive: true})
-	err = protocol.FromStatus(op, name, err)
+	_, err := call(ctx, c.nn, op, name, &protocol.DeleteRequest{Path: name, Recursive: true}, protocol.ClientProtocolClient.Delete)
 	if errors.Is(err, cairn.NotExist) {
 		return nil
 	}
@@ -191,10 +254,10 @@ func (c *Client) SetReplication(ctx context.Context, name string, replication in
 	if replication < 1 || replication > 1<<15 {
 		return cairn.Errorf(op, name, cairn.Invalid, "invalid replication %d", replication)
 	}
-	_, err := c.rpc.SetReplication(ctx, &protocol.SetReplicationRequest{
+	_, err := call(ctx, c.nn, op, name, &protocol.SetReplicationRequest{
 		Path: name, Replication: int32(replication), Recursive: true,
-	})
-	return protocol.FromStatus(op, name, err)
+	}, protocol.ClientProtocolClient.SetReplication)
+	return err
 }
 
 // Chmod sets the permission bits of a file or directory.
@@ -203,8 +266,8 @@ func (c *Client) Chmod(ctx context.Context, name string, mode fs.FileMode) error
 	if err := checkPath(op, name); err != nil {
 		return err
 	}
-	_, err := c.rpc.SetPermission(ctx, &protocol.SetPermissionRequest{Path: name, Mode: uint32(mode.Perm())})
-	return protocol.FromStatus(op, name, err)
+	_, err := call(ctx, c.nn, op, name, &protocol.SetPermissionRequest{Path: name, Mode: uint32(mode.Perm())}, protocol.ClientProtocolClient.SetPermission)
+	return err
 }
 
 // Chown sets the owner and group of a file or directory; an empty
@@ -217,8 +280,8 @@ func (c *Client) Chown(ctx context.Context, name, owner, group string) error {
 	if owner == "" && group == "" {
 		return nil
 	}
-	_, err := c.rpc.SetOwner(ctx, &protocol.SetOwnerRequest{Path: name, Owner: owner, Group: group})
-	return protocol.FromStatus(op, name, err)
+	_, err := call(ctx, c.nn, op, name, &protocol.SetOwnerRequest{Path: name, Owner: owner, Group: group}, protocol.ClientProtocolClient.SetOwner)
+	return err
 }
 
 // Touch creates an empty file, or sets the modification time of an
@@ -228,11 +291,12 @@ func (c *Client) Touch(ctx context.Context, name string) error {
 	if err := checkPath(op, name); err != nil {
 		return err
 	}
-	_, err := c.rpc.Create(ctx, &protocol.CreateRequest{
+	owner, group := c.ownerOf(ctx)
+	_, err := call(ctx, c.nn, op, name, &protocol.CreateRequest{
 		Path: name, Mode: uint32(defaultFileMode), ClientName: c.name,
-		Owner: c.owner, Group: c.group, Touch: true,
-	})
-	return protocol.FromStatus(op, name, err)
+		Owner: owner, Group: group, Touch: true,
+	}, protocol.ClientProtocolClient.Create)
+	return err
 }
 
 // ContentSummary is the size of a tree.
@@ -249,9 +313,9 @@ func (c *Client) ContentSummary(ctx context.Context, name string) (ContentSummar
 	if err := checkPath(op, name); err != nil {
 		return ContentSummary{}, err
 	}
-	resp, err := c.rpc.GetContentSummary(ctx, &protocol.GetContentSummaryRequest{Path: name})
+	resp, err := call(ctx, c.nn, op, name, &protocol.GetContentSummaryRequest{Path: name}, protocol.ClientProtocolClient.GetContentSummary)
 	if err != nil {
-		return ContentSummary{}, protocol.FromStatus(op, name, err)
+		return ContentSummary{}, err
 	}
 	return ContentSummary{
 		Length:        resp.GetLength(),
@@ -270,9 +334,9 @@ type ServerDefaults struct {
 
 // ServerDefaults asks the NameNode for its defaults.
 func (c *Client) ServerDefaults(ctx context.Context) (ServerDefaults, error) {
-	resp, err := c.rpc.GetServerDefaults(ctx, &protocol.GetServerDefaultsRequest{})
+	resp, err := call(ctx, c.nn, "serverdefaults", c.nn.addr, &protocol.GetServerDefaultsRequest{}, protocol.ClientProtocolClient.GetServerDefaults)
 	if err != nil {
-		return ServerDefaults{}, protocol.FromStatus("serverdefaults", c.addr, err)
+		return ServerDefaults{}, err
 	}
 	return ServerDefaults{
 		BlockSize:   resp.GetBlockSize(),

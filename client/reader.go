@@ -99,6 +99,7 @@ type window struct {
 
 // blockStream is an open read of part of one block from one replica.
 type blockStream struct {
+	ctx  context.Context // the context it was opened under
 	rc   io.ReadCloser
 	lb   cairn.LocatedBlock
 	node cairn.DatanodeInfo
@@ -124,11 +125,10 @@ func (c *Client) open(ctx context.Context, op, name string) (*Reader, cairn.File
 	if err := checkPath(op, name); err != nil {
 		return nil, cairn.FileInfo{}, err
 	}
-	resp, err := c.rpc.GetBlockLocations(ctx, &protocol.GetBlockLocationsRequest{
+	resp, err := call(ctx, c.nn, op, name, &protocol.GetBlockLocationsRequest{
 		Path: name, Length: locationBatch * c.blockSize,
-	})
+	}, protocol.ClientProtocolClient.GetBlockLocations)
 	if err != nil {
-		err = protocol.FromStatus(op, name, err)
 		if cairn.KindOf(err) == cairn.IsDir {
 			fi, serr := c.stat(ctx, op, name, false)
 			if serr == nil && fi.IsDir {
@@ -164,8 +164,17 @@ func (c *Client) open(ctx context.Context, op, name string) (*Reader, cairn.File
 func (r *Reader) Stat() cairn.FileInfo { return r.info }
 
 // Read reads up to len(p) bytes at the file offset and advances it.
-// One stream per block serves consecutive Reads.
+// One stream per block serves consecutive Reads. It runs under the
+// context given to Open.
 func (r *Reader) Read(p []byte) (int, error) {
+	return r.ReadContext(r.ctx, p)
+}
+
+// ReadContext is Read under ctx instead of the context given to Open:
+// ctx bounds this call and every request it makes, and carries the
+// identity of AsUser. Consecutive calls under the same ctx share one
+// stream per block; a call under another one opens its own.
+func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
 	const op = "read"
 	r.seq.Lock()
 	defer r.seq.Unlock()
@@ -180,7 +189,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 	}
 	failures := 0
 	for {
-		if err := r.positionStream(); err != nil {
+		if err := r.positionStream(ctx); err != nil {
 			return 0, err
 		}
 		s := r.stream
@@ -199,7 +208,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 				err = cairn.Errorf(op, r.path, cairn.IO, "replica ended %d bytes early", s.end-s.pos)
 			}
 			r.closeStream()
-			if rerr := r.replicaFailed(s.lb, s.node, err); rerr != nil {
+			if rerr := r.replicaFailed(ctx, s.lb, s.node, err); rerr != nil {
 				return n, rerr
 			}
 			failures++
@@ -215,8 +224,12 @@ func (r *Reader) Read(p []byte) (int, error) {
 
 // positionStream makes r.stream an open stream at r.off: it keeps the
 // current one, skips forward in it a little, or opens a new one to the
-// end of the block holding r.off.
-func (r *Reader) positionStream() error {
+// end of the block holding r.off. A stream opened under another
+// context than ctx is closed: it must not outlive the call it serves.
+func (r *Reader) positionStream(ctx context.Context) error {
+	if s := r.stream; s != nil && s.ctx != ctx {
+		r.closeStream()
+	}
 	if s := r.stream; s != nil {
 		if s.pos == r.off {
 			return nil
@@ -230,7 +243,7 @@ func (r *Reader) positionStream() error {
 		}
 		r.closeStream()
 	}
-	s, err := r.openStream(r.off, -1)
+	s, err := r.openStream(ctx, r.off, -1)
 	if err != nil {
 		return err
 	}
@@ -250,8 +263,16 @@ func (r *Reader) closeStream() {
 // the file offset of Read. A large read opens one stream per block
 // touched, for exactly the bytes asked; a small one (up to 16 KiB)
 // fetches and keeps the 64 KiB around it, so that a run of small reads
-// close together does not cost a DataNode request each.
+// close together does not cost a DataNode request each. It runs under
+// the context given to Open.
 func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	return r.ReadAtContext(r.ctx, p, off)
+}
+
+// ReadAtContext is ReadAt under ctx instead of the context given to
+// Open: ctx bounds this call and every request it makes, and carries
+// the identity of AsUser. It is safe for concurrent use, as ReadAt.
+func (r *Reader) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	const op = "read"
 	if r.closed.Load() {
 		return 0, cairn.E(op, r.path, cairn.Closed)
@@ -268,16 +289,16 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 	end := min(off+int64(len(p)), r.info.Size)
 	n := 0
 	for pos := off; pos < end; {
-		lb, err := r.locate(pos, false)
+		lb, err := r.locate(ctx, pos, false)
 		if err != nil {
 			return n, err
 		}
 		stop := min(lb.Offset+lb.Block.Len, end)
 		var m int
 		if stop-pos <= smallRead {
-			m, err = r.readSmall(p[pos-off:stop-off], pos, lb)
+			m, err = r.readSmall(ctx, p[pos-off:stop-off], pos, lb)
 		} else {
-			m, err = r.readRange(p[pos-off:stop-off], pos)
+			m, err = r.readRange(ctx, p[pos-off:stop-off], pos)
 		}
 		n += m
 		pos += int64(m)
@@ -294,7 +315,7 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 // readSmall fills p from file offset off within block lb through the
 // window, fetching a new window when the current one does not hold
 // the range.
-func (r *Reader) readSmall(p []byte, off int64, lb cairn.LocatedBlock) (int, error) {
+func (r *Reader) readSmall(ctx context.Context, p []byte, off int64, lb cairn.LocatedBlock) (int, error) {
 	r.mu.Lock()
 	w := r.win
 	r.mu.Unlock()
@@ -302,7 +323,7 @@ func (r *Reader) readSmall(p []byte, off int64, lb cairn.LocatedBlock) (int, err
 		start := off - (off-lb.Offset)%cairn.ChunkSize
 		end := min(start+windowSize, lb.Offset+lb.Block.Len)
 		data := make([]byte, end-start)
-		if _, err := r.readRange(data, start); err != nil {
+		if _, err := r.readRange(ctx, data, start); err != nil {
 			return 0, err
 		}
 		w = window{block: lb.Block.ID, off: start, data: data}
@@ -316,11 +337,11 @@ func (r *Reader) readSmall(p []byte, off int64, lb cairn.LocatedBlock) (int, err
 // readRange fills p from file offset off; the range lies within one
 // block. It fails over between replicas, resuming where the failed one
 // stopped.
-func (r *Reader) readRange(p []byte, off int64) (int, error) {
+func (r *Reader) readRange(ctx context.Context, p []byte, off int64) (int, error) {
 	n := 0
 	failures := 0
 	for n < len(p) {
-		s, err := r.openStream(off+int64(n), int64(len(p)-n))
+		s, err := r.openStream(ctx, off+int64(n), int64(len(p)-n))
 		if err != nil {
 			return n, err
 		}
@@ -333,7 +354,7 @@ func (r *Reader) readRange(p []byte, off int64) (int, error) {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			err = cairn.Errorf("read", r.path, cairn.IO, "replica ended %d bytes early", len(p)-n)
 		}
-		if rerr := r.replicaFailed(s.lb, s.node, err); rerr != nil {
+		if rerr := r.replicaFailed(ctx, s.lb, s.node, err); rerr != nil {
 			return n, rerr
 		}
 		if failures++; failures >= maxReadFailures {
@@ -386,9 +407,9 @@ func (r *Reader) Close() error {
 // to the end of its block) on the first replica that answers. When
 // every replica fails it fetches the block's locations again and tries
 // once more before giving up.
-func (r *Reader) openStream(off, length int64) (*blockStream, error) {
+func (r *Reader) openStream(ctx context.Context, off, length int64) (*blockStream, error) {
 	for round := 0; ; round++ {
-		lb, err := r.locate(off, round > 0)
+		lb, err := r.locate(ctx, off, round > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -401,11 +422,11 @@ func (r *Reader) openStream(off, length int64) (*blockStream, error) {
 		// gives the bytes of the size it saw, as Stat says.
 		n = min(n, r.info.Size-off)
 		for _, node := range r.candidates(lb) {
-			rc, err := readBlock(r.ctx, r.c.pool, node, lb.Block, start, n, r.c.name)
+			rc, err := readBlock(ctx, r.c.pool, node, lb.Block, start, n, r.c.name)
 			if err == nil {
-				return &blockStream{rc: rc, lb: lb, node: node, pos: off, end: off + n}, nil
+				return &blockStream{ctx: ctx, rc: rc, lb: lb, node: node, pos: off, end: off + n}, nil
 			}
-			if rerr := r.replicaFailed(lb, node, err); rerr != nil {
+			if rerr := r.replicaFailed(ctx, lb, node, err); rerr != nil {
 				return nil, rerr
 			}
 		}
@@ -430,9 +451,9 @@ func (r *Reader) candidates(lb cairn.LocatedBlock) []cairn.DatanodeInfo {
 
 // replicaFailed records that node failed to serve lb, reporting a
 // checksum failure to the NameNode. It returns an error only when the
-// Reader's context has ended, which no other replica can help.
-func (r *Reader) replicaFailed(lb cairn.LocatedBlock, node cairn.DatanodeInfo, err error) error {
-	if cerr := r.ctx.Err(); cerr != nil {
+// call's context has ended, which no other replica can help.
+func (r *Reader) replicaFailed(ctx context.Context, lb cairn.LocatedBlock, node cairn.DatanodeInfo, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
 		return cairn.E("read", r.path, cairn.Unavailable, cerr)
 	}
 	corrupt := cairn.KindOf(err) == cairn.Corrupt
@@ -451,11 +472,11 @@ func (r *Reader) replicaFailed(lb cairn.LocatedBlock, node cairn.DatanodeInfo, e
 	if corrupt {
 		// Best effort: the NameNode also learns of it from the
 		// DataNode's own scanner.
-		r.c.rpc.ReportBadBlocks(r.ctx, &protocol.ReportBadBlocksRequest{Blocks: []*protocol.BadBlock{{
+		call(ctx, r.c.nn, "reportbadblocks", r.path, &protocol.ReportBadBlocksRequest{Blocks: []*protocol.BadBlock{{
 			Block:  protocol.BlockToProto(lb.Block),
 			NodeId: string(node.ID),
 			Reason: err.Error(),
-		}}})
+		}}}, protocol.ClientProtocolClient.ReportBadBlocks)
 	}
 	return nil
 }
@@ -514,7 +535,7 @@ func (r *Reader) gaveUp(lb cairn.LocatedBlock, last error) error {
 // locate returns the block holding file offset off, asking the
 // NameNode when it is not known or when refresh is set (which also
 // forgives the DataNodes that failed before).
-func (r *Reader) locate(off int64, refresh bool) (cairn.LocatedBlock, error) {
+func (r *Reader) locate(ctx context.Context, off int64, refresh bool) (cairn.LocatedBlock, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !refresh {
@@ -522,7 +543,7 @@ func (r *Reader) locate(off int64, refresh bool) (cairn.LocatedBlock, error) {
 			return lb, nil
 		}
 	}
-	if err := r.fetch(off); err != nil {
+	if err := r.fetch(ctx, off); err != nil {
 		return cairn.LocatedBlock{}, err
 	}
 	if refresh {
@@ -547,16 +568,16 @@ func (r *Reader) find(off int64) (cairn.LocatedBlock, bool) {
 
 // fetch asks the NameNode for the locations of a batch of blocks from
 // off. r.mu must be held.
-func (r *Reader) fetch(off int64) error {
+func (r *Reader) fetch(ctx context.Context, off int64) error {
 	bs := r.info.BlockSize
 	if bs <= 0 {
 		bs = r.c.blockSize
 	}
-	resp, err := r.c.rpc.GetBlockLocations(r.ctx, &protocol.GetBlockLocationsRequest{
+	resp, err := call(ctx, r.c.nn, "read", r.path, &protocol.GetBlockLocationsRequest{
 		Path: r.path, Offset: off, Length: locationBatch * bs,
-	})
+	}, protocol.ClientProtocolClient.GetBlockLocations)
 	if err != nil {
-		return protocol.FromStatus("read", r.path, err)
+		return err
 	}
 	fi := protocol.FileInfoFromProto(resp.GetFile())
 	if fi.IsDir || fi.FileID != r.info.FileID {

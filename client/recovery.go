@@ -46,11 +46,11 @@ func (w *Writer) recoverPipeline(cause error) error {
 			return cause
 		}
 		bw.Abort()
-		acked, unacked := bw.Acked(), bw.Unacked()
+		acked, unacked, tail := bw.Acked(), bw.Unacked(), bw.AckedTail()
 		if attempt > maxPipelineRecoveries {
 			return fmt.Errorf("pipeline recovery gave up after %d attempts: %w", attempt-1, cause)
 		}
-		nbw, err := w.recoverOnce(bad, acked, unacked)
+		nbw, err := w.recoverOnce(bad, acked, unacked, tail)
 		if err == nil {
 			w.cur = nbw
 			return nil
@@ -78,16 +78,19 @@ func (e *pipelineFailure) Error() string { return e.err.Error() }
 type stalled struct {
 	acked   int64
 	unacked []byte
+	tail    []byte
 }
 
 func (s stalled) Write(p []byte) (int, error) { return 0, errors.New("no pipeline") }
+func (s stalled) Sync() error                 { return errors.New("no pipeline") }
 func (s stalled) Close() error                { return errors.New("no pipeline") }
 func (s stalled) Abort()                      {}
 func (s stalled) Acked() int64                { return s.acked }
 func (s stalled) Unacked() []byte             { return s.unacked }
+func (s stalled) AckedTail() []byte           { return s.tail }
 
 // recoverOnce is one attempt of recoverPipeline without node bad.
-func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked []byte) (blockWriter, error) {
+func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked, tail []byte) (blockWriter, error) {
 	old := w.block.Block
 	w.exclude = appendUnique(w.exclude, string(bad.ID))
 	var survivors []cairn.DatanodeInfo
@@ -100,7 +103,7 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked []byte
 	if len(survivors) == 0 {
 		return nil, fmt.Errorf("every datanode of the pipeline of block %s failed; last: %s", blockName(old), bad.Addr)
 	}
-	st := stalled{acked: acked, unacked: unacked}
+	st := stalled{acked: acked, unacked: unacked, tail: tail}
 	retry := func(err error) error { return &pipelineFailure{err: err, bw: st} }
 
 	// A replacement, if the NameNode has one.
@@ -110,10 +113,10 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked []byte
 		for i, n := range survivors {
 			existing[i] = string(n.ID)
 		}
-		resp, err := w.c.rpc.GetAdditionalDatanode(w.ctx, &protocol.GetAdditionalDatanodeRequest{
+		resp, err := call(w.ctx, w.c.nn, "write", w.path, &protocol.GetAdditionalDatanodeRequest{
 			Path: w.path, FileId: w.fileID, ClientName: w.c.name, Block: protocol.BlockToProto(old),
 			Existing: existing, Exclude: w.exclude,
-		})
+		}, protocol.ClientProtocolClient.GetAdditionalDatanode)
 		if err == nil && resp.GetNode() != nil {
 			n := protocol.DatanodesFromProto([]*protocol.DatanodeInfo{resp.GetNode()})[0]
 			repl = &n
@@ -122,11 +125,11 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked []byte
 		// re-replicates the block once it is complete.
 	}
 
-	resp, err := w.c.rpc.UpdateBlockForPipeline(w.ctx, &protocol.UpdateBlockForPipelineRequest{
+	resp, err := call(w.ctx, w.c.nn, "write", w.path, &protocol.UpdateBlockForPipelineRequest{
 		Path: w.path, FileId: w.fileID, ClientName: w.c.name, Block: protocol.BlockToProto(old),
-	})
+	}, protocol.ClientProtocolClient.UpdateBlockForPipeline)
 	if err != nil {
-		return nil, protocol.FromStatus("write", w.path, err)
+		return nil, err
 	}
 	gs := cairn.GenStamp(resp.GetNewGenStamp())
 	nb := cairn.Block{ID: old.ID, GenStamp: gs}
@@ -148,7 +151,7 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked []byte
 		}
 	}
 
-	nbw, err := w.c.resumePipeline(w.ctx, nb, pipeline, acked)
+	nbw, err := w.c.resumePipeline(w.ctx, nb, pipeline, acked, tail)
 	if err != nil {
 		if _, ok := failedNode(err); ok {
 			w.block.Locations = pipeline
@@ -160,12 +163,12 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked []byte
 	for i, n := range pipeline {
 		ids[i] = string(n.ID)
 	}
-	_, err = w.c.rpc.UpdatePipeline(w.ctx, &protocol.UpdatePipelineRequest{
+	_, err = call(w.ctx, w.c.nn, "write", w.path, &protocol.UpdatePipelineRequest{
 		Path: w.path, FileId: w.fileID, ClientName: w.c.name, Block: protocol.BlockToProto(nb), Nodes: ids,
-	})
+	}, protocol.ClientProtocolClient.UpdatePipeline)
 	if err != nil {
 		nbw.Abort()
-		return nil, protocol.FromStatus("write", w.path, err)
+		return nil, err
 	}
 	w.block.Block.GenStamp = gs
 	w.block.Locations = pipeline
@@ -179,7 +182,7 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked []byte
 				// what it never took. Both are sent again by the next
 				// attempt.
 				rest := append(slices.Clone(nbw.Unacked()), unacked[n:]...)
-				return nil, &pipelineFailure{err: err, bw: stalled{acked: nbw.Acked(), unacked: rest}}
+				return nil, &pipelineFailure{err: err, bw: stalled{acked: nbw.Acked(), unacked: rest, tail: nbw.AckedTail()}}
 			}
 			return nil, err
 		}

@@ -62,8 +62,13 @@ const (
 // packets in flight, so a Writer holds about one window of data in
 // memory whatever the size of the file.
 type Writer struct {
-	c           *Client
+	c *Client
+	// ctx is the Writer's life: the context given to Create, ended
+	// also by cancel, which a call under a context of its own
+	// (WriteContext, CloseContext, SyncContext) fires when its
+	// context ends.
 	ctx         context.Context
+	cancel      context.CancelFunc
 	path        string
 	fileID      uint64
 	blockSize   int64
@@ -86,6 +91,8 @@ type Writer struct {
 	width int
 	// exclude are DataNodes that failed a pipeline of this file.
 	exclude []string
+	// fsynced is the last block length given to the NameNode by Sync.
+	fsynced cairn.Block
 	err     error // sticky: the first write failure
 	state   writerState
 }
@@ -115,7 +122,8 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 	if mode == 0 {
 		mode = defaultFileMode
 	}
-	resp, err := c.rpc.Create(ctx, &protocol.CreateRequest{
+	owner, group := c.ownerOf(ctx)
+	resp, err := call(ctx, c.nn, op, name, &protocol.CreateRequest{
 		Path:         name,
 		Mode:         uint32(mode),
 		Replication:  int32(opts.Replication),
@@ -123,16 +131,18 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 		Overwrite:    opts.Overwrite,
 		CreateParent: opts.CreateParent,
 		ClientName:   c.name,
-		Owner:        c.owner,
-		Group:        c.group,
-	})
+		Owner:        owner,
+		Group:        group,
+	}, protocol.ClientProtocolClient.Create)
 	if err != nil {
-		return nil, protocol.FromStatus(op, name, err)
+		return nil, err
 	}
 	f := resp.GetFile()
+	wctx, cancel := context.WithCancel(ctx)
 	w := &Writer{
 		c:           c,
-		ctx:         ctx,
+		ctx:         wctx,
+		cancel:      cancel,
 		path:        name,
 		fileID:      f.GetFileId(),
 		blockSize:   f.GetBlockSize(),
@@ -147,6 +157,7 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 	if err := c.addWriter(w); err != nil {
 		w.state = writerAborted
 		w.deleteFile()
+		cancel()
 		return nil, err
 	}
 	return w, nil
@@ -155,6 +166,32 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 // Write writes p to the file. It returns an error, and keeps returning
 // it, once any DataNode write fails.
 func (w *Writer) Write(p []byte) (int, error) {
+	return w.write(p)
+}
+
+// WriteContext is Write bounded by ctx as well as by the context given
+// to Create: when ctx ends while the call is under way, the Writer is
+// interrupted and fails, as when Create's context ends (Abort it then).
+// A ctx already ended fails the call alone, before anything is written.
+func (w *Writer) WriteContext(ctx context.Context, p []byte) (int, error) {
+	defer w.bound(ctx)()
+	if err := ctx.Err(); err != nil {
+		return 0, cairn.E("write", w.path, cairn.Unavailable, err)
+	}
+	return w.write(p)
+}
+
+// bound makes the end of ctx end the Writer's own context until the
+// returned function is called.
+func (w *Writer) bound(ctx context.Context) (stop func()) {
+	if ctx.Err() != nil || ctx.Done() == nil {
+		return func() {}
+	}
+	s := context.AfterFunc(ctx, w.cancel)
+	return func() { s() }
+}
+
+func (w *Writer) write(p []byte) (int, error) {
 	const op = "write"
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -196,6 +233,66 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// Sync makes the bytes written so far durable and visible, as HDFS's
+// hsync with its length update: when it returns nil, every DataNode of
+// the current block's pipeline has written and fsync'd them (earlier
+// blocks are durable once the Writer moves past them), so they survive
+// a crash of this client, of the DataNodes' processes or machines, and
+// are kept by lease recovery; and the NameNode counts them in the
+// file's size (Fsync), so that a reader opening the file from then on
+// reads them, while the Writer is still open. Writing goes on after
+// it. A pipeline that fails during Sync is recovered, as during Write.
+func (w *Writer) Sync() error {
+	const op = "sync"
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != writerOpen {
+		return cairn.E(op, w.path, cairn.Closed)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	// Between blocks the last one is finalized, fsync'd, but not yet
+	// committed at the NameNode: its length is given as synced.
+	last := w.prev
+	if w.cur != nil {
+		for {
+			err := w.cur.Sync()
+			if err == nil {
+				break
+			}
+			if rerr := w.recoverPipeline(err); rerr != nil {
+				return w.fail(op, rerr)
+			}
+		}
+		b := w.block.Block
+		last = &b
+	}
+	if last == nil || *last == w.fsynced {
+		return nil
+	}
+	_, err := call(w.ctx, w.c.nn, op, w.path, &protocol.FsyncRequest{
+		Path: w.path, FileId: w.fileID, ClientName: w.c.name, Last: protocol.BlockToProto(*last),
+	}, protocol.ClientProtocolClient.Fsync)
+	if err != nil {
+		// The bytes are durable; a later Sync tells the NameNode.
+		return err
+	}
+	w.fsynced = *last
+	return nil
+}
+
+// SyncContext is Sync bounded by ctx as well as by the context given to
+// Create: when ctx ends while it runs, the Writer is interrupted and
+// fails, as with WriteContext.
+func (w *Writer) SyncContext(ctx context.Context) error {
+	defer w.bound(ctx)()
+	if err := ctx.Err(); err != nil {
+		return cairn.E("sync", w.path, cairn.Unavailable, err)
+	}
+	return w.Sync()
+}
+
 // Written returns the number of bytes accepted by Write so far. It may
 // be called concurrently with Write, for progress reports.
 func (w *Writer) Written() int64 { return w.written.Load() }
@@ -207,6 +304,22 @@ func (w *Writer) Written() int64 { return w.written.Load() }
 // length. Close after Close or Abort returns an error of kind
 // cairn.Closed.
 func (w *Writer) Close() error {
+	return w.closeWriter()
+}
+
+// CloseContext is Close bounded by ctx as well as by the context given
+// to Create: when ctx ends before the file is complete, the Writer is
+// interrupted and Close fails (Abort it then). A ctx already ended
+// fails the call alone, leaving the Writer open.
+func (w *Writer) CloseContext(ctx context.Context) error {
+	defer w.bound(ctx)()
+	if err := ctx.Err(); err != nil {
+		return cairn.E("close", w.path, cairn.Unavailable, err)
+	}
+	return w.closeWriter()
+}
+
+func (w *Writer) closeWriter() error {
 	const op = "close"
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -223,6 +336,7 @@ func (w *Writer) Close() error {
 	} else {
 		w.state = writerClosed
 	}
+	w.cancel()
 	w.c.removeWriter(w)
 	return err
 }
@@ -244,8 +358,8 @@ func (w *Writer) close() error {
 		req.Last = protocol.BlockToProto(*last)
 	}
 	return retryNotReplicated(w.ctx, func() error {
-		_, err := w.c.rpc.Complete(w.ctx, req)
-		return protocol.FromStatus(op, w.path, err)
+		_, err := call(w.ctx, w.c.nn, op, w.path, req, protocol.ClientProtocolClient.Complete)
+		return err
 	})
 }
 
@@ -266,7 +380,9 @@ func (w *Writer) Abort() error {
 		w.cur = nil
 	}
 	w.c.removeWriter(w)
-	return w.deleteFile()
+	err := w.deleteFile()
+	w.cancel()
+	return err
 }
 
 // deleteFile removes the file being written, unless the name now holds
@@ -276,14 +392,12 @@ func (w *Writer) deleteFile() error {
 	const op = "abort"
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), abortTimeout)
 	defer cancel()
-	resp, err := w.c.rpc.GetFileInfo(ctx, &protocol.GetFileInfoRequest{Path: w.path})
-	err = protocol.FromStatus(op, w.path, err)
+	resp, err := call(ctx, w.c.nn, op, w.path, &protocol.GetFileInfoRequest{Path: w.path}, protocol.ClientProtocolClient.GetFileInfo)
 	if err == nil && w.fileID != 0 && resp.GetFile().GetFileId() != w.fileID {
 		return nil
 	}
 	if err == nil {
-		_, err = w.c.rpc.Delete(ctx, &protocol.DeleteRequest{Path: w.path})
-		err = protocol.FromStatus(op, w.path, err)
+		_, err = call(ctx, w.c.nn, op, w.path, &protocol.DeleteRequest{Path: w.path}, protocol.ClientProtocolClient.Delete)
 	}
 	if errors.Is(err, cairn.NotExist) {
 		return nil
@@ -386,8 +500,8 @@ func (w *Writer) addBlock() (cairn.LocatedBlock, error) {
 	var resp *protocol.AddBlockResponse
 	err := retryNotReplicated(w.ctx, func() error {
 		var err error
-		resp, err = w.c.rpc.AddBlock(w.ctx, req)
-		return protocol.FromStatus(op, w.path, err)
+		resp, err = call(w.ctx, w.c.nn, op, w.path, req, protocol.ClientProtocolClient.AddBlock)
+		return err
 	})
 	if err != nil {
 		return cairn.LocatedBlock{}, err
@@ -408,10 +522,9 @@ func (w *Writer) abandon(b cairn.Block) error {
 			err = f(b)
 		}
 		if err == nil {
-			_, err = w.c.rpc.AbandonBlock(w.ctx, &protocol.AbandonBlockRequest{
+			_, err = call(w.ctx, w.c.nn, op, w.path, &protocol.AbandonBlockRequest{
 				Path: w.path, FileId: w.fileID, ClientName: w.c.name, Block: protocol.BlockToProto(b),
-			})
-			err = protocol.FromStatus(op, w.path, err)
+			}, protocol.ClientProtocolClient.AbandonBlock)
 		}
 		if err == nil || !transient(err) || try >= abandonTries {
 			return err

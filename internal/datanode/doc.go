@@ -62,6 +62,16 @@
 // (RECOVER_BLOCK finalizes it). A copy received as TRANSFER_RBW is
 // kept the same way when complete, and removed if it fails.
 //
+// A packet marked sync (a writer's Sync) is acknowledged only once the
+// rbw data and meta files are fsync'd (and rbw/ itself, the first
+// time). A sync may leave the replica off a chunk boundary: the
+// writer's next packet starts at that chunk's boundary, and the
+// replica is cut back to it (data and checksum) and the chunk written
+// again, whole. A replica in rbw/ is served to readers up to the bytes
+// written whole; its partial last chunk is copied, under the lock the
+// receiver holds while it writes, and sent with a checksum computed
+// afresh.
+//
 // On start every volume is scanned. Replicas in rbw/ are kept as idle
 // replicas waiting for recovery ("replica waiting to be recovered" in
 // HDFS): each is cut to the longest prefix its meta file covers whose

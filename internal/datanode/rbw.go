@@ -4,17 +4,20 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/checksum"
+	"github.com/cairn-fs/cairn/internal/datatransfer"
 )
 
 // Replicas not finalized (rbw/), their life from creation to
@@ -207,6 +210,13 @@ type rbwReplica struct {
 	data     *os.File // open while being written
 	meta     *os.File
 	synced   int64 // bytes of data whose writeback was started
+	// dirSynced: rbw/ was fsync'd since the files were created (sync).
+	dirSynced bool
+	// io is held by the receiver while it changes the files (a packet
+	// written, a partial chunk rewound) and by a reader taking the
+	// length and the last partial chunk (openForRead), so that the
+	// reader sees them whole.
+	io sync.Mutex
 
 	// Guarded by store.mu:
 	active    bool   // claimed: a receiver writes it or a recovery works on it (else idle, files closed)
@@ -347,6 +357,165 @@ func (r *rbwReplica) write(sums, data []byte) error {
 		r.synced = r.block.Len
 	}
 	return nil
+}
+
+// sync fsyncs the replica's data and checksum files, and the first
+// time the rbw directory that names them: the bytes written so far
+// survive a crash of the machine (a writer's Sync).
+func (r *rbwReplica) sync() error {
+	const op = "datanode.sync"
+	if r.data == nil {
+		return r.s.ioErr(op, r.vol, r.block, fmt.Errorf("replica files not open"))
+	}
+	err := r.data.Sync()
+	if err == nil {
+		err = r.meta.Sync()
+	}
+	if err == nil && !r.dirSynced {
+		if err = syncDir(r.vol.rbw); err == nil {
+			r.dirSynced = true
+		}
+	}
+	if err != nil {
+		return r.s.ioErr(op, r.vol, r.block, err)
+	}
+	return nil
+}
+
+// writeAt writes a packet's data, at block offset off, and its
+// checksums: at the end of the replica, or at the chunk boundary
+// before its partial last chunk, which the packet holds again (after a
+// Sync) and which is rewritten (rewind).
+func (r *rbwReplica) writeAt(off int64, sums, data []byte) error {
+	r.io.Lock()
+	defer r.io.Unlock()
+	if off != r.block.Len {
+		if err := r.rewind(off); err != nil {
+			return err
+		}
+	}
+	return r.write(sums, data)
+}
+
+// rewind cuts the replica back to off, the chunk boundary before its
+// partial last chunk, dropping that chunk and its checksum, so that a
+// writer that synced it can send it again, whole, with more bytes.
+func (r *rbwReplica) rewind(off int64) error {
+	const op = "datanode.write"
+	n := r.block.Len
+	if off%cairn.ChunkSize != 0 || off > n || n-off >= cairn.ChunkSize {
+		return cairn.Errorf(op, blockName(r.block), cairn.Invalid, "cannot rewind a replica of %d bytes to %d", n, off)
+	}
+	err := r.data.Truncate(off)
+	if err == nil {
+		err = r.meta.Truncate(metaLen(off))
+	}
+	if err == nil {
+		_, err = r.data.Seek(off, io.SeekStart)
+	}
+	if err == nil {
+		_, err = r.meta.Seek(metaLen(off), io.SeekStart)
+	}
+	if err != nil {
+		return r.s.ioErr(op, r.vol, r.block, err)
+	}
+	r.vol.used.Add(off - n)
+	r.s.mu.Lock()
+	r.block.Len = off
+	r.s.mu.Unlock()
+	r.synced = min(r.synced, off)
+	return nil
+}
+
+// openForRead opens the replica of b being written (or idle in rbw/),
+// of b's generation stamp, for a reader: a writer's Sync made its
+// bytes visible before the block is finalized. The handle reads the
+// length written whole as of opening. The chunks before the partial
+// last one no longer change (a writer only ever rewrites the partial
+// last chunk), so they are read from the files with their checksums;
+// the partial one is copied under the writer's lock and given with a
+// fresh checksum.
+func (s *store) openForRead(b cairn.Block) (Replica, error) {
+	const op = "datanode.read"
+	s.mu.Lock()
+	r := s.rbws[b.ID]
+	if r == nil || r.block.GenStamp != b.GenStamp || r.dataPath == "" || r.temp {
+		s.mu.Unlock()
+		return nil, cairn.Errorf(op, blockName(b), cairn.NotExist, "no such replica")
+	}
+	dp, mp := r.dataPath, r.metaPath
+	s.mu.Unlock()
+	data, meta, err := openFiles(dp, mp)
+	if err != nil {
+		return nil, cairn.E(op, blockName(b), cairn.NotExist, err)
+	}
+	var tail []byte
+	r.io.Lock()
+	length := r.block.Len
+	if t := length % cairn.ChunkSize; t != 0 {
+		tail = make([]byte, t)
+		err = readFull(data, tail, length-t)
+	}
+	r.io.Unlock()
+	if err != nil {
+		data.Close()
+		meta.Close()
+		return nil, cairn.E(op, blockName(b), cairn.IO, err)
+	}
+	fr := &fileReplica{
+		block: cairn.Block{ID: b.ID, GenStamp: b.GenStamp, Len: length},
+		state: BeingWritten,
+		vol:   r.vol,
+		data:  data,
+		meta:  meta,
+		sums:  sectionAt{meta, metaHeaderLen},
+	}
+	if len(tail) == 0 {
+		return fr, nil
+	}
+	from := length - int64(len(tail))
+	tr := &tailReplica{fileReplica: fr, data: tailAt{base: data, from: from, tail: tail}}
+	var sum [4]byte
+	datatransfer.ComputeSums(sum[:], tail)
+	tr.sums = tailAt{base: fr.sums, from: sumsAt(from), tail: sum[:]}
+	return tr, nil
+}
+
+// tailReplica is a replica being written read with its partial last
+// chunk (and that chunk's checksum) taken from memory.
+type tailReplica struct {
+	*fileReplica
+	data, sums tailAt
+}
+
+func (r *tailReplica) Data() io.ReaderAt      { return r.data }
+func (r *tailReplica) Checksums() io.ReaderAt { return r.sums }
+
+// tailAt reads base before from, and tail from there on.
+type tailAt struct {
+	base io.ReaderAt
+	from int64
+	tail []byte
+}
+
+func (t tailAt) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	if off < t.from {
+		k := min(int64(len(p)), t.from-off)
+		m, err := t.base.ReadAt(p[:k], off)
+		n = m
+		if int64(m) < k {
+			return n, err
+		}
+	}
+	for n < len(p) {
+		o := off + int64(n) - t.from
+		if o >= int64(len(t.tail)) {
+			return n, io.EOF
+		}
+		n += copy(p[n:], t.tail[o:])
+	}
+	return n, nil
 }
 
 // closeFiles closes the replica's open files, if any.

@@ -2,6 +2,7 @@ package datanode
 
 import (
 	"context"
+	"os"
 	"time"
 
 	"github.com/cairn-fs/cairn"
@@ -77,20 +78,38 @@ func (d *DataNode) transferBlock(ctx context.Context, conn *idleConn, op *protoc
 // checking every checksum on the way. srcErr is a failure of the local
 // replica (unreadable, or corrupt: kind cairn.Corrupt), dstErr one of
 // the pipeline.
+//
+// length may end inside a chunk the replica holds more of (a writer's
+// Sync acknowledged part of a chunk it later filled): that chunk's
+// checksum covers the bytes stored, so they are read and checked, and
+// only those before length sent.
 func sendReplica(w *datatransfer.BlockWriter, r Replica, length int64) (srcErr, dstErr error) {
 	data, meta := r.Data(), r.Checksums()
-	buf := make([]byte, cairn.PacketSize)
-	sums := make([]byte, datatransfer.SumsLen(cairn.PacketSize))
-	for pos := int64(0); pos < length; {
-		k := int(min(int64(len(buf)), length-pos))
-		if err := readFull(data, buf[:k], pos); err != nil {
+	size := r.Block().Len
+	if st, ok := data.(interface{ Stat() (os.FileInfo, error) }); ok {
+		fi, err := st.Stat()
+		if err != nil {
 			return cairn.E("datanode.read", cairn.IO, err), nil
 		}
-		s := sums[:datatransfer.SumsLen(k)]
+		size = fi.Size()
+	}
+	buf := make([]byte, cairn.PacketSize+cairn.ChunkSize)
+	sums := make([]byte, datatransfer.SumsLen(cairn.PacketSize+cairn.ChunkSize))
+	for pos := int64(0); pos < length; {
+		k := int(min(cairn.PacketSize, length-pos))
+		// The bytes to check: k, or the whole stored chunk k ends in.
+		vk := k
+		if end := pos + int64(k); end%cairn.ChunkSize != 0 && size > end {
+			vk = int(min(end-end%cairn.ChunkSize+cairn.ChunkSize, size) - pos)
+		}
+		if err := readFull(data, buf[:vk], pos); err != nil {
+			return cairn.E("datanode.read", cairn.IO, err), nil
+		}
+		s := sums[:datatransfer.SumsLen(vk)]
 		if err := readFull(meta, s, sumsAt(pos)); err != nil {
 			return cairn.E("datanode.read", cairn.IO, err), nil
 		}
-		if bad := datatransfer.VerifySums(s, buf[:k]); bad >= 0 {
+		if bad := datatransfer.VerifySums(s, buf[:vk]); bad >= 0 {
 			return cairn.Errorf("datanode.read", "", cairn.Corrupt, "checksum mismatch at offset %d", pos+int64(bad)*cairn.ChunkSize), nil
 		}
 		if _, err := w.Write(buf[:k]); err != nil {

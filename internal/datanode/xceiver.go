@@ -368,12 +368,17 @@ func (r *receiver) receive() bool {
 			r.fail(seqno, 0, kind, fmt.Sprintf("reading packet %d: %v", seqno, err))
 			return false
 		}
+		// resend: after a sync that ended off a chunk boundary, the
+		// writer sends the partial chunk again, whole, with more.
+		resend := false
 		if pkt.Seqno != datatransfer.Heartbeat {
+			t := pos % cairn.ChunkSize
+			resend = partial && pkt.Offset == pos-t && int64(pkt.DataLen) >= t
 			switch {
-			case pkt.Seqno != seqno || pkt.Offset != pos:
+			case pkt.Seqno != seqno || (pkt.Offset != pos && !resend):
 				r.fail(pkt.Seqno, 0, cairn.Invalid, fmt.Sprintf("packet %d at offset %d, want packet %d at offset %d", pkt.Seqno, pkt.Offset, seqno, pos))
 				return false
-			case partial && pkt.DataLen > 0:
+			case partial && pkt.DataLen > 0 && !resend:
 				r.fail(pkt.Seqno, 0, cairn.Invalid, fmt.Sprintf("packet %d follows a partial chunk", pkt.Seqno))
 				return false
 			}
@@ -394,15 +399,24 @@ func (r *receiver) receive() bool {
 			}
 			continue
 		}
+		if resend {
+			pos = pkt.Offset
+		}
 		if len(pkt.Data) > 0 {
-			if err := r.rbw.write(pkt.Sums, pkt.Data); err != nil {
+			if err := r.rbw.writeAt(pkt.Offset, pkt.Sums, pkt.Data); err != nil {
 				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
 				return false
 			}
 			r.d.metrics.bytesWritten.Add(float64(len(pkt.Data)))
 		}
+		if pkt.Sync {
+			if err := r.rbw.sync(); err != nil {
+				r.fail(pkt.Seqno, 0, cairn.KindOf(err), err.Error())
+				return false
+			}
+		}
 		pos += int64(pkt.DataLen)
-		partial = pkt.DataLen%cairn.ChunkSize != 0
+		partial = pos%cairn.ChunkSize != 0
 		seqno++
 		if pkt.Last && r.stage == protocol.OpWriteBlock_TRANSFER_RBW {
 			// A copy for a recovered pipeline: durable, not finalized.
@@ -512,11 +526,14 @@ func (r *receiver) sendAck(ack *protocol.PipelineAck, final bool) error {
 // writer that does not recover) is removed.
 func (r *receiver) discard() {
 	if r.keep {
+		// Read before detach: once idle, a recovery may reopen the
+		// replica and change it.
+		n := r.rbw.block.Len
 		if err := r.rbw.detach(); err != nil {
 			r.d.log.Warn("write failed; partial replica could not be kept and was discarded", "block", r.name, "err", err)
 			return
 		}
-		r.d.log.Info("write failed; partial replica kept for recovery", "block", r.name, "len", r.rbw.block.Len)
+		r.d.log.Info("write failed; partial replica kept for recovery", "block", r.name, "len", n)
 		return
 	}
 	r.rbw.abort()
@@ -596,6 +613,14 @@ func (d *DataNode) sendBlock(conn *idleConn, br *bufio.Reader, op *protocol.OpRe
 		return false
 	}
 	rep, inc, err := d.store.openReplica(block)
+	// A replica not finalized yet is read up to the length written
+	// whole (see openForRead).
+	writing := false
+	if err != nil && cairn.KindOf(err) == cairn.NotExist && inc == 0 {
+		if rr, rerr := d.store.openForRead(block); rerr == nil {
+			rep, writing, err = rr, true, nil
+		}
+	}
 	if err != nil {
 		if inc != 0 {
 			// In the map but its files cannot be opened: removed
@@ -637,12 +662,16 @@ func (d *DataNode) sendBlock(conn *idleConn, br *bufio.Reader, op *protocol.OpRe
 		if n > 0 {
 			if err := readFull(data, pb.Data()[:n], pos); err != nil {
 				d.log.Warn("cannot read replica", "block", name, "err", err)
-				d.replicaDamaged(block, inc, fmt.Sprintf("reading data at offset %d: %v", pos, err))
+				if !writing {
+					d.replicaDamaged(block, inc, fmt.Sprintf("reading data at offset %d: %v", pos, err))
+				}
 				return false
 			}
 			if err := readFull(sums, pb.Sums(n), sumsAt(pos)); err != nil {
 				d.log.Warn("cannot read replica checksums", "block", name, "err", err)
-				d.replicaDamaged(block, inc, fmt.Sprintf("reading checksums at offset %d: %v", pos, err))
+				if !writing {
+					d.replicaDamaged(block, inc, fmt.Sprintf("reading checksums at offset %d: %v", pos, err))
+				}
 				return false
 			}
 		}

@@ -85,6 +85,19 @@
 // heartbeat: an empty packet with seqno -1, so receivers' read deadlines
 // do not expire while a slow producer thinks.
 //
+// A packet with sync set (the writer's Sync, HDFS's hsync) is
+// acknowledged by a node only after it has written the packet and
+// fsync'd the replica's data and checksum files (and, the first time,
+// the rbw directory): when the writer sees its ack, every byte sent so
+// far is durable on every node. Sync may leave the block off a chunk
+// boundary; the next packet then starts at that chunk's boundary and
+// carries the chunk's bytes again, whole, with more after them: its
+// offset_in_block is below the bytes received, and each node rewinds
+// its replica to that boundary (dropping the partial chunk and its
+// checksum) before writing it. This is the only packet that may
+// overlap data received; it must cover the whole partial chunk. A
+// RECOVERY pipeline resuming off a chunk boundary starts the same way.
+//
 // Every node acknowledges every packet (heartbeats included), in order,
 // with a delimited protocol.PipelineAck carrying the packet's seqno and
 // one reply per node from itself to the end of the pipeline: the node's
@@ -134,6 +147,12 @@
 // bytes asked for. When it has seen the last packet, or a checksum
 // mismatch, the reader sends a delimited protocol.Status: kind 0 for
 // success, cairn.Corrupt for a mismatch, so the server can log it.
+//
+// A replica not finalized yet (its writer synced bytes the NameNode now
+// gives readers) is read the same way, its length being the bytes
+// written whole when the read starts; the checksum of its partial last
+// chunk is computed afresh over those bytes, as the writer may be
+// rewriting that chunk on disk.
 //
 // # Reusing a connection
 //

@@ -229,7 +229,7 @@ type PacketHeader struct {
 	Seqno   int64 // 0, 1, ... in a stream; -1 for a heartbeat
 	Last    bool  // the empty packet that ends a block
 	DataLen int   // bytes of data
-	Sync    bool  // reserved: the writer asks for an fsync of this packet
+	Sync    bool  // the writer asks every node to fsync the replica before acking (BlockWriter.Sync)
 }
 
 // Heartbeat is the seqno of a heartbeat packet.

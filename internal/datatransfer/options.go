@@ -66,6 +66,13 @@ type Options struct {
 	// failed, at which every node reopens its replica. It is sent as
 	// the block's len.
 	Offset int64
+	// Tail, when Offset is not on a chunk boundary (a recovery after
+	// a Sync), holds the Offset%cairn.ChunkSize bytes of the block
+	// before Offset: the BlockWriter sends them again at the start of
+	// its first packet, so that the nodes rewrite the last chunk whole
+	// with its checksum (see BlockWriter.Sync). Without it a
+	// BlockWriter started off a chunk boundary can only end the block.
+	Tail []byte
 }
 
 func (o Options) dialTimeout() time.Duration {

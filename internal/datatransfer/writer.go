@@ -39,10 +39,14 @@ type BlockWriter struct {
 	// only briefly for the ack that says why.
 	writeBroken atomic.Bool
 
-	// Used only by the goroutine calling Write and Close.
+	// Used only by the goroutine calling Write, Sync and Close.
 	cur    *PacketBuf
 	curLen int
-	offset int64 // bytes handed to packets so far
+	// resent is how many bytes at the start of cur were sent already,
+	// in a packet that ended off a chunk boundary (Sync): cur starts
+	// at the chunk boundary before offset.
+	resent int
+	offset int64 // block offset of the end of the bytes handed to packets so far
 	seqno  int64
 	closed bool
 
@@ -54,12 +58,18 @@ type BlockWriter struct {
 	queue    []pending  // packets sent and not yet acked, in order
 	err      error      // the first failure
 	finished bool       // the last packet was acked
+	// tail holds the bytes of the last, partial chunk of the data
+	// acknowledged (Acked()%cairn.ChunkSize of them); nil when the
+	// acknowledged data ends on a chunk boundary.
+	tail []byte
 }
 
 type pending struct {
 	seqno int64
+	off   int64      // block offset of the packet's first byte
 	buf   *PacketBuf // nil for heartbeats and empty packets
-	n     int
+	n     int        // data bytes in the packet
+	skip  int        // of which the first skip were sent (and acknowledged) before
 	last  bool
 }
 
@@ -100,6 +110,14 @@ func (o Options) NewBlockWriter(ctx context.Context, block cairn.Block, pipeline
 	}
 	w.offset = o.Offset
 	w.acked.Store(o.Offset)
+	if t := o.Offset % cairn.ChunkSize; t != 0 && int64(len(o.Tail)) == t {
+		// The first packet starts at the chunk boundary, with the
+		// partial chunk again.
+		w.tail = append([]byte(nil), o.Tail...)
+		w.cur = w.pool.Get().(*PacketBuf)
+		w.curLen = copy(w.cur.Data(), o.Tail)
+		w.resent = w.curLen
+	}
 	conn, err := o.dial(ctx, pipeline[0].Addr)
 	if err != nil {
 		return nil, w.nodeErr(0, netKind(err), err)
@@ -196,7 +214,7 @@ func (w *BlockWriter) Write(p []byte) (int, error) {
 		n += c
 		p = p[c:]
 		if w.curLen == w.cur.MaxData() {
-			if err := w.sendData(false); err != nil {
+			if err := w.sendData(false, false); err != nil {
 				return n, err
 			}
 		}
@@ -221,18 +239,19 @@ func (w *BlockWriter) fail(err error) {
 }
 
 // sendData sends the current packet (possibly empty), marked last or
-// not.
-func (w *BlockWriter) sendData(last bool) error {
-	buf, n := w.cur, w.curLen
-	w.cur, w.curLen = nil, 0
+// not, and sync or not.
+func (w *BlockWriter) sendData(last, sync bool) error {
+	buf, n, skip := w.cur, w.curLen, w.resent
+	w.cur, w.curLen, w.resent = nil, 0, 0
 	if buf == nil {
 		buf = w.pool.Get().(*PacketBuf)
 	}
 	// A packet that never got queued goes back to cur, so that
 	// Unacked still has its bytes.
-	restore := func() { w.cur, w.curLen = buf, n }
+	restore := func() { w.cur, w.curLen, w.resent = buf, n, skip }
+	off := w.offset - int64(skip)
 	ComputeSums(buf.Sums(n), buf.Data()[:n])
-	frame, err := buf.Frame(PacketHeader{Offset: w.offset, Seqno: w.seqno, Last: last, DataLen: n})
+	frame, err := buf.Frame(PacketHeader{Offset: off, Seqno: w.seqno, Last: last, DataLen: n, Sync: sync})
 	if err != nil {
 		return cairn.E(opWrite, w.name, err)
 	}
@@ -253,13 +272,30 @@ func (w *BlockWriter) sendData(last bool) error {
 		restore()
 		return err
 	}
-	w.offset += int64(n)
+	// The bytes of a partial last chunk are sent again, whole, at the
+	// start of the next packet: copy them before buf can be acked and
+	// reused.
+	var carry *PacketBuf
+	if t := int((off + int64(n)) % cairn.ChunkSize); t != 0 && n > 0 && !last {
+		carry = w.pool.Get().(*PacketBuf)
+		copy(carry.Data(), buf.Data()[n-t:n])
+	}
+	w.offset += int64(n - skip)
 	w.seqno++
-	queued, err := w.send(pending{seqno: w.seqno - 1, buf: buf, n: n, last: last}, frame)
+	queued, err := w.send(pending{seqno: w.seqno - 1, off: off, buf: buf, n: n, skip: skip, last: last}, frame)
 	if !queued {
-		w.offset -= int64(n)
+		w.offset -= int64(n - skip)
 		w.seqno--
 		restore()
+		if carry != nil {
+			w.pool.Put(carry)
+		}
+		return err
+	}
+	if carry != nil {
+		w.cur = carry
+		w.curLen = int((off + int64(n)) % cairn.ChunkSize)
+		w.resent = w.curLen
 	}
 	return err
 }
@@ -350,9 +386,16 @@ func (w *BlockWriter) readAcks() {
 		if p.last {
 			w.finished = true
 		}
+		if p.n > 0 {
+			if t := int((p.off + int64(p.n)) % cairn.ChunkSize); t == 0 {
+				w.tail = nil
+			} else {
+				w.tail = append(w.tail[:0], p.buf.Data()[p.n-t:p.n]...)
+			}
+		}
 		w.cond.Broadcast()
 		w.mu.Unlock()
-		w.acked.Add(int64(p.n))
+		w.acked.Add(int64(p.n - p.skip))
 		if p.buf != nil {
 			w.pool.Put(p.buf)
 		}
@@ -398,13 +441,18 @@ func (w *BlockWriter) Close() error {
 	}
 	w.closed = true
 	err := w.failure()
-	if err == nil && w.curLen > 0 {
-		err = w.sendData(false)
+	if err == nil && w.curLen > w.resent {
+		err = w.sendData(false, false)
+	}
+	if err == nil && w.cur != nil {
+		// Only the bytes of a synced partial chunk, sent already.
+		w.pool.Put(w.cur)
+		w.cur, w.curLen, w.resent = nil, 0, 0
 	}
 	if err == nil {
 		// No heartbeat may follow the last packet.
 		w.stopHeartbeats()
-		err = w.sendData(true)
+		err = w.sendData(true, false)
 	}
 	if err == nil {
 		w.mu.Lock()
@@ -416,6 +464,45 @@ func (w *BlockWriter) Close() error {
 	}
 	w.shutdown()
 	return err
+}
+
+// Sync sends the bytes written so far, in a packet marked sync, and
+// waits until every node of the pipeline has acknowledged it: each has
+// then written and fsync'd the block's data and checksums up to there
+// (HDFS's hsync). With nothing new to send it sends an empty sync
+// packet. Writing may go on after it. A partial last chunk is sent
+// again, whole, at the start of the next packet, and each node rewrites
+// it with its checksum.
+func (w *BlockWriter) Sync() error {
+	if w.closed {
+		return cairn.E(opWrite, w.name, cairn.Closed)
+	}
+	if err := w.failure(); err != nil {
+		return err
+	}
+	var err error
+	if w.curLen > w.resent {
+		err = w.sendData(false, true)
+	} else {
+		// An empty packet at the end: the bytes of a synced partial
+		// chunk, if any, stay in cur for the next packet.
+		keep, keepLen, keepResent := w.cur, w.curLen, w.resent
+		w.cur, w.curLen, w.resent = nil, 0, 0
+		err = w.sendData(false, true)
+		if w.cur != nil {
+			w.pool.Put(w.cur)
+		}
+		w.cur, w.curLen, w.resent = keep, keepLen, keepResent
+	}
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for len(w.queue) > 0 && w.err == nil {
+		w.cond.Wait()
+	}
+	return w.err
 }
 
 // Abort tears the pipeline down: the receivers discard the partial
@@ -456,14 +543,24 @@ func (w *BlockWriter) Unacked() []byte {
 	defer w.mu.Unlock()
 	var out []byte
 	for _, p := range w.queue {
-		if p.buf != nil && p.n > 0 {
-			out = append(out, p.buf.Data()[:p.n]...)
+		if p.buf != nil && p.n > p.skip {
+			out = append(out, p.buf.Data()[p.skip:p.n]...)
 		}
 	}
 	if w.cur != nil {
-		out = append(out, w.cur.Data()[:w.curLen]...)
+		out = append(out, w.cur.Data()[w.resent:w.curLen]...)
 	}
 	return out
+}
+
+// AckedTail returns the bytes of the partial last chunk of the data
+// the whole pipeline acknowledged: the Acked()%cairn.ChunkSize bytes
+// before Acked(), empty when it ends on a chunk boundary. A recovered
+// pipeline resuming at Acked() gets them as Options.Tail.
+func (w *BlockWriter) AckedTail() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]byte(nil), w.tail...)
 }
 
 // packetPool holds PacketBufs of the default packet size, shared by

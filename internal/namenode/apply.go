@@ -50,6 +50,8 @@ func (ns *namespace) apply(c *command) any {
 		return ns.applyNewGenStamp(c)
 	case opUpdatePipeline:
 		return ns.applyUpdatePipeline(c)
+	case opFsync:
+		return ns.applyFsync(c)
 	}
 	return errf(cairn.Internal, "unknown command %v", c.op)
 }

@@ -66,9 +66,12 @@ const (
 // blockInfo is one entry of the block map: a block of a file and the
 // replicas DataNodes reported. All fields are guarded by namespace.mu.
 type blockInfo struct {
-	id        cairn.BlockID
-	gs        cairn.GenStamp
-	len       int64 // committed length; 0 until committed
+	id cairn.BlockID
+	gs cairn.GenStamp
+	// len is the committed length; before that, of the last block of
+	// a file being written, the length its writer synced (fsync), 0
+	// if none.
+	len       int64
 	file      *inode
 	replicas  []replica
 	committed bool // the writer has given the final length

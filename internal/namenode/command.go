@@ -29,6 +29,7 @@ const (
 	opSetNodeAdmin          // targets(one node ID), flags(decommission)
 	opNewGenStamp           // fileID, [clientName], block(last block: ID, current GenStamp), flags(leaseRecovery): allocates a generation stamp
 	opUpdatePipeline        // fileID, clientName, block(last block: ID, new GenStamp), targets
+	opFsync                 // fileID, clientName, block(last block: ID, GenStamp, Len synced)
 	opMax
 )
 
@@ -49,6 +50,7 @@ var opNames = [...]string{
 	opSetNodeAdmin:   "setNodeAdmin",
 	opNewGenStamp:    "newGenStamp",
 	opUpdatePipeline: "updatePipeline",
+	opFsync:          "fsync",
 }
 
 func (o opcode) String() string {

@@ -78,6 +78,12 @@ type Config struct {
 	// server) and how its Raft transport on RaftAddr connects to its
 	// peers. Zero: plaintext TCP.
 	Transport transport.Config
+	// RPCAddrs maps the Raft server IDs of the members of a NameNode
+	// group to their client RPC addresses (host:port, as clients dial
+	// them). A member that does not lead names the leader's address
+	// in its refusals (the leader_hint of the status), so that a
+	// client can go there; nil: refusals name no address.
+	RPCAddrs map[string]string
 	// ApplyTimeout bounds how long a mutation waits to be enqueued in
 	// the Raft log; 0: 30s.
 	ApplyTimeout time.Duration

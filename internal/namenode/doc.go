@@ -49,9 +49,12 @@
 // TCP transport), so that more members can be added for HA later.
 // Config.RaftTransport replaces either with a transport of the caller's,
 // such as raft.NewInmemTransport for a group of NameNodes in one process.
-// The gRPC server, too, is made by Config.Transport. Nothing assumes a single member: mutations on a member that
-// is not the leader fail with cairn.NotLeader naming the leader; reads
-// are answered from local state. A lone NameNode's New returns only
+// The gRPC server, too, is made by Config.Transport. Nothing assumes a
+// single member: mutations (and lease renewals) on a member that is not
+// the leader fail with cairn.NotLeader naming the leader, in the text
+// and, when Config.RPCAddrs maps its Raft ID to its client RPC address,
+// in the status's leader_hint (protocol.WithLeaderHint), for clients to
+// follow; reads are answered from local state. A lone NameNode's New returns only
 // once the whole log is replayed. Snapshots are taken every
 // SnapshotThreshold entries; raft keeps min(SnapshotThreshold/2, 1024)
 // entries behind the latest one. Restart loads the latest snapshot and
@@ -74,7 +77,8 @@
 //	opcode   byte     1 mkdirs, 2 create, 3 addBlock, 4 complete,
 //	                  5 abandonBlock, 6 rename, 7 delete, 8 setReplication,
 //	                  9 setPermission, 10 setOwner, 11 setTimes, 12 closeFile,
-//	                  13 setNodeAdmin, 14 newGenStamp, 15 updatePipeline
+//	                  13 setNodeAdmin, 14 newGenStamp, 15 updatePipeline,
+//	                  16 fsync
 //	mask     uvarint  bit i set: field i follows
 //	fields            present fields, in this order:
 //	  0 path         string     (uvarint length, bytes)
@@ -138,6 +142,10 @@
 //     (one allocated after its current one) and targets as its
 //     pipeline; replicas reported with the old one are forgotten, and
 //     deleted on the nodes not in targets.
+//   - fsync(fileID, clientName, block: ID, generation stamp and the
+//     length its writer synced): the uncommitted last block of the file
+//     counts that length (if longer than before) until it is committed:
+//     the file's size includes it and readers are given those bytes.
 //   - rename(path, path2, mtime, overwrite, exact): moves path to path2
 //     with the semantics of mv (onto an existing directory: into it), or
 //     with exact to exactly path2, which must then not be a directory

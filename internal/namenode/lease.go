@@ -60,10 +60,15 @@ func (l *leases) forgetExcept(keep map[string]struct{}, limit time.Duration) {
 	}
 }
 
-// RenewLease renews every lease of a client.
+// RenewLease renews every lease of a client. Only the leader keeps
+// leases: a member that does not lead refuses with cairn.NotLeader,
+// naming the leader, so the client renews there.
 func (s *Server) RenewLease(ctx context.Context, clientName string) error {
 	if err := checkClientName(clientName); err != nil {
 		return err
+	}
+	if !s.isLeader() {
+		return s.notLeader()
 	}
 	s.leases.renew(clientName)
 	return nil

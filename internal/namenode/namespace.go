@@ -77,13 +77,13 @@ func (n *inode) removeChild(c *inode) {
 	}
 }
 
-// size is the sum of the file's committed block lengths.
+// size is the sum of the file's committed block lengths and of the
+// bytes synced of an uncommitted last block.
 func (n *inode) size() int64 {
 	var s int64
 	for _, b := range n.blocks {
-		if b.committed {
-			s += b.len
-		}
+		// An uncommitted last block counts the bytes synced.
+		s += b.len
 	}
 	return s
 }

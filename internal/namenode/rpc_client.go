@@ -108,6 +108,13 @@ func (r *clientRPC) AbandonBlock(ctx context.Context, req *pb.AbandonBlockReques
 	return &pb.AbandonBlockResponse{}, nil
 }
 
+func (r *clientRPC) Fsync(ctx context.Context, req *pb.FsyncRequest) (*pb.FsyncResponse, error) {
+	if err := r.s.Fsync(ctx, req.Path, req.FileId, req.ClientName, pb.BlockFromProto(req.Last)); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.FsyncResponse{}, nil
+}
+
 func (r *clientRPC) RenewLease(ctx context.Context, req *pb.RenewLeaseRequest) (*pb.RenewLeaseResponse, error) {
 	if err := r.s.RenewLease(ctx, req.ClientName); err != nil {
 		return nil, pb.ToStatus(err)

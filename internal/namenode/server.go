@@ -192,13 +192,29 @@ func (s *Server) Close() error {
 
 func (s *Server) isLeader() bool { return s.rn.raft.State() == raft.Leader }
 
-// notLeader is the error of a mutation sent to a follower.
+// notLeader is the error of a mutation sent to a follower. It carries
+// the leader's client RPC address, when known, as the status's leader
+// hint (protocol.WithLeaderHint); the text is for people.
 func (s *Server) notLeader() error {
 	addr, id := s.rn.raft.LeaderWithID()
 	if id == "" {
 		return errf(cairn.NotLeader, "name node is not the leader, and no leader is known")
 	}
-	return errf(cairn.NotLeader, "name node is not the leader; the leader is %s at %s", id, addr)
+	rpc := leaderRPCAddr(s.cfg.RPCAddrs, string(id), s.cfg.RaftID)
+	if rpc == "" {
+		return errf(cairn.NotLeader, "name node is not the leader; the leader is %s at %s", id, addr)
+	}
+	return protocol.WithLeaderHint(errf(cairn.NotLeader, "name node is not the leader; the leader is %s at %s", id, rpc), rpc)
+}
+
+// leaderRPCAddr returns the client RPC address of the member leader
+// (a Raft server ID) from addrs, or "" when it is unknown or self: a
+// member never sends a client to itself.
+func leaderRPCAddr(addrs map[string]string, leader, self string) string {
+	if leader == "" || leader == self {
+		return ""
+	}
+	return addrs[leader]
 }
 
 // writable checks that a mutation may be proposed: this node leads and

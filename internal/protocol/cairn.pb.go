@@ -76,7 +76,7 @@ func (x Command_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Command_Type.Descriptor instead.
 func (Command_Type) EnumDescriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{62, 0}
+	return file_cairn_proto_rawDescGZIP(), []int{64, 0}
 }
 
 type OpWriteBlock_Stage int32
@@ -128,7 +128,7 @@ func (x OpWriteBlock_Stage) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OpWriteBlock_Stage.Descriptor instead.
 func (OpWriteBlock_Stage) EnumDescriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{69, 0}
+	return file_cairn_proto_rawDescGZIP(), []int{71, 0}
 }
 
 type Block struct {
@@ -462,10 +462,14 @@ func (x *FileInfo) GetFileId() uint64 {
 // Status is carried by RPC errors (as gRPC status details) and by
 // data-transfer responses.
 type Status struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`      // cairn.Kind
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"` // the reason, without operation or path
-	Path          string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`       // the path the server's error was about, if any
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Kind    uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`      // cairn.Kind
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"` // the reason, without operation or path
+	Path    string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`       // the path the server's error was about, if any
+	// leader_hint, on a NameNode's refusal of kind NotLeader, is the
+	// client RPC address (host:port) of the NameNode it believes leads
+	// the group; empty when it knows none.
+	LeaderHint    string `protobuf:"bytes,4,opt,name=leader_hint,json=leaderHint,proto3" json:"leader_hint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,6 +521,13 @@ func (x *Status) GetMessage() string {
 func (x *Status) GetPath() string {
 	if x != nil {
 		return x.Path
+	}
+	return ""
+}
+
+func (x *Status) GetLeaderHint() string {
+	if x != nil {
+		return x.LeaderHint
 	}
 	return ""
 }
@@ -1417,6 +1428,110 @@ func (x *GetFileInfoResponse) GetFile() *FileInfo {
 	return nil
 }
 
+type FsyncRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	FileId        uint64                 `protobuf:"varint,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`            // 0: by path
+	ClientName    string                 `protobuf:"bytes,3,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"` // lease holder
+	Last          *Block                 `protobuf:"bytes,4,opt,name=last,proto3" json:"last,omitempty"`                               // the file's last block: ID, generation stamp, bytes synced
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FsyncRequest) Reset() {
+	*x = FsyncRequest{}
+	mi := &file_cairn_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FsyncRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FsyncRequest) ProtoMessage() {}
+
+func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FsyncRequest.ProtoReflect.Descriptor instead.
+func (*FsyncRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *FsyncRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *FsyncRequest) GetFileId() uint64 {
+	if x != nil {
+		return x.FileId
+	}
+	return 0
+}
+
+func (x *FsyncRequest) GetClientName() string {
+	if x != nil {
+		return x.ClientName
+	}
+	return ""
+}
+
+func (x *FsyncRequest) GetLast() *Block {
+	if x != nil {
+		return x.Last
+	}
+	return nil
+}
+
+type FsyncResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FsyncResponse) Reset() {
+	*x = FsyncResponse{}
+	mi := &file_cairn_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FsyncResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FsyncResponse) ProtoMessage() {}
+
+func (x *FsyncResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FsyncResponse.ProtoReflect.Descriptor instead.
+func (*FsyncResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{22}
+}
+
 type ListDirRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
@@ -1428,7 +1543,7 @@ type ListDirRequest struct {
 
 func (x *ListDirRequest) Reset() {
 	*x = ListDirRequest{}
-	mi := &file_cairn_proto_msgTypes[21]
+	mi := &file_cairn_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1440,7 +1555,7 @@ func (x *ListDirRequest) String() string {
 func (*ListDirRequest) ProtoMessage() {}
 
 func (x *ListDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[21]
+	mi := &file_cairn_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1453,7 +1568,7 @@ func (x *ListDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDirRequest.ProtoReflect.Descriptor instead.
 func (*ListDirRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{21}
+	return file_cairn_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListDirRequest) GetPath() string {
@@ -1487,7 +1602,7 @@ type ListDirResponse struct {
 
 func (x *ListDirResponse) Reset() {
 	*x = ListDirResponse{}
-	mi := &file_cairn_proto_msgTypes[22]
+	mi := &file_cairn_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1614,7 @@ func (x *ListDirResponse) String() string {
 func (*ListDirResponse) ProtoMessage() {}
 
 func (x *ListDirResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[22]
+	mi := &file_cairn_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1627,7 @@ func (x *ListDirResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDirResponse.ProtoReflect.Descriptor instead.
 func (*ListDirResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{22}
+	return file_cairn_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListDirResponse) GetEntries() []*FileInfo {
@@ -1542,7 +1657,7 @@ type MkdirsRequest struct {
 
 func (x *MkdirsRequest) Reset() {
 	*x = MkdirsRequest{}
-	mi := &file_cairn_proto_msgTypes[23]
+	mi := &file_cairn_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1669,7 @@ func (x *MkdirsRequest) String() string {
 func (*MkdirsRequest) ProtoMessage() {}
 
 func (x *MkdirsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[23]
+	mi := &file_cairn_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1682,7 @@ func (x *MkdirsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirsRequest.ProtoReflect.Descriptor instead.
 func (*MkdirsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{23}
+	return file_cairn_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MkdirsRequest) GetPath() string {
@@ -1614,7 +1729,7 @@ type MkdirsResponse struct {
 
 func (x *MkdirsResponse) Reset() {
 	*x = MkdirsResponse{}
-	mi := &file_cairn_proto_msgTypes[24]
+	mi := &file_cairn_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1741,7 @@ func (x *MkdirsResponse) String() string {
 func (*MkdirsResponse) ProtoMessage() {}
 
 func (x *MkdirsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[24]
+	mi := &file_cairn_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1754,7 @@ func (x *MkdirsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirsResponse.ProtoReflect.Descriptor instead.
 func (*MkdirsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{24}
+	return file_cairn_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MkdirsResponse) GetDir() *FileInfo {
@@ -1666,7 +1781,7 @@ type RenameRequest struct {
 
 func (x *RenameRequest) Reset() {
 	*x = RenameRequest{}
-	mi := &file_cairn_proto_msgTypes[25]
+	mi := &file_cairn_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1678,7 +1793,7 @@ func (x *RenameRequest) String() string {
 func (*RenameRequest) ProtoMessage() {}
 
 func (x *RenameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[25]
+	mi := &file_cairn_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1691,7 +1806,7 @@ func (x *RenameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameRequest.ProtoReflect.Descriptor instead.
 func (*RenameRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{25}
+	return file_cairn_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RenameRequest) GetSrc() string {
@@ -1731,7 +1846,7 @@ type RenameResponse struct {
 
 func (x *RenameResponse) Reset() {
 	*x = RenameResponse{}
-	mi := &file_cairn_proto_msgTypes[26]
+	mi := &file_cairn_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +1858,7 @@ func (x *RenameResponse) String() string {
 func (*RenameResponse) ProtoMessage() {}
 
 func (x *RenameResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[26]
+	mi := &file_cairn_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +1871,7 @@ func (x *RenameResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameResponse.ProtoReflect.Descriptor instead.
 func (*RenameResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{26}
+	return file_cairn_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RenameResponse) GetDst() string {
@@ -1776,7 +1891,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_cairn_proto_msgTypes[27]
+	mi := &file_cairn_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1788,7 +1903,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[27]
+	mi := &file_cairn_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1801,7 +1916,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{27}
+	return file_cairn_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DeleteRequest) GetPath() string {
@@ -1826,7 +1941,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_cairn_proto_msgTypes[28]
+	mi := &file_cairn_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1838,7 +1953,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[28]
+	mi := &file_cairn_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1851,7 +1966,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{28}
+	return file_cairn_proto_rawDescGZIP(), []int{30}
 }
 
 type SetReplicationRequest struct {
@@ -1865,7 +1980,7 @@ type SetReplicationRequest struct {
 
 func (x *SetReplicationRequest) Reset() {
 	*x = SetReplicationRequest{}
-	mi := &file_cairn_proto_msgTypes[29]
+	mi := &file_cairn_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +1992,7 @@ func (x *SetReplicationRequest) String() string {
 func (*SetReplicationRequest) ProtoMessage() {}
 
 func (x *SetReplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[29]
+	mi := &file_cairn_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +2005,7 @@ func (x *SetReplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReplicationRequest.ProtoReflect.Descriptor instead.
 func (*SetReplicationRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{29}
+	return file_cairn_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SetReplicationRequest) GetPath() string {
@@ -1923,7 +2038,7 @@ type SetReplicationResponse struct {
 
 func (x *SetReplicationResponse) Reset() {
 	*x = SetReplicationResponse{}
-	mi := &file_cairn_proto_msgTypes[30]
+	mi := &file_cairn_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +2050,7 @@ func (x *SetReplicationResponse) String() string {
 func (*SetReplicationResponse) ProtoMessage() {}
 
 func (x *SetReplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[30]
+	mi := &file_cairn_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1948,7 +2063,7 @@ func (x *SetReplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReplicationResponse.ProtoReflect.Descriptor instead.
 func (*SetReplicationResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{30}
+	return file_cairn_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SetReplicationResponse) GetFiles() int64 {
@@ -1968,7 +2083,7 @@ type SetPermissionRequest struct {
 
 func (x *SetPermissionRequest) Reset() {
 	*x = SetPermissionRequest{}
-	mi := &file_cairn_proto_msgTypes[31]
+	mi := &file_cairn_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2095,7 @@ func (x *SetPermissionRequest) String() string {
 func (*SetPermissionRequest) ProtoMessage() {}
 
 func (x *SetPermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[31]
+	mi := &file_cairn_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1993,7 +2108,7 @@ func (x *SetPermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissionRequest.ProtoReflect.Descriptor instead.
 func (*SetPermissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{31}
+	return file_cairn_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SetPermissionRequest) GetPath() string {
@@ -2018,7 +2133,7 @@ type SetPermissionResponse struct {
 
 func (x *SetPermissionResponse) Reset() {
 	*x = SetPermissionResponse{}
-	mi := &file_cairn_proto_msgTypes[32]
+	mi := &file_cairn_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2030,7 +2145,7 @@ func (x *SetPermissionResponse) String() string {
 func (*SetPermissionResponse) ProtoMessage() {}
 
 func (x *SetPermissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[32]
+	mi := &file_cairn_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2043,7 +2158,7 @@ func (x *SetPermissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissionResponse.ProtoReflect.Descriptor instead.
 func (*SetPermissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{32}
+	return file_cairn_proto_rawDescGZIP(), []int{34}
 }
 
 type SetOwnerRequest struct {
@@ -2057,7 +2172,7 @@ type SetOwnerRequest struct {
 
 func (x *SetOwnerRequest) Reset() {
 	*x = SetOwnerRequest{}
-	mi := &file_cairn_proto_msgTypes[33]
+	mi := &file_cairn_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2184,7 @@ func (x *SetOwnerRequest) String() string {
 func (*SetOwnerRequest) ProtoMessage() {}
 
 func (x *SetOwnerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[33]
+	mi := &file_cairn_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2197,7 @@ func (x *SetOwnerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOwnerRequest.ProtoReflect.Descriptor instead.
 func (*SetOwnerRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{33}
+	return file_cairn_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SetOwnerRequest) GetPath() string {
@@ -2114,7 +2229,7 @@ type SetOwnerResponse struct {
 
 func (x *SetOwnerResponse) Reset() {
 	*x = SetOwnerResponse{}
-	mi := &file_cairn_proto_msgTypes[34]
+	mi := &file_cairn_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2241,7 @@ func (x *SetOwnerResponse) String() string {
 func (*SetOwnerResponse) ProtoMessage() {}
 
 func (x *SetOwnerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[34]
+	mi := &file_cairn_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2254,7 @@ func (x *SetOwnerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOwnerResponse.ProtoReflect.Descriptor instead.
 func (*SetOwnerResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{34}
+	return file_cairn_proto_rawDescGZIP(), []int{36}
 }
 
 type SetTimesRequest struct {
@@ -2152,7 +2267,7 @@ type SetTimesRequest struct {
 
 func (x *SetTimesRequest) Reset() {
 	*x = SetTimesRequest{}
-	mi := &file_cairn_proto_msgTypes[35]
+	mi := &file_cairn_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2164,7 +2279,7 @@ func (x *SetTimesRequest) String() string {
 func (*SetTimesRequest) ProtoMessage() {}
 
 func (x *SetTimesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[35]
+	mi := &file_cairn_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2177,7 +2292,7 @@ func (x *SetTimesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTimesRequest.ProtoReflect.Descriptor instead.
 func (*SetTimesRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{35}
+	return file_cairn_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SetTimesRequest) GetPath() string {
@@ -2202,7 +2317,7 @@ type SetTimesResponse struct {
 
 func (x *SetTimesResponse) Reset() {
 	*x = SetTimesResponse{}
-	mi := &file_cairn_proto_msgTypes[36]
+	mi := &file_cairn_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2214,7 +2329,7 @@ func (x *SetTimesResponse) String() string {
 func (*SetTimesResponse) ProtoMessage() {}
 
 func (x *SetTimesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[36]
+	mi := &file_cairn_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2227,7 +2342,7 @@ func (x *SetTimesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTimesResponse.ProtoReflect.Descriptor instead.
 func (*SetTimesResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{36}
+	return file_cairn_proto_rawDescGZIP(), []int{38}
 }
 
 type GetContentSummaryRequest struct {
@@ -2239,7 +2354,7 @@ type GetContentSummaryRequest struct {
 
 func (x *GetContentSummaryRequest) Reset() {
 	*x = GetContentSummaryRequest{}
-	mi := &file_cairn_proto_msgTypes[37]
+	mi := &file_cairn_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2251,7 +2366,7 @@ func (x *GetContentSummaryRequest) String() string {
 func (*GetContentSummaryRequest) ProtoMessage() {}
 
 func (x *GetContentSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[37]
+	mi := &file_cairn_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2264,7 +2379,7 @@ func (x *GetContentSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContentSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetContentSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{37}
+	return file_cairn_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetContentSummaryRequest) GetPath() string {
@@ -2286,7 +2401,7 @@ type GetContentSummaryResponse struct {
 
 func (x *GetContentSummaryResponse) Reset() {
 	*x = GetContentSummaryResponse{}
-	mi := &file_cairn_proto_msgTypes[38]
+	mi := &file_cairn_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2413,7 @@ func (x *GetContentSummaryResponse) String() string {
 func (*GetContentSummaryResponse) ProtoMessage() {}
 
 func (x *GetContentSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[38]
+	mi := &file_cairn_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2426,7 @@ func (x *GetContentSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContentSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetContentSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{38}
+	return file_cairn_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetContentSummaryResponse) GetLength() int64 {
@@ -2351,7 +2466,7 @@ type ReportBadBlocksRequest struct {
 
 func (x *ReportBadBlocksRequest) Reset() {
 	*x = ReportBadBlocksRequest{}
-	mi := &file_cairn_proto_msgTypes[39]
+	mi := &file_cairn_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2363,7 +2478,7 @@ func (x *ReportBadBlocksRequest) String() string {
 func (*ReportBadBlocksRequest) ProtoMessage() {}
 
 func (x *ReportBadBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[39]
+	mi := &file_cairn_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2376,7 +2491,7 @@ func (x *ReportBadBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBadBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ReportBadBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{39}
+	return file_cairn_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ReportBadBlocksRequest) GetBlocks() []*BadBlock {
@@ -2397,7 +2512,7 @@ type BadBlock struct {
 
 func (x *BadBlock) Reset() {
 	*x = BadBlock{}
-	mi := &file_cairn_proto_msgTypes[40]
+	mi := &file_cairn_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2409,7 +2524,7 @@ func (x *BadBlock) String() string {
 func (*BadBlock) ProtoMessage() {}
 
 func (x *BadBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[40]
+	mi := &file_cairn_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2422,7 +2537,7 @@ func (x *BadBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BadBlock.ProtoReflect.Descriptor instead.
 func (*BadBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{40}
+	return file_cairn_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *BadBlock) GetBlock() *Block {
@@ -2454,7 +2569,7 @@ type ReportBadBlocksResponse struct {
 
 func (x *ReportBadBlocksResponse) Reset() {
 	*x = ReportBadBlocksResponse{}
-	mi := &file_cairn_proto_msgTypes[41]
+	mi := &file_cairn_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2466,7 +2581,7 @@ func (x *ReportBadBlocksResponse) String() string {
 func (*ReportBadBlocksResponse) ProtoMessage() {}
 
 func (x *ReportBadBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[41]
+	mi := &file_cairn_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2479,7 +2594,7 @@ func (x *ReportBadBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBadBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ReportBadBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{41}
+	return file_cairn_proto_rawDescGZIP(), []int{43}
 }
 
 // Pipeline recovery. A writer whose pipeline lost a node asks for a
@@ -2500,7 +2615,7 @@ type GetAdditionalDatanodeRequest struct {
 
 func (x *GetAdditionalDatanodeRequest) Reset() {
 	*x = GetAdditionalDatanodeRequest{}
-	mi := &file_cairn_proto_msgTypes[42]
+	mi := &file_cairn_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2512,7 +2627,7 @@ func (x *GetAdditionalDatanodeRequest) String() string {
 func (*GetAdditionalDatanodeRequest) ProtoMessage() {}
 
 func (x *GetAdditionalDatanodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[42]
+	mi := &file_cairn_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2525,7 +2640,7 @@ func (x *GetAdditionalDatanodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAdditionalDatanodeRequest.ProtoReflect.Descriptor instead.
 func (*GetAdditionalDatanodeRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{42}
+	return file_cairn_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetAdditionalDatanodeRequest) GetPath() string {
@@ -2586,7 +2701,7 @@ type GetAdditionalDatanodeResponse struct {
 
 func (x *GetAdditionalDatanodeResponse) Reset() {
 	*x = GetAdditionalDatanodeResponse{}
-	mi := &file_cairn_proto_msgTypes[43]
+	mi := &file_cairn_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2598,7 +2713,7 @@ func (x *GetAdditionalDatanodeResponse) String() string {
 func (*GetAdditionalDatanodeResponse) ProtoMessage() {}
 
 func (x *GetAdditionalDatanodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[43]
+	mi := &file_cairn_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2611,7 +2726,7 @@ func (x *GetAdditionalDatanodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAdditionalDatanodeResponse.ProtoReflect.Descriptor instead.
 func (*GetAdditionalDatanodeResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{43}
+	return file_cairn_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetAdditionalDatanodeResponse) GetNode() *DatanodeInfo {
@@ -2633,7 +2748,7 @@ type UpdateBlockForPipelineRequest struct {
 
 func (x *UpdateBlockForPipelineRequest) Reset() {
 	*x = UpdateBlockForPipelineRequest{}
-	mi := &file_cairn_proto_msgTypes[44]
+	mi := &file_cairn_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2645,7 +2760,7 @@ func (x *UpdateBlockForPipelineRequest) String() string {
 func (*UpdateBlockForPipelineRequest) ProtoMessage() {}
 
 func (x *UpdateBlockForPipelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[44]
+	mi := &file_cairn_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2658,7 +2773,7 @@ func (x *UpdateBlockForPipelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBlockForPipelineRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBlockForPipelineRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{44}
+	return file_cairn_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UpdateBlockForPipelineRequest) GetPath() string {
@@ -2698,7 +2813,7 @@ type UpdateBlockForPipelineResponse struct {
 
 func (x *UpdateBlockForPipelineResponse) Reset() {
 	*x = UpdateBlockForPipelineResponse{}
-	mi := &file_cairn_proto_msgTypes[45]
+	mi := &file_cairn_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2710,7 +2825,7 @@ func (x *UpdateBlockForPipelineResponse) String() string {
 func (*UpdateBlockForPipelineResponse) ProtoMessage() {}
 
 func (x *UpdateBlockForPipelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[45]
+	mi := &file_cairn_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2723,7 +2838,7 @@ func (x *UpdateBlockForPipelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBlockForPipelineResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBlockForPipelineResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{45}
+	return file_cairn_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *UpdateBlockForPipelineResponse) GetNewGenStamp() uint64 {
@@ -2746,7 +2861,7 @@ type UpdatePipelineRequest struct {
 
 func (x *UpdatePipelineRequest) Reset() {
 	*x = UpdatePipelineRequest{}
-	mi := &file_cairn_proto_msgTypes[46]
+	mi := &file_cairn_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2758,7 +2873,7 @@ func (x *UpdatePipelineRequest) String() string {
 func (*UpdatePipelineRequest) ProtoMessage() {}
 
 func (x *UpdatePipelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[46]
+	mi := &file_cairn_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2771,7 +2886,7 @@ func (x *UpdatePipelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePipelineRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePipelineRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{46}
+	return file_cairn_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *UpdatePipelineRequest) GetPath() string {
@@ -2817,7 +2932,7 @@ type UpdatePipelineResponse struct {
 
 func (x *UpdatePipelineResponse) Reset() {
 	*x = UpdatePipelineResponse{}
-	mi := &file_cairn_proto_msgTypes[47]
+	mi := &file_cairn_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +2944,7 @@ func (x *UpdatePipelineResponse) String() string {
 func (*UpdatePipelineResponse) ProtoMessage() {}
 
 func (x *UpdatePipelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[47]
+	mi := &file_cairn_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +2957,7 @@ func (x *UpdatePipelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePipelineResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePipelineResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{47}
+	return file_cairn_proto_rawDescGZIP(), []int{49}
 }
 
 type GetDatanodeReportRequest struct {
@@ -2853,7 +2968,7 @@ type GetDatanodeReportRequest struct {
 
 func (x *GetDatanodeReportRequest) Reset() {
 	*x = GetDatanodeReportRequest{}
-	mi := &file_cairn_proto_msgTypes[48]
+	mi := &file_cairn_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2865,7 +2980,7 @@ func (x *GetDatanodeReportRequest) String() string {
 func (*GetDatanodeReportRequest) ProtoMessage() {}
 
 func (x *GetDatanodeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[48]
+	mi := &file_cairn_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2878,7 +2993,7 @@ func (x *GetDatanodeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatanodeReportRequest.ProtoReflect.Descriptor instead.
 func (*GetDatanodeReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{48}
+	return file_cairn_proto_rawDescGZIP(), []int{50}
 }
 
 type DatanodeReport struct {
@@ -2900,7 +3015,7 @@ type DatanodeReport struct {
 
 func (x *DatanodeReport) Reset() {
 	*x = DatanodeReport{}
-	mi := &file_cairn_proto_msgTypes[49]
+	mi := &file_cairn_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2912,7 +3027,7 @@ func (x *DatanodeReport) String() string {
 func (*DatanodeReport) ProtoMessage() {}
 
 func (x *DatanodeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[49]
+	mi := &file_cairn_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2925,7 +3040,7 @@ func (x *DatanodeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatanodeReport.ProtoReflect.Descriptor instead.
 func (*DatanodeReport) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{49}
+	return file_cairn_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DatanodeReport) GetId() string {
@@ -3018,7 +3133,7 @@ type GetDatanodeReportResponse struct {
 
 func (x *GetDatanodeReportResponse) Reset() {
 	*x = GetDatanodeReportResponse{}
-	mi := &file_cairn_proto_msgTypes[50]
+	mi := &file_cairn_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3030,7 +3145,7 @@ func (x *GetDatanodeReportResponse) String() string {
 func (*GetDatanodeReportResponse) ProtoMessage() {}
 
 func (x *GetDatanodeReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[50]
+	mi := &file_cairn_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3043,7 +3158,7 @@ func (x *GetDatanodeReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatanodeReportResponse.ProtoReflect.Descriptor instead.
 func (*GetDatanodeReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{50}
+	return file_cairn_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetDatanodeReportResponse) GetDatanodes() []*DatanodeReport {
@@ -3094,7 +3209,7 @@ type FsckRequest struct {
 
 func (x *FsckRequest) Reset() {
 	*x = FsckRequest{}
-	mi := &file_cairn_proto_msgTypes[51]
+	mi := &file_cairn_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3106,7 +3221,7 @@ func (x *FsckRequest) String() string {
 func (*FsckRequest) ProtoMessage() {}
 
 func (x *FsckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[51]
+	mi := &file_cairn_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3119,7 +3234,7 @@ func (x *FsckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckRequest.ProtoReflect.Descriptor instead.
 func (*FsckRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{51}
+	return file_cairn_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *FsckRequest) GetPath() string {
@@ -3170,7 +3285,7 @@ type FsckBlock struct {
 
 func (x *FsckBlock) Reset() {
 	*x = FsckBlock{}
-	mi := &file_cairn_proto_msgTypes[52]
+	mi := &file_cairn_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3182,7 +3297,7 @@ func (x *FsckBlock) String() string {
 func (*FsckBlock) ProtoMessage() {}
 
 func (x *FsckBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[52]
+	mi := &file_cairn_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3195,7 +3310,7 @@ func (x *FsckBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckBlock.ProtoReflect.Descriptor instead.
 func (*FsckBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{52}
+	return file_cairn_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FsckBlock) GetBlock() *Block {
@@ -3252,7 +3367,7 @@ type FsckFile struct {
 
 func (x *FsckFile) Reset() {
 	*x = FsckFile{}
-	mi := &file_cairn_proto_msgTypes[53]
+	mi := &file_cairn_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3264,7 +3379,7 @@ func (x *FsckFile) String() string {
 func (*FsckFile) ProtoMessage() {}
 
 func (x *FsckFile) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[53]
+	mi := &file_cairn_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3277,7 +3392,7 @@ func (x *FsckFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckFile.ProtoReflect.Descriptor instead.
 func (*FsckFile) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{53}
+	return file_cairn_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *FsckFile) GetPath() string {
@@ -3355,7 +3470,7 @@ type FsckResponse struct {
 
 func (x *FsckResponse) Reset() {
 	*x = FsckResponse{}
-	mi := &file_cairn_proto_msgTypes[54]
+	mi := &file_cairn_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3367,7 +3482,7 @@ func (x *FsckResponse) String() string {
 func (*FsckResponse) ProtoMessage() {}
 
 func (x *FsckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[54]
+	mi := &file_cairn_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3380,7 +3495,7 @@ func (x *FsckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckResponse.ProtoReflect.Descriptor instead.
 func (*FsckResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{54}
+	return file_cairn_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *FsckResponse) GetStatus() string {
@@ -3469,7 +3584,7 @@ type SafeModeRequest struct {
 
 func (x *SafeModeRequest) Reset() {
 	*x = SafeModeRequest{}
-	mi := &file_cairn_proto_msgTypes[55]
+	mi := &file_cairn_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3481,7 +3596,7 @@ func (x *SafeModeRequest) String() string {
 func (*SafeModeRequest) ProtoMessage() {}
 
 func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[55]
+	mi := &file_cairn_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3494,7 +3609,7 @@ func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeRequest.ProtoReflect.Descriptor instead.
 func (*SafeModeRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{55}
+	return file_cairn_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SafeModeRequest) GetAction() string {
@@ -3515,7 +3630,7 @@ type SafeModeResponse struct {
 
 func (x *SafeModeResponse) Reset() {
 	*x = SafeModeResponse{}
-	mi := &file_cairn_proto_msgTypes[56]
+	mi := &file_cairn_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3527,7 +3642,7 @@ func (x *SafeModeResponse) String() string {
 func (*SafeModeResponse) ProtoMessage() {}
 
 func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[56]
+	mi := &file_cairn_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3540,7 +3655,7 @@ func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeResponse.ProtoReflect.Descriptor instead.
 func (*SafeModeResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{56}
+	return file_cairn_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SafeModeResponse) GetOn() bool {
@@ -3577,7 +3692,7 @@ type StorageReport struct {
 
 func (x *StorageReport) Reset() {
 	*x = StorageReport{}
-	mi := &file_cairn_proto_msgTypes[57]
+	mi := &file_cairn_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3589,7 +3704,7 @@ func (x *StorageReport) String() string {
 func (*StorageReport) ProtoMessage() {}
 
 func (x *StorageReport) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[57]
+	mi := &file_cairn_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3602,7 +3717,7 @@ func (x *StorageReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageReport.ProtoReflect.Descriptor instead.
 func (*StorageReport) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{57}
+	return file_cairn_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *StorageReport) GetCapacityBytes() int64 {
@@ -3653,7 +3768,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_cairn_proto_msgTypes[58]
+	mi := &file_cairn_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3665,7 +3780,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[58]
+	mi := &file_cairn_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3678,7 +3793,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{58}
+	return file_cairn_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RegisterRequest) GetNodeId() string {
@@ -3725,7 +3840,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_cairn_proto_msgTypes[59]
+	mi := &file_cairn_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3737,7 +3852,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[59]
+	mi := &file_cairn_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3750,7 +3865,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{59}
+	return file_cairn_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *RegisterResponse) GetClusterId() string {
@@ -3776,7 +3891,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_cairn_proto_msgTypes[60]
+	mi := &file_cairn_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3788,7 +3903,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[60]
+	mi := &file_cairn_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3801,7 +3916,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{60}
+	return file_cairn_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *HeartbeatRequest) GetNodeId() string {
@@ -3834,7 +3949,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_cairn_proto_msgTypes[61]
+	mi := &file_cairn_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3846,7 +3961,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[61]
+	mi := &file_cairn_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3859,7 +3974,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{61}
+	return file_cairn_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *HeartbeatResponse) GetCommands() []*Command {
@@ -3884,7 +3999,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_cairn_proto_msgTypes[62]
+	mi := &file_cairn_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3896,7 +4011,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[62]
+	mi := &file_cairn_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3909,7 +4024,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{62}
+	return file_cairn_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *Command) GetType() Command_Type {
@@ -3960,7 +4075,7 @@ type BlockReportRequest struct {
 
 func (x *BlockReportRequest) Reset() {
 	*x = BlockReportRequest{}
-	mi := &file_cairn_proto_msgTypes[63]
+	mi := &file_cairn_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3972,7 +4087,7 @@ func (x *BlockReportRequest) String() string {
 func (*BlockReportRequest) ProtoMessage() {}
 
 func (x *BlockReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[63]
+	mi := &file_cairn_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3985,7 +4100,7 @@ func (x *BlockReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockReportRequest.ProtoReflect.Descriptor instead.
 func (*BlockReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{63}
+	return file_cairn_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *BlockReportRequest) GetNodeId() string {
@@ -4017,7 +4132,7 @@ type BlockReportResponse struct {
 
 func (x *BlockReportResponse) Reset() {
 	*x = BlockReportResponse{}
-	mi := &file_cairn_proto_msgTypes[64]
+	mi := &file_cairn_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4029,7 +4144,7 @@ func (x *BlockReportResponse) String() string {
 func (*BlockReportResponse) ProtoMessage() {}
 
 func (x *BlockReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[64]
+	mi := &file_cairn_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4042,7 +4157,7 @@ func (x *BlockReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockReportResponse.ProtoReflect.Descriptor instead.
 func (*BlockReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{64}
+	return file_cairn_proto_rawDescGZIP(), []int{66}
 }
 
 type IncrementalBlockReportRequest struct {
@@ -4061,7 +4176,7 @@ type IncrementalBlockReportRequest struct {
 
 func (x *IncrementalBlockReportRequest) Reset() {
 	*x = IncrementalBlockReportRequest{}
-	mi := &file_cairn_proto_msgTypes[65]
+	mi := &file_cairn_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4073,7 +4188,7 @@ func (x *IncrementalBlockReportRequest) String() string {
 func (*IncrementalBlockReportRequest) ProtoMessage() {}
 
 func (x *IncrementalBlockReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[65]
+	mi := &file_cairn_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4086,7 +4201,7 @@ func (x *IncrementalBlockReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncrementalBlockReportRequest.ProtoReflect.Descriptor instead.
 func (*IncrementalBlockReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{65}
+	return file_cairn_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *IncrementalBlockReportRequest) GetNodeId() string {
@@ -4125,7 +4240,7 @@ type IncrementalBlockReportResponse struct {
 
 func (x *IncrementalBlockReportResponse) Reset() {
 	*x = IncrementalBlockReportResponse{}
-	mi := &file_cairn_proto_msgTypes[66]
+	mi := &file_cairn_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4137,7 +4252,7 @@ func (x *IncrementalBlockReportResponse) String() string {
 func (*IncrementalBlockReportResponse) ProtoMessage() {}
 
 func (x *IncrementalBlockReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[66]
+	mi := &file_cairn_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4150,7 +4265,7 @@ func (x *IncrementalBlockReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncrementalBlockReportResponse.ProtoReflect.Descriptor instead.
 func (*IncrementalBlockReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{66}
+	return file_cairn_proto_rawDescGZIP(), []int{68}
 }
 
 type CommitBlockSynchronizationRequest struct {
@@ -4166,7 +4281,7 @@ type CommitBlockSynchronizationRequest struct {
 
 func (x *CommitBlockSynchronizationRequest) Reset() {
 	*x = CommitBlockSynchronizationRequest{}
-	mi := &file_cairn_proto_msgTypes[67]
+	mi := &file_cairn_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4178,7 +4293,7 @@ func (x *CommitBlockSynchronizationRequest) String() string {
 func (*CommitBlockSynchronizationRequest) ProtoMessage() {}
 
 func (x *CommitBlockSynchronizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[67]
+	mi := &file_cairn_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4191,7 +4306,7 @@ func (x *CommitBlockSynchronizationRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use CommitBlockSynchronizationRequest.ProtoReflect.Descriptor instead.
 func (*CommitBlockSynchronizationRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{67}
+	return file_cairn_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CommitBlockSynchronizationRequest) GetNodeId() string {
@@ -4237,7 +4352,7 @@ type CommitBlockSynchronizationResponse struct {
 
 func (x *CommitBlockSynchronizationResponse) Reset() {
 	*x = CommitBlockSynchronizationResponse{}
-	mi := &file_cairn_proto_msgTypes[68]
+	mi := &file_cairn_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4249,7 +4364,7 @@ func (x *CommitBlockSynchronizationResponse) String() string {
 func (*CommitBlockSynchronizationResponse) ProtoMessage() {}
 
 func (x *CommitBlockSynchronizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[68]
+	mi := &file_cairn_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4262,7 +4377,7 @@ func (x *CommitBlockSynchronizationResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use CommitBlockSynchronizationResponse.ProtoReflect.Descriptor instead.
 func (*CommitBlockSynchronizationResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{68}
+	return file_cairn_proto_rawDescGZIP(), []int{70}
 }
 
 type OpWriteBlock struct {
@@ -4284,7 +4399,7 @@ type OpWriteBlock struct {
 
 func (x *OpWriteBlock) Reset() {
 	*x = OpWriteBlock{}
-	mi := &file_cairn_proto_msgTypes[69]
+	mi := &file_cairn_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4296,7 +4411,7 @@ func (x *OpWriteBlock) String() string {
 func (*OpWriteBlock) ProtoMessage() {}
 
 func (x *OpWriteBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[69]
+	mi := &file_cairn_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4309,7 +4424,7 @@ func (x *OpWriteBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpWriteBlock.ProtoReflect.Descriptor instead.
 func (*OpWriteBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{69}
+	return file_cairn_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *OpWriteBlock) GetBlock() *Block {
@@ -4370,7 +4485,7 @@ type OpTransferBlock struct {
 
 func (x *OpTransferBlock) Reset() {
 	*x = OpTransferBlock{}
-	mi := &file_cairn_proto_msgTypes[70]
+	mi := &file_cairn_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4382,7 +4497,7 @@ func (x *OpTransferBlock) String() string {
 func (*OpTransferBlock) ProtoMessage() {}
 
 func (x *OpTransferBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[70]
+	mi := &file_cairn_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4395,7 +4510,7 @@ func (x *OpTransferBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpTransferBlock.ProtoReflect.Descriptor instead.
 func (*OpTransferBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{70}
+	return file_cairn_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *OpTransferBlock) GetBlock() *Block {
@@ -4446,7 +4561,7 @@ type OpRecoverBlock struct {
 
 func (x *OpRecoverBlock) Reset() {
 	*x = OpRecoverBlock{}
-	mi := &file_cairn_proto_msgTypes[71]
+	mi := &file_cairn_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4458,7 +4573,7 @@ func (x *OpRecoverBlock) String() string {
 func (*OpRecoverBlock) ProtoMessage() {}
 
 func (x *OpRecoverBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[71]
+	mi := &file_cairn_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4471,7 +4586,7 @@ func (x *OpRecoverBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpRecoverBlock.ProtoReflect.Descriptor instead.
 func (*OpRecoverBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{71}
+	return file_cairn_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *OpRecoverBlock) GetBlock() *Block {
@@ -4506,7 +4621,7 @@ type ReplicaRecoveryResponse struct {
 
 func (x *ReplicaRecoveryResponse) Reset() {
 	*x = ReplicaRecoveryResponse{}
-	mi := &file_cairn_proto_msgTypes[72]
+	mi := &file_cairn_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4518,7 +4633,7 @@ func (x *ReplicaRecoveryResponse) String() string {
 func (*ReplicaRecoveryResponse) ProtoMessage() {}
 
 func (x *ReplicaRecoveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[72]
+	mi := &file_cairn_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4531,7 +4646,7 @@ func (x *ReplicaRecoveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaRecoveryResponse.ProtoReflect.Descriptor instead.
 func (*ReplicaRecoveryResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{72}
+	return file_cairn_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ReplicaRecoveryResponse) GetStatus() *Status {
@@ -4568,7 +4683,7 @@ type OpReadBlock struct {
 
 func (x *OpReadBlock) Reset() {
 	*x = OpReadBlock{}
-	mi := &file_cairn_proto_msgTypes[73]
+	mi := &file_cairn_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4580,7 +4695,7 @@ func (x *OpReadBlock) String() string {
 func (*OpReadBlock) ProtoMessage() {}
 
 func (x *OpReadBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[73]
+	mi := &file_cairn_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4593,7 +4708,7 @@ func (x *OpReadBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpReadBlock.ProtoReflect.Descriptor instead.
 func (*OpReadBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{73}
+	return file_cairn_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *OpReadBlock) GetBlock() *Block {
@@ -4643,7 +4758,7 @@ type BlockOpResponse struct {
 
 func (x *BlockOpResponse) Reset() {
 	*x = BlockOpResponse{}
-	mi := &file_cairn_proto_msgTypes[74]
+	mi := &file_cairn_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4655,7 +4770,7 @@ func (x *BlockOpResponse) String() string {
 func (*BlockOpResponse) ProtoMessage() {}
 
 func (x *BlockOpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[74]
+	mi := &file_cairn_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4668,7 +4783,7 @@ func (x *BlockOpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockOpResponse.ProtoReflect.Descriptor instead.
 func (*BlockOpResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{74}
+	return file_cairn_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *BlockOpResponse) GetStatus() *Status {
@@ -4712,7 +4827,7 @@ type PacketHeader struct {
 
 func (x *PacketHeader) Reset() {
 	*x = PacketHeader{}
-	mi := &file_cairn_proto_msgTypes[75]
+	mi := &file_cairn_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4724,7 +4839,7 @@ func (x *PacketHeader) String() string {
 func (*PacketHeader) ProtoMessage() {}
 
 func (x *PacketHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[75]
+	mi := &file_cairn_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4737,7 +4852,7 @@ func (x *PacketHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketHeader.ProtoReflect.Descriptor instead.
 func (*PacketHeader) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{75}
+	return file_cairn_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *PacketHeader) GetOffsetInBlock() int64 {
@@ -4788,7 +4903,7 @@ type PipelineAck struct {
 
 func (x *PipelineAck) Reset() {
 	*x = PipelineAck{}
-	mi := &file_cairn_proto_msgTypes[76]
+	mi := &file_cairn_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4800,7 +4915,7 @@ func (x *PipelineAck) String() string {
 func (*PipelineAck) ProtoMessage() {}
 
 func (x *PipelineAck) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[76]
+	mi := &file_cairn_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4813,7 +4928,7 @@ func (x *PipelineAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PipelineAck.ProtoReflect.Descriptor instead.
 func (*PipelineAck) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{76}
+	return file_cairn_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *PipelineAck) GetSeqno() int64 {
@@ -4848,7 +4963,7 @@ type DecommissionRequest struct {
 
 func (x *DecommissionRequest) Reset() {
 	*x = DecommissionRequest{}
-	mi := &file_cairn_proto_msgTypes[77]
+	mi := &file_cairn_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4860,7 +4975,7 @@ func (x *DecommissionRequest) String() string {
 func (*DecommissionRequest) ProtoMessage() {}
 
 func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[77]
+	mi := &file_cairn_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4873,7 +4988,7 @@ func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionRequest.ProtoReflect.Descriptor instead.
 func (*DecommissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{77}
+	return file_cairn_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *DecommissionRequest) GetNode() string {
@@ -4892,7 +5007,7 @@ type DecommissionResponse struct {
 
 func (x *DecommissionResponse) Reset() {
 	*x = DecommissionResponse{}
-	mi := &file_cairn_proto_msgTypes[78]
+	mi := &file_cairn_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4904,7 +5019,7 @@ func (x *DecommissionResponse) String() string {
 func (*DecommissionResponse) ProtoMessage() {}
 
 func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[78]
+	mi := &file_cairn_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4917,7 +5032,7 @@ func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionResponse.ProtoReflect.Descriptor instead.
 func (*DecommissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{78}
+	return file_cairn_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *DecommissionResponse) GetDatanode() *DatanodeReport {
@@ -4936,7 +5051,7 @@ type RecommissionRequest struct {
 
 func (x *RecommissionRequest) Reset() {
 	*x = RecommissionRequest{}
-	mi := &file_cairn_proto_msgTypes[79]
+	mi := &file_cairn_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4948,7 +5063,7 @@ func (x *RecommissionRequest) String() string {
 func (*RecommissionRequest) ProtoMessage() {}
 
 func (x *RecommissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[79]
+	mi := &file_cairn_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4961,7 +5076,7 @@ func (x *RecommissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommissionRequest.ProtoReflect.Descriptor instead.
 func (*RecommissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{79}
+	return file_cairn_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *RecommissionRequest) GetNode() string {
@@ -4980,7 +5095,7 @@ type RecommissionResponse struct {
 
 func (x *RecommissionResponse) Reset() {
 	*x = RecommissionResponse{}
-	mi := &file_cairn_proto_msgTypes[80]
+	mi := &file_cairn_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4992,7 +5107,7 @@ func (x *RecommissionResponse) String() string {
 func (*RecommissionResponse) ProtoMessage() {}
 
 func (x *RecommissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[80]
+	mi := &file_cairn_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5005,7 +5120,7 @@ func (x *RecommissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommissionResponse.ProtoReflect.Descriptor instead.
 func (*RecommissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{80}
+	return file_cairn_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *RecommissionResponse) GetDatanode() *DatanodeReport {
@@ -5048,11 +5163,13 @@ const file_cairn_proto_rawDesc = "" +
 	" \x01(\bR\x11underConstruction\x12.\n" +
 	"\x06blocks\x18\v \x03(\v2\x16.cairn.v1.LocatedBlockR\x06blocks\x12\x1a\n" +
 	"\bchildren\x18\f \x01(\x03R\bchildren\x12\x17\n" +
-	"\afile_id\x18\r \x01(\x04R\x06fileId\"J\n" +
+	"\afile_id\x18\r \x01(\x04R\x06fileId\"k\n" +
 	"\x06Status\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
-	"\x04path\x18\x03 \x01(\tR\x04path\"\x1a\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x1f\n" +
+	"\vleader_hint\x18\x04 \x01(\tR\n" +
+	"leaderHint\"\x1a\n" +
 	"\x18GetServerDefaultsRequest\"\xaa\x01\n" +
 	"\x19GetServerDefaultsResponse\x12\x1d\n" +
 	"\n" +
@@ -5120,7 +5237,14 @@ const file_cairn_proto_rawDesc = "" +
 	"\vwith_blocks\x18\x02 \x01(\bR\n" +
 	"withBlocks\"=\n" +
 	"\x13GetFileInfoResponse\x12&\n" +
-	"\x04file\x18\x01 \x01(\v2\x12.cairn.v1.FileInfoR\x04file\"[\n" +
+	"\x04file\x18\x01 \x01(\v2\x12.cairn.v1.FileInfoR\x04file\"\x81\x01\n" +
+	"\fFsyncRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\x04R\x06fileId\x12\x1f\n" +
+	"\vclient_name\x18\x03 \x01(\tR\n" +
+	"clientName\x12#\n" +
+	"\x04last\x18\x04 \x01(\v2\x0f.cairn.v1.BlockR\x04last\"\x0f\n" +
+	"\rFsyncResponse\"[\n" +
 	"\x0eListDirRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1f\n" +
 	"\vstart_after\x18\x02 \x01(\tR\n" +
@@ -5391,7 +5515,7 @@ const file_cairn_proto_rawDesc = "" +
 	"\x13RecommissionRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\"L\n" +
 	"\x14RecommissionResponse\x124\n" +
-	"\bdatanode\x18\x01 \x01(\v2\x18.cairn.v1.DatanodeReportR\bdatanode2\xef\x0f\n" +
+	"\bdatanode\x18\x01 \x01(\v2\x18.cairn.v1.DatanodeReportR\bdatanode2\xa9\x10\n" +
 	"\x0eClientProtocol\x12\\\n" +
 	"\x11GetServerDefaults\x12\".cairn.v1.GetServerDefaultsRequest\x1a#.cairn.v1.GetServerDefaultsResponse\x12;\n" +
 	"\x06Create\x12\x17.cairn.v1.CreateRequest\x1a\x18.cairn.v1.CreateResponse\x12A\n" +
@@ -5411,7 +5535,8 @@ const file_cairn_proto_rawDesc = "" +
 	"\bSetOwner\x12\x19.cairn.v1.SetOwnerRequest\x1a\x1a.cairn.v1.SetOwnerResponse\x12A\n" +
 	"\bSetTimes\x12\x19.cairn.v1.SetTimesRequest\x1a\x1a.cairn.v1.SetTimesResponse\x12\\\n" +
 	"\x11GetContentSummary\x12\".cairn.v1.GetContentSummaryRequest\x1a#.cairn.v1.GetContentSummaryResponse\x12V\n" +
-	"\x0fReportBadBlocks\x12 .cairn.v1.ReportBadBlocksRequest\x1a!.cairn.v1.ReportBadBlocksResponse\x12h\n" +
+	"\x0fReportBadBlocks\x12 .cairn.v1.ReportBadBlocksRequest\x1a!.cairn.v1.ReportBadBlocksResponse\x128\n" +
+	"\x05Fsync\x12\x16.cairn.v1.FsyncRequest\x1a\x17.cairn.v1.FsyncResponse\x12h\n" +
 	"\x15GetAdditionalDatanode\x12&.cairn.v1.GetAdditionalDatanodeRequest\x1a'.cairn.v1.GetAdditionalDatanodeResponse\x12k\n" +
 	"\x16UpdateBlockForPipeline\x12'.cairn.v1.UpdateBlockForPipelineRequest\x1a(.cairn.v1.UpdateBlockForPipelineResponse\x12S\n" +
 	"\x0eUpdatePipeline\x12\x1f.cairn.v1.UpdatePipelineRequest\x1a .cairn.v1.UpdatePipelineResponse\x12\\\n" +
@@ -5440,7 +5565,7 @@ func file_cairn_proto_rawDescGZIP() []byte {
 }
 
 var file_cairn_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 81)
+var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
 var file_cairn_proto_goTypes = []any{
 	(Command_Type)(0),                          // 0: cairn.v1.Command.Type
 	(OpWriteBlock_Stage)(0),                    // 1: cairn.v1.OpWriteBlock.Stage
@@ -5465,66 +5590,68 @@ var file_cairn_proto_goTypes = []any{
 	(*GetBlockLocationsResponse)(nil),          // 20: cairn.v1.GetBlockLocationsResponse
 	(*GetFileInfoRequest)(nil),                 // 21: cairn.v1.GetFileInfoRequest
 	(*GetFileInfoResponse)(nil),                // 22: cairn.v1.GetFileInfoResponse
-	(*ListDirRequest)(nil),                     // 23: cairn.v1.ListDirRequest
-	(*ListDirResponse)(nil),                    // 24: cairn.v1.ListDirResponse
-	(*MkdirsRequest)(nil),                      // 25: cairn.v1.MkdirsRequest
-	(*MkdirsResponse)(nil),                     // 26: cairn.v1.MkdirsResponse
-	(*RenameRequest)(nil),                      // 27: cairn.v1.RenameRequest
-	(*RenameResponse)(nil),                     // 28: cairn.v1.RenameResponse
-	(*DeleteRequest)(nil),                      // 29: cairn.v1.DeleteRequest
-	(*DeleteResponse)(nil),                     // 30: cairn.v1.DeleteResponse
-	(*SetReplicationRequest)(nil),              // 31: cairn.v1.SetReplicationRequest
-	(*SetReplicationResponse)(nil),             // 32: cairn.v1.SetReplicationResponse
-	(*SetPermissionRequest)(nil),               // 33: cairn.v1.SetPermissionRequest
-	(*SetPermissionResponse)(nil),              // 34: cairn.v1.SetPermissionResponse
-	(*SetOwnerRequest)(nil),                    // 35: cairn.v1.SetOwnerRequest
-	(*SetOwnerResponse)(nil),                   // 36: cairn.v1.SetOwnerResponse
-	(*SetTimesRequest)(nil),                    // 37: cairn.v1.SetTimesRequest
-	(*SetTimesResponse)(nil),                   // 38: cairn.v1.SetTimesResponse
-	(*GetContentSummaryRequest)(nil),           // 39: cairn.v1.GetContentSummaryRequest
-	(*GetContentSummaryResponse)(nil),          // 40: cairn.v1.GetContentSummaryResponse
-	(*ReportBadBlocksRequest)(nil),             // 41: cairn.v1.ReportBadBlocksRequest
-	(*BadBlock)(nil),                           // 42: cairn.v1.BadBlock
-	(*ReportBadBlocksResponse)(nil),            // 43: cairn.v1.ReportBadBlocksResponse
-	(*GetAdditionalDatanodeRequest)(nil),       // 44: cairn.v1.GetAdditionalDatanodeRequest
-	(*GetAdditionalDatanodeResponse)(nil),      // 45: cairn.v1.GetAdditionalDatanodeResponse
-	(*UpdateBlockForPipelineRequest)(nil),      // 46: cairn.v1.UpdateBlockForPipelineRequest
-	(*UpdateBlockForPipelineResponse)(nil),     // 47: cairn.v1.UpdateBlockForPipelineResponse
-	(*UpdatePipelineRequest)(nil),              // 48: cairn.v1.UpdatePipelineRequest
-	(*UpdatePipelineResponse)(nil),             // 49: cairn.v1.UpdatePipelineResponse
-	(*GetDatanodeReportRequest)(nil),           // 50: cairn.v1.GetDatanodeReportRequest
-	(*DatanodeReport)(nil),                     // 51: cairn.v1.DatanodeReport
-	(*GetDatanodeReportResponse)(nil),          // 52: cairn.v1.GetDatanodeReportResponse
-	(*FsckRequest)(nil),                        // 53: cairn.v1.FsckRequest
-	(*FsckBlock)(nil),                          // 54: cairn.v1.FsckBlock
-	(*FsckFile)(nil),                           // 55: cairn.v1.FsckFile
-	(*FsckResponse)(nil),                       // 56: cairn.v1.FsckResponse
-	(*SafeModeRequest)(nil),                    // 57: cairn.v1.SafeModeRequest
-	(*SafeModeResponse)(nil),                   // 58: cairn.v1.SafeModeResponse
-	(*StorageReport)(nil),                      // 59: cairn.v1.StorageReport
-	(*RegisterRequest)(nil),                    // 60: cairn.v1.RegisterRequest
-	(*RegisterResponse)(nil),                   // 61: cairn.v1.RegisterResponse
-	(*HeartbeatRequest)(nil),                   // 62: cairn.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),                  // 63: cairn.v1.HeartbeatResponse
-	(*Command)(nil),                            // 64: cairn.v1.Command
-	(*BlockReportRequest)(nil),                 // 65: cairn.v1.BlockReportRequest
-	(*BlockReportResponse)(nil),                // 66: cairn.v1.BlockReportResponse
-	(*IncrementalBlockReportRequest)(nil),      // 67: cairn.v1.IncrementalBlockReportRequest
-	(*IncrementalBlockReportResponse)(nil),     // 68: cairn.v1.IncrementalBlockReportResponse
-	(*CommitBlockSynchronizationRequest)(nil),  // 69: cairn.v1.CommitBlockSynchronizationRequest
-	(*CommitBlockSynchronizationResponse)(nil), // 70: cairn.v1.CommitBlockSynchronizationResponse
-	(*OpWriteBlock)(nil),                       // 71: cairn.v1.OpWriteBlock
-	(*OpTransferBlock)(nil),                    // 72: cairn.v1.OpTransferBlock
-	(*OpRecoverBlock)(nil),                     // 73: cairn.v1.OpRecoverBlock
-	(*ReplicaRecoveryResponse)(nil),            // 74: cairn.v1.ReplicaRecoveryResponse
-	(*OpReadBlock)(nil),                        // 75: cairn.v1.OpReadBlock
-	(*BlockOpResponse)(nil),                    // 76: cairn.v1.BlockOpResponse
-	(*PacketHeader)(nil),                       // 77: cairn.v1.PacketHeader
-	(*PipelineAck)(nil),                        // 78: cairn.v1.PipelineAck
-	(*DecommissionRequest)(nil),                // 79: cairn.v1.DecommissionRequest
-	(*DecommissionResponse)(nil),               // 80: cairn.v1.DecommissionResponse
-	(*RecommissionRequest)(nil),                // 81: cairn.v1.RecommissionRequest
-	(*RecommissionResponse)(nil),               // 82: cairn.v1.RecommissionResponse
+	(*FsyncRequest)(nil),                       // 23: cairn.v1.FsyncRequest
+	(*FsyncResponse)(nil),                      // 24: cairn.v1.FsyncResponse
+	(*ListDirRequest)(nil),                     // 25: cairn.v1.ListDirRequest
+	(*ListDirResponse)(nil),                    // 26: cairn.v1.ListDirResponse
+	(*MkdirsRequest)(nil),                      // 27: cairn.v1.MkdirsRequest
+	(*MkdirsResponse)(nil),                     // 28: cairn.v1.MkdirsResponse
+	(*RenameRequest)(nil),                      // 29: cairn.v1.RenameRequest
+	(*RenameResponse)(nil),                     // 30: cairn.v1.RenameResponse
+	(*DeleteRequest)(nil),                      // 31: cairn.v1.DeleteRequest
+	(*DeleteResponse)(nil),                     // 32: cairn.v1.DeleteResponse
+	(*SetReplicationRequest)(nil),              // 33: cairn.v1.SetReplicationRequest
+	(*SetReplicationResponse)(nil),             // 34: cairn.v1.SetReplicationResponse
+	(*SetPermissionRequest)(nil),               // 35: cairn.v1.SetPermissionRequest
+	(*SetPermissionResponse)(nil),              // 36: cairn.v1.SetPermissionResponse
+	(*SetOwnerRequest)(nil),                    // 37: cairn.v1.SetOwnerRequest
+	(*SetOwnerResponse)(nil),                   // 38: cairn.v1.SetOwnerResponse
+	(*SetTimesRequest)(nil),                    // 39: cairn.v1.SetTimesRequest
+	(*SetTimesResponse)(nil),                   // 40: cairn.v1.SetTimesResponse
+	(*GetContentSummaryRequest)(nil),           // 41: cairn.v1.GetContentSummaryRequest
+	(*GetContentSummaryResponse)(nil),          // 42: cairn.v1.GetContentSummaryResponse
+	(*ReportBadBlocksRequest)(nil),             // 43: cairn.v1.ReportBadBlocksRequest
+	(*BadBlock)(nil),                           // 44: cairn.v1.BadBlock
+	(*ReportBadBlocksResponse)(nil),            // 45: cairn.v1.ReportBadBlocksResponse
+	(*GetAdditionalDatanodeRequest)(nil),       // 46: cairn.v1.GetAdditionalDatanodeRequest
+	(*GetAdditionalDatanodeResponse)(nil),      // 47: cairn.v1.GetAdditionalDatanodeResponse
+	(*UpdateBlockForPipelineRequest)(nil),      // 48: cairn.v1.UpdateBlockForPipelineRequest
+	(*UpdateBlockForPipelineResponse)(nil),     // 49: cairn.v1.UpdateBlockForPipelineResponse
+	(*UpdatePipelineRequest)(nil),              // 50: cairn.v1.UpdatePipelineRequest
+	(*UpdatePipelineResponse)(nil),             // 51: cairn.v1.UpdatePipelineResponse
+	(*GetDatanodeReportRequest)(nil),           // 52: cairn.v1.GetDatanodeReportRequest
+	(*DatanodeReport)(nil),                     // 53: cairn.v1.DatanodeReport
+	(*GetDatanodeReportResponse)(nil),          // 54: cairn.v1.GetDatanodeReportResponse
+	(*FsckRequest)(nil),                        // 55: cairn.v1.FsckRequest
+	(*FsckBlock)(nil),                          // 56: cairn.v1.FsckBlock
+	(*FsckFile)(nil),                           // 57: cairn.v1.FsckFile
+	(*FsckResponse)(nil),                       // 58: cairn.v1.FsckResponse
+	(*SafeModeRequest)(nil),                    // 59: cairn.v1.SafeModeRequest
+	(*SafeModeResponse)(nil),                   // 60: cairn.v1.SafeModeResponse
+	(*StorageReport)(nil),                      // 61: cairn.v1.StorageReport
+	(*RegisterRequest)(nil),                    // 62: cairn.v1.RegisterRequest
+	(*RegisterResponse)(nil),                   // 63: cairn.v1.RegisterResponse
+	(*HeartbeatRequest)(nil),                   // 64: cairn.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                  // 65: cairn.v1.HeartbeatResponse
+	(*Command)(nil),                            // 66: cairn.v1.Command
+	(*BlockReportRequest)(nil),                 // 67: cairn.v1.BlockReportRequest
+	(*BlockReportResponse)(nil),                // 68: cairn.v1.BlockReportResponse
+	(*IncrementalBlockReportRequest)(nil),      // 69: cairn.v1.IncrementalBlockReportRequest
+	(*IncrementalBlockReportResponse)(nil),     // 70: cairn.v1.IncrementalBlockReportResponse
+	(*CommitBlockSynchronizationRequest)(nil),  // 71: cairn.v1.CommitBlockSynchronizationRequest
+	(*CommitBlockSynchronizationResponse)(nil), // 72: cairn.v1.CommitBlockSynchronizationResponse
+	(*OpWriteBlock)(nil),                       // 73: cairn.v1.OpWriteBlock
+	(*OpTransferBlock)(nil),                    // 74: cairn.v1.OpTransferBlock
+	(*OpRecoverBlock)(nil),                     // 75: cairn.v1.OpRecoverBlock
+	(*ReplicaRecoveryResponse)(nil),            // 76: cairn.v1.ReplicaRecoveryResponse
+	(*OpReadBlock)(nil),                        // 77: cairn.v1.OpReadBlock
+	(*BlockOpResponse)(nil),                    // 78: cairn.v1.BlockOpResponse
+	(*PacketHeader)(nil),                       // 79: cairn.v1.PacketHeader
+	(*PipelineAck)(nil),                        // 80: cairn.v1.PipelineAck
+	(*DecommissionRequest)(nil),                // 81: cairn.v1.DecommissionRequest
+	(*DecommissionResponse)(nil),               // 82: cairn.v1.DecommissionResponse
+	(*RecommissionRequest)(nil),                // 83: cairn.v1.RecommissionRequest
+	(*RecommissionResponse)(nil),               // 84: cairn.v1.RecommissionResponse
 }
 var file_cairn_proto_depIdxs = []int32{
 	2,  // 0: cairn.v1.LocatedBlock.block:type_name -> cairn.v1.Block
@@ -5538,110 +5665,113 @@ var file_cairn_proto_depIdxs = []int32{
 	2,  // 8: cairn.v1.AbandonBlockRequest.block:type_name -> cairn.v1.Block
 	5,  // 9: cairn.v1.GetBlockLocationsResponse.file:type_name -> cairn.v1.FileInfo
 	5,  // 10: cairn.v1.GetFileInfoResponse.file:type_name -> cairn.v1.FileInfo
-	5,  // 11: cairn.v1.ListDirResponse.entries:type_name -> cairn.v1.FileInfo
-	5,  // 12: cairn.v1.MkdirsResponse.dir:type_name -> cairn.v1.FileInfo
-	42, // 13: cairn.v1.ReportBadBlocksRequest.blocks:type_name -> cairn.v1.BadBlock
-	2,  // 14: cairn.v1.BadBlock.block:type_name -> cairn.v1.Block
-	2,  // 15: cairn.v1.GetAdditionalDatanodeRequest.block:type_name -> cairn.v1.Block
-	3,  // 16: cairn.v1.GetAdditionalDatanodeResponse.node:type_name -> cairn.v1.DatanodeInfo
-	2,  // 17: cairn.v1.UpdateBlockForPipelineRequest.block:type_name -> cairn.v1.Block
-	2,  // 18: cairn.v1.UpdatePipelineRequest.block:type_name -> cairn.v1.Block
-	51, // 19: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
-	2,  // 20: cairn.v1.FsckBlock.block:type_name -> cairn.v1.Block
-	3,  // 21: cairn.v1.FsckBlock.locations:type_name -> cairn.v1.DatanodeInfo
-	54, // 22: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
-	55, // 23: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
-	59, // 24: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
-	59, // 25: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
-	64, // 26: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
-	0,  // 27: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
-	2,  // 28: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
-	3,  // 29: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
-	2,  // 30: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
-	2,  // 31: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
-	2,  // 32: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
-	2,  // 33: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
-	2,  // 34: cairn.v1.IncrementalBlockReportRequest.receiving:type_name -> cairn.v1.Block
-	2,  // 35: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
-	2,  // 36: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
-	3,  // 37: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	1,  // 38: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
-	2,  // 39: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
-	3,  // 40: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	2,  // 41: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
-	6,  // 42: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
-	2,  // 43: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
-	2,  // 44: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
-	6,  // 45: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
-	51, // 46: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	51, // 47: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	7,  // 48: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
-	9,  // 49: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
-	11, // 50: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
-	13, // 51: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
-	15, // 52: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
-	17, // 53: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
-	19, // 54: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
-	21, // 55: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
-	23, // 56: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
-	25, // 57: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
-	27, // 58: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
-	29, // 59: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
-	31, // 60: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
-	33, // 61: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
-	35, // 62: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
-	37, // 63: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
-	39, // 64: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
-	41, // 65: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
-	44, // 66: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
-	46, // 67: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
-	48, // 68: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
-	50, // 69: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	53, // 70: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	57, // 71: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	79, // 72: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	81, // 73: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	60, // 74: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
-	62, // 75: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
-	65, // 76: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
-	67, // 77: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
-	69, // 78: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
-	8,  // 79: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
-	10, // 80: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
-	12, // 81: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
-	14, // 82: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
-	16, // 83: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
-	18, // 84: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
-	20, // 85: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
-	22, // 86: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
-	24, // 87: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
-	26, // 88: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
-	28, // 89: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
-	30, // 90: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
-	32, // 91: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
-	34, // 92: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
-	36, // 93: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
-	38, // 94: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
-	40, // 95: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
-	43, // 96: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
-	45, // 97: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
-	47, // 98: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
-	49, // 99: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
-	52, // 100: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	56, // 101: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	58, // 102: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	80, // 103: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	82, // 104: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	61, // 105: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
-	63, // 106: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
-	66, // 107: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
-	68, // 108: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
-	70, // 109: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
-	79, // [79:110] is the sub-list for method output_type
-	48, // [48:79] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	2,  // 11: cairn.v1.FsyncRequest.last:type_name -> cairn.v1.Block
+	5,  // 12: cairn.v1.ListDirResponse.entries:type_name -> cairn.v1.FileInfo
+	5,  // 13: cairn.v1.MkdirsResponse.dir:type_name -> cairn.v1.FileInfo
+	44, // 14: cairn.v1.ReportBadBlocksRequest.blocks:type_name -> cairn.v1.BadBlock
+	2,  // 15: cairn.v1.BadBlock.block:type_name -> cairn.v1.Block
+	2,  // 16: cairn.v1.GetAdditionalDatanodeRequest.block:type_name -> cairn.v1.Block
+	3,  // 17: cairn.v1.GetAdditionalDatanodeResponse.node:type_name -> cairn.v1.DatanodeInfo
+	2,  // 18: cairn.v1.UpdateBlockForPipelineRequest.block:type_name -> cairn.v1.Block
+	2,  // 19: cairn.v1.UpdatePipelineRequest.block:type_name -> cairn.v1.Block
+	53, // 20: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
+	2,  // 21: cairn.v1.FsckBlock.block:type_name -> cairn.v1.Block
+	3,  // 22: cairn.v1.FsckBlock.locations:type_name -> cairn.v1.DatanodeInfo
+	56, // 23: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
+	57, // 24: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
+	61, // 25: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
+	61, // 26: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
+	66, // 27: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
+	0,  // 28: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
+	2,  // 29: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
+	3,  // 30: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
+	2,  // 31: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
+	2,  // 32: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
+	2,  // 33: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
+	2,  // 34: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
+	2,  // 35: cairn.v1.IncrementalBlockReportRequest.receiving:type_name -> cairn.v1.Block
+	2,  // 36: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
+	2,  // 37: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
+	3,  // 38: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	1,  // 39: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
+	2,  // 40: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
+	3,  // 41: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	2,  // 42: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
+	6,  // 43: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
+	2,  // 44: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
+	2,  // 45: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
+	6,  // 46: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
+	53, // 47: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	53, // 48: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	7,  // 49: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
+	9,  // 50: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
+	11, // 51: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
+	13, // 52: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
+	15, // 53: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
+	17, // 54: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
+	19, // 55: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
+	21, // 56: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
+	25, // 57: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
+	27, // 58: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
+	29, // 59: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
+	31, // 60: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
+	33, // 61: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
+	35, // 62: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
+	37, // 63: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
+	39, // 64: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
+	41, // 65: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
+	43, // 66: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
+	23, // 67: cairn.v1.ClientProtocol.Fsync:input_type -> cairn.v1.FsyncRequest
+	46, // 68: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
+	48, // 69: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
+	50, // 70: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
+	52, // 71: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	55, // 72: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	59, // 73: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	81, // 74: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	83, // 75: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	62, // 76: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
+	64, // 77: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
+	67, // 78: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
+	69, // 79: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
+	71, // 80: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
+	8,  // 81: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
+	10, // 82: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
+	12, // 83: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
+	14, // 84: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
+	16, // 85: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
+	18, // 86: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
+	20, // 87: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
+	22, // 88: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
+	26, // 89: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
+	28, // 90: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
+	30, // 91: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
+	32, // 92: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
+	34, // 93: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
+	36, // 94: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
+	38, // 95: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
+	40, // 96: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
+	42, // 97: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
+	45, // 98: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
+	24, // 99: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
+	47, // 100: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
+	49, // 101: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
+	51, // 102: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
+	54, // 103: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	58, // 104: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	60, // 105: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	82, // 106: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	84, // 107: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	63, // 108: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
+	65, // 109: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
+	68, // 110: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
+	70, // 111: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
+	72, // 112: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
+	81, // [81:113] is the sub-list for method output_type
+	49, // [49:81] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_cairn_proto_init() }
@@ -5655,7 +5785,7 @@ func file_cairn_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairn_proto_rawDesc), len(file_cairn_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   81,
+			NumMessages:   83,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

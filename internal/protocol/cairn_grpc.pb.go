@@ -40,6 +40,7 @@ const (
 	ClientProtocol_SetTimes_FullMethodName               = "/cairn.v1.ClientProtocol/SetTimes"
 	ClientProtocol_GetContentSummary_FullMethodName      = "/cairn.v1.ClientProtocol/GetContentSummary"
 	ClientProtocol_ReportBadBlocks_FullMethodName        = "/cairn.v1.ClientProtocol/ReportBadBlocks"
+	ClientProtocol_Fsync_FullMethodName                  = "/cairn.v1.ClientProtocol/Fsync"
 	ClientProtocol_GetAdditionalDatanode_FullMethodName  = "/cairn.v1.ClientProtocol/GetAdditionalDatanode"
 	ClientProtocol_UpdateBlockForPipeline_FullMethodName = "/cairn.v1.ClientProtocol/UpdateBlockForPipeline"
 	ClientProtocol_UpdatePipeline_FullMethodName         = "/cairn.v1.ClientProtocol/UpdatePipeline"
@@ -72,6 +73,9 @@ type ClientProtocolClient interface {
 	SetTimes(ctx context.Context, in *SetTimesRequest, opts ...grpc.CallOption) (*SetTimesResponse, error)
 	GetContentSummary(ctx context.Context, in *GetContentSummaryRequest, opts ...grpc.CallOption) (*GetContentSummaryResponse, error)
 	ReportBadBlocks(ctx context.Context, in *ReportBadBlocksRequest, opts ...grpc.CallOption) (*ReportBadBlocksResponse, error)
+	// Fsync records the length a writer has synced of its file's last
+	// block (HDFS fsync), so that new readers see those bytes. Logged.
+	Fsync(ctx context.Context, in *FsyncRequest, opts ...grpc.CallOption) (*FsyncResponse, error)
 	// Pipeline recovery (see internal/datatransfer/doc.go).
 	GetAdditionalDatanode(ctx context.Context, in *GetAdditionalDatanodeRequest, opts ...grpc.CallOption) (*GetAdditionalDatanodeResponse, error)
 	UpdateBlockForPipeline(ctx context.Context, in *UpdateBlockForPipelineRequest, opts ...grpc.CallOption) (*UpdateBlockForPipelineResponse, error)
@@ -274,6 +278,16 @@ func (c *clientProtocolClient) ReportBadBlocks(ctx context.Context, in *ReportBa
 	return out, nil
 }
 
+func (c *clientProtocolClient) Fsync(ctx context.Context, in *FsyncRequest, opts ...grpc.CallOption) (*FsyncResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FsyncResponse)
+	err := c.cc.Invoke(ctx, ClientProtocol_Fsync_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *clientProtocolClient) GetAdditionalDatanode(ctx context.Context, in *GetAdditionalDatanodeRequest, opts ...grpc.CallOption) (*GetAdditionalDatanodeResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetAdditionalDatanodeResponse)
@@ -376,6 +390,9 @@ type ClientProtocolServer interface {
 	SetTimes(context.Context, *SetTimesRequest) (*SetTimesResponse, error)
 	GetContentSummary(context.Context, *GetContentSummaryRequest) (*GetContentSummaryResponse, error)
 	ReportBadBlocks(context.Context, *ReportBadBlocksRequest) (*ReportBadBlocksResponse, error)
+	// Fsync records the length a writer has synced of its file's last
+	// block (HDFS fsync), so that new readers see those bytes. Logged.
+	Fsync(context.Context, *FsyncRequest) (*FsyncResponse, error)
 	// Pipeline recovery (see internal/datatransfer/doc.go).
 	GetAdditionalDatanode(context.Context, *GetAdditionalDatanodeRequest) (*GetAdditionalDatanodeResponse, error)
 	UpdateBlockForPipeline(context.Context, *UpdateBlockForPipelineRequest) (*UpdateBlockForPipelineResponse, error)
@@ -451,6 +468,9 @@ func (UnimplementedClientProtocolServer) GetContentSummary(context.Context, *Get
 }
 func (UnimplementedClientProtocolServer) ReportBadBlocks(context.Context, *ReportBadBlocksRequest) (*ReportBadBlocksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportBadBlocks not implemented")
+}
+func (UnimplementedClientProtocolServer) Fsync(context.Context, *FsyncRequest) (*FsyncResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Fsync not implemented")
 }
 func (UnimplementedClientProtocolServer) GetAdditionalDatanode(context.Context, *GetAdditionalDatanodeRequest) (*GetAdditionalDatanodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAdditionalDatanode not implemented")
@@ -821,6 +841,24 @@ func _ClientProtocol_ReportBadBlocks_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientProtocol_Fsync_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FsyncRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientProtocolServer).Fsync(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientProtocol_Fsync_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientProtocolServer).Fsync(ctx, req.(*FsyncRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClientProtocol_GetAdditionalDatanode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetAdditionalDatanodeRequest)
 	if err := dec(in); err != nil {
@@ -1043,6 +1081,10 @@ var ClientProtocol_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportBadBlocks",
 			Handler:    _ClientProtocol_ReportBadBlocks_Handler,
+		},
+		{
+			MethodName: "Fsync",
+			Handler:    _ClientProtocol_Fsync_Handler,
 		},
 		{
 			MethodName: "GetAdditionalDatanode",

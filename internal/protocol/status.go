@@ -69,7 +69,15 @@ func StatusFromError(err error) *Status {
 		return nil
 	}
 	s := &Status{Kind: uint32(cairn.KindOf(err))}
+	var lh *leaderHintError
+	if errors.As(err, &lh) {
+		s.LeaderHint = lh.addr
+	}
 	for e := err; ; {
+		if lh, ok := e.(*leaderHintError); ok {
+			e = lh.err
+			continue
+		}
 		ce, ok := e.(*cairn.Error)
 		if !ok {
 			s.Message = e.Error()
@@ -99,7 +107,46 @@ func ErrorFromStatus(op, path string, s *Status) error {
 	if s.Path != "" && s.Path != path {
 		msg = s.Path + ": " + msg
 	}
-	return &cairn.Error{Op: op, Path: path, Kind: cairn.Kind(s.Kind), Err: errors.New(msg)}
+	var cause error = errors.New(msg)
+	if s.LeaderHint != "" {
+		cause = &leaderHintError{addr: s.LeaderHint, err: cause}
+	}
+	return &cairn.Error{Op: op, Path: path, Kind: cairn.Kind(s.Kind), Err: cause}
+}
+
+// leaderHintError is an error that names the NameNode believed to lead
+// the group: on the server, the refusal of a member that does not lead
+// (WithLeaderHint); on the client, that refusal after FromStatus.
+type leaderHintError struct {
+	addr string // the leader's client RPC address
+	err  error
+}
+
+func (e *leaderHintError) Error() string { return e.err.Error() }
+func (e *leaderHintError) Unwrap() error { return e.err }
+
+// WithLeaderHint returns err carrying addr, the client RPC address
+// (host:port) of the NameNode that leads the group, which ToStatus puts
+// in the status's leader_hint field. NameNodes use it on their refusals
+// of kind cairn.NotLeader. An empty addr gives err unchanged.
+func WithLeaderHint(err error, addr string) error {
+	if err == nil || addr == "" {
+		return err
+	}
+	return &leaderHintError{addr: addr, err: err}
+}
+
+// LeaderHint returns the leader's client RPC address carried by err: by
+// a NameNode's refusal of kind cairn.NotLeader, once converted by
+// FromStatus (or built with WithLeaderHint). It is empty when err
+// carries none: the refusing NameNode knew no leader, or err is of
+// another kind.
+func LeaderHint(err error) string {
+	var lh *leaderHintError
+	if errors.As(err, &lh) {
+		return lh.addr
+	}
+	return ""
 }
 
 func codeOf(k cairn.Kind, err error) codes.Code {

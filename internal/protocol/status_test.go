@@ -43,3 +43,42 @@ func TestStatusRoundTrip(t *testing.T) {
 		t.Error("a nil status is not success")
 	}
 }
+
+// TestLeaderHintRoundTrip: a NameNode's not-leader refusal carries the
+// leader's address across the wire in the status, not in its text.
+func TestLeaderHintRoundTrip(t *testing.T) {
+	refusal := WithLeaderHint(cairn.Errorf("", "", cairn.NotLeader, "not the leader"), "10.0.0.2:8020")
+	wire := ToStatus(refusal)
+	st, _ := status.FromError(wire)
+	if st.Code() != codes.Unavailable {
+		t.Errorf("code of a not-leader refusal = %v, want Unavailable", st.Code())
+	}
+	got := FromStatus("mkdir", "/a", status.ErrorProto(st.Proto()))
+	if k := cairn.KindOf(got); k != cairn.NotLeader {
+		t.Errorf("kind after the wire = %v, want NotLeader", k)
+	}
+	if h := LeaderHint(got); h != "10.0.0.2:8020" {
+		t.Errorf("LeaderHint(%v) = %q, want %q", got, h, "10.0.0.2:8020")
+	}
+	if got, want := got.Error(), "mkdir /a: not the leader"; got != want {
+		t.Errorf("error after the wire = %q, want %q", got, want)
+	}
+	// The hint survives wrapping on the server side too.
+	wrapped := cairn.E("namenode.Mkdirs", "/a", WithLeaderHint(cairn.Errorf("", "", cairn.NotLeader, "no"), "h:1"))
+	if h := LeaderHint(FromStatus("mkdir", "/a", ToStatus(wrapped))); h != "h:1" {
+		t.Errorf("hint of a wrapped refusal = %q, want h:1", h)
+	}
+
+	// Without a known leader, and on other errors, there is no hint.
+	for _, err := range []error{
+		WithLeaderHint(cairn.Errorf("", "", cairn.NotLeader, "no leader"), ""),
+		cairn.E("x", "/a", cairn.NotExist),
+	} {
+		if h := LeaderHint(FromStatus("op", "/a", ToStatus(err))); h != "" {
+			t.Errorf("LeaderHint of %v = %q, want empty", err, h)
+		}
+	}
+	if WithLeaderHint(nil, "h:1") != nil {
+		t.Error("WithLeaderHint(nil) is not nil")
+	}
+}

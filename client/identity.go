@@ -1,0 +1,43 @@
+package client
+
+import (
+	"context"
+	"slices"
+)
+
+// identity is the user a call is made for.
+type identity struct {
+	user   string
+	groups []string
+}
+
+type identityKey struct{}
+
+// AsUser returns a context under which the Client's calls are made for
+// user, a member of groups, instead of the Client's own user (the OS
+// user, or the one given by WithUser): one Client serves many users, as
+// a gateway needs. Files and directories created under it are owned by
+// user and its first group (the Client's group when none is given).
+//
+// The identity travels with every NameNode call in gRPC metadata (keys
+// "cairn-user" and "cairn-groups"); the NameNode does not authenticate
+// it yet. An empty user leaves ctx as it is.
+func AsUser(ctx context.Context, user string, groups ...string) context.Context {
+	if user == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, identityKey{}, identity{user: user, groups: slices.Clone(groups)})
+}
+
+// ownerOf returns the owner and group of what a call under ctx
+// creates: its AsUser identity's, or the Client's.
+func (c *Client) ownerOf(ctx context.Context) (owner, group string) {
+	if id, ok := ctx.Value(identityKey{}).(identity); ok {
+		group = c.group
+		if len(id.groups) > 0 {
+			group = id.groups[0]
+		}
+		return id.user, group
+	}
+	return c.owner, c.group
+}
