@@ -9,10 +9,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,24 +58,47 @@ func run(m *testing.M) int {
 // the call and never handed out before in this test process: addresses
 // are all chosen before the processes that bind them start, and the
 // kernel may offer a just-released port again.
+//
+// Ports come from below the kernel's ephemeral range, which neither
+// outgoing connections nor listeners on port 0 (of this or any other
+// process on the machine) ever take, so that the port is still free
+// when its process binds it; a port taken meanwhile by another test
+// binary choosing the same way is the only clash left, and a rare one.
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	handedOut.Lock()
 	defer handedOut.Unlock()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	lo, hi := quietPorts()
+	for range 200 {
+		port := lo + rand.IntN(hi-lo)
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if handedOut.addrs[addr] {
+			continue
 		}
-		addr := l.Addr().String()
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
 		l.Close()
-		if !handedOut.addrs[addr] {
-			handedOut.addrs[addr] = true
-			return addr
+		handedOut.addrs[addr] = true
+		return addr
+	}
+	t.Fatalf("no free loopback port in [%d, %d) after 200 tries", lo, hi)
+	return ""
+}
+
+// quietPorts is the range freeAddr chooses from: the 12,000 ports below
+// the ephemeral range (net.ipv4.ip_local_port_range; 32768 if unknown).
+func quietPorts() (lo, hi int) {
+	hi = 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 2048 {
+				hi = n
+			}
 		}
 	}
-	t.Fatal("no fresh loopback port after 100 tries")
-	return ""
+	return max(1024, hi-12000), hi
 }
 
 // handedOut are the addresses freeAddr returned.

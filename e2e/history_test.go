@@ -220,9 +220,9 @@ type hcluster struct {
 
 // startHistoryCluster starts the NameNode and the DataNodes with their
 // proxies.
-func startHistoryCluster(t *testing.T) *hcluster {
+func startHistoryCluster(t *testing.T, outDir func() string) *hcluster {
 	t.Helper()
-	hc := &hcluster{cluster: &cluster{t: t, dir: t.TempDir(), nnAddr: freeAddr(t)}}
+	hc := &hcluster{cluster: &cluster{t: t, dir: t.TempDir(), nnAddr: freeAddr(t)}, outDir: outDir}
 	c := hc.cluster
 	hc.nnArgs = []string{"namenode",
 		"--dir", filepath.Join(c.dir, "nn"),
@@ -1087,8 +1087,7 @@ func historySeed(t *testing.T, seed int64, run time.Duration) {
 		os.MkdirAll(outDir, 0o755)
 		return outDir
 	}
-	hc := startHistoryCluster(t)
-	hc.outDir = out
+	hc := startHistoryCluster(t, out) // out first: a failed start saves the logs too
 	steps := schedule(seed, run)
 	h := &history{start: time.Now()}
 	for i, s := range steps {
