@@ -64,6 +64,7 @@ func (r *clientRPC) GetServerDefaults(ctx context.Context, req *pb.GetServerDefa
 }
 
 func (r *clientRPC) Create(ctx context.Context, req *pb.CreateRequest) (*pb.CreateResponse, error) {
+	owner, group := ownerOf(ctx, req.Owner, req.Group)
 	st, err := r.s.Create(ctx, req.Path, CreateOptions{
 		Mode:         fs.FileMode(req.Mode).Perm(),
 		Replication:  int(req.Replication),
@@ -71,8 +72,8 @@ func (r *clientRPC) Create(ctx context.Context, req *pb.CreateRequest) (*pb.Crea
 		Overwrite:    req.Overwrite,
 		CreateParent: req.CreateParent,
 		ClientName:   req.ClientName,
-		Owner:        req.Owner,
-		Group:        req.Group,
+		Owner:        owner,
+		Group:        group,
 		Touch:        req.Touch,
 	})
 	if err != nil {
@@ -155,7 +156,8 @@ func (r *clientRPC) ListDir(ctx context.Context, req *pb.ListDirRequest) (*pb.Li
 }
 
 func (r *clientRPC) Mkdirs(ctx context.Context, req *pb.MkdirsRequest) (*pb.MkdirsResponse, error) {
-	st, err := r.s.Mkdirs(ctx, req.Path, fs.FileMode(req.Mode).Perm(), req.Parents, req.Owner, req.Group)
+	owner, group := ownerOf(ctx, req.Owner, req.Group)
+	st, err := r.s.Mkdirs(ctx, req.Path, fs.FileMode(req.Mode).Perm(), req.Parents, owner, group)
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}

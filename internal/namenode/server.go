@@ -131,7 +131,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	gs := s.cfg.Transport.NewGRPCServer(
 		grpc.MaxRecvMsgSize(256<<20),
 		grpc.MaxSendMsgSize(256<<20),
-		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor()),
+		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor(), identityInterceptor),
 	)
 	protocol.RegisterClientProtocolServer(gs, &clientRPC{s: s})
 	protocol.RegisterDatanodeProtocolServer(gs, &datanodeRPC{s: s})

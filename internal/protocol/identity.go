@@ -1,5 +1,12 @@
 package protocol
 
+import (
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc/metadata"
+)
+
 // gRPC metadata keys of the caller's identity. The client sends them
 // with every ClientProtocol call (client.AsUser, or the client's own
 // user); a server reads them with metadata.FromIncomingContext. They are
@@ -11,3 +18,53 @@ const (
 	// when none are claimed.
 	MetadataGroups = "cairn-groups"
 )
+
+// Caller is who a call is made for, as the server established it from
+// the call's metadata (and, once the security work lands, from its
+// credentials).
+type Caller struct {
+	User   string
+	Groups []string
+}
+
+// maxNameLen bounds a user or group name in the metadata.
+const maxNameLen = 256
+
+// CallerFromMetadata reads the caller's identity from gRPC metadata: ok
+// is false when the call names no user. A user or group name that is
+// empty, too long or holds a control character, a comma or a colon is
+// an error.
+func CallerFromMetadata(md metadata.MD) (c Caller, ok bool, err error) {
+	users := md.Get(MetadataUser)
+	if len(users) == 0 {
+		return Caller{}, false, nil
+	}
+	if len(users) > 1 {
+		return Caller{}, false, fmt.Errorf("%s: %d users named, want one", MetadataUser, len(users))
+	}
+	if err := checkName(MetadataUser, users[0]); err != nil {
+		return Caller{}, false, err
+	}
+	c.User = users[0]
+	for _, v := range md.Get(MetadataGroups) {
+		for _, g := range strings.Split(v, ",") {
+			if err := checkName(MetadataGroups, g); err != nil {
+				return Caller{}, false, err
+			}
+			c.Groups = append(c.Groups, g)
+		}
+	}
+	return c, true, nil
+}
+
+func checkName(key, name string) error {
+	if name == "" || len(name) > maxNameLen {
+		return fmt.Errorf("%s: a name must have 1 to %d bytes, not %d", key, maxNameLen, len(name))
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || r == ',' || r == ':' {
+			return fmt.Errorf("%s: name %q holds %q", key, name, r)
+		}
+	}
+	return nil
+}

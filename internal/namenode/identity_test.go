@@ -1,0 +1,61 @@
+package namenode
+
+import (
+	"context"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/cairn-fs/cairn/internal/protocol"
+)
+
+func TestCallerIdentity(t *testing.T) {
+	s := newServer(t)
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	c, dn, _ := serve(t, s, ctx)
+	if _, err := dn.Register(bg, &pb.RegisterRequest{NodeId: "dn", Addr: "127.0.0.1:9866", ClusterId: string(s.ClusterID()),
+		Storage: &pb.StorageReport{CapacityBytes: 1 << 40, RemainingBytes: 1 << 40}}); err != nil {
+		t.Fatal(err)
+	}
+	as := func(kv ...string) context.Context { return metadata.AppendToOutgoingContext(bg, kv...) }
+
+	// The caller named in the metadata owns what it creates, whatever
+	// the body says; its group is the body's, else its first.
+	cr, err := c.Create(as(pb.MetadataUser, "bob", pb.MetadataGroups, "eng,ops"), &pb.CreateRequest{Path: "/bob/f", ClientName: "cl", CreateParent: true, Owner: "mallory", Mode: 0o644, Replication: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.File.Owner != "bob" || cr.File.Group != "eng" {
+		t.Errorf("Create as bob: owner %q group %q, want bob eng", cr.File.Owner, cr.File.Group)
+	}
+	md, err := c.Mkdirs(as(pb.MetadataUser, "bob"), &pb.MkdirsRequest{Path: "/bob/d", Owner: "mallory", Group: "staff", Mode: 0o755})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.Dir.Owner != "bob" || md.Dir.Group != "staff" {
+		t.Errorf("Mkdirs as bob: owner %q group %q, want bob staff", md.Dir.Owner, md.Dir.Group)
+	}
+	// A call that names no one: the body's owner, as before.
+	md, err = c.Mkdirs(bg, &pb.MkdirsRequest{Path: "/anon", Owner: "carol", Group: "g", Mode: 0o755})
+	if err != nil || md.Dir.Owner != "carol" {
+		t.Fatalf("Mkdirs without identity = %v, %v; want owner carol", md, err)
+	}
+	// A malformed identity is refused, and nothing is created.
+	for _, kv := range [][]string{
+		{pb.MetadataUser, "bob,root"},
+		{pb.MetadataUser, ""},
+		{pb.MetadataUser, "bob", pb.MetadataGroups, "eng,,ops"},
+		{pb.MetadataUser, "a", pb.MetadataUser, "b"},
+	} {
+		_, err := c.Mkdirs(as(kv...), &pb.MkdirsRequest{Path: "/bad", Mode: 0o755})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Errorf("Mkdirs with metadata %q: %v, want InvalidArgument", kv, err)
+		}
+	}
+	if fi, err := c.GetFileInfo(bg, &pb.GetFileInfoRequest{Path: "/bad"}); err == nil && fi.GetFile() != nil {
+		t.Errorf("a refused Mkdirs created /bad")
+	}
+}
