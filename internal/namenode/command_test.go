@@ -85,11 +85,11 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	for _, i := range []int{0, 10, len(data) / 2, len(data) - 1} {
 		bad := append([]byte(nil), data...)
 		bad[i] ^= 0x40
-		if _, err := decodeSnapshot(bad, s2.reg); err == nil {
+		if _, err := decodeSnapshot(bad); err == nil {
 			t.Errorf("decodeSnapshot with byte %d flipped = nil error", i)
 		}
 	}
-	if _, err := decodeSnapshot(data[:len(data)-5], s2.reg); err == nil {
+	if _, err := decodeSnapshot(data[:len(data)-5]); err == nil {
 		t.Errorf("decodeSnapshot of a truncated snapshot = nil error")
 	}
 }
@@ -106,6 +106,6 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		data := binary.LittleEndian.AppendUint32(append([]byte(snapshotMagic), body...), 0)
 		data = data[:len(data)-4]
 		data = binary.LittleEndian.AppendUint32(data, crc32.Checksum(data, castagnoli))
-		decodeSnapshot(data, ns.reg)
+		decodeSnapshot(data)
 	})
 }

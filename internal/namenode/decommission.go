@@ -52,7 +52,7 @@ func (s *Server) setNodeAdmin(ctx context.Context, node string, decommission boo
 	if decommission {
 		c.flags |= flagDecommission
 	}
-	if _, err := s.propose(ctx, &c); err != nil {
+	if _, err := s.mutate(ctx, &c); err != nil {
 		return DatanodeStatus{}, err
 	}
 	if decommission {

@@ -19,22 +19,23 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// encodeSnapshot serializes the namespace (not the replicas, which come
-// from DataNode reports). The caller holds ns.mu, at least for reading.
-func (ns *namespace) encodeSnapshot() []byte {
-	b := make([]byte, 0, 64+int(ns.files+ns.dirs)*48)
+// encodeSnapshot serializes the replicated state (not the replicas,
+// which come from DataNode reports). The caller holds ns.mu, at least
+// for reading.
+func (r *replicated) encodeSnapshot() []byte {
+	b := make([]byte, 0, 64+int(r.files+r.dirs)*48)
 	b = append(b, snapshotMagic...)
 	b = binary.AppendUvarint(b, snapshotVersion)
-	b = binary.AppendUvarint(b, ns.nextInodeID)
-	b = binary.AppendUvarint(b, ns.nextBlockID)
-	b = binary.AppendUvarint(b, ns.nextGenStamp)
-	b = binary.AppendUvarint(b, uint64(len(ns.strs)))
-	for _, s := range ns.strs {
+	b = binary.AppendUvarint(b, r.nextInodeID)
+	b = binary.AppendUvarint(b, r.nextBlockID)
+	b = binary.AppendUvarint(b, r.nextGenStamp)
+	b = binary.AppendUvarint(b, uint64(len(r.strs)))
+	for _, s := range r.strs {
 		b = appendString(b, s)
 	}
-	b = ns.appendInode(b, ns.root)
-	decom := make([]string, 0, len(ns.decom))
-	for id := range ns.decom {
+	b = r.appendInode(b, r.root)
+	decom := make([]string, 0, len(r.decom))
+	for id := range r.decom {
 		decom = append(decom, string(id))
 	}
 	slices.Sort(decom)
@@ -57,7 +58,7 @@ const (
 	recUC   = 2 // a file under construction
 )
 
-func (ns *namespace) appendInode(b []byte, n *inode) []byte {
+func (r *replicated) appendInode(b []byte, n *inode) []byte {
 	kind := byte(recDir)
 	switch {
 	case n.isDir():
@@ -76,7 +77,7 @@ func (ns *namespace) appendInode(b []byte, n *inode) []byte {
 	if kind == recDir {
 		b = binary.AppendUvarint(b, uint64(len(n.children)))
 		for _, c := range n.children {
-			b = ns.appendInode(b, c)
+			b = r.appendInode(b, c)
 		}
 		return b
 	}
@@ -84,7 +85,7 @@ func (ns *namespace) appendInode(b []byte, n *inode) []byte {
 	b = binary.AppendVarint(b, n.blkSize)
 	if kind == recUC {
 		var u ucFile
-		if p := ns.uc[n.id]; p != nil {
+		if p := r.uc[n.id]; p != nil {
 			u = *p
 		}
 		b = appendString(b, u.holder)
@@ -107,9 +108,8 @@ func (ns *namespace) appendInode(b []byte, n *inode) []byte {
 	return b
 }
 
-// decodeSnapshot parses a snapshot into a fresh namespace that shares
-// reg with ns.
-func decodeSnapshot(data []byte, reg *registry) (*namespace, error) {
+// decodeSnapshot parses a snapshot into a new replicated state.
+func decodeSnapshot(data []byte) (*replicated, error) {
 	if len(data) < len(snapshotMagic)+4 || string(data[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, errors.New("not a cairn namespace snapshot")
 	}
@@ -122,37 +122,37 @@ func decodeSnapshot(data []byte, reg *registry) (*namespace, error) {
 	if d.err == nil && (version < 1 || version > snapshotVersion) {
 		return nil, fmt.Errorf("unknown snapshot version %d", version)
 	}
-	ns := newNamespace(reg)
-	ns.nextInodeID = d.uvarint()
-	ns.nextBlockID = d.uvarint()
-	ns.nextGenStamp = d.uvarint()
+	r := newReplicated()
+	r.nextInodeID = d.uvarint()
+	r.nextBlockID = d.uvarint()
+	r.nextGenStamp = d.uvarint()
 	nstr := d.uvarint()
 	if nstr == 0 || nstr > uint64(len(d.b)) {
 		return nil, errors.New("snapshot: bad string table")
 	}
-	ns.strs = make([]string, 0, nstr)
-	ns.strIdx = make(map[string]uint32, nstr)
+	r.strs = make([]string, 0, nstr)
+	r.strIdx = make(map[string]uint32, nstr)
 	for i := uint64(0); i < nstr && d.err == nil; i++ {
 		s := d.str()
-		ns.strIdx[s] = uint32(i)
-		ns.strs = append(ns.strs, s)
+		r.strIdx[s] = uint32(i)
+		r.strs = append(r.strs, s)
 	}
-	ns.files, ns.dirs = 0, 0
-	root, err := ns.readInode(d, nil)
+	r.files, r.dirs = 0, 0
+	root, err := r.readInode(d, nil)
 	if err != nil {
 		return nil, err
 	}
 	if !root.isDir() {
 		return nil, errors.New("snapshot: root is not a directory")
 	}
-	ns.root = root
+	r.root = root
 	if version >= 2 {
 		n := d.uvarint()
 		if n > uint64(len(d.b)) {
 			return nil, errors.New("snapshot: bad decommissioning node count")
 		}
 		for i := uint64(0); i < n && d.err == nil; i++ {
-			ns.decom[cairn.NodeID(d.str())] = struct{}{}
+			r.decom[cairn.NodeID(d.str())] = struct{}{}
 		}
 		if d.err != nil {
 			return nil, fmt.Errorf("snapshot: %w", d.err)
@@ -161,10 +161,10 @@ func decodeSnapshot(data []byte, reg *registry) (*namespace, error) {
 	if len(d.b) != 0 {
 		return nil, fmt.Errorf("snapshot: %d trailing bytes", len(d.b))
 	}
-	return ns, nil
+	return r, nil
 }
 
-func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
+func (r *replicated) readInode(d *decoder, parent *inode) (*inode, error) {
 	kind := d.byte()
 	n := &inode{parent: parent}
 	n.id = d.uvarint()
@@ -175,7 +175,7 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 	if d.err != nil {
 		return nil, fmt.Errorf("snapshot: %w", d.err)
 	}
-	if owner >= uint64(len(ns.strs)) || group >= uint64(len(ns.strs)) {
+	if owner >= uint64(len(r.strs)) || group >= uint64(len(r.strs)) {
 		return nil, errors.New("snapshot: bad owner or group index")
 	}
 	n.owner, n.group = uint32(owner), uint32(group)
@@ -187,7 +187,7 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 	switch kind {
 	case recDir:
 		n.flags = inodeDir
-		ns.dirs++
+		r.dirs++
 		count := d.uvarint()
 		if count > uint64(len(d.b)) {
 			return nil, errors.New("snapshot: bad child count")
@@ -196,7 +196,7 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 			n.children = make([]*inode, 0, count)
 		}
 		for i := uint64(0); i < count; i++ {
-			c, err := ns.readInode(d, n)
+			c, err := r.readInode(d, n)
 			if err != nil {
 				return nil, err
 			}
@@ -210,7 +210,7 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 	default:
 		return nil, fmt.Errorf("snapshot: unknown inode kind %d", kind)
 	}
-	ns.files++
+	r.files++
 	n.repl = uint16(d.uvarint())
 	n.blkSize = d.varint()
 	if kind == recUC {
@@ -223,7 +223,7 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 		for i := uint64(0); i < count && d.err == nil; i++ {
 			u.expected = append(u.expected, cairn.NodeID(d.str()))
 		}
-		ns.uc[n.id] = u
+		r.uc[n.id] = u
 	}
 	count := d.uvarint()
 	if count > uint64(len(d.b)) {
@@ -238,13 +238,10 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 		b.gs = cairn.GenStamp(d.uvarint())
 		b.len = d.varint()
 		b.committed = d.byte() == 1
-		if _, dup := ns.blocks[b.id]; dup {
+		if _, dup := r.blocks[b.id]; dup {
 			return nil, fmt.Errorf("snapshot: block %d appears twice", b.id)
 		}
-		ns.blocks[b.id] = b
-		if b.committed {
-			ns.completeBlocks.Add(1)
-		}
+		r.blocks[b.id] = b
 		n.blocks = append(n.blocks, b)
 	}
 	if d.err != nil {
