@@ -24,26 +24,44 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // for reading.
 func (r *replicated) encodeSnapshot() []byte {
 	b := make([]byte, 0, 64+int(r.files+r.dirs)*48)
-	b = append(b, snapshotMagic...)
-	b = binary.AppendUvarint(b, snapshotVersion)
-	b = binary.AppendUvarint(b, r.nextInodeID)
-	b = binary.AppendUvarint(b, r.nextBlockID)
-	b = binary.AppendUvarint(b, r.nextGenStamp)
-	b = binary.AppendUvarint(b, uint64(len(r.strs)))
-	for _, s := range r.strs {
-		b = appendString(b, s)
-	}
+	b = appendSnapshotHeader(b, r.nextInodeID, r.nextBlockID, r.nextGenStamp, r.strs)
 	b = r.appendInode(b, r.root)
 	decom := make([]string, 0, len(r.decom))
 	for id := range r.decom {
 		decom = append(decom, string(id))
 	}
 	slices.Sort(decom)
+	b = appendSnapshotTrailer(b, decom)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// The append functions below are the snapshot format's one writer: the
+// state machine's encodeSnapshot and the exported SnapshotWriter (for
+// a namespace generated outside the NameNode) both use them.
+
+// appendSnapshotHeader appends the magic, the version, the counters and
+// the string table.
+func appendSnapshotHeader(b []byte, nextInodeID, nextBlockID, nextGenStamp uint64, strs []string) []byte {
+	b = append(b, snapshotMagic...)
+	b = binary.AppendUvarint(b, snapshotVersion)
+	b = binary.AppendUvarint(b, nextInodeID)
+	b = binary.AppendUvarint(b, nextBlockID)
+	b = binary.AppendUvarint(b, nextGenStamp)
+	b = binary.AppendUvarint(b, uint64(len(strs)))
+	for _, s := range strs {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+// appendSnapshotTrailer appends the sorted IDs of the DataNodes being
+// decommissioned; the checksum follows.
+func appendSnapshotTrailer(b []byte, decom []string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(decom)))
 	for _, id := range decom {
 		b = appendString(b, id)
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return b
 }
 
 func appendString(b []byte, s string) []byte {
@@ -58,6 +76,29 @@ const (
 	recUC   = 2 // a file under construction
 )
 
+// appendInodeHead appends the fields every inode record starts with;
+// a directory's child count or a file's fields follow.
+func appendInodeHead(b []byte, kind byte, id uint64, name string, mode uint16, owner, group uint32, mtime int64) []byte {
+	b = append(b, kind)
+	b = binary.AppendUvarint(b, id)
+	b = appendString(b, name)
+	b = binary.AppendUvarint(b, uint64(mode))
+	b = binary.AppendUvarint(b, uint64(owner))
+	b = binary.AppendUvarint(b, uint64(group))
+	return binary.AppendVarint(b, mtime)
+}
+
+// appendBlockRecord appends one block of a file record.
+func appendBlockRecord(b []byte, id cairn.BlockID, gs cairn.GenStamp, length int64, committed bool) []byte {
+	b = binary.AppendUvarint(b, uint64(id))
+	b = binary.AppendUvarint(b, uint64(gs))
+	b = binary.AppendVarint(b, length)
+	if committed {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
 func (r *replicated) appendInode(b []byte, n *inode) []byte {
 	kind := byte(recDir)
 	switch {
@@ -67,13 +108,7 @@ func (r *replicated) appendInode(b []byte, n *inode) []byte {
 	default:
 		kind = recFile
 	}
-	b = append(b, kind)
-	b = binary.AppendUvarint(b, n.id)
-	b = appendString(b, n.name)
-	b = binary.AppendUvarint(b, uint64(n.mode))
-	b = binary.AppendUvarint(b, uint64(n.owner))
-	b = binary.AppendUvarint(b, uint64(n.group))
-	b = binary.AppendVarint(b, n.mtime)
+	b = appendInodeHead(b, kind, n.id, n.name, n.mode, n.owner, n.group, n.mtime)
 	if kind == recDir {
 		b = binary.AppendUvarint(b, uint64(len(n.children)))
 		for _, c := range n.children {
@@ -96,14 +131,7 @@ func (r *replicated) appendInode(b []byte, n *inode) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(n.blocks)))
 	for _, blk := range n.blocks {
-		b = binary.AppendUvarint(b, uint64(blk.id))
-		b = binary.AppendUvarint(b, uint64(blk.gs))
-		b = binary.AppendVarint(b, blk.len)
-		committed := byte(0)
-		if blk.committed {
-			committed = 1
-		}
-		b = append(b, committed)
+		b = appendBlockRecord(b, blk.id, blk.gs, blk.len, blk.committed)
 	}
 	return b
 }
