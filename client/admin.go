@@ -38,7 +38,7 @@ type ClusterReport struct {
 // DatanodeReport asks the NameNode for the state of every DataNode it
 // knows.
 func (c *Client) DatanodeReport(ctx context.Context) (ClusterReport, error) {
-	resp, err := c.rpc.GetDatanodeReport(ctx, &protocol.GetDatanodeReportRequest{})
+	resp, err := c.admin.GetDatanodeReport(ctx, &protocol.GetDatanodeReportRequest{})
 	if err != nil {
 		return ClusterReport{}, protocol.FromStatus("dfsadmin report", c.addr, err)
 	}
@@ -110,7 +110,7 @@ func (c *Client) Fsck(ctx context.Context, path string, opts FsckOptions) (FsckR
 	}
 	opts.Blocks = opts.Blocks || opts.Locations
 	opts.Files = opts.Files || opts.Blocks
-	resp, err := c.rpc.Fsck(ctx, &protocol.FsckRequest{
+	resp, err := c.admin.Fsck(ctx, &protocol.FsckRequest{
 		Path:          path,
 		ListFiles:     opts.Files,
 		ListBlocks:    opts.Blocks,
@@ -174,7 +174,7 @@ func (c *Client) SafeMode(ctx context.Context, action string) (SafeModeStatus, e
 	default:
 		return SafeModeStatus{}, cairn.Errorf(op, action, cairn.Invalid, "unknown safe mode action %q (want get, enter or leave)", action)
 	}
-	resp, err := c.rpc.SafeMode(ctx, &protocol.SafeModeRequest{Action: action})
+	resp, err := c.admin.SafeMode(ctx, &protocol.SafeModeRequest{Action: action})
 	if err != nil {
 		return SafeModeStatus{}, protocol.FromStatus(op, action, err)
 	}

@@ -71,9 +71,9 @@ const serviceConfig = `{"methodConfig": [{
 		{"service": "cairn.v1.ClientProtocol", "method": "SetPermission"},
 		{"service": "cairn.v1.ClientProtocol", "method": "SetOwner"},
 		{"service": "cairn.v1.ClientProtocol", "method": "SetTimes"},
-		{"service": "cairn.v1.ClientProtocol", "method": "GetDatanodeReport"},
-		{"service": "cairn.v1.ClientProtocol", "method": "Fsck"},
-		{"service": "cairn.v1.ClientProtocol", "method": "SafeMode"}
+		{"service": "cairn.v1.AdminProtocol", "method": "GetDatanodeReport"},
+		{"service": "cairn.v1.AdminProtocol", "method": "Fsck"},
+		{"service": "cairn.v1.AdminProtocol", "method": "SafeMode"}
 	],
 	"retryPolicy": {
 		"maxAttempts": 5,
@@ -139,6 +139,7 @@ type Client struct {
 	addr  string // the NameNode's address
 	conn  *grpc.ClientConn
 	rpc   protocol.ClientProtocolClient
+	admin protocol.AdminProtocolClient
 	name  string // lease holder name
 	owner string
 	group string
@@ -210,6 +211,7 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 		addr:    namenode,
 		conn:    conn,
 		rpc:     protocol.NewClientProtocolClient(conn),
+		admin:   protocol.NewAdminProtocolClient(conn),
 		name:    o.clientName,
 		owner:   o.owner,
 		group:   o.group,

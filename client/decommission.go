@@ -14,7 +14,7 @@ import (
 // its data-transfer address (host:port) or its ID. The answer is the
 // node's state right after the request.
 func (c *Client) Decommission(ctx context.Context, node string) (DatanodeStatus, error) {
-	resp, err := c.rpc.Decommission(ctx, &protocol.DecommissionRequest{Node: node})
+	resp, err := c.admin.Decommission(ctx, &protocol.DecommissionRequest{Node: node})
 	if err != nil {
 		return DatanodeStatus{}, protocol.FromStatus("decommission", node, err)
 	}
@@ -24,7 +24,7 @@ func (c *Client) Decommission(ctx context.Context, node string) (DatanodeStatus,
 // Recommission puts a decommissioning or decommissioned DataNode back in
 // service.
 func (c *Client) Recommission(ctx context.Context, node string) (DatanodeStatus, error) {
-	resp, err := c.rpc.Recommission(ctx, &protocol.RecommissionRequest{Node: node})
+	resp, err := c.admin.Recommission(ctx, &protocol.RecommissionRequest{Node: node})
 	if err != nil {
 		return DatanodeStatus{}, protocol.FromStatus("recommission", node, err)
 	}

@@ -134,6 +134,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor()),
 	)
 	protocol.RegisterClientProtocolServer(gs, &clientRPC{s: s})
+	protocol.RegisterAdminProtocolServer(gs, &adminRPC{s: s})
 	protocol.RegisterDatanodeProtocolServer(gs, &datanodeRPC{s: s})
 	s.mu.Lock()
 	if s.closed {

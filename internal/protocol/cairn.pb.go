@@ -5419,6 +5419,12 @@ const file_cairn_proto_rawDesc = "" +
 	"\x04Fsck\x12\x15.cairn.v1.FsckRequest\x1a\x16.cairn.v1.FsckResponse\x12A\n" +
 	"\bSafeMode\x12\x19.cairn.v1.SafeModeRequest\x1a\x1a.cairn.v1.SafeModeResponse\x12M\n" +
 	"\fDecommission\x12\x1d.cairn.v1.DecommissionRequest\x1a\x1e.cairn.v1.DecommissionResponse\x12M\n" +
+	"\fRecommission\x12\x1d.cairn.v1.RecommissionRequest\x1a\x1e.cairn.v1.RecommissionResponse2\x85\x03\n" +
+	"\rAdminProtocol\x12\\\n" +
+	"\x11GetDatanodeReport\x12\".cairn.v1.GetDatanodeReportRequest\x1a#.cairn.v1.GetDatanodeReportResponse\x125\n" +
+	"\x04Fsck\x12\x15.cairn.v1.FsckRequest\x1a\x16.cairn.v1.FsckResponse\x12A\n" +
+	"\bSafeMode\x12\x19.cairn.v1.SafeModeRequest\x1a\x1a.cairn.v1.SafeModeResponse\x12M\n" +
+	"\fDecommission\x12\x1d.cairn.v1.DecommissionRequest\x1a\x1e.cairn.v1.DecommissionResponse\x12M\n" +
 	"\fRecommission\x12\x1d.cairn.v1.RecommissionRequest\x1a\x1e.cairn.v1.RecommissionResponse2\xcd\x03\n" +
 	"\x10DatanodeProtocol\x12A\n" +
 	"\bRegister\x12\x19.cairn.v1.RegisterRequest\x1a\x1a.cairn.v1.RegisterResponse\x12D\n" +
@@ -5601,44 +5607,54 @@ var file_cairn_proto_depIdxs = []int32{
 	57, // 71: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
 	79, // 72: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
 	81, // 73: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	60, // 74: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
-	62, // 75: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
-	65, // 76: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
-	67, // 77: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
-	69, // 78: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
-	8,  // 79: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
-	10, // 80: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
-	12, // 81: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
-	14, // 82: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
-	16, // 83: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
-	18, // 84: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
-	20, // 85: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
-	22, // 86: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
-	24, // 87: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
-	26, // 88: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
-	28, // 89: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
-	30, // 90: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
-	32, // 91: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
-	34, // 92: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
-	36, // 93: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
-	38, // 94: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
-	40, // 95: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
-	43, // 96: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
-	45, // 97: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
-	47, // 98: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
-	49, // 99: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
-	52, // 100: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	56, // 101: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	58, // 102: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	80, // 103: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	82, // 104: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	61, // 105: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
-	63, // 106: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
-	66, // 107: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
-	68, // 108: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
-	70, // 109: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
-	79, // [79:110] is the sub-list for method output_type
-	48, // [48:79] is the sub-list for method input_type
+	50, // 74: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	53, // 75: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	57, // 76: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	79, // 77: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	81, // 78: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	60, // 79: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
+	62, // 80: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
+	65, // 81: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
+	67, // 82: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
+	69, // 83: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
+	8,  // 84: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
+	10, // 85: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
+	12, // 86: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
+	14, // 87: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
+	16, // 88: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
+	18, // 89: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
+	20, // 90: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
+	22, // 91: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
+	24, // 92: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
+	26, // 93: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
+	28, // 94: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
+	30, // 95: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
+	32, // 96: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
+	34, // 97: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
+	36, // 98: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
+	38, // 99: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
+	40, // 100: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
+	43, // 101: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
+	45, // 102: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
+	47, // 103: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
+	49, // 104: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
+	52, // 105: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	56, // 106: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	58, // 107: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	80, // 108: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	82, // 109: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	52, // 110: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	56, // 111: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	58, // 112: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	80, // 113: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	82, // 114: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	61, // 115: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
+	63, // 116: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
+	66, // 117: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
+	68, // 118: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
+	70, // 119: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
+	84, // [84:120] is the sub-list for method output_type
+	48, // [48:84] is the sub-list for method input_type
 	48, // [48:48] is the sub-list for extension type_name
 	48, // [48:48] is the sub-list for extension extendee
 	0,  // [0:48] is the sub-list for field type_name
@@ -5657,7 +5673,7 @@ func file_cairn_proto_init() {
 			NumEnums:      2,
 			NumMessages:   81,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_cairn_proto_goTypes,
 		DependencyIndexes: file_cairn_proto_depIdxs,
