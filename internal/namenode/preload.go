@@ -64,36 +64,37 @@ type SnapshotFile struct {
 // names and modes but not the tree's shape: New refuses a snapshot
 // whose records do not make a tree.
 type SnapshotWriter struct {
-	out    io.Writer
-	w      *bufio.Writer // out and crc
-	crc    hash.Hash32
-	strIdx map[string]uint32
-	b      []byte
-	err    error
+	out io.Writer
+	w   *bufio.Writer // out and crc
+	crc hash.Hash32
+	r   *replicated // its string table, and appendRecord
+	b   []byte
+	err error
+	// n, blocks and ptrs are the record being written, reused.
+	n      inode
+	blocks []blockInfo
+	ptrs   []*blockInfo
 }
 
 func newSnapshotWriter(w io.Writer, h SnapshotHeader) *SnapshotWriter {
-	sw := &SnapshotWriter{out: w, crc: crc32.New(castagnoli), strIdx: map[string]uint32{"": 0}}
+	sw := &SnapshotWriter{out: w, crc: crc32.New(castagnoli), r: newReplicated()}
 	sw.w = bufio.NewWriterSize(io.MultiWriter(w, sw.crc), 1<<20)
-	strs := []string{""}
 	for _, s := range h.Names {
-		if _, ok := sw.strIdx[s]; !ok {
-			sw.strIdx[s] = uint32(len(strs))
-			strs = append(strs, s)
-		}
+		sw.r.intern(s)
 	}
-	sw.b = appendSnapshotHeader(sw.b, h.NextInodeID, uint64(h.NextBlockID), uint64(h.NextGenStamp), strs)
+	sw.b = appendSnapshotHeader(sw.b, h.NextInodeID, uint64(h.NextBlockID), uint64(h.NextGenStamp), sw.r.strs)
 	return sw
 }
 
-func (sw *SnapshotWriter) head(kind byte, id uint64, name string, mode fs.FileMode, owner, group string, mtime time.Time) {
-	o, ok1 := sw.strIdx[owner]
-	g, ok2 := sw.strIdx[group]
+// setHead fills the fields every record has into sw.n.
+func (sw *SnapshotWriter) setHead(flags uint8, id uint64, name string, mode fs.FileMode, owner, group string, mtime time.Time) error {
+	o, ok1 := sw.r.strIdx[owner]
+	g, ok2 := sw.r.strIdx[group]
 	if !ok1 || !ok2 {
-		sw.err = fmt.Errorf("snapshot: owner %q or group %q not among the header's names", owner, group)
-		return
+		return fmt.Errorf("snapshot: owner %q or group %q not among the header's names", owner, group)
 	}
-	sw.b = appendInodeHead(sw.b, kind, id, name, uint16(mode.Perm()), o, g, mtime.UnixNano())
+	sw.n = inode{id: id, name: name, flags: flags, mode: uint16(mode.Perm()), owner: o, group: g, mtime: mtime.UnixNano()}
+	return nil
 }
 
 // Dir writes a directory record.
@@ -101,8 +102,10 @@ func (sw *SnapshotWriter) Dir(d SnapshotDir) error {
 	if sw.err != nil {
 		return sw.err
 	}
-	sw.head(recDir, d.ID, d.Name, d.Mode, d.Owner, d.Group, d.ModTime)
-	sw.b = binary.AppendUvarint(sw.b, uint64(d.Children))
+	if sw.err = sw.setHead(inodeDir, d.ID, d.Name, d.Mode, d.Owner, d.Group, d.ModTime); sw.err != nil {
+		return sw.err
+	}
+	sw.b = sw.r.appendRecord(sw.b, &sw.n, d.Children)
 	return sw.flush()
 }
 
@@ -111,13 +114,21 @@ func (sw *SnapshotWriter) File(f SnapshotFile) error {
 	if sw.err != nil {
 		return sw.err
 	}
-	sw.head(recFile, f.ID, f.Name, f.Mode, f.Owner, f.Group, f.ModTime)
-	sw.b = binary.AppendUvarint(sw.b, uint64(f.Replication))
-	sw.b = binary.AppendVarint(sw.b, f.BlockSize)
-	sw.b = binary.AppendUvarint(sw.b, uint64(len(f.Blocks)))
-	for _, blk := range f.Blocks {
-		sw.b = appendBlockRecord(sw.b, blk.ID, blk.GenStamp, blk.Len, true)
+	if sw.err = sw.setHead(0, f.ID, f.Name, f.Mode, f.Owner, f.Group, f.ModTime); sw.err != nil {
+		return sw.err
 	}
+	sw.n.repl = uint16(f.Replication)
+	sw.n.blkSize = f.BlockSize
+	sw.blocks = sw.blocks[:0]
+	for _, blk := range f.Blocks {
+		sw.blocks = append(sw.blocks, blockInfo{id: blk.ID, gs: blk.GenStamp, len: blk.Len, committed: true})
+	}
+	sw.ptrs = sw.ptrs[:0]
+	for i := range sw.blocks {
+		sw.ptrs = append(sw.ptrs, &sw.blocks[i])
+	}
+	sw.n.blocks = sw.ptrs
+	sw.b = sw.r.appendRecord(sw.b, &sw.n, 0)
 	return sw.flush()
 }
 

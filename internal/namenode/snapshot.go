@@ -37,7 +37,8 @@ func (r *replicated) encodeSnapshot() []byte {
 
 // The append functions below are the snapshot format's one writer: the
 // state machine's encodeSnapshot and the exported SnapshotWriter (for
-// a namespace generated outside the NameNode) both use them.
+// a namespace generated outside the NameNode, which fills an inode to
+// hand to appendRecord) both use them.
 
 // appendSnapshotHeader appends the magic, the version, the counters and
 // the string table.
@@ -76,30 +77,23 @@ const (
 	recUC   = 2 // a file under construction
 )
 
-// appendInodeHead appends the fields every inode record starts with;
-// a directory's child count or a file's fields follow.
-func appendInodeHead(b []byte, kind byte, id uint64, name string, mode uint16, owner, group uint32, mtime int64) []byte {
-	b = append(b, kind)
-	b = binary.AppendUvarint(b, id)
-	b = appendString(b, name)
-	b = binary.AppendUvarint(b, uint64(mode))
-	b = binary.AppendUvarint(b, uint64(owner))
-	b = binary.AppendUvarint(b, uint64(group))
-	return binary.AppendVarint(b, mtime)
-}
-
-// appendBlockRecord appends one block of a file record.
-func appendBlockRecord(b []byte, id cairn.BlockID, gs cairn.GenStamp, length int64, committed bool) []byte {
-	b = binary.AppendUvarint(b, uint64(id))
-	b = binary.AppendUvarint(b, uint64(gs))
-	b = binary.AppendVarint(b, length)
-	if committed {
-		return append(b, 1)
-	}
-	return append(b, 0)
-}
-
+// appendInode appends the records of n and of everything below it, in
+// pre-order.
 func (r *replicated) appendInode(b []byte, n *inode) []byte {
+	b = r.appendRecord(b, n, len(n.children))
+	for _, c := range n.children {
+		if c.isDir() {
+			b = r.appendInode(b, c)
+		} else {
+			b = r.appendRecord(b, c, 0)
+		}
+	}
+	return b
+}
+
+// appendRecord appends n's own record; a directory's says it has
+// children children (whose records the caller appends next).
+func (r *replicated) appendRecord(b []byte, n *inode, children int) []byte {
 	kind := byte(recDir)
 	switch {
 	case n.isDir():
@@ -108,13 +102,15 @@ func (r *replicated) appendInode(b []byte, n *inode) []byte {
 	default:
 		kind = recFile
 	}
-	b = appendInodeHead(b, kind, n.id, n.name, n.mode, n.owner, n.group, n.mtime)
+	b = append(b, kind)
+	b = binary.AppendUvarint(b, n.id)
+	b = appendString(b, n.name)
+	b = binary.AppendUvarint(b, uint64(n.mode))
+	b = binary.AppendUvarint(b, uint64(n.owner))
+	b = binary.AppendUvarint(b, uint64(n.group))
+	b = binary.AppendVarint(b, n.mtime)
 	if kind == recDir {
-		b = binary.AppendUvarint(b, uint64(len(n.children)))
-		for _, c := range n.children {
-			b = r.appendInode(b, c)
-		}
-		return b
+		return binary.AppendUvarint(b, uint64(children))
 	}
 	b = binary.AppendUvarint(b, uint64(n.repl))
 	b = binary.AppendVarint(b, n.blkSize)
@@ -131,7 +127,14 @@ func (r *replicated) appendInode(b []byte, n *inode) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(n.blocks)))
 	for _, blk := range n.blocks {
-		b = appendBlockRecord(b, blk.id, blk.gs, blk.len, blk.committed)
+		b = binary.AppendUvarint(b, uint64(blk.id))
+		b = binary.AppendUvarint(b, uint64(blk.gs))
+		b = binary.AppendVarint(b, blk.len)
+		committed := byte(0)
+		if blk.committed {
+			committed = 1
+		}
+		b = append(b, committed)
 	}
 	return b
 }
