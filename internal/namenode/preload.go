@@ -74,6 +74,10 @@ type SnapshotWriter struct {
 	n      inode
 	blocks []blockInfo
 	ptrs   []*blockInfo
+	// The last owner and group looked up, and their indexes: records
+	// mostly repeat them.
+	owner, group   string
+	ownerI, groupI uint32
 }
 
 func newSnapshotWriter(w io.Writer, h SnapshotHeader) *SnapshotWriter {
@@ -88,12 +92,15 @@ func newSnapshotWriter(w io.Writer, h SnapshotHeader) *SnapshotWriter {
 
 // setHead fills the fields every record has into sw.n.
 func (sw *SnapshotWriter) setHead(flags uint8, id uint64, name string, mode fs.FileMode, owner, group string, mtime time.Time) error {
-	o, ok1 := sw.r.strIdx[owner]
-	g, ok2 := sw.r.strIdx[group]
-	if !ok1 || !ok2 {
-		return fmt.Errorf("snapshot: owner %q or group %q not among the header's names", owner, group)
+	if owner != sw.owner || group != sw.group {
+		o, ok1 := sw.r.strIdx[owner]
+		g, ok2 := sw.r.strIdx[group]
+		if !ok1 || !ok2 {
+			return fmt.Errorf("snapshot: owner %q or group %q not among the header's names", owner, group)
+		}
+		sw.owner, sw.group, sw.ownerI, sw.groupI = owner, group, o, g
 	}
-	sw.n = inode{id: id, name: name, flags: flags, mode: uint16(mode.Perm()), owner: o, group: g, mtime: mtime.UnixNano()}
+	sw.n = inode{id: id, name: name, flags: flags, mode: uint16(mode.Perm()), owner: sw.ownerI, group: sw.groupI, mtime: mtime.UnixNano()}
 	return nil
 }
 
