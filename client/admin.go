@@ -38,7 +38,7 @@ type ClusterReport struct {
 // DatanodeReport asks the NameNode for the state of every DataNode it
 // knows.
 func (c *Client) DatanodeReport(ctx context.Context) (ClusterReport, error) {
-	resp, err := call(ctx, c.nn, "dfsadmin report", c.nn.addr, &protocol.GetDatanodeReportRequest{}, protocol.ClientProtocolClient.GetDatanodeReport)
+	resp, err := callAdmin(ctx, c.nn, "dfsadmin report", c.nn.addr, &protocol.GetDatanodeReportRequest{}, protocol.AdminProtocolClient.GetDatanodeReport)
 	if err != nil {
 		return ClusterReport{}, err
 	}
@@ -110,13 +110,13 @@ func (c *Client) Fsck(ctx context.Context, path string, opts FsckOptions) (FsckR
 	}
 	opts.Blocks = opts.Blocks || opts.Locations
 	opts.Files = opts.Files || opts.Blocks
-	resp, err := call(ctx, c.nn, op, path, &protocol.FsckRequest{
+	resp, err := callAdmin(ctx, c.nn, op, path, &protocol.FsckRequest{
 		Path:          path,
 		ListFiles:     opts.Files,
 		ListBlocks:    opts.Blocks,
 		ListLocations: opts.Locations,
 		ListOpenFiles: opts.OpenFiles,
-	}, protocol.ClientProtocolClient.Fsck)
+	}, protocol.AdminProtocolClient.Fsck)
 	if err != nil {
 		return FsckReport{}, err
 	}
@@ -174,7 +174,7 @@ func (c *Client) SafeMode(ctx context.Context, action string) (SafeModeStatus, e
 	default:
 		return SafeModeStatus{}, cairn.Errorf(op, action, cairn.Invalid, "unknown safe mode action %q (want get, enter or leave)", action)
 	}
-	resp, err := call(ctx, c.nn, op, action, &protocol.SafeModeRequest{Action: action}, protocol.ClientProtocolClient.SafeMode)
+	resp, err := callAdmin(ctx, c.nn, op, action, &protocol.SafeModeRequest{Action: action}, protocol.AdminProtocolClient.SafeMode)
 	if err != nil {
 		return SafeModeStatus{}, err
 	}

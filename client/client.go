@@ -69,9 +69,9 @@ const serviceConfig = `{"methodConfig": [{
 		{"service": "cairn.v1.ClientProtocol", "method": "SetPermission"},
 		{"service": "cairn.v1.ClientProtocol", "method": "SetOwner"},
 		{"service": "cairn.v1.ClientProtocol", "method": "SetTimes"},
-		{"service": "cairn.v1.ClientProtocol", "method": "GetDatanodeReport"},
-		{"service": "cairn.v1.ClientProtocol", "method": "Fsck"},
-		{"service": "cairn.v1.ClientProtocol", "method": "SafeMode"}
+		{"service": "cairn.v1.AdminProtocol", "method": "GetDatanodeReport"},
+		{"service": "cairn.v1.AdminProtocol", "method": "Fsck"},
+		{"service": "cairn.v1.AdminProtocol", "method": "SafeMode"}
 	],
 	"retryPolicy": {
 		"maxAttempts": 5,

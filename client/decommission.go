@@ -14,7 +14,7 @@ import (
 // its data-transfer address (host:port) or its ID. The answer is the
 // node's state right after the request.
 func (c *Client) Decommission(ctx context.Context, node string) (DatanodeStatus, error) {
-	resp, err := call(ctx, c.nn, "decommission", node, &protocol.DecommissionRequest{Node: node}, protocol.ClientProtocolClient.Decommission)
+	resp, err := callAdmin(ctx, c.nn, "decommission", node, &protocol.DecommissionRequest{Node: node}, protocol.AdminProtocolClient.Decommission)
 	if err != nil {
 		return DatanodeStatus{}, err
 	}
@@ -24,7 +24,7 @@ func (c *Client) Decommission(ctx context.Context, node string) (DatanodeStatus,
 // Recommission puts a decommissioning or decommissioned DataNode back in
 // service.
 func (c *Client) Recommission(ctx context.Context, node string) (DatanodeStatus, error) {
-	resp, err := call(ctx, c.nn, "recommission", node, &protocol.RecommissionRequest{Node: node}, protocol.ClientProtocolClient.Recommission)
+	resp, err := callAdmin(ctx, c.nn, "recommission", node, &protocol.RecommissionRequest{Node: node}, protocol.AdminProtocolClient.Recommission)
 	if err != nil {
 		return DatanodeStatus{}, err
 	}

@@ -31,6 +31,8 @@ type invoker struct {
 	addr string           // the NameNode's address, for errors
 	conn *grpc.ClientConn // owned: closed by close
 	stub protocol.ClientProtocolClient
+	// admin is the AdminProtocol stub, on the same connection.
+	admin protocol.AdminProtocolClient
 	// user and groups are the identity sent with a call whose context
 	// carries none (AsUser): the Client's own.
 	user   string
@@ -42,6 +44,7 @@ func newInvoker(addr string, conn *grpc.ClientConn, user string, groups []string
 		addr:   addr,
 		conn:   conn,
 		stub:   protocol.NewClientProtocolClient(conn),
+		admin:  protocol.NewAdminProtocolClient(conn),
 		user:   user,
 		groups: groups,
 	}
@@ -59,6 +62,20 @@ type rpcMethod[Req, Resp any] func(protocol.ClientProtocolClient, context.Contex
 //		protocol.ClientProtocolClient.GetFileInfo)
 func call[Req, Resp any](ctx context.Context, inv *invoker, op, path string, req Req, m rpcMethod[Req, Resp]) (Resp, error) {
 	resp, err := invokeRaw(ctx, inv, req, m)
+	if err != nil {
+		var zero Resp
+		return zero, protocol.FromStatus(op, path, err)
+	}
+	return resp, nil
+}
+
+// adminMethod is a method of the AdminProtocol stub, as a method
+// expression: protocol.AdminProtocolClient.Fsck.
+type adminMethod[Req, Resp any] func(protocol.AdminProtocolClient, context.Context, Req, ...grpc.CallOption) (Resp, error)
+
+// callAdmin is call for the AdminProtocol service.
+func callAdmin[Req, Resp any](ctx context.Context, inv *invoker, op, path string, req Req, m adminMethod[Req, Resp]) (Resp, error) {
+	resp, err := m(inv.admin, inv.outgoing(ctx), req)
 	if err != nil {
 		var zero Resp
 		return zero, protocol.FromStatus(op, path, err)

@@ -1,6 +1,8 @@
 package namenode
 
 import (
+	"strings"
+
 	"github.com/cairn-fs/cairn"
 )
 
@@ -75,29 +77,29 @@ func (ns *namespace) applyMkdirs(c *command) any {
 		}
 		return errKind(cairn.Exist)
 	}
-	n := ns.root
+	var buf [maxResolveDepth]*inode
+	inodes, err := ns.resolve(buf[:0], c.path)
+	n := inodes[len(inodes)-1]
+	switch {
+	case err == nil && !n.isDir():
+		return errf(cairn.Exist, "%s exists and is a file", c.path)
+	case err == nil && !parents:
+		return errKind(cairn.Exist)
+	case err == nil:
+		return ns.status(n, c.path)
+	case cairn.KindOf(err) != cairn.NotExist:
+		return err
+	}
+	// Make the missing components, from the first one on.
 	elems := cairn.SplitPath(c.path)
-	end := 0
-	for i, name := range elems {
-		end += 1 + len(name)
-		last := i == len(elems)-1
-		ch := n.child(name)
-		switch {
-		case ch == nil:
-			if !last && !parents {
-				return errf(cairn.NotExist, "parent directory %s does not exist", c.path[:end])
-			}
-			ch = ns.newInode(name, inodeDir, c.mode, c.owner, c.group, c.mtime)
-			n.addChild(ch)
-			n.mtime = c.mtime
-		case !ch.isDir():
-			if last {
-				return errf(cairn.Exist, "%s exists and is a file", c.path)
-			}
-			return errf(cairn.NotDir, "%s is not a directory", c.path[:end])
-		case last && !parents:
-			return errKind(cairn.Exist)
-		}
+	missing := elems[len(inodes)-1:]
+	if len(missing) > 1 && !parents {
+		return errf(cairn.NotExist, "parent directory %s does not exist", "/"+strings.Join(elems[:len(inodes)], "/"))
+	}
+	for _, name := range missing {
+		ch := ns.newInode(name, inodeDir, c.mode, c.owner, c.group, c.mtime)
+		n.addChild(ch)
+		n.mtime = c.mtime
 		n = ch
 	}
 	return ns.status(n, c.path)
@@ -393,26 +395,25 @@ func (ns *namespace) applyDelete(c *command) any {
 // blocks leave the block map (queued for deletion on their nodes), its
 // files under construction lose their lease. The caller unlinks n.
 func (ns *namespace) removeTree(n *inode) {
-	if n.isDir() {
-		for _, ch := range n.children {
-			ns.removeTree(ch)
+	n.walk(func(n *inode) {
+		if n.isDir() {
+			ns.dirs--
+			return
 		}
-		ns.dirs--
-		return
-	}
-	var expected []uint32
-	if u := ns.uc[n.id]; u != nil {
-		expected = ns.expectedNodes(u)
-		delete(ns.uc, n.id)
-	}
-	for i, b := range n.blocks {
-		if i == len(n.blocks)-1 {
-			ns.removeBlock(b, expected)
-		} else {
-			ns.removeBlock(b, nil)
+		var expected []uint32
+		if u := ns.uc[n.id]; u != nil {
+			expected = ns.expectedNodes(u)
+			delete(ns.uc, n.id)
 		}
-	}
-	ns.files--
+		for i, b := range n.blocks {
+			if i == len(n.blocks)-1 {
+				ns.removeBlock(b, expected)
+			} else {
+				ns.removeBlock(b, nil)
+			}
+		}
+		ns.files--
+	})
 }
 
 func (ns *namespace) applySetReplication(c *command) any {
@@ -430,12 +431,8 @@ func (ns *namespace) applySetReplication(c *command) any {
 		return errf(cairn.IsDir, "%s is a directory (set replication recursively)", c.path)
 	}
 	var count int64
-	var walk func(n *inode)
-	walk = func(n *inode) {
+	n.walk(func(n *inode) {
 		if n.isDir() {
-			for _, ch := range n.children {
-				walk(ch)
-			}
 			return
 		}
 		if n.repl != uint16(c.replication) {
@@ -447,8 +444,7 @@ func (ns *namespace) applySetReplication(c *command) any {
 		}
 		n.repl = uint16(c.replication)
 		count++
-	}
-	walk(n)
+	})
 	return count
 }
 

@@ -185,7 +185,7 @@ func BenchmarkSnapshotDecode(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := decodeSnapshot(data, ns.reg); err != nil {
+		if _, err := decodeSnapshot(data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -85,12 +85,55 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	for _, i := range []int{0, 10, len(data) / 2, len(data) - 1} {
 		bad := append([]byte(nil), data...)
 		bad[i] ^= 0x40
-		if _, err := decodeSnapshot(bad, s2.reg); err == nil {
+		if _, err := decodeSnapshot(bad); err == nil {
 			t.Errorf("decodeSnapshot with byte %d flipped = nil error", i)
 		}
 	}
-	if _, err := decodeSnapshot(data[:len(data)-5], s2.reg); err == nil {
+	if _, err := decodeSnapshot(data[:len(data)-5]); err == nil {
 		t.Errorf("decodeSnapshot of a truncated snapshot = nil error")
+	}
+}
+
+// Restore on a member with state of its own replaces that state whole:
+// what was made after the snapshot is gone, and the local state is
+// rebuilt for the new one (no replica known until DataNodes report).
+func TestRestoreReplacesState(t *testing.T) {
+	s := newServer(t)
+	registerNodes(t, s, 3)
+	mutate(t, s, "x")
+	s.ns.mu.RLock()
+	data := s.ns.encodeSnapshot()
+	s.ns.mu.RUnlock()
+	want := dump(s)
+
+	mutate(t, s, "y")
+	if s.ns.reportedBlocks.Load() == 0 {
+		t.Fatal("no block reported before the restore: the test checks nothing")
+	}
+	f := &fsm{ns: s.ns, log: s.log}
+	if err := f.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
+		t.Fatalf("Restore = %v", err)
+	}
+	if got := dump(s); got != want {
+		t.Errorf("restored namespace:\n%s\nwant:\n%s", got, want)
+	}
+	if _, err := s.GetFileInfo(bg, "/y", false, ""); cairn.KindOf(err) != cairn.NotExist {
+		t.Errorf("GetFileInfo(/y) after restoring a snapshot taken before it = %v, want NotExist", err)
+	}
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	if n := s.ns.reportedBlocks.Load(); n != 0 {
+		t.Errorf("reported blocks after Restore = %d, want 0", n)
+	}
+	for id, b := range s.ns.blocks {
+		if len(b.replicas) != 0 {
+			t.Errorf("block %d has replicas %v after Restore, want none", id, b.replicas)
+		}
+	}
+	for _, d := range s.reg.all() {
+		if len(d.blocks) != 0 || d.numBlocks.Load() != 0 {
+			t.Errorf("node %s lists %d blocks after Restore, want none", d.id, len(d.blocks))
+		}
 	}
 }
 
@@ -106,6 +149,6 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		data := binary.LittleEndian.AppendUint32(append([]byte(snapshotMagic), body...), 0)
 		data = data[:len(data)-4]
 		data = binary.LittleEndian.AppendUint32(data, checksum.CRC32C(data))
-		decodeSnapshot(data, ns.reg)
+		decodeSnapshot(data)
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/cairn-fs/cairn"
-	pb "github.com/cairn-fs/cairn/internal/protocol"
 )
 
 // Decommissioning. The operator's choice (decommission or recommission a
@@ -52,7 +51,7 @@ func (s *Server) setNodeAdmin(ctx context.Context, node string, decommission boo
 	if decommission {
 		c.flags |= flagDecommission
 	}
-	if _, err := s.propose(ctx, &c); err != nil {
+	if _, err := s.mutate(ctx, &c); err != nil {
 		return DatanodeStatus{}, err
 	}
 	if decommission {
@@ -172,36 +171,4 @@ func (s *Server) nodeStatus(d *datanode, now int64) DatanodeStatus {
 	ds.PendingDeletion = d.pendingDeletesLocked()
 	d.mu.Unlock()
 	return ds
-}
-
-func (r *clientRPC) Decommission(ctx context.Context, req *pb.DecommissionRequest) (*pb.DecommissionResponse, error) {
-	ds, err := r.s.Decommission(ctx, req.Node)
-	if err != nil {
-		return nil, pb.ToStatus(err)
-	}
-	return &pb.DecommissionResponse{Datanode: datanodeReportToProto(ds)}, nil
-}
-
-func (r *clientRPC) Recommission(ctx context.Context, req *pb.RecommissionRequest) (*pb.RecommissionResponse, error) {
-	ds, err := r.s.Recommission(ctx, req.Node)
-	if err != nil {
-		return nil, pb.ToStatus(err)
-	}
-	return &pb.RecommissionResponse{Datanode: datanodeReportToProto(ds)}, nil
-}
-
-func datanodeReportToProto(d DatanodeStatus) *pb.DatanodeReport {
-	return &pb.DatanodeReport{
-		Id:                    string(d.Info.ID),
-		Addr:                  d.Info.Addr,
-		HttpAddr:              d.Info.HTTPAddr,
-		State:                 d.State,
-		CapacityBytes:         d.Storage.CapacityBytes,
-		UsedBytes:             d.Storage.UsedBytes,
-		RemainingBytes:        d.Storage.RemainingBytes,
-		Blocks:                d.Blocks,
-		LastHeartbeatUnixNano: d.LastHeartbeat.UnixNano(),
-		ActiveTransfers:       int32(d.Storage.ActiveTransfers),
-		FailedVolumes:         d.Storage.FailedVolumes,
-	}
 }

@@ -5,22 +5,41 @@
 //
 // # Components
 //
-//   - namespace (namespace.go, apply.go): the inode tree, the block map
-//     (block ID -> file and reported replicas) and the files under
-//     construction, guarded by one RWMutex. Reads (stat, list, block
-//     locations) take it for reading and never wait for the log; the
-//     state machine takes it for writing, briefly, once per batch of
-//     log entries. Inodes are compact: children in a name-sorted slice,
-//     owner and group as indexes into a string table, no full paths, a
-//     file's size derived from its blocks.
-//   - the replicated log (raft.go, fsm.go): every namespace mutation is a
-//     command appended through hashicorp/raft to raft-wal (Dir/raft/wal),
-//     with snapshots in Dir/raft/snapshots. A mutation is acknowledged
-//     only once its entry is committed (fsync'd) and applied; the apply
-//     result (a value or a *cairn.Error) is the answer. Nothing is locked
-//     across raft.Apply, so concurrent proposals are group-committed:
-//     the leader batches up to 512 entries into one log write, and the
-//     state machine (a raft.BatchingFSM) applies a batch under one lock.
+//   - namespace (namespace.go, apply.go): two parts under one RWMutex.
+//     The replicated state (type replicated, embedded in namespace):
+//     the inode tree, the counters (next inode ID, block ID and
+//     generation stamp), the owner/group string table, the block map's
+//     entries, the files under construction and the nodes being
+//     decommissioned; what the log makes, the same on every member.
+//     The local state beside it, rebuilt on each member from DataNode
+//     reports: the replicas hung on the block map's entries, the
+//     replicas held for lease recovery, the replication monitor's
+//     state and the safe-mode counters. Reads (stat, list, block
+//     locations) take the lock for reading and never wait for the log;
+//     the state machine takes it for writing, briefly, once per batch
+//     of log entries. Inodes are compact: children in a name-sorted
+//     slice, owner and group as indexes into the string table, no full
+//     paths, a file's size derived from its blocks. Every walk from the
+//     root to a path goes through one resolver, replicated.resolve
+//     (HDFS's INodesInPath: the chain of inodes of the path's
+//     components), and every walk of a subtree through inode.walk.
+//   - mutate (mutate.go): the one entry point of every replicated
+//     change. The client operations (ops.go), pipeline and lease
+//     recovery (recovery.go, lease.go) and decommissioning build a
+//     command and hand it to mutate, which appends it to the log and
+//     returns what applying it gave.
+//   - the replicated log (raft.go, fsm.go, snapshot.go): every
+//     namespace mutation is a command appended through hashicorp/raft
+//     to raft-wal (Dir/raft/wal), with snapshots in
+//     Dir/raft/snapshots. A mutation is acknowledged only once its
+//     entry is committed (fsync'd) and applied; the apply result (a
+//     value or a *cairn.Error) is the answer. Nothing is locked across
+//     raft.Apply, so concurrent proposals are group-committed: the
+//     leader batches up to 512 entries into one log write, and the
+//     state machine (a raft.BatchingFSM) applies a batch under one
+//     lock. A snapshot is the replicated state, whole: fsm.Snapshot
+//     encodes it, and fsm.Restore decodes a new value and swaps it in
+//     (namespace.replace), rebuilding the local state for it.
 //   - registry (registry.go): DataNodes known since start, their
 //     addresses, storage, heartbeat age, the list of the blocks each
 //     holds, per-node queues of replicas to delete and of commands sent
@@ -29,9 +48,17 @@
 //     on the leader, and the monitor that recovers abandoned files
 //     (with block synchronization, recovery.go).
 //   - safe mode (safemode.go).
-//   - the gRPC adapters (rpc_client.go, rpc_datanode.go): one method per
-//     RPC, each decoding its request, calling the Server method of the
-//     same name and converting errors with protocol.ToStatus.
+//   - the gRPC adapters (rpc_client.go, rpc_admin.go, rpc_datanode.go,
+//     rpc_recovery.go): one method per RPC of ClientProtocol,
+//     AdminProtocol (report, fsck, safe mode, decommission;
+//     ClientProtocol keeps deprecated copies of these for older
+//     clients) and DatanodeProtocol, each decoding its request, calling
+//     the Server method of the same name and converting errors with
+//     protocol.ToStatus.
+//   - Preload and SnapshotWriter (preload.go): a new NameNode directory
+//     whose only state is a snapshot of a namespace generated outside
+//     the NameNode (the bench's), written with the state machine's own
+//     snapshot encoders.
 //
 // Errors from the namespace carry a kind and a message but no op or
 // path: the caller at the edge (the client) adds its own, so that a
@@ -194,9 +221,10 @@
 //	           nblocks uvarint, then per block: id uvarint,
 //	           genStamp uvarint, len varint, committed byte (0 or 1)
 //
-// Snapshot serializes the namespace to memory on raft's apply goroutine
-// (reads go on meanwhile); Persist writes the bytes out while later
-// entries are applied.
+// Snapshot serializes the replicated state to memory on raft's apply
+// goroutine (reads go on meanwhile); Persist writes the bytes out while
+// later entries are applied. The record encoders are shared with
+// SnapshotWriter (Preload), so the format is written in one place.
 //
 // # Blocks and placement
 //

@@ -55,7 +55,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	return out
 }
 
-// Snapshot serializes the namespace. Raft calls it on the goroutine that
+// Snapshot serializes the replicated state. Raft calls it on the goroutine that
 // applies entries, so the namespace is still while it runs; the bytes
 // are written out by Persist, concurrently with later applies.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
@@ -65,42 +65,22 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	return &fsmSnapshot{data: data}, nil
 }
 
-// Restore replaces the namespace with a snapshot's. Replica locations
-// are forgotten: DataNodes report them again.
+// Restore replaces the replicated state with a snapshot's, whole: it
+// decodes a new value and swaps it in. Replica locations are forgotten:
+// DataNodes report them again.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	data, err := io.ReadAll(rc)
 	if err != nil {
 		return fmt.Errorf("read snapshot: %w", err)
 	}
-	fresh, err := decodeSnapshot(data, f.ns.reg)
+	fresh, err := decodeSnapshot(data)
 	if err != nil {
 		return err
 	}
-	ns := f.ns
-	ns.mu.Lock()
-	ns.root = fresh.root
-	ns.nextInodeID = fresh.nextInodeID
-	ns.nextBlockID = fresh.nextBlockID
-	ns.nextGenStamp = fresh.nextGenStamp
-	ns.strs, ns.strIdx = fresh.strs, fresh.strIdx
-	ns.blocks = fresh.blocks
-	ns.uc = fresh.uc
-	ns.files, ns.dirs = fresh.files, fresh.dirs
-	ns.decom = fresh.decom
-	for _, d := range ns.reg.all() {
-		ns.syncAdmin(d)
-	}
-	ns.heal.rescan = true
-	ns.completeBlocks.Store(fresh.completeBlocks.Load())
-	ns.reportedBlocks.Store(0)
-	ns.unfinal = make(map[cairn.BlockID][]heldReplica)
-	ns.stamps = make(map[replicaKey]cairn.GenStamp)
-	for _, d := range ns.reg.all() {
-		d.blocks = nil
-		d.numBlocks.Store(0)
-	}
-	ns.mu.Unlock()
+	f.ns.mu.Lock()
+	f.ns.replace(fresh)
+	f.ns.mu.Unlock()
 	f.log.Info("namespace restored from snapshot", "files", fresh.files, "dirs", fresh.dirs, "blocks", len(fresh.blocks))
 	return nil
 }

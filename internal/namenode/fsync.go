@@ -30,7 +30,7 @@ func (s *Server) Fsync(ctx context.Context, p string, fileID uint64, client stri
 		return err
 	}
 	s.leases.renew(client)
-	_, err = s.propose(ctx, &command{op: opFsync, fileID: fileID, clientName: client, block: blk})
+	_, err = s.mutate(ctx, &command{op: opFsync, fileID: fileID, clientName: client, block: blk})
 	return err
 }
 

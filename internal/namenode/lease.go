@@ -164,7 +164,7 @@ func isTemporary(name string) bool {
 // block synchronization (r.close is set): a put's temporary is removed
 // with it.
 func (s *Server) closeNow(ctx context.Context, r recovery) error {
-	_, err := s.propose(ctx, r.close)
+	_, err := s.mutate(ctx, r.close)
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,17 @@ func (n *inode) removeChild(c *inode) {
 	}
 }
 
+// walk calls fn for n and every inode below it, parents before their
+// children, children in name order. Every walk of a subtree (delete,
+// setReplication, content summaries) goes through here; fsck, which
+// needs each path and may stop, has its own.
+func (n *inode) walk(fn func(*inode)) {
+	fn(n)
+	for _, c := range n.children {
+		c.walk(fn)
+	}
+}
+
 // size is the sum of the file's committed block lengths and of the
 // bytes synced of an uncommitted last block.
 func (n *inode) size() int64 {
@@ -137,24 +148,21 @@ type ucFile struct {
 	expected []cairn.NodeID
 }
 
-// namespace is the state machine's state: the inode tree, the block map
-// and the files under construction. Everything but block replicas is
-// deterministic from the log; replicas come from DataNode reports.
+// namespace is the state machine's state, in two parts under one lock:
+// the replicated state (the tree, counters, files under construction:
+// everything the log determines, the same on every member) and the
+// local state beside it (replica locations, the monitors' state),
+// rebuilt on each member from DataNode reports and forgotten when the
+// replicated state is replaced.
 type namespace struct {
 	mu sync.RWMutex
 
-	// Guarded by mu.
-	root         *inode
-	nextInodeID  uint64
-	nextBlockID  uint64
-	nextGenStamp uint64
-	strs         []string          // owner and group names; strs[0] is ""
-	strIdx       map[string]uint32 // inverse of strs
-	blocks       map[cairn.BlockID]*blockInfo
-	uc           map[uint64]*ucFile // by inode ID
-	files, dirs  int64
-	// decom are the DataNodes being decommissioned (decommission.go).
-	decom map[cairn.NodeID]struct{}
+	// replicated is guarded by mu. Embedded, so that its fields and
+	// methods read as the namespace's (ns.root, ns.lookup).
+	replicated
+
+	// Local state, guarded by mu.
+	//
 	// heal is the replication monitor's state (replication.go).
 	heal healState
 	// unfinal holds, by block, the replicas of uncommitted last blocks
@@ -176,6 +184,30 @@ type namespace struct {
 	reg *registry // for replica node lookups and deletion queues
 }
 
+// replicated is the namespace's replicated state: what applying the
+// log (or loading a snapshot) makes, deterministically, on every
+// member. A snapshot serializes one value (encodeSnapshot) and a
+// restore decodes a new one (decodeSnapshot) and swaps it in whole
+// (fsm.Restore); nothing else of the namespace is in a snapshot.
+//
+// Its blockInfos carry their replicas, which are local state (the block
+// map is keyed by the replicated block IDs, as HDFS's BlocksMap hangs
+// off its INodes): a decoded value has none, and DataNodes report them
+// again.
+type replicated struct {
+	root         *inode
+	nextInodeID  uint64
+	nextBlockID  uint64
+	nextGenStamp uint64
+	strs         []string          // owner and group names; strs[0] is ""
+	strIdx       map[string]uint32 // inverse of strs
+	blocks       map[cairn.BlockID]*blockInfo
+	uc           map[uint64]*ucFile // by inode ID
+	files, dirs  int64
+	// decom are the DataNodes being decommissioned (decommission.go).
+	decom map[cairn.NodeID]struct{}
+}
+
 // Initial counters of a fresh namespace. Block IDs and generation
 // stamps start well above zero so that zero always means "none".
 const (
@@ -188,38 +220,68 @@ const (
 )
 
 func newNamespace(reg *registry) *namespace {
-	ns := &namespace{reg: reg}
-	ns.reset()
+	ns := &namespace{reg: reg, replicated: *newReplicated()}
+	ns.resetLocal(0)
 	ns.heal.init()
 	return ns
 }
 
-// reset makes ns an empty namespace: a root directory only.
-func (ns *namespace) reset() {
-	ns.strs = []string{""}
-	ns.strIdx = map[string]uint32{"": 0}
-	ns.root = &inode{id: rootInodeID, flags: inodeDir, mode: defaultDirMode}
-	ns.nextInodeID = rootInodeID + 1
-	ns.nextBlockID = firstBlockID
-	ns.nextGenStamp = firstGenStamp
-	ns.blocks = make(map[cairn.BlockID]*blockInfo)
-	ns.uc = make(map[uint64]*ucFile)
-	ns.decom = make(map[cairn.NodeID]struct{})
+// newReplicated returns an empty replicated state: a root directory
+// only.
+func newReplicated() *replicated {
+	return &replicated{
+		strs:         []string{""},
+		strIdx:       map[string]uint32{"": 0},
+		root:         &inode{id: rootInodeID, flags: inodeDir, mode: defaultDirMode},
+		nextInodeID:  rootInodeID + 1,
+		nextBlockID:  firstBlockID,
+		nextGenStamp: firstGenStamp,
+		blocks:       make(map[cairn.BlockID]*blockInfo),
+		uc:           make(map[uint64]*ucFile),
+		decom:        make(map[cairn.NodeID]struct{}),
+		dirs:         1,
+	}
+}
+
+// replace swaps in a new replicated state, whole (fsm.Restore), and
+// rebuilds the local state for it: no replica is known until DataNodes
+// report them again, the nodes' admin states follow the new
+// decommissioning list, and the replication monitor rescans. The
+// caller holds ns.mu.
+func (ns *namespace) replace(r *replicated) {
+	ns.replicated = *r
+	var complete int64
+	for _, b := range r.blocks {
+		if b.committed {
+			complete++
+		}
+	}
+	ns.resetLocal(complete)
+	for _, d := range ns.reg.all() {
+		ns.syncAdmin(d)
+		d.blocks = nil
+		d.numBlocks.Store(0)
+	}
+	ns.heal.rescan = true
+}
+
+// resetLocal forgets the replicas' state; complete is the number of
+// committed blocks in the replicated state. The caller holds ns.mu.
+func (ns *namespace) resetLocal(complete int64) {
 	ns.unfinal = make(map[cairn.BlockID][]heldReplica)
 	ns.stamps = make(map[replicaKey]cairn.GenStamp)
-	ns.files, ns.dirs = 0, 1
-	ns.completeBlocks.Store(0)
+	ns.completeBlocks.Store(complete)
 	ns.reportedBlocks.Store(0)
 }
 
 // intern returns the string-table index of s.
-func (ns *namespace) intern(s string) uint32 {
-	if i, ok := ns.strIdx[s]; ok {
+func (r *replicated) intern(s string) uint32 {
+	if i, ok := r.strIdx[s]; ok {
 		return i
 	}
-	i := uint32(len(ns.strs))
-	ns.strs = append(ns.strs, s)
-	ns.strIdx[s] = i
+	i := uint32(len(r.strs))
+	r.strs = append(r.strs, s)
+	r.strIdx[s] = i
 	return i
 }
 
@@ -240,11 +302,22 @@ func validPath(p string) error {
 	return nil
 }
 
-// lookup resolves a valid path.
-func (ns *namespace) lookup(p string) (*inode, error) {
-	n := ns.root
+// resolve walks the valid path p from the root, as HDFS's
+// INodesInPath: it appends to buf the inodes of p's components that
+// exist, the root first, so that inodes[i] is the inode of p's first i
+// components, and stops at the first component missing or under a
+// file. err is nil when the whole path exists; of kind NotExist when a
+// component is missing (naming it unless it is the last); of kind
+// NotDir when a file stands where a directory should (naming it).
+// Every walk from the root to a path goes through here: lookups,
+// mkdirs and the parent of a new or renamed entry. A buf with room for
+// the path's depth (a stack array in the caller) keeps it from
+// allocating.
+func (r *replicated) resolve(buf []*inode, p string) (inodes []*inode, err error) {
+	n := r.root
+	inodes = append(buf, n)
 	if p == "/" {
-		return n, nil
+		return inodes, nil
 	}
 	rest := p[1:]
 	end := 1
@@ -255,29 +328,44 @@ func (ns *namespace) lookup(p string) (*inode, error) {
 			name = rest[:i]
 		}
 		if !n.isDir() {
-			return nil, errf(cairn.NotDir, "%s is not a directory", p[:end-1])
+			return inodes, errf(cairn.NotDir, "%s is not a directory", p[:end-1])
 		}
 		c := n.child(name)
 		if c == nil {
 			if i >= 0 {
-				return nil, errf(cairn.NotExist, "%s does not exist", p[:end+len(name)])
+				return inodes, errf(cairn.NotExist, "%s does not exist", p[:end+len(name)])
 			}
-			return nil, errKind(cairn.NotExist)
+			return inodes, errKind(cairn.NotExist)
 		}
 		n = c
+		inodes = append(inodes, n)
 		end += len(name) + 1
 		if i < 0 {
-			return n, nil
+			return inodes, nil
 		}
 		rest = rest[i+1:]
 	}
 }
 
+// maxResolveDepth is the depth of path lookup resolves without
+// allocating.
+const maxResolveDepth = 32
+
+// lookup resolves a valid path to its inode.
+func (r *replicated) lookup(p string) (*inode, error) {
+	var buf [maxResolveDepth]*inode
+	inodes, err := r.resolve(buf[:0], p)
+	if err != nil {
+		return nil, err
+	}
+	return inodes[len(inodes)-1], nil
+}
+
 // lookupParent resolves the parent directory of a valid path other than
 // "/". A missing parent is NotExist, a file on the way NotDir.
-func (ns *namespace) lookupParent(p string) (*inode, error) {
+func (r *replicated) lookupParent(p string) (*inode, error) {
 	dir := cairn.Dir(p)
-	d, err := ns.lookup(dir)
+	d, err := r.lookup(dir)
 	if err != nil {
 		if cairn.KindOf(err) == cairn.NotExist {
 			return nil, errf(cairn.NotExist, "parent directory %s does not exist", dir)
@@ -298,13 +386,13 @@ type FileStatus struct {
 }
 
 // status describes n, whose path is p.
-func (ns *namespace) status(n *inode, p string) FileStatus {
+func (r *replicated) status(n *inode, p string) FileStatus {
 	fi := cairn.FileInfo{
 		Path:    p,
 		Name:    cairn.Base(p),
 		IsDir:   n.isDir(),
-		Owner:   ns.strs[n.owner],
-		Group:   ns.strs[n.group],
+		Owner:   r.strs[n.owner],
+		Group:   r.strs[n.group],
 		Mode:    fs.FileMode(n.mode).Perm(),
 		ModTime: time.Unix(0, n.mtime),
 	}
@@ -320,21 +408,21 @@ func (ns *namespace) status(n *inode, p string) FileStatus {
 }
 
 // newInode allocates an inode ID and makes an inode.
-func (ns *namespace) newInode(name string, flags uint8, mode uint32, owner, group string, mtime int64) *inode {
-	id := ns.nextInodeID
-	ns.nextInodeID++
+func (r *replicated) newInode(name string, flags uint8, mode uint32, owner, group string, mtime int64) *inode {
+	id := r.nextInodeID
+	r.nextInodeID++
 	if flags&inodeDir != 0 {
-		ns.dirs++
+		r.dirs++
 	} else {
-		ns.files++
+		r.files++
 	}
 	return &inode{
 		id:    id,
 		name:  name,
 		flags: flags,
 		mode:  uint16(fs.FileMode(mode).Perm()),
-		owner: ns.intern(owner),
-		group: ns.intern(group),
+		owner: r.intern(owner),
+		group: r.intern(group),
 		mtime: mtime,
 	}
 }

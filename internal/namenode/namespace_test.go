@@ -383,3 +383,44 @@ func TestContentSummary(t *testing.T) {
 		t.Errorf("GetContentSummary(/t) = %+v, %v; want %+v", cs, err, want)
 	}
 }
+
+func TestResolve(t *testing.T) {
+	s := newServer(t)
+	build(t, s, "d:/a/b", "f:/a/f")
+	tests := []struct {
+		path string
+		want []string // the paths of the inodes resolved, root first
+		ok   bool
+		kind cairn.Kind
+		msg  string
+	}{
+		{path: "/", want: []string{"/"}, ok: true},
+		{path: "/a/b", want: []string{"/", "/a", "/a/b"}, ok: true},
+		{path: "/a/f", want: []string{"/", "/a", "/a/f"}, ok: true},
+		{path: "/a/nope", want: []string{"/", "/a"}, kind: cairn.NotExist},
+		{path: "/a/nope/c", want: []string{"/", "/a"}, kind: cairn.NotExist, msg: "/a/nope does not exist"},
+		{path: "/a/f/c", want: []string{"/", "/a", "/a/f"}, kind: cairn.NotDir, msg: "/a/f is not a directory"},
+	}
+	for _, tt := range tests {
+		s.ns.mu.RLock()
+		inodes, err := s.ns.resolve(nil, tt.path)
+		s.ns.mu.RUnlock()
+		var got []string
+		for _, n := range inodes {
+			got = append(got, n.path())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("resolve(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+		if tt.ok {
+			if err != nil {
+				t.Errorf("resolve(%q) error = %v, want nil", tt.path, err)
+			}
+			continue
+		}
+		wantKind(t, fmt.Sprintf("resolve(%q)", tt.path), err, tt.kind)
+		if err != nil && !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("resolve(%q) error = %q, want it to say %q", tt.path, err, tt.msg)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 )
 
 // The client-facing operations of the NameNode, one method per RPC of
-// ClientProtocol. Mutations check, propose a command to the log and
+// ClientProtocol. Mutations check, hand a command to mutate (the log) and
 // return what applying it gave; reads take the namespace lock for
 // reading and never wait for the log.
 
@@ -118,7 +118,7 @@ func (s *Server) Create(ctx context.Context, p string, o CreateOptions) (FileSta
 			return FileStatus{}, err
 		}
 	}
-	v, err := s.propose(ctx, &c)
+	v, err := s.mutate(ctx, &c)
 	if err != nil {
 		return FileStatus{}, err
 	}
@@ -243,7 +243,7 @@ func (s *Server) AddBlock(ctx context.Context, p string, fileID uint64, client s
 
 	if stale != nil {
 		c := command{op: opAbandonBlock, fileID: fileID, clientName: client, block: *stale}
-		if _, err := s.propose(ctx, &c); err != nil {
+		if _, err := s.mutate(ctx, &c); err != nil {
 			return cairn.LocatedBlock{}, err
 		}
 	}
@@ -269,7 +269,7 @@ func (s *Server) AddBlock(ctx context.Context, p string, fileID uint64, client s
 		c.targets[i] = d.id
 		locs[i] = d.addr.Load().info
 	}
-	v, err := s.propose(ctx, &c)
+	v, err := s.mutate(ctx, &c)
 	if err != nil {
 		return cairn.LocatedBlock{}, err
 	}
@@ -309,7 +309,7 @@ func (s *Server) Complete(ctx context.Context, p string, fileID uint64, client s
 		c.flags |= flagHasBlock
 		c.block = *last
 	}
-	v, err := s.propose(ctx, &c)
+	v, err := s.mutate(ctx, &c)
 	if err != nil {
 		return FileStatus{}, err
 	}
@@ -363,7 +363,7 @@ func (s *Server) AbandonBlock(ctx context.Context, p string, fileID uint64, clie
 		return nil
 	}
 	c := command{op: opAbandonBlock, fileID: fileID, clientName: client, block: b}
-	_, err = s.propose(ctx, &c)
+	_, err = s.mutate(ctx, &c)
 	return err
 }
 
@@ -383,7 +383,7 @@ func (s *Server) Mkdirs(ctx context.Context, p string, mode fs.FileMode, parents
 	if parents {
 		c.flags |= flagParents
 	}
-	v, err := s.propose(ctx, &c)
+	v, err := s.mutate(ctx, &c)
 	if err != nil {
 		return FileStatus{}, err
 	}
@@ -421,7 +421,7 @@ func (s *Server) Rename(ctx context.Context, src, dst string, o RenameOptions) (
 	if o.Exact {
 		c.flags |= flagExact
 	}
-	v, err := s.propose(ctx, &c)
+	v, err := s.mutate(ctx, &c)
 	if err != nil {
 		return "", err
 	}
@@ -442,7 +442,7 @@ func (s *Server) Delete(ctx context.Context, p string, recursive bool) error {
 	if recursive {
 		c.flags |= flagRecursive
 	}
-	_, err := s.propose(ctx, &c)
+	_, err := s.mutate(ctx, &c)
 	return err
 }
 
@@ -462,7 +462,7 @@ func (s *Server) SetReplication(ctx context.Context, p string, replication int, 
 	if recursive {
 		c.flags |= flagRecursive
 	}
-	v, err := s.propose(ctx, &c)
+	v, err := s.mutate(ctx, &c)
 	if err != nil {
 		return 0, err
 	}
@@ -478,7 +478,7 @@ func (s *Server) SetPermission(ctx context.Context, p string, mode fs.FileMode) 
 		return err
 	}
 	c := command{op: opSetPermission, path: p, mode: uint32(mode.Perm())}
-	_, err := s.propose(ctx, &c)
+	_, err := s.mutate(ctx, &c)
 	return err
 }
 
@@ -491,7 +491,7 @@ func (s *Server) SetOwner(ctx context.Context, p, owner, group string) error {
 		return err
 	}
 	c := command{op: opSetOwner, path: p, owner: owner, group: group}
-	_, err := s.propose(ctx, &c)
+	_, err := s.mutate(ctx, &c)
 	return err
 }
 
@@ -507,7 +507,7 @@ func (s *Server) SetTimes(ctx context.Context, p string, mtime time.Time) error 
 		mtime = s.now()
 	}
 	c := command{op: opSetTimes, path: p, mtime: mtime.UnixNano()}
-	_, err := s.propose(ctx, &c)
+	_, err := s.mutate(ctx, &c)
 	return err
 }
 
@@ -702,20 +702,15 @@ func (s *Server) GetContentSummary(ctx context.Context, p string) (ContentSummar
 		return ContentSummary{}, err
 	}
 	var cs ContentSummary
-	var walk func(n *inode)
-	walk = func(n *inode) {
+	n.walk(func(n *inode) {
 		if n.isDir() {
 			cs.Directories++
-			for _, c := range n.children {
-				walk(c)
-			}
 			return
 		}
 		size := n.size()
 		cs.Files++
 		cs.Length += size
 		cs.SpaceConsumed += size * int64(n.repl)
-	}
-	walk(n)
+	})
 	return cs, nil
 }

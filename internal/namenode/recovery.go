@@ -74,7 +74,7 @@ func (s *Server) UpdateBlockForPipeline(ctx context.Context, p string, fileID ui
 	if err != nil {
 		return 0, err
 	}
-	v, err := s.propose(ctx, &command{op: opNewGenStamp, fileID: fileID, clientName: client, block: blk})
+	v, err := s.mutate(ctx, &command{op: opNewGenStamp, fileID: fileID, clientName: client, block: blk})
 	if err != nil {
 		return 0, err
 	}
@@ -102,7 +102,7 @@ func (s *Server) UpdatePipeline(ctx context.Context, p string, fileID uint64, cl
 	if err != nil {
 		return err
 	}
-	_, err = s.propose(ctx, &command{op: opUpdatePipeline, fileID: fileID, clientName: client, block: blk, targets: nodes})
+	_, err = s.mutate(ctx, &command{op: opUpdatePipeline, fileID: fileID, clientName: client, block: blk, targets: nodes})
 	return err
 }
 
@@ -469,7 +469,7 @@ func (s *Server) driveRecovery(ctx context.Context, r recovery) {
 	p.tried = append(p.tried, primary.idx)
 	rc.mu.Unlock()
 
-	v, err := s.propose(ctx, &command{op: opNewGenStamp, fileID: r.fileID, block: blk, flags: flagLeaseRecovery})
+	v, err := s.mutate(ctx, &command{op: opNewGenStamp, fileID: r.fileID, block: blk, flags: flagLeaseRecovery})
 	rc.mu.Lock()
 	if err != nil {
 		p.step = stepIdle
@@ -551,7 +551,7 @@ func (s *Server) closeFinalized(ctx context.Context, r recovery) bool {
 	if r.temp {
 		c.flags |= flagRemoveFile
 	}
-	if _, err := s.propose(ctx, &c); err != nil {
+	if _, err := s.mutate(ctx, &c); err != nil {
 		s.log.Warn("lease recovery: cannot close the file", "path", r.path, "err", err)
 		return false
 	}
@@ -612,7 +612,7 @@ func (s *Server) CommitBlockSynchronization(ctx context.Context, node cairn.Node
 	}
 	path := u.f.path()
 	s.ns.mu.RUnlock()
-	if _, err := s.propose(ctx, &c); err != nil {
+	if _, err := s.mutate(ctx, &c); err != nil {
 		return err
 	}
 	s.recov.mu.Lock()

@@ -236,78 +236,25 @@ func (r *clientRPC) ReportBadBlocks(ctx context.Context, req *pb.ReportBadBlocks
 	return &pb.ReportBadBlocksResponse{}, nil
 }
 
+// The admin methods of ClientProtocol are deprecated: AdminProtocol
+// (rpc_admin.go) serves them; these answer clients built before it.
+
 func (r *clientRPC) GetDatanodeReport(ctx context.Context, req *pb.GetDatanodeReportRequest) (*pb.GetDatanodeReportResponse, error) {
-	rep, err := r.s.GetDatanodeReport(ctx)
-	if err != nil {
-		return nil, pb.ToStatus(err)
-	}
-	resp := &pb.GetDatanodeReportResponse{
-		ClusterId:                string(rep.ClusterID),
-		SafeMode:                 rep.SafeMode,
-		PendingDeletionBlocks:    rep.PendingDeletionBlocks,
-		PendingReplicationBlocks: rep.PendingReplicationBlocks,
-	}
-	for _, d := range rep.Datanodes {
-		resp.Datanodes = append(resp.Datanodes, &pb.DatanodeReport{
-			Id:                    string(d.Info.ID),
-			Addr:                  d.Info.Addr,
-			HttpAddr:              d.Info.HTTPAddr,
-			State:                 d.State,
-			CapacityBytes:         d.Storage.CapacityBytes,
-			UsedBytes:             d.Storage.UsedBytes,
-			RemainingBytes:        d.Storage.RemainingBytes,
-			Blocks:                d.Blocks,
-			LastHeartbeatUnixNano: d.LastHeartbeat.UnixNano(),
-			ActiveTransfers:       int32(d.Storage.ActiveTransfers),
-			FailedVolumes:         d.Storage.FailedVolumes,
-		})
-	}
-	return resp, nil
+	return (&adminRPC{s: r.s}).GetDatanodeReport(ctx, req)
 }
 
 func (r *clientRPC) Fsck(ctx context.Context, req *pb.FsckRequest) (*pb.FsckResponse, error) {
-	rep, err := r.s.Fsck(ctx, req.Path, FsckOptions{
-		ListFiles:     req.ListFiles,
-		ListBlocks:    req.ListBlocks,
-		ListLocations: req.ListLocations,
-		ListOpenFiles: req.ListOpenFiles,
-	})
-	if err != nil {
-		return nil, pb.ToStatus(err)
-	}
-	resp := &pb.FsckResponse{
-		Status:                rep.Status,
-		Files:                 rep.Files,
-		Directories:           rep.Directories,
-		Blocks:                rep.Blocks,
-		TotalSize:             rep.TotalSize,
-		UnderReplicatedBlocks: rep.UnderReplicatedBlocks,
-		CorruptBlocks:         rep.CorruptBlocks,
-		MissingBlocks:         rep.MissingBlocks,
-		OpenFiles:             rep.OpenFiles,
-		LiveDatanodes:         int32(rep.LiveDatanodes),
-	}
-	for _, f := range rep.FileDetails {
-		pf := &pb.FsckFile{Path: f.Path, Size: f.Size, Replication: int32(f.Replication), Open: f.Open, Status: f.Status,
-			LeaseHolder: f.LeaseHolder, LeaseAgeMs: f.LeaseAge.Milliseconds()}
-		for _, b := range f.Blocks {
-			pf.Blocks = append(pf.Blocks, &pb.FsckBlock{
-				Block:           pb.BlockToProto(b.Block),
-				Locations:       pb.DatanodesToProto(b.Locations),
-				LiveReplicas:    int32(b.LiveReplicas),
-				CorruptReplicas: int32(b.CorruptReplicas),
-				State:           b.State,
-			})
-		}
-		resp.FileDetails = append(resp.FileDetails, pf)
-	}
-	return resp, nil
+	return (&adminRPC{s: r.s}).Fsck(ctx, req)
 }
 
 func (r *clientRPC) SafeMode(ctx context.Context, req *pb.SafeModeRequest) (*pb.SafeModeResponse, error) {
-	st, err := r.s.SafeMode(ctx, req.Action)
-	if err != nil {
-		return nil, pb.ToStatus(err)
-	}
-	return &pb.SafeModeResponse{On: st.On, Manual: st.Manual, Reason: st.Reason}, nil
+	return (&adminRPC{s: r.s}).SafeMode(ctx, req)
+}
+
+func (r *clientRPC) Decommission(ctx context.Context, req *pb.DecommissionRequest) (*pb.DecommissionResponse, error) {
+	return (&adminRPC{s: r.s}).Decommission(ctx, req)
+}
+
+func (r *clientRPC) Recommission(ctx context.Context, req *pb.RecommissionRequest) (*pb.RecommissionResponse, error) {
+	return (&adminRPC{s: r.s}).Recommission(ctx, req)
 }

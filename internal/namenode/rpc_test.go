@@ -217,3 +217,81 @@ func TestRaftErrors(t *testing.T) {
 		}
 	}
 }
+
+// AdminProtocol serves the admin calls; ClientProtocol's deprecated
+// copies of them still answer, the same.
+func TestAdminRPC(t *testing.T) {
+	s := newServer(t)
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ctx, lis)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	admin, old := pb.NewAdminProtocolClient(conn), pb.NewClientProtocolClient(conn)
+	nodes := registerNodes(t, s, 3)
+
+	if sm, err := admin.SafeMode(bg, &pb.SafeModeRequest{Action: "enter"}); err != nil || !sm.On || !sm.Manual {
+		t.Errorf("AdminProtocol.SafeMode(enter) = %v, %v; want on, manual", sm, err)
+	}
+	if sm, err := old.SafeMode(bg, &pb.SafeModeRequest{Action: "get"}); err != nil || !sm.On || !sm.Manual {
+		t.Errorf("ClientProtocol.SafeMode(get) = %v, %v; want on, manual", sm, err)
+	}
+	if sm, err := admin.SafeMode(bg, &pb.SafeModeRequest{Action: "leave"}); err != nil || sm.On {
+		t.Errorf("AdminProtocol.SafeMode(leave) = %v, %v; want off", sm, err)
+	}
+	_, err = admin.SafeMode(bg, &pb.SafeModeRequest{Action: "toggle"})
+	wantKind(t, "AdminProtocol.SafeMode(toggle)", pb.FromStatus("safemode", "", err), cairn.Invalid)
+
+	ds, err := admin.Decommission(bg, &pb.DecommissionRequest{Node: string(nodes[0].id)})
+	if err != nil || ds.Datanode.GetState() != "decommissioning" {
+		t.Errorf("AdminProtocol.Decommission = %v, %v; want decommissioning", ds, err)
+	}
+	for _, call := range []struct {
+		name string
+		rep  func() (*pb.GetDatanodeReportResponse, error)
+	}{
+		{"AdminProtocol", func() (*pb.GetDatanodeReportResponse, error) {
+			return admin.GetDatanodeReport(bg, &pb.GetDatanodeReportRequest{})
+		}},
+		{"ClientProtocol", func() (*pb.GetDatanodeReportResponse, error) {
+			return old.GetDatanodeReport(bg, &pb.GetDatanodeReportRequest{})
+		}},
+	} {
+		rep, err := call.rep()
+		if err != nil || len(rep.Datanodes) != 3 || rep.ClusterId != string(s.ClusterID()) {
+			t.Fatalf("%s.GetDatanodeReport = %v, %v", call.name, rep, err)
+		}
+		decom := 0
+		for _, d := range rep.Datanodes {
+			if d.State == "decommissioning" {
+				decom++
+			}
+		}
+		if decom != 1 {
+			t.Errorf("%s.GetDatanodeReport: %d nodes decommissioning, want 1", call.name, decom)
+		}
+	}
+	if rs, err := old.Recommission(bg, &pb.RecommissionRequest{Node: string(nodes[0].id)}); err != nil || rs.Datanode.GetState() != "live" {
+		t.Errorf("ClientProtocol.Recommission = %v, %v; want live", rs, err)
+	}
+
+	build(t, s, "f:/a/b")
+	for name, fsck := range map[string]func(*pb.FsckRequest) (*pb.FsckResponse, error){
+		"AdminProtocol":  func(r *pb.FsckRequest) (*pb.FsckResponse, error) { return admin.Fsck(bg, r) },
+		"ClientProtocol": func(r *pb.FsckRequest) (*pb.FsckResponse, error) { return old.Fsck(bg, r) },
+	} {
+		rep, err := fsck(&pb.FsckRequest{Path: "/", ListFiles: true})
+		if err != nil || rep.Files != 1 || rep.Directories != 2 || len(rep.FileDetails) != 1 || rep.FileDetails[0].Path != "/a/b" {
+			t.Errorf("%s.Fsck(/) = %v, %v; want one file /a/b in 2 directories", name, rep, err)
+		}
+		_, err = fsck(&pb.FsckRequest{Path: "/nope"})
+		wantKind(t, name+".Fsck(/nope)", pb.FromStatus("fsck", "/nope", err), cairn.NotExist)
+	}
+}

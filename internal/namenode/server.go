@@ -134,6 +134,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor(), identityInterceptor),
 	)
 	protocol.RegisterClientProtocolServer(gs, &clientRPC{s: s})
+	protocol.RegisterAdminProtocolServer(gs, &adminRPC{s: s})
 	protocol.RegisterDatanodeProtocolServer(gs, &datanodeRPC{s: s})
 	s.mu.Lock()
 	if s.closed {
@@ -227,25 +228,6 @@ func (s *Server) writable() error {
 		return errKind(cairn.SafeMode)
 	}
 	return nil
-}
-
-// propose appends a command to the replicated log and waits until it is
-// committed (fsync'd on a quorum) and applied; it returns the result of
-// applying it. Nothing here is serialized: concurrent proposals are
-// batched by raft into one log write.
-func (s *Server) propose(ctx context.Context, c *command) (any, error) {
-	if !s.isLeader() {
-		return nil, s.notLeader()
-	}
-	buf := c.encode(make([]byte, 0, 32+len(c.path)+len(c.path2)+len(c.clientName)+len(c.owner)+len(c.group)))
-	start := time.Now()
-	f := s.rn.raft.Apply(buf, s.cfg.ApplyTimeout)
-	err := f.Error()
-	s.metrics.observePropose(c.op, time.Since(start), err)
-	if err != nil {
-		return nil, raftError(err)
-	}
-	return result(f.Response())
 }
 
 // heartbeatMonitor declares DataNodes dead when their heartbeats stop,

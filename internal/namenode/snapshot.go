@@ -17,30 +17,50 @@ const (
 	snapshotVersion = 2 // 1: without the decommissioning nodes
 )
 
-// encodeSnapshot serializes the namespace (not the replicas, which come
-// from DataNode reports). The caller holds ns.mu, at least for reading.
-func (ns *namespace) encodeSnapshot() []byte {
-	b := make([]byte, 0, 64+int(ns.files+ns.dirs)*48)
-	b = append(b, snapshotMagic...)
-	b = binary.AppendUvarint(b, snapshotVersion)
-	b = binary.AppendUvarint(b, ns.nextInodeID)
-	b = binary.AppendUvarint(b, ns.nextBlockID)
-	b = binary.AppendUvarint(b, ns.nextGenStamp)
-	b = binary.AppendUvarint(b, uint64(len(ns.strs)))
-	for _, s := range ns.strs {
-		b = appendString(b, s)
-	}
-	b = ns.appendInode(b, ns.root)
-	decom := make([]string, 0, len(ns.decom))
-	for id := range ns.decom {
+// encodeSnapshot serializes the replicated state (not the replicas,
+// which come from DataNode reports). The caller holds ns.mu, at least
+// for reading.
+func (r *replicated) encodeSnapshot() []byte {
+	b := make([]byte, 0, 64+int(r.files+r.dirs)*48)
+	b = appendSnapshotHeader(b, r.nextInodeID, r.nextBlockID, r.nextGenStamp, r.strs)
+	b = r.appendInode(b, r.root)
+	decom := make([]string, 0, len(r.decom))
+	for id := range r.decom {
 		decom = append(decom, string(id))
 	}
 	slices.Sort(decom)
+	b = appendSnapshotTrailer(b, decom)
+	return binary.LittleEndian.AppendUint32(b, checksum.CRC32C(b))
+}
+
+// The append functions below are the snapshot format's one writer: the
+// state machine's encodeSnapshot and the exported SnapshotWriter (for
+// a namespace generated outside the NameNode, which fills an inode to
+// hand to appendRecord) both use them.
+
+// appendSnapshotHeader appends the magic, the version, the counters and
+// the string table.
+func appendSnapshotHeader(b []byte, nextInodeID, nextBlockID, nextGenStamp uint64, strs []string) []byte {
+	b = append(b, snapshotMagic...)
+	b = binary.AppendUvarint(b, snapshotVersion)
+	b = binary.AppendUvarint(b, nextInodeID)
+	b = binary.AppendUvarint(b, nextBlockID)
+	b = binary.AppendUvarint(b, nextGenStamp)
+	b = binary.AppendUvarint(b, uint64(len(strs)))
+	for _, s := range strs {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+// appendSnapshotTrailer appends the sorted IDs of the DataNodes being
+// decommissioned; the checksum follows.
+func appendSnapshotTrailer(b []byte, decom []string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(decom)))
 	for _, id := range decom {
 		b = appendString(b, id)
 	}
-	return binary.LittleEndian.AppendUint32(b, checksum.CRC32C(b))
+	return b
 }
 
 func appendString(b []byte, s string) []byte {
@@ -55,7 +75,23 @@ const (
 	recUC   = 2 // a file under construction
 )
 
-func (ns *namespace) appendInode(b []byte, n *inode) []byte {
+// appendInode appends the records of n and of everything below it, in
+// pre-order.
+func (r *replicated) appendInode(b []byte, n *inode) []byte {
+	b = r.appendRecord(b, n, len(n.children))
+	for _, c := range n.children {
+		if c.isDir() {
+			b = r.appendInode(b, c)
+		} else {
+			b = r.appendRecord(b, c, 0)
+		}
+	}
+	return b
+}
+
+// appendRecord appends n's own record; a directory's says it has
+// children children (whose records the caller appends next).
+func (r *replicated) appendRecord(b []byte, n *inode, children int) []byte {
 	kind := byte(recDir)
 	switch {
 	case n.isDir():
@@ -72,17 +108,13 @@ func (ns *namespace) appendInode(b []byte, n *inode) []byte {
 	b = binary.AppendUvarint(b, uint64(n.group))
 	b = binary.AppendVarint(b, n.mtime)
 	if kind == recDir {
-		b = binary.AppendUvarint(b, uint64(len(n.children)))
-		for _, c := range n.children {
-			b = ns.appendInode(b, c)
-		}
-		return b
+		return binary.AppendUvarint(b, uint64(children))
 	}
 	b = binary.AppendUvarint(b, uint64(n.repl))
 	b = binary.AppendVarint(b, n.blkSize)
 	if kind == recUC {
 		var u ucFile
-		if p := ns.uc[n.id]; p != nil {
+		if p := r.uc[n.id]; p != nil {
 			u = *p
 		}
 		b = appendString(b, u.holder)
@@ -105,9 +137,8 @@ func (ns *namespace) appendInode(b []byte, n *inode) []byte {
 	return b
 }
 
-// decodeSnapshot parses a snapshot into a fresh namespace that shares
-// reg with ns.
-func decodeSnapshot(data []byte, reg *registry) (*namespace, error) {
+// decodeSnapshot parses a snapshot into a new replicated state.
+func decodeSnapshot(data []byte) (*replicated, error) {
 	if len(data) < len(snapshotMagic)+4 || string(data[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, errors.New("not a cairn namespace snapshot")
 	}
@@ -120,37 +151,37 @@ func decodeSnapshot(data []byte, reg *registry) (*namespace, error) {
 	if d.err == nil && (version < 1 || version > snapshotVersion) {
 		return nil, fmt.Errorf("unknown snapshot version %d", version)
 	}
-	ns := newNamespace(reg)
-	ns.nextInodeID = d.uvarint()
-	ns.nextBlockID = d.uvarint()
-	ns.nextGenStamp = d.uvarint()
+	r := newReplicated()
+	r.nextInodeID = d.uvarint()
+	r.nextBlockID = d.uvarint()
+	r.nextGenStamp = d.uvarint()
 	nstr := d.uvarint()
 	if nstr == 0 || nstr > uint64(len(d.b)) {
 		return nil, errors.New("snapshot: bad string table")
 	}
-	ns.strs = make([]string, 0, nstr)
-	ns.strIdx = make(map[string]uint32, nstr)
+	r.strs = make([]string, 0, nstr)
+	r.strIdx = make(map[string]uint32, nstr)
 	for i := uint64(0); i < nstr && d.err == nil; i++ {
 		s := d.str()
-		ns.strIdx[s] = uint32(i)
-		ns.strs = append(ns.strs, s)
+		r.strIdx[s] = uint32(i)
+		r.strs = append(r.strs, s)
 	}
-	ns.files, ns.dirs = 0, 0
-	root, err := ns.readInode(d, nil)
+	r.files, r.dirs = 0, 0
+	root, err := r.readInode(d, nil)
 	if err != nil {
 		return nil, err
 	}
 	if !root.isDir() {
 		return nil, errors.New("snapshot: root is not a directory")
 	}
-	ns.root = root
+	r.root = root
 	if version >= 2 {
 		n := d.uvarint()
 		if n > uint64(len(d.b)) {
 			return nil, errors.New("snapshot: bad decommissioning node count")
 		}
 		for i := uint64(0); i < n && d.err == nil; i++ {
-			ns.decom[cairn.NodeID(d.str())] = struct{}{}
+			r.decom[cairn.NodeID(d.str())] = struct{}{}
 		}
 		if d.err != nil {
 			return nil, fmt.Errorf("snapshot: %w", d.err)
@@ -159,10 +190,10 @@ func decodeSnapshot(data []byte, reg *registry) (*namespace, error) {
 	if len(d.b) != 0 {
 		return nil, fmt.Errorf("snapshot: %d trailing bytes", len(d.b))
 	}
-	return ns, nil
+	return r, nil
 }
 
-func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
+func (r *replicated) readInode(d *decoder, parent *inode) (*inode, error) {
 	kind := d.byte()
 	n := &inode{parent: parent}
 	n.id = d.uvarint()
@@ -173,7 +204,7 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 	if d.err != nil {
 		return nil, fmt.Errorf("snapshot: %w", d.err)
 	}
-	if owner >= uint64(len(ns.strs)) || group >= uint64(len(ns.strs)) {
+	if owner >= uint64(len(r.strs)) || group >= uint64(len(r.strs)) {
 		return nil, errors.New("snapshot: bad owner or group index")
 	}
 	n.owner, n.group = uint32(owner), uint32(group)
@@ -185,7 +216,7 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 	switch kind {
 	case recDir:
 		n.flags = inodeDir
-		ns.dirs++
+		r.dirs++
 		count := d.uvarint()
 		if count > uint64(len(d.b)) {
 			return nil, errors.New("snapshot: bad child count")
@@ -194,7 +225,7 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 			n.children = make([]*inode, 0, count)
 		}
 		for i := uint64(0); i < count; i++ {
-			c, err := ns.readInode(d, n)
+			c, err := r.readInode(d, n)
 			if err != nil {
 				return nil, err
 			}
@@ -208,7 +239,7 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 	default:
 		return nil, fmt.Errorf("snapshot: unknown inode kind %d", kind)
 	}
-	ns.files++
+	r.files++
 	n.repl = uint16(d.uvarint())
 	n.blkSize = d.varint()
 	if kind == recUC {
@@ -221,7 +252,7 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 		for i := uint64(0); i < count && d.err == nil; i++ {
 			u.expected = append(u.expected, cairn.NodeID(d.str()))
 		}
-		ns.uc[n.id] = u
+		r.uc[n.id] = u
 	}
 	count := d.uvarint()
 	if count > uint64(len(d.b)) {
@@ -236,13 +267,10 @@ func (ns *namespace) readInode(d *decoder, parent *inode) (*inode, error) {
 		b.gs = cairn.GenStamp(d.uvarint())
 		b.len = d.varint()
 		b.committed = d.byte() == 1
-		if _, dup := ns.blocks[b.id]; dup {
+		if _, dup := r.blocks[b.id]; dup {
 			return nil, fmt.Errorf("snapshot: block %d appears twice", b.id)
 		}
-		ns.blocks[b.id] = b
-		if b.committed {
-			ns.completeBlocks.Add(1)
-		}
+		r.blocks[b.id] = b
 		n.blocks = append(n.blocks, b)
 	}
 	if d.err != nil {

@@ -5544,6 +5544,12 @@ const file_cairn_proto_rawDesc = "" +
 	"\x04Fsck\x12\x15.cairn.v1.FsckRequest\x1a\x16.cairn.v1.FsckResponse\x12A\n" +
 	"\bSafeMode\x12\x19.cairn.v1.SafeModeRequest\x1a\x1a.cairn.v1.SafeModeResponse\x12M\n" +
 	"\fDecommission\x12\x1d.cairn.v1.DecommissionRequest\x1a\x1e.cairn.v1.DecommissionResponse\x12M\n" +
+	"\fRecommission\x12\x1d.cairn.v1.RecommissionRequest\x1a\x1e.cairn.v1.RecommissionResponse2\x85\x03\n" +
+	"\rAdminProtocol\x12\\\n" +
+	"\x11GetDatanodeReport\x12\".cairn.v1.GetDatanodeReportRequest\x1a#.cairn.v1.GetDatanodeReportResponse\x125\n" +
+	"\x04Fsck\x12\x15.cairn.v1.FsckRequest\x1a\x16.cairn.v1.FsckResponse\x12A\n" +
+	"\bSafeMode\x12\x19.cairn.v1.SafeModeRequest\x1a\x1a.cairn.v1.SafeModeResponse\x12M\n" +
+	"\fDecommission\x12\x1d.cairn.v1.DecommissionRequest\x1a\x1e.cairn.v1.DecommissionResponse\x12M\n" +
 	"\fRecommission\x12\x1d.cairn.v1.RecommissionRequest\x1a\x1e.cairn.v1.RecommissionResponse2\xcd\x03\n" +
 	"\x10DatanodeProtocol\x12A\n" +
 	"\bRegister\x12\x19.cairn.v1.RegisterRequest\x1a\x1a.cairn.v1.RegisterResponse\x12D\n" +
@@ -5730,45 +5736,55 @@ var file_cairn_proto_depIdxs = []int32{
 	59, // 73: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
 	81, // 74: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
 	83, // 75: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	62, // 76: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
-	64, // 77: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
-	67, // 78: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
-	69, // 79: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
-	71, // 80: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
-	8,  // 81: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
-	10, // 82: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
-	12, // 83: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
-	14, // 84: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
-	16, // 85: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
-	18, // 86: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
-	20, // 87: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
-	22, // 88: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
-	26, // 89: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
-	28, // 90: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
-	30, // 91: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
-	32, // 92: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
-	34, // 93: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
-	36, // 94: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
-	38, // 95: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
-	40, // 96: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
-	42, // 97: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
-	45, // 98: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
-	24, // 99: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
-	47, // 100: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
-	49, // 101: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
-	51, // 102: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
-	54, // 103: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	58, // 104: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	60, // 105: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	82, // 106: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	84, // 107: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	63, // 108: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
-	65, // 109: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
-	68, // 110: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
-	70, // 111: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
-	72, // 112: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
-	81, // [81:113] is the sub-list for method output_type
-	49, // [49:81] is the sub-list for method input_type
+	52, // 76: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	55, // 77: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	59, // 78: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	81, // 79: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	83, // 80: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	62, // 81: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
+	64, // 82: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
+	67, // 83: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
+	69, // 84: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
+	71, // 85: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
+	8,  // 86: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
+	10, // 87: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
+	12, // 88: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
+	14, // 89: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
+	16, // 90: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
+	18, // 91: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
+	20, // 92: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
+	22, // 93: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
+	26, // 94: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
+	28, // 95: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
+	30, // 96: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
+	32, // 97: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
+	34, // 98: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
+	36, // 99: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
+	38, // 100: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
+	40, // 101: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
+	42, // 102: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
+	45, // 103: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
+	24, // 104: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
+	47, // 105: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
+	49, // 106: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
+	51, // 107: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
+	54, // 108: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	58, // 109: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	60, // 110: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	82, // 111: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	84, // 112: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	54, // 113: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	58, // 114: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	60, // 115: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	82, // 116: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	84, // 117: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	63, // 118: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
+	65, // 119: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
+	68, // 120: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
+	70, // 121: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
+	72, // 122: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
+	86, // [86:123] is the sub-list for method output_type
+	49, // [49:86] is the sub-list for method input_type
 	49, // [49:49] is the sub-list for extension type_name
 	49, // [49:49] is the sub-list for extension extendee
 	0,  // [0:49] is the sub-list for field type_name
@@ -5787,7 +5803,7 @@ func file_cairn_proto_init() {
 			NumEnums:      2,
 			NumMessages:   83,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_cairn_proto_goTypes,
 		DependencyIndexes: file_cairn_proto_depIdxs,

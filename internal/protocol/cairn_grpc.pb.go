@@ -80,12 +80,11 @@ type ClientProtocolClient interface {
 	GetAdditionalDatanode(ctx context.Context, in *GetAdditionalDatanodeRequest, opts ...grpc.CallOption) (*GetAdditionalDatanodeResponse, error)
 	UpdateBlockForPipeline(ctx context.Context, in *UpdateBlockForPipelineRequest, opts ...grpc.CallOption) (*UpdateBlockForPipelineResponse, error)
 	UpdatePipeline(ctx context.Context, in *UpdatePipelineRequest, opts ...grpc.CallOption) (*UpdatePipelineResponse, error)
-	// Admin.
+	// Admin. Deprecated: served for clients built before AdminProtocol,
+	// which has the same methods; new code calls AdminProtocol.
 	GetDatanodeReport(ctx context.Context, in *GetDatanodeReportRequest, opts ...grpc.CallOption) (*GetDatanodeReportResponse, error)
 	Fsck(ctx context.Context, in *FsckRequest, opts ...grpc.CallOption) (*FsckResponse, error)
 	SafeMode(ctx context.Context, in *SafeModeRequest, opts ...grpc.CallOption) (*SafeModeResponse, error)
-	// Decommission takes a DataNode out of service once its blocks are
-	// copied elsewhere; Recommission puts it back. Logged.
 	Decommission(ctx context.Context, in *DecommissionRequest, opts ...grpc.CallOption) (*DecommissionResponse, error)
 	Recommission(ctx context.Context, in *RecommissionRequest, opts ...grpc.CallOption) (*RecommissionResponse, error)
 }
@@ -397,12 +396,11 @@ type ClientProtocolServer interface {
 	GetAdditionalDatanode(context.Context, *GetAdditionalDatanodeRequest) (*GetAdditionalDatanodeResponse, error)
 	UpdateBlockForPipeline(context.Context, *UpdateBlockForPipelineRequest) (*UpdateBlockForPipelineResponse, error)
 	UpdatePipeline(context.Context, *UpdatePipelineRequest) (*UpdatePipelineResponse, error)
-	// Admin.
+	// Admin. Deprecated: served for clients built before AdminProtocol,
+	// which has the same methods; new code calls AdminProtocol.
 	GetDatanodeReport(context.Context, *GetDatanodeReportRequest) (*GetDatanodeReportResponse, error)
 	Fsck(context.Context, *FsckRequest) (*FsckResponse, error)
 	SafeMode(context.Context, *SafeModeRequest) (*SafeModeResponse, error)
-	// Decommission takes a DataNode out of service once its blocks are
-	// copied elsewhere; Recommission puts it back. Logged.
 	Decommission(context.Context, *DecommissionRequest) (*DecommissionResponse, error)
 	Recommission(context.Context, *RecommissionRequest) (*RecommissionResponse, error)
 	mustEmbedUnimplementedClientProtocolServer()
@@ -1117,6 +1115,274 @@ var ClientProtocol_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Recommission",
 			Handler:    _ClientProtocol_Recommission_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "cairn.proto",
+}
+
+const (
+	AdminProtocol_GetDatanodeReport_FullMethodName = "/cairn.v1.AdminProtocol/GetDatanodeReport"
+	AdminProtocol_Fsck_FullMethodName              = "/cairn.v1.AdminProtocol/Fsck"
+	AdminProtocol_SafeMode_FullMethodName          = "/cairn.v1.AdminProtocol/SafeMode"
+	AdminProtocol_Decommission_FullMethodName      = "/cairn.v1.AdminProtocol/Decommission"
+	AdminProtocol_Recommission_FullMethodName      = "/cairn.v1.AdminProtocol/Recommission"
+)
+
+// AdminProtocolClient is the client API for AdminProtocol service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// AdminProtocol is the administrator's service on the NameNode (cairn
+// admin, fsck): cluster state, safe mode, DataNodes in and out of
+// service. It is served on the same address as ClientProtocol, and kept
+// apart so that it can be authorized on its own.
+type AdminProtocolClient interface {
+	GetDatanodeReport(ctx context.Context, in *GetDatanodeReportRequest, opts ...grpc.CallOption) (*GetDatanodeReportResponse, error)
+	Fsck(ctx context.Context, in *FsckRequest, opts ...grpc.CallOption) (*FsckResponse, error)
+	SafeMode(ctx context.Context, in *SafeModeRequest, opts ...grpc.CallOption) (*SafeModeResponse, error)
+	// Decommission takes a DataNode out of service once its blocks are
+	// copied elsewhere; Recommission puts it back. Logged.
+	Decommission(ctx context.Context, in *DecommissionRequest, opts ...grpc.CallOption) (*DecommissionResponse, error)
+	Recommission(ctx context.Context, in *RecommissionRequest, opts ...grpc.CallOption) (*RecommissionResponse, error)
+}
+
+type adminProtocolClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewAdminProtocolClient(cc grpc.ClientConnInterface) AdminProtocolClient {
+	return &adminProtocolClient{cc}
+}
+
+func (c *adminProtocolClient) GetDatanodeReport(ctx context.Context, in *GetDatanodeReportRequest, opts ...grpc.CallOption) (*GetDatanodeReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDatanodeReportResponse)
+	err := c.cc.Invoke(ctx, AdminProtocol_GetDatanodeReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminProtocolClient) Fsck(ctx context.Context, in *FsckRequest, opts ...grpc.CallOption) (*FsckResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FsckResponse)
+	err := c.cc.Invoke(ctx, AdminProtocol_Fsck_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminProtocolClient) SafeMode(ctx context.Context, in *SafeModeRequest, opts ...grpc.CallOption) (*SafeModeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SafeModeResponse)
+	err := c.cc.Invoke(ctx, AdminProtocol_SafeMode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminProtocolClient) Decommission(ctx context.Context, in *DecommissionRequest, opts ...grpc.CallOption) (*DecommissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DecommissionResponse)
+	err := c.cc.Invoke(ctx, AdminProtocol_Decommission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminProtocolClient) Recommission(ctx context.Context, in *RecommissionRequest, opts ...grpc.CallOption) (*RecommissionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecommissionResponse)
+	err := c.cc.Invoke(ctx, AdminProtocol_Recommission_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AdminProtocolServer is the server API for AdminProtocol service.
+// All implementations must embed UnimplementedAdminProtocolServer
+// for forward compatibility.
+//
+// AdminProtocol is the administrator's service on the NameNode (cairn
+// admin, fsck): cluster state, safe mode, DataNodes in and out of
+// service. It is served on the same address as ClientProtocol, and kept
+// apart so that it can be authorized on its own.
+type AdminProtocolServer interface {
+	GetDatanodeReport(context.Context, *GetDatanodeReportRequest) (*GetDatanodeReportResponse, error)
+	Fsck(context.Context, *FsckRequest) (*FsckResponse, error)
+	SafeMode(context.Context, *SafeModeRequest) (*SafeModeResponse, error)
+	// Decommission takes a DataNode out of service once its blocks are
+	// copied elsewhere; Recommission puts it back. Logged.
+	Decommission(context.Context, *DecommissionRequest) (*DecommissionResponse, error)
+	Recommission(context.Context, *RecommissionRequest) (*RecommissionResponse, error)
+	mustEmbedUnimplementedAdminProtocolServer()
+}
+
+// UnimplementedAdminProtocolServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedAdminProtocolServer struct{}
+
+func (UnimplementedAdminProtocolServer) GetDatanodeReport(context.Context, *GetDatanodeReportRequest) (*GetDatanodeReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDatanodeReport not implemented")
+}
+func (UnimplementedAdminProtocolServer) Fsck(context.Context, *FsckRequest) (*FsckResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Fsck not implemented")
+}
+func (UnimplementedAdminProtocolServer) SafeMode(context.Context, *SafeModeRequest) (*SafeModeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SafeMode not implemented")
+}
+func (UnimplementedAdminProtocolServer) Decommission(context.Context, *DecommissionRequest) (*DecommissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Decommission not implemented")
+}
+func (UnimplementedAdminProtocolServer) Recommission(context.Context, *RecommissionRequest) (*RecommissionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Recommission not implemented")
+}
+func (UnimplementedAdminProtocolServer) mustEmbedUnimplementedAdminProtocolServer() {}
+func (UnimplementedAdminProtocolServer) testEmbeddedByValue()                       {}
+
+// UnsafeAdminProtocolServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to AdminProtocolServer will
+// result in compilation errors.
+type UnsafeAdminProtocolServer interface {
+	mustEmbedUnimplementedAdminProtocolServer()
+}
+
+func RegisterAdminProtocolServer(s grpc.ServiceRegistrar, srv AdminProtocolServer) {
+	// If the following call panics, it indicates UnimplementedAdminProtocolServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&AdminProtocol_ServiceDesc, srv)
+}
+
+func _AdminProtocol_GetDatanodeReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDatanodeReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminProtocolServer).GetDatanodeReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminProtocol_GetDatanodeReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminProtocolServer).GetDatanodeReport(ctx, req.(*GetDatanodeReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminProtocol_Fsck_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FsckRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminProtocolServer).Fsck(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminProtocol_Fsck_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminProtocolServer).Fsck(ctx, req.(*FsckRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminProtocol_SafeMode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SafeModeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminProtocolServer).SafeMode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminProtocol_SafeMode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminProtocolServer).SafeMode(ctx, req.(*SafeModeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminProtocol_Decommission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DecommissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminProtocolServer).Decommission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminProtocol_Decommission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminProtocolServer).Decommission(ctx, req.(*DecommissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminProtocol_Recommission_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecommissionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminProtocolServer).Recommission(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminProtocol_Recommission_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminProtocolServer).Recommission(ctx, req.(*RecommissionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// AdminProtocol_ServiceDesc is the grpc.ServiceDesc for AdminProtocol service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var AdminProtocol_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "cairn.v1.AdminProtocol",
+	HandlerType: (*AdminProtocolServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "GetDatanodeReport",
+			Handler:    _AdminProtocol_GetDatanodeReport_Handler,
+		},
+		{
+			MethodName: "Fsck",
+			Handler:    _AdminProtocol_Fsck_Handler,
+		},
+		{
+			MethodName: "SafeMode",
+			Handler:    _AdminProtocol_SafeMode_Handler,
+		},
+		{
+			MethodName: "Decommission",
+			Handler:    _AdminProtocol_Decommission_Handler,
+		},
+		{
+			MethodName: "Recommission",
+			Handler:    _AdminProtocol_Recommission_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,38 @@
+package namenode
+
+import (
+	"context"
+	"time"
+)
+
+// mutate is the one path of every replicated change to the namespace:
+// the client operations (ops.go), pipeline and lease recovery
+// (recovery.go, lease.go) and decommissioning (decommission.go) build a
+// command, with the leader's choices (times, targets, defaults) in it,
+// and hand it here. mutate appends it to the replicated log and waits
+// until it is committed (fsync'd on a quorum) and applied on this
+// member; it returns the result of applying it (a value, or the
+// *cairn.Error the state machine gave). On a member that is not the
+// leader it fails with cairn.NotLeader and logs nothing.
+//
+// Nothing here is serialized: concurrent mutations are batched by raft
+// into one log write and applied under one lock (fsm.ApplyBatch). The
+// checks a caller makes before (writable, its own preconditions) are
+// advisory; the state machine re-checks every condition at apply time.
+// What every change must carry or pass later (the caller's identity in
+// the command, a permission check at apply time, an audit record) goes
+// here, once.
+func (s *Server) mutate(ctx context.Context, c *command) (any, error) {
+	if !s.isLeader() {
+		return nil, s.notLeader()
+	}
+	buf := c.encode(make([]byte, 0, 32+len(c.path)+len(c.path2)+len(c.clientName)+len(c.owner)+len(c.group)))
+	start := time.Now()
+	f := s.rn.raft.Apply(buf, s.cfg.ApplyTimeout)
+	err := f.Error()
+	s.metrics.observePropose(c.op, time.Since(start), err)
+	if err != nil {
+		return nil, raftError(err)
+	}
+	return result(f.Response())
+}
