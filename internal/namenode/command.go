@@ -102,6 +102,12 @@ type command struct {
 	flags       uint64
 	block       cairn.Block
 	targets     []cairn.NodeID
+	// caller is who the change is made for (the identity of the
+	// request, set by mutate), so that permission checks and audit can
+	// run where the change is applied; empty for the NameNode's own
+	// changes (lease recovery, healing) and callers that name no one.
+	caller       string
+	callerGroups []string
 }
 
 // Field numbers: bit i of the presence mask says field i follows. The
@@ -122,6 +128,8 @@ const (
 	fBlockGenStamp
 	fBlockLen
 	fTargets
+	fCaller
+	fCallerGroups
 )
 
 // commandVersion is the first byte of every encoded command.
@@ -150,6 +158,8 @@ func (c *command) encode(b []byte) []byte {
 	set(fBlockGenStamp, c.block.GenStamp != 0)
 	set(fBlockLen, c.block.Len != 0)
 	set(fTargets, len(c.targets) != 0)
+	set(fCaller, c.caller != "")
+	set(fCallerGroups, len(c.callerGroups) != 0)
 
 	b = append(b, commandVersion, byte(c.op))
 	b = binary.AppendUvarint(b, mask)
@@ -203,6 +213,15 @@ func (c *command) encode(b []byte) []byte {
 		b = binary.AppendUvarint(b, uint64(len(c.targets)))
 		for _, t := range c.targets {
 			str(string(t))
+		}
+	}
+	if mask&(1<<fCaller) != 0 {
+		str(c.caller)
+	}
+	if mask&(1<<fCallerGroups) != 0 {
+		b = binary.AppendUvarint(b, uint64(len(c.callerGroups)))
+		for _, g := range c.callerGroups {
+			str(g)
 		}
 	}
 	return b
@@ -277,7 +296,7 @@ func decodeCommand(b []byte) (command, error) {
 		return c, fmt.Errorf("unknown command opcode %d", c.op)
 	}
 	mask := d.uvarint()
-	if mask>>(fTargets+1) != 0 {
+	if mask>>(fCallerGroups+1) != 0 {
 		return c, fmt.Errorf("unknown command fields %#x", mask)
 	}
 	has := func(f int) bool { return mask&(1<<f) != 0 }
@@ -330,6 +349,18 @@ func decodeCommand(b []byte) (command, error) {
 		}
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			c.targets = append(c.targets, cairn.NodeID(d.str()))
+		}
+	}
+	if has(fCaller) {
+		c.caller = d.str()
+	}
+	if has(fCallerGroups) {
+		n := d.uvarint()
+		if n > uint64(len(d.b)) {
+			d.fail(errShortCommand)
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			c.callerGroups = append(c.callerGroups, d.str())
 		}
 	}
 	if d.err != nil {

@@ -20,6 +20,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{op: opRename, path: "/x", path2: "/y", mtime: 1},
 		{op: opRename, path: "/x", path2: "/y", mtime: 1, flags: flagOverwrite | flagExact},
 		{op: opCloseFile, fileID: 5, clientName: "c", flags: flagHasBlock | flagDropLast, block: cairn.Block{ID: 3}},
+		{op: opMkdirs, path: "/home/bob", mode: 0o700, caller: "bob", callerGroups: []string{"eng", "ops"}},
 	}
 	for _, c := range tests {
 		got, err := decodeCommand(c.encode(nil))

@@ -128,6 +128,10 @@
 //	  13 block len   varint     /  closeFile) or abandoned block
 //	  14 targets     uvarint count, then count strings: the pipeline's
 //	                 DataNode IDs (addBlock)
+//	  15 caller      string     the user the change is made for (the
+//	                            request's identity; absent for the
+//	                            NameNode's own changes)
+//	  16 callerGroups uvarint count, then count strings: its groups
 //
 // Absent fields are zero. Unknown versions, opcodes or field bits, and
 // trailing bytes, are refused. New fields get new bits; numbers are

@@ -2,7 +2,10 @@ package namenode
 
 import (
 	"context"
+	"slices"
 	"testing"
+
+	"github.com/hashicorp/raft"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -57,5 +60,44 @@ func TestCallerIdentity(t *testing.T) {
 	}
 	if fi, err := c.GetFileInfo(bg, &pb.GetFileInfoRequest{Path: "/bad"}); err == nil && fi.GetFile() != nil {
 		t.Errorf("a refused Mkdirs created /bad")
+	}
+}
+
+func TestMutateRecordsTheCaller(t *testing.T) {
+	// The identity of a request travels in the log entry of the change
+	// it makes, for checks at apply time; a change of the NameNode's
+	// own (no identity in its context) names no one.
+	s := newServer(t)
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	c, _, _ := serve(t, s, ctx)
+	last := func() command {
+		t.Helper()
+		i, err := s.rn.wal.LastIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l raft.Log
+		if err := s.rn.wal.GetLog(i, &l); err != nil {
+			t.Fatal(err)
+		}
+		cmd, err := decodeCommand(l.Data)
+		if err != nil {
+			t.Fatalf("last log entry: %v", err)
+		}
+		return cmd
+	}
+	md := metadata.AppendToOutgoingContext(bg, pb.MetadataUser, "bob", pb.MetadataGroups, "eng,ops")
+	if _, err := c.Mkdirs(md, &pb.MkdirsRequest{Path: "/home/bob", Parents: true, Mode: 0o755}); err != nil {
+		t.Fatal(err)
+	}
+	if cmd := last(); cmd.op != opMkdirs || cmd.caller != "bob" || !slices.Equal(cmd.callerGroups, []string{"eng", "ops"}) {
+		t.Errorf("log entry of bob's mkdirs: op %v caller %q groups %q", cmd.op, cmd.caller, cmd.callerGroups)
+	}
+	if _, err := s.Mkdirs(bg, "/own", 0o755, false, "hdfs", "supergroup"); err != nil {
+		t.Fatal(err)
+	}
+	if cmd := last(); cmd.op != opMkdirs || cmd.caller != "" || cmd.callerGroups != nil {
+		t.Errorf("log entry of a change without identity: caller %q groups %q, want none", cmd.caller, cmd.callerGroups)
 	}
 }

@@ -26,7 +26,10 @@ func (s *Server) mutate(ctx context.Context, c *command) (any, error) {
 	if !s.isLeader() {
 		return nil, s.notLeader()
 	}
-	buf := c.encode(make([]byte, 0, 32+len(c.path)+len(c.path2)+len(c.clientName)+len(c.owner)+len(c.group)))
+	if who, ok := CallerFrom(ctx); ok {
+		c.caller, c.callerGroups = who.User, who.Groups
+	}
+	buf := c.encode(make([]byte, 0, 32+len(c.path)+len(c.path2)+len(c.clientName)+len(c.owner)+len(c.group)+len(c.caller)))
 	start := time.Now()
 	f := s.rn.raft.Apply(buf, s.cfg.ApplyTimeout)
 	err := f.Error()
