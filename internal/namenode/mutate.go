@@ -3,6 +3,8 @@ package namenode
 import (
 	"context"
 	"time"
+
+	"github.com/cairn-fs/cairn"
 )
 
 // mutate is the one path of every replicated change to the namespace:
@@ -35,7 +37,12 @@ func (s *Server) mutate(ctx context.Context, c *command) (any, error) {
 	err := f.Error()
 	s.metrics.observePropose(c.op, time.Since(start), err)
 	if err != nil {
-		return nil, raftError(err)
+		err = raftError(err)
+		if cairn.KindOf(err) == cairn.NotLeader {
+			// Leadership lost meanwhile: name the new leader.
+			return nil, s.notLeader()
+		}
+		return nil, err
 	}
 	return result(f.Response())
 }
