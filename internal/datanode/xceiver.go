@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -117,11 +118,17 @@ func (d *DataNode) serveOp(ctx context.Context, conn *idleConn, br *bufio.Reader
 			d.log.Debug("bad write operation", "remote", conn.RemoteAddr(), "err", err)
 			return false
 		}
+		if !d.admit(conn, op, m.ClientName) {
+			return false
+		}
 		d.receiveBlock(ctx, conn, br, m)
 	case datatransfer.OpReadBlock:
 		m := new(protocol.OpReadBlock)
 		if err := datatransfer.ReadMessage(br, m); err != nil {
 			d.log.Debug("bad read operation", "remote", conn.RemoteAddr(), "err", err)
+			return false
+		}
+		if !d.admit(conn, op, m.ClientName) {
 			return false
 		}
 		return d.sendBlock(conn, br, m)
@@ -131,6 +138,9 @@ func (d *DataNode) serveOp(ctx context.Context, conn *idleConn, br *bufio.Reader
 			d.log.Debug("bad transfer operation", "remote", conn.RemoteAddr(), "err", err)
 			return false
 		}
+		if !d.admit(conn, op, m.ClientName) {
+			return false
+		}
 		d.transferBlock(ctx, conn, m)
 	case datatransfer.OpRecoverBlock:
 		m := new(protocol.OpRecoverBlock)
@@ -138,9 +148,28 @@ func (d *DataNode) serveOp(ctx context.Context, conn *idleConn, br *bufio.Reader
 			d.log.Debug("bad recover operation", "remote", conn.RemoteAddr(), "err", err)
 			return false
 		}
+		if !d.admit(conn, op, "") {
+			return false
+		}
 		d.recoverReplica(conn, m)
 	}
 	return false
+}
+
+// admit establishes who a data-transfer operation is made for, once
+// per operation and before it runs: the data-transfer equivalent of
+// the NameNode's gRPC identity interceptor, and the one place where the
+// security work checks it (the peer's certificate for a DataNode, a
+// block token from the NameNode for a client) and refuses. Without
+// security a caller is who it claims (the operation's client_name, or
+// a DataNode for RECOVER_BLOCK), as in HDFS's simple mode, and every
+// operation is admitted. A refused operation is answered with the
+// refusal and ends the connection.
+func (d *DataNode) admit(conn *idleConn, op datatransfer.Op, claimed string) bool {
+	if d.log.Enabled(context.Background(), slog.LevelDebug) {
+		d.log.Debug("operation", "op", op, "caller", claimed, "remote", conn.RemoteAddr())
+	}
+	return true
 }
 
 // respond answers an operation; conn's idle deadline bounds the write.
