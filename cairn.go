@@ -46,6 +46,16 @@ type DatanodeInfo struct {
 	HTTPAddr string // web address, host:port; may be empty
 }
 
+// StorageReport is what a DataNode says of its storage when it
+// registers and in every heartbeat.
+type StorageReport struct {
+	CapacityBytes   int64
+	UsedBytes       int64 // by blocks
+	RemainingBytes  int64
+	ActiveTransfers int
+	FailedVolumes   []string
+}
+
 // LocatedBlock is a block with the DataNodes that hold it, nearest
 // first, and its offset in its file.
 type LocatedBlock struct {

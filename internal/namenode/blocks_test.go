@@ -370,7 +370,7 @@ func TestRegistration(t *testing.T) {
 	_, err = s.Register(bg, Registration{Addr: "10.1.1.3:1"})
 	wantKind(t, "Register(no ID)", err, cairn.Invalid)
 
-	cmds, err := s.Heartbeat(bg, "stranger", StorageReport{}, nil)
+	cmds, err := s.Heartbeat(bg, "stranger", cairn.StorageReport{}, nil)
 	if err != nil || len(cmds) != 1 || cmds[0].Type != CommandReregister {
 		t.Errorf("Heartbeat(unknown) = %+v, %v; want REREGISTER", cmds, err)
 	}

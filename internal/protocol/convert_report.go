@@ -233,3 +233,25 @@ func FsckReportFromProto(p *FsckResponse) cairn.FsckReport {
 	}
 	return r
 }
+
+// StorageReportToProto encodes what a DataNode says of its storage.
+func StorageReportToProto(s cairn.StorageReport) *StorageReport {
+	return &StorageReport{
+		CapacityBytes:   s.CapacityBytes,
+		UsedBytes:       s.UsedBytes,
+		RemainingBytes:  s.RemainingBytes,
+		ActiveTransfers: int32(s.ActiveTransfers),
+		FailedVolumes:   s.FailedVolumes,
+	}
+}
+
+// StorageReportFromProto decodes what a DataNode says of its storage.
+func StorageReportFromProto(p *StorageReport) cairn.StorageReport {
+	return cairn.StorageReport{
+		CapacityBytes:   p.GetCapacityBytes(),
+		UsedBytes:       p.GetUsedBytes(),
+		RemainingBytes:  p.GetRemainingBytes(),
+		ActiveTransfers: int(p.GetActiveTransfers()),
+		FailedVolumes:   p.GetFailedVolumes(),
+	}
+}

@@ -82,6 +82,8 @@ func TestReportConversionsRoundTrip(t *testing.T) {
 	roundTrip(t, dn, DatanodeStatusToProto, DatanodeStatusFromProto)
 	roundTrip(t, cairn.ClusterReport{ClusterID: "c1", SafeMode: true, Datanodes: []cairn.DatanodeStatus{dn, dn},
 		PendingDeletionBlocks: 8, PendingReplicationBlocks: 5}, ClusterReportToProto, ClusterReportFromProto)
+	roundTrip(t, cairn.StorageReport{CapacityBytes: 1000, UsedBytes: 300, RemainingBytes: 600, ActiveTransfers: 3, FailedVolumes: []string{"/data/2"}},
+		StorageReportToProto, StorageReportFromProto)
 	roundTrip(t, cairn.SafeModeStatus{On: true, Manual: true, Reason: "entered manually"},
 		SafeModeStatusToProto, SafeModeStatusFromProto)
 	roundTrip(t, cairn.FsckReport{
