@@ -1,7 +1,8 @@
 // Package cairn holds the vocabulary shared by every part of cairn, a
 // distributed file system in the manner of HDFS: block and node
-// identifiers, file metadata, block locations and the error type whose
-// kinds cross the wire.
+// identifiers, file metadata, block locations, the error type whose
+// kinds cross the wire, and the shapes of the NameNode's answers that
+// the NameNode and the client both speak (admin.go).
 //
 // It imports only the standard library, and nothing of cairn's own, so
 // that the NameNode, the DataNode, the client and the protocol can all
@@ -43,6 +44,16 @@ type DatanodeInfo struct {
 	ID       NodeID
 	Addr     string // data-transfer address, host:port
 	HTTPAddr string // web address, host:port; may be empty
+}
+
+// StorageReport is what a DataNode says of its storage when it
+// registers and in every heartbeat.
+type StorageReport struct {
+	CapacityBytes   int64
+	UsedBytes       int64 // by blocks
+	RemainingBytes  int64
+	ActiveTransfers int
+	FailedVolumes   []string
 }
 
 // LocatedBlock is a block with the DataNodes that hold it, nearest

@@ -8,32 +8,24 @@ import (
 	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
-// DatanodeStatus is the NameNode's view of one DataNode.
-type DatanodeStatus struct {
-	ID       cairn.NodeID
-	Addr     string // data-transfer address
-	HTTPAddr string // web address; may be empty
-	State    string // live, stale, dead, decommissioning, decommissioned
-
-	CapacityBytes  int64
-	UsedBytes      int64 // by blocks
-	RemainingBytes int64
-	Blocks         int64
-
-	LastHeartbeat   time.Time // zero if never heard from
-	ActiveTransfers int
-	FailedVolumes   []string
-}
-
-// ClusterReport is the state of the cluster as the NameNode sees it.
-type ClusterReport struct {
-	ClusterID cairn.ClusterID
-	SafeMode  bool
-	Datanodes []DatanodeStatus
-
-	PendingDeletionBlocks    int64
-	PendingReplicationBlocks int64
-}
+// The NameNode's answers are the shapes of package cairn, named here
+// too so that programs using the client need not import cairn for them.
+type (
+	// DatanodeStatus is the NameNode's view of one DataNode.
+	DatanodeStatus = cairn.DatanodeStatus
+	// ClusterReport is the state of the cluster as the NameNode sees it.
+	ClusterReport = cairn.ClusterReport
+	// FsckOptions says what an Fsck report lists beyond its totals.
+	FsckOptions = cairn.FsckOptions
+	// FsckBlock is one block in an Fsck report.
+	FsckBlock = cairn.FsckBlock
+	// FsckFile is one file in an Fsck report.
+	FsckFile = cairn.FsckFile
+	// FsckReport is the health of a tree of the namespace.
+	FsckReport = cairn.FsckReport
+	// SafeModeStatus is the NameNode's safe mode state.
+	SafeModeStatus = cairn.SafeModeStatus
+)
 
 // DatanodeReport asks the NameNode for the state of every DataNode it
 // knows.
@@ -42,64 +34,7 @@ func (c *Client) DatanodeReport(ctx context.Context) (ClusterReport, error) {
 	if err != nil {
 		return ClusterReport{}, err
 	}
-	r := ClusterReport{
-		ClusterID:                cairn.ClusterID(resp.GetClusterId()),
-		SafeMode:                 resp.GetSafeMode(),
-		PendingDeletionBlocks:    resp.GetPendingDeletionBlocks(),
-		PendingReplicationBlocks: resp.GetPendingReplicationBlocks(),
-	}
-	for _, d := range resp.GetDatanodes() {
-		r.Datanodes = append(r.Datanodes, datanodeStatusFromProto(d))
-	}
-	return r, nil
-}
-
-// FsckOptions says what an Fsck report lists beyond its totals.
-type FsckOptions struct {
-	Files     bool // every file checked, with its status
-	Blocks    bool // each file's blocks (implies Files)
-	Locations bool // each block's locations (implies Blocks)
-	OpenFiles bool // include files open for writing
-}
-
-// FsckBlock is one block in an Fsck report.
-type FsckBlock struct {
-	Block           cairn.Block
-	Locations       []cairn.DatanodeInfo
-	LiveReplicas    int
-	CorruptReplicas int
-	State           string // HEALTHY, UNDER_REPLICATED, CORRUPT, MISSING
-}
-
-// FsckFile is one file in an Fsck report.
-type FsckFile struct {
-	Path        string
-	Size        int64
-	Replication int
-	Open        bool
-	Status      string // HEALTHY, UNDER_REPLICATED, CORRUPT, MISSING
-	Blocks      []FsckBlock
-	// Of an open file: the client holding its lease, and how long ago
-	// that client last renewed it.
-	LeaseHolder string
-	LeaseAge    time.Duration
-}
-
-// FsckReport is the health of a tree of the namespace.
-type FsckReport struct {
-	Status string // HEALTHY or CORRUPT
-
-	Files                 int64
-	Directories           int64
-	Blocks                int64
-	TotalSize             int64
-	UnderReplicatedBlocks int64
-	CorruptBlocks         int64
-	MissingBlocks         int64
-	OpenFiles             int64
-	LiveDatanodes         int
-
-	FileDetails []FsckFile // filled in as opts asked
+	return protocol.ClusterReportFromProto(resp), nil
 }
 
 // Fsck checks the blocks of every file below path.
@@ -110,57 +45,11 @@ func (c *Client) Fsck(ctx context.Context, path string, opts FsckOptions) (FsckR
 	}
 	opts.Blocks = opts.Blocks || opts.Locations
 	opts.Files = opts.Files || opts.Blocks
-	resp, err := callAdmin(ctx, c.nn, op, path, &protocol.FsckRequest{
-		Path:          path,
-		ListFiles:     opts.Files,
-		ListBlocks:    opts.Blocks,
-		ListLocations: opts.Locations,
-		ListOpenFiles: opts.OpenFiles,
-	}, protocol.AdminProtocolClient.Fsck)
+	resp, err := callAdmin(ctx, c.nn, op, path, protocol.FsckRequestToProto(path, opts), protocol.AdminProtocolClient.Fsck)
 	if err != nil {
 		return FsckReport{}, err
 	}
-	r := FsckReport{
-		Status:                resp.GetStatus(),
-		Files:                 resp.GetFiles(),
-		Directories:           resp.GetDirectories(),
-		Blocks:                resp.GetBlocks(),
-		TotalSize:             resp.GetTotalSize(),
-		UnderReplicatedBlocks: resp.GetUnderReplicatedBlocks(),
-		CorruptBlocks:         resp.GetCorruptBlocks(),
-		MissingBlocks:         resp.GetMissingBlocks(),
-		OpenFiles:             resp.GetOpenFiles(),
-		LiveDatanodes:         int(resp.GetLiveDatanodes()),
-	}
-	for _, f := range resp.GetFileDetails() {
-		ff := FsckFile{
-			Path:        f.GetPath(),
-			Size:        f.GetSize(),
-			Replication: int(f.GetReplication()),
-			Open:        f.GetOpen(),
-			Status:      f.GetStatus(),
-			LeaseHolder: f.GetLeaseHolder(),
-			LeaseAge:    time.Duration(f.GetLeaseAgeMs()) * time.Millisecond,
-		}
-		for _, b := range f.GetBlocks() {
-			ff.Blocks = append(ff.Blocks, FsckBlock{
-				Block:           protocol.BlockFromProto(b.GetBlock()),
-				Locations:       protocol.DatanodesFromProto(b.GetLocations()),
-				LiveReplicas:    int(b.GetLiveReplicas()),
-				CorruptReplicas: int(b.GetCorruptReplicas()),
-				State:           b.GetState(),
-			})
-		}
-		r.FileDetails = append(r.FileDetails, ff)
-	}
-	return r, nil
-}
-
-// SafeModeStatus is the NameNode's safe mode state.
-type SafeModeStatus struct {
-	On     bool
-	Manual bool   // entered by an operator, left only by an operator
-	Reason string // human-readable, e.g. "reported 10 of 12 blocks"
+	return protocol.FsckReportFromProto(resp), nil
 }
 
 // SafeMode gets ("get" or ""), enters ("enter") or leaves ("leave")
@@ -178,7 +67,7 @@ func (c *Client) SafeMode(ctx context.Context, action string) (SafeModeStatus, e
 	if err != nil {
 		return SafeModeStatus{}, err
 	}
-	return SafeModeStatus{On: resp.GetOn(), Manual: resp.GetManual(), Reason: resp.GetReason()}, nil
+	return protocol.SafeModeStatusFromProto(resp), nil
 }
 
 // WaitSafeModeOff polls the NameNode until it is out of safe mode or

@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"time"
 
-	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
@@ -18,7 +16,7 @@ func (c *Client) Decommission(ctx context.Context, node string) (DatanodeStatus,
 	if err != nil {
 		return DatanodeStatus{}, err
 	}
-	return datanodeStatusFromProto(resp.GetDatanode()), nil
+	return protocol.DatanodeStatusFromProto(resp.GetDatanode()), nil
 }
 
 // Recommission puts a decommissioning or decommissioned DataNode back in
@@ -28,24 +26,5 @@ func (c *Client) Recommission(ctx context.Context, node string) (DatanodeStatus,
 	if err != nil {
 		return DatanodeStatus{}, err
 	}
-	return datanodeStatusFromProto(resp.GetDatanode()), nil
-}
-
-func datanodeStatusFromProto(d *protocol.DatanodeReport) DatanodeStatus {
-	s := DatanodeStatus{
-		ID:              cairn.NodeID(d.GetId()),
-		Addr:            d.GetAddr(),
-		HTTPAddr:        d.GetHttpAddr(),
-		State:           d.GetState(),
-		CapacityBytes:   d.GetCapacityBytes(),
-		UsedBytes:       d.GetUsedBytes(),
-		RemainingBytes:  d.GetRemainingBytes(),
-		Blocks:          d.GetBlocks(),
-		ActiveTransfers: int(d.GetActiveTransfers()),
-		FailedVolumes:   d.GetFailedVolumes(),
-	}
-	if ns := d.GetLastHeartbeatUnixNano(); ns != 0 {
-		s.LastHeartbeat = time.Unix(0, ns)
-	}
-	return s
+	return protocol.DatanodeStatusFromProto(resp.GetDatanode()), nil
 }

@@ -300,12 +300,7 @@ func (c *Client) Touch(ctx context.Context, name string) error {
 }
 
 // ContentSummary is the size of a tree.
-type ContentSummary struct {
-	Length        int64 // bytes in files
-	Files         int64
-	Directories   int64 // including the root of the tree when it is a directory
-	SpaceConsumed int64 // bytes on DataNodes: Length times replication
-}
+type ContentSummary = cairn.ContentSummary
 
 // ContentSummary sums the files and directories below name.
 func (c *Client) ContentSummary(ctx context.Context, name string) (ContentSummary, error) {
@@ -317,20 +312,11 @@ func (c *Client) ContentSummary(ctx context.Context, name string) (ContentSummar
 	if err != nil {
 		return ContentSummary{}, err
 	}
-	return ContentSummary{
-		Length:        resp.GetLength(),
-		Files:         resp.GetFiles(),
-		Directories:   resp.GetDirectories(),
-		SpaceConsumed: resp.GetSpaceConsumed(),
-	}, nil
+	return protocol.ContentSummaryFromProto(resp), nil
 }
 
 // ServerDefaults are the NameNode's defaults for new files.
-type ServerDefaults struct {
-	BlockSize   int64
-	Replication int
-	ClusterID   cairn.ClusterID
-}
+type ServerDefaults = cairn.ServerDefaults
 
 // ServerDefaults asks the NameNode for its defaults.
 func (c *Client) ServerDefaults(ctx context.Context) (ServerDefaults, error) {
@@ -338,9 +324,5 @@ func (c *Client) ServerDefaults(ctx context.Context) (ServerDefaults, error) {
 	if err != nil {
 		return ServerDefaults{}, err
 	}
-	return ServerDefaults{
-		BlockSize:   resp.GetBlockSize(),
-		Replication: int(resp.GetReplication()),
-		ClusterID:   cairn.ClusterID(resp.GetClusterId()),
-	}, nil
+	return protocol.ServerDefaultsFromProto(resp), nil
 }

@@ -341,7 +341,7 @@ func (f *fsckCmd) run(ctx context.Context, args []string) error {
 		} else if err := printFsck(f.r.e.stdout, out, f.opts, f.r.addr(), start, time.Now()); err != nil {
 			return err
 		}
-		if out.Status != "HEALTHY" {
+		if out.Status != cairn.FsckHealthy {
 			return &exitError{code: exitFailure, err: failf(op, p, cairn.Corrupt,
 				"the filesystem under path '%s' is %s", p, out.Status)}
 		}
@@ -363,12 +363,12 @@ func printFsck(w io.Writer, rep fsckJSON, opts client.FsckOptions, namenode stri
 			}
 		}
 		status := "OK"
-		if f.Status != "" && f.Status != "HEALTHY" {
+		if f.Status != "" && f.Status != cairn.FsckHealthy {
 			status = f.Status
 		}
 		fmt.Fprintf(&b, "%s %d bytes, replicated: replication=%d, %d block(s)%s:  %s\n",
 			f.Path, f.Size, f.Replication, len(f.Blocks), open, status)
-		if opts.Blocks || f.Status != "HEALTHY" {
+		if opts.Blocks || f.Status != cairn.FsckHealthy {
 			// Without --blocks, the NameNode lists only the blocks
 			// with problems, and the numbers are not their indexes.
 			for i, blk := range f.Blocks {
@@ -376,7 +376,7 @@ func printFsck(w io.Writer, rep fsckJSON, opts client.FsckOptions, namenode stri
 				if blk.CorruptReplicas > 0 {
 					fmt.Fprintf(&b, " Corrupt_repl=%d", blk.CorruptReplicas)
 				}
-				if blk.State != "" && blk.State != "HEALTHY" {
+				if blk.State != "" && blk.State != cairn.FsckHealthy {
 					fmt.Fprintf(&b, " %s", blk.State)
 				}
 				if opts.Locations {

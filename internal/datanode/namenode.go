@@ -524,11 +524,11 @@ func (d *DataNode) storageReport() *protocol.StorageReport {
 			remaining += max(c-v.used.Load(), 0)
 		}
 	}
-	return &protocol.StorageReport{
+	return protocol.StorageReportToProto(cairn.StorageReport{
 		CapacityBytes:   capacity,
 		UsedBytes:       used,
 		RemainingBytes:  remaining,
-		ActiveTransfers: d.active.Load(),
+		ActiveTransfers: int(d.active.Load()),
 		FailedVolumes:   failed,
-	}
+	})
 }

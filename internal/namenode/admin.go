@@ -4,41 +4,21 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/cairn-fs/cairn"
 )
 
-// DatanodeStatus is one DataNode in a cluster report.
-type DatanodeStatus struct {
-	Info            cairn.DatanodeInfo
-	State           string // live, stale, dead, decommissioning, decommissioned
-	Storage         StorageReport
-	Blocks          int64
-	LastHeartbeat   time.Time
-	PendingDeletion int64
-}
-
-// ClusterReport is the answer of GetDatanodeReport.
-type ClusterReport struct {
-	ClusterID                cairn.ClusterID
-	SafeMode                 bool
-	Datanodes                []DatanodeStatus
-	PendingDeletionBlocks    int64
-	PendingReplicationBlocks int64
-}
-
 // GetDatanodeReport describes every DataNode known since start, sorted
 // by ID.
-func (s *Server) GetDatanodeReport(ctx context.Context) (ClusterReport, error) {
+func (s *Server) GetDatanodeReport(ctx context.Context) (cairn.ClusterReport, error) {
 	now := s.now().UnixNano()
-	rep := ClusterReport{ClusterID: s.clusterID, SafeMode: s.safe.isOn(), PendingReplicationBlocks: s.ns.heal.needed.Load()}
+	rep := cairn.ClusterReport{ClusterID: s.clusterID, SafeMode: s.safe.isOn(), PendingReplicationBlocks: s.ns.heal.needed.Load()}
 	for _, d := range s.reg.all() {
 		ds := s.nodeStatus(d, now)
 		rep.PendingDeletionBlocks += ds.PendingDeletion
 		rep.Datanodes = append(rep.Datanodes, ds)
 	}
-	slices.SortFunc(rep.Datanodes, func(a, b DatanodeStatus) int { return strings.Compare(string(a.Info.ID), string(b.Info.ID)) })
+	slices.SortFunc(rep.Datanodes, func(a, b cairn.DatanodeStatus) int { return strings.Compare(string(a.ID), string(b.ID)) })
 	return rep, nil
 }
 
@@ -75,63 +55,8 @@ func (s *Server) ReportBadBlocks(ctx context.Context, bad []BadBlock) error {
 	return nil
 }
 
-// FsckOptions choose the detail of a Fsck report.
-type FsckOptions struct {
-	ListFiles     bool
-	ListBlocks    bool
-	ListLocations bool
-	ListOpenFiles bool
-}
-
-// Block and file health in a Fsck report.
-const (
-	Healthy         = "HEALTHY"
-	UnderReplicated = "UNDER_REPLICATED"
-	Corrupt         = "CORRUPT"
-	Missing         = "MISSING"
-)
-
-// FsckBlock is one block in a Fsck report.
-type FsckBlock struct {
-	Block           cairn.Block
-	Locations       []cairn.DatanodeInfo
-	LiveReplicas    int
-	CorruptReplicas int
-	State           string
-}
-
-// FsckFile is one file in a Fsck report.
-type FsckFile struct {
-	Path        string
-	Size        int64
-	Replication int
-	Open        bool
-	Status      string
-	Blocks      []FsckBlock
-	// Of an open file: the client holding its lease
-	// (leaseRecoveryHolder while the lease is being recovered), and how
-	// long ago that holder last renewed it.
-	LeaseHolder string
-	LeaseAge    time.Duration
-}
-
-// FsckReport is the health of a tree.
-type FsckReport struct {
-	Status                string // HEALTHY or CORRUPT
-	Files                 int64
-	Directories           int64
-	Blocks                int64
-	TotalSize             int64
-	UnderReplicatedBlocks int64
-	CorruptBlocks         int64
-	MissingBlocks         int64
-	OpenFiles             int64
-	LiveDatanodes         int
-	FileDetails           []FsckFile
-}
-
 // stateRank orders health from best to worst.
-var stateRank = map[string]int{Healthy: 0, UnderReplicated: 1, Missing: 2, Corrupt: 3}
+var stateRank = map[string]int{cairn.FsckHealthy: 0, cairn.FsckUnderReplicated: 1, cairn.FsckMissing: 2, cairn.FsckCorrupt: 3}
 
 // Fsck walks the tree at p and reports the health of its blocks. A
 // block is under-replicated with fewer live replicas than its file's
@@ -144,12 +69,12 @@ var stateRank = map[string]int{Healthy: 0, UnderReplicated: 1, Missing: 2, Corru
 // locations: the nodes of the live and the corrupt replicas, and those
 // of replicas on decommissioning or decommissioned nodes only when no
 // live replica is left.
-func (s *Server) Fsck(ctx context.Context, p string, o FsckOptions) (FsckReport, error) {
+func (s *Server) Fsck(ctx context.Context, p string, o cairn.FsckOptions) (cairn.FsckReport, error) {
 	if err := validPath(p); err != nil {
-		return FsckReport{}, err
+		return cairn.FsckReport{}, err
 	}
 	now := s.now().UnixNano()
-	var rep FsckReport
+	var rep cairn.FsckReport
 	for _, d := range s.reg.all() {
 		if s.reg.state(d, now) == stateLive {
 			rep.LiveDatanodes++
@@ -159,7 +84,7 @@ func (s *Server) Fsck(ctx context.Context, p string, o FsckOptions) (FsckReport,
 	defer s.ns.mu.RUnlock()
 	root, err := s.ns.lookup(p)
 	if err != nil {
-		return FsckReport{}, err
+		return cairn.FsckReport{}, err
 	}
 	var walk func(n *inode, path string) error
 	walk = func(n *inode, path string) error {
@@ -180,7 +105,7 @@ func (s *Server) Fsck(ctx context.Context, p string, o FsckOptions) (FsckReport,
 		if open {
 			rep.OpenFiles++
 		}
-		ff := FsckFile{Path: path, Size: n.size(), Replication: int(n.repl), Open: open, Status: Healthy}
+		ff := cairn.FsckFile{Path: path, Size: n.size(), Replication: int(n.repl), Open: open, Status: cairn.FsckHealthy}
 		if u := s.ns.uc[n.id]; open && u != nil {
 			ff.LeaseHolder = u.holder
 			ff.LeaseAge = s.leases.age(u.holder)
@@ -188,44 +113,44 @@ func (s *Server) Fsck(ctx context.Context, p string, o FsckOptions) (FsckReport,
 		rep.TotalSize += ff.Size
 		for i, b := range n.blocks {
 			rep.Blocks++
-			fb := s.fsckBlock(b, int(n.repl), now, o.ListLocations)
+			fb := s.fsckBlock(b, int(n.repl), now, o.Locations)
 			if open && i == len(n.blocks)-1 && !b.committed {
-				fb.State = Healthy
+				fb.State = cairn.FsckHealthy
 			}
 			switch fb.State {
-			case UnderReplicated:
+			case cairn.FsckUnderReplicated:
 				rep.UnderReplicatedBlocks++
-			case Corrupt:
+			case cairn.FsckCorrupt:
 				rep.CorruptBlocks++
-			case Missing:
+			case cairn.FsckMissing:
 				rep.MissingBlocks++
 			}
 			if stateRank[fb.State] > stateRank[ff.Status] {
 				ff.Status = fb.State
 			}
-			if o.ListBlocks || fb.State != Healthy {
+			if o.Blocks || fb.State != cairn.FsckHealthy {
 				// Blocks with problems are always named.
 				ff.Blocks = append(ff.Blocks, fb)
 			}
 		}
-		if o.ListFiles || (o.ListOpenFiles && open) || ff.Status != Healthy {
+		if o.Files || (o.OpenFiles && open) || ff.Status != cairn.FsckHealthy {
 			rep.FileDetails = append(rep.FileDetails, ff)
 		}
 		return nil
 	}
 	if err := walk(root, p); err != nil {
-		return FsckReport{}, err
+		return cairn.FsckReport{}, err
 	}
-	rep.Status = Healthy
+	rep.Status = cairn.FsckHealthy
 	if rep.CorruptBlocks > 0 || rep.MissingBlocks > 0 {
-		rep.Status = Corrupt
+		rep.Status = cairn.FsckCorrupt
 	}
 	return rep, nil
 }
 
 // fsckBlock judges one block. The caller holds ns.mu.
-func (s *Server) fsckBlock(b *blockInfo, repl int, now int64, withLocations bool) FsckBlock {
-	fb := FsckBlock{Block: b.block()}
+func (s *Server) fsckBlock(b *blockInfo, repl int, now int64, withLocations bool) cairn.FsckBlock {
+	fb := cairn.FsckBlock{Block: b.block()}
 	decom := 0
 	var decomLocs []cairn.DatanodeInfo
 	for _, r := range b.replicas {
@@ -260,13 +185,13 @@ func (s *Server) fsckBlock(b *blockInfo, repl int, now int64, withLocations bool
 	}
 	switch {
 	case fb.LiveReplicas+decom == 0 && fb.CorruptReplicas > 0:
-		fb.State = Corrupt
+		fb.State = cairn.FsckCorrupt
 	case fb.LiveReplicas+decom == 0:
-		fb.State = Missing
+		fb.State = cairn.FsckMissing
 	case fb.LiveReplicas < repl:
-		fb.State = UnderReplicated
+		fb.State = cairn.FsckUnderReplicated
 	default:
-		fb.State = Healthy
+		fb.State = cairn.FsckHealthy
 	}
 	return fb
 }

@@ -112,8 +112,8 @@ func TestPlacementAvoidsStaleDeadAndFullNodes(t *testing.T) {
 	if _, err := s.Complete(bg, "/f", st.ID, "c", &lb.Block); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := s.Fsck(bg, "/", FsckOptions{})
-	if err != nil || rep.UnderReplicatedBlocks != 1 || rep.Status != Healthy {
+	rep, err := s.Fsck(bg, "/", cairn.FsckOptions{})
+	if err != nil || rep.UnderReplicatedBlocks != 1 || rep.Status != cairn.FsckHealthy {
 		t.Errorf("Fsck = %+v, %v; want 1 under-replicated block, HEALTHY", rep, err)
 	}
 
@@ -357,7 +357,7 @@ func TestRegistration(t *testing.T) {
 		t.Fatalf("Register again = %v", err)
 	}
 	rep, _ := s.GetDatanodeReport(bg)
-	if len(rep.Datanodes) != 1 || rep.Datanodes[0].Info.Addr != "10.1.1.2:2" || rep.Datanodes[0].State != "live" {
+	if len(rep.Datanodes) != 1 || rep.Datanodes[0].Addr != "10.1.1.2:2" || rep.Datanodes[0].State != "live" {
 		t.Errorf("report after re-registration = %+v, want one live node at the new address", rep.Datanodes)
 	}
 	_, err = s.Register(bg, Registration{ID: "n2", ClusterID: "CID-other", Addr: "10.1.1.3:1"})
@@ -370,7 +370,7 @@ func TestRegistration(t *testing.T) {
 	_, err = s.Register(bg, Registration{Addr: "10.1.1.3:1"})
 	wantKind(t, "Register(no ID)", err, cairn.Invalid)
 
-	cmds, err := s.Heartbeat(bg, "stranger", StorageReport{}, nil)
+	cmds, err := s.Heartbeat(bg, "stranger", cairn.StorageReport{}, nil)
 	if err != nil || len(cmds) != 1 || cmds[0].Type != CommandReregister {
 		t.Errorf("Heartbeat(unknown) = %+v, %v; want REREGISTER", cmds, err)
 	}
@@ -390,7 +390,7 @@ func TestDeadNodeReplicasAreForgotten(t *testing.T) {
 		s.Heartbeat(bg, "dn-2", storage(1<<30), nil)
 		return d.removed.Load()
 	})
-	rep, _ := s.Fsck(bg, "/", FsckOptions{ListFiles: true, ListBlocks: true})
+	rep, _ := s.Fsck(bg, "/", cairn.FsckOptions{Files: true, Blocks: true})
 	if rep.UnderReplicatedBlocks != 1 || rep.FileDetails[0].Blocks[0].LiveReplicas != 1 {
 		t.Errorf("Fsck after dn-1 died = %+v, want 1 under-replicated block with 1 live replica", rep)
 	}
@@ -406,7 +406,7 @@ func TestDeadNodeReplicasAreForgotten(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Heartbeat(bg, "dn-2", storage(1<<30), nil)
-	rep, _ = s.Fsck(bg, "/", FsckOptions{})
+	rep, _ = s.Fsck(bg, "/", cairn.FsckOptions{})
 	if rep.UnderReplicatedBlocks != 0 {
 		t.Errorf("Fsck after dn-1 returned = %+v, want no under-replicated block", rep)
 	}
@@ -436,8 +436,8 @@ func TestReportBadBlocksAndFsck(t *testing.T) {
 	if !fi.Blocks[0].Corrupt || len(fi.Blocks[0].Locations) == 0 {
 		t.Errorf("block with every replica bad = %+v, want Corrupt with its replicas", fi.Blocks[0])
 	}
-	rep, err := s.Fsck(bg, "/", FsckOptions{})
-	if err != nil || rep.Status != Corrupt || rep.CorruptBlocks != 1 || len(rep.FileDetails) != 1 {
+	rep, err := s.Fsck(bg, "/", cairn.FsckOptions{})
+	if err != nil || rep.Status != cairn.FsckCorrupt || rep.CorruptBlocks != 1 || len(rep.FileDetails) != 1 {
 		t.Errorf("Fsck = %+v, %v; want CORRUPT with 1 corrupt block and the file listed", rep, err)
 	}
 }
@@ -456,18 +456,18 @@ func TestFsck(t *testing.T) {
 	s.Complete(bg, "/b/lost", st2.ID, "w", &lb.Block)
 	s.IncrementalBlockReport(bg, lb.Locations[0].ID, nil, nil, []cairn.Block{lb.Block})
 
-	rep, err := s.Fsck(bg, "/a", FsckOptions{ListFiles: true, ListBlocks: true, ListLocations: true})
+	rep, err := s.Fsck(bg, "/a", cairn.FsckOptions{Files: true, Blocks: true, Locations: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Status != Healthy || rep.Files != 2 || rep.Directories != 2 || rep.Blocks != 3 || rep.TotalSize != 30 || rep.OpenFiles != 1 || rep.LiveDatanodes != 3 {
+	if rep.Status != cairn.FsckHealthy || rep.Files != 2 || rep.Directories != 2 || rep.Blocks != 3 || rep.TotalSize != 30 || rep.OpenFiles != 1 || rep.LiveDatanodes != 3 {
 		t.Errorf("Fsck(/a) = %+v", rep)
 	}
 	if len(rep.FileDetails) != 2 || len(rep.FileDetails[0].Blocks) != 2 || len(rep.FileDetails[0].Blocks[0].Locations) != 3 {
 		t.Errorf("Fsck(/a) details = %+v", rep.FileDetails)
 	}
-	rep, _ = s.Fsck(bg, "/", FsckOptions{ListOpenFiles: true})
-	if rep.Status != Corrupt || rep.MissingBlocks != 1 {
+	rep, _ = s.Fsck(bg, "/", cairn.FsckOptions{OpenFiles: true})
+	if rep.Status != cairn.FsckCorrupt || rep.MissingBlocks != 1 {
 		t.Errorf("Fsck(/) = %+v, want CORRUPT with 1 missing block", rep)
 	}
 	var paths []string
@@ -477,7 +477,7 @@ func TestFsck(t *testing.T) {
 	if !slices.Equal(paths, []string{"/a/open:HEALTHY", "/b/lost:MISSING"}) {
 		t.Errorf("Fsck(/, open files) lists %v", paths)
 	}
-	_, err = s.Fsck(bg, "/nope", FsckOptions{})
+	_, err = s.Fsck(bg, "/nope", cairn.FsckOptions{})
 	if !errors.Is(err, cairn.NotExist) {
 		t.Errorf("Fsck(missing) = %v, want NotExist", err)
 	}

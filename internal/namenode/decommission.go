@@ -26,33 +26,33 @@ const decommissionCheckInterval = time.Second
 
 // Decommission starts taking the DataNode named by node (its
 // data-transfer address or its node ID) out of service.
-func (s *Server) Decommission(ctx context.Context, node string) (DatanodeStatus, error) {
+func (s *Server) Decommission(ctx context.Context, node string) (cairn.DatanodeStatus, error) {
 	return s.setNodeAdmin(ctx, node, true)
 }
 
 // Recommission puts a decommissioning or decommissioned DataNode back in
 // service.
-func (s *Server) Recommission(ctx context.Context, node string) (DatanodeStatus, error) {
+func (s *Server) Recommission(ctx context.Context, node string) (cairn.DatanodeStatus, error) {
 	return s.setNodeAdmin(ctx, node, false)
 }
 
-func (s *Server) setNodeAdmin(ctx context.Context, node string, decommission bool) (DatanodeStatus, error) {
+func (s *Server) setNodeAdmin(ctx context.Context, node string, decommission bool) (cairn.DatanodeStatus, error) {
 	if node == "" {
-		return DatanodeStatus{}, errf(cairn.Invalid, "no datanode given")
+		return cairn.DatanodeStatus{}, errf(cairn.Invalid, "no datanode given")
 	}
 	if !s.isLeader() {
-		return DatanodeStatus{}, s.notLeader()
+		return cairn.DatanodeStatus{}, s.notLeader()
 	}
 	d := s.findNode(node)
 	if d == nil {
-		return DatanodeStatus{}, errf(cairn.NotExist, "no datanode %s is registered (give its data-transfer address host:port or its ID, as 'cairn admin report' shows them)", node)
+		return cairn.DatanodeStatus{}, errf(cairn.NotExist, "no datanode %s is registered (give its data-transfer address host:port or its ID, as 'cairn admin report' shows them)", node)
 	}
 	c := command{op: opSetNodeAdmin, targets: []cairn.NodeID{d.id}}
 	if decommission {
 		c.flags |= flagDecommission
 	}
 	if _, err := s.mutate(ctx, &c); err != nil {
-		return DatanodeStatus{}, err
+		return cairn.DatanodeStatus{}, err
 	}
 	if decommission {
 		s.log.Info("decommissioning datanode", "node", d.id, "addr", d.addr.Load().info.Addr)
@@ -158,16 +158,22 @@ func (s *Server) checkDecommission(now int64) {
 }
 
 // nodeStatus describes d at time now.
-func (s *Server) nodeStatus(d *datanode, now int64) DatanodeStatus {
-	ds := DatanodeStatus{
-		Info:          d.addr.Load().info,
+func (s *Server) nodeStatus(d *datanode, now int64) cairn.DatanodeStatus {
+	info := d.addr.Load().info
+	ds := cairn.DatanodeStatus{
+		ID:            info.ID,
+		Addr:          info.Addr,
+		HTTPAddr:      info.HTTPAddr,
 		State:         s.reg.state(d, now).String(),
 		Blocks:        d.numBlocks.Load(),
 		LastHeartbeat: time.Unix(0, d.lastHeartbeat.Load()),
 	}
 	d.mu.Lock()
-	ds.Storage = d.storage
-	ds.Storage.FailedVolumes = slices.Clone(d.storage.FailedVolumes)
+	ds.CapacityBytes = d.storage.CapacityBytes
+	ds.UsedBytes = d.storage.UsedBytes
+	ds.RemainingBytes = d.storage.RemainingBytes
+	ds.ActiveTransfers = d.storage.ActiveTransfers
+	ds.FailedVolumes = slices.Clone(d.storage.FailedVolumes)
 	ds.PendingDeletion = d.pendingDeletesLocked()
 	d.mu.Unlock()
 	return ds

@@ -39,7 +39,7 @@ type Registration struct {
 	ClusterID cairn.ClusterID // empty when the DataNode is not formatted yet
 	Addr      string          // data-transfer address, host:port
 	HTTPAddr  string
-	Storage   StorageReport
+	Storage   cairn.StorageReport
 }
 
 // Register admits a DataNode, or updates the addresses of a known one.
@@ -74,7 +74,7 @@ func (s *Server) Register(ctx context.Context, r Registration) (cairn.ClusterID,
 // replies), and answers with its commands: those sent before and not
 // acked that are due again, then new ones. An unknown node (or one
 // declared dead) is told to register again.
-func (s *Server) Heartbeat(ctx context.Context, id cairn.NodeID, st StorageReport, acked []uint64) ([]Command, error) {
+func (s *Server) Heartbeat(ctx context.Context, id cairn.NodeID, st cairn.StorageReport, acked []uint64) ([]Command, error) {
 	d := s.reg.lookup(id)
 	if d == nil || d.removed.Load() {
 		return []Command{{Type: CommandReregister}}, nil

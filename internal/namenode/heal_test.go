@@ -238,13 +238,13 @@ func (c *simCluster) holders(id cairn.BlockID) []cairn.NodeID {
 }
 
 // fsckBlocks returns the blocks below p as fsck sees them.
-func fsckBlocks(t *testing.T, s *Server, p string) []FsckBlock {
+func fsckBlocks(t *testing.T, s *Server, p string) []cairn.FsckBlock {
 	t.Helper()
-	rep, err := s.Fsck(bg, p, FsckOptions{ListFiles: true, ListBlocks: true, ListLocations: true})
+	rep, err := s.Fsck(bg, p, cairn.FsckOptions{Files: true, Blocks: true, Locations: true})
 	if err != nil {
 		t.Fatalf("Fsck(%q) = %v", p, err)
 	}
-	var out []FsckBlock
+	var out []cairn.FsckBlock
 	for _, f := range rep.FileDetails {
 		out = append(out, f.Blocks...)
 	}
@@ -279,7 +279,7 @@ func stateOf(t *testing.T, s *Server, id cairn.NodeID) string {
 		t.Fatal(err)
 	}
 	for _, d := range rep.Datanodes {
-		if d.Info.ID == id {
+		if d.ID == id {
 			return d.State
 		}
 	}
@@ -456,7 +456,7 @@ func TestDecommissionSurvivesRestart(t *testing.T) {
 	waitFor(t, "decommissioned", func() bool { return stateOf(t, s, node.id) == "decommissioned" })
 	for _, fb := range fsckBlocks(t, s, "/") {
 		others := slices.DeleteFunc(c.holders(fb.Block.ID), func(id cairn.NodeID) bool { return id == node.id })
-		if len(others) < 3 || fb.State != Healthy {
+		if len(others) < 3 || fb.State != cairn.FsckHealthy {
 			t.Errorf("block %d after decommission: %d replicas on other nodes, state %s", fb.Block.ID, len(others), fb.State)
 		}
 	}

@@ -93,8 +93,8 @@ func registerNodes(t testing.TB, s *Server, n int) []fakeNode {
 	return out
 }
 
-func storage(remaining int64) StorageReport {
-	return StorageReport{CapacityBytes: remaining * 2, UsedBytes: remaining, RemainingBytes: remaining}
+func storage(remaining int64) cairn.StorageReport {
+	return cairn.StorageReport{CapacityBytes: remaining * 2, UsedBytes: remaining, RemainingBytes: remaining}
 }
 
 // build makes a tree: "d:/a" is a directory (with parents), "f:/a/b"

@@ -20,7 +20,7 @@ func TestHeapPerFile(t *testing.T) {
 	reg := newRegistry(&Config{}, time.Now)
 	for i := range 3 {
 		id := cairn.NodeID("n" + strconv.Itoa(i))
-		reg.register(id, cairn.DatanodeInfo{ID: id, Addr: "10.0.0." + strconv.Itoa(i) + ":1"}, StorageReport{})
+		reg.register(id, cairn.DatanodeInfo{ID: id, Addr: "10.0.0." + strconv.Itoa(i) + ":1"}, cairn.StorageReport{})
 	}
 	targets := []cairn.NodeID{"n0", "n1", "n2"}
 	ns := newNamespace(reg)

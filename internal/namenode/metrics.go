@@ -124,11 +124,11 @@ func (c *nnCollector) Collect(ch chan<- prometheus.Metric) {
 		now := s.now()
 		for _, d := range rep.Datanodes {
 			counts[d.State]++
-			gauge(descHeartbeatAge, max(0, now.Sub(d.LastHeartbeat).Seconds()), string(d.Info.ID), d.Info.Addr)
+			gauge(descHeartbeatAge, max(0, now.Sub(d.LastHeartbeat).Seconds()), string(d.ID), d.Addr)
 			if d.State != "dead" {
-				capacity += d.Storage.CapacityBytes
-				used += d.Storage.UsedBytes
-				remaining += d.Storage.RemainingBytes
+				capacity += d.CapacityBytes
+				used += d.UsedBytes
+				remaining += d.RemainingBytes
 			}
 		}
 		for _, st := range nodeStates {

@@ -378,7 +378,7 @@ func TestContentSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs, err := s.GetContentSummary(bg, "/t")
-	want := ContentSummary{Length: 1<<20 + 150, Files: 2, Directories: 3, SpaceConsumed: (1<<20+100)*3 + 50*2}
+	want := cairn.ContentSummary{Length: 1<<20 + 150, Files: 2, Directories: 3, SpaceConsumed: (1<<20+100)*3 + 50*2}
 	if err != nil || cs != want {
 		t.Errorf("GetContentSummary(/t) = %+v, %v; want %+v", cs, err, want)
 	}

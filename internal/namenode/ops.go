@@ -15,18 +15,10 @@ import (
 // return what applying it gave; reads take the namespace lock for
 // reading and never wait for the log.
 
-// ServerDefaults are the defaults a client needs.
-type ServerDefaults struct {
-	BlockSize      int64
-	Replication    int
-	ClusterID      cairn.ClusterID
-	LeaseSoftLimit time.Duration
-}
-
 // GetServerDefaults returns the block size, replication, cluster ID and
 // lease soft limit.
-func (s *Server) GetServerDefaults(ctx context.Context) ServerDefaults {
-	return ServerDefaults{
+func (s *Server) GetServerDefaults(ctx context.Context) cairn.ServerDefaults {
+	return cairn.ServerDefaults{
 		BlockSize:      s.cfg.DefaultBlockSize,
 		Replication:    s.cfg.DefaultReplication,
 		ClusterID:      s.clusterID,
@@ -682,26 +674,18 @@ func (s *Server) ListDir(ctx context.Context, p, startAfter string, limit int) (
 	return out, end < len(n.children), nil
 }
 
-// ContentSummary is what du needs of a tree.
-type ContentSummary struct {
-	Length        int64 // bytes in files
-	Files         int64
-	Directories   int64 // including the root of the tree
-	SpaceConsumed int64 // bytes times replication
-}
-
 // GetContentSummary sums up the tree at p.
-func (s *Server) GetContentSummary(ctx context.Context, p string) (ContentSummary, error) {
+func (s *Server) GetContentSummary(ctx context.Context, p string) (cairn.ContentSummary, error) {
 	if err := validPath(p); err != nil {
-		return ContentSummary{}, err
+		return cairn.ContentSummary{}, err
 	}
 	s.ns.mu.RLock()
 	defer s.ns.mu.RUnlock()
 	n, err := s.ns.lookup(p)
 	if err != nil {
-		return ContentSummary{}, err
+		return cairn.ContentSummary{}, err
 	}
-	var cs ContentSummary
+	var cs cairn.ContentSummary
 	n.walk(func(n *inode) {
 		if n.isDir() {
 			cs.Directories++

@@ -44,16 +44,6 @@ const (
 	adminDecommissioned
 )
 
-// StorageReport is what a DataNode says of its storage in Register and
-// Heartbeat.
-type StorageReport struct {
-	CapacityBytes   int64
-	UsedBytes       int64
-	RemainingBytes  int64
-	ActiveTransfers int
-	FailedVolumes   []string
-}
-
 // nodeAddr is a DataNode's addresses; replaced whole on re-registration.
 type nodeAddr struct {
 	info cairn.DatanodeInfo
@@ -87,7 +77,7 @@ type datanode struct {
 	invalid map[cairn.BlockID]invalidReplica
 
 	mu        sync.Mutex // guards the fields below
-	storage   StorageReport
+	storage   cairn.StorageReport
 	scheduled int           // blocks placed on it since its last heartbeat
 	deletes   []cairn.Block // invalidation queue, sent in heartbeat replies
 	out       outbox        // commands sent and not yet acked (outbox.go)
@@ -157,7 +147,7 @@ func (r *registry) lookup(id cairn.NodeID) *datanode {
 func (r *registry) count() int { return len(r.all()) }
 
 // register adds a DataNode or updates a known one's addresses.
-func (r *registry) register(id cairn.NodeID, info cairn.DatanodeInfo, st StorageReport) *datanode {
+func (r *registry) register(id cairn.NodeID, info cairn.DatanodeInfo, st cairn.StorageReport) *datanode {
 	host, _, err := net.SplitHostPort(info.Addr)
 	if err != nil {
 		host = info.Addr
@@ -248,7 +238,7 @@ func (d *datanode) pendingDeletesLocked() int64 {
 }
 
 // heartbeat records a heartbeat and the node's storage.
-func (r *registry) heartbeat(d *datanode, st StorageReport) {
+func (r *registry) heartbeat(d *datanode, st cairn.StorageReport) {
 	d.lastHeartbeat.Store(r.now().UnixNano())
 	d.mu.Lock()
 	d.storage = st

@@ -14,9 +14,9 @@ import (
 
 // openFileBlocks returns the blocks of the file p being written, as
 // fsck sees them.
-func openFileBlocks(t *testing.T, s *Server, p string) []FsckBlock {
+func openFileBlocks(t *testing.T, s *Server, p string) []cairn.FsckBlock {
 	t.Helper()
-	rep, err := s.Fsck(bg, p, FsckOptions{ListOpenFiles: true, ListBlocks: true, ListLocations: true})
+	rep, err := s.Fsck(bg, p, cairn.FsckOptions{OpenFiles: true, Blocks: true, Locations: true})
 	if err != nil || len(rep.FileDetails) != 1 {
 		t.Fatalf("Fsck(%q) = %+v, %v; want one file", p, rep, err)
 	}
@@ -323,7 +323,7 @@ func TestFsckOpenFilesNameTheirLeaseHolders(t *testing.T) {
 	s.Create(bg, "/a", CreateOptions{ClientName: "writer-a"})
 	s.Create(bg, "/b", CreateOptions{ClientName: "writer-b"})
 	build(t, s, "f:/closed")
-	rep, err := s.Fsck(bg, "/", FsckOptions{ListOpenFiles: true})
+	rep, err := s.Fsck(bg, "/", cairn.FsckOptions{OpenFiles: true})
 	if err != nil {
 		t.Fatal(err)
 	}

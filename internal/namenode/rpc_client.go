@@ -54,13 +54,7 @@ func blockPtr(b *pb.Block) *cairn.Block {
 }
 
 func (r *clientRPC) GetServerDefaults(ctx context.Context, req *pb.GetServerDefaultsRequest) (*pb.GetServerDefaultsResponse, error) {
-	d := r.s.GetServerDefaults(ctx)
-	return &pb.GetServerDefaultsResponse{
-		BlockSize:        d.BlockSize,
-		Replication:      int32(d.Replication),
-		ClusterId:        string(d.ClusterID),
-		LeaseSoftLimitMs: d.LeaseSoftLimit.Milliseconds(),
-	}, nil
+	return pb.ServerDefaultsToProto(r.s.GetServerDefaults(ctx)), nil
 }
 
 func (r *clientRPC) Create(ctx context.Context, req *pb.CreateRequest) (*pb.CreateResponse, error) {
@@ -217,12 +211,7 @@ func (r *clientRPC) GetContentSummary(ctx context.Context, req *pb.GetContentSum
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	return &pb.GetContentSummaryResponse{
-		Length:        cs.Length,
-		Files:         cs.Files,
-		Directories:   cs.Directories,
-		SpaceConsumed: cs.SpaceConsumed,
-	}, nil
+	return pb.ContentSummaryToProto(cs), nil
 }
 
 func (r *clientRPC) ReportBadBlocks(ctx context.Context, req *pb.ReportBadBlocksRequest) (*pb.ReportBadBlocksResponse, error) {

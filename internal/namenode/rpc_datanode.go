@@ -13,26 +13,13 @@ type datanodeRPC struct {
 	s *Server
 }
 
-func storageFromProto(p *pb.StorageReport) StorageReport {
-	if p == nil {
-		return StorageReport{}
-	}
-	return StorageReport{
-		CapacityBytes:   p.CapacityBytes,
-		UsedBytes:       p.UsedBytes,
-		RemainingBytes:  p.RemainingBytes,
-		ActiveTransfers: int(p.ActiveTransfers),
-		FailedVolumes:   p.FailedVolumes,
-	}
-}
-
 func (r *datanodeRPC) Register(ctx context.Context, req *pb.RegisterRequest) (*pb.RegisterResponse, error) {
 	id, err := r.s.Register(ctx, Registration{
 		ID:        cairn.NodeID(req.NodeId),
 		ClusterID: cairn.ClusterID(req.ClusterId),
 		Addr:      req.Addr,
 		HTTPAddr:  req.HttpAddr,
-		Storage:   storageFromProto(req.Storage),
+		Storage:   pb.StorageReportFromProto(req.Storage),
 	})
 	if err != nil {
 		return nil, pb.ToStatus(err)
@@ -41,7 +28,7 @@ func (r *datanodeRPC) Register(ctx context.Context, req *pb.RegisterRequest) (*p
 }
 
 func (r *datanodeRPC) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
-	cmds, err := r.s.Heartbeat(ctx, cairn.NodeID(req.NodeId), storageFromProto(req.Storage), req.AckedCommands)
+	cmds, err := r.s.Heartbeat(ctx, cairn.NodeID(req.NodeId), pb.StorageReportFromProto(req.Storage), req.AckedCommands)
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}

@@ -93,16 +93,9 @@ func (sm *safeMode) evalLocked() (bool, string) {
 	return false, "safe mode is OFF: " + counts
 }
 
-// SafeModeStatus is the answer of the SafeMode admin call.
-type SafeModeStatus struct {
-	On     bool
-	Manual bool
-	Reason string
-}
-
 // SafeMode gets, enters or leaves safe mode (action "get", "enter",
 // "leave"). Leaving also ends the automatic safe mode of a restart.
-func (s *Server) SafeMode(ctx context.Context, action string) (SafeModeStatus, error) {
+func (s *Server) SafeMode(ctx context.Context, action string) (cairn.SafeModeStatus, error) {
 	sm := s.safe
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
@@ -121,8 +114,8 @@ func (s *Server) SafeMode(ctx context.Context, action string) (SafeModeStatus, e
 		sm.manual = false
 		sm.auto = false
 	default:
-		return SafeModeStatus{}, errf(cairn.Invalid, "unknown safe mode action %q (want get, enter or leave)", action)
+		return cairn.SafeModeStatus{}, errf(cairn.Invalid, "unknown safe mode action %q (want get, enter or leave)", action)
 	}
 	on, reason := sm.evalLocked()
-	return SafeModeStatus{On: on, Manual: sm.manual, Reason: reason}, nil
+	return cairn.SafeModeStatus{On: on, Manual: sm.manual, Reason: reason}, nil
 }

@@ -249,7 +249,7 @@ func TestLeaseHardLimitClosesFiles(t *testing.T) {
 		return len(deleted) == 3
 	})
 	// Nothing stays open.
-	rep, _ := s.Fsck(bg, "/", FsckOptions{})
+	rep, _ := s.Fsck(bg, "/", cairn.FsckOptions{})
 	if rep.OpenFiles != 0 {
 		t.Errorf("open files after recovery = %d", rep.OpenFiles)
 	}

@@ -47,11 +47,11 @@ func (s *Server) blockHealth() (under, corrupt, missing int64) {
 			continue
 		}
 		switch s.fsckBlock(b, int(f.repl), now, false).State {
-		case UnderReplicated:
+		case cairn.FsckUnderReplicated:
 			under++
-		case Corrupt:
+		case cairn.FsckCorrupt:
 			corrupt++
-		case Missing:
+		case cairn.FsckMissing:
 			missing++
 		}
 	}
@@ -96,9 +96,9 @@ func (w webSource) Overview(ctx context.Context) (webui.Overview, error) {
 			o.DecommissionedDatanodes++
 		}
 		if d.State != "dead" {
-			o.CapacityBytes += d.Storage.CapacityBytes
-			o.UsedBytes += d.Storage.UsedBytes
-			o.RemainingBytes += d.Storage.RemainingBytes
+			o.CapacityBytes += d.CapacityBytes
+			o.UsedBytes += d.UsedBytes
+			o.RemainingBytes += d.RemainingBytes
 		}
 	}
 	s.ns.mu.RLock()
@@ -117,18 +117,18 @@ func (w webSource) DataNodes(ctx context.Context) ([]webui.DataNodeRow, error) {
 	rows := make([]webui.DataNodeRow, 0, len(rep.Datanodes))
 	for _, d := range rep.Datanodes {
 		rows = append(rows, webui.DataNodeRow{
-			ID:                  string(d.Info.ID),
-			Addr:                d.Info.Addr,
-			HTTPAddr:            d.Info.HTTPAddr,
+			ID:                  string(d.ID),
+			Addr:                d.Addr,
+			HTTPAddr:            d.HTTPAddr,
 			State:               d.State,
 			LastHeartbeat:       d.LastHeartbeat,
 			HeartbeatAgeSeconds: max(0, now.Sub(d.LastHeartbeat).Seconds()),
-			CapacityBytes:       d.Storage.CapacityBytes,
-			UsedBytes:           d.Storage.UsedBytes,
-			RemainingBytes:      d.Storage.RemainingBytes,
+			CapacityBytes:       d.CapacityBytes,
+			UsedBytes:           d.UsedBytes,
+			RemainingBytes:      d.RemainingBytes,
 			Blocks:              d.Blocks,
-			FailedVolumes:       append([]string{}, d.Storage.FailedVolumes...),
-			ActiveTransfers:     d.Storage.ActiveTransfers,
+			FailedVolumes:       append([]string{}, d.FailedVolumes...),
+			ActiveTransfers:     d.ActiveTransfers,
 		})
 	}
 	return rows, nil

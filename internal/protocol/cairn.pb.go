@@ -3009,6 +3009,9 @@ type DatanodeReport struct {
 	LastHeartbeatUnixNano int64                  `protobuf:"varint,9,opt,name=last_heartbeat_unix_nano,json=lastHeartbeatUnixNano,proto3" json:"last_heartbeat_unix_nano,omitempty"`
 	ActiveTransfers       int32                  `protobuf:"varint,10,opt,name=active_transfers,json=activeTransfers,proto3" json:"active_transfers,omitempty"`
 	FailedVolumes         []string               `protobuf:"bytes,11,rep,name=failed_volumes,json=failedVolumes,proto3" json:"failed_volumes,omitempty"`
+	// Replicas the NameNode has asked the node to delete and it has not
+	// yet reported deleted.
+	PendingDeletionBlocks int64 `protobuf:"varint,12,opt,name=pending_deletion_blocks,json=pendingDeletionBlocks,proto3" json:"pending_deletion_blocks,omitempty"`
 	unknownFields         protoimpl.UnknownFields
 	sizeCache             protoimpl.SizeCache
 }
@@ -3118,6 +3121,13 @@ func (x *DatanodeReport) GetFailedVolumes() []string {
 		return x.FailedVolumes
 	}
 	return nil
+}
+
+func (x *DatanodeReport) GetPendingDeletionBlocks() int64 {
+	if x != nil {
+		return x.PendingDeletionBlocks
+	}
+	return 0
 }
 
 type GetDatanodeReportResponse struct {
@@ -5333,7 +5343,7 @@ const file_cairn_proto_rawDesc = "" +
 	"\x05block\x18\x04 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x12\x14\n" +
 	"\x05nodes\x18\x05 \x03(\tR\x05nodes\"\x18\n" +
 	"\x16UpdatePipelineResponse\"\x1a\n" +
-	"\x18GetDatanodeReportRequest\"\xf9\x02\n" +
+	"\x18GetDatanodeReportRequest\"\xb1\x03\n" +
 	"\x0eDatanodeReport\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04addr\x18\x02 \x01(\tR\x04addr\x12\x1b\n" +
@@ -5347,7 +5357,8 @@ const file_cairn_proto_rawDesc = "" +
 	"\x18last_heartbeat_unix_nano\x18\t \x01(\x03R\x15lastHeartbeatUnixNano\x12)\n" +
 	"\x10active_transfers\x18\n" +
 	" \x01(\x05R\x0factiveTransfers\x12%\n" +
-	"\x0efailed_volumes\x18\v \x03(\tR\rfailedVolumes\"\x85\x02\n" +
+	"\x0efailed_volumes\x18\v \x03(\tR\rfailedVolumes\x126\n" +
+	"\x17pending_deletion_blocks\x18\f \x01(\x03R\x15pendingDeletionBlocks\"\x85\x02\n" +
 	"\x19GetDatanodeReportResponse\x126\n" +
 	"\tdatanodes\x18\x01 \x03(\v2\x18.cairn.v1.DatanodeReportR\tdatanodes\x12\x1d\n" +
 	"\n" +

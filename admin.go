@@ -1,0 +1,122 @@
+package cairn
+
+import "time"
+
+// The shapes of the NameNode's answers that both the NameNode and the
+// public client speak: the NameNode fills them, the protocol carries
+// them (internal/protocol converts) and the client returns them. Each is
+// defined here once; package client names them under the same names.
+
+// ServerDefaults are the NameNode's defaults for new files.
+type ServerDefaults struct {
+	BlockSize   int64
+	Replication int
+	ClusterID   ClusterID
+	// LeaseSoftLimit is how long a writer may go without renewing its
+	// lease before another client may take its file over.
+	LeaseSoftLimit time.Duration
+}
+
+// ContentSummary is the size of a tree.
+type ContentSummary struct {
+	Length        int64 // bytes in files
+	Files         int64
+	Directories   int64 // including the root of the tree when it is a directory
+	SpaceConsumed int64 // bytes on DataNodes: Length times replication
+}
+
+// DatanodeStatus is the NameNode's view of one DataNode.
+type DatanodeStatus struct {
+	ID       NodeID
+	Addr     string // data-transfer address
+	HTTPAddr string // web address; may be empty
+	State    string // live, stale, dead, decommissioning, decommissioned
+
+	CapacityBytes  int64
+	UsedBytes      int64 // by blocks
+	RemainingBytes int64
+	Blocks         int64
+
+	LastHeartbeat   time.Time // zero if never heard from
+	ActiveTransfers int
+	FailedVolumes   []string
+
+	// PendingDeletion is the number of the node's replicas the NameNode
+	// has asked it to delete and it has not yet reported deleted.
+	PendingDeletion int64
+}
+
+// ClusterReport is the state of the cluster as the NameNode sees it.
+type ClusterReport struct {
+	ClusterID ClusterID
+	SafeMode  bool
+	Datanodes []DatanodeStatus // sorted by ID
+
+	PendingDeletionBlocks    int64
+	PendingReplicationBlocks int64
+}
+
+// SafeModeStatus is the NameNode's safe mode state.
+type SafeModeStatus struct {
+	On     bool
+	Manual bool   // entered by an operator, left only by an operator
+	Reason string // human-readable, e.g. "reported 10 of 12 blocks"
+}
+
+// FsckOptions says what an Fsck report lists beyond its totals. Files
+// and blocks with problems are always listed.
+type FsckOptions struct {
+	Files     bool // every file checked, with its status
+	Blocks    bool // each file's blocks (the client makes it imply Files)
+	Locations bool // each block's locations (the client makes it imply Blocks)
+	OpenFiles bool // include files open for writing
+}
+
+// Block and file health in an Fsck report.
+const (
+	FsckHealthy         = "HEALTHY"
+	FsckUnderReplicated = "UNDER_REPLICATED"
+	FsckCorrupt         = "CORRUPT"
+	FsckMissing         = "MISSING"
+)
+
+// FsckBlock is one block in an Fsck report.
+type FsckBlock struct {
+	Block           Block
+	Locations       []DatanodeInfo
+	LiveReplicas    int
+	CorruptReplicas int
+	State           string // HEALTHY, UNDER_REPLICATED, CORRUPT, MISSING
+}
+
+// FsckFile is one file in an Fsck report.
+type FsckFile struct {
+	Path        string
+	Size        int64
+	Replication int
+	Open        bool
+	Status      string // HEALTHY, UNDER_REPLICATED, CORRUPT, MISSING
+	Blocks      []FsckBlock
+	// Of an open file: the client holding its lease (the NameNode's own
+	// name while it recovers the lease), and how long ago that holder
+	// last renewed it.
+	LeaseHolder string
+	LeaseAge    time.Duration
+}
+
+// FsckReport is the health of a tree of the namespace.
+type FsckReport struct {
+	Status string // HEALTHY or CORRUPT
+
+	Files                 int64
+	Directories           int64
+	Blocks                int64
+	TotalSize             int64
+	UnderReplicatedBlocks int64
+	CorruptBlocks         int64
+	MissingBlocks         int64
+	OpenFiles             int64
+	LiveDatanodes         int
+
+	FileDetails []FsckFile // filled in as the options asked
+}
