@@ -10,28 +10,21 @@ import (
 // The DataNode-facing operations, one method per RPC of
 // DatanodeProtocol.
 
-// CommandType is the kind of a command sent to a DataNode in a
-// heartbeat reply. The values are those of the wire enum.
-type CommandType int
+// CommandType and Command are the NameNode's orders to DataNodes, in
+// the vocabulary (package cairn), where the wire conversion
+// (protocol.CommandToProto) finds them.
+type (
+	CommandType = cairn.CommandType
+	Command     = cairn.Command
+)
 
 // Commands to DataNodes.
 const (
-	CommandDeleteBlocks CommandType = 1 // delete Blocks
-	CommandCopyBlocks   CommandType = 2 // copy Blocks to Targets (the replication monitor sends one block per command)
-	CommandReregister   CommandType = 3 // register and send a full block report again
-	CommandRecoverBlock CommandType = 4 // synchronize the last block of a file under lease recovery, as the primary
+	CommandDeleteBlocks = cairn.CommandDeleteBlocks
+	CommandCopyBlocks   = cairn.CommandCopyBlocks
+	CommandReregister   = cairn.CommandReregister
+	CommandRecoverBlock = cairn.CommandRecoverBlock
 )
-
-// Command is an order to a DataNode.
-type Command struct {
-	// ID is unique among the commands sent to the node; 0 for
-	// REREGISTER, which is never acked (outbox.go).
-	ID          uint64
-	Type        CommandType
-	Blocks      []cairn.Block
-	Targets     []cairn.DatanodeInfo
-	NewGenStamp cairn.GenStamp
-}
 
 // Registration is what a DataNode tells of itself when it registers.
 type Registration struct {

@@ -34,13 +34,7 @@ func (r *datanodeRPC) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (
 	}
 	resp := &pb.HeartbeatResponse{}
 	for _, c := range cmds {
-		resp.Commands = append(resp.Commands, &pb.Command{
-			Id:          c.ID,
-			Type:        pb.Command_Type(c.Type),
-			Blocks:      pb.BlocksToProto(c.Blocks),
-			Targets:     pb.DatanodesToProto(c.Targets),
-			NewGenStamp: uint64(c.NewGenStamp),
-		})
+		resp.Commands = append(resp.Commands, pb.CommandToProto(c))
 	}
 	return resp, nil
 }

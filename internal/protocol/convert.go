@@ -148,3 +148,28 @@ func FileInfoFromProto(p *FileInfo) cairn.FileInfo {
 	}
 	return fi
 }
+
+// CommandToProto converts an order to a DataNode.
+func CommandToProto(c cairn.Command) *Command {
+	return &Command{
+		Id:          c.ID,
+		Type:        Command_Type(c.Type),
+		Blocks:      BlocksToProto(c.Blocks),
+		Targets:     DatanodesToProto(c.Targets),
+		NewGenStamp: uint64(c.NewGenStamp),
+	}
+}
+
+// CommandFromProto converts a wire order to a DataNode.
+func CommandFromProto(p *Command) cairn.Command {
+	if p == nil {
+		return cairn.Command{}
+	}
+	return cairn.Command{
+		ID:          p.Id,
+		Type:        cairn.CommandType(p.Type),
+		Blocks:      BlocksFromProto(p.Blocks),
+		Targets:     DatanodesFromProto(p.Targets),
+		NewGenStamp: cairn.GenStamp(p.NewGenStamp),
+	}
+}

@@ -84,6 +84,8 @@ func TestReportConversionsRoundTrip(t *testing.T) {
 		PendingDeletionBlocks: 8, PendingReplicationBlocks: 5}, ClusterReportToProto, ClusterReportFromProto)
 	roundTrip(t, cairn.StorageReport{CapacityBytes: 1000, UsedBytes: 300, RemainingBytes: 600, ActiveTransfers: 3, FailedVolumes: []string{"/data/2"}},
 		StorageReportToProto, StorageReportFromProto)
+	roundTrip(t, cairn.Command{ID: 9, Type: cairn.CommandCopyBlocks, Blocks: []cairn.Block{{ID: 7, GenStamp: 1001, Len: 4000}},
+		Targets: locs, NewGenStamp: 1002}, CommandToProto, CommandFromProto)
 	roundTrip(t, cairn.SafeModeStatus{On: true, Manual: true, Reason: "entered manually"},
 		SafeModeStatusToProto, SafeModeStatusFromProto)
 	roundTrip(t, cairn.FsckReport{
