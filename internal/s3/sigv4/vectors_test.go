@@ -353,4 +353,3 @@ func TestChecksumCheckValues(t *testing.T) {
 		t.Error("NewChecksum(md5) is not nil")
 	}
 }
-

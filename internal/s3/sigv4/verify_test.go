@@ -217,9 +217,9 @@ func TestVerifyAcceptsSignedRequests(t *testing.T) {
 	t.Run("keys with characters that need escaping", func(t *testing.T) {
 		for _, target := range []string{
 			"/bucket/a%20b/c+d/%E2%82%AC/x%21%27%28%29%2A",
-			"/bucket/a%2Fb",             // an escaped slash stays escaped
-			"/bucket//double//slash/",   // not normalized
-			"/bucket/./dot/../dotdot",   // not normalized
+			"/bucket/a%2Fb",           // an escaped slash stays escaped
+			"/bucket//double//slash/", // not normalized
+			"/bucket/./dot/../dotdot", // not normalized
 			"/bucket/k?list-type=2&prefix=a%2Fb&delimiter=%2F&encoding-type=url&empty=&flag",
 			"/bucket/k?q=a+b&r=a%20b", // '+' in a query is a space
 		} {
