@@ -20,7 +20,7 @@ const ReservedPrefix = ".cairn-s3"
 
 // The gateway's own state in a bucket directory (see doc.go).
 const (
-	stateDir   = ReservedPrefix         // <bucket>/.cairn-s3
+	stateDir   = ReservedPrefix        // <bucket>/.cairn-s3
 	uploadsDir = stateDir + "/uploads" // one directory per multipart upload
 	tmpDir     = stateDir + "/tmp"     // objects being written
 )

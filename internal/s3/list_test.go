@@ -292,8 +292,8 @@ func TestListTable(t *testing.T) {
 			t.Fatalf("add(%q) failed", k)
 		}
 	}
-	m.mkdir("bare")                    // an empty directory: the key "bare/"
-	m.file("hidden/.cairn-s3/tmp/x")   // only hidden entries: the key "hidden/"
+	m.mkdir("bare")                     // an empty directory: the key "bare/"
+	m.file("hidden/.cairn-s3/tmp/x")    // only hidden entries: the key "hidden/"
 	m.file(".cairn-s3/uploads/u/00001") // the gateway's state: never listed
 	m.file("photos/.cairn-s3.part")
 	m.file("bad\xffname")    // not UTF-8: hidden
