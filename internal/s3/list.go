@@ -201,10 +201,14 @@ type level struct {
 	visible    bool  // it has an entry that is listed
 }
 
-// nameLimit clamps a startAfter string to cairn.MaxNameLen bytes. For
-// names of at most that length, "names after s" and "names after
-// s[:MaxNameLen]" are the same set.
+// nameLimit makes a startAfter string of s that selects the same names
+// and keeps the Lister contract. No name holds NUL, so the names after
+// s are the names after s cut at its first NUL; no name is longer than
+// cairn.MaxNameLen, so they are the names after s[:MaxNameLen].
 func nameLimit(s string) string {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
 	if len(s) > cairn.MaxNameLen {
 		return s[:cairn.MaxNameLen]
 	}
