@@ -47,6 +47,9 @@ func CallerFromMetadata(md metadata.MD) (c Caller, ok bool, err error) {
 	}
 	c.User = users[0]
 	for _, v := range md.Get(MetadataGroups) {
+		if v == "" {
+			continue // no groups claimed
+		}
 		for _, g := range strings.Split(v, ",") {
 			if err := checkName(MetadataGroups, g); err != nil {
 				return Caller{}, false, err
