@@ -194,7 +194,7 @@
 // report those again):
 //
 //	magic        8 bytes "CAIRNNS\x00"
-//	version      uvarint 1
+//	version      uvarint 2 (1 is still read)
 //	nextInodeID  uvarint
 //	nextBlockID  uvarint
 //	nextGenStamp uvarint
