@@ -321,7 +321,9 @@ func (r *Reader) readSmall(ctx context.Context, p []byte, off int64, lb cairn.Lo
 	r.mu.Unlock()
 	if w.block != lb.Block.ID || off < w.off || off+int64(len(p)) > w.off+int64(len(w.data)) {
 		start := off - (off-lb.Offset)%cairn.ChunkSize
-		end := min(start+windowSize, lb.Offset+lb.Block.Len)
+		// Not past the size seen at open: a block located later may
+		// hold bytes synced since, which this reader does not give.
+		end := min(start+windowSize, lb.Offset+lb.Block.Len, r.info.Size)
 		data := make([]byte, end-start)
 		if _, err := r.readRange(ctx, data, start); err != nil {
 			return 0, err
@@ -421,6 +423,11 @@ func (r *Reader) openStream(ctx context.Context, off, length int64) (*blockStrea
 		// A file being written may have grown since Open: the reader
 		// gives the bytes of the size it saw, as Stat says.
 		n = min(n, r.info.Size-off)
+		if n <= 0 {
+			// A caller's mistake, not a replica's: no DataNode is
+			// asked, none is blamed.
+			return nil, cairn.Errorf("read", r.path, cairn.Invalid, "nothing to read at offset %d of %d", off, r.info.Size)
+		}
 		for _, node := range r.candidates(lb) {
 			rc, err := readBlock(ctx, r.c.pool, node, lb.Block, start, n, r.c.name)
 			if err == nil {

@@ -208,3 +208,44 @@ func TestSyncVisibleToNewReaders(t *testing.T) {
 		t.Fatalf("read back %d bytes after Close, not the %d written", len(got), len(data))
 	}
 }
+
+func TestSmallReadAtNearTheEndOfAGrowingFile(t *testing.T) {
+	// A reader opened after a Sync, whose last blocks are located only
+	// after the writer synced more: a small ReadAt at the end of the
+	// size it saw reads those bytes, and blames no DataNode for the
+	// bytes synced since.
+	_, cl, ctx := setup(t, testcluster.Options{})
+	data := randomBytes(91, 12*testBlockSize)
+	w, err := cl.Create(ctx, "/growing-small", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	first := 11*testBlockSize + 1000
+	if _, err := w.Write(data[:first]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := cl.Open(ctx, "/growing-small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	size := r.Stat().Size
+	if size != int64(first) {
+		t.Fatalf("size at open %d, want the %d synced", size, first)
+	}
+	if _, err := w.Write(data[first : first+5000]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 100)
+	n, err := r.ReadAt(p, size-100)
+	if err != nil || n != 100 || !bytes.Equal(p, data[size-100:size]) {
+		t.Fatalf("ReadAt(100 bytes at %d) = %d, %v, equal %v; want the last 100 bytes of the size seen at open", size-100, n, err, bytes.Equal(p[:n], data[size-100:size-100+int64(n)]))
+	}
+}

@@ -648,6 +648,9 @@ func (d *DataNode) sendBlock(conn *idleConn, br *bufio.Reader, op *protocol.OpRe
 	if err != nil && cairn.KindOf(err) == cairn.NotExist && inc == 0 {
 		if rr, rerr := d.store.openForRead(block); rerr == nil {
 			rep, writing, err = rr, true, nil
+		} else {
+			// Finalized in between: it is in the map now.
+			rep, inc, err = d.store.openReplica(block)
 		}
 	}
 	if err != nil {
