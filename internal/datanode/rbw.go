@@ -937,13 +937,18 @@ func (r *rbwReplica) reopen(length int64, gs cairn.GenStamp) error {
 	}
 	unlock := s.lockBlock(r.block.ID)
 	defer unlock()
+	// Under io, as a receiver's writes: a reader (openForRead) takes
+	// the length and the partial last chunk whole.
+	r.io.Lock()
 	if err := truncatePair(r.dataPath, r.metaPath, length); err != nil {
+		r.io.Unlock()
 		return s.ioErr(op, r.vol, r.block, err)
 	}
 	r.vol.used.Add(length - r.block.Len)
 	s.mu.Lock()
 	r.block.Len = length
 	s.mu.Unlock()
+	r.io.Unlock()
 	r.synced = 0
 	if gs != r.block.GenStamp {
 		np := filepath.Join(r.vol.rbw, metaName(r.block.ID, gs))
