@@ -27,20 +27,31 @@ var chaosFlag = flag.Duration("cairn.chaos", 0, "how long TestFaultChaos injects
 // -cairn.chaos flag, else $CAIRN_CHAOS_DURATION, else 60s (20s with
 // -short).
 func chaosDuration(t *testing.T) time.Duration {
-	if *chaosFlag > 0 {
-		return *chaosFlag
-	}
-	if s := os.Getenv("CAIRN_CHAOS_DURATION"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			t.Fatalf("CAIRN_CHAOS_DURATION=%q: want a positive duration such as 10m", s)
-		}
+	if d, ok := durationKnob(t, *chaosFlag, "CAIRN_CHAOS_DURATION"); ok {
 		return d
 	}
 	if testing.Short() {
 		return 20 * time.Second
 	}
 	return 60 * time.Second
+}
+
+// durationKnob is a test's duration from its flag (when set) or its
+// environment variable; a variable that is not a positive duration
+// fails the test.
+func durationKnob(t *testing.T, flag time.Duration, env string) (time.Duration, bool) {
+	if flag > 0 {
+		return flag, true
+	}
+	s := os.Getenv(env)
+	if s == "" {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		t.Fatalf("%s=%q: want a positive duration such as 10m", env, s)
+	}
+	return d, true
 }
 
 // chaosSeed is $CAIRN_CHAOS_SEED, or the time: a failing run is

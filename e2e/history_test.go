@@ -115,14 +115,7 @@ var (
 )
 
 func historyBudget(t *testing.T) time.Duration {
-	if *historyDurationFlag > 0 {
-		return *historyDurationFlag
-	}
-	if s := os.Getenv("CAIRN_HISTORY_DURATION"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			t.Fatalf("CAIRN_HISTORY_DURATION=%q: want a positive duration such as 30m", s)
-		}
+	if d, ok := durationKnob(t, *historyDurationFlag, "CAIRN_HISTORY_DURATION"); ok {
 		return d
 	}
 	return 2*time.Minute + 40*time.Second

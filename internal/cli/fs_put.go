@@ -240,19 +240,27 @@ func (p *putCmd) putFile(ctx context.Context, c *client.Client, src string, r io
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return fail(op, target, err)
 	}
-	if p.direct {
-		return p.putDirect(ctx, c, src, r, size, target)
+	// The file is written under a temporary name and renamed, or with
+	// -d under its own name (a file there is replaced only with -f).
+	name, renamed := target, false
+	if !p.direct {
+		name = tempName(target)
+		defer func() {
+			if !renamed {
+				// Also after a failed Create: it may have taken effect
+				// with its answer lost.
+				p.removeTemp(ctx, c, name)
+			}
+		}()
 	}
-	tmp := tempName(target)
-	renamed := false
-	defer func() {
-		if !renamed {
-			// Also after a failed Create: it may have taken effect
-			// with its answer lost.
-			p.removeTemp(ctx, c, tmp)
+	failed := func(err error) error {
+		if p.direct {
+			return fail(op, target, err)
 		}
-	}()
-	w, err := c.Create(ctx, tmp, &client.CreateOptions{
+		return p.uploadFailed(ctx, c, name, target, err)
+	}
+	w, err := c.Create(ctx, name, &client.CreateOptions{
+		Overwrite:   p.direct && p.force,
 		Replication: p.replication,
 		BlockSize:   int64(p.blockSize),
 	})
@@ -274,19 +282,22 @@ func (p *putCmd) putFile(ctx context.Context, c *client.Client, src string, r io
 			return fail(op, target, ctx.Err())
 		}
 		if errors.As(err, &we) {
-			return p.uploadFailed(ctx, c, tmp, target, we.err)
+			return failed(we.err)
 		}
 		return fail(op, src, err)
 	}
 	if err := w.Close(); err != nil {
-		return p.uploadFailed(ctx, c, tmp, target, err)
+		return failed(err)
+	}
+	if p.direct {
+		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(op, target, err)
 	}
 	// Exactly target: if it became a directory meanwhile, the rename
 	// fails rather than move the temporary into it.
-	err = c.RenameTo(ctx, tmp, target, &client.RenameOptions{Overwrite: p.force})
+	err = c.RenameTo(ctx, name, target, &client.RenameOptions{Overwrite: p.force})
 	switch {
 	case err == nil:
 		renamed = true
@@ -296,41 +307,7 @@ func (p *putCmd) putFile(ctx context.Context, c *client.Client, src string, r io
 	case errors.Is(err, fs.ErrExist):
 		return failf(op, target, cairn.Exist, "file already exists")
 	}
-	return p.uploadFailed(ctx, c, tmp, target, err)
-}
-
-// putDirect writes target under its own name (put -d). On any error
-// Abort removes what was written; a file that was there before is only
-// replaced with -f, by the Create.
-func (p *putCmd) putDirect(ctx context.Context, c *client.Client, src string, r io.Reader, size int64, target string) error {
-	const op = "put"
-	w, err := c.Create(ctx, target, &client.CreateOptions{
-		Overwrite:   p.force,
-		Replication: p.replication,
-		BlockSize:   int64(p.blockSize),
-	})
-	if err != nil {
-		return fail(op, target, err)
-	}
-	defer w.Abort()
-	label := src
-	if src == "-" {
-		label = "stdin"
-	}
-	if _, err := p.r.e.copyWithProgress(ctx, errWriter{w}, r, label+" -> "+target, size); err != nil {
-		var we writeErr
-		if ctx.Err() != nil {
-			return fail(op, target, ctx.Err())
-		}
-		if errors.As(err, &we) {
-			return fail(op, target, we.err)
-		}
-		return fail(op, src, err)
-	}
-	if err := w.Close(); err != nil {
-		return fail(op, target, err)
-	}
-	return nil
+	return failed(err)
 }
 
 // uploadFailed explains an error writing, closing or renaming tmp, the
