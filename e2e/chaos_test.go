@@ -39,7 +39,8 @@ func chaosDuration(t *testing.T) time.Duration {
 // durationKnob is a test's duration from its flag (when set) or its
 // environment variable; a variable that is not a positive duration
 // fails the test.
-func durationKnob(t *testing.T, flag time.Duration, env string) (time.Duration, bool) {
+func durationKnob(t testing.TB, flag time.Duration, env string) (time.Duration, bool) {
+	t.Helper()
 	if flag > 0 {
 		return flag, true
 	}
