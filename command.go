@@ -22,4 +22,8 @@ type Command struct {
 	Blocks      []Block
 	Targets     []DatanodeInfo
 	NewGenStamp GenStamp
+	// Term is the Raft term of the leader that issued the command; a
+	// DataNode refuses a command of an older term than the newest it
+	// has seen. 0: not said.
+	Term uint64
 }

@@ -76,7 +76,7 @@ func (x Command_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Command_Type.Descriptor instead.
 func (Command_Type) EnumDescriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{64, 0}
+	return file_cairn_proto_rawDescGZIP(), []int{74, 0}
 }
 
 type OpWriteBlock_Stage int32
@@ -128,7 +128,7 @@ func (x OpWriteBlock_Stage) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OpWriteBlock_Stage.Descriptor instead.
 func (OpWriteBlock_Stage) EnumDescriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{71, 0}
+	return file_cairn_proto_rawDescGZIP(), []int{81, 0}
 }
 
 type Block struct {
@@ -532,6 +532,510 @@ func (x *Status) GetLeaderHint() string {
 	return ""
 }
 
+type RaftFrame struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RaftFrame) Reset() {
+	*x = RaftFrame{}
+	mi := &file_cairn_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RaftFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RaftFrame) ProtoMessage() {}
+
+func (x *RaftFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RaftFrame.ProtoReflect.Descriptor instead.
+func (*RaftFrame) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RaftFrame) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type HAStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HAStatusRequest) Reset() {
+	*x = HAStatusRequest{}
+	mi := &file_cairn_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HAStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HAStatusRequest) ProtoMessage() {}
+
+func (x *HAStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HAStatusRequest.ProtoReflect.Descriptor instead.
+func (*HAStatusRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{6}
+}
+
+type HAStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Leader        string                 `protobuf:"bytes,1,opt,name=leader,proto3" json:"leader,omitempty"` // the leader's RPC address; empty if none is known
+	Term          uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	Members       []*HAMember            `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	Self          string                 `protobuf:"bytes,4,opt,name=self,proto3" json:"self,omitempty"`            // the RPC address of the member that answers
+	Failovers     uint64                 `protobuf:"varint,5,opt,name=failovers,proto3" json:"failovers,omitempty"` // leadership changes this member has seen since it started
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HAStatusResponse) Reset() {
+	*x = HAStatusResponse{}
+	mi := &file_cairn_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HAStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HAStatusResponse) ProtoMessage() {}
+
+func (x *HAStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HAStatusResponse.ProtoReflect.Descriptor instead.
+func (*HAStatusResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *HAStatusResponse) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *HAStatusResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *HAStatusResponse) GetMembers() []*HAMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *HAStatusResponse) GetSelf() string {
+	if x != nil {
+		return x.Self
+	}
+	return ""
+}
+
+func (x *HAStatusResponse) GetFailovers() uint64 {
+	if x != nil {
+		return x.Failovers
+	}
+	return 0
+}
+
+type HAMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	State         string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"` // leader | follower | candidate | unreachable
+	LastIndex     uint64                 `protobuf:"varint,4,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	AppliedIndex  uint64                 `protobuf:"varint,5,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	LastContactMs int64                  `protobuf:"varint,6,opt,name=last_contact_ms,json=lastContactMs,proto3" json:"last_contact_ms,omitempty"` // -1: unknown
+	Voter         bool                   `protobuf:"varint,7,opt,name=voter,proto3" json:"voter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HAMember) Reset() {
+	*x = HAMember{}
+	mi := &file_cairn_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HAMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HAMember) ProtoMessage() {}
+
+func (x *HAMember) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HAMember.ProtoReflect.Descriptor instead.
+func (*HAMember) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *HAMember) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *HAMember) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *HAMember) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *HAMember) GetLastIndex() uint64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
+func (x *HAMember) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *HAMember) GetLastContactMs() int64 {
+	if x != nil {
+		return x.LastContactMs
+	}
+	return 0
+}
+
+func (x *HAMember) GetVoter() bool {
+	if x != nil {
+		return x.Voter
+	}
+	return false
+}
+
+type HAAddMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Nonvoter      bool                   `protobuf:"varint,2,opt,name=nonvoter,proto3" json:"nonvoter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HAAddMemberRequest) Reset() {
+	*x = HAAddMemberRequest{}
+	mi := &file_cairn_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HAAddMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HAAddMemberRequest) ProtoMessage() {}
+
+func (x *HAAddMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HAAddMemberRequest.ProtoReflect.Descriptor instead.
+func (*HAAddMemberRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *HAAddMemberRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *HAAddMemberRequest) GetNonvoter() bool {
+	if x != nil {
+		return x.Nonvoter
+	}
+	return false
+}
+
+type HAAddMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HAAddMemberResponse) Reset() {
+	*x = HAAddMemberResponse{}
+	mi := &file_cairn_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HAAddMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HAAddMemberResponse) ProtoMessage() {}
+
+func (x *HAAddMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HAAddMemberResponse.ProtoReflect.Descriptor instead.
+func (*HAAddMemberResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{10}
+}
+
+type HARemoveMemberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HARemoveMemberRequest) Reset() {
+	*x = HARemoveMemberRequest{}
+	mi := &file_cairn_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HARemoveMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HARemoveMemberRequest) ProtoMessage() {}
+
+func (x *HARemoveMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HARemoveMemberRequest.ProtoReflect.Descriptor instead.
+func (*HARemoveMemberRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HARemoveMemberRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+type HARemoveMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HARemoveMemberResponse) Reset() {
+	*x = HARemoveMemberResponse{}
+	mi := &file_cairn_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HARemoveMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HARemoveMemberResponse) ProtoMessage() {}
+
+func (x *HARemoveMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HARemoveMemberResponse.ProtoReflect.Descriptor instead.
+func (*HARemoveMemberResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{12}
+}
+
+type HATransferLeadershipRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HATransferLeadershipRequest) Reset() {
+	*x = HATransferLeadershipRequest{}
+	mi := &file_cairn_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HATransferLeadershipRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HATransferLeadershipRequest) ProtoMessage() {}
+
+func (x *HATransferLeadershipRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HATransferLeadershipRequest.ProtoReflect.Descriptor instead.
+func (*HATransferLeadershipRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *HATransferLeadershipRequest) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+type HATransferLeadershipResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Leader        string                 `protobuf:"bytes,1,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HATransferLeadershipResponse) Reset() {
+	*x = HATransferLeadershipResponse{}
+	mi := &file_cairn_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HATransferLeadershipResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HATransferLeadershipResponse) ProtoMessage() {}
+
+func (x *HATransferLeadershipResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HATransferLeadershipResponse.ProtoReflect.Descriptor instead.
+func (*HATransferLeadershipResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *HATransferLeadershipResponse) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
 type GetServerDefaultsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -540,7 +1044,7 @@ type GetServerDefaultsRequest struct {
 
 func (x *GetServerDefaultsRequest) Reset() {
 	*x = GetServerDefaultsRequest{}
-	mi := &file_cairn_proto_msgTypes[5]
+	mi := &file_cairn_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +1056,7 @@ func (x *GetServerDefaultsRequest) String() string {
 func (*GetServerDefaultsRequest) ProtoMessage() {}
 
 func (x *GetServerDefaultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[5]
+	mi := &file_cairn_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +1069,7 @@ func (x *GetServerDefaultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerDefaultsRequest.ProtoReflect.Descriptor instead.
 func (*GetServerDefaultsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{5}
+	return file_cairn_proto_rawDescGZIP(), []int{15}
 }
 
 type GetServerDefaultsResponse struct {
@@ -580,7 +1084,7 @@ type GetServerDefaultsResponse struct {
 
 func (x *GetServerDefaultsResponse) Reset() {
 	*x = GetServerDefaultsResponse{}
-	mi := &file_cairn_proto_msgTypes[6]
+	mi := &file_cairn_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +1096,7 @@ func (x *GetServerDefaultsResponse) String() string {
 func (*GetServerDefaultsResponse) ProtoMessage() {}
 
 func (x *GetServerDefaultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[6]
+	mi := &file_cairn_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +1109,7 @@ func (x *GetServerDefaultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerDefaultsResponse.ProtoReflect.Descriptor instead.
 func (*GetServerDefaultsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{6}
+	return file_cairn_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetServerDefaultsResponse) GetBlockSize() int64 {
@@ -654,7 +1158,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_cairn_proto_msgTypes[7]
+	mi := &file_cairn_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +1170,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[7]
+	mi := &file_cairn_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +1183,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{7}
+	return file_cairn_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateRequest) GetPath() string {
@@ -761,7 +1265,7 @@ type CreateResponse struct {
 
 func (x *CreateResponse) Reset() {
 	*x = CreateResponse{}
-	mi := &file_cairn_proto_msgTypes[8]
+	mi := &file_cairn_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +1277,7 @@ func (x *CreateResponse) String() string {
 func (*CreateResponse) ProtoMessage() {}
 
 func (x *CreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[8]
+	mi := &file_cairn_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +1290,7 @@ func (x *CreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResponse.ProtoReflect.Descriptor instead.
 func (*CreateResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{8}
+	return file_cairn_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateResponse) GetFile() *FileInfo {
@@ -810,7 +1314,7 @@ type AddBlockRequest struct {
 
 func (x *AddBlockRequest) Reset() {
 	*x = AddBlockRequest{}
-	mi := &file_cairn_proto_msgTypes[9]
+	mi := &file_cairn_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +1326,7 @@ func (x *AddBlockRequest) String() string {
 func (*AddBlockRequest) ProtoMessage() {}
 
 func (x *AddBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[9]
+	mi := &file_cairn_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +1339,7 @@ func (x *AddBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBlockRequest.ProtoReflect.Descriptor instead.
 func (*AddBlockRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{9}
+	return file_cairn_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AddBlockRequest) GetPath() string {
@@ -889,7 +1393,7 @@ type AddBlockResponse struct {
 
 func (x *AddBlockResponse) Reset() {
 	*x = AddBlockResponse{}
-	mi := &file_cairn_proto_msgTypes[10]
+	mi := &file_cairn_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1405,7 @@ func (x *AddBlockResponse) String() string {
 func (*AddBlockResponse) ProtoMessage() {}
 
 func (x *AddBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[10]
+	mi := &file_cairn_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1418,7 @@ func (x *AddBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBlockResponse.ProtoReflect.Descriptor instead.
 func (*AddBlockResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{10}
+	return file_cairn_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AddBlockResponse) GetBlock() *LocatedBlock {
@@ -936,7 +1440,7 @@ type CompleteRequest struct {
 
 func (x *CompleteRequest) Reset() {
 	*x = CompleteRequest{}
-	mi := &file_cairn_proto_msgTypes[11]
+	mi := &file_cairn_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1452,7 @@ func (x *CompleteRequest) String() string {
 func (*CompleteRequest) ProtoMessage() {}
 
 func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[11]
+	mi := &file_cairn_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1465,7 @@ func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
 func (*CompleteRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{11}
+	return file_cairn_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CompleteRequest) GetPath() string {
@@ -1001,7 +1505,7 @@ type CompleteResponse struct {
 
 func (x *CompleteResponse) Reset() {
 	*x = CompleteResponse{}
-	mi := &file_cairn_proto_msgTypes[12]
+	mi := &file_cairn_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1517,7 @@ func (x *CompleteResponse) String() string {
 func (*CompleteResponse) ProtoMessage() {}
 
 func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[12]
+	mi := &file_cairn_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,7 +1530,7 @@ func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
 func (*CompleteResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{12}
+	return file_cairn_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CompleteResponse) GetFile() *FileInfo {
@@ -1048,7 +1552,7 @@ type AbandonBlockRequest struct {
 
 func (x *AbandonBlockRequest) Reset() {
 	*x = AbandonBlockRequest{}
-	mi := &file_cairn_proto_msgTypes[13]
+	mi := &file_cairn_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1564,7 @@ func (x *AbandonBlockRequest) String() string {
 func (*AbandonBlockRequest) ProtoMessage() {}
 
 func (x *AbandonBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[13]
+	mi := &file_cairn_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1577,7 @@ func (x *AbandonBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbandonBlockRequest.ProtoReflect.Descriptor instead.
 func (*AbandonBlockRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{13}
+	return file_cairn_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AbandonBlockRequest) GetPath() string {
@@ -1112,7 +1616,7 @@ type AbandonBlockResponse struct {
 
 func (x *AbandonBlockResponse) Reset() {
 	*x = AbandonBlockResponse{}
-	mi := &file_cairn_proto_msgTypes[14]
+	mi := &file_cairn_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1628,7 @@ func (x *AbandonBlockResponse) String() string {
 func (*AbandonBlockResponse) ProtoMessage() {}
 
 func (x *AbandonBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[14]
+	mi := &file_cairn_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1641,7 @@ func (x *AbandonBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbandonBlockResponse.ProtoReflect.Descriptor instead.
 func (*AbandonBlockResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{14}
+	return file_cairn_proto_rawDescGZIP(), []int{24}
 }
 
 type RenewLeaseRequest struct {
@@ -1149,7 +1653,7 @@ type RenewLeaseRequest struct {
 
 func (x *RenewLeaseRequest) Reset() {
 	*x = RenewLeaseRequest{}
-	mi := &file_cairn_proto_msgTypes[15]
+	mi := &file_cairn_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1665,7 @@ func (x *RenewLeaseRequest) String() string {
 func (*RenewLeaseRequest) ProtoMessage() {}
 
 func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[15]
+	mi := &file_cairn_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1678,7 @@ func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseRequest.ProtoReflect.Descriptor instead.
 func (*RenewLeaseRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{15}
+	return file_cairn_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RenewLeaseRequest) GetClientName() string {
@@ -1192,7 +1696,7 @@ type RenewLeaseResponse struct {
 
 func (x *RenewLeaseResponse) Reset() {
 	*x = RenewLeaseResponse{}
-	mi := &file_cairn_proto_msgTypes[16]
+	mi := &file_cairn_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1708,7 @@ func (x *RenewLeaseResponse) String() string {
 func (*RenewLeaseResponse) ProtoMessage() {}
 
 func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[16]
+	mi := &file_cairn_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1721,7 @@ func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseResponse.ProtoReflect.Descriptor instead.
 func (*RenewLeaseResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{16}
+	return file_cairn_proto_rawDescGZIP(), []int{26}
 }
 
 type GetBlockLocationsRequest struct {
@@ -1232,7 +1736,7 @@ type GetBlockLocationsRequest struct {
 
 func (x *GetBlockLocationsRequest) Reset() {
 	*x = GetBlockLocationsRequest{}
-	mi := &file_cairn_proto_msgTypes[17]
+	mi := &file_cairn_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1748,7 @@ func (x *GetBlockLocationsRequest) String() string {
 func (*GetBlockLocationsRequest) ProtoMessage() {}
 
 func (x *GetBlockLocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[17]
+	mi := &file_cairn_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1761,7 @@ func (x *GetBlockLocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockLocationsRequest.ProtoReflect.Descriptor instead.
 func (*GetBlockLocationsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{17}
+	return file_cairn_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetBlockLocationsRequest) GetPath() string {
@@ -1297,7 +1801,7 @@ type GetBlockLocationsResponse struct {
 
 func (x *GetBlockLocationsResponse) Reset() {
 	*x = GetBlockLocationsResponse{}
-	mi := &file_cairn_proto_msgTypes[18]
+	mi := &file_cairn_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1813,7 @@ func (x *GetBlockLocationsResponse) String() string {
 func (*GetBlockLocationsResponse) ProtoMessage() {}
 
 func (x *GetBlockLocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[18]
+	mi := &file_cairn_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1826,7 @@ func (x *GetBlockLocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockLocationsResponse.ProtoReflect.Descriptor instead.
 func (*GetBlockLocationsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{18}
+	return file_cairn_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetBlockLocationsResponse) GetFile() *FileInfo {
@@ -1342,7 +1846,7 @@ type GetFileInfoRequest struct {
 
 func (x *GetFileInfoRequest) Reset() {
 	*x = GetFileInfoRequest{}
-	mi := &file_cairn_proto_msgTypes[19]
+	mi := &file_cairn_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1858,7 @@ func (x *GetFileInfoRequest) String() string {
 func (*GetFileInfoRequest) ProtoMessage() {}
 
 func (x *GetFileInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[19]
+	mi := &file_cairn_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1871,7 @@ func (x *GetFileInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetFileInfoRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{19}
+	return file_cairn_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetFileInfoRequest) GetPath() string {
@@ -1393,7 +1897,7 @@ type GetFileInfoResponse struct {
 
 func (x *GetFileInfoResponse) Reset() {
 	*x = GetFileInfoResponse{}
-	mi := &file_cairn_proto_msgTypes[20]
+	mi := &file_cairn_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +1909,7 @@ func (x *GetFileInfoResponse) String() string {
 func (*GetFileInfoResponse) ProtoMessage() {}
 
 func (x *GetFileInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[20]
+	mi := &file_cairn_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +1922,7 @@ func (x *GetFileInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetFileInfoResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{20}
+	return file_cairn_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetFileInfoResponse) GetFile() *FileInfo {
@@ -1440,7 +1944,7 @@ type FsyncRequest struct {
 
 func (x *FsyncRequest) Reset() {
 	*x = FsyncRequest{}
-	mi := &file_cairn_proto_msgTypes[21]
+	mi := &file_cairn_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1956,7 @@ func (x *FsyncRequest) String() string {
 func (*FsyncRequest) ProtoMessage() {}
 
 func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[21]
+	mi := &file_cairn_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1969,7 @@ func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncRequest.ProtoReflect.Descriptor instead.
 func (*FsyncRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{21}
+	return file_cairn_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FsyncRequest) GetPath() string {
@@ -1504,7 +2008,7 @@ type FsyncResponse struct {
 
 func (x *FsyncResponse) Reset() {
 	*x = FsyncResponse{}
-	mi := &file_cairn_proto_msgTypes[22]
+	mi := &file_cairn_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +2020,7 @@ func (x *FsyncResponse) String() string {
 func (*FsyncResponse) ProtoMessage() {}
 
 func (x *FsyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[22]
+	mi := &file_cairn_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +2033,7 @@ func (x *FsyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncResponse.ProtoReflect.Descriptor instead.
 func (*FsyncResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{22}
+	return file_cairn_proto_rawDescGZIP(), []int{32}
 }
 
 type ListDirRequest struct {
@@ -1543,7 +2047,7 @@ type ListDirRequest struct {
 
 func (x *ListDirRequest) Reset() {
 	*x = ListDirRequest{}
-	mi := &file_cairn_proto_msgTypes[23]
+	mi := &file_cairn_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1555,7 +2059,7 @@ func (x *ListDirRequest) String() string {
 func (*ListDirRequest) ProtoMessage() {}
 
 func (x *ListDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[23]
+	mi := &file_cairn_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1568,7 +2072,7 @@ func (x *ListDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDirRequest.ProtoReflect.Descriptor instead.
 func (*ListDirRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{23}
+	return file_cairn_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListDirRequest) GetPath() string {
@@ -1602,7 +2106,7 @@ type ListDirResponse struct {
 
 func (x *ListDirResponse) Reset() {
 	*x = ListDirResponse{}
-	mi := &file_cairn_proto_msgTypes[24]
+	mi := &file_cairn_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +2118,7 @@ func (x *ListDirResponse) String() string {
 func (*ListDirResponse) ProtoMessage() {}
 
 func (x *ListDirResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[24]
+	mi := &file_cairn_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +2131,7 @@ func (x *ListDirResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDirResponse.ProtoReflect.Descriptor instead.
 func (*ListDirResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{24}
+	return file_cairn_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListDirResponse) GetEntries() []*FileInfo {
@@ -1657,7 +2161,7 @@ type MkdirsRequest struct {
 
 func (x *MkdirsRequest) Reset() {
 	*x = MkdirsRequest{}
-	mi := &file_cairn_proto_msgTypes[25]
+	mi := &file_cairn_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +2173,7 @@ func (x *MkdirsRequest) String() string {
 func (*MkdirsRequest) ProtoMessage() {}
 
 func (x *MkdirsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[25]
+	mi := &file_cairn_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +2186,7 @@ func (x *MkdirsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirsRequest.ProtoReflect.Descriptor instead.
 func (*MkdirsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{25}
+	return file_cairn_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *MkdirsRequest) GetPath() string {
@@ -1729,7 +2233,7 @@ type MkdirsResponse struct {
 
 func (x *MkdirsResponse) Reset() {
 	*x = MkdirsResponse{}
-	mi := &file_cairn_proto_msgTypes[26]
+	mi := &file_cairn_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1741,7 +2245,7 @@ func (x *MkdirsResponse) String() string {
 func (*MkdirsResponse) ProtoMessage() {}
 
 func (x *MkdirsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[26]
+	mi := &file_cairn_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1754,7 +2258,7 @@ func (x *MkdirsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirsResponse.ProtoReflect.Descriptor instead.
 func (*MkdirsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{26}
+	return file_cairn_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MkdirsResponse) GetDir() *FileInfo {
@@ -1781,7 +2285,7 @@ type RenameRequest struct {
 
 func (x *RenameRequest) Reset() {
 	*x = RenameRequest{}
-	mi := &file_cairn_proto_msgTypes[27]
+	mi := &file_cairn_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +2297,7 @@ func (x *RenameRequest) String() string {
 func (*RenameRequest) ProtoMessage() {}
 
 func (x *RenameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[27]
+	mi := &file_cairn_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +2310,7 @@ func (x *RenameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameRequest.ProtoReflect.Descriptor instead.
 func (*RenameRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{27}
+	return file_cairn_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RenameRequest) GetSrc() string {
@@ -1846,7 +2350,7 @@ type RenameResponse struct {
 
 func (x *RenameResponse) Reset() {
 	*x = RenameResponse{}
-	mi := &file_cairn_proto_msgTypes[28]
+	mi := &file_cairn_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +2362,7 @@ func (x *RenameResponse) String() string {
 func (*RenameResponse) ProtoMessage() {}
 
 func (x *RenameResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[28]
+	mi := &file_cairn_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +2375,7 @@ func (x *RenameResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameResponse.ProtoReflect.Descriptor instead.
 func (*RenameResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{28}
+	return file_cairn_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RenameResponse) GetDst() string {
@@ -1891,7 +2395,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_cairn_proto_msgTypes[29]
+	mi := &file_cairn_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +2407,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[29]
+	mi := &file_cairn_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +2420,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{29}
+	return file_cairn_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteRequest) GetPath() string {
@@ -1941,7 +2445,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_cairn_proto_msgTypes[30]
+	mi := &file_cairn_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2457,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[30]
+	mi := &file_cairn_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2470,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{30}
+	return file_cairn_proto_rawDescGZIP(), []int{40}
 }
 
 type SetReplicationRequest struct {
@@ -1980,7 +2484,7 @@ type SetReplicationRequest struct {
 
 func (x *SetReplicationRequest) Reset() {
 	*x = SetReplicationRequest{}
-	mi := &file_cairn_proto_msgTypes[31]
+	mi := &file_cairn_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1992,7 +2496,7 @@ func (x *SetReplicationRequest) String() string {
 func (*SetReplicationRequest) ProtoMessage() {}
 
 func (x *SetReplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[31]
+	mi := &file_cairn_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2005,7 +2509,7 @@ func (x *SetReplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReplicationRequest.ProtoReflect.Descriptor instead.
 func (*SetReplicationRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{31}
+	return file_cairn_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SetReplicationRequest) GetPath() string {
@@ -2038,7 +2542,7 @@ type SetReplicationResponse struct {
 
 func (x *SetReplicationResponse) Reset() {
 	*x = SetReplicationResponse{}
-	mi := &file_cairn_proto_msgTypes[32]
+	mi := &file_cairn_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2050,7 +2554,7 @@ func (x *SetReplicationResponse) String() string {
 func (*SetReplicationResponse) ProtoMessage() {}
 
 func (x *SetReplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[32]
+	mi := &file_cairn_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2063,7 +2567,7 @@ func (x *SetReplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReplicationResponse.ProtoReflect.Descriptor instead.
 func (*SetReplicationResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{32}
+	return file_cairn_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SetReplicationResponse) GetFiles() int64 {
@@ -2083,7 +2587,7 @@ type SetPermissionRequest struct {
 
 func (x *SetPermissionRequest) Reset() {
 	*x = SetPermissionRequest{}
-	mi := &file_cairn_proto_msgTypes[33]
+	mi := &file_cairn_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2095,7 +2599,7 @@ func (x *SetPermissionRequest) String() string {
 func (*SetPermissionRequest) ProtoMessage() {}
 
 func (x *SetPermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[33]
+	mi := &file_cairn_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2108,7 +2612,7 @@ func (x *SetPermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissionRequest.ProtoReflect.Descriptor instead.
 func (*SetPermissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{33}
+	return file_cairn_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SetPermissionRequest) GetPath() string {
@@ -2133,7 +2637,7 @@ type SetPermissionResponse struct {
 
 func (x *SetPermissionResponse) Reset() {
 	*x = SetPermissionResponse{}
-	mi := &file_cairn_proto_msgTypes[34]
+	mi := &file_cairn_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2649,7 @@ func (x *SetPermissionResponse) String() string {
 func (*SetPermissionResponse) ProtoMessage() {}
 
 func (x *SetPermissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[34]
+	mi := &file_cairn_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2662,7 @@ func (x *SetPermissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissionResponse.ProtoReflect.Descriptor instead.
 func (*SetPermissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{34}
+	return file_cairn_proto_rawDescGZIP(), []int{44}
 }
 
 type SetOwnerRequest struct {
@@ -2172,7 +2676,7 @@ type SetOwnerRequest struct {
 
 func (x *SetOwnerRequest) Reset() {
 	*x = SetOwnerRequest{}
-	mi := &file_cairn_proto_msgTypes[35]
+	mi := &file_cairn_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2184,7 +2688,7 @@ func (x *SetOwnerRequest) String() string {
 func (*SetOwnerRequest) ProtoMessage() {}
 
 func (x *SetOwnerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[35]
+	mi := &file_cairn_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2197,7 +2701,7 @@ func (x *SetOwnerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOwnerRequest.ProtoReflect.Descriptor instead.
 func (*SetOwnerRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{35}
+	return file_cairn_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetOwnerRequest) GetPath() string {
@@ -2229,7 +2733,7 @@ type SetOwnerResponse struct {
 
 func (x *SetOwnerResponse) Reset() {
 	*x = SetOwnerResponse{}
-	mi := &file_cairn_proto_msgTypes[36]
+	mi := &file_cairn_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2745,7 @@ func (x *SetOwnerResponse) String() string {
 func (*SetOwnerResponse) ProtoMessage() {}
 
 func (x *SetOwnerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[36]
+	mi := &file_cairn_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2758,7 @@ func (x *SetOwnerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOwnerResponse.ProtoReflect.Descriptor instead.
 func (*SetOwnerResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{36}
+	return file_cairn_proto_rawDescGZIP(), []int{46}
 }
 
 type SetTimesRequest struct {
@@ -2267,7 +2771,7 @@ type SetTimesRequest struct {
 
 func (x *SetTimesRequest) Reset() {
 	*x = SetTimesRequest{}
-	mi := &file_cairn_proto_msgTypes[37]
+	mi := &file_cairn_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2279,7 +2783,7 @@ func (x *SetTimesRequest) String() string {
 func (*SetTimesRequest) ProtoMessage() {}
 
 func (x *SetTimesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[37]
+	mi := &file_cairn_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2292,7 +2796,7 @@ func (x *SetTimesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTimesRequest.ProtoReflect.Descriptor instead.
 func (*SetTimesRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{37}
+	return file_cairn_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SetTimesRequest) GetPath() string {
@@ -2317,7 +2821,7 @@ type SetTimesResponse struct {
 
 func (x *SetTimesResponse) Reset() {
 	*x = SetTimesResponse{}
-	mi := &file_cairn_proto_msgTypes[38]
+	mi := &file_cairn_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +2833,7 @@ func (x *SetTimesResponse) String() string {
 func (*SetTimesResponse) ProtoMessage() {}
 
 func (x *SetTimesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[38]
+	mi := &file_cairn_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +2846,7 @@ func (x *SetTimesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTimesResponse.ProtoReflect.Descriptor instead.
 func (*SetTimesResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{38}
+	return file_cairn_proto_rawDescGZIP(), []int{48}
 }
 
 type GetContentSummaryRequest struct {
@@ -2354,7 +2858,7 @@ type GetContentSummaryRequest struct {
 
 func (x *GetContentSummaryRequest) Reset() {
 	*x = GetContentSummaryRequest{}
-	mi := &file_cairn_proto_msgTypes[39]
+	mi := &file_cairn_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2366,7 +2870,7 @@ func (x *GetContentSummaryRequest) String() string {
 func (*GetContentSummaryRequest) ProtoMessage() {}
 
 func (x *GetContentSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[39]
+	mi := &file_cairn_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2379,7 +2883,7 @@ func (x *GetContentSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContentSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetContentSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{39}
+	return file_cairn_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetContentSummaryRequest) GetPath() string {
@@ -2401,7 +2905,7 @@ type GetContentSummaryResponse struct {
 
 func (x *GetContentSummaryResponse) Reset() {
 	*x = GetContentSummaryResponse{}
-	mi := &file_cairn_proto_msgTypes[40]
+	mi := &file_cairn_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2413,7 +2917,7 @@ func (x *GetContentSummaryResponse) String() string {
 func (*GetContentSummaryResponse) ProtoMessage() {}
 
 func (x *GetContentSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[40]
+	mi := &file_cairn_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2426,7 +2930,7 @@ func (x *GetContentSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContentSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetContentSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{40}
+	return file_cairn_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetContentSummaryResponse) GetLength() int64 {
@@ -2466,7 +2970,7 @@ type ReportBadBlocksRequest struct {
 
 func (x *ReportBadBlocksRequest) Reset() {
 	*x = ReportBadBlocksRequest{}
-	mi := &file_cairn_proto_msgTypes[41]
+	mi := &file_cairn_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2478,7 +2982,7 @@ func (x *ReportBadBlocksRequest) String() string {
 func (*ReportBadBlocksRequest) ProtoMessage() {}
 
 func (x *ReportBadBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[41]
+	mi := &file_cairn_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2491,7 +2995,7 @@ func (x *ReportBadBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBadBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ReportBadBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{41}
+	return file_cairn_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ReportBadBlocksRequest) GetBlocks() []*BadBlock {
@@ -2512,7 +3016,7 @@ type BadBlock struct {
 
 func (x *BadBlock) Reset() {
 	*x = BadBlock{}
-	mi := &file_cairn_proto_msgTypes[42]
+	mi := &file_cairn_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2524,7 +3028,7 @@ func (x *BadBlock) String() string {
 func (*BadBlock) ProtoMessage() {}
 
 func (x *BadBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[42]
+	mi := &file_cairn_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2537,7 +3041,7 @@ func (x *BadBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BadBlock.ProtoReflect.Descriptor instead.
 func (*BadBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{42}
+	return file_cairn_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *BadBlock) GetBlock() *Block {
@@ -2569,7 +3073,7 @@ type ReportBadBlocksResponse struct {
 
 func (x *ReportBadBlocksResponse) Reset() {
 	*x = ReportBadBlocksResponse{}
-	mi := &file_cairn_proto_msgTypes[43]
+	mi := &file_cairn_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2581,7 +3085,7 @@ func (x *ReportBadBlocksResponse) String() string {
 func (*ReportBadBlocksResponse) ProtoMessage() {}
 
 func (x *ReportBadBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[43]
+	mi := &file_cairn_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2594,7 +3098,7 @@ func (x *ReportBadBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBadBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ReportBadBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{43}
+	return file_cairn_proto_rawDescGZIP(), []int{53}
 }
 
 // Pipeline recovery. A writer whose pipeline lost a node asks for a
@@ -2615,7 +3119,7 @@ type GetAdditionalDatanodeRequest struct {
 
 func (x *GetAdditionalDatanodeRequest) Reset() {
 	*x = GetAdditionalDatanodeRequest{}
-	mi := &file_cairn_proto_msgTypes[44]
+	mi := &file_cairn_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2627,7 +3131,7 @@ func (x *GetAdditionalDatanodeRequest) String() string {
 func (*GetAdditionalDatanodeRequest) ProtoMessage() {}
 
 func (x *GetAdditionalDatanodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[44]
+	mi := &file_cairn_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2640,7 +3144,7 @@ func (x *GetAdditionalDatanodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAdditionalDatanodeRequest.ProtoReflect.Descriptor instead.
 func (*GetAdditionalDatanodeRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{44}
+	return file_cairn_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetAdditionalDatanodeRequest) GetPath() string {
@@ -2701,7 +3205,7 @@ type GetAdditionalDatanodeResponse struct {
 
 func (x *GetAdditionalDatanodeResponse) Reset() {
 	*x = GetAdditionalDatanodeResponse{}
-	mi := &file_cairn_proto_msgTypes[45]
+	mi := &file_cairn_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +3217,7 @@ func (x *GetAdditionalDatanodeResponse) String() string {
 func (*GetAdditionalDatanodeResponse) ProtoMessage() {}
 
 func (x *GetAdditionalDatanodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[45]
+	mi := &file_cairn_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +3230,7 @@ func (x *GetAdditionalDatanodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAdditionalDatanodeResponse.ProtoReflect.Descriptor instead.
 func (*GetAdditionalDatanodeResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{45}
+	return file_cairn_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetAdditionalDatanodeResponse) GetNode() *DatanodeInfo {
@@ -2748,7 +3252,7 @@ type UpdateBlockForPipelineRequest struct {
 
 func (x *UpdateBlockForPipelineRequest) Reset() {
 	*x = UpdateBlockForPipelineRequest{}
-	mi := &file_cairn_proto_msgTypes[46]
+	mi := &file_cairn_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2760,7 +3264,7 @@ func (x *UpdateBlockForPipelineRequest) String() string {
 func (*UpdateBlockForPipelineRequest) ProtoMessage() {}
 
 func (x *UpdateBlockForPipelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[46]
+	mi := &file_cairn_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2773,7 +3277,7 @@ func (x *UpdateBlockForPipelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBlockForPipelineRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBlockForPipelineRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{46}
+	return file_cairn_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *UpdateBlockForPipelineRequest) GetPath() string {
@@ -2813,7 +3317,7 @@ type UpdateBlockForPipelineResponse struct {
 
 func (x *UpdateBlockForPipelineResponse) Reset() {
 	*x = UpdateBlockForPipelineResponse{}
-	mi := &file_cairn_proto_msgTypes[47]
+	mi := &file_cairn_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +3329,7 @@ func (x *UpdateBlockForPipelineResponse) String() string {
 func (*UpdateBlockForPipelineResponse) ProtoMessage() {}
 
 func (x *UpdateBlockForPipelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[47]
+	mi := &file_cairn_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +3342,7 @@ func (x *UpdateBlockForPipelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBlockForPipelineResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBlockForPipelineResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{47}
+	return file_cairn_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *UpdateBlockForPipelineResponse) GetNewGenStamp() uint64 {
@@ -2861,7 +3365,7 @@ type UpdatePipelineRequest struct {
 
 func (x *UpdatePipelineRequest) Reset() {
 	*x = UpdatePipelineRequest{}
-	mi := &file_cairn_proto_msgTypes[48]
+	mi := &file_cairn_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2873,7 +3377,7 @@ func (x *UpdatePipelineRequest) String() string {
 func (*UpdatePipelineRequest) ProtoMessage() {}
 
 func (x *UpdatePipelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[48]
+	mi := &file_cairn_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2886,7 +3390,7 @@ func (x *UpdatePipelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePipelineRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePipelineRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{48}
+	return file_cairn_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *UpdatePipelineRequest) GetPath() string {
@@ -2932,7 +3436,7 @@ type UpdatePipelineResponse struct {
 
 func (x *UpdatePipelineResponse) Reset() {
 	*x = UpdatePipelineResponse{}
-	mi := &file_cairn_proto_msgTypes[49]
+	mi := &file_cairn_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2944,7 +3448,7 @@ func (x *UpdatePipelineResponse) String() string {
 func (*UpdatePipelineResponse) ProtoMessage() {}
 
 func (x *UpdatePipelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[49]
+	mi := &file_cairn_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2957,7 +3461,7 @@ func (x *UpdatePipelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePipelineResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePipelineResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{49}
+	return file_cairn_proto_rawDescGZIP(), []int{59}
 }
 
 type GetDatanodeReportRequest struct {
@@ -2968,7 +3472,7 @@ type GetDatanodeReportRequest struct {
 
 func (x *GetDatanodeReportRequest) Reset() {
 	*x = GetDatanodeReportRequest{}
-	mi := &file_cairn_proto_msgTypes[50]
+	mi := &file_cairn_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2980,7 +3484,7 @@ func (x *GetDatanodeReportRequest) String() string {
 func (*GetDatanodeReportRequest) ProtoMessage() {}
 
 func (x *GetDatanodeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[50]
+	mi := &file_cairn_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2993,7 +3497,7 @@ func (x *GetDatanodeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatanodeReportRequest.ProtoReflect.Descriptor instead.
 func (*GetDatanodeReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{50}
+	return file_cairn_proto_rawDescGZIP(), []int{60}
 }
 
 type DatanodeReport struct {
@@ -3018,7 +3522,7 @@ type DatanodeReport struct {
 
 func (x *DatanodeReport) Reset() {
 	*x = DatanodeReport{}
-	mi := &file_cairn_proto_msgTypes[51]
+	mi := &file_cairn_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3030,7 +3534,7 @@ func (x *DatanodeReport) String() string {
 func (*DatanodeReport) ProtoMessage() {}
 
 func (x *DatanodeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[51]
+	mi := &file_cairn_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3043,7 +3547,7 @@ func (x *DatanodeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatanodeReport.ProtoReflect.Descriptor instead.
 func (*DatanodeReport) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{51}
+	return file_cairn_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DatanodeReport) GetId() string {
@@ -3143,7 +3647,7 @@ type GetDatanodeReportResponse struct {
 
 func (x *GetDatanodeReportResponse) Reset() {
 	*x = GetDatanodeReportResponse{}
-	mi := &file_cairn_proto_msgTypes[52]
+	mi := &file_cairn_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3155,7 +3659,7 @@ func (x *GetDatanodeReportResponse) String() string {
 func (*GetDatanodeReportResponse) ProtoMessage() {}
 
 func (x *GetDatanodeReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[52]
+	mi := &file_cairn_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3168,7 +3672,7 @@ func (x *GetDatanodeReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatanodeReportResponse.ProtoReflect.Descriptor instead.
 func (*GetDatanodeReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{52}
+	return file_cairn_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetDatanodeReportResponse) GetDatanodes() []*DatanodeReport {
@@ -3219,7 +3723,7 @@ type FsckRequest struct {
 
 func (x *FsckRequest) Reset() {
 	*x = FsckRequest{}
-	mi := &file_cairn_proto_msgTypes[53]
+	mi := &file_cairn_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3231,7 +3735,7 @@ func (x *FsckRequest) String() string {
 func (*FsckRequest) ProtoMessage() {}
 
 func (x *FsckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[53]
+	mi := &file_cairn_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3244,7 +3748,7 @@ func (x *FsckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckRequest.ProtoReflect.Descriptor instead.
 func (*FsckRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{53}
+	return file_cairn_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *FsckRequest) GetPath() string {
@@ -3295,7 +3799,7 @@ type FsckBlock struct {
 
 func (x *FsckBlock) Reset() {
 	*x = FsckBlock{}
-	mi := &file_cairn_proto_msgTypes[54]
+	mi := &file_cairn_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3811,7 @@ func (x *FsckBlock) String() string {
 func (*FsckBlock) ProtoMessage() {}
 
 func (x *FsckBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[54]
+	mi := &file_cairn_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3824,7 @@ func (x *FsckBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckBlock.ProtoReflect.Descriptor instead.
 func (*FsckBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{54}
+	return file_cairn_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *FsckBlock) GetBlock() *Block {
@@ -3377,7 +3881,7 @@ type FsckFile struct {
 
 func (x *FsckFile) Reset() {
 	*x = FsckFile{}
-	mi := &file_cairn_proto_msgTypes[55]
+	mi := &file_cairn_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3389,7 +3893,7 @@ func (x *FsckFile) String() string {
 func (*FsckFile) ProtoMessage() {}
 
 func (x *FsckFile) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[55]
+	mi := &file_cairn_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3402,7 +3906,7 @@ func (x *FsckFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckFile.ProtoReflect.Descriptor instead.
 func (*FsckFile) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{55}
+	return file_cairn_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *FsckFile) GetPath() string {
@@ -3480,7 +3984,7 @@ type FsckResponse struct {
 
 func (x *FsckResponse) Reset() {
 	*x = FsckResponse{}
-	mi := &file_cairn_proto_msgTypes[56]
+	mi := &file_cairn_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3492,7 +3996,7 @@ func (x *FsckResponse) String() string {
 func (*FsckResponse) ProtoMessage() {}
 
 func (x *FsckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[56]
+	mi := &file_cairn_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3505,7 +4009,7 @@ func (x *FsckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckResponse.ProtoReflect.Descriptor instead.
 func (*FsckResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{56}
+	return file_cairn_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *FsckResponse) GetStatus() string {
@@ -3594,7 +4098,7 @@ type SafeModeRequest struct {
 
 func (x *SafeModeRequest) Reset() {
 	*x = SafeModeRequest{}
-	mi := &file_cairn_proto_msgTypes[57]
+	mi := &file_cairn_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3606,7 +4110,7 @@ func (x *SafeModeRequest) String() string {
 func (*SafeModeRequest) ProtoMessage() {}
 
 func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[57]
+	mi := &file_cairn_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3619,7 +4123,7 @@ func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeRequest.ProtoReflect.Descriptor instead.
 func (*SafeModeRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{57}
+	return file_cairn_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *SafeModeRequest) GetAction() string {
@@ -3640,7 +4144,7 @@ type SafeModeResponse struct {
 
 func (x *SafeModeResponse) Reset() {
 	*x = SafeModeResponse{}
-	mi := &file_cairn_proto_msgTypes[58]
+	mi := &file_cairn_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3652,7 +4156,7 @@ func (x *SafeModeResponse) String() string {
 func (*SafeModeResponse) ProtoMessage() {}
 
 func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[58]
+	mi := &file_cairn_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3665,7 +4169,7 @@ func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeResponse.ProtoReflect.Descriptor instead.
 func (*SafeModeResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{58}
+	return file_cairn_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *SafeModeResponse) GetOn() bool {
@@ -3702,7 +4206,7 @@ type StorageReport struct {
 
 func (x *StorageReport) Reset() {
 	*x = StorageReport{}
-	mi := &file_cairn_proto_msgTypes[59]
+	mi := &file_cairn_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3714,7 +4218,7 @@ func (x *StorageReport) String() string {
 func (*StorageReport) ProtoMessage() {}
 
 func (x *StorageReport) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[59]
+	mi := &file_cairn_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3727,7 +4231,7 @@ func (x *StorageReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageReport.ProtoReflect.Descriptor instead.
 func (*StorageReport) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{59}
+	return file_cairn_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *StorageReport) GetCapacityBytes() int64 {
@@ -3778,7 +4282,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_cairn_proto_msgTypes[60]
+	mi := &file_cairn_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3790,7 +4294,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[60]
+	mi := &file_cairn_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3803,7 +4307,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{60}
+	return file_cairn_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *RegisterRequest) GetNodeId() string {
@@ -3850,7 +4354,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_cairn_proto_msgTypes[61]
+	mi := &file_cairn_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3862,7 +4366,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[61]
+	mi := &file_cairn_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3875,7 +4379,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{61}
+	return file_cairn_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *RegisterResponse) GetClusterId() string {
@@ -3901,7 +4405,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_cairn_proto_msgTypes[62]
+	mi := &file_cairn_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3913,7 +4417,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[62]
+	mi := &file_cairn_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3926,7 +4430,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{62}
+	return file_cairn_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *HeartbeatRequest) GetNodeId() string {
@@ -3951,15 +4455,20 @@ func (x *HeartbeatRequest) GetAckedCommands() []uint64 {
 }
 
 type HeartbeatResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Commands      []*Command             `protobuf:"bytes,1,rep,name=commands,proto3" json:"commands,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Commands []*Command             `protobuf:"bytes,1,rep,name=commands,proto3" json:"commands,omitempty"`
+	// term is the Raft term of the NameNode that answers, and leader says
+	// whether it leads in that term. A DataNode runs the commands of the
+	// leader of the highest term it has seen only.
+	Term          uint64 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	Leader        bool   `protobuf:"varint,3,opt,name=leader,proto3" json:"leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_cairn_proto_msgTypes[63]
+	mi := &file_cairn_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3971,7 +4480,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[63]
+	mi := &file_cairn_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3984,7 +4493,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{63}
+	return file_cairn_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *HeartbeatResponse) GetCommands() []*Command {
@@ -3992,6 +4501,20 @@ func (x *HeartbeatResponse) GetCommands() []*Command {
 		return x.Commands
 	}
 	return nil
+}
+
+func (x *HeartbeatResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *HeartbeatResponse) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
 }
 
 type Command struct {
@@ -4002,14 +4525,18 @@ type Command struct {
 	NewGenStamp uint64                 `protobuf:"varint,4,opt,name=new_gen_stamp,json=newGenStamp,proto3" json:"new_gen_stamp,omitempty"`
 	// id is unique among the commands the NameNode sends to this node; 0
 	// for REREGISTER, which is never acknowledged.
-	Id            uint64 `protobuf:"varint,5,opt,name=id,proto3" json:"id,omitempty"`
+	Id uint64 `protobuf:"varint,5,opt,name=id,proto3" json:"id,omitempty"`
+	// term is the Raft term of the leader that issued the command; a
+	// DataNode refuses a command of a term older than the newest it has
+	// seen. 0 from a NameNode that does not say.
+	Term          uint64 `protobuf:"varint,6,opt,name=term,proto3" json:"term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_cairn_proto_msgTypes[64]
+	mi := &file_cairn_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4021,7 +4548,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[64]
+	mi := &file_cairn_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4034,7 +4561,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{64}
+	return file_cairn_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *Command) GetType() Command_Type {
@@ -4072,6 +4599,13 @@ func (x *Command) GetId() uint64 {
 	return 0
 }
 
+func (x *Command) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
 type BlockReportRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -4085,7 +4619,7 @@ type BlockReportRequest struct {
 
 func (x *BlockReportRequest) Reset() {
 	*x = BlockReportRequest{}
-	mi := &file_cairn_proto_msgTypes[65]
+	mi := &file_cairn_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4097,7 +4631,7 @@ func (x *BlockReportRequest) String() string {
 func (*BlockReportRequest) ProtoMessage() {}
 
 func (x *BlockReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[65]
+	mi := &file_cairn_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4110,7 +4644,7 @@ func (x *BlockReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockReportRequest.ProtoReflect.Descriptor instead.
 func (*BlockReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{65}
+	return file_cairn_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *BlockReportRequest) GetNodeId() string {
@@ -4142,7 +4676,7 @@ type BlockReportResponse struct {
 
 func (x *BlockReportResponse) Reset() {
 	*x = BlockReportResponse{}
-	mi := &file_cairn_proto_msgTypes[66]
+	mi := &file_cairn_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4154,7 +4688,7 @@ func (x *BlockReportResponse) String() string {
 func (*BlockReportResponse) ProtoMessage() {}
 
 func (x *BlockReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[66]
+	mi := &file_cairn_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4167,7 +4701,7 @@ func (x *BlockReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockReportResponse.ProtoReflect.Descriptor instead.
 func (*BlockReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{66}
+	return file_cairn_proto_rawDescGZIP(), []int{76}
 }
 
 type IncrementalBlockReportRequest struct {
@@ -4186,7 +4720,7 @@ type IncrementalBlockReportRequest struct {
 
 func (x *IncrementalBlockReportRequest) Reset() {
 	*x = IncrementalBlockReportRequest{}
-	mi := &file_cairn_proto_msgTypes[67]
+	mi := &file_cairn_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4198,7 +4732,7 @@ func (x *IncrementalBlockReportRequest) String() string {
 func (*IncrementalBlockReportRequest) ProtoMessage() {}
 
 func (x *IncrementalBlockReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[67]
+	mi := &file_cairn_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4211,7 +4745,7 @@ func (x *IncrementalBlockReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncrementalBlockReportRequest.ProtoReflect.Descriptor instead.
 func (*IncrementalBlockReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{67}
+	return file_cairn_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *IncrementalBlockReportRequest) GetNodeId() string {
@@ -4250,7 +4784,7 @@ type IncrementalBlockReportResponse struct {
 
 func (x *IncrementalBlockReportResponse) Reset() {
 	*x = IncrementalBlockReportResponse{}
-	mi := &file_cairn_proto_msgTypes[68]
+	mi := &file_cairn_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4262,7 +4796,7 @@ func (x *IncrementalBlockReportResponse) String() string {
 func (*IncrementalBlockReportResponse) ProtoMessage() {}
 
 func (x *IncrementalBlockReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[68]
+	mi := &file_cairn_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4275,7 +4809,7 @@ func (x *IncrementalBlockReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncrementalBlockReportResponse.ProtoReflect.Descriptor instead.
 func (*IncrementalBlockReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{68}
+	return file_cairn_proto_rawDescGZIP(), []int{78}
 }
 
 type CommitBlockSynchronizationRequest struct {
@@ -4291,7 +4825,7 @@ type CommitBlockSynchronizationRequest struct {
 
 func (x *CommitBlockSynchronizationRequest) Reset() {
 	*x = CommitBlockSynchronizationRequest{}
-	mi := &file_cairn_proto_msgTypes[69]
+	mi := &file_cairn_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4303,7 +4837,7 @@ func (x *CommitBlockSynchronizationRequest) String() string {
 func (*CommitBlockSynchronizationRequest) ProtoMessage() {}
 
 func (x *CommitBlockSynchronizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[69]
+	mi := &file_cairn_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4316,7 +4850,7 @@ func (x *CommitBlockSynchronizationRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use CommitBlockSynchronizationRequest.ProtoReflect.Descriptor instead.
 func (*CommitBlockSynchronizationRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{69}
+	return file_cairn_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *CommitBlockSynchronizationRequest) GetNodeId() string {
@@ -4362,7 +4896,7 @@ type CommitBlockSynchronizationResponse struct {
 
 func (x *CommitBlockSynchronizationResponse) Reset() {
 	*x = CommitBlockSynchronizationResponse{}
-	mi := &file_cairn_proto_msgTypes[70]
+	mi := &file_cairn_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4374,7 +4908,7 @@ func (x *CommitBlockSynchronizationResponse) String() string {
 func (*CommitBlockSynchronizationResponse) ProtoMessage() {}
 
 func (x *CommitBlockSynchronizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[70]
+	mi := &file_cairn_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4387,7 +4921,7 @@ func (x *CommitBlockSynchronizationResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use CommitBlockSynchronizationResponse.ProtoReflect.Descriptor instead.
 func (*CommitBlockSynchronizationResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{70}
+	return file_cairn_proto_rawDescGZIP(), []int{80}
 }
 
 type OpWriteBlock struct {
@@ -4409,7 +4943,7 @@ type OpWriteBlock struct {
 
 func (x *OpWriteBlock) Reset() {
 	*x = OpWriteBlock{}
-	mi := &file_cairn_proto_msgTypes[71]
+	mi := &file_cairn_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4421,7 +4955,7 @@ func (x *OpWriteBlock) String() string {
 func (*OpWriteBlock) ProtoMessage() {}
 
 func (x *OpWriteBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[71]
+	mi := &file_cairn_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4434,7 +4968,7 @@ func (x *OpWriteBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpWriteBlock.ProtoReflect.Descriptor instead.
 func (*OpWriteBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{71}
+	return file_cairn_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *OpWriteBlock) GetBlock() *Block {
@@ -4495,7 +5029,7 @@ type OpTransferBlock struct {
 
 func (x *OpTransferBlock) Reset() {
 	*x = OpTransferBlock{}
-	mi := &file_cairn_proto_msgTypes[72]
+	mi := &file_cairn_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4507,7 +5041,7 @@ func (x *OpTransferBlock) String() string {
 func (*OpTransferBlock) ProtoMessage() {}
 
 func (x *OpTransferBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[72]
+	mi := &file_cairn_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4520,7 +5054,7 @@ func (x *OpTransferBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpTransferBlock.ProtoReflect.Descriptor instead.
 func (*OpTransferBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{72}
+	return file_cairn_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *OpTransferBlock) GetBlock() *Block {
@@ -4571,7 +5105,7 @@ type OpRecoverBlock struct {
 
 func (x *OpRecoverBlock) Reset() {
 	*x = OpRecoverBlock{}
-	mi := &file_cairn_proto_msgTypes[73]
+	mi := &file_cairn_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4583,7 +5117,7 @@ func (x *OpRecoverBlock) String() string {
 func (*OpRecoverBlock) ProtoMessage() {}
 
 func (x *OpRecoverBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[73]
+	mi := &file_cairn_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4596,7 +5130,7 @@ func (x *OpRecoverBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpRecoverBlock.ProtoReflect.Descriptor instead.
 func (*OpRecoverBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{73}
+	return file_cairn_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *OpRecoverBlock) GetBlock() *Block {
@@ -4631,7 +5165,7 @@ type ReplicaRecoveryResponse struct {
 
 func (x *ReplicaRecoveryResponse) Reset() {
 	*x = ReplicaRecoveryResponse{}
-	mi := &file_cairn_proto_msgTypes[74]
+	mi := &file_cairn_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4643,7 +5177,7 @@ func (x *ReplicaRecoveryResponse) String() string {
 func (*ReplicaRecoveryResponse) ProtoMessage() {}
 
 func (x *ReplicaRecoveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[74]
+	mi := &file_cairn_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4656,7 +5190,7 @@ func (x *ReplicaRecoveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaRecoveryResponse.ProtoReflect.Descriptor instead.
 func (*ReplicaRecoveryResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{74}
+	return file_cairn_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ReplicaRecoveryResponse) GetStatus() *Status {
@@ -4693,7 +5227,7 @@ type OpReadBlock struct {
 
 func (x *OpReadBlock) Reset() {
 	*x = OpReadBlock{}
-	mi := &file_cairn_proto_msgTypes[75]
+	mi := &file_cairn_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4705,7 +5239,7 @@ func (x *OpReadBlock) String() string {
 func (*OpReadBlock) ProtoMessage() {}
 
 func (x *OpReadBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[75]
+	mi := &file_cairn_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4718,7 +5252,7 @@ func (x *OpReadBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpReadBlock.ProtoReflect.Descriptor instead.
 func (*OpReadBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{75}
+	return file_cairn_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *OpReadBlock) GetBlock() *Block {
@@ -4768,7 +5302,7 @@ type BlockOpResponse struct {
 
 func (x *BlockOpResponse) Reset() {
 	*x = BlockOpResponse{}
-	mi := &file_cairn_proto_msgTypes[76]
+	mi := &file_cairn_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4780,7 +5314,7 @@ func (x *BlockOpResponse) String() string {
 func (*BlockOpResponse) ProtoMessage() {}
 
 func (x *BlockOpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[76]
+	mi := &file_cairn_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4793,7 +5327,7 @@ func (x *BlockOpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockOpResponse.ProtoReflect.Descriptor instead.
 func (*BlockOpResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{76}
+	return file_cairn_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *BlockOpResponse) GetStatus() *Status {
@@ -4837,7 +5371,7 @@ type PacketHeader struct {
 
 func (x *PacketHeader) Reset() {
 	*x = PacketHeader{}
-	mi := &file_cairn_proto_msgTypes[77]
+	mi := &file_cairn_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4849,7 +5383,7 @@ func (x *PacketHeader) String() string {
 func (*PacketHeader) ProtoMessage() {}
 
 func (x *PacketHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[77]
+	mi := &file_cairn_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4862,7 +5396,7 @@ func (x *PacketHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketHeader.ProtoReflect.Descriptor instead.
 func (*PacketHeader) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{77}
+	return file_cairn_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *PacketHeader) GetOffsetInBlock() int64 {
@@ -4913,7 +5447,7 @@ type PipelineAck struct {
 
 func (x *PipelineAck) Reset() {
 	*x = PipelineAck{}
-	mi := &file_cairn_proto_msgTypes[78]
+	mi := &file_cairn_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4925,7 +5459,7 @@ func (x *PipelineAck) String() string {
 func (*PipelineAck) ProtoMessage() {}
 
 func (x *PipelineAck) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[78]
+	mi := &file_cairn_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4938,7 +5472,7 @@ func (x *PipelineAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PipelineAck.ProtoReflect.Descriptor instead.
 func (*PipelineAck) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{78}
+	return file_cairn_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *PipelineAck) GetSeqno() int64 {
@@ -4973,7 +5507,7 @@ type DecommissionRequest struct {
 
 func (x *DecommissionRequest) Reset() {
 	*x = DecommissionRequest{}
-	mi := &file_cairn_proto_msgTypes[79]
+	mi := &file_cairn_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4985,7 +5519,7 @@ func (x *DecommissionRequest) String() string {
 func (*DecommissionRequest) ProtoMessage() {}
 
 func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[79]
+	mi := &file_cairn_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4998,7 +5532,7 @@ func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionRequest.ProtoReflect.Descriptor instead.
 func (*DecommissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{79}
+	return file_cairn_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *DecommissionRequest) GetNode() string {
@@ -5017,7 +5551,7 @@ type DecommissionResponse struct {
 
 func (x *DecommissionResponse) Reset() {
 	*x = DecommissionResponse{}
-	mi := &file_cairn_proto_msgTypes[80]
+	mi := &file_cairn_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5029,7 +5563,7 @@ func (x *DecommissionResponse) String() string {
 func (*DecommissionResponse) ProtoMessage() {}
 
 func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[80]
+	mi := &file_cairn_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5042,7 +5576,7 @@ func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionResponse.ProtoReflect.Descriptor instead.
 func (*DecommissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{80}
+	return file_cairn_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *DecommissionResponse) GetDatanode() *DatanodeReport {
@@ -5061,7 +5595,7 @@ type RecommissionRequest struct {
 
 func (x *RecommissionRequest) Reset() {
 	*x = RecommissionRequest{}
-	mi := &file_cairn_proto_msgTypes[81]
+	mi := &file_cairn_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5073,7 +5607,7 @@ func (x *RecommissionRequest) String() string {
 func (*RecommissionRequest) ProtoMessage() {}
 
 func (x *RecommissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[81]
+	mi := &file_cairn_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5086,7 +5620,7 @@ func (x *RecommissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommissionRequest.ProtoReflect.Descriptor instead.
 func (*RecommissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{81}
+	return file_cairn_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *RecommissionRequest) GetNode() string {
@@ -5105,7 +5639,7 @@ type RecommissionResponse struct {
 
 func (x *RecommissionResponse) Reset() {
 	*x = RecommissionResponse{}
-	mi := &file_cairn_proto_msgTypes[82]
+	mi := &file_cairn_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5117,7 +5651,7 @@ func (x *RecommissionResponse) String() string {
 func (*RecommissionResponse) ProtoMessage() {}
 
 func (x *RecommissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[82]
+	mi := &file_cairn_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5130,7 +5664,7 @@ func (x *RecommissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommissionResponse.ProtoReflect.Descriptor instead.
 func (*RecommissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{82}
+	return file_cairn_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *RecommissionResponse) GetDatanode() *DatanodeReport {
@@ -5179,7 +5713,36 @@ const file_cairn_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
 	"\x04path\x18\x03 \x01(\tR\x04path\x12\x1f\n" +
 	"\vleader_hint\x18\x04 \x01(\tR\n" +
-	"leaderHint\"\x1a\n" +
+	"leaderHint\"\x1f\n" +
+	"\tRaftFrame\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"\x11\n" +
+	"\x0fHAStatusRequest\"\x9e\x01\n" +
+	"\x10HAStatusResponse\x12\x16\n" +
+	"\x06leader\x18\x01 \x01(\tR\x06leader\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12,\n" +
+	"\amembers\x18\x03 \x03(\v2\x12.cairn.v1.HAMemberR\amembers\x12\x12\n" +
+	"\x04self\x18\x04 \x01(\tR\x04self\x12\x1c\n" +
+	"\tfailovers\x18\x05 \x01(\x04R\tfailovers\"\xcc\x01\n" +
+	"\bHAMember\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\x04 \x01(\x04R\tlastIndex\x12#\n" +
+	"\rapplied_index\x18\x05 \x01(\x04R\fappliedIndex\x12&\n" +
+	"\x0flast_contact_ms\x18\x06 \x01(\x03R\rlastContactMs\x12\x14\n" +
+	"\x05voter\x18\a \x01(\bR\x05voter\"J\n" +
+	"\x12HAAddMemberRequest\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x1a\n" +
+	"\bnonvoter\x18\x02 \x01(\bR\bnonvoter\"\x15\n" +
+	"\x13HAAddMemberResponse\"1\n" +
+	"\x15HARemoveMemberRequest\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\"\x18\n" +
+	"\x16HARemoveMemberResponse\"7\n" +
+	"\x1bHATransferLeadershipRequest\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\"6\n" +
+	"\x1cHATransferLeadershipResponse\x12\x16\n" +
+	"\x06leader\x18\x01 \x01(\tR\x06leader\"\x1a\n" +
 	"\x18GetServerDefaultsRequest\"\xaa\x01\n" +
 	"\x19GetServerDefaultsResponse\x12\x1d\n" +
 	"\n" +
@@ -5431,15 +5994,18 @@ const file_cairn_proto_rawDesc = "" +
 	"\x10HeartbeatRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x121\n" +
 	"\astorage\x18\x02 \x01(\v2\x17.cairn.v1.StorageReportR\astorage\x12%\n" +
-	"\x0eacked_commands\x18\x03 \x03(\x04R\rackedCommands\"B\n" +
+	"\x0eacked_commands\x18\x03 \x03(\x04R\rackedCommands\"n\n" +
 	"\x11HeartbeatResponse\x12-\n" +
-	"\bcommands\x18\x01 \x03(\v2\x11.cairn.v1.CommandR\bcommands\"\xa0\x02\n" +
+	"\bcommands\x18\x01 \x03(\v2\x11.cairn.v1.CommandR\bcommands\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x16\n" +
+	"\x06leader\x18\x03 \x01(\bR\x06leader\"\xb4\x02\n" +
 	"\aCommand\x12*\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x16.cairn.v1.Command.TypeR\x04type\x12'\n" +
 	"\x06blocks\x18\x02 \x03(\v2\x0f.cairn.v1.BlockR\x06blocks\x120\n" +
 	"\atargets\x18\x03 \x03(\v2\x16.cairn.v1.DatanodeInfoR\atargets\x12\"\n" +
 	"\rnew_gen_stamp\x18\x04 \x01(\x04R\vnewGenStamp\x12\x0e\n" +
-	"\x02id\x18\x05 \x01(\x04R\x02id\"Z\n" +
+	"\x02id\x18\x05 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04term\x18\x06 \x01(\x04R\x04term\"Z\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x11\n" +
 	"\rDELETE_BLOCKS\x10\x01\x12\x0f\n" +
@@ -5555,13 +6121,19 @@ const file_cairn_proto_rawDesc = "" +
 	"\x04Fsck\x12\x15.cairn.v1.FsckRequest\x1a\x16.cairn.v1.FsckResponse\x12A\n" +
 	"\bSafeMode\x12\x19.cairn.v1.SafeModeRequest\x1a\x1a.cairn.v1.SafeModeResponse\x12M\n" +
 	"\fDecommission\x12\x1d.cairn.v1.DecommissionRequest\x1a\x1e.cairn.v1.DecommissionResponse\x12M\n" +
-	"\fRecommission\x12\x1d.cairn.v1.RecommissionRequest\x1a\x1e.cairn.v1.RecommissionResponse2\x85\x03\n" +
+	"\fRecommission\x12\x1d.cairn.v1.RecommissionRequest\x1a\x1e.cairn.v1.RecommissionResponse2\xd0\x05\n" +
 	"\rAdminProtocol\x12\\\n" +
 	"\x11GetDatanodeReport\x12\".cairn.v1.GetDatanodeReportRequest\x1a#.cairn.v1.GetDatanodeReportResponse\x125\n" +
 	"\x04Fsck\x12\x15.cairn.v1.FsckRequest\x1a\x16.cairn.v1.FsckResponse\x12A\n" +
 	"\bSafeMode\x12\x19.cairn.v1.SafeModeRequest\x1a\x1a.cairn.v1.SafeModeResponse\x12M\n" +
 	"\fDecommission\x12\x1d.cairn.v1.DecommissionRequest\x1a\x1e.cairn.v1.DecommissionResponse\x12M\n" +
-	"\fRecommission\x12\x1d.cairn.v1.RecommissionRequest\x1a\x1e.cairn.v1.RecommissionResponse2\xcd\x03\n" +
+	"\fRecommission\x12\x1d.cairn.v1.RecommissionRequest\x1a\x1e.cairn.v1.RecommissionResponse\x12A\n" +
+	"\bHAStatus\x12\x19.cairn.v1.HAStatusRequest\x1a\x1a.cairn.v1.HAStatusResponse\x12J\n" +
+	"\vHAAddMember\x12\x1c.cairn.v1.HAAddMemberRequest\x1a\x1d.cairn.v1.HAAddMemberResponse\x12S\n" +
+	"\x0eHARemoveMember\x12\x1f.cairn.v1.HARemoveMemberRequest\x1a .cairn.v1.HARemoveMemberResponse\x12e\n" +
+	"\x14HATransferLeadership\x12%.cairn.v1.HATransferLeadershipRequest\x1a&.cairn.v1.HATransferLeadershipResponse2G\n" +
+	"\rRaftTransport\x126\n" +
+	"\x06Stream\x12\x13.cairn.v1.RaftFrame\x1a\x13.cairn.v1.RaftFrame(\x010\x012\xcd\x03\n" +
 	"\x10DatanodeProtocol\x12A\n" +
 	"\bRegister\x12\x19.cairn.v1.RegisterRequest\x1a\x1a.cairn.v1.RegisterResponse\x12D\n" +
 	"\tHeartbeat\x12\x1a.cairn.v1.HeartbeatRequest\x1a\x1b.cairn.v1.HeartbeatResponse\x12J\n" +
@@ -5582,7 +6154,7 @@ func file_cairn_proto_rawDescGZIP() []byte {
 }
 
 var file_cairn_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
+var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 93)
 var file_cairn_proto_goTypes = []any{
 	(Command_Type)(0),                          // 0: cairn.v1.Command.Type
 	(OpWriteBlock_Stage)(0),                    // 1: cairn.v1.OpWriteBlock.Stage
@@ -5591,214 +6163,235 @@ var file_cairn_proto_goTypes = []any{
 	(*LocatedBlock)(nil),                       // 4: cairn.v1.LocatedBlock
 	(*FileInfo)(nil),                           // 5: cairn.v1.FileInfo
 	(*Status)(nil),                             // 6: cairn.v1.Status
-	(*GetServerDefaultsRequest)(nil),           // 7: cairn.v1.GetServerDefaultsRequest
-	(*GetServerDefaultsResponse)(nil),          // 8: cairn.v1.GetServerDefaultsResponse
-	(*CreateRequest)(nil),                      // 9: cairn.v1.CreateRequest
-	(*CreateResponse)(nil),                     // 10: cairn.v1.CreateResponse
-	(*AddBlockRequest)(nil),                    // 11: cairn.v1.AddBlockRequest
-	(*AddBlockResponse)(nil),                   // 12: cairn.v1.AddBlockResponse
-	(*CompleteRequest)(nil),                    // 13: cairn.v1.CompleteRequest
-	(*CompleteResponse)(nil),                   // 14: cairn.v1.CompleteResponse
-	(*AbandonBlockRequest)(nil),                // 15: cairn.v1.AbandonBlockRequest
-	(*AbandonBlockResponse)(nil),               // 16: cairn.v1.AbandonBlockResponse
-	(*RenewLeaseRequest)(nil),                  // 17: cairn.v1.RenewLeaseRequest
-	(*RenewLeaseResponse)(nil),                 // 18: cairn.v1.RenewLeaseResponse
-	(*GetBlockLocationsRequest)(nil),           // 19: cairn.v1.GetBlockLocationsRequest
-	(*GetBlockLocationsResponse)(nil),          // 20: cairn.v1.GetBlockLocationsResponse
-	(*GetFileInfoRequest)(nil),                 // 21: cairn.v1.GetFileInfoRequest
-	(*GetFileInfoResponse)(nil),                // 22: cairn.v1.GetFileInfoResponse
-	(*FsyncRequest)(nil),                       // 23: cairn.v1.FsyncRequest
-	(*FsyncResponse)(nil),                      // 24: cairn.v1.FsyncResponse
-	(*ListDirRequest)(nil),                     // 25: cairn.v1.ListDirRequest
-	(*ListDirResponse)(nil),                    // 26: cairn.v1.ListDirResponse
-	(*MkdirsRequest)(nil),                      // 27: cairn.v1.MkdirsRequest
-	(*MkdirsResponse)(nil),                     // 28: cairn.v1.MkdirsResponse
-	(*RenameRequest)(nil),                      // 29: cairn.v1.RenameRequest
-	(*RenameResponse)(nil),                     // 30: cairn.v1.RenameResponse
-	(*DeleteRequest)(nil),                      // 31: cairn.v1.DeleteRequest
-	(*DeleteResponse)(nil),                     // 32: cairn.v1.DeleteResponse
-	(*SetReplicationRequest)(nil),              // 33: cairn.v1.SetReplicationRequest
-	(*SetReplicationResponse)(nil),             // 34: cairn.v1.SetReplicationResponse
-	(*SetPermissionRequest)(nil),               // 35: cairn.v1.SetPermissionRequest
-	(*SetPermissionResponse)(nil),              // 36: cairn.v1.SetPermissionResponse
-	(*SetOwnerRequest)(nil),                    // 37: cairn.v1.SetOwnerRequest
-	(*SetOwnerResponse)(nil),                   // 38: cairn.v1.SetOwnerResponse
-	(*SetTimesRequest)(nil),                    // 39: cairn.v1.SetTimesRequest
-	(*SetTimesResponse)(nil),                   // 40: cairn.v1.SetTimesResponse
-	(*GetContentSummaryRequest)(nil),           // 41: cairn.v1.GetContentSummaryRequest
-	(*GetContentSummaryResponse)(nil),          // 42: cairn.v1.GetContentSummaryResponse
-	(*ReportBadBlocksRequest)(nil),             // 43: cairn.v1.ReportBadBlocksRequest
-	(*BadBlock)(nil),                           // 44: cairn.v1.BadBlock
-	(*ReportBadBlocksResponse)(nil),            // 45: cairn.v1.ReportBadBlocksResponse
-	(*GetAdditionalDatanodeRequest)(nil),       // 46: cairn.v1.GetAdditionalDatanodeRequest
-	(*GetAdditionalDatanodeResponse)(nil),      // 47: cairn.v1.GetAdditionalDatanodeResponse
-	(*UpdateBlockForPipelineRequest)(nil),      // 48: cairn.v1.UpdateBlockForPipelineRequest
-	(*UpdateBlockForPipelineResponse)(nil),     // 49: cairn.v1.UpdateBlockForPipelineResponse
-	(*UpdatePipelineRequest)(nil),              // 50: cairn.v1.UpdatePipelineRequest
-	(*UpdatePipelineResponse)(nil),             // 51: cairn.v1.UpdatePipelineResponse
-	(*GetDatanodeReportRequest)(nil),           // 52: cairn.v1.GetDatanodeReportRequest
-	(*DatanodeReport)(nil),                     // 53: cairn.v1.DatanodeReport
-	(*GetDatanodeReportResponse)(nil),          // 54: cairn.v1.GetDatanodeReportResponse
-	(*FsckRequest)(nil),                        // 55: cairn.v1.FsckRequest
-	(*FsckBlock)(nil),                          // 56: cairn.v1.FsckBlock
-	(*FsckFile)(nil),                           // 57: cairn.v1.FsckFile
-	(*FsckResponse)(nil),                       // 58: cairn.v1.FsckResponse
-	(*SafeModeRequest)(nil),                    // 59: cairn.v1.SafeModeRequest
-	(*SafeModeResponse)(nil),                   // 60: cairn.v1.SafeModeResponse
-	(*StorageReport)(nil),                      // 61: cairn.v1.StorageReport
-	(*RegisterRequest)(nil),                    // 62: cairn.v1.RegisterRequest
-	(*RegisterResponse)(nil),                   // 63: cairn.v1.RegisterResponse
-	(*HeartbeatRequest)(nil),                   // 64: cairn.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),                  // 65: cairn.v1.HeartbeatResponse
-	(*Command)(nil),                            // 66: cairn.v1.Command
-	(*BlockReportRequest)(nil),                 // 67: cairn.v1.BlockReportRequest
-	(*BlockReportResponse)(nil),                // 68: cairn.v1.BlockReportResponse
-	(*IncrementalBlockReportRequest)(nil),      // 69: cairn.v1.IncrementalBlockReportRequest
-	(*IncrementalBlockReportResponse)(nil),     // 70: cairn.v1.IncrementalBlockReportResponse
-	(*CommitBlockSynchronizationRequest)(nil),  // 71: cairn.v1.CommitBlockSynchronizationRequest
-	(*CommitBlockSynchronizationResponse)(nil), // 72: cairn.v1.CommitBlockSynchronizationResponse
-	(*OpWriteBlock)(nil),                       // 73: cairn.v1.OpWriteBlock
-	(*OpTransferBlock)(nil),                    // 74: cairn.v1.OpTransferBlock
-	(*OpRecoverBlock)(nil),                     // 75: cairn.v1.OpRecoverBlock
-	(*ReplicaRecoveryResponse)(nil),            // 76: cairn.v1.ReplicaRecoveryResponse
-	(*OpReadBlock)(nil),                        // 77: cairn.v1.OpReadBlock
-	(*BlockOpResponse)(nil),                    // 78: cairn.v1.BlockOpResponse
-	(*PacketHeader)(nil),                       // 79: cairn.v1.PacketHeader
-	(*PipelineAck)(nil),                        // 80: cairn.v1.PipelineAck
-	(*DecommissionRequest)(nil),                // 81: cairn.v1.DecommissionRequest
-	(*DecommissionResponse)(nil),               // 82: cairn.v1.DecommissionResponse
-	(*RecommissionRequest)(nil),                // 83: cairn.v1.RecommissionRequest
-	(*RecommissionResponse)(nil),               // 84: cairn.v1.RecommissionResponse
+	(*RaftFrame)(nil),                          // 7: cairn.v1.RaftFrame
+	(*HAStatusRequest)(nil),                    // 8: cairn.v1.HAStatusRequest
+	(*HAStatusResponse)(nil),                   // 9: cairn.v1.HAStatusResponse
+	(*HAMember)(nil),                           // 10: cairn.v1.HAMember
+	(*HAAddMemberRequest)(nil),                 // 11: cairn.v1.HAAddMemberRequest
+	(*HAAddMemberResponse)(nil),                // 12: cairn.v1.HAAddMemberResponse
+	(*HARemoveMemberRequest)(nil),              // 13: cairn.v1.HARemoveMemberRequest
+	(*HARemoveMemberResponse)(nil),             // 14: cairn.v1.HARemoveMemberResponse
+	(*HATransferLeadershipRequest)(nil),        // 15: cairn.v1.HATransferLeadershipRequest
+	(*HATransferLeadershipResponse)(nil),       // 16: cairn.v1.HATransferLeadershipResponse
+	(*GetServerDefaultsRequest)(nil),           // 17: cairn.v1.GetServerDefaultsRequest
+	(*GetServerDefaultsResponse)(nil),          // 18: cairn.v1.GetServerDefaultsResponse
+	(*CreateRequest)(nil),                      // 19: cairn.v1.CreateRequest
+	(*CreateResponse)(nil),                     // 20: cairn.v1.CreateResponse
+	(*AddBlockRequest)(nil),                    // 21: cairn.v1.AddBlockRequest
+	(*AddBlockResponse)(nil),                   // 22: cairn.v1.AddBlockResponse
+	(*CompleteRequest)(nil),                    // 23: cairn.v1.CompleteRequest
+	(*CompleteResponse)(nil),                   // 24: cairn.v1.CompleteResponse
+	(*AbandonBlockRequest)(nil),                // 25: cairn.v1.AbandonBlockRequest
+	(*AbandonBlockResponse)(nil),               // 26: cairn.v1.AbandonBlockResponse
+	(*RenewLeaseRequest)(nil),                  // 27: cairn.v1.RenewLeaseRequest
+	(*RenewLeaseResponse)(nil),                 // 28: cairn.v1.RenewLeaseResponse
+	(*GetBlockLocationsRequest)(nil),           // 29: cairn.v1.GetBlockLocationsRequest
+	(*GetBlockLocationsResponse)(nil),          // 30: cairn.v1.GetBlockLocationsResponse
+	(*GetFileInfoRequest)(nil),                 // 31: cairn.v1.GetFileInfoRequest
+	(*GetFileInfoResponse)(nil),                // 32: cairn.v1.GetFileInfoResponse
+	(*FsyncRequest)(nil),                       // 33: cairn.v1.FsyncRequest
+	(*FsyncResponse)(nil),                      // 34: cairn.v1.FsyncResponse
+	(*ListDirRequest)(nil),                     // 35: cairn.v1.ListDirRequest
+	(*ListDirResponse)(nil),                    // 36: cairn.v1.ListDirResponse
+	(*MkdirsRequest)(nil),                      // 37: cairn.v1.MkdirsRequest
+	(*MkdirsResponse)(nil),                     // 38: cairn.v1.MkdirsResponse
+	(*RenameRequest)(nil),                      // 39: cairn.v1.RenameRequest
+	(*RenameResponse)(nil),                     // 40: cairn.v1.RenameResponse
+	(*DeleteRequest)(nil),                      // 41: cairn.v1.DeleteRequest
+	(*DeleteResponse)(nil),                     // 42: cairn.v1.DeleteResponse
+	(*SetReplicationRequest)(nil),              // 43: cairn.v1.SetReplicationRequest
+	(*SetReplicationResponse)(nil),             // 44: cairn.v1.SetReplicationResponse
+	(*SetPermissionRequest)(nil),               // 45: cairn.v1.SetPermissionRequest
+	(*SetPermissionResponse)(nil),              // 46: cairn.v1.SetPermissionResponse
+	(*SetOwnerRequest)(nil),                    // 47: cairn.v1.SetOwnerRequest
+	(*SetOwnerResponse)(nil),                   // 48: cairn.v1.SetOwnerResponse
+	(*SetTimesRequest)(nil),                    // 49: cairn.v1.SetTimesRequest
+	(*SetTimesResponse)(nil),                   // 50: cairn.v1.SetTimesResponse
+	(*GetContentSummaryRequest)(nil),           // 51: cairn.v1.GetContentSummaryRequest
+	(*GetContentSummaryResponse)(nil),          // 52: cairn.v1.GetContentSummaryResponse
+	(*ReportBadBlocksRequest)(nil),             // 53: cairn.v1.ReportBadBlocksRequest
+	(*BadBlock)(nil),                           // 54: cairn.v1.BadBlock
+	(*ReportBadBlocksResponse)(nil),            // 55: cairn.v1.ReportBadBlocksResponse
+	(*GetAdditionalDatanodeRequest)(nil),       // 56: cairn.v1.GetAdditionalDatanodeRequest
+	(*GetAdditionalDatanodeResponse)(nil),      // 57: cairn.v1.GetAdditionalDatanodeResponse
+	(*UpdateBlockForPipelineRequest)(nil),      // 58: cairn.v1.UpdateBlockForPipelineRequest
+	(*UpdateBlockForPipelineResponse)(nil),     // 59: cairn.v1.UpdateBlockForPipelineResponse
+	(*UpdatePipelineRequest)(nil),              // 60: cairn.v1.UpdatePipelineRequest
+	(*UpdatePipelineResponse)(nil),             // 61: cairn.v1.UpdatePipelineResponse
+	(*GetDatanodeReportRequest)(nil),           // 62: cairn.v1.GetDatanodeReportRequest
+	(*DatanodeReport)(nil),                     // 63: cairn.v1.DatanodeReport
+	(*GetDatanodeReportResponse)(nil),          // 64: cairn.v1.GetDatanodeReportResponse
+	(*FsckRequest)(nil),                        // 65: cairn.v1.FsckRequest
+	(*FsckBlock)(nil),                          // 66: cairn.v1.FsckBlock
+	(*FsckFile)(nil),                           // 67: cairn.v1.FsckFile
+	(*FsckResponse)(nil),                       // 68: cairn.v1.FsckResponse
+	(*SafeModeRequest)(nil),                    // 69: cairn.v1.SafeModeRequest
+	(*SafeModeResponse)(nil),                   // 70: cairn.v1.SafeModeResponse
+	(*StorageReport)(nil),                      // 71: cairn.v1.StorageReport
+	(*RegisterRequest)(nil),                    // 72: cairn.v1.RegisterRequest
+	(*RegisterResponse)(nil),                   // 73: cairn.v1.RegisterResponse
+	(*HeartbeatRequest)(nil),                   // 74: cairn.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                  // 75: cairn.v1.HeartbeatResponse
+	(*Command)(nil),                            // 76: cairn.v1.Command
+	(*BlockReportRequest)(nil),                 // 77: cairn.v1.BlockReportRequest
+	(*BlockReportResponse)(nil),                // 78: cairn.v1.BlockReportResponse
+	(*IncrementalBlockReportRequest)(nil),      // 79: cairn.v1.IncrementalBlockReportRequest
+	(*IncrementalBlockReportResponse)(nil),     // 80: cairn.v1.IncrementalBlockReportResponse
+	(*CommitBlockSynchronizationRequest)(nil),  // 81: cairn.v1.CommitBlockSynchronizationRequest
+	(*CommitBlockSynchronizationResponse)(nil), // 82: cairn.v1.CommitBlockSynchronizationResponse
+	(*OpWriteBlock)(nil),                       // 83: cairn.v1.OpWriteBlock
+	(*OpTransferBlock)(nil),                    // 84: cairn.v1.OpTransferBlock
+	(*OpRecoverBlock)(nil),                     // 85: cairn.v1.OpRecoverBlock
+	(*ReplicaRecoveryResponse)(nil),            // 86: cairn.v1.ReplicaRecoveryResponse
+	(*OpReadBlock)(nil),                        // 87: cairn.v1.OpReadBlock
+	(*BlockOpResponse)(nil),                    // 88: cairn.v1.BlockOpResponse
+	(*PacketHeader)(nil),                       // 89: cairn.v1.PacketHeader
+	(*PipelineAck)(nil),                        // 90: cairn.v1.PipelineAck
+	(*DecommissionRequest)(nil),                // 91: cairn.v1.DecommissionRequest
+	(*DecommissionResponse)(nil),               // 92: cairn.v1.DecommissionResponse
+	(*RecommissionRequest)(nil),                // 93: cairn.v1.RecommissionRequest
+	(*RecommissionResponse)(nil),               // 94: cairn.v1.RecommissionResponse
 }
 var file_cairn_proto_depIdxs = []int32{
 	2,  // 0: cairn.v1.LocatedBlock.block:type_name -> cairn.v1.Block
 	3,  // 1: cairn.v1.LocatedBlock.locations:type_name -> cairn.v1.DatanodeInfo
 	4,  // 2: cairn.v1.FileInfo.blocks:type_name -> cairn.v1.LocatedBlock
-	5,  // 3: cairn.v1.CreateResponse.file:type_name -> cairn.v1.FileInfo
-	2,  // 4: cairn.v1.AddBlockRequest.previous:type_name -> cairn.v1.Block
-	4,  // 5: cairn.v1.AddBlockResponse.block:type_name -> cairn.v1.LocatedBlock
-	2,  // 6: cairn.v1.CompleteRequest.last:type_name -> cairn.v1.Block
-	5,  // 7: cairn.v1.CompleteResponse.file:type_name -> cairn.v1.FileInfo
-	2,  // 8: cairn.v1.AbandonBlockRequest.block:type_name -> cairn.v1.Block
-	5,  // 9: cairn.v1.GetBlockLocationsResponse.file:type_name -> cairn.v1.FileInfo
-	5,  // 10: cairn.v1.GetFileInfoResponse.file:type_name -> cairn.v1.FileInfo
-	2,  // 11: cairn.v1.FsyncRequest.last:type_name -> cairn.v1.Block
-	5,  // 12: cairn.v1.ListDirResponse.entries:type_name -> cairn.v1.FileInfo
-	5,  // 13: cairn.v1.MkdirsResponse.dir:type_name -> cairn.v1.FileInfo
-	44, // 14: cairn.v1.ReportBadBlocksRequest.blocks:type_name -> cairn.v1.BadBlock
-	2,  // 15: cairn.v1.BadBlock.block:type_name -> cairn.v1.Block
-	2,  // 16: cairn.v1.GetAdditionalDatanodeRequest.block:type_name -> cairn.v1.Block
-	3,  // 17: cairn.v1.GetAdditionalDatanodeResponse.node:type_name -> cairn.v1.DatanodeInfo
-	2,  // 18: cairn.v1.UpdateBlockForPipelineRequest.block:type_name -> cairn.v1.Block
-	2,  // 19: cairn.v1.UpdatePipelineRequest.block:type_name -> cairn.v1.Block
-	53, // 20: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
-	2,  // 21: cairn.v1.FsckBlock.block:type_name -> cairn.v1.Block
-	3,  // 22: cairn.v1.FsckBlock.locations:type_name -> cairn.v1.DatanodeInfo
-	56, // 23: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
-	57, // 24: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
-	61, // 25: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
-	61, // 26: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
-	66, // 27: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
-	0,  // 28: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
-	2,  // 29: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
-	3,  // 30: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
-	2,  // 31: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
-	2,  // 32: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
-	2,  // 33: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
-	2,  // 34: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
-	2,  // 35: cairn.v1.IncrementalBlockReportRequest.receiving:type_name -> cairn.v1.Block
-	2,  // 36: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
-	2,  // 37: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
-	3,  // 38: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	1,  // 39: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
-	2,  // 40: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
-	3,  // 41: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	2,  // 42: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
-	6,  // 43: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
-	2,  // 44: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
-	2,  // 45: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
-	6,  // 46: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
-	53, // 47: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	53, // 48: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	7,  // 49: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
-	9,  // 50: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
-	11, // 51: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
-	13, // 52: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
-	15, // 53: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
-	17, // 54: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
-	19, // 55: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
-	21, // 56: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
-	25, // 57: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
-	27, // 58: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
-	29, // 59: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
-	31, // 60: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
-	33, // 61: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
-	35, // 62: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
-	37, // 63: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
-	39, // 64: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
-	41, // 65: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
-	43, // 66: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
-	23, // 67: cairn.v1.ClientProtocol.Fsync:input_type -> cairn.v1.FsyncRequest
-	46, // 68: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
-	48, // 69: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
-	50, // 70: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
-	52, // 71: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	55, // 72: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	59, // 73: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	81, // 74: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	83, // 75: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	52, // 76: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	55, // 77: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	59, // 78: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	81, // 79: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	83, // 80: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	62, // 81: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
-	64, // 82: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
-	67, // 83: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
-	69, // 84: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
-	71, // 85: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
-	8,  // 86: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
-	10, // 87: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
-	12, // 88: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
-	14, // 89: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
-	16, // 90: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
-	18, // 91: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
-	20, // 92: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
-	22, // 93: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
-	26, // 94: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
-	28, // 95: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
-	30, // 96: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
-	32, // 97: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
-	34, // 98: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
-	36, // 99: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
-	38, // 100: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
-	40, // 101: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
-	42, // 102: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
-	45, // 103: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
-	24, // 104: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
-	47, // 105: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
-	49, // 106: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
-	51, // 107: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
-	54, // 108: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	58, // 109: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	60, // 110: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	82, // 111: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	84, // 112: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	54, // 113: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	58, // 114: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	60, // 115: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	82, // 116: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	84, // 117: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	63, // 118: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
-	65, // 119: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
-	68, // 120: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
-	70, // 121: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
-	72, // 122: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
-	86, // [86:123] is the sub-list for method output_type
-	49, // [49:86] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	10, // 3: cairn.v1.HAStatusResponse.members:type_name -> cairn.v1.HAMember
+	5,  // 4: cairn.v1.CreateResponse.file:type_name -> cairn.v1.FileInfo
+	2,  // 5: cairn.v1.AddBlockRequest.previous:type_name -> cairn.v1.Block
+	4,  // 6: cairn.v1.AddBlockResponse.block:type_name -> cairn.v1.LocatedBlock
+	2,  // 7: cairn.v1.CompleteRequest.last:type_name -> cairn.v1.Block
+	5,  // 8: cairn.v1.CompleteResponse.file:type_name -> cairn.v1.FileInfo
+	2,  // 9: cairn.v1.AbandonBlockRequest.block:type_name -> cairn.v1.Block
+	5,  // 10: cairn.v1.GetBlockLocationsResponse.file:type_name -> cairn.v1.FileInfo
+	5,  // 11: cairn.v1.GetFileInfoResponse.file:type_name -> cairn.v1.FileInfo
+	2,  // 12: cairn.v1.FsyncRequest.last:type_name -> cairn.v1.Block
+	5,  // 13: cairn.v1.ListDirResponse.entries:type_name -> cairn.v1.FileInfo
+	5,  // 14: cairn.v1.MkdirsResponse.dir:type_name -> cairn.v1.FileInfo
+	54, // 15: cairn.v1.ReportBadBlocksRequest.blocks:type_name -> cairn.v1.BadBlock
+	2,  // 16: cairn.v1.BadBlock.block:type_name -> cairn.v1.Block
+	2,  // 17: cairn.v1.GetAdditionalDatanodeRequest.block:type_name -> cairn.v1.Block
+	3,  // 18: cairn.v1.GetAdditionalDatanodeResponse.node:type_name -> cairn.v1.DatanodeInfo
+	2,  // 19: cairn.v1.UpdateBlockForPipelineRequest.block:type_name -> cairn.v1.Block
+	2,  // 20: cairn.v1.UpdatePipelineRequest.block:type_name -> cairn.v1.Block
+	63, // 21: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
+	2,  // 22: cairn.v1.FsckBlock.block:type_name -> cairn.v1.Block
+	3,  // 23: cairn.v1.FsckBlock.locations:type_name -> cairn.v1.DatanodeInfo
+	66, // 24: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
+	67, // 25: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
+	71, // 26: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
+	71, // 27: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
+	76, // 28: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
+	0,  // 29: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
+	2,  // 30: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
+	3,  // 31: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
+	2,  // 32: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
+	2,  // 33: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
+	2,  // 34: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
+	2,  // 35: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
+	2,  // 36: cairn.v1.IncrementalBlockReportRequest.receiving:type_name -> cairn.v1.Block
+	2,  // 37: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
+	2,  // 38: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
+	3,  // 39: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	1,  // 40: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
+	2,  // 41: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
+	3,  // 42: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	2,  // 43: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
+	6,  // 44: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
+	2,  // 45: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
+	2,  // 46: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
+	6,  // 47: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
+	63, // 48: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	63, // 49: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	17, // 50: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
+	19, // 51: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
+	21, // 52: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
+	23, // 53: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
+	25, // 54: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
+	27, // 55: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
+	29, // 56: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
+	31, // 57: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
+	35, // 58: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
+	37, // 59: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
+	39, // 60: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
+	41, // 61: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
+	43, // 62: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
+	45, // 63: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
+	47, // 64: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
+	49, // 65: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
+	51, // 66: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
+	53, // 67: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
+	33, // 68: cairn.v1.ClientProtocol.Fsync:input_type -> cairn.v1.FsyncRequest
+	56, // 69: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
+	58, // 70: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
+	60, // 71: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
+	62, // 72: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	65, // 73: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	69, // 74: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	91, // 75: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	93, // 76: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	62, // 77: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	65, // 78: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	69, // 79: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	91, // 80: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	93, // 81: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	8,  // 82: cairn.v1.AdminProtocol.HAStatus:input_type -> cairn.v1.HAStatusRequest
+	11, // 83: cairn.v1.AdminProtocol.HAAddMember:input_type -> cairn.v1.HAAddMemberRequest
+	13, // 84: cairn.v1.AdminProtocol.HARemoveMember:input_type -> cairn.v1.HARemoveMemberRequest
+	15, // 85: cairn.v1.AdminProtocol.HATransferLeadership:input_type -> cairn.v1.HATransferLeadershipRequest
+	7,  // 86: cairn.v1.RaftTransport.Stream:input_type -> cairn.v1.RaftFrame
+	72, // 87: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
+	74, // 88: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
+	77, // 89: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
+	79, // 90: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
+	81, // 91: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
+	18, // 92: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
+	20, // 93: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
+	22, // 94: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
+	24, // 95: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
+	26, // 96: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
+	28, // 97: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
+	30, // 98: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
+	32, // 99: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
+	36, // 100: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
+	38, // 101: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
+	40, // 102: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
+	42, // 103: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
+	44, // 104: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
+	46, // 105: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
+	48, // 106: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
+	50, // 107: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
+	52, // 108: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
+	55, // 109: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
+	34, // 110: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
+	57, // 111: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
+	59, // 112: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
+	61, // 113: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
+	64, // 114: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	68, // 115: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	70, // 116: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	92, // 117: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	94, // 118: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	64, // 119: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	68, // 120: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	70, // 121: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	92, // 122: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	94, // 123: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	9,  // 124: cairn.v1.AdminProtocol.HAStatus:output_type -> cairn.v1.HAStatusResponse
+	12, // 125: cairn.v1.AdminProtocol.HAAddMember:output_type -> cairn.v1.HAAddMemberResponse
+	14, // 126: cairn.v1.AdminProtocol.HARemoveMember:output_type -> cairn.v1.HARemoveMemberResponse
+	16, // 127: cairn.v1.AdminProtocol.HATransferLeadership:output_type -> cairn.v1.HATransferLeadershipResponse
+	7,  // 128: cairn.v1.RaftTransport.Stream:output_type -> cairn.v1.RaftFrame
+	73, // 129: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
+	75, // 130: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
+	78, // 131: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
+	80, // 132: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
+	82, // 133: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
+	92, // [92:134] is the sub-list for method output_type
+	50, // [50:92] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_cairn_proto_init() }
@@ -5812,9 +6405,9 @@ func file_cairn_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairn_proto_rawDesc), len(file_cairn_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   83,
+			NumMessages:   93,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_cairn_proto_goTypes,
 		DependencyIndexes: file_cairn_proto_depIdxs,

@@ -1122,11 +1122,15 @@ var ClientProtocol_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	AdminProtocol_GetDatanodeReport_FullMethodName = "/cairn.v1.AdminProtocol/GetDatanodeReport"
-	AdminProtocol_Fsck_FullMethodName              = "/cairn.v1.AdminProtocol/Fsck"
-	AdminProtocol_SafeMode_FullMethodName          = "/cairn.v1.AdminProtocol/SafeMode"
-	AdminProtocol_Decommission_FullMethodName      = "/cairn.v1.AdminProtocol/Decommission"
-	AdminProtocol_Recommission_FullMethodName      = "/cairn.v1.AdminProtocol/Recommission"
+	AdminProtocol_GetDatanodeReport_FullMethodName    = "/cairn.v1.AdminProtocol/GetDatanodeReport"
+	AdminProtocol_Fsck_FullMethodName                 = "/cairn.v1.AdminProtocol/Fsck"
+	AdminProtocol_SafeMode_FullMethodName             = "/cairn.v1.AdminProtocol/SafeMode"
+	AdminProtocol_Decommission_FullMethodName         = "/cairn.v1.AdminProtocol/Decommission"
+	AdminProtocol_Recommission_FullMethodName         = "/cairn.v1.AdminProtocol/Recommission"
+	AdminProtocol_HAStatus_FullMethodName             = "/cairn.v1.AdminProtocol/HAStatus"
+	AdminProtocol_HAAddMember_FullMethodName          = "/cairn.v1.AdminProtocol/HAAddMember"
+	AdminProtocol_HARemoveMember_FullMethodName       = "/cairn.v1.AdminProtocol/HARemoveMember"
+	AdminProtocol_HATransferLeadership_FullMethodName = "/cairn.v1.AdminProtocol/HATransferLeadership"
 )
 
 // AdminProtocolClient is the client API for AdminProtocol service.
@@ -1145,6 +1149,13 @@ type AdminProtocolClient interface {
 	// copied elsewhere; Recommission puts it back. Logged.
 	Decommission(ctx context.Context, in *DecommissionRequest, opts ...grpc.CallOption) (*DecommissionResponse, error)
 	Recommission(ctx context.Context, in *RecommissionRequest, opts ...grpc.CallOption) (*RecommissionResponse, error)
+	// The NameNode group (HA): its members and their state, as the
+	// member asked sees them; membership changes and leadership transfer
+	// are made by the leader.
+	HAStatus(ctx context.Context, in *HAStatusRequest, opts ...grpc.CallOption) (*HAStatusResponse, error)
+	HAAddMember(ctx context.Context, in *HAAddMemberRequest, opts ...grpc.CallOption) (*HAAddMemberResponse, error)
+	HARemoveMember(ctx context.Context, in *HARemoveMemberRequest, opts ...grpc.CallOption) (*HARemoveMemberResponse, error)
+	HATransferLeadership(ctx context.Context, in *HATransferLeadershipRequest, opts ...grpc.CallOption) (*HATransferLeadershipResponse, error)
 }
 
 type adminProtocolClient struct {
@@ -1205,6 +1216,46 @@ func (c *adminProtocolClient) Recommission(ctx context.Context, in *Recommission
 	return out, nil
 }
 
+func (c *adminProtocolClient) HAStatus(ctx context.Context, in *HAStatusRequest, opts ...grpc.CallOption) (*HAStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HAStatusResponse)
+	err := c.cc.Invoke(ctx, AdminProtocol_HAStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminProtocolClient) HAAddMember(ctx context.Context, in *HAAddMemberRequest, opts ...grpc.CallOption) (*HAAddMemberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HAAddMemberResponse)
+	err := c.cc.Invoke(ctx, AdminProtocol_HAAddMember_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminProtocolClient) HARemoveMember(ctx context.Context, in *HARemoveMemberRequest, opts ...grpc.CallOption) (*HARemoveMemberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HARemoveMemberResponse)
+	err := c.cc.Invoke(ctx, AdminProtocol_HARemoveMember_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminProtocolClient) HATransferLeadership(ctx context.Context, in *HATransferLeadershipRequest, opts ...grpc.CallOption) (*HATransferLeadershipResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HATransferLeadershipResponse)
+	err := c.cc.Invoke(ctx, AdminProtocol_HATransferLeadership_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminProtocolServer is the server API for AdminProtocol service.
 // All implementations must embed UnimplementedAdminProtocolServer
 // for forward compatibility.
@@ -1221,6 +1272,13 @@ type AdminProtocolServer interface {
 	// copied elsewhere; Recommission puts it back. Logged.
 	Decommission(context.Context, *DecommissionRequest) (*DecommissionResponse, error)
 	Recommission(context.Context, *RecommissionRequest) (*RecommissionResponse, error)
+	// The NameNode group (HA): its members and their state, as the
+	// member asked sees them; membership changes and leadership transfer
+	// are made by the leader.
+	HAStatus(context.Context, *HAStatusRequest) (*HAStatusResponse, error)
+	HAAddMember(context.Context, *HAAddMemberRequest) (*HAAddMemberResponse, error)
+	HARemoveMember(context.Context, *HARemoveMemberRequest) (*HARemoveMemberResponse, error)
+	HATransferLeadership(context.Context, *HATransferLeadershipRequest) (*HATransferLeadershipResponse, error)
 	mustEmbedUnimplementedAdminProtocolServer()
 }
 
@@ -1245,6 +1303,18 @@ func (UnimplementedAdminProtocolServer) Decommission(context.Context, *Decommiss
 }
 func (UnimplementedAdminProtocolServer) Recommission(context.Context, *RecommissionRequest) (*RecommissionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Recommission not implemented")
+}
+func (UnimplementedAdminProtocolServer) HAStatus(context.Context, *HAStatusRequest) (*HAStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HAStatus not implemented")
+}
+func (UnimplementedAdminProtocolServer) HAAddMember(context.Context, *HAAddMemberRequest) (*HAAddMemberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HAAddMember not implemented")
+}
+func (UnimplementedAdminProtocolServer) HARemoveMember(context.Context, *HARemoveMemberRequest) (*HARemoveMemberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HARemoveMember not implemented")
+}
+func (UnimplementedAdminProtocolServer) HATransferLeadership(context.Context, *HATransferLeadershipRequest) (*HATransferLeadershipResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HATransferLeadership not implemented")
 }
 func (UnimplementedAdminProtocolServer) mustEmbedUnimplementedAdminProtocolServer() {}
 func (UnimplementedAdminProtocolServer) testEmbeddedByValue()                       {}
@@ -1357,6 +1427,78 @@ func _AdminProtocol_Recommission_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminProtocol_HAStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HAStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminProtocolServer).HAStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminProtocol_HAStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminProtocolServer).HAStatus(ctx, req.(*HAStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminProtocol_HAAddMember_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HAAddMemberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminProtocolServer).HAAddMember(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminProtocol_HAAddMember_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminProtocolServer).HAAddMember(ctx, req.(*HAAddMemberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminProtocol_HARemoveMember_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HARemoveMemberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminProtocolServer).HARemoveMember(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminProtocol_HARemoveMember_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminProtocolServer).HARemoveMember(ctx, req.(*HARemoveMemberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminProtocol_HATransferLeadership_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HATransferLeadershipRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminProtocolServer).HATransferLeadership(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminProtocol_HATransferLeadership_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminProtocolServer).HATransferLeadership(ctx, req.(*HATransferLeadershipRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminProtocol_ServiceDesc is the grpc.ServiceDesc for AdminProtocol service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1384,8 +1526,128 @@ var AdminProtocol_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Recommission",
 			Handler:    _AdminProtocol_Recommission_Handler,
 		},
+		{
+			MethodName: "HAStatus",
+			Handler:    _AdminProtocol_HAStatus_Handler,
+		},
+		{
+			MethodName: "HAAddMember",
+			Handler:    _AdminProtocol_HAAddMember_Handler,
+		},
+		{
+			MethodName: "HARemoveMember",
+			Handler:    _AdminProtocol_HARemoveMember_Handler,
+		},
+		{
+			MethodName: "HATransferLeadership",
+			Handler:    _AdminProtocol_HATransferLeadership_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
+	Metadata: "cairn.proto",
+}
+
+const (
+	RaftTransport_Stream_FullMethodName = "/cairn.v1.RaftTransport/Stream"
+)
+
+// RaftTransportClient is the client API for RaftTransport service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// RaftTransport carries the Raft messages between the members of a
+// NameNode group over their client RPC address: each Stream is one
+// connection of Raft's network transport, its bytes cut into frames.
+type RaftTransportClient interface {
+	Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[RaftFrame, RaftFrame], error)
+}
+
+type raftTransportClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewRaftTransportClient(cc grpc.ClientConnInterface) RaftTransportClient {
+	return &raftTransportClient{cc}
+}
+
+func (c *raftTransportClient) Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[RaftFrame, RaftFrame], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RaftTransport_ServiceDesc.Streams[0], RaftTransport_Stream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RaftFrame, RaftFrame]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RaftTransport_StreamClient = grpc.BidiStreamingClient[RaftFrame, RaftFrame]
+
+// RaftTransportServer is the server API for RaftTransport service.
+// All implementations must embed UnimplementedRaftTransportServer
+// for forward compatibility.
+//
+// RaftTransport carries the Raft messages between the members of a
+// NameNode group over their client RPC address: each Stream is one
+// connection of Raft's network transport, its bytes cut into frames.
+type RaftTransportServer interface {
+	Stream(grpc.BidiStreamingServer[RaftFrame, RaftFrame]) error
+	mustEmbedUnimplementedRaftTransportServer()
+}
+
+// UnimplementedRaftTransportServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedRaftTransportServer struct{}
+
+func (UnimplementedRaftTransportServer) Stream(grpc.BidiStreamingServer[RaftFrame, RaftFrame]) error {
+	return status.Error(codes.Unimplemented, "method Stream not implemented")
+}
+func (UnimplementedRaftTransportServer) mustEmbedUnimplementedRaftTransportServer() {}
+func (UnimplementedRaftTransportServer) testEmbeddedByValue()                       {}
+
+// UnsafeRaftTransportServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to RaftTransportServer will
+// result in compilation errors.
+type UnsafeRaftTransportServer interface {
+	mustEmbedUnimplementedRaftTransportServer()
+}
+
+func RegisterRaftTransportServer(s grpc.ServiceRegistrar, srv RaftTransportServer) {
+	// If the following call panics, it indicates UnimplementedRaftTransportServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&RaftTransport_ServiceDesc, srv)
+}
+
+func _RaftTransport_Stream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RaftTransportServer).Stream(&grpc.GenericServerStream[RaftFrame, RaftFrame]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RaftTransport_StreamServer = grpc.BidiStreamingServer[RaftFrame, RaftFrame]
+
+// RaftTransport_ServiceDesc is the grpc.ServiceDesc for RaftTransport service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var RaftTransport_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "cairn.v1.RaftTransport",
+	HandlerType: (*RaftTransportServer)(nil),
+	Methods:     []grpc.MethodDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Stream",
+			Handler:       _RaftTransport_Stream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "cairn.proto",
 }
 

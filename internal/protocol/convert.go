@@ -157,6 +157,7 @@ func CommandToProto(c cairn.Command) *Command {
 		Blocks:      BlocksToProto(c.Blocks),
 		Targets:     DatanodesToProto(c.Targets),
 		NewGenStamp: uint64(c.NewGenStamp),
+		Term:        c.Term,
 	}
 }
 
@@ -171,5 +172,6 @@ func CommandFromProto(p *Command) cairn.Command {
 		Blocks:      BlocksFromProto(p.Blocks),
 		Targets:     DatanodesFromProto(p.Targets),
 		NewGenStamp: cairn.GenStamp(p.NewGenStamp),
+		Term:        p.Term,
 	}
 }

@@ -19,6 +19,21 @@ const (
 	MetadataGroups = "cairn-groups"
 )
 
+// gRPC metadata keys that name one logical call of a client, for the
+// NameNode's retry cache: a client sends the same pair with every
+// attempt of a non-idempotent call (create, add block, complete,
+// rename, delete, concat, mkdirs, ...), on whichever member of a
+// NameNode group it reaches, and the group answers a retry of a call it
+// already carried out with that call's first result.
+const (
+	// MetadataClientID identifies the client: random, fixed for the
+	// client's life (at most 64 bytes).
+	MetadataClientID = "cairn-client-id"
+	// MetadataCallID numbers the client's calls: a decimal uint64,
+	// unique per call of one client id.
+	MetadataCallID = "cairn-call-id"
+)
+
 // Caller is who a call is made for, as the server established it from
 // the call's metadata (and, once the security work lands, from its
 // credentials).
