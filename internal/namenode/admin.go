@@ -73,6 +73,9 @@ func (s *Server) Fsck(ctx context.Context, p string, o cairn.FsckOptions) (cairn
 	if err := validPath(p); err != nil {
 		return cairn.FsckReport{}, err
 	}
+	if err := s.readable(ctx); err != nil {
+		return cairn.FsckReport{}, err
+	}
 	now := s.now().UnixNano()
 	var rep cairn.FsckReport
 	for _, d := range s.reg.all() {

@@ -441,6 +441,9 @@ func (ns *namespace) dropHeld(id cairn.BlockID, node uint32) {
 //   - a replica queued for deletion on that node does not count again;
 //     reported again, its deletion is queued again.
 func (ns *namespace) reportReplica(node uint32, rb cairn.Block, st replicaState) {
+	if ns.fromFuture(node, rb, st) {
+		return
+	}
 	b := ns.blocks[rb.ID]
 	if b == nil {
 		ns.reg.queueDelete(node, rb)
@@ -507,6 +510,7 @@ func (ns *namespace) incrementalReport(node uint32, received, receiving, deleted
 		ns.reportReplica(node, rb, replicaReceiving)
 	}
 	for _, rb := range deleted {
+		delete(ns.standby.pending, standbyKey{node, rb.ID})
 		ns.clearInvalid(rb.ID, node, rb.GenStamp)
 		b := ns.blocks[rb.ID]
 		if b == nil {
@@ -533,6 +537,7 @@ func (ns *namespace) blockReport(node uint32, finalized, idle []cairn.Block) {
 	if d == nil {
 		return
 	}
+	ns.forgetStandby(node)
 	if len(d.blocks) > 0 || len(d.invalid) > 0 || len(ns.unfinal) > 0 {
 		reported := make(map[cairn.BlockID]struct{}, len(finalized)+len(idle))
 		for _, rb := range finalized {

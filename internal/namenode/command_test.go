@@ -97,7 +97,10 @@ func TestSnapshotRoundTrip(t *testing.T) {
 
 // Restore on a member with state of its own replaces that state whole:
 // what was made after the snapshot is gone, and the local state is
-// rebuilt for the new one (no replica known until DataNodes report).
+// rebuilt for the new one: the replicas known of the blocks the
+// snapshot still has, at the same generation stamp, are kept (a
+// follower that catches up by a snapshot stays ready to lead); the
+// others are forgotten until DataNodes report them.
 func TestRestoreReplacesState(t *testing.T) {
 	s := newServer(t)
 	registerNodes(t, s, 3)
@@ -123,18 +126,33 @@ func TestRestoreReplacesState(t *testing.T) {
 	}
 	s.ns.mu.RLock()
 	defer s.ns.mu.RUnlock()
-	if n := s.ns.reportedBlocks.Load(); n != 0 {
-		t.Errorf("reported blocks after Restore = %d, want 0", n)
-	}
+	var complete, listed int64
 	for id, b := range s.ns.blocks {
-		if len(b.replicas) != 0 {
-			t.Errorf("block %d has replicas %v after Restore, want none", id, b.replicas)
+		if b.committed {
+			complete++
 		}
+		if b.committed && len(b.replicas) != 3 {
+			t.Errorf("block %d has replicas %v after Restore, want its 3 kept", id, b.replicas)
+		}
+		listed += int64(len(b.replicas))
 	}
+	if n := s.ns.reportedBlocks.Load(); n != complete {
+		t.Errorf("reported blocks after Restore = %d, want %d (the snapshot's complete blocks)", n, complete)
+	}
+	var onNodes int64
 	for _, d := range s.reg.all() {
-		if len(d.blocks) != 0 || d.numBlocks.Load() != 0 {
-			t.Errorf("node %s lists %d blocks after Restore, want none", d.id, len(d.blocks))
+		if int64(len(d.blocks)) != d.numBlocks.Load() {
+			t.Errorf("node %s lists %d blocks but counts %d", d.id, len(d.blocks), d.numBlocks.Load())
 		}
+		for _, id := range d.blocks {
+			if s.ns.blocks[id] == nil {
+				t.Errorf("node %s lists block %d, which the restored state does not have", d.id, id)
+			}
+		}
+		onNodes += int64(len(d.blocks))
+	}
+	if onNodes != listed {
+		t.Errorf("nodes list %d replicas, blocks %d", onNodes, listed)
 	}
 }
 

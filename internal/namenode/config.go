@@ -2,6 +2,9 @@ package namenode
 
 import (
 	"errors"
+	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -84,6 +87,30 @@ type Config struct {
 	// in its refusals (the leader_hint of the status), so that a
 	// client can go there; nil: refusals name no address.
 	RPCAddrs map[string]string
+	// Peers are the client RPC addresses (host:port) of every member
+	// of a NameNode group, this one included (RPCAddr): a group member
+	// is named by its RPC address, which is also its Raft server ID
+	// and the address its Raft traffic reaches it at (the RaftTransport
+	// service of its gRPC server, see raftgrpc.go). A fresh directory
+	// is bootstrapped with all of Peers as voters, so members started
+	// with the same Peers form one group; a directory with Raft state
+	// keeps the membership its log says. Empty: a NameNode alone.
+	Peers []string
+	// RPCAddr is this member's address among Peers; required with
+	// Peers.
+	RPCAddr string
+	// Join starts a member with a fresh directory that does not
+	// bootstrap a group: it waits to be added by the leader (cairn
+	// admin ha add). Ignored when the directory has Raft state.
+	Join bool
+	// HeartbeatTimeout is how long a follower waits without hearing
+	// from the leader before it stands for election (and, halved, how
+	// long a leader keeps leading without a quorum); 0: 1s. Only for a
+	// group.
+	HeartbeatTimeout time.Duration
+	// ElectionTimeout is how long a candidate waits for votes before it
+	// starts a new election; 0: 1s. Only for a group.
+	ElectionTimeout time.Duration
 	// ApplyTimeout bounds how long a mutation waits to be enqueued in
 	// the Raft log; 0: 30s.
 	ApplyTimeout time.Duration
@@ -140,8 +167,23 @@ func (c *Config) withDefaults() (Config, error) {
 	if d.ReplicationTimeout == 0 {
 		d.ReplicationTimeout = max(10*d.HeartbeatInterval, 5*time.Second)
 	}
+	if len(d.Peers) > 0 || d.Join {
+		if err := d.checkPeers(); err != nil {
+			return Config{}, err
+		}
+		d.RaftID = d.RPCAddr
+	}
 	if d.RaftID == "" {
 		d.RaftID = "nn1"
+	}
+	if d.HeartbeatTimeout == 0 {
+		d.HeartbeatTimeout = time.Second
+	}
+	if d.ElectionTimeout == 0 {
+		d.ElectionTimeout = time.Second
+	}
+	if d.HeartbeatTimeout < 10*time.Millisecond || d.ElectionTimeout < d.HeartbeatTimeout {
+		return Config{}, errors.New("namenode: Config.HeartbeatTimeout must be at least 10ms and ElectionTimeout at least HeartbeatTimeout")
 	}
 	if d.snapshotInterval == 0 {
 		d.snapshotInterval = 5 * time.Second
@@ -151,6 +193,39 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	return d, nil
 }
+
+// checkPeers checks the group settings: RPCAddr is a host:port that
+// peers can dial (not an unspecified host), and is one of Peers.
+func (c *Config) checkPeers() error {
+	if c.RPCAddr == "" {
+		return errors.New("namenode: a group member needs its RPC address (Config.RPCAddr, --rpc-addr)")
+	}
+	host, port, err := net.SplitHostPort(c.RPCAddr)
+	if err != nil || port == "" || port == "0" {
+		return fmt.Errorf("namenode: RPC address %q of a group member must be host:port with a fixed port", c.RPCAddr)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("namenode: RPC address %q of a group member must name a host its peers can reach, not %q", c.RPCAddr, host)
+	}
+	seen := make(map[string]bool)
+	for _, p := range c.Peers {
+		if _, _, err := net.SplitHostPort(p); err != nil {
+			return fmt.Errorf("namenode: bad peer address %q: %v", p, err)
+		}
+		if seen[p] {
+			return fmt.Errorf("namenode: peer %q is listed twice", p)
+		}
+		seen[p] = true
+	}
+	if len(c.Peers) > 0 && !seen[c.RPCAddr] {
+		return fmt.Errorf("namenode: the RPC address %s is not among the peers %s", c.RPCAddr, strings.Join(c.Peers, ","))
+	}
+	return nil
+}
+
+// group reports whether the NameNode is a member of a group (Peers or
+// Join), as opposed to a NameNode alone.
+func (c *Config) group() bool { return len(c.Peers) > 0 || c.Join }
 
 // maxReplication bounds a file's replication (as HDFS's default
 // dfs.replication.max).

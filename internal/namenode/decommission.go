@@ -40,7 +40,7 @@ func (s *Server) setNodeAdmin(ctx context.Context, node string, decommission boo
 	if node == "" {
 		return cairn.DatanodeStatus{}, errf(cairn.Invalid, "no datanode given")
 	}
-	if !s.isLeader() {
+	if s.servingTerm() == 0 {
 		return cairn.DatanodeStatus{}, s.notLeader()
 	}
 	d := s.findNode(node)

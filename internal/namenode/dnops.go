@@ -73,6 +73,12 @@ func (s *Server) Heartbeat(ctx context.Context, id cairn.NodeID, st cairn.Storag
 		return []Command{{Type: CommandReregister}}, nil
 	}
 	s.reg.heartbeat(d, st)
+	term := s.servingTerm()
+	if term == 0 {
+		// A member that does not lead orders nothing; it only keeps
+		// track of the node.
+		return nil, nil
+	}
 	nowT := s.now()
 	now := nowT.UnixNano()
 	if taken := d.ack(acked); len(taken) > 0 {
@@ -91,7 +97,21 @@ func (s *Server) Heartbeat(ctx context.Context, id cairn.NodeID, st cairn.Storag
 	fresh = append(fresh, s.ns.heal.copyCommands(d.idx)...)
 	fresh = append(fresh, s.recov.commands(d.idx)...)
 	cmds = append(cmds, d.send(fresh, now, s.reg.resend, s.reg.idBase)...)
+	for i := range cmds {
+		cmds[i].Term = term
+	}
 	return cmds, nil
+}
+
+// RaftTerm returns the member's current Raft term, and whether it
+// serves as the leader in it: what a heartbeat reply tells DataNodes,
+// which obey the leader of the newest term only.
+func (s *Server) RaftTerm() (term uint64, leader bool) {
+	t := s.servingTerm()
+	if t != 0 {
+		return t, true
+	}
+	return s.rn.raft.CurrentTerm(), false
 }
 
 // reportingNode finds a registered, not dead DataNode.

@@ -34,6 +34,14 @@ func (l *leases) renew(holder string) {
 	l.mu.Unlock()
 }
 
+// reset forgets every renewal time: each holder is given a fresh one
+// when next seen (a new leader's grace).
+func (l *leases) reset() {
+	l.mu.Lock()
+	l.renewed = make(map[string]time.Time)
+	l.mu.Unlock()
+}
+
 // age is how long ago holder last renewed.
 func (l *leases) age(holder string) time.Duration {
 	now := l.now()
@@ -67,7 +75,7 @@ func (s *Server) RenewLease(ctx context.Context, clientName string) error {
 	if err := checkClientName(clientName); err != nil {
 		return err
 	}
-	if !s.isLeader() {
+	if s.servingTerm() == 0 {
 		return s.notLeader()
 	}
 	s.leases.renew(clientName)
@@ -186,7 +194,7 @@ func (s *Server) leaseMonitor(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if !s.isLeader() || s.safe.isOn() {
+		if s.servingTerm() == 0 || s.safe.isOn() {
 			continue
 		}
 		s.recoverLeases(ctx)

@@ -25,7 +25,7 @@ import (
 // the command, a permission check at apply time, an audit record) goes
 // here, once.
 func (s *Server) mutate(ctx context.Context, c *command) (any, error) {
-	if !s.isLeader() {
+	if s.servingTerm() == 0 {
 		return nil, s.notLeader()
 	}
 	if who, ok := CallerFrom(ctx); ok {

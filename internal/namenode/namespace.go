@@ -174,6 +174,9 @@ type namespace struct {
 	// generation stamp is not their block's (a newer one), so that
 	// their deletion names the replica their node has.
 	stamps map[replicaKey]cairn.GenStamp
+	// standby queues the reports a member that does not lead cannot
+	// judge yet (ha.go).
+	standby standbyState
 
 	// completeBlocks counts committed blocks in the namespace, and
 	// reportedBlocks those of them with at least one good replica.
@@ -221,6 +224,8 @@ const (
 
 func newNamespace(reg *registry) *namespace {
 	ns := &namespace{reg: reg, replicated: *newReplicated()}
+	// Every member starts as one that does not lead.
+	ns.standby.on = true
 	ns.resetLocal(0)
 	ns.heal.init()
 	return ns
@@ -249,6 +254,20 @@ func newReplicated() *replicated {
 // decommissioning list, and the replication monitor rescans. The
 // caller holds ns.mu.
 func (ns *namespace) replace(r *replicated) {
+	// The good replicas known of the blocks the new state still has,
+	// at the same generation stamp, are kept: a member that does not
+	// lead and catches up by a snapshot keeps its replica map, and is
+	// ready to lead with it. The others are reported again.
+	type kept struct {
+		b  *blockInfo
+		rs []replica
+	}
+	var keep []kept
+	for id, old := range ns.blocks {
+		if nb := r.blocks[id]; nb != nil && nb.gs == old.gs && len(old.replicas) > 0 {
+			keep = append(keep, kept{nb, old.replicas})
+		}
+	}
 	ns.replicated = *r
 	var complete int64
 	for _, b := range r.blocks {
@@ -261,6 +280,15 @@ func (ns *namespace) replace(r *replicated) {
 		ns.syncAdmin(d)
 		d.blocks = nil
 		d.numBlocks.Store(0)
+	}
+	for _, k := range keep {
+		c0, r0 := k.b.counted()
+		for _, rp := range k.rs {
+			if !rp.corrupt() && k.b.replicaIndex(rp.node) < 0 {
+				ns.addReplica(k.b, replica{node: rp.node, len: rp.len})
+			}
+		}
+		ns.recount(k.b, c0, r0)
 	}
 	ns.heal.rescan = true
 }

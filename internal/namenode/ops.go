@@ -509,6 +509,9 @@ func (s *Server) GetFileInfo(ctx context.Context, p string, withBlocks bool, cli
 	if err := validPath(p); err != nil {
 		return FileStatus{}, err
 	}
+	if err := s.readable(ctx); err != nil {
+		return FileStatus{}, err
+	}
 	s.ns.mu.RLock()
 	defer s.ns.mu.RUnlock()
 	n, err := s.ns.lookup(p)
@@ -527,6 +530,9 @@ func (s *Server) GetFileInfo(ctx context.Context, p string, withBlocks bool, cli
 // live, non-corrupt replicas nearest clientHost first.
 func (s *Server) GetBlockLocations(ctx context.Context, p string, offset, length int64, clientHost string) (FileStatus, error) {
 	if err := validPath(p); err != nil {
+		return FileStatus{}, err
+	}
+	if err := s.readable(ctx); err != nil {
 		return FileStatus{}, err
 	}
 	if offset < 0 {
@@ -645,6 +651,9 @@ func (s *Server) ListDir(ctx context.Context, p, startAfter string, limit int) (
 	if err := validPath(p); err != nil {
 		return nil, false, err
 	}
+	if err := s.readable(ctx); err != nil {
+		return nil, false, err
+	}
 	if limit <= 0 {
 		limit = defaultListLimit
 	}
@@ -677,6 +686,9 @@ func (s *Server) ListDir(ctx context.Context, p, startAfter string, limit int) (
 // GetContentSummary sums up the tree at p.
 func (s *Server) GetContentSummary(ctx context.Context, p string) (cairn.ContentSummary, error) {
 	if err := validPath(p); err != nil {
+		return cairn.ContentSummary{}, err
+	}
+	if err := s.readable(ctx); err != nil {
 		return cairn.ContentSummary{}, err
 	}
 	s.ns.mu.RLock()

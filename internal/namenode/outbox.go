@@ -181,6 +181,16 @@ func (d *datanode) send(cmds []Command, now int64, base time.Duration, idBase ui
 }
 
 // takeDeletes takes up to max of the node's queued deletions.
+// dropQueued forgets the deletions queued for the node and the commands
+// sent to it and not acked: a member that stops leading (or starts to)
+// must not send what it decided in another term.
+func (d *datanode) dropQueued() {
+	d.mu.Lock()
+	d.deletes = nil
+	d.out.sent = nil
+	d.mu.Unlock()
+}
+
 func (d *datanode) takeDeletes(max int) []cairn.Block {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -32,6 +32,9 @@ type raftNode struct {
 	// single is true when the configuration has this node as its only
 	// voter (a NameNode without HA).
 	single bool
+	// layer carries Raft over the gRPC server (a group member); nil
+	// otherwise. Serve registers it.
+	layer *grpcStreamLayer
 }
 
 func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
@@ -69,6 +72,13 @@ func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
 	conf.NoLegacyTelemetry = true
 
 	var trans raft.Transport
+	var layer *grpcStreamLayer
+	if cfg.group() {
+		conf.HeartbeatTimeout = cfg.HeartbeatTimeout
+		conf.ElectionTimeout = cfg.ElectionTimeout
+		conf.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
+		conf.CommitTimeout = min(50*time.Millisecond, cfg.HeartbeatTimeout/4)
+	}
 	switch {
 	case cfg.RaftTransport != nil:
 		trans = cfg.RaftTransport
@@ -79,6 +89,9 @@ func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
 		conf.HeartbeatTimeout = 50 * time.Millisecond
 		conf.ElectionTimeout = 50 * time.Millisecond
 		conf.LeaderLeaseTimeout = 50 * time.Millisecond
+	case cfg.group():
+		layer = newGRPCStreamLayer(cfg.RPCAddr, cfg.Transport)
+		trans = raft.NewNetworkTransportWithLogger(layer, raftMaxPool, raftTimeout, hlog.Named("transport"))
 	default:
 		t, err := newRaftTransport(cfg.Transport, cfg.RaftAddr, hlog.Named("transport"))
 		if err != nil {
@@ -99,12 +112,20 @@ func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
 		closeTrans()
 		return nil, fmt.Errorf("inspect raft state: %w", err)
 	}
-	if !has {
+	if !has && !cfg.Join {
 		boot := raft.Configuration{Servers: []raft.Server{{
 			Suffrage: raft.Voter,
 			ID:       conf.LocalID,
 			Address:  trans.LocalAddr(),
 		}}}
+		if len(cfg.Peers) > 0 {
+			// Every member bootstraps the same configuration: raft
+			// makes that safe, and the group forms without a step.
+			boot.Servers = boot.Servers[:0]
+			for _, p := range cfg.Peers {
+				boot.Servers = append(boot.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p), Address: raft.ServerAddress(p)})
+			}
+		}
 		if err := raft.BootstrapCluster(conf, wal, wal, snaps, trans, boot); err != nil {
 			closeWAL()
 			closeTrans()
@@ -117,12 +138,34 @@ func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
 		closeTrans()
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
-	rn := &raftNode{raft: r, wal: wal, meta: meta, trans: trans}
+	rn := &raftNode{raft: r, wal: wal, meta: meta, trans: trans, layer: layer}
 	if fut := r.GetConfiguration(); fut.Error() == nil {
 		servers := fut.Configuration().Servers
-		rn.single = len(servers) == 1 && servers[0].ID == conf.LocalID
+		rn.single = len(servers) == 1 && servers[0].ID == conf.LocalID && !cfg.group()
+		if has && cfg.group() && !inConfiguration(servers, conf.LocalID) && len(servers) > 0 {
+			rn.close()
+			return nil, fmt.Errorf("%s holds the state of another NameNode (its members are %s, and %s is not one): "+
+				"a NameNode alone cannot become a group member by restarting with --peers; see docs/OPERATIONS.md", cfg.Dir, memberList(servers), conf.LocalID)
+		}
 	}
 	return rn, nil
+}
+
+func inConfiguration(servers []raft.Server, id raft.ServerID) bool {
+	for _, s := range servers {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func memberList(servers []raft.Server) string {
+	ids := make([]string, len(servers))
+	for i, s := range servers {
+		ids[i] = string(s.ID)
+	}
+	return strings.Join(ids, ",")
 }
 
 // waitLoaded waits until this node leads and has applied every entry

@@ -190,6 +190,15 @@ func newBlockRecoveries() *blockRecoveries {
 	return &blockRecoveries{pending: make(map[cairn.BlockID]*blockRecovery), queued: make(map[uint32][]Command)}
 }
 
+// dropQueued forgets the RECOVER_BLOCK commands not sent yet: they were
+// decided in another term. The recoveries themselves time out and are
+// tried again by the leader that owns them then.
+func (r *blockRecoveries) dropQueued() {
+	r.mu.Lock()
+	clear(r.queued)
+	r.mu.Unlock()
+}
+
 // commands takes the RECOVER_BLOCK commands queued for a node.
 func (r *blockRecoveries) commands(node uint32) []Command {
 	r.mu.Lock()

@@ -295,7 +295,7 @@ type work struct {
 func (s *Server) replicationPass() {
 	ns := s.ns
 	h := &ns.heal
-	if !s.isLeader() || s.safe.isOn() {
+	if s.servingTerm() == 0 || s.safe.isOn() {
 		ns.mu.Lock()
 		h.idle = true
 		ns.mu.Unlock()

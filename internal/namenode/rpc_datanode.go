@@ -33,6 +33,7 @@ func (r *datanodeRPC) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (
 		return nil, pb.ToStatus(err)
 	}
 	resp := &pb.HeartbeatResponse{}
+	resp.Term, resp.Leader = r.s.RaftTerm()
 	for _, c := range cmds {
 		resp.Commands = append(resp.Commands, pb.CommandToProto(c))
 	}

@@ -29,6 +29,7 @@ type Server struct {
 	safe   *safeMode
 	rn     *raftNode
 	recov  *blockRecoveries // lease recovery's block synchronizations (recovery.go)
+	lead   leadership       // whether this member serves (ha.go)
 
 	metrics *nnMetrics // Prometheus metrics, served by HTTPHandler (http.go)
 	started time.Time
@@ -94,14 +95,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 			rn.close()
 			return nil, fmt.Errorf("namenode: replay the log: %w", err)
 		}
-		s.safe.setLoaded()
-	} else {
-		s.goLoop(func(ctx context.Context) {
-			if rn.waitLoaded(ctx) == nil {
-				s.safe.setLoaded()
-			}
-		})
+		s.promote(s.ctx)
 	}
+	s.goLoop(s.leadershipLoop)
+	s.goLoop(s.standbyLoop)
 	s.ns.mu.RLock()
 	files, dirs, blocks := s.ns.files, s.ns.dirs, len(s.ns.blocks)
 	s.ns.mu.RUnlock()
@@ -136,6 +133,9 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	protocol.RegisterClientProtocolServer(gs, &clientRPC{s: s})
 	protocol.RegisterAdminProtocolServer(gs, &adminRPC{s: s})
 	protocol.RegisterDatanodeProtocolServer(gs, &datanodeRPC{s: s})
+	if s.rn.layer != nil {
+		protocol.RegisterRaftTransportServer(gs, s.rn.layer)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -201,7 +201,12 @@ func (s *Server) notLeader() error {
 	if id == "" {
 		return errf(cairn.NotLeader, "name node is not the leader, and no leader is known")
 	}
-	rpc := leaderRPCAddr(s.cfg.RPCAddrs, string(id), s.cfg.RaftID)
+	addrs := s.cfg.RPCAddrs
+	if s.cfg.group() {
+		// A member's ID is its RPC address.
+		addrs = map[string]string{string(id): string(id)}
+	}
+	rpc := leaderRPCAddr(addrs, string(id), s.cfg.RaftID)
 	if rpc == "" {
 		return errf(cairn.NotLeader, "name node is not the leader; the leader is %s at %s", id, addr)
 	}
@@ -221,7 +226,7 @@ func leaderRPCAddr(addrs map[string]string, leader, self string) string {
 // writable checks that a mutation may be proposed: this node leads and
 // is not in safe mode.
 func (s *Server) writable() error {
-	if !s.isLeader() {
+	if s.servingTerm() == 0 {
 		return s.notLeader()
 	}
 	if s.safe.isOn() {
