@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +84,9 @@ func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
 	switch {
 	case cfg.RaftTransport != nil:
 		trans = cfg.RaftTransport
+	case cfg.group():
+		layer = newGRPCStreamLayer(cfg.RPCAddr, cfg.Transport)
+		trans = raft.NewNetworkTransportWithLogger(layer, raftMaxPool, raftTimeout, hlog.Named("transport"))
 	case cfg.RaftAddr == "":
 		// One NameNode: nothing to talk to, and no reason to wait a
 		// second before electing itself.
@@ -89,9 +94,6 @@ func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
 		conf.HeartbeatTimeout = 50 * time.Millisecond
 		conf.ElectionTimeout = 50 * time.Millisecond
 		conf.LeaderLeaseTimeout = 50 * time.Millisecond
-	case cfg.group():
-		layer = newGRPCStreamLayer(cfg.RPCAddr, cfg.Transport)
-		trans = raft.NewNetworkTransportWithLogger(layer, raftMaxPool, raftTimeout, hlog.Named("transport"))
 	default:
 		t, err := newRaftTransport(cfg.Transport, cfg.RaftAddr, hlog.Named("transport"))
 		if err != nil {
@@ -243,6 +245,15 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 	line = strings.TrimSpace(strings.NewReplacer("[ERROR]", "", "[WARN]", "").Replace(line))
 	w.log.Log(context.Background(), level, line, "component", "raft")
 	return len(p), nil
+}
+
+// groupClusterID is the cluster ID of a group formed by peers, the same
+// on every member whatever the order they are listed in.
+func groupClusterID(peers []string) cairn.ClusterID {
+	sorted := slices.Clone(peers)
+	slices.Sort(sorted)
+	sum := sha256.Sum256([]byte(strings.Join(sorted, ",")))
+	return cairn.ClusterID("CID-" + hex.EncodeToString(sum[:16]))
 }
 
 // The VERSION file of Dir: "key=value" lines, written atomically once.

@@ -59,7 +59,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "namenode")
-	id, err := loadOrFormat(c.Dir, c.ClusterID, log)
+	want := c.ClusterID
+	if want == "" && len(c.Peers) > 0 {
+		// The members of a group format their directories apart, and
+		// must agree on the cluster: its ID is made from the peers.
+		want = groupClusterID(c.Peers)
+	}
+	id, err := loadOrFormat(c.Dir, want, log)
 	if err != nil {
 		return nil, fmt.Errorf("namenode: %w", err)
 	}

@@ -1,0 +1,171 @@
+package namenode
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// testGroup is a NameNode group in this process: every member on its
+// own loopback listener, Raft carried by its gRPC server.
+type testGroup struct {
+	t     *testing.T
+	addrs []string
+	dirs  []string
+	cfgs  []Config
+	srv   []*Server // nil: stopped
+	stop  []context.CancelFunc
+}
+
+func startGroup(t *testing.T, n int, adjust func(*Config)) *testGroup {
+	t.Helper()
+	g := &testGroup{t: t}
+	var lis []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lis = append(lis, l)
+		g.addrs = append(g.addrs, l.Addr().String())
+		g.dirs = append(g.dirs, t.TempDir())
+	}
+	g.srv = make([]*Server, n)
+	g.stop = make([]context.CancelFunc, n)
+	for i := range n {
+		cfg := testConfig(g.dirs[i])
+		cfg.Peers = g.addrs
+		cfg.RPCAddr = g.addrs[i]
+		cfg.HeartbeatTimeout = 200 * time.Millisecond
+		cfg.ElectionTimeout = 200 * time.Millisecond
+		if adjust != nil {
+			adjust(&cfg)
+		}
+		g.cfgs = append(g.cfgs, cfg)
+	}
+	for i := range n {
+		g.startOn(i, lis[i])
+	}
+	t.Cleanup(func() {
+		for i := range g.srv {
+			g.kill(i)
+		}
+	})
+	return g
+}
+
+func (g *testGroup) startOn(i int, lis net.Listener) {
+	g.t.Helper()
+	s, err := New(g.cfgs[i], testLogger(g.t).With("member", i))
+	if err != nil {
+		lis.Close()
+		g.t.Fatalf("member %d: New: %v", i, err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	go s.Serve(ctx, lis)
+	g.srv[i], g.stop[i] = s, cancel
+}
+
+// restart starts stopped member i again on its directory and address.
+func (g *testGroup) restart(i int) {
+	g.t.Helper()
+	var lis net.Listener
+	var err error
+	for range 100 {
+		if lis, err = net.Listen("tcp", g.addrs[i]); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		g.t.Fatalf("member %d: listen again: %v", i, err)
+	}
+	g.startOn(i, lis)
+}
+
+// kill stops member i (as far as its peers see, a crash).
+func (g *testGroup) kill(i int) {
+	if g.srv[i] == nil {
+		return
+	}
+	g.stop[i]()
+	g.srv[i].Close()
+	g.srv[i] = nil
+}
+
+// leader waits until exactly one running member serves as leader, and
+// returns its index.
+func (g *testGroup) leader() int {
+	g.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		lead := -1
+		n := 0
+		for i, s := range g.srv {
+			if s != nil && s.servingTerm() != 0 {
+				lead = i
+				n++
+			}
+		}
+		if n == 1 {
+			return lead
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	g.t.Fatal("no single leader within 20s")
+	return -1
+}
+
+func TestGroupFailover(t *testing.T) {
+	g := startGroup(t, 3, nil)
+	l := g.leader()
+	if _, err := g.srv[l].Mkdirs(bg, "/a", 0o755, true, "", ""); err != nil {
+		t.Fatalf("Mkdirs on the leader = %v", err)
+	}
+	// A follower refuses reads and writes, naming the leader.
+	f := (l + 1) % 3
+	_, err := g.srv[f].GetFileInfo(bg, "/a", false, "")
+	wantKind(t, "GetFileInfo on a follower", err, cairn.NotLeader)
+	hint := protocol.LeaderHint(protocol.FromStatus("stat", "/a", protocol.ToStatus(err)))
+	if hint != g.addrs[l] {
+		t.Errorf("leader hint of a follower = %q, want the leader's RPC address %q", hint, g.addrs[l])
+	}
+	_, err = g.srv[f].Mkdirs(bg, "/b", 0o755, true, "", "")
+	wantKind(t, "Mkdirs on a follower", err, cairn.NotLeader)
+
+	// The leader dies: another member leads, with /a.
+	g.kill(l)
+	l2 := g.leader()
+	if l2 == l {
+		t.Fatalf("the killed member %d still leads", l)
+	}
+	if _, err := g.srv[l2].GetFileInfo(bg, "/a", false, ""); err != nil {
+		t.Fatalf("GetFileInfo(/a) on the new leader = %v", err)
+	}
+	if _, err := g.srv[l2].Mkdirs(bg, "/c", 0o755, true, "", ""); err != nil {
+		t.Fatalf("Mkdirs on the new leader = %v", err)
+	}
+	// The old leader comes back as a follower and catches up.
+	g.restart(l)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := g.srv[l]
+		s.ns.mu.RLock()
+		_, err := s.ns.lookup("/c")
+		s.ns.mu.RUnlock()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted member never applied /c: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := g.srv[l]; s.servingTerm() != 0 {
+		t.Errorf("the restarted member leads; want it a follower of member %d", l2)
+	}
+}
