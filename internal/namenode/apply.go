@@ -18,6 +18,9 @@ import (
 type addBlockResult struct {
 	block  cairn.Block
 	offset int64
+	// targets is the pipeline logged with the block: a retried call
+	// answered from the retry cache gets these, not its own choice.
+	targets []cairn.NodeID
 }
 
 func (ns *namespace) apply(c *command) any {
@@ -233,7 +236,7 @@ func (ns *namespace) applyAddBlock(c *command) any {
 	offset := u.f.size()
 	b := ns.newBlock(u.f)
 	u.expected = c.targets
-	return addBlockResult{block: b.block(), offset: offset}
+	return addBlockResult{block: b.block(), offset: offset, targets: c.targets}
 }
 
 func (ns *namespace) applyComplete(c *command) any {

@@ -108,6 +108,12 @@ type command struct {
 	// changes (lease recovery, healing) and callers that name no one.
 	caller       string
 	callerGroups []string
+	// rpcClient and rpcCall name the client call the change was made
+	// for (protocol.MetadataClientID, MetadataCallID), for the retry
+	// cache (retrycache.go); empty and 0 for changes of the NameNode's
+	// own and of clients that send none.
+	rpcClient string
+	rpcCall   uint64
 }
 
 // Field numbers: bit i of the presence mask says field i follows. The
@@ -130,6 +136,8 @@ const (
 	fTargets
 	fCaller
 	fCallerGroups
+	fRPCClient
+	fRPCCall
 )
 
 // commandVersion is the first byte of every encoded command.
@@ -160,6 +168,8 @@ func (c *command) encode(b []byte) []byte {
 	set(fTargets, len(c.targets) != 0)
 	set(fCaller, c.caller != "")
 	set(fCallerGroups, len(c.callerGroups) != 0)
+	set(fRPCClient, c.rpcClient != "")
+	set(fRPCCall, c.rpcCall != 0)
 
 	b = append(b, commandVersion, byte(c.op))
 	b = binary.AppendUvarint(b, mask)
@@ -223,6 +233,12 @@ func (c *command) encode(b []byte) []byte {
 		for _, g := range c.callerGroups {
 			str(g)
 		}
+	}
+	if mask&(1<<fRPCClient) != 0 {
+		str(c.rpcClient)
+	}
+	if mask&(1<<fRPCCall) != 0 {
+		b = binary.AppendUvarint(b, c.rpcCall)
 	}
 	return b
 }
@@ -296,7 +312,7 @@ func decodeCommand(b []byte) (command, error) {
 		return c, fmt.Errorf("unknown command opcode %d", c.op)
 	}
 	mask := d.uvarint()
-	if mask>>(fCallerGroups+1) != 0 {
+	if mask>>(fRPCCall+1) != 0 {
 		return c, fmt.Errorf("unknown command fields %#x", mask)
 	}
 	has := func(f int) bool { return mask&(1<<f) != 0 }
@@ -362,6 +378,12 @@ func decodeCommand(b []byte) (command, error) {
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			c.callerGroups = append(c.callerGroups, d.str())
 		}
+	}
+	if has(fRPCClient) {
+		c.rpcClient = d.str()
+	}
+	if has(fRPCCall) {
+		c.rpcCall = d.uvarint()
 	}
 	if d.err != nil {
 		return c, d.err

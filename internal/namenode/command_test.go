@@ -21,6 +21,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{op: opRename, path: "/x", path2: "/y", mtime: 1, flags: flagOverwrite | flagExact},
 		{op: opCloseFile, fileID: 5, clientName: "c", flags: flagHasBlock | flagDropLast, block: cairn.Block{ID: 3}},
 		{op: opMkdirs, path: "/home/bob", mode: 0o700, caller: "bob", callerGroups: []string{"eng", "ops"}},
+		{op: opCreate, path: "/f", mtime: 5, rpcClient: "0123abcd", rpcCall: 1 << 40},
 	}
 	for _, c := range tests {
 		got, err := decodeCommand(c.encode(nil))

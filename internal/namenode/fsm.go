@@ -48,7 +48,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	f.ns.mu.Lock()
 	for i := range logs {
 		if ok[i] {
-			out[i] = f.ns.apply(&cmds[i])
+			out[i] = f.ns.applyOnce(&cmds[i])
 		}
 	}
 	f.ns.mu.Unlock()

@@ -31,7 +31,12 @@ func (s *Server) mutate(ctx context.Context, c *command) (any, error) {
 	if who, ok := CallerFrom(ctx); ok {
 		c.caller, c.callerGroups = who.User, who.Groups
 	}
-	buf := c.encode(make([]byte, 0, 32+len(c.path)+len(c.path2)+len(c.clientName)+len(c.owner)+len(c.group)+len(c.caller)))
+	if cachedOp(c.op) {
+		if client, call, ok := rpcCallFrom(ctx); ok {
+			c.rpcClient, c.rpcCall = client, call
+		}
+	}
+	buf := c.encode(make([]byte, 0, 32+len(c.path)+len(c.path2)+len(c.clientName)+len(c.owner)+len(c.group)+len(c.caller)+len(c.rpcClient)))
 	start := time.Now()
 	f := s.rn.raft.Apply(buf, s.cfg.ApplyTimeout)
 	err := f.Error()

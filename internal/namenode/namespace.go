@@ -177,6 +177,9 @@ type namespace struct {
 	// standby queues the reports a member that does not lead cannot
 	// judge yet (ha.go).
 	standby standbyState
+	// retries are the results of the client calls applied, by call
+	// (retrycache.go). Made by applying the log; not in snapshots.
+	retries retryCache
 
 	// completeBlocks counts committed blocks in the namespace, and
 	// reportedBlocks those of them with at least one good replica.

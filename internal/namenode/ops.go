@@ -266,6 +266,16 @@ func (s *Server) AddBlock(ctx context.Context, p string, fileID uint64, client s
 		return cairn.LocatedBlock{}, err
 	}
 	res := v.(addBlockResult)
+	if !slices.Equal(res.targets, c.targets) {
+		// The answer of an earlier attempt of this call (retry cache):
+		// its pipeline, not this attempt's choice.
+		locs = locs[:0]
+		for _, id := range res.targets {
+			if d := s.reg.lookup(id); d != nil {
+				locs = append(locs, d.addr.Load().info)
+			}
+		}
+	}
 	return cairn.LocatedBlock{Block: res.block, Offset: res.offset, Locations: locs}, nil
 }
 

@@ -1,0 +1,133 @@
+package namenode
+
+import (
+	"context"
+	"strconv"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// The retry cache. A client that loses the answer to a call that
+// changes the namespace (a connection cut, a leader that dies after
+// committing) sends it again, perhaps to another member. Applied twice,
+// a create would fail with "already exists", a delete with "not found",
+// a rename with either, though the client's own first attempt
+// succeeded. So, as HDFS's RetryCache, every such call names itself
+// (protocol.MetadataClientID and MetadataCallID, the same on every
+// attempt), mutate writes the name into the logged command, and
+// applying a command whose call was applied before answers with the
+// first result instead of applying it again.
+//
+// The cache is made by applying the log, so every member that applied
+// the same entries has the same cache, and a new leader answers the
+// retries of calls its predecessor committed. It is not in snapshots
+// (as HDFS keeps it out of its fsimage): a member restarted from a
+// snapshot knows the calls of the entries after it. Entries expire
+// after retryCacheExpiry of log time (the leader's clock, in the
+// commands) and beyond retryCacheMax entries, oldest first, both
+// decided by the log alone.
+
+const (
+	retryCacheExpiry = 10 * 60 * 1e9 // nanoseconds: 10 minutes, as HDFS's default
+	retryCacheMax    = 1 << 20
+	// maxRPCClientID bounds the client id a call may name.
+	maxRPCClientID = 64
+)
+
+type rpcCallKey struct {
+	client string
+	call   uint64
+	op     opcode
+}
+
+type retryEntry struct {
+	key   rpcCallKey
+	mtime int64
+}
+
+// retryCache maps the calls applied to their results. Guarded by
+// namespace.mu.
+type retryCache struct {
+	results map[rpcCallKey]any
+	order   []retryEntry // in the order applied; order[head:] are live
+	head    int
+	newest  int64 // the newest command time seen
+}
+
+// cachedOp reports whether the results of op are kept: the operations a
+// retry could not simply repeat.
+func cachedOp(op opcode) bool {
+	switch op {
+	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs:
+		return true
+	}
+	return false
+}
+
+// lookup returns the result of the call c names, if it was applied.
+func (rc *retryCache) lookup(c *command) (any, bool) {
+	if c.rpcCall == 0 || !cachedOp(c.op) {
+		return nil, false
+	}
+	v, ok := rc.results[rpcCallKey{c.rpcClient, c.rpcCall, c.op}]
+	return v, ok
+}
+
+// add records the result of applying c, and expires old entries.
+func (rc *retryCache) add(c *command, result any) {
+	if c.rpcCall == 0 || !cachedOp(c.op) {
+		return
+	}
+	if rc.results == nil {
+		rc.results = make(map[rpcCallKey]any)
+	}
+	k := rpcCallKey{c.rpcClient, c.rpcCall, c.op}
+	rc.results[k] = result
+	rc.order = append(rc.order, retryEntry{key: k, mtime: c.mtime})
+	rc.newest = max(rc.newest, c.mtime)
+	for rc.head < len(rc.order) {
+		e := rc.order[rc.head]
+		if len(rc.order)-rc.head <= retryCacheMax && rc.newest-e.mtime <= retryCacheExpiry {
+			break
+		}
+		delete(rc.results, e.key)
+		rc.order[rc.head] = retryEntry{}
+		rc.head++
+	}
+	if rc.head > 1024 && rc.head > len(rc.order)/2 {
+		rc.order = append(rc.order[:0], rc.order[rc.head:]...)
+		rc.head = 0
+	}
+}
+
+// applyOnce applies c unless its call was applied before; then it
+// answers with that first result. The caller holds ns.mu.
+func (ns *namespace) applyOnce(c *command) any {
+	if v, ok := ns.retries.lookup(c); ok {
+		return v
+	}
+	v := ns.apply(c)
+	ns.retries.add(c, v)
+	return v
+}
+
+// rpcCallFrom reads the call's name from the incoming gRPC metadata:
+// ok is false when the call names none, or names it badly (then it is
+// applied without the cache's protection).
+func rpcCallFrom(ctx context.Context) (client string, call uint64, ok bool) {
+	md, found := metadata.FromIncomingContext(ctx)
+	if !found {
+		return "", 0, false
+	}
+	ids, calls := md.Get(protocol.MetadataClientID), md.Get(protocol.MetadataCallID)
+	if len(ids) != 1 || len(calls) != 1 || ids[0] == "" || len(ids[0]) > maxRPCClientID {
+		return "", 0, false
+	}
+	n, err := strconv.ParseUint(calls[0], 10, 64)
+	if err != nil || n == 0 {
+		return "", 0, false
+	}
+	return ids[0], n, true
+}

@@ -1,0 +1,103 @@
+package namenode
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// callCtx is the context of a gRPC call named (client, call), as the
+// client's invoker sends it.
+func callCtx(client string, call uint64) context.Context {
+	return metadata.NewIncomingContext(bg, metadata.Pairs(
+		protocol.MetadataClientID, client, protocol.MetadataCallID, strconv.FormatUint(call, 10)))
+}
+
+// A retry of a call that changed the namespace gets the first answer;
+// another call doing the same gets the answer its own application
+// gives.
+func TestRetryCacheAnswersRetries(t *testing.T) {
+	s := newServer(t)
+	first := callCtx("c1", 1)
+	if _, err := s.Mkdirs(first, "/d", 0o755, false, "", ""); err != nil {
+		t.Fatalf("Mkdirs = %v", err)
+	}
+	if _, err := s.Mkdirs(first, "/d", 0o755, false, "", ""); err != nil {
+		t.Errorf("retried Mkdirs = %v, want the first answer (success)", err)
+	}
+	_, err := s.Mkdirs(callCtx("c1", 2), "/d", 0o755, false, "", "")
+	wantKind(t, "a new Mkdirs of an existing directory", err, cairn.Exist)
+	_, err = s.Mkdirs(callCtx("c2", 1), "/d", 0o755, false, "", "")
+	wantKind(t, "another client's Mkdirs with the same call number", err, cairn.Exist)
+
+	del := callCtx("c1", 3)
+	if err := s.Delete(del, "/d", false); err != nil {
+		t.Fatalf("Delete = %v", err)
+	}
+	if err := s.Delete(del, "/d", false); err != nil {
+		t.Errorf("retried Delete = %v, want the first answer (success)", err)
+	}
+	wantKind(t, "a new Delete of a missing file", s.Delete(callCtx("c1", 4), "/d", false), cairn.NotExist)
+
+	cr := callCtx("c1", 5)
+	st, err := s.Create(cr, "/f", CreateOptions{Touch: true})
+	if err != nil {
+		t.Fatalf("Create = %v", err)
+	}
+	st2, err := s.Create(cr, "/f", CreateOptions{Touch: true})
+	if err != nil || st2.ID != st.ID {
+		t.Errorf("retried Create = %+v, %v; want the first answer (file %d)", st2, err, st.ID)
+	}
+	ren := callCtx("c1", 6)
+	if _, err := s.Rename(ren, "/f", "/g", RenameOptions{}); err != nil {
+		t.Fatalf("Rename = %v", err)
+	}
+	if got, err := s.Rename(ren, "/f", "/g", RenameOptions{}); err != nil || got != "/g" {
+		t.Errorf("retried Rename = %q, %v; want /g", got, err)
+	}
+	// A call without a name is applied each time.
+	if _, err := s.Mkdirs(bg, "/e", 0o755, false, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Mkdirs(bg, "/e", 0o755, false, "", "")
+	wantKind(t, "an unnamed second Mkdirs", err, cairn.Exist)
+}
+
+// The cache is made by applying the log: a new leader answers the retry
+// of a call its predecessor committed.
+func TestRetryCacheSurvivesFailover(t *testing.T) {
+	g := startGroup(t, 3, nil)
+	l := g.leader()
+	ctx := callCtx("writer", 7)
+	if _, err := g.srv[l].Mkdirs(ctx, "/x", 0o755, false, "", ""); err != nil {
+		t.Fatalf("Mkdirs = %v", err)
+	}
+	g.kill(l)
+	l2 := g.leader()
+	if _, err := g.srv[l2].Mkdirs(ctx, "/x", 0o755, false, "", ""); err != nil {
+		t.Errorf("Mkdirs retried on the new leader = %v, want the first answer", err)
+	}
+	_, err := g.srv[l2].Mkdirs(callCtx("writer", 8), "/x", 0o755, false, "", "")
+	wantKind(t, "a new Mkdirs on the new leader", err, cairn.Exist)
+}
+
+func TestRetryCacheExpires(t *testing.T) {
+	var rc retryCache
+	c := &command{op: opMkdirs, rpcClient: "c", rpcCall: 1, mtime: 1}
+	rc.add(c, "first")
+	if v, ok := rc.lookup(c); !ok || v != "first" {
+		t.Fatalf("lookup = %v, %v", v, ok)
+	}
+	rc.add(&command{op: opMkdirs, rpcClient: "c", rpcCall: 2, mtime: 1 + retryCacheExpiry + 1}, "second")
+	if _, ok := rc.lookup(c); ok {
+		t.Error("an entry older than the expiry is still answered")
+	}
+	if _, ok := rc.lookup(&command{op: opSetTimes, rpcClient: "c", rpcCall: 2}); ok {
+		t.Error("an operation that is not cached was answered")
+	}
+}
