@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -231,4 +233,25 @@ func parseOwner(s string) (owner, group string, err error) {
 		}
 	}
 	return owner, group, nil
+}
+
+// splitAddrs parses a comma-separated list of host:port addresses
+// given by flag: spaces around entries are dropped; an empty entry, an
+// entry that is not host:port, or a duplicate is a usage error.
+func splitAddrs(flag, list string) ([]string, error) {
+	var out []string
+	for _, a := range strings.Split(list, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			return nil, usageError("invalid %s %q: empty address in the list", flag, list)
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, usageError("invalid %s %q: %s is not host:port", flag, list, a)
+		}
+		if slices.Contains(out, a) {
+			return nil, usageError("invalid %s %q: %s is listed twice", flag, list, a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

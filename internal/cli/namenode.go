@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,7 @@ type namenodeCmd struct {
 	reserved sizeValue
 	cluster  string
 	pprof    bool
+	peers    string
 }
 
 func newNameNodeCmd(e *env) *cobra.Command {
@@ -71,6 +73,10 @@ file. --print-config shows the result.`,
 	f.DurationVar(&n.cfg.DeadNodeTimeout, "dead-node-timeout", 10*time.Minute+30*time.Second, "heartbeat age after which a DataNode is dead")
 	f.IntVar(&n.cfg.ReplicationStreams, "replication-streams", 2, "replications a DataNode runs at once")
 	f.Var(&n.reserved, "reserved-space", "free space below which a DataNode gets no new blocks, e.g. 1GiB (0: none)")
+	f.StringVar(&n.peers, "peers", "", "RPC addresses of every member of a NameNode group, this one's (--rpc-addr) included, comma-separated (empty: a NameNode alone)")
+	f.BoolVar(&n.cfg.Join, "join", false, "start a new group member with an empty --dir that waits to be added (cairn admin ha add) instead of forming a group")
+	f.DurationVar(&n.cfg.HeartbeatTimeout, "raft-heartbeat-timeout", time.Second, "group: time without the leader after which a member stands for election")
+	f.DurationVar(&n.cfg.ElectionTimeout, "raft-election-timeout", time.Second, "group: time a candidate waits for votes before it tries again")
 	f.Var(&n.logLevel, "log-level", "log level: debug, info, warn or error")
 	pprofFlag(cmd, &n.pprof)
 	return cmd
@@ -95,6 +101,18 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 	cfg.DefaultBlockSize = int64(n.block)
 	cfg.ReservedSpace = int64(n.reserved)
 	cfg.ClusterID = cairn.ClusterID(n.cluster)
+	if n.peers != "" || cfg.Join {
+		peers, err := splitAddrs("--peers", n.peers)
+		if err != nil {
+			return err
+		}
+		cfg.Peers, cfg.RPCAddr = peers, n.rpcAddr
+		if cfg.Join {
+			cfg.Peers = nil
+		} else if !slices.Contains(peers, n.rpcAddr) {
+			return usageError("--rpc-addr %s is not among --peers %s: a member finds itself in the list by its RPC address", n.rpcAddr, n.peers)
+		}
+	}
 	lis, err := listen(op, n.rpcAddr)
 	if err != nil {
 		return err

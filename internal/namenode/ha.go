@@ -110,6 +110,9 @@ func (s *Server) promote(ctx context.Context) {
 	n := s.ns.endStandby()
 	s.ns.heal.rescan = true
 	s.ns.mu.Unlock()
+	if time.Since(s.started) >= s.cfg.SafeModeExtension {
+		s.safe.skipExtension()
+	}
 	s.safe.setLoaded()
 	s.lead.term.Store(term)
 	s.log.Info("leading the namespace", "term", term, "queued_reports", n, "safeMode", s.safe.isOn())

@@ -47,6 +47,16 @@ func (sm *safeMode) setLoaded() {
 	sm.isOn()
 }
 
+// skipExtension drops the extension: a member promoted long after it
+// started has given the DataNodes the time the extension is for (they
+// report to every member), so it leaves as soon as the threshold is
+// met.
+func (sm *safeMode) skipExtension() {
+	sm.mu.Lock()
+	sm.extension = 0
+	sm.mu.Unlock()
+}
+
 // isOn evaluates and reports whether safe mode is on.
 func (sm *safeMode) isOn() bool {
 	if !sm.active.Load() {
