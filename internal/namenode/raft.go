@@ -187,6 +187,9 @@ func (rn *raftNode) waitLoaded(ctx context.Context) error {
 
 func (rn *raftNode) close() error {
 	var errs []error
+	if rn.layer != nil {
+		rn.layer.cut()
+	}
 	if err := rn.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 	}

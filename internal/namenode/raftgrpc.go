@@ -11,7 +11,9 @@ import (
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/cairn-fs/cairn/internal/protocol"
 	"github.com/cairn-fs/cairn/internal/transport"
@@ -43,13 +45,20 @@ type grpcStreamLayer struct {
 	accept chan net.Conn
 	done   chan struct{}
 	once   sync.Once
+	// ctx ends when the layer closes (or its streams are cut): every
+	// stream it dialed ends with it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu    sync.Mutex // guards peers
 	peers map[string]*grpc.ClientConn
 }
 
 func newGRPCStreamLayer(addr string, tc transport.Config) *grpcStreamLayer {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &grpcStreamLayer{
+		ctx:    ctx,
+		cancel: cancel,
 		addr:   stringAddr(addr),
 		tc:     tc,
 		accept: make(chan net.Conn),
@@ -79,6 +88,7 @@ func (l *grpcStreamLayer) Accept() (net.Conn, error) {
 // connections to peers are closed (their streams with them).
 func (l *grpcStreamLayer) Close() error {
 	l.once.Do(func() {
+		l.cancel()
 		close(l.done)
 		l.mu.Lock()
 		for _, cc := range l.peers {
@@ -100,11 +110,12 @@ func (l *grpcStreamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(l.ctx)
 	t := time.AfterFunc(timeout, cancel)
-	// WaitForReady: a peer that is still connecting is waited for (up
-	// to timeout) rather than failed at once.
-	st, err := pb.NewRaftTransportClient(cc).Stream(ctx, grpc.WaitForReady(true))
+	// A peer whose connection is being made is waited for (up to
+	// timeout); one known to be down fails at once, so heartbeats to a
+	// dead member do not hold raft up.
+	st, err := pb.NewRaftTransportClient(cc).Stream(ctx)
 	if !t.Stop() && err == nil {
 		err = os.ErrDeadlineExceeded
 	}
@@ -114,6 +125,10 @@ func (l *grpcStreamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (
 	}
 	return newStreamConn(st, cancel, l.addr, stringAddr(addr), nil), nil
 }
+
+// cut ends every stream the layer dialed and every dial in progress,
+// so that raft, shutting down, does not wait on a dead peer.
+func (l *grpcStreamLayer) cut() { l.cancel() }
 
 // peer returns the gRPC connection to the member at addr, made once.
 func (l *grpcStreamLayer) peer(addr string) (*grpc.ClientConn, error) {
@@ -237,7 +252,9 @@ func (c *streamConn) ioErr(err error) error {
 		return os.ErrDeadlineExceeded
 	case closed:
 		return net.ErrClosed
-	case errors.Is(err, io.EOF):
+	case errors.Is(err, io.EOF), status.Code(err) == codes.Canceled:
+		// The other end closed the stream (a connection closed, a
+		// member shutting down): an orderly end, as EOF on TCP.
 		return io.EOF
 	}
 	return err
