@@ -103,6 +103,12 @@ type Config struct {
 	// bootstrap a group: it waits to be added by the leader (cairn
 	// admin ha add). Ignored when the directory has Raft state.
 	Join bool
+	// PeerDialAddrs, if set, says where to dial a member for Raft
+	// traffic when that is not its address (its name): a member's
+	// address maps to, say, a fault-injecting proxy in front of it,
+	// one per pair of members, so that a test can cut one member off
+	// from the others. nil: dial each member at its address.
+	PeerDialAddrs map[string]string
 	// HeartbeatTimeout is how long a follower waits without hearing
 	// from the leader before it stands for election (and, halved, how
 	// long a leader keeps leading without a quorum); 0: 1s. Only for a

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/faultproxy"
 	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
@@ -19,10 +20,27 @@ type testGroup struct {
 	cfgs  []Config
 	srv   []*Server // nil: stopped
 	stop  []context.CancelFunc
+	// links[i][j], with pairLinks, is the fault proxy member i dials
+	// member j through.
+	links [][]*faultproxy.Proxy
+}
+
+// groupOptions adjust startGroup.
+type groupOptions struct {
+	adjust func(*Config)
+	// pairLinks puts a fault proxy between every ordered pair of
+	// members, for partitions.
+	pairLinks bool
 }
 
 func startGroup(t *testing.T, n int, adjust func(*Config)) *testGroup {
 	t.Helper()
+	return startGroupWith(t, n, groupOptions{adjust: adjust})
+}
+
+func startGroupWith(t *testing.T, n int, o groupOptions) *testGroup {
+	t.Helper()
+	adjust := o.adjust
 	g := &testGroup{t: t}
 	var lis []net.Listener
 	for range n {
@@ -36,8 +54,33 @@ func startGroup(t *testing.T, n int, adjust func(*Config)) *testGroup {
 	}
 	g.srv = make([]*Server, n)
 	g.stop = make([]context.CancelFunc, n)
+	if o.pairLinks {
+		g.links = make([][]*faultproxy.Proxy, n)
+		for i := range n {
+			g.links[i] = make([]*faultproxy.Proxy, n)
+			for j := range n {
+				if i == j {
+					continue
+				}
+				p, err := faultproxy.New(g.addrs[j])
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { p.Close() })
+				g.links[i][j] = p
+			}
+		}
+	}
 	for i := range n {
 		cfg := testConfig(g.dirs[i])
+		if o.pairLinks {
+			cfg.PeerDialAddrs = make(map[string]string)
+			for j, p := range g.links[i] {
+				if p != nil {
+					cfg.PeerDialAddrs[g.addrs[j]] = p.Addr()
+				}
+			}
+		}
 		cfg.Peers = g.addrs
 		cfg.RPCAddr = g.addrs[i]
 		cfg.HeartbeatTimeout = 200 * time.Millisecond
@@ -85,6 +128,28 @@ func (g *testGroup) restart(i int) {
 		g.t.Fatalf("member %d: listen again: %v", i, err)
 	}
 	g.startOn(i, lis)
+}
+
+// isolate cuts member i off from every other member, both ways
+// (blackholes: what is sent is lost, as in a real partition).
+func (g *testGroup) isolate(i int) {
+	for j := range g.links {
+		if j != i {
+			g.links[i][j].Blackhole()
+			g.links[j][i].Blackhole()
+		}
+	}
+}
+
+// heal ends every partition.
+func (g *testGroup) heal() {
+	for i := range g.links {
+		for _, p := range g.links[i] {
+			if p != nil {
+				p.Restore()
+			}
+		}
+	}
 }
 
 // kill stops member i (as far as its peers see, a crash).
@@ -167,5 +232,81 @@ func TestGroupFailover(t *testing.T) {
 	}
 	if s := g.srv[l]; s.servingTerm() != 0 {
 		t.Errorf("the restarted member leads; want it a follower of member %d", l2)
+	}
+}
+
+// A leader cut off from the majority steps down and acknowledges
+// nothing more; the majority elects another, whose writes the old
+// leader never claims not to see: it refuses reads and writes until it
+// rejoins as a follower, and then has them.
+func TestGroupPartitionedLeaderStepsDown(t *testing.T) {
+	g := startGroupWith(t, 3, groupOptions{pairLinks: true})
+	old := g.leader()
+	if _, err := g.srv[old].Mkdirs(bg, "/before", 0o755, true, "", ""); err != nil {
+		t.Fatalf("Mkdirs on the leader = %v", err)
+	}
+	g.isolate(old)
+
+	// A write sent to the isolated leader is never acknowledged.
+	ctx, cancel := context.WithTimeout(bg, 10*time.Second)
+	_, err := g.srv[old].Mkdirs(ctx, "/lost", 0o755, true, "", "")
+	cancel()
+	if err == nil {
+		t.Fatal("the isolated leader acknowledged a write")
+	}
+	t.Logf("write on the isolated leader: %v", err)
+
+	// The majority elects a new leader and writes.
+	var nl int
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		nl = -1
+		for i, s := range g.srv {
+			if i != old && s.servingTerm() != 0 {
+				nl = i
+			}
+		}
+		if nl >= 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the majority elected no leader within 20s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := g.srv[nl].Mkdirs(bg, "/after", 0o755, true, "", ""); err != nil {
+		t.Fatalf("Mkdirs on the new leader = %v", err)
+	}
+	// The old leader has stepped down (or cannot show it leads): it
+	// answers no read with a state that lacks /after.
+	rctx, rcancel := context.WithTimeout(bg, 5*time.Second)
+	_, err = g.srv[old].GetFileInfo(rctx, "/after", false, "")
+	rcancel()
+	if err == nil || cairn.KindOf(err) == cairn.NotExist {
+		t.Fatalf("GetFileInfo(/after) on the isolated old leader = %v; want a refusal, never a stale answer", err)
+	}
+	if g.srv[old].servingTerm() != 0 {
+		t.Errorf("the isolated old leader still serves")
+	}
+
+	// Healed, the old leader follows and has /after, not /lost.
+	g.heal()
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		s := g.srv[old]
+		s.ns.mu.RLock()
+		_, err := s.ns.lookup("/after")
+		s.ns.mu.RUnlock()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the old leader never caught up: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l := g.leader()
+	if _, err := g.srv[l].GetFileInfo(bg, "/lost", false, ""); cairn.KindOf(err) != cairn.NotExist {
+		t.Errorf("GetFileInfo(/lost) on the leader = %v: a write the isolated leader never acknowledged must not appear... unless committed; want NotExist", err)
 	}
 }

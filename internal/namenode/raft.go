@@ -85,7 +85,7 @@ func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
 	case cfg.RaftTransport != nil:
 		trans = cfg.RaftTransport
 	case cfg.group():
-		layer = newGRPCStreamLayer(cfg.RPCAddr, cfg.Transport)
+		layer = newGRPCStreamLayer(cfg.RPCAddr, cfg.Transport, cfg.PeerDialAddrs)
 		trans = raft.NewNetworkTransportWithLogger(layer, raftMaxPool, raftTimeout, hlog.Named("transport"))
 	case cfg.RaftAddr == "":
 		// One NameNode: nothing to talk to, and no reason to wait a

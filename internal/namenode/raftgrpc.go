@@ -42,6 +42,7 @@ type grpcStreamLayer struct {
 	pb.UnimplementedRaftTransportServer
 	addr   stringAddr // this member's RPC address, as peers dial it
 	tc     transport.Config
+	via    map[string]string // Config.PeerDialAddrs
 	accept chan net.Conn
 	done   chan struct{}
 	once   sync.Once
@@ -54,13 +55,14 @@ type grpcStreamLayer struct {
 	peers map[string]*grpc.ClientConn
 }
 
-func newGRPCStreamLayer(addr string, tc transport.Config) *grpcStreamLayer {
+func newGRPCStreamLayer(addr string, tc transport.Config, via map[string]string) *grpcStreamLayer {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &grpcStreamLayer{
 		ctx:    ctx,
 		cancel: cancel,
 		addr:   stringAddr(addr),
 		tc:     tc,
+		via:    via,
 		accept: make(chan net.Conn),
 		done:   make(chan struct{}),
 		peers:  make(map[string]*grpc.ClientConn),
@@ -140,7 +142,11 @@ func (l *grpcStreamLayer) peer(addr string) (*grpc.ClientConn, error) {
 	if cc, ok := l.peers[addr]; ok {
 		return cc, nil
 	}
-	cc, err := l.tc.NewGRPCClient(addr,
+	target := addr
+	if v := l.via[addr]; v != "" {
+		target = v
+	}
+	cc, err := l.tc.NewGRPCClient(target,
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(4*maxRaftFrame), grpc.MaxCallSendMsgSize(4*maxRaftFrame)))
 	if err != nil {
 		return nil, err
