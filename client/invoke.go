@@ -216,7 +216,7 @@ func invoke[Resp any](ctx context.Context, inv *invoker, persist bool, send func
 		hint, again := refusal(err)
 		if !again {
 			if last != nil && actx.Err() == context.DeadlineExceeded {
-				return zero, inv.unreachable(tried, last)
+				return zero, &unreachableError{tried: tried, last: last}
 			}
 			return zero, err
 		}
@@ -251,7 +251,7 @@ func invoke[Resp any](ctx context.Context, inv *invoker, persist bool, send func
 				if ctx.Err() == context.Canceled {
 					return zero, status.FromContextError(ctx.Err()).Err()
 				}
-				return zero, inv.unreachable(tried, last)
+				return zero, &unreachableError{tried: tried, last: last}
 			}
 			wait = min(time.Duration(float64(wait)*failoverFactor), failoverMax)
 		}
@@ -259,7 +259,7 @@ func invoke[Resp any](ctx context.Context, inv *invoker, persist bool, send func
 			if ctx.Err() == context.Canceled {
 				return zero, status.FromContextError(ctx.Err()).Err()
 			}
-			return zero, inv.unreachable(tried, last)
+			return zero, &unreachableError{tried: tried, last: last}
 		}
 		m = next
 	}
@@ -369,12 +369,6 @@ func (e *unreachableError) GRPCStatus() *status.Status {
 		return st
 	}
 	return status.Newf(codes.Unavailable, "namenode not reachable (tried %s): %v", tried, last)
-}
-
-// unreachable returns the error of a call that gave up after tried
-// failed, the last with last.
-func (inv *invoker) unreachable(tried []string, last error) error {
-	return &unreachableError{tried: tried, last: last}
 }
 
 // jitter returns d give or take failoverJitter.
