@@ -214,6 +214,9 @@ func invoke[Resp any](ctx context.Context, inv *invoker, persist bool, send func
 			return resp, nil
 		}
 		hint, again := refusal(err)
+		if hint == m.addr {
+			hint = "" // a member never names itself; if one did, no hint
+		}
 		if !again {
 			if last != nil && actx.Err() == context.DeadlineExceeded {
 				return zero, &unreachableError{tried: tried, last: last}
@@ -236,7 +239,7 @@ func invoke[Resp any](ctx context.Context, inv *invoker, persist bool, send func
 			}
 		}
 		var next *member
-		if hint != "" && hint != m.addr {
+		if hint != "" {
 			next = inv.follow(hint)
 		}
 		if next == nil {
