@@ -30,7 +30,7 @@ type (
 // DatanodeReport asks the NameNode for the state of every DataNode it
 // knows.
 func (c *Client) DatanodeReport(ctx context.Context) (ClusterReport, error) {
-	resp, err := callAdmin(ctx, c.nn, "dfsadmin report", c.nn.addr, &protocol.GetDatanodeReportRequest{}, protocol.AdminProtocolClient.GetDatanodeReport)
+	resp, err := callAdmin(ctx, c.nn, "dfsadmin report", c.nn.list, &protocol.GetDatanodeReportRequest{}, protocol.AdminProtocolClient.GetDatanodeReport)
 	if err != nil {
 		return ClusterReport{}, err
 	}
@@ -80,7 +80,7 @@ func (c *Client) WaitSafeModeOff(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return cairn.E(op, c.nn.addr, cairn.SafeMode, ctx.Err())
+			return cairn.E(op, c.nn.list, cairn.SafeMode, ctx.Err())
 		case <-t.C:
 		}
 		st, err := c.SafeMode(ctx, "get")
@@ -88,7 +88,7 @@ func (c *Client) WaitSafeModeOff(ctx context.Context) error {
 			return nil
 		}
 		if err != nil && ctx.Err() == nil && cairn.KindOf(err) != cairn.Unavailable {
-			return cairn.E(op, c.nn.addr, err)
+			return cairn.E(op, c.nn.list, err)
 		}
 		t.Reset(wait)
 		wait = min(2*wait, time.Second)

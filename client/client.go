@@ -31,14 +31,7 @@ const (
 	// takes well over a second to answer some of them, and an attempt
 	// cut short is a failure, not a wait.
 	connectTimeout = 20 * time.Second
-	// dialRetryBase and dialRetryMax are the first and the longest wait
-	// between two attempts of Dial; each wait is dialRetryFactor times
-	// the one before, give or take dialRetryJitter.
-	dialRetryBase   = 100 * time.Millisecond
-	dialRetryMax    = 2 * time.Second
-	dialRetryFactor = 1.6
-	dialRetryJitter = 0.2
-	defaultGroup    = "supergroup"
+	defaultGroup   = "supergroup"
 	// defaultLeaseSoftLimit is used when the NameNode does not say.
 	defaultLeaseSoftLimit = 60 * time.Second
 	// minLeaseRenewal bounds how often the lease is renewed, whatever
@@ -56,6 +49,12 @@ const (
 // (create, rename, delete, add block, complete) are not retried: their
 // errors go to the caller. GetServerDefaults is not retried here: Dial
 // retries it itself, until its deadline, keeping the last error.
+//
+// It is the service config of the connection to a single NameNode
+// only. The connections to the members of a group go without it: the
+// invoker fails over between them (invoke.go), and gRPC retrying a
+// member that is down, or one that answers NotLeader (gRPC
+// Unavailable), would only delay the move to the next.
 const serviceConfig = `{"methodConfig": [{
 	"name": [
 		{"service": "cairn.v1.ClientProtocol", "method": "GetBlockLocations"},
@@ -92,6 +91,9 @@ type options struct {
 	group       string        // empty: "supergroup"
 	dialTimeout time.Duration // 0: until ctx ends, or defaultDialTimeout if ctx has no deadline
 	dataTimeout time.Duration // 0: datatransfer's default (60s)
+	// failoverTimeout bounds a call's failover between NameNodes when
+	// its context has no deadline; 0: defaultFailoverTimeout.
+	failoverTimeout time.Duration
 }
 
 // WithClientName sets the name under which the Client holds leases on
@@ -121,6 +123,15 @@ func WithDialTimeout(d time.Duration) Option {
 // without it. The default is 60s; tests use less.
 func WithDataTimeout(d time.Duration) Option {
 	return func(o *options) { o.dataTimeout = d }
+}
+
+// WithFailoverTimeout bounds how long a call whose context has no
+// deadline keeps looking for the leader of a NameNode group, from its
+// first failure: the leader went away and the next is not elected yet,
+// or no member can be reached. The default is 60s. A context's deadline
+// bounds its calls instead.
+func WithFailoverTimeout(d time.Duration) Option {
+	return func(o *options) { o.failoverTimeout = d }
 }
 
 // faults are the test seams of a Client: each, if set, runs before the
@@ -160,13 +171,23 @@ type Client struct {
 	closed  bool
 }
 
-// Dial connects to the NameNode at addr (host:port) and checks that it
-// answers. A NameNode that cannot be reached (not listening yet,
-// restarting, or too busy to finish the handshake) is tried again,
-// after waits that grow from 100ms to 2s with some jitter, until ctx
-// ends, or for the dial timeout (WithDialTimeout; 10s when ctx has no
-// deadline). A NameNode still unreachable then gives an error of kind
-// cairn.Unavailable naming its address and the last failure.
+// Dial connects to the NameNode at namenode (host:port), or to the
+// NameNode group whose members' addresses namenode lists, separated by
+// commas ("nn1:8020,nn2:8020,nn3:8020"; blanks around an address are
+// ignored, repeats dropped), and checks that one answers.
+//
+// A NameNode that cannot be reached (not listening yet, restarting,
+// or too busy to finish the handshake) is tried again, the next member
+// of a group first, after waits that grow from 50ms to 2s with some
+// jitter, until ctx ends, or for the dial timeout (WithDialTimeout;
+// 10s when ctx has no deadline). If none answers by then the error is
+// of kind cairn.Unavailable and names the addresses tried and the last
+// failure.
+//
+// The Client then sends every call to the member it believes leads,
+// and follows the group's leader from one call to the next: a member
+// that does not lead names the leader, or the next member is tried, as
+// the package documentation says ("NameNode groups").
 func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error) {
 	const op = "dial"
 	var o options
@@ -175,8 +196,9 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 			opt(&o)
 		}
 	}
-	if namenode == "" {
-		return nil, cairn.Errorf(op, namenode, cairn.Invalid, "empty namenode address")
+	addrs, err := splitAddrs(namenode)
+	if err != nil {
+		return nil, cairn.E(op, cairn.Invalid, err)
 	}
 	if o.clientName == "" {
 		o.clientName = defaultClientName()
@@ -188,7 +210,7 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 		o.group = defaultGroup
 	}
 	var tc transport.Config // plaintext
-	conn, err := tc.NewGRPCClient(namenode,
+	dialOpts := []grpc.DialOption{
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
 		// Reconnect to a NameNode that went away quickly at first and
 		// never more than 2s apart, so a restarted one is found soon.
@@ -198,13 +220,18 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 			Jitter:     0.2,
 			MaxDelay:   2 * time.Second,
 		}, MinConnectTimeout: connectTimeout}),
-		grpc.WithDefaultServiceConfig(serviceConfig),
-	)
+	}
+	if len(addrs) == 1 {
+		dialOpts = append(dialOpts, grpc.WithDefaultServiceConfig(serviceConfig))
+	}
+	nn, err := newInvoker(addrs, func(addr string) (*grpc.ClientConn, error) {
+		return tc.NewGRPCClient(addr, dialOpts...)
+	}, o.owner, []string{o.group}, o.failoverTimeout)
 	if err != nil {
-		return nil, cairn.E(op, namenode, cairn.Invalid, err)
+		return nil, cairn.E(op, namenode, err)
 	}
 	c := &Client{
-		nn:      newInvoker(namenode, conn, o.owner, []string{o.group}),
+		nn:      nn,
 		name:    o.clientName,
 		owner:   o.owner,
 		group:   o.group,
@@ -227,10 +254,15 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	resp, err := c.nn.serverDefaults(dctx)
 	if err != nil {
 		c.nn.close()
-		err = protocol.FromStatus(op, namenode, err)
+		var gaveUp *unreachableError
+		if errors.As(err, &gaveUp) {
+			// It names the addresses tried and the last failure.
+			return nil, protocol.FromStatus(op, c.nn.list, err)
+		}
+		err = protocol.FromStatus(op, c.nn.list, err)
 		if k := cairn.KindOf(err); k == cairn.Unavailable || k == cairn.Other {
 			// The transport failed: say so with the address.
-			return nil, cairn.E(op, namenode, cairn.Unavailable,
+			return nil, cairn.E(op, c.nn.list, cairn.Unavailable,
 				fmt.Errorf("namenode not reachable: %w", errors.Unwrap(err)))
 		}
 		return nil, err
@@ -253,8 +285,8 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 }
 
 // Close closes every Writer still open (completing its file, as
-// Writer.Close does), stops the lease renewer and closes the connection
-// to the NameNode. Readers of the Client fail after Close. Close is
+// Writer.Close does), stops the lease renewer and closes the connections
+// to the NameNodes. Readers of the Client fail after Close. Close is
 // safe to call twice.
 func (c *Client) Close() error {
 	c.mu.Lock()

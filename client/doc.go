@@ -1,17 +1,56 @@
 // Package client is the public Go client of cairn, a distributed file
 // system in the manner of HDFS.
 //
-// A Client talks to the NameNode over one gRPC connection for the
-// namespace (Stat, ReadDir, Mkdir, Rename, Remove, ...) and streams
+// A Client talks to the NameNode over a gRPC connection (one per
+// member of a NameNode group) for the namespace (Stat, ReadDir, Mkdir, Rename, Remove, ...) and streams
 // block bytes straight to and from the DataNodes over the
 // data-transfer protocol (package internal/datatransfer): the NameNode
 // never sees file data. A Stat or a listing page is one NameNode call.
 //
 // Every NameNode call goes through one invoker (invoke.go), which owns
-// the connection, sends the caller's identity with the call, and turns
-// errors into *cairn.Error; it is the one place that will follow the
-// leader of a NameNode group (a NameNode that does not lead refuses
-// with cairn.NotLeader and the leader's address in the status).
+// the connections, sends the caller's identity with the call, follows
+// the leader of a NameNode group, and turns errors into *cairn.Error.
+//
+// # NameNode groups
+//
+// Dial takes one NameNode address or the addresses of the members of a
+// NameNode group, separated by commas: "nn1:8020,nn2:8020,nn3:8020".
+// Only the group's leader serves the namespace. The Client keeps one
+// connection per member (opened when first used) and the member it
+// believes leads (at first, the first of the list), and sends every
+// call there:
+//   - a member that does not lead refuses with cairn.NotLeader and,
+//     when it knows, the leader's address: the call goes there at once
+//     (an address not in the list, after the group's membership
+//     changed, becomes a member for the Client's life);
+//   - a refusal without a leader's address (an election is under way),
+//     a member that cannot be reached (gRPC Unavailable: connection
+//     refused, reset, a handshake that failed) or one shutting down
+//     sends the call to the next member of the list;
+//   - once every member has failed in a row, the Client waits before
+//     the next round, 50ms at first and growing to 2s, with jitter.
+//
+// The member that answers is believed to lead until it fails. A call
+// keeps looking until its context ends or, when the context has no
+// deadline, for 60s from its first failure (WithFailoverTimeout); then
+// its error is of kind cairn.Unavailable (cairn.NotLeader if the last
+// member tried refused so) and names the addresses tried and the last
+// failure. Dial looks the same way, bounded by its dial timeout, and
+// succeeds as soon as one member answers.
+//
+// A call that is tried again may have been carried out already: a
+// create whose answer was lost with the leader. Every attempt of one
+// call is sent with the same pair of gRPC metadata, "cairn-client-id"
+// (random, fixed for the Client's life) and "cairn-call-id" (a counter
+// of the Client's calls), and the group keeps a replicated retry cache
+// under that pair: a retry of a call it already carried out gets that
+// call's first answer. So any call, not only reads, is tried again.
+//
+// With a single address the Client behaves as before NameNode groups:
+// a call is one attempt, with gRPC's own retries (about 3s) of the
+// calls safe to repeat (reads and settings), and Dial keeps trying the
+// one NameNode. A NotLeader refusal that names a leader is still
+// followed, which makes the leader a second member.
 //
 // # Gateways
 //
@@ -75,8 +114,9 @@
 // errors.Is(err, fs.ErrNotExist) works on a missing file and
 // errors.Is(err, cairn.LeaseConflict) on a file another client writes.
 // Paths are checked with cairn.ValidatePath before anything is sent.
-// NameNode calls that are safe to repeat (reads and settings) are
-// retried for a few seconds when the NameNode is unavailable, and the
+// With one NameNode, the calls that are safe to repeat (reads and
+// settings) are retried for a few seconds when it is unavailable; with
+// a group, every call fails over as "NameNode groups" says. The
 // connection to a restarted NameNode is re-established by itself.
 //
 // # io/fs

@@ -2,8 +2,16 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	mrand "math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -17,37 +25,125 @@ import (
 
 // The Client → NameNode seam: every call of the Client to the NameNode
 // goes through one invoker, and nothing else in the package sees a
-// connection to a NameNode. It is where the caller's identity is
-// attached (AsUser), and where leader following, retries across
-// NameNodes and credentials go when there are several NameNodes: a
-// call names an RPC, never an address.
+// connection to a NameNode or knows that there may be several. It is
+// where the caller's identity and the call's retry-cache identity are
+// attached (outgoing), and where a call follows the leader of a
+// NameNode group: a call names an RPC, never an address.
 //
-// Today the invoker holds one connection to the one NameNode; the
-// retries of the calls that are safe to repeat are gRPC's own (see
-// serviceConfig), and errors are converted by protocol.FromStatus.
+// The invoker holds one gRPC connection per NameNode address it knows
+// (the list given to Dial, then any leader a member names that is not
+// in it) and the member it believes leads. A call goes there; an answer
+// of kind cairn.NotLeader that names a leader sends it at once to that
+// leader, and one without a hint, or a failure to reach the member
+// (gRPC Unavailable), to the next member, waiting between rounds of
+// members (failoverBase growing to failoverMax). The call gives up
+// when its context ends, or failoverTimeout after its first failure
+// when the context has no deadline, with an error naming the members
+// tried and the last failure (unreachableError).
+//
+// A call is one logical call, however many attempts it takes: every
+// attempt carries the same client id and call id (outgoing), so that
+// the NameNode group's retry cache answers a retry of a call it already
+// carried out (a create, a rename) with that call's first result. That
+// is what lets the invoker retry any call, not only reads.
+//
+// With a single address nothing is tried again, as before NameNode
+// groups: there is nowhere else to go, the connection keeps gRPC's own
+// retries of the calls safe to repeat (serviceConfig), and Dial keeps
+// trying until its deadline. A NotLeader answer that names a leader is
+// still followed.
 
-// invoker sends calls to the NameNode.
-type invoker struct {
-	addr string           // the NameNode's address, for errors
-	conn *grpc.ClientConn // owned: closed by close
+// Failover between the members of a NameNode group.
+const (
+	// failoverBase and failoverMax are the first and the longest wait
+	// after a round in which every member failed; each wait is
+	// failoverFactor times the one before, give or take
+	// failoverJitter. Dial waits the same way between its attempts.
+	failoverBase   = 50 * time.Millisecond
+	failoverMax    = 2 * time.Second
+	failoverFactor = 1.6
+	failoverJitter = 0.2
+	// defaultFailoverTimeout bounds the failover of a call whose
+	// context has no deadline, from its first failure.
+	defaultFailoverTimeout = 60 * time.Second
+)
+
+// member is one NameNode of the group, as the invoker reaches it.
+type member struct {
+	addr string           // its client RPC address, host:port
+	conn *grpc.ClientConn // owned by the invoker: closed by close
 	stub protocol.ClientProtocolClient
 	// admin is the AdminProtocol stub, on the same connection.
 	admin protocol.AdminProtocolClient
+}
+
+// invoker sends calls to the NameNode group.
+type invoker struct {
+	// list is the addresses given to Dial, comma-separated, for errors
+	// about no member in particular.
+	list string
+	// dial opens the connection to a member: lazily, as grpc.NewClient
+	// does, with the options of Dial.
+	dial func(addr string) (*grpc.ClientConn, error)
 	// user and groups are the identity sent with a call whose context
 	// carries none (AsUser): the Client's own.
 	user   string
 	groups []string
+	// clientID is the client id of the retry cache: random, fixed for
+	// the invoker's life.
+	clientID string
+	// calls numbers the logical calls; the last one taken.
+	calls atomic.Uint64
+	// failoverTimeout bounds the failover of a call whose context has
+	// no deadline.
+	failoverTimeout time.Duration
+
+	mu      sync.Mutex // guards the fields below
+	members []*member  // the list given, then leaders named by members
+	leader  *member    // the member believed to lead: one of members
+	closed  bool
 }
 
-func newInvoker(addr string, conn *grpc.ClientConn, user string, groups []string) *invoker {
-	return &invoker{
-		addr:   addr,
-		conn:   conn,
-		stub:   protocol.NewClientProtocolClient(conn),
-		admin:  protocol.NewAdminProtocolClient(conn),
-		user:   user,
-		groups: groups,
+// newInvoker connects (lazily) to every address of addrs, in order,
+// and believes the first leads.
+func newInvoker(addrs []string, dial func(string) (*grpc.ClientConn, error), user string, groups []string, failoverTimeout time.Duration) (*invoker, error) {
+	var id [16]byte
+	rand.Read(id[:])
+	inv := &invoker{
+		list:            strings.Join(addrs, ","),
+		dial:            dial,
+		user:            user,
+		groups:          groups,
+		clientID:        hex.EncodeToString(id[:]),
+		failoverTimeout: failoverTimeout,
 	}
+	if inv.failoverTimeout <= 0 {
+		inv.failoverTimeout = defaultFailoverTimeout
+	}
+	for _, a := range addrs {
+		m, err := inv.connect(a)
+		if err != nil {
+			inv.close()
+			return nil, err
+		}
+		inv.members = append(inv.members, m)
+	}
+	inv.leader = inv.members[0]
+	return inv, nil
+}
+
+// connect opens the connection to the member at addr.
+func (inv *invoker) connect(addr string) (*member, error) {
+	conn, err := inv.dial(addr)
+	if err != nil {
+		return nil, cairn.E("dial", addr, cairn.Invalid, err)
+	}
+	return &member{
+		addr:  addr,
+		conn:  conn,
+		stub:  protocol.NewClientProtocolClient(conn),
+		admin: protocol.NewAdminProtocolClient(conn),
+	}, nil
 }
 
 // rpcMethod is a method of the ClientProtocol stub, as a method
@@ -75,7 +171,9 @@ type adminMethod[Req, Resp any] func(protocol.AdminProtocolClient, context.Conte
 
 // callAdmin is call for the AdminProtocol service.
 func callAdmin[Req, Resp any](ctx context.Context, inv *invoker, op, path string, req Req, m adminMethod[Req, Resp]) (Resp, error) {
-	resp, err := m(inv.admin, inv.outgoing(ctx), req)
+	resp, err := invoke(ctx, inv, false, func(ctx context.Context, mb *member) (Resp, error) {
+		return m(mb.admin, ctx, req)
+	})
 	if err != nil {
 		var zero Resp
 		return zero, protocol.FromStatus(op, path, err)
@@ -84,71 +182,280 @@ func callAdmin[Req, Resp any](ctx context.Context, inv *invoker, op, path string
 }
 
 // invokeRaw is call without the conversion of errors: the gRPC error
-// as it came, for the few callers that look at its code.
+// as it came (or an unreachableError, which has a gRPC status too),
+// for the few callers that look at its code.
 func invokeRaw[Req, Resp any](ctx context.Context, inv *invoker, req Req, m rpcMethod[Req, Resp]) (Resp, error) {
-	return m(inv.stub, inv.outgoing(ctx), req)
+	return invoke(ctx, inv, false, func(ctx context.Context, mb *member) (Resp, error) {
+		return m(mb.stub, ctx, req)
+	})
 }
 
-// outgoing adds the caller's identity to ctx's gRPC metadata: the one
-// AsUser put in ctx, or the Client's own.
+// invoke makes one logical call: send, attempt after attempt, to the
+// member believed to lead, following the group's leader as the
+// comment at the top of this file says. persist keeps trying a single
+// member too, for Dial. The error is the last attempt's gRPC error
+// when a member answered (or the context ended before any failure),
+// else an unreachableError.
+func invoke[Resp any](ctx context.Context, inv *invoker, persist bool, send func(context.Context, *member) (Resp, error)) (Resp, error) {
+	var zero Resp
+	ctx = inv.outgoing(ctx)
+	actx := ctx // ctx, bounded by failoverTimeout once failing over
+	m := inv.current()
+	var (
+		tried  []string      // the members that failed, in order
+		last   error         // the last failure
+		failed int           // attempts that failed
+		wait   time.Duration // the next wait after a round
+	)
+	for {
+		resp, err := send(actx, m)
+		if err == nil {
+			inv.answered(m)
+			return resp, nil
+		}
+		hint, again := refusal(err)
+		if hint == m.addr {
+			hint = "" // a member never names itself; if one did, no hint
+		}
+		if !again {
+			if last != nil && actx.Err() == context.DeadlineExceeded {
+				return zero, &unreachableError{tried: tried, last: last}
+			}
+			return zero, err
+		}
+		if !slices.Contains(tried, m.addr) {
+			tried = append(tried, m.addr)
+		}
+		last = err
+		failed++
+		if inv.size() == 1 && hint == "" && !persist {
+			return zero, err // nowhere else to go: as with one NameNode
+		}
+		if failed == 1 {
+			if _, ok := ctx.Deadline(); !ok {
+				var cancel context.CancelFunc
+				actx, cancel = context.WithTimeout(ctx, inv.failoverTimeout)
+				defer cancel()
+			}
+		}
+		var next *member
+		if hint != "" {
+			next = inv.follow(hint)
+		}
+		if next == nil {
+			next = inv.after(m)
+		}
+		if failed%inv.size() == 0 {
+			// A round of members failed: wait before the next.
+			if wait == 0 {
+				wait = failoverBase
+			}
+			if !sleep(actx, jitter(wait)) {
+				if ctx.Err() == context.Canceled {
+					return zero, status.FromContextError(ctx.Err()).Err()
+				}
+				return zero, &unreachableError{tried: tried, last: last}
+			}
+			wait = min(time.Duration(float64(wait)*failoverFactor), failoverMax)
+		}
+		if actx.Err() != nil {
+			if ctx.Err() == context.Canceled {
+				return zero, status.FromContextError(ctx.Err()).Err()
+			}
+			return zero, &unreachableError{tried: tried, last: last}
+		}
+		m = next
+	}
+}
+
+// refusal reports whether err, the failure of one attempt, sends the
+// call to another member (again), and which member if the failing one
+// named the leader (hint). A member not reached (gRPC Unavailable) and
+// one that does not lead (cairn.NotLeader) send it on; so does a member
+// shutting down or overloaded (cairn.Unavailable). Every other answer
+// is the call's.
+func refusal(err error) (hint string, again bool) {
+	st, ok := status.FromError(err)
+	if !ok {
+		return "", false
+	}
+	for _, d := range st.Details() {
+		if s, ok := d.(*protocol.Status); ok {
+			switch cairn.Kind(s.Kind) {
+			case cairn.NotLeader:
+				return s.LeaderHint, true
+			case cairn.Unavailable:
+				return "", true
+			}
+			return "", false
+		}
+	}
+	return "", st.Code() == codes.Unavailable
+}
+
+// current returns the member believed to lead.
+func (inv *invoker) current() *member {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return inv.leader
+}
+
+// size returns the number of members known.
+func (inv *invoker) size() int {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return len(inv.members)
+}
+
+// answered records that m answered a call: it leads.
+func (inv *invoker) answered(m *member) {
+	inv.mu.Lock()
+	inv.leader = m
+	inv.mu.Unlock()
+}
+
+// follow returns the member at addr, named as the leader by another,
+// and believes it leads. An address not in the list (the group's
+// membership changed) becomes a member. It returns nil when the
+// invoker is closed or addr cannot be dialed.
+func (inv *invoker) follow(addr string) *member {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if inv.closed {
+		return nil
+	}
+	i := slices.IndexFunc(inv.members, func(m *member) bool { return m.addr == addr })
+	if i < 0 {
+		m, err := inv.connect(addr)
+		if err != nil {
+			return nil
+		}
+		inv.members = append(inv.members, m)
+		i = len(inv.members) - 1
+	}
+	inv.leader = inv.members[i]
+	return inv.leader
+}
+
+// after returns the member to try after m failed: the next in the
+// list, which is then believed to lead; or, if another call moved that
+// belief on from m meanwhile, the member it believes in now.
+func (inv *invoker) after(m *member) *member {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if inv.leader != m {
+		return inv.leader
+	}
+	i := slices.Index(inv.members, m)
+	inv.leader = inv.members[(i+1)%len(inv.members)]
+	return inv.leader
+}
+
+// unreachableError is the error of a call that gave up: every member
+// it tried failed, the last with last (a gRPC error).
+type unreachableError struct {
+	tried []string
+	last  error
+}
+
+func (e *unreachableError) Error() string { return e.GRPCStatus().Message() }
+
+// GRPCStatus makes e read as a gRPC status, so protocol.FromStatus
+// converts it: of kind cairn.NotLeader if the last failure was a
+// refusal of that kind (with its hint), else cairn.Unavailable.
+func (e *unreachableError) GRPCStatus() *status.Status {
+	last := protocol.FromStatus("", "", e.last) // its message alone
+	tried := strings.Join(e.tried, ", ")
+	if cairn.KindOf(last) == cairn.NotLeader {
+		err := cairn.Errorf("", "", cairn.NotLeader, "no namenode leads (tried %s): %v", tried, last)
+		st, _ := status.FromError(protocol.ToStatus(protocol.WithLeaderHint(err, protocol.LeaderHint(last))))
+		return st
+	}
+	return status.Newf(codes.Unavailable, "namenode not reachable (tried %s): %v", tried, last)
+}
+
+// jitter returns d give or take failoverJitter.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (1 + failoverJitter*(2*mrand.Float64()-1)))
+}
+
+// sleep waits for d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// outgoing adds to ctx's gRPC metadata what every call carries: the
+// caller's identity (the one AsUser put in ctx, or the Client's own)
+// and the pair that names the call for the NameNode's retry cache, the
+// Client's id and a new call id. It is called once per logical call:
+// every attempt of the call is sent with the context it returns.
 func (inv *invoker) outgoing(ctx context.Context) context.Context {
 	user, groups := inv.user, inv.groups
 	if id, ok := ctx.Value(identityKey{}).(identity); ok {
 		user, groups = id.user, id.groups
 	}
-	kv := []string{protocol.MetadataUser, user}
+	kv := []string{
+		protocol.MetadataUser, user,
+		protocol.MetadataClientID, inv.clientID,
+		protocol.MetadataCallID, strconv.FormatUint(inv.calls.Add(1), 10),
+	}
 	if len(groups) > 0 {
 		kv = append(kv, protocol.MetadataGroups, strings.Join(groups, ","))
 	}
 	return metadata.AppendToOutgoingContext(ctx, kv...)
 }
 
-// serverDefaults asks the NameNode for its defaults until it answers
-// or ctx ends, waiting between attempts as Dial says. Only failures to
-// reach the NameNode (gRPC Unavailable) are tried again. When ctx ends
-// after such a failure, that failure is returned: it says more than
-// the deadline does (connection refused, a handshake cut off). The
-// error is the raw gRPC one.
+// serverDefaults asks the NameNode group for its defaults until a
+// member answers or ctx ends. Unlike other calls it keeps trying a
+// single NameNode, waiting as a failover does between rounds: that is
+// Dial's wait for a NameNode still starting. When ctx ends after a
+// failure, the error is an unreachableError naming that failure: it
+// says more than the deadline does (connection refused, a handshake
+// cut off).
 func (inv *invoker) serverDefaults(ctx context.Context) (*protocol.GetServerDefaultsResponse, error) {
-	wait := dialRetryBase
-	var last error
-	for {
-		resp, err := invokeRaw(ctx, inv, &protocol.GetServerDefaultsRequest{}, protocol.ClientProtocolClient.GetServerDefaults)
-		if err == nil {
-			return resp, nil
-		}
-		code := status.Code(err)
-		if code == codes.Unavailable {
-			last = err
-		}
-		if ctx.Err() != nil {
-			if last != nil && ctx.Err() == context.DeadlineExceeded {
-				return nil, last
-			}
-			return nil, err
-		}
-		if code != codes.Unavailable {
-			return nil, err
-		}
-		d := time.Duration(float64(wait) * (1 + dialRetryJitter*(2*mrand.Float64()-1)))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			if ctx.Err() == context.DeadlineExceeded {
-				return nil, last
-			}
-			return nil, status.FromContextError(ctx.Err()).Err()
-		case <-t.C:
-		}
-		wait = min(time.Duration(float64(wait)*dialRetryFactor), dialRetryMax)
-	}
+	return invoke(ctx, inv, true, func(ctx context.Context, m *member) (*protocol.GetServerDefaultsResponse, error) {
+		return m.stub.GetServerDefaults(ctx, &protocol.GetServerDefaultsRequest{})
+	})
 }
 
-// close closes the connection to the NameNode.
+// close closes the connections to the NameNodes.
 func (inv *invoker) close() error {
-	if err := inv.conn.Close(); err != nil {
-		return cairn.E("close", inv.addr, err)
+	inv.mu.Lock()
+	inv.closed = true
+	members := inv.members
+	inv.mu.Unlock()
+	var errs []error
+	for _, m := range members {
+		if err := m.conn.Close(); err != nil {
+			errs = append(errs, cairn.E("close", m.addr, err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// splitAddrs splits list, NameNode addresses separated by commas:
+// blanks around an address are trimmed and repeats dropped. An empty
+// list or an empty entry is an error naming the list.
+func splitAddrs(list string) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, errors.New("empty namenode address")
+	}
+	var addrs []string
+	for _, a := range strings.Split(list, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			return nil, fmt.Errorf("empty entry in namenode address list %q", list)
+		}
+		if !slices.Contains(addrs, a) {
+			addrs = append(addrs, a)
+		}
+	}
+	return addrs, nil
 }

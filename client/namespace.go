@@ -320,7 +320,7 @@ type ServerDefaults = cairn.ServerDefaults
 
 // ServerDefaults asks the NameNode for its defaults.
 func (c *Client) ServerDefaults(ctx context.Context) (ServerDefaults, error) {
-	resp, err := call(ctx, c.nn, "serverdefaults", c.nn.addr, &protocol.GetServerDefaultsRequest{}, protocol.ClientProtocolClient.GetServerDefaults)
+	resp, err := call(ctx, c.nn, "serverdefaults", c.nn.list, &protocol.GetServerDefaultsRequest{}, protocol.ClientProtocolClient.GetServerDefaults)
 	if err != nil {
 		return ServerDefaults{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/testcluster"
 )
 
 // runCLI runs the command in-process with captured output.
@@ -189,6 +190,37 @@ func TestUnreachableNameNode(t *testing.T) {
 	if want := "cairn: ls /: namenode " + addr + " unreachable: connection refused"; !strings.HasPrefix(stderr, want) {
 		t.Errorf("ls / against a closed port: stderr %q, want prefix %q", stderr, want)
 	}
+}
+
+// TestNameNodeList: --namenode and CAIRN_NAMENODE take the addresses
+// of a NameNode group separated by commas: a dead member is skipped, an
+// unreachable group is named whole, an empty entry is refused.
+func TestNameNodeList(t *testing.T) {
+	var dead []string
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead = append(dead, l.Addr().String())
+		l.Close()
+	}
+	tc := startCLI(t, testcluster.Options{DataNodes: 1, Replication: 1})
+	tc.nn = dead[0] + ", " + tc.c.NameNodeAddr()
+	tc.must("fs", "mkdir", "/group")
+	tc.must("fs", "--namenode", dead[1]+","+tc.c.NameNodeAddr(), "ls", "/")
+
+	list := dead[0] + "," + dead[1]
+	args := []string{"fs", "--namenode", list, "--dial-timeout", "500ms", "ls", "/"}
+	_, stderr, code := runCLI(t, "", args...)
+	if code != exitFailure {
+		t.Errorf("cairn %s: exit %d, want %d", strings.Join(args, " "), code, exitFailure)
+	}
+	checkOneLine(t, args, stderr, "namenode "+list+" unreachable: connection refused")
+
+	args = []string{"fs", "--namenode", dead[0] + ",," + dead[1], "ls", "/"}
+	_, stderr, _ = runCLI(t, "", args...)
+	checkOneLine(t, args, stderr, "empty entry")
 }
 
 func TestNameNodeAddressFromEnvironment(t *testing.T) {

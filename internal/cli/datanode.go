@@ -37,7 +37,7 @@ type datanodeCmd struct {
 func newDataNodeCmd(e *env) *cobra.Command {
 	d := &datanodeCmd{e: e, logLevel: levelValue(slog.LevelInfo)}
 	cmd := &cobra.Command{
-		Use:   "datanode --dir DIR[,DIR...] [--namenode HOST:PORT] [--addr HOST:PORT] [--http-addr HOST:PORT] [flags]",
+		Use:   "datanode --dir DIR[,DIR...] [--namenode HOST:PORT[,HOST:PORT...]] [--addr HOST:PORT] [--http-addr HOST:PORT] [flags]",
 		Short: "Run a DataNode",
 		Long: `Run a DataNode: it stores blocks in --dir (one directory per disk, comma
 separated; required), serves block reads and writes on --addr, its web
@@ -55,7 +55,7 @@ unless --advertise-addr says otherwise (needed when --addr is 0.0.0.0).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&d.dirs, "dir", "", "data directories, comma separated (required)")
-	f.StringVar(&d.namenode, "namenode", defaultNameNode, "NameNode RPC address")
+	f.StringVar(&d.namenode, "namenode", defaultNameNode, "NameNode RPC address, or the addresses of a NameNode group separated by commas")
 	f.StringVar(&d.addr, "addr", defaultDataNodeAddr, "data-transfer address")
 	f.StringVar(&d.advertise, "advertise-addr", "", "data-transfer address told to the NameNode (default: --addr as bound)")
 	f.StringVar(&d.httpAddr, "http-addr", defaultDataNodeHTTP, "web address (empty: none)")

@@ -19,7 +19,10 @@
 // refused with "invalid path"), never rewritten.
 //
 // The NameNode address of the fs and admin commands is --namenode, else
-// $CAIRN_NAMENODE, else 127.0.0.1:8020.
+// $CAIRN_NAMENODE, else 127.0.0.1:8020: one host:port, or the addresses
+// of the members of a NameNode group separated by commas, which
+// client.Dial takes as they are (the client follows the group's
+// leader). The datanode's --namenode takes a list the same way.
 //
 // The server commands (namenode, datanode, dev) read every flag not
 // given on the command line from $CAIRN_<FLAG>, else from the YAML file

@@ -32,12 +32,13 @@ type remote struct {
 
 func (r *remote) addFlags(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&r.namenode, "namenode", "",
-		"NameNode RPC address host:port (default $CAIRN_NAMENODE, else "+defaultNameNode+")")
+		"NameNode RPC address host:port, or the addresses of a NameNode group separated by commas (default $CAIRN_NAMENODE, else "+defaultNameNode+")")
 	cmd.PersistentFlags().DurationVar(&r.dialTimeout, "dial-timeout", defaultDialTimeout,
 		"how long to keep trying to reach the NameNode")
 }
 
-// addr returns the NameNode address to use.
+// addr returns the NameNode address to use: one, or the members of a
+// NameNode group separated by commas, as client.Dial takes them.
 func (r *remote) addr() string {
 	if r.namenode != "" {
 		return r.namenode
