@@ -7,8 +7,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
 // Leadership. Every member applies the log; only the leader serves the
@@ -302,4 +305,16 @@ func (s *Server) standbyLoop(ctx context.Context) {
 		}
 		s.ns.mu.Unlock()
 	}
+}
+
+// noRetryHere tells gRPC's own retry policy (the client's serviceConfig
+// retries reads on Unavailable) not to ask this member again after a
+// NotLeader refusal: the client's invoker goes to the leader instead
+// (the trailer grpc-retry-pushback-ms: -1 stops gRPC's retries).
+func noRetryHere(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err != nil && cairn.KindOf(protocol.FromStatus(info.FullMethod, "", err)) == cairn.NotLeader {
+		grpc.SetTrailer(ctx, metadata.Pairs("grpc-retry-pushback-ms", "-1"))
+	}
+	return resp, err
 }

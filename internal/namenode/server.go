@@ -134,7 +134,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	gs := s.cfg.Transport.NewGRPCServer(
 		grpc.MaxRecvMsgSize(256<<20),
 		grpc.MaxSendMsgSize(256<<20),
-		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor(), identityInterceptor),
+		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor(), identityInterceptor, noRetryHere),
 	)
 	protocol.RegisterClientProtocolServer(gs, &clientRPC{s: s})
 	protocol.RegisterAdminProtocolServer(gs, &adminRPC{s: s})

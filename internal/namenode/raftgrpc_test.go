@@ -1,0 +1,139 @@
+package namenode
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	pb "github.com/cairn-fs/cairn/internal/protocol"
+	"github.com/cairn-fs/cairn/internal/transport"
+	"github.com/cairn-fs/cairn/internal/transport/transporttest"
+)
+
+// serveLayer serves a stream layer's RaftTransport service on a
+// loopback gRPC server with the transport tc.
+func serveLayer(t *testing.T, tc transport.Config) (*grpcStreamLayer, string) {
+	t.Helper()
+	lis, err := tc.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newGRPCStreamLayer(lis.Addr().String(), tc, nil)
+	gs := tc.NewGRPCServer()
+	pb.RegisterRaftTransportServer(gs, l)
+	go gs.Serve(lis)
+	t.Cleanup(func() {
+		l.Close()
+		gs.Stop()
+	})
+	return l, lis.Addr().String()
+}
+
+// The layer's connections carry bytes both ways, whole and in order,
+// in writes larger than a frame, over plaintext and over mutual TLS.
+func TestRaftStreamLayerCarriesBytes(t *testing.T) {
+	for name, tc := range map[string]transport.Config{"plain": {}, "tls": transporttest.MutualTLS(t)} {
+		t.Run(name, func(t *testing.T) {
+			server, addr := serveLayer(t, tc)
+			client := newGRPCStreamLayer("127.0.0.1:1", tc, nil)
+			defer client.Close()
+			c, err := client.Dial(raft.ServerAddress(addr), 5*time.Second)
+			if err != nil {
+				t.Fatalf("Dial = %v", err)
+			}
+			defer c.Close()
+			s, err := server.Accept()
+			if err != nil {
+				t.Fatalf("Accept = %v", err)
+			}
+			defer s.Close()
+
+			big := make([]byte, 3*maxRaftFrame+12345)
+			rand.Read(big)
+			go func() {
+				c.Write(big)
+			}()
+			got := make([]byte, len(big))
+			if _, err := io.ReadFull(s, got); err != nil {
+				t.Fatalf("read on the accepted end = %v", err)
+			}
+			if !bytes.Equal(got, big) {
+				t.Fatal("bytes changed on the way")
+			}
+			if _, err := s.Write([]byte("pong")); err != nil {
+				t.Fatal(err)
+			}
+			reply := make([]byte, 4)
+			if _, err := io.ReadFull(c, reply); err != nil || string(reply) != "pong" {
+				t.Fatalf("reply = %q, %v", reply, err)
+			}
+			// Closing one end ends the other's reads with EOF.
+			c.Close()
+			if _, err := s.Read(reply); !errors.Is(err, io.EOF) {
+				t.Errorf("read after the peer closed = %v, want EOF", err)
+			}
+		})
+	}
+}
+
+// A deadline that passes ends the connection, as raft expects of a
+// net.Conn it set one on; a moved or cleared deadline does not.
+func TestRaftStreamLayerDeadline(t *testing.T) {
+	server, addr := serveLayer(t, transport.Config{})
+	client := newGRPCStreamLayer("127.0.0.1:1", transport.Config{}, nil)
+	defer client.Close()
+	c, err := client.Dial(raft.ServerAddress(addr), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := server.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c.SetDeadline(time.Now().Add(50 * time.Millisecond))
+	c.SetDeadline(time.Time{}) // cleared: the connection lives on
+	time.Sleep(100 * time.Millisecond)
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatalf("write after a cleared deadline = %v", err)
+	}
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	buf := make([]byte, 1)
+	if _, err := c.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("read past the deadline = %v, want os.ErrDeadlineExceeded", err)
+	}
+}
+
+// Dial gives up within its timeout on a member that does not answer,
+// and fails at once once the layer is closed.
+func TestRaftStreamLayerDialFails(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close() // nothing listens there now
+	l := newGRPCStreamLayer("127.0.0.1:1", transport.Config{}, nil)
+	start := time.Now()
+	if _, err := l.Dial(raft.ServerAddress(addr), 2*time.Second); err == nil {
+		t.Fatal("Dial of a closed port succeeded")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Dial took %v, past its 2s timeout", d)
+	}
+	l.Close()
+	if _, err := l.Dial(raft.ServerAddress(addr), time.Second); err == nil {
+		t.Fatal("Dial on a closed layer succeeded")
+	}
+	if _, err := l.Accept(); !errors.Is(err, errLayerClosed) {
+		t.Errorf("Accept on a closed layer = %v", err)
+	}
+}
+
