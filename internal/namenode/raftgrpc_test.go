@@ -136,4 +136,3 @@ func TestRaftStreamLayerDialFails(t *testing.T) {
 		t.Errorf("Accept on a closed layer = %v", err)
 	}
 }
-
