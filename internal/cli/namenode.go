@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,7 @@ type namenodeCmd struct {
 	cluster  string
 	pprof    bool
 	peers    string
+	peerVia  string
 }
 
 func newNameNodeCmd(e *env) *cobra.Command {
@@ -77,6 +79,8 @@ file. --print-config shows the result.`,
 	f.BoolVar(&n.cfg.Join, "join", false, "start a new group member with an empty --dir that waits to be added (cairn admin ha add) instead of forming a group")
 	f.DurationVar(&n.cfg.HeartbeatTimeout, "raft-heartbeat-timeout", time.Second, "group: time without the leader after which a member stands for election")
 	f.DurationVar(&n.cfg.ElectionTimeout, "raft-election-timeout", time.Second, "group: time a candidate waits for votes before it tries again")
+	f.StringVar(&n.peerVia, "peer-dial-addrs", "", "for network fault tests: MEMBER=ADDR,... dials a group member's Raft traffic at ADDR (a proxy) instead of its address")
+	f.MarkHidden("peer-dial-addrs")
 	f.Var(&n.logLevel, "log-level", "log level: debug, info, warn or error")
 	pprofFlag(cmd, &n.pprof)
 	return cmd
@@ -107,6 +111,16 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 			return err
 		}
 		cfg.Peers, cfg.RPCAddr = peers, n.rpcAddr
+		if n.peerVia != "" {
+			cfg.PeerDialAddrs = make(map[string]string)
+			for _, kv := range strings.Split(n.peerVia, ",") {
+				member, via, ok := strings.Cut(kv, "=")
+				if !ok || member == "" || via == "" {
+					return usageError("invalid --peer-dial-addrs %q: want MEMBER=ADDR,...", n.peerVia)
+				}
+				cfg.PeerDialAddrs[member] = via
+			}
+		}
 		if cfg.Join {
 			cfg.Peers = nil
 		} else if !slices.Contains(peers, n.rpcAddr) {
