@@ -20,7 +20,7 @@ func (s *Server) HTTPHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		switch {
-		case !s.isLeader():
+		case s.servingTerm() == 0:
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte("not ready: not the leader\n"))
 		case s.safe.isOn():
