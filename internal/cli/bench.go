@@ -109,7 +109,49 @@ shown beside the machine limit that bounds it, as a ratio.`
 	af.StringVar(&b.smallSizes, "small-sizes", "1KiB,64KiB", "file sizes of small, comma separated")
 	af.IntVar(&b.cfg.NamespaceFiles, "namespace-files", 1_000_000, "one-block files of namespace")
 
-	cmd.AddCommand(limits, write, read, meta, small, ns, all)
+	cmd.AddCommand(limits, write, read, meta, small, ns, all, b.failoverCmd())
+	return cmd
+}
+
+// failoverCmd is 'cairn bench failover': NameNode group failover times,
+// with the nodes as processes of this binary.
+func (b *benchCmd) failoverCmd() *cobra.Command {
+	var fc bench.FailoverConfig
+	binary := selfBinary()
+	cmd := &cobra.Command{
+		Use:   "failover",
+		Short: "Kill the leader of a NameNode group under load, again and again: time to a new leader and to the first write",
+		Long: `Start a NameNode group (--namenodes members) and --datanodes DataNodes as
+processes of the cairn binary, run a steady load of durable creates, and kill
+(SIGKILL) the leader --failovers times, restarting it after each round. Each
+round reports the time from the kill until another member serves (its /readyz)
+and until the first create issued after the kill is acknowledged.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: runE(func(ctx context.Context, _ []string) error {
+			if binary == "" {
+				return usageError("--binary is required: the cairn binary to run the nodes with")
+			}
+			fc.Binary, fc.Dir, fc.DataNodes = binary, b.dir, b.datanodes
+			if b.e.isTerminal != nil && b.e.isTerminal(b.e.stderr) {
+				fc.Progress = func(line string) { fmt.Fprintln(b.e.stderr, line) }
+			}
+			res, err := bench.RunFailover(ctx, fc, newLogger(b.e.stderr, slog.Level(b.logLevel)))
+			if err != nil {
+				return fail("bench failover", "", err)
+			}
+			if b.json {
+				return writeJSON(b.e.stdout, res)
+			}
+			return res.WriteTable(b.e.stdout)
+		}),
+	}
+	f := cmd.Flags()
+	f.IntVar(&fc.NameNodes, "namenodes", 3, "members of the NameNode group")
+	f.IntVar(&fc.Failovers, "failovers", 10, "leader kills")
+	f.IntVar(&fc.Writers, "writers", 4, "goroutines of the steady write load")
+	f.DurationVar(&fc.HeartbeatTimeout, "raft-heartbeat-timeout", 0, "members' --raft-heartbeat-timeout (default: theirs)")
+	f.DurationVar(&fc.ElectionTimeout, "raft-election-timeout", 0, "members' --raft-election-timeout (default: theirs)")
+	f.StringVar(&binary, "binary", binary, "cairn binary to run the nodes with")
 	return cmd
 }
 
