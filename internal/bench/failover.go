@@ -382,7 +382,6 @@ func RunFailover(ctx context.Context, cfg FailoverConfig, log *slog.Logger) (*Fa
 	return res, nil
 }
 
-
 // WriteTable prints the result for people.
 func (r *FailoverResult) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "failover: %d namenodes, %d datanodes, %d writers of durable creates\n", r.NameNodes, r.DataNodes, r.Writers)
