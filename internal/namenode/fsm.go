@@ -15,6 +15,12 @@ import (
 type fsm struct {
 	ns  *namespace
 	log *slog.Logger
+	// halt, if set (a member of a group), is called once when an entry
+	// cannot be decoded (a newer NameNode wrote it): the member stops
+	// applying rather than diverge from the others, which can. The
+	// entries after it are not applied either.
+	halt   func(error)
+	halted bool // guarded by raft's apply goroutine
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -34,7 +40,19 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		if l.Type != raft.LogCommand {
 			continue
 		}
+		if f.halted {
+			out[i] = errf(cairn.Unavailable, "log entry %d not applied: this member stopped at an entry it cannot read", l.Index)
+			continue
+		}
 		c, err := decodeCommand(l.Data)
+		if err != nil && f.halt != nil {
+			f.halted = true
+			err = fmt.Errorf("log entry %d cannot be read by this binary (%v): this member stops applying the log; upgrade it to the version of the others", l.Index, err)
+			f.log.Error("undecodable log entry: member halted", "index", l.Index, "err", err)
+			out[i] = errf(cairn.Unavailable, "%v", err)
+			go f.halt(err)
+			continue
+		}
 		if err != nil {
 			// A command this binary cannot read: applying the rest
 			// would diverge from the leader, but refusing to start is

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/faultproxy"
 	"github.com/cairn-fs/cairn/internal/protocol"
@@ -308,5 +310,40 @@ func TestGroupPartitionedLeaderStepsDown(t *testing.T) {
 	l := g.leader()
 	if _, err := g.srv[l].GetFileInfo(bg, "/lost", false, ""); cairn.KindOf(err) != cairn.NotExist {
 		t.Errorf("GetFileInfo(/lost) on the leader = %v: a write the isolated leader never acknowledged must not appear... unless committed; want NotExist", err)
+	}
+}
+
+// A member that cannot read an entry of the log (one a newer binary
+// wrote) stops being a member instead of skipping it and diverging
+// from those that can.
+func TestGroupMemberHaltsOnAnUnreadableEntry(t *testing.T) {
+	g := startGroup(t, 3, nil)
+	l := g.leader()
+	if _, err := g.srv[l].Mkdirs(bg, "/a", 0o755, true, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	// An entry of a command version this binary does not know.
+	f := g.srv[l].rn.raft.Apply([]byte{commandVersion + 1, byte(opMkdirs), 0}, 5*time.Second)
+	if err := f.Error(); err == nil {
+		if _, isErr := f.Response().(error); !isErr {
+			t.Fatalf("an unreadable entry was applied: %v", f.Response())
+		}
+	}
+	// The leader applied it, and stops; so does every member that
+	// applies it (those that never learn it committed cannot elect a
+	// leader without the others, and apply nothing more).
+	idx := f.Index()
+	deadline := time.Now().Add(10 * time.Second)
+	for g.srv[l].rn.raft.State() != raft.Shutdown {
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader, which applied an entry it cannot read, is still %v", g.srv[l].rn.raft.State())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	for i, s := range g.srv {
+		if st := s.rn.raft.State(); st != raft.Shutdown && s.rn.raft.AppliedIndex() >= idx {
+			t.Errorf("member %d applied past the unreadable entry %d and is still %v", i, idx, st)
+		}
 	}
 }

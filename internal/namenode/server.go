@@ -83,7 +83,18 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.leases = newLeases(s.now)
 	s.recov = newBlockRecoveries()
 	s.safe = newSafeMode(&s.cfg, s.ns, s.now, log)
-	rn, err := openRaft(&s.cfg, &fsm{ns: s.ns, log: log}, log)
+	f := &fsm{ns: s.ns, log: log}
+	opened := make(chan *raftNode, 1)
+	if c.group() {
+		f.halt = func(err error) {
+			// Stop being a member: the others go on without it.
+			if rn := <-opened; rn != nil {
+				rn.raft.Shutdown()
+			}
+		}
+	}
+	rn, err := openRaft(&s.cfg, f, log)
+	opened <- rn
 	if err != nil {
 		return nil, fmt.Errorf("namenode: %w", err)
 	}
