@@ -53,6 +53,14 @@ func (l *commandLog) take(id uint64) bool {
 	return true
 }
 
+// ack records command id as received, to be acknowledged, but not as
+// run: a command refused (see DataNode.acceptCommand).
+func (l *commandLog) ack(id uint64) {
+	if id != 0 && !slices.Contains(l.acks, id) {
+		l.acks = append(l.acks, id)
+	}
+}
+
 // acked forgets ids that a successful heartbeat carried.
 func (l *commandLog) acked(ids []uint64) {
 	l.acks = slices.DeleteFunc(l.acks, func(id uint64) bool { return slices.Contains(ids, id) })
@@ -64,6 +72,12 @@ func (n *nnSession) take(id uint64) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.cmds.take(id)
+}
+
+func (n *nnSession) ack(id uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cmds.ack(id)
 }
 
 func (n *nnSession) pendingAcks() []uint64 {

@@ -25,9 +25,9 @@ type Config struct {
 	// separated by commas; required unless NameNodes is set. The
 	// DataNode keeps a session with each NameNode (see doc.go, "The
 	// NameNode"). Several addresses are for the NameNodes of one
-	// group: the DataNode runs the commands of each (until
-	// acceptCommand keeps only the leader's), and a NameNode that does
-	// not know a block has it deleted.
+	// group: the DataNode reports to each, and runs the commands of
+	// the leader only, by Raft term (doc.go, "Commands and the
+	// leader").
 	NameNode string
 	// NameNodes are more NameNode addresses, after those of NameNode.
 	NameNodes []string
@@ -144,6 +144,7 @@ type DataNode struct {
 	// made by New; Serve runs them.
 	sessions []*nnSession
 	cmd      commandState // the commands run, whichever NameNode sent them
+	lead     leadership   // which NameNode leads, whose commands are run
 	// clusterMu serializes the sessions' adoption of the cluster ID
 	// their NameNodes answer at registration.
 	clusterMu sync.Mutex
@@ -186,6 +187,7 @@ func New(cfg Config, log *slog.Logger) (*DataNode, error) {
 	for _, a := range addrs {
 		d.sessions = append(d.sessions, newSession(d, a))
 	}
+	d.lead.single = len(d.sessions) == 1
 	d.metrics = newDNMetrics(d)
 	s, err := openStore(cfg.Dirs, log, cfg.StepHook)
 	if err != nil {

@@ -62,15 +62,6 @@ func (d *DataNode) notify(ev replicaEvent) {
 	}
 }
 
-// acceptCommand reports whether the DataNode runs command c of the
-// heartbeat reply of session s; a command not run is still
-// acknowledged. Every command is run today. This is the one place for
-// the check of a NameNode group (issue 12): only the commands of the
-// current leader, by Raft term, are to be run.
-func (d *DataNode) acceptCommand(s *nnSession, c *protocol.Command) bool {
-	return true
-}
-
 // nameNodeState is the DataNode's standing with its NameNodes, for
 // /status and the metrics: "registered" if a session is, else
 // "registering" once Serve has started, else "".
@@ -328,22 +319,30 @@ func (n *nnSession) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
 			d.log.Info("heartbeat succeeded again", "after_failures", failures)
 			failures = 0
 		}
+		d.observeReply(n, resp)
 		for _, c := range resp.Commands {
+			// Registration is with each NameNode: any may ask for
+			// it, leader or not.
 			if c.Type == protocol.Command_REREGISTER {
-				d.log.Info("namenode asks this node to register again")
+				d.log.Info("namenode asks this node to register again", "namenode", n.addr)
 				return
-			}
-			if !n.take(c.Id) {
-				d.log.Debug("command already run", "id", c.Id, "type", c.Type)
-				continue
-			}
-			if !d.acceptCommand(n, c) {
-				d.log.Debug("command not accepted", "namenode", n.addr, "id", c.Id, "type", c.Type)
-				continue
 			}
 			var first cairn.Block
 			if len(c.Blocks) > 0 {
 				first = protocol.BlockFromProto(c.Blocks[0])
+			}
+			if !d.acceptCommand(n, resp.Term, c) {
+				// Acknowledged, so that the NameNode stops sending
+				// it, but not taken as run: sent again once its
+				// NameNode leads, it is run.
+				n.ack(c.Id)
+				d.log.Debug("command refused", "namenode", n.addr, "id", c.Id, "type", c.Type)
+				d.store.hook(StepCommandRefused, first)
+				continue
+			}
+			if !n.take(c.Id) {
+				d.log.Debug("command already run", "id", c.Id, "type", c.Type)
+				continue
 			}
 			d.store.hook(StepCommandRun, first)
 			n.command(ctx, c, wg)

@@ -53,6 +53,18 @@ type fakeNameNode struct {
 	dropAcks int            // fail this many more heartbeats that carry acks, without looking at them
 	resent   map[uint64]int // times each id was sent again
 	onHB     func(*protocol.HeartbeatRequest)
+
+	// The NameNode group: the Raft term and leadership its heartbeat
+	// replies claim (0, false: a NameNode that says none).
+	term   uint64
+	leader bool
+}
+
+// lead makes the fake's heartbeat replies claim term, led by it or not.
+func (f *fakeNameNode) lead(term uint64, leader bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.term, f.leader = term, leader
 }
 
 // fakeEntry is a block report as the fake received it: a full one
@@ -137,7 +149,7 @@ func (f *fakeNameNode) Heartbeat(ctx context.Context, req *protocol.HeartbeatReq
 		f.heartbeats = append(f.heartbeats, req)
 		cmds := f.commands[req.NodeId]
 		delete(f.commands, req.NodeId)
-		return &protocol.HeartbeatResponse{Commands: cmds}, nil
+		return &protocol.HeartbeatResponse{Commands: cmds, Term: f.term, Leader: f.leader}, nil
 	}
 	if len(req.AckedCommands) > 0 && f.dropAcks > 0 {
 		f.dropAcks--
@@ -171,7 +183,7 @@ func (f *fakeNameNode) Heartbeat(ctx context.Context, req *protocol.HeartbeatReq
 	if f.ackLate {
 		takeAcks()
 	}
-	return &protocol.HeartbeatResponse{Commands: out}, nil
+	return &protocol.HeartbeatResponse{Commands: out, Term: f.term, Leader: f.leader}, nil
 }
 
 func (f *fakeNameNode) CommitBlockSynchronization(ctx context.Context, req *protocol.CommitBlockSynchronizationRequest) (*protocol.CommitBlockSynchronizationResponse, error) {
