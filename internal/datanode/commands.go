@@ -244,7 +244,7 @@ func (n *nnSession) startRecovery(ctx context.Context, c *protocol.Command, wg *
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := n.sendCommit(ctx, commit); err != nil && ctx.Err() == nil {
+			if err := d.sendCommit(ctx, commit); err != nil && ctx.Err() == nil {
 				d.log.Warn("cannot report a block recovery", "block", blockName(b), "err", err)
 			}
 		}()
@@ -263,7 +263,7 @@ func (n *nnSession) startRecovery(ctx context.Context, c *protocol.Command, wg *
 		defer wg.Done()
 		commit, err := n.recoverBlock(ctx, b, protocol.DatanodesFromProto(c.Targets), gs)
 		if err == nil {
-			err = n.sendCommit(ctx, commit)
+			err = d.sendCommit(ctx, commit)
 		}
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("block recovery failed", "block", blockName(b), "err", err)
@@ -304,13 +304,15 @@ func (c *commandState) forgetOldRecoveries(just *recoveryRun) {
 	}
 }
 
-// sendCommit reports the outcome of a block recovery to the session's
-// NameNode, the one that asked for it.
-func (n *nnSession) sendCommit(ctx context.Context, req *protocol.CommitBlockSynchronizationRequest) error {
-	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
-	defer cancel()
-	_, err := n.dn.CommitBlockSynchronization(cctx, req)
-	return protocol.FromStatus("datanode.CommitBlockSynchronization", n.addr, err)
+// sendCommit reports the outcome of a block recovery to the leader
+// NameNode (toLeader), which asked for it unless leadership changed
+// meanwhile.
+func (d *DataNode) sendCommit(ctx context.Context, req *protocol.CommitBlockSynchronizationRequest) error {
+	const op = "datanode.CommitBlockSynchronization"
+	return d.toLeader(ctx, op, func(ctx context.Context, s *nnSession) error {
+		_, err := s.dn.CommitBlockSynchronization(ctx, req)
+		return protocol.FromStatus(op, s.addr, err)
+	})
 }
 
 // commitRequest builds the report of a block recovery.

@@ -145,6 +145,7 @@ type DataNode struct {
 	sessions []*nnSession
 	cmd      commandState // the commands run, whichever NameNode sent them
 	lead     leadership   // which NameNode leads, whose commands are run
+	bad      badQueue     // damaged replicas not yet reported to the leader
 	// clusterMu serializes the sessions' adoption of the cluster ID
 	// their NameNodes answer at registration.
 	clusterMu sync.Mutex
@@ -188,6 +189,7 @@ func New(cfg Config, log *slog.Logger) (*DataNode, error) {
 		d.sessions = append(d.sessions, newSession(d, a))
 	}
 	d.lead.single = len(d.sessions) == 1
+	d.bad.wake = make(chan struct{}, 1)
 	d.metrics = newDNMetrics(d)
 	s, err := openStore(cfg.Dirs, log, cfg.StepHook)
 	if err != nil {
@@ -261,7 +263,7 @@ func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
 
 	var wg sync.WaitGroup
 	fatal := make(chan error, len(d.sessions))
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		d.acceptLoop(ctx, lis, &wg)
@@ -269,6 +271,10 @@ func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
 	go func() {
 		defer wg.Done()
 		d.scanLoop(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		d.reportBadLoop(ctx)
 	}()
 	for _, s := range d.sessions {
 		wg.Add(1)

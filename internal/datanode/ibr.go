@@ -29,8 +29,7 @@ type replicaEvent struct {
 }
 
 // ibrQueue holds the incremental block report not yet sent, in the
-// order the changes happened, and the damaged replicas not yet
-// reported.
+// order the changes happened.
 //
 // An event makes the earlier ones of its block with the same or an
 // older generation stamp obsolete: they are dropped, since only the
@@ -41,7 +40,6 @@ type replicaEvent struct {
 type ibrQueue struct {
 	mu      sync.Mutex
 	pending []replicaEvent
-	bad     []badReport   // damaged replicas, for ReportBadBlocks
 	wake    chan struct{} // capacity 1: something to send at once was added
 }
 

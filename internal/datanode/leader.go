@@ -1,13 +1,16 @@
 package datanode
 
 import (
+	"context"
 	"sync"
 
+	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
-// Which NameNode leads, as the heartbeat replies tell it. See doc.go,
-// "Commands and the leader".
+// Which NameNode leads, as the heartbeat replies tell it, and the
+// calls that go to the leader alone. See doc.go, "Commands and the
+// leader".
 
 // leadership is what the DataNode knows of the leadership of its
 // NameNodes (HDFS's BPOfferService: bpServiceToActive and
@@ -161,4 +164,45 @@ func (d *DataNode) acceptCommand(s *nnSession, replyTerm uint64, c *protocol.Com
 		d.log.Info("refusing the commands of a namenode that does not lead", "namenode", s.addr, "command_term", c.Term, "reply_term", replyTerm, "highest_term", highest, "leader", leader)
 	}
 	return false
+}
+
+// leaderFirst returns the sessions registered with their NameNodes,
+// the leader's first (if it is registered), the others in the order of
+// the configuration.
+func (d *DataNode) leaderFirst() []*nnSession {
+	leader, _ := d.lead.current()
+	var out []*nnSession
+	if leader != nil && leader.registered() {
+		out = append(out, leader)
+	}
+	for _, s := range d.sessions {
+		if s != leader && s.registered() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// toLeader makes a call that only the leader NameNode takes (a report
+// of damaged replicas, the outcome of a block recovery): with the
+// leader's session, or, if none is known or it refuses, with each
+// other registered session in turn until one takes it. A NameNode that
+// cannot be reached or does not lead (Unavailable, NotLeader) leaves
+// it to the next; any other answer is the answer. Leadership is
+// learned from heartbeat replies only; a refusal here does not change
+// it.
+func (d *DataNode) toLeader(ctx context.Context, op string, call func(context.Context, *nnSession) error) error {
+	err := cairn.Errorf(op, "", cairn.Unavailable, "not registered with a namenode")
+	for _, s := range d.leaderFirst() {
+		cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+		err = call(cctx, s)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if k := cairn.KindOf(err); (k != cairn.Unavailable && k != cairn.NotLeader) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
 }

@@ -3,9 +3,11 @@ package datanode
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/protocol"
@@ -219,4 +221,81 @@ func TestCommandsOfTheNewestLeaderOnly(t *testing.T) {
 	if !held(blocks[3]) {
 		t.Errorf("the command of NameNode 2 (term 5) was run after NameNode 1 claimed term 7")
 	}
+}
+
+// The damaged replicas found and the outcome of a block recovery go to
+// the leader; while none is known, to each NameNode in turn until one
+// takes them, past those that answer NotLeader.
+func TestReportsGoToTheLeader(t *testing.T) {
+	nn1 := startFakeNameNode(t, "c")
+	nn2 := startFakeNameNode(t, "c")
+	nn2.withIDs()
+	nn1.refuse(true) // NameNode 1 is asked first, and refuses
+	n := startNodeWith(t, Config{NameNode: nn1.addr + "," + nn2.addr, ScanInterval: 100 * time.Millisecond})
+	damage := func(b cairn.Block) {
+		t.Helper()
+		data := []byte("0123456789")
+		writeBlock(t, b, pipelineOf(n), data)
+		path, _, _ := n.dn.BlockFiles(b.ID)
+		if err := os.WriteFile(path, []byte("0123x56789"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reported := func(nn *fakeNameNode, b cairn.Block) func() bool {
+		return nn.check(func() bool {
+			for _, bb := range nn.bad {
+				if protocol.BlockFromProto(bb.Block) == b {
+					return true
+				}
+			}
+			return false
+		})
+	}
+
+	// No leader known (neither NameNode says a term): NameNode 1
+	// refuses, NameNode 2 takes the report.
+	b1 := cairn.Block{ID: 950, GenStamp: 1, Len: 10}
+	damage(b1)
+	waitFor(t, reported(nn2, b1), "%v reported to NameNode 2", b1)
+	nn1.mu.Lock()
+	refused := nn1.refused
+	nn1.mu.Unlock()
+	if refused == 0 {
+		t.Errorf("NameNode 1, first of the configuration, was not asked first")
+	}
+
+	// NameNode 2 leads: reports go to it first.
+	nn2.lead(2, true)
+	nn1.lead(2, false)
+	waitFor(t, func() bool { addr, _ := n.dn.NameNodeLeader(); return addr == nn2.addr }, "NameNode 2 taken as the leader")
+	b2 := cairn.Block{ID: 951, GenStamp: 1, Len: 10}
+	damage(b2)
+	waitFor(t, reported(nn2, b2), "%v reported to NameNode 2", b2)
+	nn1.mu.Lock()
+	if nn1.refused != refused {
+		t.Errorf("NameNode 1 was asked to take a report while NameNode 2 leads")
+	}
+	nn1.mu.Unlock()
+
+	// The outcome of a recovery NameNode 2 asked for, when NameNode 2
+	// has just lost leadership (it refuses) and NameNode 1 leads: it
+	// goes on to NameNode 1.
+	nn1.refuse(false)
+	nn2.refuse(true)
+	data := randomBytes(100, 3)
+	b3 := cairn.Block{ID: 952, GenStamp: 1, Len: int64(len(data))}
+	writeBlock(t, b3, pipelineOf(n), data)
+	nn2.queue(n.dn.ID(), &protocol.Command{
+		Type:        protocol.Command_RECOVER_BLOCK,
+		Blocks:      protocol.BlocksToProto([]cairn.Block{b3}),
+		Targets:     protocol.DatanodesToProto(pipelineOf(n)),
+		NewGenStamp: 2,
+		Term:        2,
+	})
+	waitFor(t, nn1.check(func() bool { return len(nn1.commits) == 1 }), "the recovery's outcome taken by NameNode 1")
+	nn2.mu.Lock()
+	if nn2.refused == 0 || len(nn2.commits) != 0 {
+		t.Errorf("NameNode 2, the leader known, was not asked first (refused %d, took %d)", nn2.refused, len(nn2.commits))
+	}
+	nn2.mu.Unlock()
 }

@@ -153,8 +153,12 @@ func (n *nnSession) registered() bool {
 }
 
 // backoff is the wait before retry number i (from 0).
-func (n *nnSession) backoff(i int) time.Duration {
-	cap := min(max(n.d.cfg.heartbeatInterval(), 100*time.Millisecond), 3*time.Second)
+func (n *nnSession) backoff(i int) time.Duration { return n.d.cfg.backoff(i) }
+
+// backoff is the wait before retry number i (from 0) of a call to a
+// NameNode.
+func (c Config) backoff(i int) time.Duration {
+	cap := min(max(c.heartbeatInterval(), 100*time.Millisecond), 3*time.Second)
 	d := 100 * time.Millisecond << min(i, 10)
 	return min(d, cap)
 }
@@ -394,7 +398,7 @@ func (n *nnSession) copyBlock(ctx context.Context, b cairn.Block, targets []cair
 		if bad := datatransfer.VerifySums(s, buf[:k]); bad >= 0 {
 			w.Abort()
 			at := pos + int64(bad)*cairn.ChunkSize
-			n.reportBad(ctx, b, fmt.Sprintf("checksum mismatch at offset %d found while copying", at))
+			d.reportBad(b, fmt.Sprintf("checksum mismatch at offset %d found while copying", at))
 			return cairn.Errorf("datanode.CopyBlock", blockName(b), cairn.Corrupt, "checksum mismatch at offset %d", at)
 		}
 		if _, err := w.Write(buf[:k]); err != nil {
@@ -408,21 +412,6 @@ func (n *nnSession) copyBlock(ctx context.Context, b cairn.Block, targets []cair
 	}
 	d.log.Info("copied block", "block", blockName(b), "targets", len(targets))
 	return nil
-}
-
-// reportBad tells the session's NameNode that the local replica of b
-// is corrupt.
-func (n *nnSession) reportBad(ctx context.Context, b cairn.Block, reason string) {
-	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
-	defer cancel()
-	_, err := n.cl.ReportBadBlocks(cctx, &protocol.ReportBadBlocksRequest{Blocks: []*protocol.BadBlock{{
-		Block:  protocol.BlockToProto(b),
-		NodeId: string(n.d.ID()),
-		Reason: reason,
-	}}})
-	if err != nil {
-		n.d.log.Warn("cannot report a bad block", "block", blockName(b), "err", err)
-	}
 }
 
 // flushReports sends incremental block reports as events arrive,
@@ -460,9 +449,9 @@ func (n *nnSession) flushReports(ctx context.Context) {
 	}
 }
 
-// sendIncremental sends the damaged replicas and the incremental block
-// reports waiting, holding reportMu: a report that would list a block
-// twice is sent as several, in order.
+// sendIncremental sends the incremental block reports waiting,
+// holding reportMu: a report that would list a block twice is sent as
+// several, in order.
 func (n *nnSession) sendIncremental(ctx context.Context) error {
 	d := n.d
 	if !n.reportMu.TryLock() {
@@ -470,9 +459,6 @@ func (n *nnSession) sendIncremental(ctx context.Context) error {
 		n.reportMu.Lock()
 	}
 	defer n.reportMu.Unlock()
-	if err := n.sendBad(ctx); err != nil {
-		return err
-	}
 	for {
 		evs := n.ibr.take()
 		if len(evs) == 0 {

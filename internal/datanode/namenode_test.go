@@ -55,9 +55,13 @@ type fakeNameNode struct {
 	onHB     func(*protocol.HeartbeatRequest)
 
 	// The NameNode group: the Raft term and leadership its heartbeat
-	// replies claim (0, false: a NameNode that says none).
-	term   uint64
-	leader bool
+	// replies claim (0, false: a NameNode that says none), and whether
+	// it refuses the calls only a leader takes (ReportBadBlocks,
+	// CommitBlockSynchronization) with NotLeader, counted in refused.
+	term      uint64
+	leader    bool
+	notLeader bool
+	refused   int
 }
 
 // lead makes the fake's heartbeat replies claim term, led by it or not.
@@ -65,6 +69,21 @@ func (f *fakeNameNode) lead(term uint64, leader bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.term, f.leader = term, leader
+}
+
+// refuse makes the fake refuse, or take again, the calls only a leader
+// takes.
+func (f *fakeNameNode) refuse(notLeader bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.notLeader = notLeader
+}
+
+// notLeaderErr is the refusal of a NameNode that does not lead, as the
+// DataNode receives it; f.mu is held.
+func (f *fakeNameNode) notLeaderErr(op string) error {
+	f.refused++
+	return protocol.ToStatus(cairn.Errorf(op, "", cairn.NotLeader, "not the leader"))
 }
 
 // fakeEntry is a block report as the fake received it: a full one
@@ -189,6 +208,9 @@ func (f *fakeNameNode) Heartbeat(ctx context.Context, req *protocol.HeartbeatReq
 func (f *fakeNameNode) CommitBlockSynchronization(ctx context.Context, req *protocol.CommitBlockSynchronizationRequest) (*protocol.CommitBlockSynchronizationResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.notLeader {
+		return nil, f.notLeaderErr("namenode.CommitBlockSynchronization")
+	}
 	f.commits = append(f.commits, req)
 	return &protocol.CommitBlockSynchronizationResponse{}, nil
 }
@@ -219,6 +241,9 @@ func (f *fakeNameNode) IncrementalBlockReport(ctx context.Context, req *protocol
 func (f *fakeNameNode) ReportBadBlocks(ctx context.Context, req *protocol.ReportBadBlocksRequest) (*protocol.ReportBadBlocksResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.notLeader {
+		return nil, f.notLeaderErr("namenode.ReportBadBlocks")
+	}
 	f.bad = append(f.bad, req.Blocks...)
 	return &protocol.ReportBadBlocksResponse{}, nil
 }
