@@ -253,15 +253,29 @@ func (n *nnSession) registerOnce(ctx context.Context) error {
 // the idle rbw ones. It is built and sent holding reportMu, so that no
 // incremental report of a later change overtakes it.
 func (n *nnSession) blockReport(ctx context.Context) error {
-	d := n.d
 	n.reportMu.Lock()
 	defer n.reportMu.Unlock()
+	return n.fullReport(ctx)
+}
+
+// fullReport builds and sends a full block report; reportMu is held.
+// It settles a full report owed by an overflow of the incremental
+// queue (ibrQueue.full), or owes it again if it fails.
+func (n *nnSession) fullReport(ctx context.Context) (err error) {
+	d := n.d
+	if n.ibr.takeFull() {
+		defer func() {
+			if err != nil {
+				n.ibr.oweFull()
+			}
+		}()
+	}
 	blocks := d.store.blocks()
 	rbw := d.store.idleBlocks()
 	d.store.hook(StepFullReportBuilt, cairn.Block{})
 	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
-	_, err := n.dn.BlockReport(cctx, &protocol.BlockReportRequest{
+	_, err = n.dn.BlockReport(cctx, &protocol.BlockReportRequest{
 		NodeId: string(d.ID()),
 		Blocks: protocol.BlocksToProto(blocks),
 		Rbw:    protocol.BlocksToProto(rbw),
@@ -459,6 +473,13 @@ func (n *nnSession) sendIncremental(ctx context.Context) error {
 		n.reportMu.Lock()
 	}
 	defer n.reportMu.Unlock()
+	if n.ibr.owesFull() {
+		// Events were dropped: a full report stands for them.
+		if err := n.fullReport(ctx); err != nil {
+			return err
+		}
+		d.log.Info("full block report sent in place of the incremental reports dropped when their queue overflowed", "namenode", n.addr)
+	}
 	for {
 		evs := n.ibr.take()
 		if len(evs) == 0 {
