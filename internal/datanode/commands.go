@@ -53,6 +53,14 @@ func (l *commandLog) take(id uint64) bool {
 	return true
 }
 
+// ack records command id as received, to be acknowledged, but not as
+// run: a command refused (see DataNode.acceptCommand).
+func (l *commandLog) ack(id uint64) {
+	if id != 0 && !slices.Contains(l.acks, id) {
+		l.acks = append(l.acks, id)
+	}
+}
+
 // acked forgets ids that a successful heartbeat carried.
 func (l *commandLog) acked(ids []uint64) {
 	l.acks = slices.DeleteFunc(l.acks, func(id uint64) bool { return slices.Contains(ids, id) })
@@ -64,6 +72,12 @@ func (n *nnSession) take(id uint64) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.cmds.take(id)
+}
+
+func (n *nnSession) ack(id uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cmds.ack(id)
 }
 
 func (n *nnSession) pendingAcks() []uint64 {
@@ -230,7 +244,7 @@ func (n *nnSession) startRecovery(ctx context.Context, c *protocol.Command, wg *
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := n.sendCommit(ctx, commit); err != nil && ctx.Err() == nil {
+			if err := d.sendCommit(ctx, commit); err != nil && ctx.Err() == nil {
 				d.log.Warn("cannot report a block recovery", "block", blockName(b), "err", err)
 			}
 		}()
@@ -249,7 +263,7 @@ func (n *nnSession) startRecovery(ctx context.Context, c *protocol.Command, wg *
 		defer wg.Done()
 		commit, err := n.recoverBlock(ctx, b, protocol.DatanodesFromProto(c.Targets), gs)
 		if err == nil {
-			err = n.sendCommit(ctx, commit)
+			err = d.sendCommit(ctx, commit)
 		}
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("block recovery failed", "block", blockName(b), "err", err)
@@ -290,13 +304,15 @@ func (c *commandState) forgetOldRecoveries(just *recoveryRun) {
 	}
 }
 
-// sendCommit reports the outcome of a block recovery to the session's
-// NameNode, the one that asked for it.
-func (n *nnSession) sendCommit(ctx context.Context, req *protocol.CommitBlockSynchronizationRequest) error {
-	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
-	defer cancel()
-	_, err := n.dn.CommitBlockSynchronization(cctx, req)
-	return protocol.FromStatus("datanode.CommitBlockSynchronization", n.addr, err)
+// sendCommit reports the outcome of a block recovery to the leader
+// NameNode (toLeader), which asked for it unless leadership changed
+// meanwhile.
+func (d *DataNode) sendCommit(ctx context.Context, req *protocol.CommitBlockSynchronizationRequest) error {
+	const op = "datanode.CommitBlockSynchronization"
+	return d.toLeader(ctx, op, func(ctx context.Context, s *nnSession) error {
+		_, err := s.dn.CommitBlockSynchronization(ctx, req)
+		return protocol.FromStatus(op, s.addr, err)
+	})
 }
 
 // commitRequest builds the report of a block recovery.

@@ -25,9 +25,9 @@ type Config struct {
 	// separated by commas; required unless NameNodes is set. The
 	// DataNode keeps a session with each NameNode (see doc.go, "The
 	// NameNode"). Several addresses are for the NameNodes of one
-	// group: the DataNode runs the commands of each (until
-	// acceptCommand keeps only the leader's), and a NameNode that does
-	// not know a block has it deleted.
+	// group: the DataNode reports to each, and runs the commands of
+	// the leader only, by Raft term (doc.go, "Commands and the
+	// leader").
 	NameNode string
 	// NameNodes are more NameNode addresses, after those of NameNode.
 	NameNodes []string
@@ -144,6 +144,8 @@ type DataNode struct {
 	// made by New; Serve runs them.
 	sessions []*nnSession
 	cmd      commandState // the commands run, whichever NameNode sent them
+	lead     leadership   // which NameNode leads, whose commands are run
+	bad      badQueue     // damaged replicas not yet reported to the leader
 	// clusterMu serializes the sessions' adoption of the cluster ID
 	// their NameNodes answer at registration.
 	clusterMu sync.Mutex
@@ -186,6 +188,8 @@ func New(cfg Config, log *slog.Logger) (*DataNode, error) {
 	for _, a := range addrs {
 		d.sessions = append(d.sessions, newSession(d, a))
 	}
+	d.lead.single = len(d.sessions) == 1
+	d.bad.wake = make(chan struct{}, 1)
 	d.metrics = newDNMetrics(d)
 	s, err := openStore(cfg.Dirs, log, cfg.StepHook)
 	if err != nil {
@@ -259,7 +263,7 @@ func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
 
 	var wg sync.WaitGroup
 	fatal := make(chan error, len(d.sessions))
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		d.acceptLoop(ctx, lis, &wg)
@@ -267,6 +271,10 @@ func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
 	go func() {
 		defer wg.Done()
 		d.scanLoop(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		d.reportBadLoop(ctx)
 	}()
 	for _, s := range d.sessions {
 		wg.Add(1)

@@ -134,7 +134,8 @@
 // valid header, and every checksum. A damaged replica (also one a read
 // finds with its files missing or short) leaves the replica map at
 // once, so it is no longer served nor listed in block reports, and is
-// reported with ReportBadBlocks (retried until the NameNode takes it).
+// reported with ReportBadBlocks to the leader NameNode (see "Commands
+// and the leader"; retried until a NameNode takes it).
 // Its files stay until the NameNode, having had a good replica copied
 // elsewhere, asks for its deletion; a replica that arrives for the same
 // block replaces them.
@@ -175,14 +176,69 @@
 // as stage TRANSFER, down a pipeline made of the command's targets in
 // order) and RECOVER_BLOCK (block synchronization as the primary, one
 // at a time per block, whichever NameNode asked; the outcome goes to
-// the one that asked). Whether a session's commands are run is decided
-// in one place, DataNode.acceptCommand: always, for now; with a
-// NameNode group, only the leader's. Finalized and deleted replicas
-// are told to the NameNodes in incremental block reports: every
-// change of the store goes into each session's own queue, batched and
-// sent by that session's goroutine, so a slow NameNode never stalls a
-// pipeline and one that is down holds back only its own reports (it
-// gets them once back). A full report is sent to each every
-// BlockReportInterval. The web download asks the sessions in turn,
-// until a NameNode answers.
+// the leader, below). Finalized and deleted replicas are told to the
+// NameNodes in incremental block reports: every change of the store
+// goes into each session's own queue, batched and sent by that
+// session's goroutine, so a slow NameNode never stalls a pipeline and
+// one that is down holds back only its own reports (it gets them once
+// back). A queue holds at most 100,000 events (after superseded ones
+// are dropped); one more, and its events are dropped and the session
+// sends a full block report instead, before its next incremental one
+// (a full report stands for every change before it). A full report is
+// sent to each every BlockReportInterval. The web download asks the
+// sessions in turn, until a NameNode answers.
+//
+// # Commands and the leader
+//
+// The NameNodes of Config.NameNode are the members of one Raft group;
+// only the leader's commands may be run (HDFS's BPOfferService runs
+// the active NameNode's only, by transaction id; cairn uses the Raft
+// term). Every heartbeat reply says the answering NameNode's term and
+// whether it leads in it, and every command the term of the leader
+// that issued it. The DataNode keeps the highest term of any reply,
+// from any session, and the leader: the session whose latest reply
+// claimed leadership. A claim is taken only for a term newer than that
+// of the last claim taken (in Raft at most one member leads a term: of
+// two claims of one term the first stands, and the second is logged);
+// a leader whose reply says it no longer leads is no longer the
+// leader. A reply's term and claim are taken in before its commands
+// are judged (DataNode.acceptCommand). A command is run only if
+//
+//   - its session is the leader, and
+//   - its term (the reply's, if it says none) is not older than the
+//     highest term seen.
+//
+// So a deposed leader that does not know it yet is no longer obeyed
+// once any NameNode has answered with a newer term, even before the
+// new leader claims it. Before the DataNode has heard of a newer term,
+// though, it obeys the last claim it knows. A command refused is
+// acknowledged all the same, so that its NameNode stops sending it,
+// but not remembered as run: sent again once its NameNode leads, it
+// runs.
+// Refusals are logged at Info once per session and term, with the
+// terms, and counted (cairn_datanode_commands_refused_total). The one
+// exception: a DataNode with a single NameNode runs the commands of
+// replies that say no term (term 0: a NameNode of an older version),
+// as before NameNode groups. Of several NameNodes, replies of term 0
+// make no leader, and their commands are refused. REREGISTER is not
+// judged: registration is with each NameNode, and any may ask for it.
+//
+// The calls only the leader takes go to the leader: the reports of
+// damaged replicas (found by the scanner, a reader, or a COPY_BLOCKS
+// copy; queued, and sent by one goroutine that retries with backoff
+// until a NameNode takes them) and the outcome of a block recovery
+// (CommitBlockSynchronization, to the leader whichever NameNode asked).
+// Each is made with the leader's session first, if it is registered,
+// then with each other registered session in the order of the
+// configuration, until one takes it: a NameNode that cannot be reached
+// or answers NotLeader leaves it to the next, any other answer is the
+// answer. With no leader known (no claim yet, or NameNodes that send no
+// term) every session is tried in that order. A refusal here does not
+// change whom the DataNode takes for the leader; only heartbeat
+// replies do.
+//
+// /status names the leader's address (namenodeLeader; empty if no
+// NameNode has claimed the highest term seen) and that term
+// (namenodeTerm), and the metrics cairn_datanode_namenode_leader (per
+// NameNode, 1 for the leader) and cairn_datanode_namenode_term.
 package datanode

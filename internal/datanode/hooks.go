@@ -38,13 +38,15 @@ const (
 	StepBlockWait Step = "block-wait" // a replica state change waits for the block
 
 	// Commands of heartbeat replies, called from the heartbeat loop: a
-	// command run (its id not seen before; b is its first block), a
+	// command run (its id not seen before; b is its first block), one
+	// refused as not the leader's (b is its first block), a
 	// COPY_BLOCKS copy started (one not already under way), a block
 	// recovery started as the primary (b's generation stamp is the
 	// recovery's new one).
-	StepCommandRun    Step = "command-run"    // a command from a heartbeat reply is run
-	StepCopyStart     Step = "copy-start"     // a COPY_BLOCKS copy starts
-	StepRecoveryStart Step = "recovery-start" // a block recovery starts, as its primary
+	StepCommandRun     Step = "command-run"     // a command from a heartbeat reply is run
+	StepCommandRefused Step = "command-refused" // a command from a heartbeat reply is refused, its NameNode not leading
+	StepCopyStart      Step = "copy-start"      // a COPY_BLOCKS copy starts
+	StepRecoveryStart  Step = "recovery-start"  // a block recovery starts, as its primary
 
 	// Block reports: a full report built (its snapshot taken) and not
 	// yet sent; an incremental report waiting for a full one to be

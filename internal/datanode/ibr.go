@@ -28,9 +28,14 @@ type replicaEvent struct {
 	lazy bool
 }
 
+// maxIBREvents bounds the events an ibrQueue holds: a NameNode
+// unreachable for long would otherwise cost the DataNode memory for
+// every replica change meanwhile. Past it the events are dropped and a
+// full block report, which supersedes them, is sent instead.
+const maxIBREvents = 100_000
+
 // ibrQueue holds the incremental block report not yet sent, in the
-// order the changes happened, and the damaged replicas not yet
-// reported.
+// order the changes happened.
 //
 // An event makes the earlier ones of its block with the same or an
 // older generation stamp obsolete: they are dropped, since only the
@@ -38,23 +43,70 @@ type replicaEvent struct {
 // prefix in which no block appears twice, so that the NameNode, which
 // applies a report's lists one after the other, never sees two states
 // of a block out of order.
+//
+// The queue holds at most max events (maxIBREvents). One more, and it
+// drops them all and owes a full block report instead (full), which
+// its session sends before the next incremental one.
 type ibrQueue struct {
 	mu      sync.Mutex
 	pending []replicaEvent
-	bad     []badReport   // damaged replicas, for ReportBadBlocks
+	max     int           // the bound of pending; 0: maxIBREvents
+	full    bool          // events were dropped: a full block report is owed
 	wake    chan struct{} // capacity 1: something to send at once was added
 }
 
 func newIBRQueue() *ibrQueue { return &ibrQueue{wake: make(chan struct{}, 1)} }
 
-// add queues an event, waking the sender unless it is lazy.
+// add queues an event, waking the sender unless it is lazy (or the
+// queue overflowed).
 func (q *ibrQueue) add(ev replicaEvent) {
 	q.mu.Lock()
 	q.pending = append(supersede(q.pending, ev), ev)
+	overflow := q.overflowed()
 	q.mu.Unlock()
-	if !ev.lazy {
+	if !ev.lazy || overflow {
 		q.signal()
 	}
+}
+
+// overflowed drops the events if there are more than the bound, owing
+// a full report instead, and reports whether it did; q.mu is held.
+func (q *ibrQueue) overflowed() bool {
+	limit := q.max
+	if limit <= 0 {
+		limit = maxIBREvents
+	}
+	if len(q.pending) <= limit {
+		return false
+	}
+	q.pending = nil
+	q.full = true
+	return true
+}
+
+// takeFull reports whether a full report is owed, and clears it: the
+// full report about to be built settles it.
+func (q *ibrQueue) takeFull() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	full := q.full
+	q.full = false
+	return full
+}
+
+// oweFull records a full report owed again, one that was to settle it
+// having failed.
+func (q *ibrQueue) oweFull() {
+	q.mu.Lock()
+	q.full = true
+	q.mu.Unlock()
+}
+
+// owesFull reports whether a full report is owed.
+func (q *ibrQueue) owesFull() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.full
 }
 
 func (q *ibrQueue) signal() {
@@ -111,6 +163,7 @@ func (q *ibrQueue) putBack(evs []replicaEvent) {
 		}
 	}
 	q.pending = append(keep, q.pending...)
+	q.overflowed()
 }
 
 // len returns the number of events waiting.

@@ -18,6 +18,7 @@ type dnMetrics struct {
 	blocksRead       prometheus.Counter
 	pipelineFailures prometheus.Counter
 	checksumFailures prometheus.Counter
+	commandsRefused  prometheus.Counter
 }
 
 func newDNMetrics(d *DataNode) *dnMetrics {
@@ -32,8 +33,9 @@ func newDNMetrics(d *DataNode) *dnMetrics {
 		blocksRead:       counter("blocks_read_total", "Block reads served to the end of the requested range."),
 		pipelineFailures: counter("pipeline_failures_total", "Write pipelines this node stopped on an error (its own, a downstream node's, or bad input)."),
 		checksumFailures: counter("checksum_failures_total", "Damaged replicas and checksum mismatches found: in packets received, by readers of this node's replicas, or by the block scanner."),
+		commandsRefused:  counter("commands_refused_total", "Commands of heartbeat replies not run (but acknowledged): their NameNode does not lead, or they are of an older term than the newest seen."),
 	}
-	m.reg.MustRegister(m.bytesWritten, m.bytesRead, m.blocksWritten, m.blocksRead, m.pipelineFailures, m.checksumFailures,
+	m.reg.MustRegister(m.bytesWritten, m.bytesRead, m.blocksWritten, m.blocksRead, m.pipelineFailures, m.checksumFailures, m.commandsRefused,
 		&dnCollector{d: d})
 	return m
 }
@@ -56,10 +58,14 @@ var (
 		"Data-transfer connections being served.", nil, nil)
 	descRegistered = prometheus.NewDesc("cairn_datanode_registered",
 		"1 while the DataNode is registered with the NameNode.", nil, nil)
+	descNNTerm = prometheus.NewDesc("cairn_datanode_namenode_term",
+		"The highest Raft term of the NameNodes' heartbeat replies; 0 if they send none.", nil, nil)
+	descNNLeader = prometheus.NewDesc("cairn_datanode_namenode_leader",
+		"1 for the NameNode whose commands the DataNode runs, the leader of the highest term seen; 0 for the others.", []string{"namenode"}, nil)
 )
 
 func (c *dnCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDNInfo, descReplicas, descDNUsed, descFailedVolumes, descVolumes, descActive, descRegistered} {
+	for _, d := range []*prometheus.Desc{descDNInfo, descReplicas, descDNUsed, descFailedVolumes, descVolumes, descActive, descRegistered, descNNTerm, descNNLeader} {
 		ch <- d
 	}
 }
@@ -81,6 +87,15 @@ func (c *dnCollector) Collect(ch chan<- prometheus.Metric) {
 		registered = 1
 	}
 	gauge(descRegistered, registered)
+	leader, term := d.lead.current()
+	gauge(descNNTerm, float64(term))
+	for _, s := range d.sessions {
+		v := 0.0
+		if s == leader {
+			v = 1
+		}
+		gauge(descNNLeader, v, s.addr)
+	}
 }
 
 // isRegistered reports whether a NameNode has accepted the DataNode

@@ -62,15 +62,6 @@ func (d *DataNode) notify(ev replicaEvent) {
 	}
 }
 
-// acceptCommand reports whether the DataNode runs command c of the
-// heartbeat reply of session s; a command not run is still
-// acknowledged. Every command is run today. This is the one place for
-// the check of a NameNode group (issue 12): only the commands of the
-// current leader, by Raft term, are to be run.
-func (d *DataNode) acceptCommand(s *nnSession, c *protocol.Command) bool {
-	return true
-}
-
 // nameNodeState is the DataNode's standing with its NameNodes, for
 // /status and the metrics: "registered" if a session is, else
 // "registering" once Serve has started, else "".
@@ -162,8 +153,12 @@ func (n *nnSession) registered() bool {
 }
 
 // backoff is the wait before retry number i (from 0).
-func (n *nnSession) backoff(i int) time.Duration {
-	cap := min(max(n.d.cfg.heartbeatInterval(), 100*time.Millisecond), 3*time.Second)
+func (n *nnSession) backoff(i int) time.Duration { return n.d.cfg.backoff(i) }
+
+// backoff is the wait before retry number i (from 0) of a call to a
+// NameNode.
+func (c Config) backoff(i int) time.Duration {
+	cap := min(max(c.heartbeatInterval(), 100*time.Millisecond), 3*time.Second)
 	d := 100 * time.Millisecond << min(i, 10)
 	return min(d, cap)
 }
@@ -258,15 +253,29 @@ func (n *nnSession) registerOnce(ctx context.Context) error {
 // the idle rbw ones. It is built and sent holding reportMu, so that no
 // incremental report of a later change overtakes it.
 func (n *nnSession) blockReport(ctx context.Context) error {
-	d := n.d
 	n.reportMu.Lock()
 	defer n.reportMu.Unlock()
+	return n.fullReport(ctx)
+}
+
+// fullReport builds and sends a full block report; reportMu is held.
+// It settles a full report owed by an overflow of the incremental
+// queue (ibrQueue.full), or owes it again if it fails.
+func (n *nnSession) fullReport(ctx context.Context) (err error) {
+	d := n.d
+	if n.ibr.takeFull() {
+		defer func() {
+			if err != nil {
+				n.ibr.oweFull()
+			}
+		}()
+	}
 	blocks := d.store.blocks()
 	rbw := d.store.idleBlocks()
 	d.store.hook(StepFullReportBuilt, cairn.Block{})
 	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
-	_, err := n.dn.BlockReport(cctx, &protocol.BlockReportRequest{
+	_, err = n.dn.BlockReport(cctx, &protocol.BlockReportRequest{
 		NodeId: string(d.ID()),
 		Blocks: protocol.BlocksToProto(blocks),
 		Rbw:    protocol.BlocksToProto(rbw),
@@ -328,22 +337,30 @@ func (n *nnSession) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
 			d.log.Info("heartbeat succeeded again", "after_failures", failures)
 			failures = 0
 		}
+		d.observeReply(n, resp)
 		for _, c := range resp.Commands {
+			// Registration is with each NameNode: any may ask for
+			// it, leader or not.
 			if c.Type == protocol.Command_REREGISTER {
-				d.log.Info("namenode asks this node to register again")
+				d.log.Info("namenode asks this node to register again", "namenode", n.addr)
 				return
-			}
-			if !n.take(c.Id) {
-				d.log.Debug("command already run", "id", c.Id, "type", c.Type)
-				continue
-			}
-			if !d.acceptCommand(n, c) {
-				d.log.Debug("command not accepted", "namenode", n.addr, "id", c.Id, "type", c.Type)
-				continue
 			}
 			var first cairn.Block
 			if len(c.Blocks) > 0 {
 				first = protocol.BlockFromProto(c.Blocks[0])
+			}
+			if !d.acceptCommand(n, resp.Term, c) {
+				// Acknowledged, so that the NameNode stops sending
+				// it, but not taken as run: sent again once its
+				// NameNode leads, it is run.
+				n.ack(c.Id)
+				d.log.Debug("command refused", "namenode", n.addr, "id", c.Id, "type", c.Type)
+				d.store.hook(StepCommandRefused, first)
+				continue
+			}
+			if !n.take(c.Id) {
+				d.log.Debug("command already run", "id", c.Id, "type", c.Type)
+				continue
 			}
 			d.store.hook(StepCommandRun, first)
 			n.command(ctx, c, wg)
@@ -395,7 +412,7 @@ func (n *nnSession) copyBlock(ctx context.Context, b cairn.Block, targets []cair
 		if bad := datatransfer.VerifySums(s, buf[:k]); bad >= 0 {
 			w.Abort()
 			at := pos + int64(bad)*cairn.ChunkSize
-			n.reportBad(ctx, b, fmt.Sprintf("checksum mismatch at offset %d found while copying", at))
+			d.reportBad(b, fmt.Sprintf("checksum mismatch at offset %d found while copying", at))
 			return cairn.Errorf("datanode.CopyBlock", blockName(b), cairn.Corrupt, "checksum mismatch at offset %d", at)
 		}
 		if _, err := w.Write(buf[:k]); err != nil {
@@ -409,21 +426,6 @@ func (n *nnSession) copyBlock(ctx context.Context, b cairn.Block, targets []cair
 	}
 	d.log.Info("copied block", "block", blockName(b), "targets", len(targets))
 	return nil
-}
-
-// reportBad tells the session's NameNode that the local replica of b
-// is corrupt.
-func (n *nnSession) reportBad(ctx context.Context, b cairn.Block, reason string) {
-	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
-	defer cancel()
-	_, err := n.cl.ReportBadBlocks(cctx, &protocol.ReportBadBlocksRequest{Blocks: []*protocol.BadBlock{{
-		Block:  protocol.BlockToProto(b),
-		NodeId: string(n.d.ID()),
-		Reason: reason,
-	}}})
-	if err != nil {
-		n.d.log.Warn("cannot report a bad block", "block", blockName(b), "err", err)
-	}
 }
 
 // flushReports sends incremental block reports as events arrive,
@@ -461,9 +463,9 @@ func (n *nnSession) flushReports(ctx context.Context) {
 	}
 }
 
-// sendIncremental sends the damaged replicas and the incremental block
-// reports waiting, holding reportMu: a report that would list a block
-// twice is sent as several, in order.
+// sendIncremental sends the incremental block reports waiting,
+// holding reportMu: a report that would list a block twice is sent as
+// several, in order.
 func (n *nnSession) sendIncremental(ctx context.Context) error {
 	d := n.d
 	if !n.reportMu.TryLock() {
@@ -471,8 +473,12 @@ func (n *nnSession) sendIncremental(ctx context.Context) error {
 		n.reportMu.Lock()
 	}
 	defer n.reportMu.Unlock()
-	if err := n.sendBad(ctx); err != nil {
-		return err
+	if n.ibr.owesFull() {
+		// Events were dropped: a full report stands for them.
+		if err := n.fullReport(ctx); err != nil {
+			return err
+		}
+		d.log.Info("full block report sent in place of the incremental reports dropped when their queue overflowed", "namenode", n.addr)
 	}
 	for {
 		evs := n.ibr.take()

@@ -53,6 +53,37 @@ type fakeNameNode struct {
 	dropAcks int            // fail this many more heartbeats that carry acks, without looking at them
 	resent   map[uint64]int // times each id was sent again
 	onHB     func(*protocol.HeartbeatRequest)
+
+	// The NameNode group: the Raft term and leadership its heartbeat
+	// replies claim (0, false: a NameNode that says none), and whether
+	// it refuses the calls only a leader takes (ReportBadBlocks,
+	// CommitBlockSynchronization) with NotLeader, counted in refused.
+	term      uint64
+	leader    bool
+	notLeader bool
+	refused   int
+}
+
+// lead makes the fake's heartbeat replies claim term, led by it or not.
+func (f *fakeNameNode) lead(term uint64, leader bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.term, f.leader = term, leader
+}
+
+// refuse makes the fake refuse, or take again, the calls only a leader
+// takes.
+func (f *fakeNameNode) refuse(notLeader bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.notLeader = notLeader
+}
+
+// notLeaderErr is the refusal of a NameNode that does not lead, as the
+// DataNode receives it; f.mu is held.
+func (f *fakeNameNode) notLeaderErr(op string) error {
+	f.refused++
+	return protocol.ToStatus(cairn.Errorf(op, "", cairn.NotLeader, "not the leader"))
 }
 
 // fakeEntry is a block report as the fake received it: a full one
@@ -137,7 +168,7 @@ func (f *fakeNameNode) Heartbeat(ctx context.Context, req *protocol.HeartbeatReq
 		f.heartbeats = append(f.heartbeats, req)
 		cmds := f.commands[req.NodeId]
 		delete(f.commands, req.NodeId)
-		return &protocol.HeartbeatResponse{Commands: cmds}, nil
+		return &protocol.HeartbeatResponse{Commands: cmds, Term: f.term, Leader: f.leader}, nil
 	}
 	if len(req.AckedCommands) > 0 && f.dropAcks > 0 {
 		f.dropAcks--
@@ -171,12 +202,15 @@ func (f *fakeNameNode) Heartbeat(ctx context.Context, req *protocol.HeartbeatReq
 	if f.ackLate {
 		takeAcks()
 	}
-	return &protocol.HeartbeatResponse{Commands: out}, nil
+	return &protocol.HeartbeatResponse{Commands: out, Term: f.term, Leader: f.leader}, nil
 }
 
 func (f *fakeNameNode) CommitBlockSynchronization(ctx context.Context, req *protocol.CommitBlockSynchronizationRequest) (*protocol.CommitBlockSynchronizationResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.notLeader {
+		return nil, f.notLeaderErr("namenode.CommitBlockSynchronization")
+	}
 	f.commits = append(f.commits, req)
 	return &protocol.CommitBlockSynchronizationResponse{}, nil
 }
@@ -207,6 +241,9 @@ func (f *fakeNameNode) IncrementalBlockReport(ctx context.Context, req *protocol
 func (f *fakeNameNode) ReportBadBlocks(ctx context.Context, req *protocol.ReportBadBlocksRequest) (*protocol.ReportBadBlocksResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.notLeader {
+		return nil, f.notLeaderErr("namenode.ReportBadBlocks")
+	}
 	f.bad = append(f.bad, req.Blocks...)
 	return &protocol.ReportBadBlocksResponse{}, nil
 }

@@ -3,6 +3,7 @@ package datanode
 import (
 	"context"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/cairn-fs/cairn"
@@ -241,17 +242,15 @@ func (n *nnSession) recoverBlock(ctx context.Context, b cairn.Block, nodes []cai
 
 // replicaDamaged stops serving a finalized replica found damaged (by
 // the scanner, or a read that found its files missing or short) and
-// queues a report of it to each NameNode, which has it replaced and then
-// deleted. inc is the incarnation of the replica that was read (see
-// store.markBad).
+// queues a report of it to the leader NameNode, which has it replaced
+// and then deleted. inc is the incarnation of the replica that was
+// read (see store.markBad).
 func (d *DataNode) replicaDamaged(b cairn.Block, inc uint64, reason string) {
 	if !d.store.markBad(b, inc) {
 		return
 	}
 	d.log.Warn("replica damaged: no longer served, reported to the namenode", "block", blockName(b), "reason", reason)
-	for _, s := range d.sessions {
-		s.ibr.addBad(b, reason)
-	}
+	d.reportBad(b, reason)
 }
 
 // badReport is a damaged replica to tell the NameNode of.
@@ -260,43 +259,96 @@ type badReport struct {
 	reason string
 }
 
-func (q *ibrQueue) addBad(b cairn.Block, reason string) {
+// badQueue holds the reports of damaged replicas not yet taken by a
+// NameNode; reportBadLoop sends them.
+type badQueue struct {
+	mu      sync.Mutex
+	pending []badReport
+	wake    chan struct{} // capacity 1: a report was added
+}
+
+// reportBad queues a report of the local replica of b as damaged, for
+// the leader NameNode (see reportBadLoop).
+func (d *DataNode) reportBad(b cairn.Block, reason string) {
+	q := &d.bad
 	q.mu.Lock()
-	q.bad = append(q.bad, badReport{b, reason})
+	q.pending = append(q.pending, badReport{b, reason})
 	q.mu.Unlock()
 	q.signal()
 }
 
-func (q *ibrQueue) takeBad() []badReport {
+func (q *badQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *badQueue) take() []badReport {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := q.bad
-	q.bad = nil
+	out := q.pending
+	q.pending = nil
 	return out
 }
 
-func (q *ibrQueue) putBackBad(bad []badReport) {
+func (q *badQueue) putBack(bad []badReport) {
 	q.mu.Lock()
-	q.bad = append(bad, q.bad...)
+	q.pending = append(bad, q.pending...)
 	q.mu.Unlock()
 }
 
-// sendBad reports the damaged replicas in the session's queue to its
-// NameNode.
-func (n *nnSession) sendBad(ctx context.Context) error {
-	bad := n.ibr.takeBad()
+// reportBadLoop sends the reports of damaged replicas as they are
+// queued, to the leader NameNode (toLeader), and retries with backoff
+// until a NameNode takes them or ctx ends.
+func (d *DataNode) reportBadLoop(ctx context.Context) {
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.bad.wake:
+		case <-time.After(time.Second):
+		}
+		err := d.sendBad(ctx)
+		if err == nil {
+			failures = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if failures == 0 {
+			d.log.Warn("cannot report damaged replicas; retrying", "err", err)
+		}
+		failures++
+		if !sleep(ctx, d.cfg.backoff(failures)) {
+			return
+		}
+		// Try again without waiting for a new report.
+		d.bad.signal()
+	}
+}
+
+// sendBad reports the damaged replicas queued, in one ReportBadBlocks,
+// to the leader NameNode (toLeader); they are queued again if no
+// NameNode takes them.
+func (d *DataNode) sendBad(ctx context.Context) error {
+	bad := d.bad.take()
 	if len(bad) == 0 {
 		return nil
 	}
 	req := &protocol.ReportBadBlocksRequest{}
 	for _, b := range bad {
-		req.Blocks = append(req.Blocks, &protocol.BadBlock{Block: protocol.BlockToProto(b.block), NodeId: string(n.d.ID()), Reason: b.reason})
+		req.Blocks = append(req.Blocks, &protocol.BadBlock{Block: protocol.BlockToProto(b.block), NodeId: string(d.ID()), Reason: b.reason})
 	}
-	cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
-	defer cancel()
-	if _, err := n.cl.ReportBadBlocks(cctx, req); err != nil {
-		n.ibr.putBackBad(bad)
-		return protocol.FromStatus("datanode.ReportBadBlocks", n.addr, err)
+	const op = "datanode.ReportBadBlocks"
+	err := d.toLeader(ctx, op, func(ctx context.Context, s *nnSession) error {
+		_, err := s.cl.ReportBadBlocks(ctx, req)
+		return protocol.FromStatus(op, s.addr, err)
+	})
+	if err != nil {
+		d.bad.putBack(bad)
 	}
-	return nil
+	return err
 }

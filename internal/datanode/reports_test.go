@@ -319,3 +319,94 @@ func TestFullReportNeverOvertakesIncremental(t *testing.T) {
 		}
 	}
 }
+
+func TestIBRQueueBound(t *testing.T) {
+	q := newIBRQueue()
+	q.max = 3
+	ev := func(id cairn.BlockID) replicaEvent {
+		return replicaEvent{kind: evReceived, block: cairn.Block{ID: id, GenStamp: 1}}
+	}
+	for id := range cairn.BlockID(3) {
+		q.add(ev(id))
+	}
+	if q.len() != 3 || q.owesFull() {
+		t.Fatalf("queue at its bound: %d events, owes a full report %v; want 3, false", q.len(), q.owesFull())
+	}
+	q.add(ev(1)) // supersedes, does not grow
+	if q.len() != 3 || q.owesFull() {
+		t.Fatalf("after an event superseding one: %d events, owes a full report %v; want 3, false", q.len(), q.owesFull())
+	}
+	q.add(ev(3))
+	if q.len() != 0 || !q.owesFull() {
+		t.Fatalf("past its bound: %d events, owes a full report %v; want 0, true", q.len(), q.owesFull())
+	}
+	if !q.takeFull() || q.takeFull() {
+		t.Errorf("takeFull does not report the full report owed once")
+	}
+	// Events put back after a failed send count too.
+	q.add(ev(10))
+	q.add(ev(11))
+	evs := q.take()
+	q.add(ev(12))
+	q.add(ev(13))
+	q.putBack(evs)
+	if q.len() != 0 || !q.owesFull() {
+		t.Errorf("put back past its bound: %d events, owes a full report %v; want 0, true", q.len(), q.owesFull())
+	}
+}
+
+// A NameNode unreachable while more replicas change than its queue
+// holds gets a full block report once back, in place of the events
+// dropped.
+func TestIBRQueueOverflowSendsAFullReport(t *testing.T) {
+	nn1 := startFakeNameNode(t, "c")
+	nn2 := &fakeNameNode{cluster: "c", commands: make(map[string][]*protocol.Command)}
+	var stop2 func()
+	nn2.addr, stop2 = serveFake(t, nn2, "")
+	n := startNodeWith(t, Config{NameNode: nn1.addr + "," + nn2.addr})
+	waitFor(t, nn2.check(func() bool { return len(nn2.reports) > 0 && len(nn2.heartbeats) > 0 }), "registration with NameNode 2")
+	s2 := n.dn.sessions[1]
+	s2.ibr.mu.Lock()
+	s2.ibr.max = 2
+	s2.ibr.mu.Unlock()
+
+	stop2()
+	nn2.mu.Lock()
+	reports := len(nn2.reports)
+	nn2.mu.Unlock()
+	var written []cairn.Block
+	for i := range 4 {
+		b := cairn.Block{ID: cairn.BlockID(970 + i), GenStamp: 1, Len: 4}
+		writeBlock(t, b, pipelineOf(n), []byte("data"))
+		written = append(written, b)
+	}
+	waitFor(t, nn1.check(func() bool {
+		for _, b := range written {
+			if !hasBlock(nn1.received, b) {
+				return false
+			}
+		}
+		return true
+	}), "NameNode 1 told of every replica")
+	if !s2.ibr.owesFull() {
+		t.Fatalf("the queue of NameNode 2 holds %d events past its bound of 2, owes no full report", s2.ibr.len())
+	}
+
+	serveFake(t, nn2, nn2.addr)
+	waitFor(t, nn2.check(func() bool { return len(nn2.reports) > reports }), "a full report to NameNode 2 once back")
+	held := blockSet(n.dn.Blocks())
+	waitFor(t, func() bool { return sameView(nn2.view(), held) }, "NameNode 2 knows what the node holds")
+	// Each write queues one event (received supersedes receiving): the
+	// third write's overflows the bound of 2 and drops the first two,
+	// which NameNode 2 learns of from the full report alone.
+	nn2.mu.Lock()
+	defer nn2.mu.Unlock()
+	for _, b := range written[:2] {
+		if hasBlock(nn2.received, b) {
+			t.Errorf("NameNode 2 was sent %v incrementally, dropped from the queue", b)
+		}
+	}
+	if len(nn2.registers) != 1 {
+		t.Errorf("NameNode 2 saw %d registrations; the full report came from a new one, not the overflow", len(nn2.registers))
+	}
+}

@@ -95,6 +95,7 @@ func (d *DataNode) serveStatus(w http.ResponseWriter, r *http.Request) {
 	addr := d.addr
 	d.mu.Unlock()
 	state := d.nameNodeState()
+	leader, term := d.NameNodeLeader()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{
 		"nodeID":          id,
@@ -102,6 +103,8 @@ func (d *DataNode) serveStatus(w http.ResponseWriter, r *http.Request) {
 		"addr":            addr,
 		"namenode":        strings.Join(d.cfg.nameNodes(), ","),
 		"namenodeState":   state,
+		"namenodeLeader":  leader,
+		"namenodeTerm":    term,
 		"dirs":            d.store.healthyDirs(),
 		"failedVolumes":   failed,
 		"blocks":          n,
