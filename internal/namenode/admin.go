@@ -31,8 +31,15 @@ type BadBlock struct {
 
 // ReportBadBlocks marks replicas corrupt: they are no longer given to
 // readers nor counted as live, and are deleted if good replicas remain.
-// Unknown blocks and nodes are ignored.
+// Unknown blocks and nodes are ignored. Only the leader takes them (it
+// orders the deletion and the new copy; the other members learn of the
+// replica's deletion from its DataNode's reports): a member that does
+// not lead refuses with NotLeader, so that the reporter goes on to the
+// leader instead of its report being lost.
 func (s *Server) ReportBadBlocks(ctx context.Context, bad []BadBlock) error {
+	if s.servingTerm() == 0 {
+		return s.notLeader()
+	}
 	for _, bb := range bad {
 		d := s.reg.lookup(bb.Node)
 		if d == nil {

@@ -203,6 +203,9 @@ func TestGroupFailover(t *testing.T) {
 	}
 	_, err = g.srv[f].Mkdirs(bg, "/b", 0o755, true, "", "")
 	wantKind(t, "Mkdirs on a follower", err, cairn.NotLeader)
+	// Reports of corrupt replicas too, so that the reporter goes on to
+	// the leader.
+	wantKind(t, "ReportBadBlocks on a follower", g.srv[f].ReportBadBlocks(bg, nil), cairn.NotLeader)
 
 	// The leader dies: another member leads, with /a.
 	g.kill(l)
