@@ -17,6 +17,7 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	pb "github.com/cairn-fs/cairn/internal/protocol"
+	"github.com/cairn-fs/cairn/internal/webui"
 )
 
 // Administration of a NameNode group (cairn admin ha): its status as a
@@ -428,6 +429,60 @@ func checkMemberAddr(addr string) error {
 		return errf(cairn.Invalid, "bad member address %q: want a host its peers can reach", addr)
 	}
 	return nil
+}
+
+// Leadership says, for the web UI's banner, whether this NameNode is a
+// group member that does not lead, and who does.
+func (w webSource) Leadership() webui.Leadership {
+	s := w.s
+	state := s.rn.raft.State()
+	if !s.cfg.group() || state == raft.Leader {
+		return webui.Leadership{}
+	}
+	_, id := s.rn.raft.LeaderWithID()
+	return webui.Leadership{Follower: true, State: strings.ToLower(state.String()), Leader: string(id), LeaderHTTP: s.cfg.PeerHTTPAddrs[string(id)]}
+}
+
+// webGroup is the group for the web UI's overview: HAStatus, with each
+// member's web address and lag; nil for a NameNode alone, or when the
+// status cannot be had.
+func (s *Server) webGroup(ctx context.Context) *webui.Group {
+	if !s.cfg.group() {
+		return nil
+	}
+	st, err := s.HAStatus(ctx)
+	if err != nil {
+		s.log.Debug("web overview: no group status", "err", err)
+		return nil
+	}
+	g := &webui.Group{Leader: st.Leader, Term: st.Term, Self: st.Self, Failovers: st.Failovers, Members: []webui.GroupMember{}}
+	var leaderLast uint64
+	leaderKnown := false
+	for _, m := range st.Members {
+		if m.Address == st.Leader && m.State == cairn.HALeader {
+			leaderLast, leaderKnown = m.LastIndex, true
+		}
+	}
+	for _, m := range st.Members {
+		gm := webui.GroupMember{
+			Address:       m.Address,
+			HTTPAddr:      s.cfg.PeerHTTPAddrs[m.Address],
+			State:         m.State,
+			Voter:         m.Voter,
+			LastIndex:     m.LastIndex,
+			AppliedIndex:  m.AppliedIndex,
+			Lag:           -1,
+			LastContactMs: m.LastContactMs,
+		}
+		if leaderKnown && m.State != cairn.HAUnreachable {
+			// The members answered at slightly different moments: a
+			// follower may have applied past what the leader's answer
+			// said it had.
+			gm.Lag = max(0, int64(leaderLast)-int64(m.AppliedIndex))
+		}
+		g.Members = append(g.Members, gm)
+	}
+	return g
 }
 
 // The group's metrics, read at each scrape from raft (nothing crosses

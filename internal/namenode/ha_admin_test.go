@@ -331,3 +331,36 @@ func scrapeMetrics(t *testing.T, s *Server) []string {
 	}
 	return lines
 }
+
+func TestHAWebPages(t *testing.T) {
+	web := func(addr string) string { return "web." + addr }
+	g := startGroup(t, 3, func(cfg *Config) {
+		cfg.PeerHTTPAddrs = make(map[string]string)
+		for _, p := range cfg.Peers {
+			cfg.PeerHTTPAddrs[p] = web(p)
+		}
+	})
+	l := g.leader()
+	f := (l + 1) % 3
+	page := func(i int, url string) (int, string) {
+		w := httptest.NewRecorder()
+		g.srv[i].HTTPHandler().ServeHTTP(w, httptest.NewRequest("GET", url, nil))
+		return w.Code, w.Body.String()
+	}
+	banner := `This NameNode is a follower; the leader is <a class="mono" href="http://` + web(g.addrs[l]) + `/">` + g.addrs[l] + `</a>.`
+	code, body := page(f, "/")
+	if code != 200 || !strings.Contains(body, banner) {
+		t.Errorf("the overview of a follower = %d, lacks %q:\n%s", code, banner, body)
+	}
+	for _, a := range g.addrs {
+		if !strings.Contains(body, `data-member="`+a+`"`) || !strings.Contains(body, `href="http://`+web(a)+`/">`+a+`</a>`) {
+			t.Errorf("the overview of a follower does not list member %s with a link to its web address", a)
+		}
+	}
+	if code, body := page(f, "/browse?path=%2F"); code != 503 || !strings.Contains(body, banner) {
+		t.Errorf("browse on a follower = %d, want 503 with the banner:\n%s", code, body)
+	}
+	if code, body := page(l, "/"); code != 200 || strings.Contains(body, "lead-banner") || !strings.Contains(body, `id="group"`) {
+		t.Errorf("the overview of the leader = %d: want the group, no banner:\n%s", code, body)
+	}
+}
