@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -162,31 +163,31 @@ func (s *Server) probeMember(ctx context.Context, m cairn.HAMember) cairn.HAMemb
 
 // peerHAStatus asks the member at addr for its own entry.
 func (s *Server) peerHAStatus(ctx context.Context, addr string) (*pb.HAStatusResponse, error) {
-	c, done, err := s.peerAdmin(addr)
+	cc, done, err := s.peerConn(addr)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return c.HAStatus(ctx, &pb.HAStatusRequest{SelfOnly: true})
+	return pb.NewAdminProtocolClient(cc).HAStatus(ctx, &pb.HAStatusRequest{SelfOnly: true})
 }
 
-// peerAdmin returns an AdminProtocol client of the member at addr, and
-// what to call when done with it. A member whose Raft rides its gRPC
-// server shares Raft's connection to the peer; otherwise (a test's
-// in-memory Raft transport) the connection is made for the call.
-func (s *Server) peerAdmin(addr string) (pb.AdminProtocolClient, func(), error) {
+// peerConn returns a gRPC connection to the member at addr, and what
+// to call when done with it. A member whose Raft rides its gRPC server
+// shares Raft's connection to the peer; otherwise (a test's in-memory
+// Raft transport) the connection is made for the call.
+func (s *Server) peerConn(addr string) (grpc.ClientConnInterface, func(), error) {
 	if s.rn.layer != nil {
 		cc, err := s.rn.layer.peer(addr)
 		if err != nil {
 			return nil, nil, err
 		}
-		return pb.NewAdminProtocolClient(cc), func() {}, nil
+		return cc, func() {}, nil
 	}
 	cc, err := s.cfg.Transport.NewGRPCClient(addr)
 	if err != nil {
 		return nil, nil, err
 	}
-	return pb.NewAdminProtocolClient(cc), func() { cc.Close() }, nil
+	return cc, func() { cc.Close() }, nil
 }
 
 // HAAddMember adds the NameNode at addr (its RPC address, which names
@@ -230,18 +231,34 @@ func (s *Server) HAAddMember(ctx context.Context, addr string, nonvoter bool) er
 	return nil
 }
 
-// checkJoiner checks that a NameNode answers at addr as a group member
-// named addr, so that a mistyped address does not become a voter that
-// never votes.
+// checkJoiner checks that the NameNode at addr may join: it answers
+// there as a group member named addr, belongs to no group yet, and has
+// this group's cluster ID (DataNodes refuse a NameNode of another), so
+// that a mistyped address does not become a voter that never votes.
 func (s *Server) checkJoiner(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, haProbeTimeout)
 	defer cancel()
-	resp, err := s.peerHAStatus(ctx, addr)
+	cc, done, err := s.peerConn(addr)
+	if err != nil {
+		return errf(cairn.Unavailable, "cannot reach %s: %v", addr, err)
+	}
+	defer done()
+	st, err := pb.NewAdminProtocolClient(cc).HAStatus(ctx, &pb.HAStatusRequest{SelfOnly: true})
 	if err != nil {
 		return errf(cairn.Unavailable, "no NameNode answers at %s (start it with --join first): %v", addr, status.Convert(err).Message())
 	}
-	if resp.GetSelf() != addr {
-		return errf(cairn.Invalid, "the NameNode at %s is not started as a group member named %s (it calls itself %q); start it with --rpc-addr %s --join", addr, addr, resp.GetSelf(), addr)
+	switch ms := st.GetMembers(); {
+	case st.GetSelf() != addr:
+		return errf(cairn.Invalid, "the NameNode at %s is not started as a group member named %s (it calls itself %q); start it with --rpc-addr %s --join", addr, addr, st.GetSelf(), addr)
+	case st.GetLeader() != "" || len(ms) > 0 && ms[0].GetVoter():
+		return errf(cairn.Invalid, "the NameNode at %s is a member of a group already (its leader is %q); start it with --join on a fresh directory", addr, st.GetLeader())
+	}
+	d, err := pb.NewClientProtocolClient(cc).GetServerDefaults(ctx, &pb.GetServerDefaultsRequest{})
+	if err != nil {
+		return errf(cairn.Unavailable, "ask %s for its cluster ID: %v", addr, status.Convert(err).Message())
+	}
+	if id := cairn.ClusterID(d.GetClusterId()); id != s.clusterID {
+		return errf(cairn.Invalid, "the NameNode at %s was formatted for cluster %s, this group is cluster %s; start it on a fresh directory with --cluster-id %s", addr, id, s.clusterID, s.clusterID)
 	}
 	return nil
 }
@@ -294,9 +311,9 @@ func (s *Server) removeAt(ctx context.Context, leader, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, haLeaderWait)
 	defer cancel()
 	for {
-		c, done, err := s.peerAdmin(leader)
+		cc, done, err := s.peerConn(leader)
 		if err == nil {
-			_, err = c.HARemoveMember(ctx, &pb.HARemoveMemberRequest{Address: addr})
+			_, err = pb.NewAdminProtocolClient(cc).HARemoveMember(ctx, &pb.HARemoveMemberRequest{Address: addr})
 			done()
 			err = pb.FromStatus("ha remove", addr, err)
 		}

@@ -13,8 +13,9 @@ import (
 )
 
 // join starts a new member with a fresh directory that waits to be
-// added to the group (Config.Join), and returns its index.
-func (g *testGroup) join() int {
+// added to the group (Config.Join), and returns its index. adjust, if
+// not nil, changes its Config.
+func (g *testGroup) join(adjust func(*Config)) int {
 	g.t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,6 +37,9 @@ func (g *testGroup) join() int {
 	}
 	cfg.HeartbeatTimeout = 200 * time.Millisecond
 	cfg.ElectionTimeout = 200 * time.Millisecond
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	g.addrs = append(g.addrs, cfg.RPCAddr)
 	g.dirs = append(g.dirs, dir)
 	g.cfgs = append(g.cfgs, cfg)
@@ -203,9 +207,22 @@ func TestHARemoveAndAddMembers(t *testing.T) {
 		t.Fatalf("Mkdirs with two members = %v", err)
 	}
 
+	// Not any NameNode may join: one of another cluster, or of another
+	// group, is refused.
+	other := g.join(func(cfg *Config) { cfg.ClusterID = "CID-other" })
+	if err := g.srv[l].HAAddMember(bg, g.addrs[other], false); cairn.KindOf(err) != cairn.Invalid || !strings.Contains(err.Error(), "--cluster-id") {
+		t.Errorf("HAAddMember of a NameNode of another cluster = %v, want Invalid naming --cluster-id", err)
+	}
+	g.kill(other)
+	og := startGroup(t, 1, nil)
+	og.leader()
+	if err := g.srv[l].HAAddMember(bg, og.addrs[0], false); cairn.KindOf(err) != cairn.Invalid || !strings.Contains(err.Error(), "member of a group already") {
+		t.Errorf("HAAddMember of a member of another group = %v, want Invalid", err)
+	}
+
 	// A new member joins, first as a nonvoter, then as a voter, and
 	// catches up with the namespace made before it joined.
-	n := g.join()
+	n := g.join(nil)
 	if st := g.haStatus(n); len(st.Members) != 1 || st.Members[0].Voter || st.Leader != "" {
 		t.Errorf("status of a joiner not added yet = %+v, want itself alone, not a voter, no leader", st)
 	}
