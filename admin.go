@@ -120,3 +120,42 @@ type FsckReport struct {
 
 	FileDetails []FsckFile // filled in as the options asked
 }
+
+// The states of a member of a NameNode group in an HAStatus.
+const (
+	HALeader      = "leader"
+	HAFollower    = "follower"
+	HACandidate   = "candidate"
+	HAUnreachable = "unreachable" // the member asked could not reach it
+)
+
+// HAStatus is the state of a NameNode group (HA) as the member asked
+// sees it. A NameNode alone answers a group of one, which it leads.
+// The JSON form (the field tags) is what 'cairn admin ha status --json'
+// prints: a contract with scripts, never rename the tags.
+type HAStatus struct {
+	// Leader is the leader's RPC address; empty if none is known.
+	Leader  string     `json:"leader"`
+	Term    uint64     `json:"term"`
+	Members []HAMember `json:"members"`
+	// Self is the RPC address of the member that answered.
+	Self string `json:"-"`
+	// Failovers counts the leadership changes the member that answered
+	// has seen since it started.
+	Failovers uint64 `json:"-"`
+}
+
+// HAMember is one member of a NameNode group.
+type HAMember struct {
+	Address string `json:"address"` // its RPC address
+	ID      string `json:"id"`      // its Raft server ID (in a group, its RPC address)
+	// State is leader, follower or candidate as the member says of
+	// itself, or unreachable.
+	State        string `json:"state"`
+	LastIndex    uint64 `json:"last_index"`    // the last entry of its Raft log
+	AppliedIndex uint64 `json:"applied_index"` // the last entry it has applied
+	// LastContactMs is the milliseconds since the member last heard
+	// from the leader: 0 for the leader, -1 when unknown.
+	LastContactMs int64 `json:"last_contact_ms"`
+	Voter         bool  `json:"voter"` // it votes (else it only follows the log)
+}

@@ -16,10 +16,11 @@ import (
 // newAdminCmd builds 'cairn admin' and its subcommands.
 func newAdminCmd(e *env) *cobra.Command {
 	r := &remote{e: e}
-	cmd := newGroupCmd("admin", "Administer the cluster (report, fsck, safemode, decommission)")
+	cmd := newGroupCmd("admin", "Administer the cluster (report, fsck, safemode, decommission, ha)")
 	r.addFlags(cmd)
 	cmd.AddCommand(newReportCmd(r), newFsckCmd(r), newSafeModeCmd(r))
 	cmd.AddCommand(newDecommissionCmd(r), newRecommissionCmd(r))
+	cmd.AddCommand(newHACmd(r))
 	return cmd
 }
 

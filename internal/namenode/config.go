@@ -99,6 +99,11 @@ type Config struct {
 	// RPCAddr is this member's address among Peers; required with
 	// Peers.
 	RPCAddr string
+	// PeerHTTPAddrs maps the RPC addresses of the members of a group
+	// to their web addresses (host:port), for the web UI's links to the
+	// leader and the other members; nil: the web UI names them by RPC
+	// address, without links.
+	PeerHTTPAddrs map[string]string
 	// Join starts a member with a fresh directory that does not
 	// bootstrap a group: it waits to be added by the leader (cairn
 	// admin ha add). Ignored when the directory has Raft state.

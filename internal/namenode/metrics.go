@@ -34,7 +34,7 @@ func newNNMetrics(s *Server) *nnMetrics {
 		}),
 	}
 	m.rpc = metrics.NewRPC(m.reg, "namenode")
-	m.reg.MustRegister(m.ops, m.commit, &nnCollector{s: s})
+	m.reg.MustRegister(m.ops, m.commit, &nnCollector{s: s}, &haCollector{s: s})
 	return m
 }
 

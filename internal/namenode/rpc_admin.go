@@ -8,8 +8,9 @@ import (
 
 // adminRPC adapts AdminProtocol to the Server, as clientRPC does
 // ClientProtocol: each method decodes its request, calls the Server
-// method of the same name (admin.go, safemode.go, decommission.go) and
-// encodes the answer, with errors converted by protocol.ToStatus.
+// method of the same name (admin.go, safemode.go, decommission.go,
+// ha_admin.go) and encodes the answer, with errors converted by
+// protocol.ToStatus.
 type adminRPC struct {
 	pb.UnimplementedAdminProtocolServer
 	s *Server
@@ -54,4 +55,38 @@ func (r *adminRPC) Recommission(ctx context.Context, req *pb.RecommissionRequest
 		return nil, pb.ToStatus(err)
 	}
 	return &pb.RecommissionResponse{Datanode: pb.DatanodeStatusToProto(ds)}, nil
+}
+
+func (r *adminRPC) HAStatus(ctx context.Context, req *pb.HAStatusRequest) (*pb.HAStatusResponse, error) {
+	get := r.s.HAStatus
+	if req.GetSelfOnly() {
+		get = r.s.haSelfStatus
+	}
+	st, err := get(ctx)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return pb.HAStatusToProto(st), nil
+}
+
+func (r *adminRPC) HAAddMember(ctx context.Context, req *pb.HAAddMemberRequest) (*pb.HAAddMemberResponse, error) {
+	if err := r.s.HAAddMember(ctx, req.GetAddress(), req.GetNonvoter()); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.HAAddMemberResponse{}, nil
+}
+
+func (r *adminRPC) HARemoveMember(ctx context.Context, req *pb.HARemoveMemberRequest) (*pb.HARemoveMemberResponse, error) {
+	if err := r.s.HARemoveMember(ctx, req.GetAddress()); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.HARemoveMemberResponse{}, nil
+}
+
+func (r *adminRPC) HATransferLeadership(ctx context.Context, req *pb.HATransferLeadershipRequest) (*pb.HATransferLeadershipResponse, error) {
+	leader, err := r.s.HATransferLeadership(ctx, req.GetAddress())
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.HATransferLeadershipResponse{Leader: leader}, nil
 }

@@ -82,6 +82,7 @@ func (w webSource) Overview(ctx context.Context) (webui.Overview, error) {
 		o.Version += " (" + rev + ")"
 	}
 	o.RaftState, o.RaftLeader = s.RaftState()
+	o.Group = s.webGroup(ctx)
 	for _, d := range rep.Datanodes {
 		switch d.State {
 		case "live":

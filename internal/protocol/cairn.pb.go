@@ -577,7 +577,11 @@ func (x *RaftFrame) GetData() []byte {
 }
 
 type HAStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// self_only asks for the answering member's own entry only (members
+	// holds just that member), without it asking the other members: what
+	// a member asks its peers when it assembles a status.
+	SelfOnly      bool `protobuf:"varint,1,opt,name=self_only,json=selfOnly,proto3" json:"self_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -610,6 +614,13 @@ func (x *HAStatusRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use HAStatusRequest.ProtoReflect.Descriptor instead.
 func (*HAStatusRequest) Descriptor() ([]byte, []int) {
 	return file_cairn_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *HAStatusRequest) GetSelfOnly() bool {
+	if x != nil {
+		return x.SelfOnly
+	}
+	return false
 }
 
 type HAStatusResponse struct {
@@ -5715,8 +5726,9 @@ const file_cairn_proto_rawDesc = "" +
 	"\vleader_hint\x18\x04 \x01(\tR\n" +
 	"leaderHint\"\x1f\n" +
 	"\tRaftFrame\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data\"\x11\n" +
-	"\x0fHAStatusRequest\"\x9e\x01\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\".\n" +
+	"\x0fHAStatusRequest\x12\x1b\n" +
+	"\tself_only\x18\x01 \x01(\bR\bselfOnly\"\x9e\x01\n" +
 	"\x10HAStatusResponse\x12\x16\n" +
 	"\x06leader\x18\x01 \x01(\tR\x06leader\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12,\n" +

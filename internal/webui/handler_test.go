@@ -52,6 +52,69 @@ func (fakeNameNode) File(_ context.Context, p string) (File, error) {
 	return File{}, cairn.E("stat", p, cairn.NotExist)
 }
 
+func (fakeNameNode) Leadership() Leadership { return Leadership{} }
+
+// followerNameNode is fakeNameNode as a follower of a group of three,
+// one of which is unreachable; its lists refuse as a follower does.
+type followerNameNode struct{ fakeNameNode }
+
+func (f followerNameNode) Overview(ctx context.Context) (Overview, error) {
+	o, err := f.fakeNameNode.Overview(ctx)
+	o.RaftState = "Follower"
+	o.Group = &Group{Leader: "10.0.0.1:8020", Term: 4, Self: "10.0.0.2:8020", Members: []GroupMember{
+		{Address: "10.0.0.1:8020", HTTPAddr: "10.0.0.1:9870", State: "leader", Voter: true, LastIndex: 120, AppliedIndex: 120, Lag: 0},
+		{Address: "10.0.0.2:8020", State: "follower", Voter: true, LastIndex: 120, AppliedIndex: 113, Lag: 7, LastContactMs: 35},
+		{Address: "10.0.0.3:8020", State: "unreachable", Voter: false, Lag: -1, LastContactMs: -1},
+	}}
+	return o, err
+}
+
+func (followerNameNode) List(_ context.Context, p string) (Listing, error) {
+	return Listing{}, cairn.E("list", p, cairn.NotLeader)
+}
+
+func (followerNameNode) File(_ context.Context, p string) (File, error) {
+	return File{}, cairn.E("stat", p, cairn.NotLeader)
+}
+
+func (followerNameNode) Leadership() Leadership {
+	return Leadership{Follower: true, State: "follower", Leader: "10.0.0.1:8020", LeaderHTTP: "10.0.0.1:9870"}
+}
+
+func TestFollowerPagesNameTheLeader(t *testing.T) {
+	h := NameNodeHandler(followerNameNode{}, nil)
+	banner := `This NameNode is a follower; the leader is <a class="mono" href="http://10.0.0.1:9870/">10.0.0.1:8020</a>.`
+	for _, tt := range []struct {
+		url   string
+		code  int
+		wants []string
+	}{
+		{"/", http.StatusOK, []string{banner, `id="group"`, `data-member="10.0.0.2:8020"`, "10.0.0.2:8020 (this)",
+			`<span class="pill unreachable">unreachable</span>`, `<td class="num">7</td>`, "35ms ago", `href="http://10.0.0.1:9870/">10.0.0.1:8020</a>`}},
+		{"/datanodes", http.StatusOK, []string{banner}},
+		{"/browse?path=/data", http.StatusServiceUnavailable, []string{banner, "not the leader"}},
+	} {
+		w := get(t, h, tt.url)
+		if w.Code != tt.code {
+			t.Errorf("GET %s on a follower = %d, want %d", tt.url, w.Code, tt.code)
+		}
+		for _, want := range tt.wants {
+			if !strings.Contains(w.Body.String(), want) {
+				t.Errorf("GET %s on a follower lacks %q:\n%s", tt.url, want, w.Body.String())
+			}
+		}
+	}
+	var o map[string]any
+	if w := get(t, h, "/api/overview"); json.Unmarshal(w.Body.Bytes(), &o) != nil || o["group"] == nil {
+		t.Errorf("GET /api/overview on a group member lacks the group: %s", w.Body.String())
+	}
+	// A NameNode alone shows neither.
+	w := get(t, NameNodeHandler(fakeNameNode{}, nil), "/")
+	if body := w.Body.String(); strings.Contains(body, "lead-banner") || strings.Contains(body, `id="group"`) {
+		t.Errorf("the overview of a NameNode alone shows a banner or a group:\n%s", body)
+	}
+}
+
 func get(t *testing.T, h http.Handler, url string) *httptest.ResponseRecorder {
 	t.Helper()
 	w := httptest.NewRecorder()

@@ -17,6 +17,22 @@ type NameNode interface {
 	// File describes the file or directory at path, with the blocks and
 	// their locations for a file.
 	File(ctx context.Context, path string) (File, error)
+	// Leadership says whether the NameNode is a member of a group that
+	// does not lead, and who does: every page of such a member says so.
+	Leadership() Leadership
+}
+
+// Leadership is what the pages of a NameNode group's member that does
+// not lead say about it.
+type Leadership struct {
+	// Follower is true on a member of a group that does not lead.
+	Follower bool `json:"follower"`
+	// State is its Raft state: follower or candidate.
+	State string `json:"state"`
+	// Leader is the leader's RPC address; empty if none is known.
+	Leader string `json:"leader"`
+	// LeaderHTTP is the leader's web address (host:port), if known.
+	LeaderHTTP string `json:"leaderHTTP"`
 }
 
 // DataNode is what a DataNode's page needs of it.
@@ -53,6 +69,9 @@ type Overview struct {
 	// Candidate or Shutdown.
 	RaftState  string `json:"raftState"`
 	RaftLeader string `json:"raftLeader"`
+	// Group is the NameNode group, as this member sees it; nil for a
+	// NameNode alone.
+	Group *Group `json:"group,omitempty"`
 
 	CapacityBytes  int64 `json:"capacityBytes"`
 	UsedBytes      int64 `json:"usedBytes"`
@@ -76,6 +95,35 @@ type Overview struct {
 
 // UsedPercent is the share of the capacity used, 0 to 100.
 func (o Overview) UsedPercent() float64 { return percent(o.UsedBytes, o.CapacityBytes) }
+
+// Group is a NameNode group (HA) as one member sees it.
+type Group struct {
+	Leader string `json:"leader"` // the leader's RPC address; empty if none is known
+	Term   uint64 `json:"term"`
+	Self   string `json:"self"` // the RPC address of the member that answers
+	// Failovers counts the leadership changes this member has seen
+	// since it started.
+	Failovers uint64        `json:"failovers"`
+	Members   []GroupMember `json:"members"`
+}
+
+// GroupMember is one member of a NameNode group.
+type GroupMember struct {
+	Address  string `json:"address"`  // its RPC address
+	HTTPAddr string `json:"httpAddr"` // its web address, if known
+	// State is leader, follower or candidate as the member says of
+	// itself, or unreachable.
+	State        string `json:"state"`
+	Voter        bool   `json:"voter"`
+	LastIndex    uint64 `json:"lastIndex"`
+	AppliedIndex uint64 `json:"appliedIndex"`
+	// Lag is the leader's last log entry less the member's last applied
+	// one; -1 when either is unknown.
+	Lag int64 `json:"lag"`
+	// LastContactMs is the milliseconds since the member last heard
+	// from the leader: 0 for the leader, -1 when unknown.
+	LastContactMs int64 `json:"lastContactMs"`
+}
 
 // DataNodeRow is one DataNode as the NameNode sees it.
 type DataNodeRow struct {

@@ -38,6 +38,7 @@ func parsePages() map[string]*template.Template {
 		"bytes":   HumanBytes,
 		"pct":     func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
 		"ago":     humanAge,
+		"ms":      humanMillis,
 		"time":    func(t time.Time) string { return formatTime(t) },
 		"percent": percent,
 		"crumbs":  crumbs,
@@ -59,7 +60,10 @@ type page struct {
 	Page  string // the template's name, for the script
 	Nav   string // the active tab: overview, datanodes, browse; "" for none
 	Node  string // "namenode" or "datanode": which navigation to show
-	Data  any
+	// Lead, on the pages of a NameNode group's member that does not
+	// lead, names the leader (a banner above the content); else nil.
+	Lead *Leadership
+	Data any
 }
 
 func render(w http.ResponseWriter, log *slog.Logger, name string, status int, p page) {
@@ -148,6 +152,14 @@ func NameNodeHandler(nn NameNode, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// nnPage renders a NameNode page; nnError its error page.
+	nnPage := func(w http.ResponseWriter, name string, p page) {
+		p.Node, p.Lead = "namenode", leadBanner(nn)
+		render(w, log, name, http.StatusOK, p)
+	}
+	nnError := func(w http.ResponseWriter, err error) {
+		render(w, log, "error", httpStatus(err), page{Title: "Error", Node: "namenode", Lead: leadBanner(nn), Data: err.Error()})
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /assets/", assets())
 	mux.HandleFunc("GET /api/overview", apiHandler(func(ctx context.Context, _ *http.Request) (any, error) {
@@ -193,44 +205,44 @@ func NameNodeHandler(nn NameNode, log *slog.Logger) http.Handler {
 		defer cancel()
 		o, err := nn.Overview(ctx)
 		if err != nil {
-			errorPage(w, log, "namenode", err)
+			nnError(w, err)
 			return
 		}
-		render(w, log, "overview", http.StatusOK, page{Title: "Overview", Nav: "overview", Node: "namenode", Data: o})
+		nnPage(w, "overview", page{Title: "Overview", Nav: "overview", Data: o})
 	})
 	mux.HandleFunc("GET /datanodes", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 		defer cancel()
 		rows, err := nn.DataNodes(ctx)
 		if err != nil {
-			errorPage(w, log, "namenode", err)
+			nnError(w, err)
 			return
 		}
-		render(w, log, "datanodes", http.StatusOK, page{Title: "DataNodes", Nav: "datanodes", Node: "namenode", Data: rows})
+		nnPage(w, "datanodes", page{Title: "DataNodes", Nav: "datanodes", Data: rows})
 	})
 	mux.HandleFunc("GET /browse", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 		defer cancel()
 		p, err := pathParam(r)
 		if err != nil {
-			errorPage(w, log, "namenode", err)
+			nnError(w, err)
 			return
 		}
 		f, err := nn.File(ctx, p)
 		if err != nil {
-			errorPage(w, log, "namenode", err)
+			nnError(w, err)
 			return
 		}
 		if !f.IsDir {
-			render(w, log, "file", http.StatusOK, page{Title: p, Nav: "browse", Node: "namenode", Data: f})
+			nnPage(w, "file", page{Title: p, Nav: "browse", Data: f})
 			return
 		}
 		l, err := nn.List(ctx, p)
 		if err != nil {
-			errorPage(w, log, "namenode", err)
+			nnError(w, err)
 			return
 		}
-		render(w, log, "browse", http.StatusOK, page{Title: p, Nav: "browse", Node: "namenode", Data: l})
+		nnPage(w, "browse", page{Title: p, Nav: "browse", Data: l})
 	})
 	return mux
 }
@@ -262,6 +274,15 @@ func downloadTarget(ctx context.Context, nn NameNode, p string) (string, error) 
 		}
 	}
 	return "", cairn.Errorf("download", p, cairn.Unavailable, "no live datanode with a web address")
+}
+
+// leadBanner returns what the banner of a group member that does not
+// lead says, or nil.
+func leadBanner(nn NameNode) *Leadership {
+	if l := nn.Leadership(); l.Follower {
+		return &l
+	}
+	return nil
 }
 
 func errorPage(w http.ResponseWriter, log *slog.Logger, node string, err error) {
@@ -377,6 +398,15 @@ func humanAge(sec float64) string {
 		return strconv.FormatFloat(sec/3600, 'f', 0, 64) + "h"
 	}
 	return strconv.FormatFloat(sec/86400, 'f', 0, 64) + "d"
+}
+
+// humanMillis formats a number of milliseconds as a short age: 35ms
+// under a second, else as humanAge does.
+func humanMillis(ms int64) string {
+	if ms < 1000 {
+		return strconv.FormatInt(ms, 10) + "ms"
+	}
+	return humanAge(float64(ms) / 1000)
 }
 
 func formatTime(t time.Time) string {

@@ -151,6 +151,28 @@
     }).join("");
   }
 
+  // renderGroup rebuilds the NameNode group's table of the overview.
+  function renderGroup(g) {
+    var tb = document.querySelector("#group tbody");
+    if (!g || !tb) return;
+    document.querySelector('[data-group="leader"]').textContent = g.leader || "none known";
+    document.querySelector('[data-group="term"]').textContent = g.term;
+    tb.innerHTML = g.members.map(function (m) {
+      var addr = m.httpAddr ? '<a href="http://' + esc(m.httpAddr) + '/">' + esc(m.address) + "</a>" : esc(m.address);
+      var known = m.state !== "unreachable";
+      var contact = m.state === "leader" || m.lastContactMs < 0 ? "–" :
+        (m.lastContactMs < 1000 ? m.lastContactMs + "ms" : age(m.lastContactMs / 1000)) + " ago";
+      return '<tr class="state-' + esc(m.state) + '" data-member="' + esc(m.address) + '">' +
+        '<td class="mono">' + addr + (m.address === g.self ? " (this)" : "") + "</td>" +
+        '<td><span class="pill ' + esc(m.state) + '">' + esc(m.state) + "</span></td>" +
+        "<td>" + (m.voter ? "yes" : "no") + "</td>" +
+        '<td class="num">' + (known ? m.lastIndex : "–") + "</td>" +
+        '<td class="num">' + (known ? m.appliedIndex : "–") + "</td>" +
+        '<td class="num">' + (m.lag < 0 ? "–" : m.lag) + "</td>" +
+        '<td class="num">' + contact + "</td></tr>";
+    }).join("");
+  }
+
   function renderStatus(s) {
     fill(s);
     document.querySelector("#volumes tbody").innerHTML = s.volumes.map(function (v) {
@@ -166,6 +188,7 @@
     overview: { api: function () { return "/api/overview"; }, update: function (o) {
       o.usedPercent = o.capacityBytes > 0 ? 100 * o.usedBytes / o.capacityBytes : 0;
       fill(o);
+      renderGroup(o.group);
     } },
     datanodes: { api: function () { return "/api/datanodes"; }, update: function (r) { renderNodes(r.datanodes); } },
     browse: { api: function () { return "/api/list?path=" + encodeURIComponent(qs("path")); }, update: renderListing },
