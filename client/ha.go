@@ -21,7 +21,7 @@ type (
 // member answers, as it sees the group; a NameNode alone answers a
 // group of one.
 func (c *Client) HAStatus(ctx context.Context) (HAStatus, error) {
-	resp, err := callAdmin(ctx, c.nn, "ha status", c.nn.addr, &protocol.HAStatusRequest{}, protocol.AdminProtocolClient.HAStatus)
+	resp, err := callAdmin(ctx, c.nn, "ha status", c.nn.list, &protocol.HAStatusRequest{}, protocol.AdminProtocolClient.HAStatus)
 	if err != nil {
 		return HAStatus{}, err
 	}

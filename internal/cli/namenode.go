@@ -122,6 +122,9 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 			}
 		}
 		if cfg.Join {
+			if n.cluster == "" {
+				return usageError("--join needs --cluster-id: the ID of the group to join (cairn admin report shows it)")
+			}
 			cfg.Peers = nil
 		} else if !slices.Contains(peers, n.rpcAddr) {
 			return usageError("--rpc-addr %s is not among --peers %s: a member finds itself in the list by its RPC address", n.rpcAddr, n.peers)

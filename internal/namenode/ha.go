@@ -31,8 +31,8 @@ type leadership struct {
 	// term is the Raft term in which this member was promoted; 0 while
 	// it is not a serving leader.
 	term atomic.Uint64
-	// changes counts leadership changes seen (this member's promotions
-	// and step-downs, and new leaders elsewhere), for the metrics.
+	// changes counts failovers seen: a leader known after another was
+	// (the first election after a start is not one), for the metrics.
 	changes atomic.Uint64
 
 	// verify batches the leadership checks of linearizable reads.
@@ -61,12 +61,18 @@ func (s *Server) leadershipLoop(ctx context.Context) {
 	defer s.rn.raft.DeregisterObserver(o)
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	var last raft.ServerID // the last leader observed
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-obs:
-			s.lead.changes.Add(1)
+		case o := <-obs:
+			if lo, ok := o.Data.(raft.LeaderObservation); ok && lo.LeaderID != "" {
+				if last != "" && lo.LeaderID != last {
+					s.lead.changes.Add(1)
+				}
+				last = lo.LeaderID
+			}
 		case <-t.C:
 		}
 		// The observation says something changed; the state says what.

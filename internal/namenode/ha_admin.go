@@ -518,7 +518,7 @@ var (
 	descRaftLastContact = prometheus.NewDesc("cairn_namenode_raft_last_contact_seconds",
 		"Time since this NameNode last heard from the leader: 0 on the leader, absent on a member that never has.", nil, nil)
 	descRaftLeaderChanges = prometheus.NewDesc("cairn_namenode_raft_leader_changes_total",
-		"Leadership changes this NameNode has seen since it started (its own promotions and step-downs, and new leaders elsewhere).", nil, nil)
+		"Failovers this NameNode has seen since it started: a new leader after another (the first election is not counted).", nil, nil)
 	descRaftMembers = prometheus.NewDesc("cairn_namenode_raft_members",
 		"Members of the NameNode group in this NameNode's Raft configuration, by suffrage (voter, nonvoter).", []string{"suffrage"}, nil)
 )

@@ -146,8 +146,8 @@ func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
 		rn.single = len(servers) == 1 && servers[0].ID == conf.LocalID && !cfg.group()
 		if has && cfg.group() && !inConfiguration(servers, conf.LocalID) && len(servers) > 0 {
 			rn.close()
-			return nil, fmt.Errorf("%s holds the state of another NameNode (its members are %s, and %s is not one): "+
-				"a NameNode alone cannot become a group member by restarting with --peers; see docs/OPERATIONS.md", cfg.Dir, memberList(servers), conf.LocalID)
+			return nil, fmt.Errorf("%s: its log's membership (%s) does not include %s: the member was removed from its group, "+
+				"or the directory is a NameNode alone's, which cannot become a group member by restarting with --peers; see docs/OPERATIONS.md", cfg.Dir, memberList(servers), conf.LocalID)
 		}
 	}
 	return rn, nil

@@ -85,7 +85,7 @@ func TestReportConversionsRoundTrip(t *testing.T) {
 	roundTrip(t, cairn.StorageReport{CapacityBytes: 1000, UsedBytes: 300, RemainingBytes: 600, ActiveTransfers: 3, FailedVolumes: []string{"/data/2"}},
 		StorageReportToProto, StorageReportFromProto)
 	roundTrip(t, cairn.Command{ID: 9, Type: cairn.CommandCopyBlocks, Blocks: []cairn.Block{{ID: 7, GenStamp: 1001, Len: 4000}},
-		Targets: locs, NewGenStamp: 1002}, CommandToProto, CommandFromProto)
+		Targets: locs, NewGenStamp: 1002, Term: 7}, CommandToProto, CommandFromProto)
 	roundTrip(t, cairn.SafeModeStatus{On: true, Manual: true, Reason: "entered manually"},
 		SafeModeStatusToProto, SafeModeStatusFromProto)
 	roundTrip(t, cairn.FsckReport{
