@@ -654,19 +654,30 @@ func (c *Cluster) Close() error {
 			errs = append(errs, closeNode(d.node))
 		}
 	}
-	for i := len(c.nns) - 1; i >= 0; i-- {
-		m := c.nns[i]
+	// The NameNodes close together: a group member's Close waits for
+	// its Raft RPCs in flight, and one to a peer already gone can take
+	// the Raft transport's timeout (10s) to fail, so the members had
+	// better not wait for each other in turn.
+	nnErrs := make([]error, len(c.nns))
+	var wg sync.WaitGroup
+	for i, m := range c.nns {
+		var stop func() error
 		switch {
 		case m.run != nil:
-			errs = append(errs, m.run.stop())
-			m.run = nil
+			stop = m.run.stop
 		case !c.serving && m.nn != nil:
-			errs = append(errs, closeNode(m.node))
+			node := m.node
+			stop = func() error { return closeNode(node) }
 		}
+		m.run = nil
 		m.down = true
+		if stop != nil {
+			wg.Go(func() { nnErrs[i] = stop() })
+		}
 	}
+	wg.Wait()
 	c.serving = true // closed: nothing left unserved to close
-	return errors.Join(errs...)
+	return errors.Join(append(errs, nnErrs...)...)
 }
 
 func closeNode(n Node) error {
