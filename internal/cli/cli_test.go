@@ -118,6 +118,9 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{[]string{"namenode", "--dir", "x", "--log-level", "loud"}, "log level"},
 		{[]string{"datanode", "--dir", " , "}, "--dir is required"},
 		{[]string{"dev", "--datanodes", "0"}, "--datanodes"},
+		{[]string{"dev", "--namenodes", "0"}, "--namenodes"},
+		{[]string{"dev", "--namenodes", "10"}, "--namenodes"},
+		{[]string{"dev", "--namenodes", "3", "--rpc-addr", "127.0.0.1:65534"}, "no room for 3 NameNodes"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

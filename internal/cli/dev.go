@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,8 @@ const (
 	// base-2+10i (9866/9864, 9876/9874, ...), which never meets the
 	// NameNode's 8020 and 9870.
 	devPortStep = 10
+	// maxDevNameNodes bounds --namenodes.
+	maxDevNameNodes = 9
 	// devLiveTimeout bounds the wait for the DataNodes to register.
 	devLiveTimeout = 60 * time.Second
 )
@@ -32,6 +35,7 @@ const (
 type devCmd struct {
 	e           *env
 	dir         string
+	namenodes   int
 	datanodes   int
 	rpcAddr     string
 	httpAddr    string
@@ -46,7 +50,7 @@ type devCmd struct {
 func newDevCmd(e *env) *cobra.Command {
 	d := &devCmd{e: e, logLevel: levelValue(slog.LevelWarn), block: cairn.DefaultBlockSize}
 	cmd := &cobra.Command{
-		Use:   "dev [--dir DIR] [--datanodes N]",
+		Use:   "dev [--dir DIR] [--datanodes N] [--namenodes N]",
 		Short: "Run a NameNode and DataNodes in one process, for development",
 		Long: `Run a whole cluster in one process: a NameNode on 127.0.0.1:8020 (web
 127.0.0.1:9870) and --datanodes DataNodes, DataNode i listening on
@@ -54,20 +58,31 @@ func newDevCmd(e *env) *cobra.Command {
 (9866/9864, 9876/9874, 9886/9884, ...). --datanode-port 0 puts the
 DataNodes on free ports instead.
 
+--namenodes N (3, say) runs a group of N NameNodes instead, which elect
+a leader; the DataNodes report to all of them. Member i listens on the
+port of --rpc-addr plus i (8020, 8021, 8022, ...) and serves the web on
+the port of --http-addr plus 10i (9870, 9880, 9890, ...: the DataNodes
+never use ports ending in 0). A port of 0 puts every member on a free
+port.
+
 Data is kept across restarts in --dir (default ./cairn-dev): the NameNode
-in DIR/namenode, DataNode i in DIR/datanode-i. Delete DIR to start afresh.
+in DIR/namenode (member i of a group in DIR/namenode-i), DataNode i in
+DIR/datanode-i. Delete DIR to start afresh. A group remembers its
+members by address: restart it with the same --namenodes and ports.
 
 Once the DataNodes are registered it prints the addresses; then
-'cairn fs ls /' works in another terminal with no flags. Ctrl-C stops the
-cluster cleanly.`,
+'cairn fs ls /' works in another terminal with no flags (with a group,
+after the export of CAIRN_NAMENODE it prints). Ctrl-C stops the cluster
+cleanly.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: runE(d.run),
 	}
 	f := cmd.Flags()
 	f.StringVar(&d.dir, "dir", defaultDevDir, "directory of the cluster's data")
 	f.IntVar(&d.datanodes, "datanodes", 3, "number of DataNodes")
-	f.StringVar(&d.rpcAddr, "rpc-addr", defaultNameNode, "NameNode RPC address")
-	f.StringVar(&d.httpAddr, "http-addr", defaultNameNodeHTTP, "NameNode web address (empty: none)")
+	f.IntVar(&d.namenodes, "namenodes", 1, "number of NameNodes (more than 1: a group that elects a leader)")
+	f.StringVar(&d.rpcAddr, "rpc-addr", defaultNameNode, "NameNode RPC address (a group's first member's; the next ones are on the next ports)")
+	f.StringVar(&d.httpAddr, "http-addr", defaultNameNodeHTTP, "NameNode web address (empty: none; a group's member i on this port plus 10i)")
 	f.IntVar(&d.basePort, "datanode-port", 9866, "data port of the first DataNode (0: free ports)")
 	f.IntVar(&d.replication, "replication", 0, "default replication (0: 3, or fewer if there are fewer DataNodes)")
 	f.Var(&d.block, "block-size", "default block size, e.g. 128MiB")
@@ -75,6 +90,39 @@ cluster cleanly.`,
 	f.Var(&d.logLevel, "log-level", "log level: debug, info, warn or error")
 	pprofFlag(cmd, &d.pprof)
 	return cmd
+}
+
+// nameNodeAddrs returns member i's RPC and web addresses, in a group:
+// the ports of --rpc-addr plus i and of --http-addr plus 10i (port 0
+// stays 0: a free port).
+func (d *devCmd) nameNodeAddrs(i int) (rpc, web string) {
+	return shiftPort(d.rpcAddr, i), shiftPort(d.httpAddr, devPortStep*i)
+}
+
+// shiftPort returns the host:port addr with n added to its port; addr
+// itself if it is empty or its port is 0 (or not a number: the listener
+// explains).
+func shiftPort(addr string, n int) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p == 0 {
+		return addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p+n))
+}
+
+// portRoom reports whether addr's port plus n is still a port, for an
+// addr that has one.
+func portRoom(addr string, n int) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true
+	}
+	p, err := strconv.Atoi(port)
+	return err != nil || p+n <= 65535
 }
 
 // dataNodeAddrs returns DataNode i's data and web addresses.
@@ -90,6 +138,12 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 	const op = "dev"
 	if d.datanodes < 1 || d.datanodes > 100 {
 		return usageError("invalid --datanodes %d: want 1 to 100", d.datanodes)
+	}
+	if d.namenodes < 1 || d.namenodes > maxDevNameNodes {
+		return usageError("invalid --namenodes %d: want 1 to %d", d.namenodes, maxDevNameNodes)
+	}
+	if !portRoom(d.rpcAddr, d.namenodes-1) || !portRoom(d.httpAddr, devPortStep*(d.namenodes-1)) {
+		return usageError("no room for %d NameNodes above --rpc-addr %s and --http-addr %s", d.namenodes, d.rpcAddr, d.httpAddr)
 	}
 	if d.basePort != 0 && (d.basePort < 3 || d.basePort+devPortStep*(d.datanodes-1) > 65535) {
 		return usageError("invalid --datanode-port %d", d.basePort)
@@ -110,12 +164,14 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 	// anything starts; runNodes serves the nodes.
 	lc, err := localcluster.New(localcluster.Config{
 		Dir:               d.dir,
+		NameNodes:         d.namenodes,
 		DataNodes:         d.datanodes,
 		Replication:       repl,
 		BlockSize:         int64(d.block),
 		HeartbeatInterval: d.heartbeat,
 		NameNodeAddr:      d.rpcAddr,
 		NameNodeHTTPAddr:  d.httpAddr,
+		NameNodeAddrs:     d.nameNodeAddrs,
 		DataNodeAddrs:     d.dataNodeAddrs,
 		Handler:           func(h http.Handler) http.Handler { return withPprof(h, d.pprof) },
 		Listen:            func(addr string) (net.Listener, error) { return listen(op, addr) },
@@ -127,15 +183,22 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 	for _, n := range lc.Nodes() {
 		nodes = append(nodes, node{name: n.Name, serve: n.Serve, lis: n.Lis, handler: n.Handler, httpLis: n.HTTPLis, close: n.Close})
 	}
-	nnAddr := lc.NameNodeAddr()
-	nnHTTP := nodes[0].httpLis
+	nns := lc.NumNameNodes()
+	// The address to ask whether the DataNodes are up: the leader's
+	// (until the client follows a group's leader itself).
+	leader := func() string {
+		if i := lc.LeaderIndex(); i >= 0 {
+			return lc.NameNodeAddrs()[i]
+		}
+		return ""
+	}
 
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- runNodes(rctx, log.With("name", "dev"), op, nodes) }()
 
-	if err := d.waitLive(rctx, nnAddr, errc); err != nil {
+	if err := d.waitLive(rctx, lc.NameNodeAddr(), leader, errc); err != nil {
 		cancel()
 		if ctx.Err() != nil {
 			<-errc
@@ -146,7 +209,7 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 		}
 		return err
 	}
-	d.banner(nnAddr, nnHTTP, nodes[1:])
+	d.banner(lc.NameNodeAddrs(), nodes[:nns], lc.LeaderIndex(), nodes[nns:])
 	err = <-errc
 	if err == nil {
 		fmt.Fprintln(d.e.stdout, "cairn dev: stopped")
@@ -154,12 +217,14 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 	return err
 }
 
-// waitLive waits until every DataNode is live at the NameNode at addr,
-// or a node fails (errc), or devLiveTimeout passes.
-func (d *devCmd) waitLive(ctx context.Context, addr string, errc chan error) error {
+// waitLive waits until every DataNode is live at the NameNode that
+// leader names (none while it returns ""), or a node fails (errc), or
+// devLiveTimeout passes. addr names the cluster in errors.
+func (d *devCmd) waitLive(ctx context.Context, addr string, leader func() string, errc chan error) error {
 	const op = "dev"
 	deadline := time.Now().Add(devLiveTimeout)
 	var c *client.Client
+	dialed := "" // c's NameNode
 	defer func() {
 		if c != nil {
 			c.Close()
@@ -167,9 +232,17 @@ func (d *devCmd) waitLive(ctx context.Context, addr string, errc chan error) err
 	}()
 	last := "no answer from the namenode"
 	for {
-		if c == nil {
-			if cl, err := client.Dial(ctx, addr, client.WithDialTimeout(time.Second)); err == nil {
-				c = cl
+		lead := leader()
+		if c != nil && lead != dialed {
+			c.Close()
+			c, dialed = nil, ""
+		}
+		switch {
+		case lead == "":
+			last = "no namenode leads yet"
+		case c == nil:
+			if cl, err := client.Dial(ctx, lead, client.WithDialTimeout(time.Second)); err == nil {
+				c, dialed = cl, lead
 			} else {
 				last = reason(err)
 			}
@@ -207,14 +280,23 @@ func (d *devCmd) waitLive(ctx context.Context, addr string, errc chan error) err
 	}
 }
 
-// banner prints the cluster's addresses and how to use it.
-func (d *devCmd) banner(nnAddr string, nnHTTP net.Listener, dns []node) {
+// banner prints the cluster's addresses and how to use it: nns are the
+// NameNodes and addrs their RPC addresses (lead the index of the one
+// that leads now, in a group), dns the DataNodes.
+func (d *devCmd) banner(addrs []string, nns []node, lead int, dns []node) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cairn dev cluster is up (data in %s)\n", d.dir)
-	fmt.Fprintf(&b, "  namenode     rpc  %-21s web %s\n", nnAddr, httpURL(nnHTTP))
+	for i, n := range nns {
+		fmt.Fprintf(&b, "  %-12s rpc  %-21s web %s", n.name, addrs[i], httpURL(n.httpLis))
+		if len(nns) > 1 && i == lead {
+			b.WriteString("  (leader)")
+		}
+		b.WriteString("\n")
+	}
 	for _, n := range dns {
 		fmt.Fprintf(&b, "  %-12s data %-21s web %s\n", n.name, n.lis.Addr(), httpURL(n.httpLis))
 	}
+	nnAddr := strings.Join(addrs, ",")
 	if nnAddr == defaultNameNode {
 		b.WriteString("\nIn another terminal, try:  cairn fs ls /\n")
 	} else {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"path/filepath"
 	"regexp"
@@ -129,6 +130,80 @@ func TestDevClusterServesAndStopsCleanly(t *testing.T) {
 	// A restart on the same --dir is not tested in-process: the
 	// NameNode's Raft log (raft-wal) keeps its metadata file locked
 	// after Close, so only a new process can open it again.
+}
+
+// TestDevGroupServesAndStopsCleanly: 'cairn dev --namenodes 3' runs a
+// group of three NameNodes that elect a leader, prints every member's
+// addresses and the comma-separated list to use, and every member
+// learns the DataNodes.
+func TestDevGroupServesAndStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	dev := startServer(t, "dev", "--dir", dir, "--namenodes", "3", "--datanodes", "2", "--rpc-addr", "127.0.0.1:0",
+		"--http-addr", "127.0.0.1:0", "--datanode-port", "0", "--heartbeat-interval", "100ms")
+	list := dev.waitFor(t, dev.stdout, regexp.MustCompile(`CAIRN_NAMENODE=(\S+);`))[1]
+	dev.waitFor(t, dev.stdout, regexp.MustCompile(`Ctrl-C`))
+	banner := dev.stdout.String()
+	addrs := strings.Split(list, ",")
+	if len(addrs) != 3 {
+		t.Fatalf("dev --namenodes 3 says CAIRN_NAMENODE=%s, want three addresses:\n%s", list, banner)
+	}
+	for i, a := range addrs {
+		row := regexp.MustCompile(fmt.Sprintf(`namenode-%d\s+rpc\s+%s\s+web http://\S+`, i, regexp.QuoteMeta(a)))
+		if !row.MatchString(banner) {
+			t.Errorf("dev banner has no row for namenode-%d at %s with a web address:\n%s", i, a, banner)
+		}
+	}
+	if n := strings.Count(banner, "(leader)"); n != 1 {
+		t.Errorf("dev banner marks %d leaders, want 1:\n%s", n, banner)
+	}
+
+	// Every member answers a report from its own registry.
+	for _, a := range addrs {
+		tc := &testCLI{t: t, nn: a}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out, _, code := tc.cairn(nil, "admin", "report", "--json")
+			var r reportJSON
+			if code == 0 && json.Unmarshal([]byte(out), &r) == nil && r.LiveDatanodes == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("member %s does not know the 2 datanodes within 30s; report: %s", a, out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	// The leader takes a file (whichever member leads by then: until
+	// the client follows the leader itself, the others refuse).
+	var leader *testCLI
+	deadline := time.Now().Add(30 * time.Second)
+	for leader == nil {
+		for _, a := range addrs {
+			tc := &testCLI{t: t, nn: a}
+			if _, _, code := tc.cairn(nil, "fs", "put", "-", "/hello"); code == 0 {
+				leader = tc
+				break
+			}
+		}
+		if leader == nil && time.Now().After(deadline) {
+			t.Fatal("no member of the dev group took a file within 30s")
+		}
+	}
+	var st statJSON
+	leader.mustJSON(&st, "fs", "stat", "--json", "/hello")
+	if st.Replication != 2 {
+		t.Errorf("a file in a 2-node dev group has replication %d, want 2", st.Replication)
+	}
+
+	if code := dev.stop(t); code != 0 {
+		t.Fatalf("dev exited with %d after Ctrl-C; stderr:\n%s", code, dev.stderr.String())
+	}
+	for _, sub := range []string{"namenode-0", "namenode-1", "namenode-2", "datanode-0", "datanode-1"} {
+		if matches, _ := filepath.Glob(filepath.Join(dir, sub, "*")); len(matches) == 0 {
+			t.Errorf("dev left nothing in %s", sub)
+		}
+	}
 }
 
 func TestNameNodeAndDataNodeCommands(t *testing.T) {

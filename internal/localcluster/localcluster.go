@@ -1,5 +1,6 @@
 // Package localcluster builds a whole cairn cluster inside one process:
-// a NameNode and N DataNodes, each in its own directory under one, each
+// a NameNode, or a group of NameNodes (Raft members that elect a
+// leader), and N DataNodes, each in its own directory under one, each
 // server on its own listener. It is the one builder behind 'cairn dev'
 // (which serves the nodes with the CLI's own supervisor), the bench's
 // local cluster (bench.StartLocal) and the test cluster (package
@@ -19,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,25 +32,40 @@ import (
 
 // Config configures a local cluster.
 type Config struct {
-	// Dir holds the cluster: the NameNode in Dir/namenode, DataNode i
-	// in Dir/datanode-i. Required.
+	// Dir holds the cluster: one NameNode in Dir/namenode, or member i
+	// of a group in Dir/namenode-i, and DataNode i in Dir/datanode-i.
+	// Required.
 	Dir string
+	// NameNodes is the number of NameNodes: 0 or 1, one NameNode
+	// alone; more, a group of that many members, started together
+	// (every member bootstraps the same membership), of which only
+	// the elected leader serves.
+	NameNodes int
 	// DataNodes is the number of DataNodes; at least 1.
 	DataNodes int
-	// Replication, BlockSize and HeartbeatInterval go to the NameNode's
+	// Replication, BlockSize and HeartbeatInterval go to the NameNodes'
 	// and DataNodes' configs; zero leaves their defaults.
 	Replication       int
 	BlockSize         int64
 	HeartbeatInterval time.Duration
-	// NameNodeAddr and NameNodeHTTPAddr are where the NameNode listens;
-	// "" for the first: 127.0.0.1:0; "" for the second: no web server.
+	// NameNodeAddr and NameNodeHTTPAddr are where one NameNode listens
+	// (not a group: see NameNodeAddrs); "" for the first: 127.0.0.1:0;
+	// "" for the second: no web server.
 	NameNodeAddr     string
 	NameNodeHTTPAddr string
+	// NameNodeAddrs returns where member i of a group listens for RPCs
+	// (clients, DataNodes and its peers' Raft traffic; "": 127.0.0.1:0)
+	// and for the web ("": no web server); nil: RPCs on 127.0.0.1:0
+	// and no web server. Used only when NameNodes > 1. A member's
+	// address in the group is the one bound, with an unspecified host
+	// (0.0.0.0, [::]) made 127.0.0.1, since the peers must dial it.
+	NameNodeAddrs func(i int) (rpc, web string)
 	// DataNodeAddrs returns where DataNode i listens for data and for
 	// the web ("": no web server); nil: both on 127.0.0.1:0.
 	DataNodeAddrs func(i int) (data, web string)
 	// NameNode and DataNode, if set, adjust a node's config before
-	// each start.
+	// each start; NameNode is called for every member of a group (its
+	// Peers and RPCAddr are set by then).
 	NameNode func(*namenode.Config)
 	DataNode func(i int, cfg *datanode.Config)
 	// Handler, if set, wraps every node's web handler (the CLI adds
@@ -64,7 +81,7 @@ type Config struct {
 // until its context ends; Handler on HTTPLis if that is not nil; Close
 // when done.
 type Node struct {
-	Name    string // "namenode", "datanode-i"
+	Name    string // "namenode" (or "namenode-i" in a group), "datanode-i"
 	Serve   func(context.Context, net.Listener) error
 	Lis     net.Listener
 	Handler http.Handler
@@ -74,18 +91,28 @@ type Node struct {
 
 // Cluster is a local cluster.
 type Cluster struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	peers []string // the group's RPC addresses; nil for one NameNode
 
-	mu       sync.Mutex // guards the fields below
-	nn       *namenode.Server
-	nnNode   Node
-	nnAddr   string // fixed across restarts
-	nnHTTP   string // "" if none; fixed across restarts
-	nnRun    *running
+	mu       sync.Mutex // guards the fields below and those of nns and dns
+	nns      []*nameNode
 	dns      []*dataNode
 	serving  bool
 	closeErr error
+}
+
+type nameNode struct {
+	name string // "namenode", "namenode-i"
+	dir  string
+	addr string // RPC address, fixed across restarts
+	http string // web address, fixed across restarts; "" if none
+	nn   *namenode.Server
+	node Node
+	run  *running // nil while not served
+	// down is set while the member is stopped or closed; a member made
+	// by New and served by the caller (Nodes) is up.
+	down bool
 }
 
 type dataNode struct {
@@ -123,13 +150,30 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Dir == "" || cfg.DataNodes < 1 {
-		return nil, cairn.Errorf(op, cfg.Dir, cairn.Invalid, "want a directory and at least one datanode, have %q and %d", cfg.Dir, cfg.DataNodes)
+	if cfg.Dir == "" || cfg.DataNodes < 1 || cfg.NameNodes < 0 {
+		return nil, cairn.Errorf(op, cfg.Dir, cairn.Invalid, "want a directory, at least one datanode and no negative number of namenodes, have %q, %d and %d",
+			cfg.Dir, cfg.DataNodes, cfg.NameNodes)
 	}
-	if cfg.NameNodeAddr == "" {
-		cfg.NameNodeAddr = "127.0.0.1:0"
+	c := &Cluster{cfg: cfg, log: log}
+	if cfg.NameNodes <= 1 {
+		rpc := cfg.NameNodeAddr
+		if rpc == "" {
+			rpc = "127.0.0.1:0"
+		}
+		c.nns = []*nameNode{{name: "namenode", dir: filepath.Join(cfg.Dir, "namenode"), addr: rpc, http: cfg.NameNodeHTTPAddr}}
+	} else {
+		for i := range cfg.NameNodes {
+			rpc, web := "127.0.0.1:0", ""
+			if cfg.NameNodeAddrs != nil {
+				rpc, web = cfg.NameNodeAddrs(i)
+			}
+			if rpc == "" {
+				rpc = "127.0.0.1:0"
+			}
+			name := fmt.Sprintf("namenode-%d", i)
+			c.nns = append(c.nns, &nameNode{name: name, dir: filepath.Join(cfg.Dir, name), addr: rpc, http: web})
+		}
 	}
-	c := &Cluster{cfg: cfg, log: log, nnAddr: cfg.NameNodeAddr, nnHTTP: cfg.NameNodeHTTPAddr}
 	for i := range cfg.DataNodes {
 		data, web := "127.0.0.1:0", "127.0.0.1:0"
 		if cfg.DataNodeAddrs != nil {
@@ -163,16 +207,23 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 		}
 		return nil, err
 	}
-	nnLis, err := bind(&c.nnAddr)
-	if err != nil {
-		return fail(err)
-	}
-	nnHTTP, err := bind(&c.nnHTTP)
-	if err != nil {
-		return fail(err)
+	nnLis := make([][2]net.Listener, len(c.nns))
+	for i, m := range c.nns {
+		var err error
+		if nnLis[i][0], err = bind(&m.addr); err != nil {
+			return fail(err)
+		}
+		if nnLis[i][1], err = bind(&m.http); err != nil {
+			return fail(err)
+		}
+		if cfg.NameNodes > 1 {
+			m.addr = dialable(m.addr)
+			c.peers = append(c.peers, m.addr)
+		}
 	}
 	dnLis := make([][2]net.Listener, len(c.dns))
 	for i, d := range c.dns {
+		var err error
 		if dnLis[i][0], err = bind(&d.addr); err != nil {
 			return fail(err)
 		}
@@ -180,19 +231,39 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 			return fail(err)
 		}
 	}
-	if err := c.makeNameNode(nnLis, nnHTTP); err != nil {
-		return fail(err)
+	for i := range c.nns {
+		if err := c.makeNameNode(i, nnLis[i][0], nnLis[i][1]); err != nil {
+			for j := range i {
+				c.nns[j].nn.Close()
+			}
+			return fail(err)
+		}
 	}
 	for i := range c.dns {
 		if err := c.makeDataNode(i, dnLis[i][0], dnLis[i][1]); err != nil {
 			for j := range i {
 				c.dns[j].dn.Close()
 			}
-			c.nn.Close()
+			for _, m := range c.nns {
+				m.nn.Close()
+			}
 			return fail(err)
 		}
 	}
 	return c, nil
+}
+
+// dialable returns addr, a bound host:port, with an unspecified host
+// made the loopback address, so that peers can dial it.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
 }
 
 func (c *Cluster) handler(h http.Handler) http.Handler {
@@ -202,24 +273,30 @@ func (c *Cluster) handler(h http.Handler) http.Handler {
 	return h
 }
 
-// makeNameNode makes the NameNode on its listeners; c.mu is held or the
+// makeNameNode makes NameNode i on its listeners; c.mu is held or the
 // cluster not yet shared.
-func (c *Cluster) makeNameNode(lis, httpLis net.Listener) error {
+func (c *Cluster) makeNameNode(i int, lis, httpLis net.Listener) error {
+	m := c.nns[i]
 	cfg := namenode.Config{
-		Dir:                filepath.Join(c.cfg.Dir, "namenode"),
+		Dir:                m.dir,
 		DefaultReplication: c.cfg.Replication,
 		DefaultBlockSize:   c.cfg.BlockSize,
 		HeartbeatInterval:  c.cfg.HeartbeatInterval,
 	}
+	if c.peers != nil {
+		cfg.Peers = append([]string(nil), c.peers...)
+		cfg.RPCAddr = m.addr
+	}
 	if c.cfg.NameNode != nil {
 		c.cfg.NameNode(&cfg)
 	}
-	nn, err := namenode.New(cfg, c.log.With("node", "namenode"))
+	nn, err := namenode.New(cfg, c.log.With("node", m.name))
 	if err != nil {
 		return cairn.E("localcluster.New", cfg.Dir, err)
 	}
-	c.nn = nn
-	c.nnNode = Node{Name: "namenode", Serve: nn.Serve, Lis: lis, Handler: c.handler(nn.HTTPHandler()), HTTPLis: httpLis, Close: nn.Close}
+	m.nn = nn
+	m.down = false
+	m.node = Node{Name: m.name, Serve: nn.Serve, Lis: lis, Handler: c.handler(nn.HTTPHandler()), HTTPLis: httpLis, Close: nn.Close}
 	return nil
 }
 
@@ -230,7 +307,7 @@ func (c *Cluster) makeDataNode(i int, lis, httpLis net.Listener) error {
 	name := fmt.Sprintf("datanode-%d", i)
 	cfg := datanode.Config{
 		Dirs:              []string{d.dir},
-		NameNode:          c.nnAddr,
+		NameNode:          c.NameNodeAddr(),
 		HTTPAddr:          d.http,
 		HeartbeatInterval: c.cfg.HeartbeatInterval,
 	}
@@ -246,12 +323,15 @@ func (c *Cluster) makeDataNode(i int, lis, httpLis net.Listener) error {
 	return nil
 }
 
-// Nodes returns the nodes as made by New, NameNode first, for a caller
-// that serves them itself (instead of Serve).
+// Nodes returns the nodes as made by New, NameNodes first, for a
+// caller that serves them itself (instead of Serve).
 func (c *Cluster) Nodes() []Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := []Node{c.nnNode}
+	var out []Node
+	for _, m := range c.nns {
+		out = append(out, m.node)
+	}
 	for _, d := range c.dns {
 		out = append(out, d.node)
 	}
@@ -263,7 +343,9 @@ func (c *Cluster) Serve() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.serving = true
-	c.nnRun = serve(c.nnNode)
+	for _, m := range c.nns {
+		m.run = serve(m.node)
+	}
 	for _, d := range c.dns {
 		d.run = serve(d.node)
 	}
@@ -280,17 +362,105 @@ func serve(n Node) *running {
 	return r
 }
 
-// NameNodeAddr returns the NameNode's RPC address.
-func (c *Cluster) NameNodeAddr() string { return c.nnAddr }
+// NumNameNodes returns the number of NameNodes, running or stopped: 1,
+// or the size of the group.
+func (c *Cluster) NumNameNodes() int { return len(c.nns) }
 
-// NameNodeHTTPAddr returns the NameNode's web address; "" if none.
-func (c *Cluster) NameNodeHTTPAddr() string { return c.nnHTTP }
+// NameNodeAddr returns the NameNodes' RPC addresses, comma-separated:
+// one address for one NameNode. It is what a DataNode or a client is
+// given.
+func (c *Cluster) NameNodeAddr() string { return strings.Join(c.NameNodeAddrs(), ",") }
 
-// NameNode returns the NameNode last made.
+// NameNodeAddrs returns the RPC address of every NameNode, in order.
+func (c *Cluster) NameNodeAddrs() []string {
+	out := make([]string, len(c.nns))
+	for i, m := range c.nns {
+		out[i] = m.addr
+	}
+	return out
+}
+
+// NameNodeHTTPAddrs returns the web address of every NameNode, in
+// order; "" for one without a web server.
+func (c *Cluster) NameNodeHTTPAddrs() []string {
+	out := make([]string, len(c.nns))
+	for i, m := range c.nns {
+		out[i] = m.http
+	}
+	return out
+}
+
+// NameNodeHTTPAddr returns the web address of the NameNode that
+// NameNode returns; "" if none.
+func (c *Cluster) NameNodeHTTPAddr() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i := c.current(); i >= 0 {
+		return c.nns[i].http
+	}
+	return ""
+}
+
+// NameNode returns the NameNode to ask: the only one (as last made,
+// even if now stopped), or the member of a group that leads now. When
+// no member leads, it is a running member, which refuses with
+// cairn.NotLeader; nil only when every member is stopped.
 func (c *Cluster) NameNode() *namenode.Server {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.nn
+	if i := c.current(); i >= 0 {
+		return c.nns[i].nn
+	}
+	return nil
+}
+
+// current returns the index of the NameNode NameNode returns, -1 for
+// none; c.mu is held.
+func (c *Cluster) current() int {
+	if len(c.nns) == 1 {
+		return 0
+	}
+	if i := c.leader(); i >= 0 {
+		return i
+	}
+	for i, m := range c.nns {
+		if !m.down {
+			return i
+		}
+	}
+	return -1
+}
+
+// NameNodeAt returns NameNode i (member i of a group) as last made,
+// even if now stopped.
+func (c *Cluster) NameNodeAt(i int) *namenode.Server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nns[i].nn
+}
+
+// LeaderIndex returns the index of the NameNode that serves as the
+// leader now, or -1 if none does (an election is under way, or every
+// member is stopped). Should two members both believe they lead (an
+// old leader that has not yet seen the new term), the newer term wins.
+func (c *Cluster) LeaderIndex() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leader()
+}
+
+// leader is LeaderIndex; c.mu is held.
+func (c *Cluster) leader() int {
+	best, bestTerm := -1, uint64(0)
+	for i, m := range c.nns {
+		if m.down || m.nn == nil {
+			continue
+		}
+		if term, leads := m.nn.RaftTerm(); leads && (best < 0 || term > bestTerm) {
+			best, bestTerm = i, term
+		}
+	}
+	return best
 }
 
 // NumDataNodes returns the number of DataNodes, running or stopped.
@@ -370,37 +540,83 @@ func (c *Cluster) RestartDataNode(i int) error {
 	return nil
 }
 
-// RestartNameNode stops the NameNode and starts it again on the same
-// directory and addresses.
-func (c *Cluster) RestartNameNode() error {
+// StopNameNode stops NameNode i, as a crash would as far as its peers
+// and the DataNodes can tell: its directory stays.
+func (c *Cluster) StopNameNode(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var stopErr error
-	if c.nnRun != nil {
-		stopErr = c.nnRun.stop()
-		c.nnRun = nil
+	m := c.nns[i]
+	if m.run == nil {
+		return cairn.Errorf("localcluster.StopNameNode", m.dir, cairn.Invalid, "%s is not running", m.name)
 	}
-	lis, err := listen(c.nnAddr)
+	err := m.run.stop()
+	m.run = nil
+	m.down = true
+	return err
+}
+
+// StartNameNode starts NameNode i, which StopNameNode stopped, again on
+// the same directory and addresses. A group member rejoins its group
+// as a follower (unless it wins an election).
+func (c *Cluster) StartNameNode(i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m := c.nns[i]; m.run != nil {
+		return cairn.Errorf("localcluster.StartNameNode", m.dir, cairn.Invalid, "%s is running", m.name)
+	}
+	return c.startNameNode(i)
+}
+
+// startNameNode binds NameNode i's addresses again, makes it and serves
+// it; c.mu is held.
+func (c *Cluster) startNameNode(i int) error {
+	m := c.nns[i]
+	lis, err := listen(m.addr)
 	if err != nil {
 		return err
 	}
 	var hl net.Listener
-	if c.nnHTTP != "" {
-		if hl, err = listen(c.nnHTTP); err != nil {
+	if m.http != "" {
+		if hl, err = listen(m.http); err != nil {
 			lis.Close()
 			return err
 		}
 	}
-	if err := c.makeNameNode(lis, hl); err != nil {
+	if err := c.makeNameNode(i, lis, hl); err != nil {
 		lis.Close()
 		if hl != nil {
 			hl.Close()
 		}
 		return err
 	}
-	c.nnRun = serve(c.nnNode)
+	m.run = serve(m.node)
+	return nil
+}
+
+// RestartNameNode stops the NameNode and starts it again on the same
+// directory and addresses: the only one, or in a group the member that
+// leads now (an error of kind Unavailable if none does).
+func (c *Cluster) RestartNameNode() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := 0
+	if len(c.nns) > 1 {
+		if i = c.leader(); i < 0 {
+			return cairn.Errorf("localcluster.RestartNameNode", c.cfg.Dir, cairn.Unavailable, "no namenode of the group leads")
+		}
+	}
+	m := c.nns[i]
+	var stopErr error
+	if m.run != nil {
+		stopErr = m.run.stop()
+		m.run = nil
+		m.down = true
+	}
+	if err := c.startNameNode(i); err != nil {
+		return err
+	}
 	if stopErr != nil {
-		c.log.Warn("stopping the namenode", "err", stopErr)
+		c.log.Warn("stopping the namenode", "node", m.name, "err", stopErr)
 	}
 	return nil
 }
@@ -438,15 +654,30 @@ func (c *Cluster) Close() error {
 			errs = append(errs, closeNode(d.node))
 		}
 	}
-	switch {
-	case c.nnRun != nil:
-		errs = append(errs, c.nnRun.stop())
-		c.nnRun = nil
-	case !c.serving && c.nn != nil:
-		errs = append(errs, closeNode(c.nnNode))
+	// The NameNodes close together: a group member's Close waits for
+	// its Raft RPCs in flight, and one to a peer already gone can take
+	// the Raft transport's timeout (10s) to fail, so the members had
+	// better not wait for each other in turn.
+	nnErrs := make([]error, len(c.nns))
+	var wg sync.WaitGroup
+	for i, m := range c.nns {
+		var stop func() error
+		switch {
+		case m.run != nil:
+			stop = m.run.stop
+		case !c.serving && m.nn != nil:
+			node := m.node
+			stop = func() error { return closeNode(node) }
+		}
+		m.run = nil
+		m.down = true
+		if stop != nil {
+			wg.Go(func() { nnErrs[i] = stop() })
+		}
 	}
+	wg.Wait()
 	c.serving = true // closed: nothing left unserved to close
-	return errors.Join(errs...)
+	return errors.Join(append(errs, nnErrs...)...)
 }
 
 func closeNode(n Node) error {
@@ -473,29 +704,57 @@ func LiveDataNodes(ctx context.Context, c *client.Client, up bool) (int, error) 
 	return n, nil
 }
 
-// WaitLive waits until n DataNodes are live at the cluster's NameNode,
-// or ctx ends.
+// WaitLive waits until n DataNodes are live at the cluster's NameNode
+// (in a group, at the member that leads, whichever it is by then), or
+// ctx ends.
 func (c *Cluster) WaitLive(ctx context.Context, n int) error {
 	const op = "localcluster.WaitLive"
-	cl, err := client.Dial(ctx, c.nnAddr)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
+	var cl *client.Client
+	dialed := "" // cl's NameNode
+	defer func() {
+		if cl != nil {
+			cl.Close()
+		}
+	}()
 	last := ""
 	for {
-		live, err := LiveDataNodes(ctx, cl, false)
-		if err == nil && live >= n {
-			return nil
+		// Until the client follows a group's leader itself, dial the
+		// member that leads.
+		addr := ""
+		if i := c.LeaderIndex(); i >= 0 {
+			addr = c.nns[i].addr
 		}
-		if err != nil {
-			last = err.Error()
-		} else {
-			last = fmt.Sprintf("%d of %d datanodes live", live, n)
+		if addr != dialed && cl != nil {
+			cl.Close()
+			cl, dialed = nil, ""
+		}
+		switch {
+		case addr == "":
+			last = "no namenode leads"
+		case cl == nil:
+			if nc, err := client.Dial(ctx, addr); err != nil {
+				last = err.Error()
+			} else {
+				cl, dialed = nc, addr
+			}
+		}
+		if cl != nil {
+			// A bound per ask: the leader may stop while it answers.
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			live, err := LiveDataNodes(actx, cl, false)
+			cancel()
+			if err == nil && live >= n {
+				return nil
+			}
+			if err != nil {
+				last = err.Error()
+			} else {
+				last = fmt.Sprintf("%d of %d datanodes live", live, n)
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return cairn.Errorf(op, c.nnAddr, cairn.Unavailable, "cluster did not come up: %s", last)
+			return cairn.Errorf(op, c.NameNodeAddr(), cairn.Unavailable, "cluster did not come up: %s", last)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -1,5 +1,5 @@
 // Package testcluster runs a whole cairn cluster inside one test
-// process: a NameNode and N DataNodes, each with its own temporary
+// process: a NameNode (or a group of them) and N DataNodes, each with its own temporary
 // directory, every server on 127.0.0.1 with a port chosen by the kernel.
 // It is cairn's MiniDFSCluster, a thin testing.T wrapper of package
 // localcluster (the builder cairn dev and the bench use too). Nodes can
@@ -10,6 +10,7 @@ package testcluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -27,17 +28,27 @@ import (
 // Options configures a test cluster. Zero values give small, fast
 // defaults suited to tests.
 type Options struct {
+	// NameNodes is the number of NameNodes: 0 or 1, one; more, a Raft
+	// group of that many members with short timeouts (see
+	// GroupHeartbeatTimeout), of which the elected one serves.
+	NameNodes         int
 	DataNodes         int           // 0: 3
 	Replication       int           // NameNode default replication; 0: 3
 	BlockSize         int64         // NameNode default block size; 0: 1 MiB
 	HeartbeatInterval time.Duration // 0: 100ms
 	// NameNode, if set, is called to adjust the NameNode's Config
-	// before each start.
+	// (every member's, in a group) before each start.
 	NameNode func(*namenode.Config)
 	// DataNode, if set, is called to adjust DataNode i's Config before
 	// each start.
 	DataNode func(i int, cfg *datanode.Config)
 }
+
+// GroupHeartbeatTimeout is the Raft heartbeat and election timeout of
+// the members of a test group: short, so that a failover takes about a
+// second, and not so short that a busy test machine (-race, two cores)
+// makes leaders step down on their own.
+const GroupHeartbeatTimeout = 300 * time.Millisecond
 
 // Cluster is a running test cluster: a localcluster.Cluster whose
 // failures fail the test.
@@ -69,14 +80,20 @@ func Start(t testing.TB, opts Options) *Cluster {
 	c.log = slog.New(slog.NewTextHandler(testWriter{t, &c.done}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	lc, err := localcluster.New(localcluster.Config{
 		Dir:               c.dir,
+		NameNodes:         opts.NameNodes,
 		DataNodes:         opts.DataNodes,
 		Replication:       opts.Replication,
 		BlockSize:         opts.BlockSize,
 		HeartbeatInterval: opts.HeartbeatInterval,
 		NameNodeHTTPAddr:  "127.0.0.1:0",
+		NameNodeAddrs:     func(int) (string, string) { return "127.0.0.1:0", "127.0.0.1:0" },
 		NameNode: func(cfg *namenode.Config) {
 			cfg.StaleNodeTimeout = 10 * opts.HeartbeatInterval
 			cfg.DeadNodeTimeout = 30 * opts.HeartbeatInterval
+			if len(cfg.Peers) > 0 {
+				cfg.HeartbeatTimeout = GroupHeartbeatTimeout
+				cfg.ElectionTimeout = GroupHeartbeatTimeout
+			}
 			if opts.NameNode != nil {
 				opts.NameNode(cfg)
 			}
@@ -105,18 +122,41 @@ func (c *Cluster) shutdown() {
 	c.done.Store(true)
 }
 
-// NameNodeAddr returns the NameNode's RPC address.
+// NameNodeAddr returns the NameNode's RPC address; in a group, every
+// member's, comma-separated.
 func (c *Cluster) NameNodeAddr() string { return c.lc.NameNodeAddr() }
 
+// NameNodeAddrs returns the RPC address of every NameNode, in order.
+func (c *Cluster) NameNodeAddrs() []string { return c.lc.NameNodeAddrs() }
+
 // NameNodeHTTPAddr returns the NameNode's web address (web UI,
-// /metrics, /healthz), host:port.
+// /metrics, /healthz), host:port; in a group, that of the member
+// NameNode returns.
 func (c *Cluster) NameNodeHTTPAddr() string { return c.lc.NameNodeHTTPAddr() }
+
+// NameNodeHTTPAddrs returns the web address of every NameNode, in
+// order.
+func (c *Cluster) NameNodeHTTPAddrs() []string { return c.lc.NameNodeHTTPAddrs() }
+
+// NumNameNodes returns the number of NameNodes: 1, or the size of the
+// group.
+func (c *Cluster) NumNameNodes() int { return c.lc.NumNameNodes() }
+
+// NameNodeAt returns NameNode i (the last instance started, even if it
+// is now stopped).
+func (c *Cluster) NameNodeAt(i int) *namenode.Server { return c.lc.NameNodeAt(i) }
+
+// LeaderIndex returns the index of the NameNode that leads now, -1 if
+// none does.
+func (c *Cluster) LeaderIndex() int { return c.lc.LeaderIndex() }
 
 // DataNodeHTTPAddr returns DataNode i's web address, host:port; it is
 // also the address the DataNode tells the NameNode.
 func (c *Cluster) DataNodeHTTPAddr(i int) string { return c.lc.DataNodeHTTPAddr(i) }
 
-// NameNode returns the running NameNode server.
+// NameNode returns the running NameNode server; in a group, the member
+// that leads now (call WaitLeader first), or, while none does, a
+// member that refuses with cairn.NotLeader.
 func (c *Cluster) NameNode() *namenode.Server { return c.lc.NameNode() }
 
 // NumDataNodes returns the number of DataNodes, running or stopped.
@@ -132,17 +172,59 @@ func (c *Cluster) DataNodeAddr(i int) string { return c.lc.DataNodeAddr(i) }
 // DataNodeDirs returns DataNode i's data directories.
 func (c *Cluster) DataNodeDirs(i int) []string { return []string{c.lc.DataNodeDir(i)} }
 
-// Client returns a client of the cluster, closed by t.Cleanup.
+// Client returns a client of the cluster, closed by t.Cleanup. In a
+// group it is a client of the member that leads when it is made (it
+// waits for one), and of that member only.
 func (c *Cluster) Client(t testing.TB) *client.Client {
 	t.Helper()
+	addr := c.NameNodeAddr()
+	if c.NumNameNodes() > 1 {
+		// Until the client follows a group's leader itself.
+		addr = c.NameNodeAddrs()[c.WaitLeader(t)]
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := client.Dial(ctx, c.NameNodeAddr())
+	cl, err := client.Dial(ctx, addr)
 	if err != nil {
-		t.Fatalf("client.Dial(%s): %v", c.NameNodeAddr(), err)
+		t.Fatalf("client.Dial(%s): %v", addr, err)
 	}
 	t.Cleanup(func() { cl.Close() })
 	return cl
+}
+
+// WaitLeader waits until a NameNode serves as the leader, and returns
+// its index (0 for one NameNode).
+func (c *Cluster) WaitLeader(t testing.TB) int {
+	t.Helper()
+	i := -1
+	c.WaitFor(t, "a namenode to lead", func(context.Context) (bool, error) {
+		i = c.lc.LeaderIndex()
+		return i >= 0, nil
+	})
+	return i
+}
+
+// StopNameNode stops NameNode i (member i of a group), as a crash would
+// as far as its peers and the DataNodes can tell: its files stay.
+func (c *Cluster) StopNameNode(t testing.TB, i int) {
+	t.Helper()
+	if err := c.lc.StopNameNode(i); err != nil {
+		if cairn.KindOf(err) == cairn.Invalid {
+			t.Fatalf("StopNameNode(%d): %v", i, err)
+		}
+		t.Logf("StopNameNode(%d): %v", i, err)
+	}
+}
+
+// StartNameNode starts NameNode i, stopped by StopNameNode, again on
+// the same directory and addresses. It does not wait: a group member
+// rejoins as a follower, and learns the DataNodes from their next
+// heartbeats.
+func (c *Cluster) StartNameNode(t testing.TB, i int) {
+	t.Helper()
+	if err := c.lc.StartNameNode(i); err != nil {
+		t.Fatalf("StartNameNode(%d): %v", i, err)
+	}
 }
 
 // StopDataNode stops DataNode i, as a crash would: its files stay.
@@ -166,22 +248,50 @@ func (c *Cluster) RestartDataNode(t testing.TB, i int) {
 	c.WaitLive(t, c.lc.Running())
 }
 
-// RestartNameNode stops the NameNode and starts it again on the same
-// directory and address, then waits until every running DataNode has
-// registered again.
+// RestartNameNode stops the NameNode (in a group, the member that
+// leads, once one does) and starts it again on the same directory and
+// address, then waits until every running DataNode is live at the
+// NameNode that leads.
 func (c *Cluster) RestartNameNode(t testing.TB) {
 	t.Helper()
+	if c.NumNameNodes() > 1 {
+		c.WaitLeader(t)
+	}
 	if err := c.lc.RestartNameNode(); err != nil {
 		t.Fatalf("RestartNameNode: %v", err)
 	}
 	c.WaitLive(t, c.lc.Running())
 }
 
-// WaitLive waits until at least n DataNodes are live at the NameNode.
+// WaitLive waits until at least n DataNodes are live at the NameNode
+// (in a group, at the member that leads, whichever it is by then).
 func (c *Cluster) WaitLive(t testing.TB, n int) {
 	t.Helper()
-	cl := c.Client(t)
+	var cl *client.Client
+	dialed := "" // cl's NameNode
+	defer func() {
+		if cl != nil {
+			cl.Close()
+		}
+	}()
 	c.WaitFor(t, fmt.Sprintf("%d live datanodes", n), func(ctx context.Context) (bool, error) {
+		// Until the client follows a group's leader itself, ask the
+		// member that leads.
+		i := c.lc.LeaderIndex()
+		if i < 0 {
+			return false, errors.New("no namenode leads")
+		}
+		if addr := c.NameNodeAddrs()[i]; addr != dialed {
+			if cl != nil {
+				cl.Close()
+				cl, dialed = nil, ""
+			}
+			nc, err := client.Dial(ctx, addr)
+			if err != nil {
+				return false, err
+			}
+			cl, dialed = nc, addr
+		}
 		// Decommissioning nodes are up too.
 		live, err := localcluster.LiveDataNodes(ctx, cl, true)
 		return live >= n, err
