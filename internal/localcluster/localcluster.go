@@ -709,48 +709,25 @@ func LiveDataNodes(ctx context.Context, c *client.Client, up bool) (int, error) 
 // ctx ends.
 func (c *Cluster) WaitLive(ctx context.Context, n int) error {
 	const op = "localcluster.WaitLive"
-	var cl *client.Client
-	dialed := "" // cl's NameNode
-	defer func() {
-		if cl != nil {
-			cl.Close()
-		}
-	}()
+	// The client follows a group's leader, wherever it moves.
+	cl, err := client.Dial(ctx, c.NameNodeAddr())
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
 	last := ""
 	for {
-		// Until the client follows a group's leader itself, dial the
-		// member that leads.
-		addr := ""
-		if i := c.LeaderIndex(); i >= 0 {
-			addr = c.nns[i].addr
+		// A bound per ask: a leader may stop while it answers.
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		live, err := LiveDataNodes(actx, cl, false)
+		cancel()
+		if err == nil && live >= n {
+			return nil
 		}
-		if addr != dialed && cl != nil {
-			cl.Close()
-			cl, dialed = nil, ""
-		}
-		switch {
-		case addr == "":
-			last = "no namenode leads"
-		case cl == nil:
-			if nc, err := client.Dial(ctx, addr); err != nil {
-				last = err.Error()
-			} else {
-				cl, dialed = nc, addr
-			}
-		}
-		if cl != nil {
-			// A bound per ask: the leader may stop while it answers.
-			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			live, err := LiveDataNodes(actx, cl, false)
-			cancel()
-			if err == nil && live >= n {
-				return nil
-			}
-			if err != nil {
-				last = err.Error()
-			} else {
-				last = fmt.Sprintf("%d of %d datanodes live", live, n)
-			}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = fmt.Sprintf("%d of %d datanodes live", live, n)
 		}
 		select {
 		case <-ctx.Done():

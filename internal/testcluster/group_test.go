@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
 	"github.com/cairn-fs/cairn/internal/testcluster"
 )
@@ -29,25 +28,6 @@ func liveAt(t *testing.T, c *testcluster.Cluster, i, n int) {
 			}
 		}
 		return live == n, nil
-	})
-}
-
-// onLeader calls f with a client of the member that leads, and again
-// with one of the next leader if leadership moves under it (until the
-// client follows the leader itself): short Raft timeouts on a busy
-// machine may move it at any time. Any other error fails the test.
-func onLeader(t *testing.T, c *testcluster.Cluster, what string, f func(*client.Client) error) {
-	t.Helper()
-	c.WaitFor(t, what, func(context.Context) (bool, error) {
-		err := f(c.Client(t))
-		switch cairn.KindOf(err) {
-		case cairn.NotLeader, cairn.Unavailable:
-			return false, err
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return true, nil
 	})
 }
 
@@ -102,17 +82,19 @@ func TestGroupFailoverWithRealNodes(t *testing.T) {
 		liveAt(t, c, i, 3)
 	}
 
+	// One client for the whole test: it follows the leader.
+	cl := c.Client(t)
 	f := randomData(1, 3*healBlock+100)
-	onLeader(t, c, "write /ha/f", func(cl *client.Client) error { return write(ctx, cl, "/ha/f", f) })
+	must(t, "write /ha/f", write(ctx, cl, "/ha/f", f))
 
 	first := c.WaitLeader(t)
 	c.StopNameNode(t, first)
 	if second := c.WaitLeader(t); second == first {
 		t.Fatalf("WaitLeader() = %d, the stopped member", second)
 	}
-	onLeader(t, c, "read /ha/f from the next leader", func(cl *client.Client) error { return same(ctx, cl, "/ha/f", f) })
+	must(t, "read /ha/f from the next leader", same(ctx, cl, "/ha/f", f))
 	g := randomData(2, healBlock+1)
-	onLeader(t, c, "write /ha/g", func(cl *client.Client) error { return write(ctx, cl, "/ha/g", g) })
+	must(t, "write /ha/g", write(ctx, cl, "/ha/g", g))
 
 	// The first leader comes back as a follower.
 	c.StartNameNode(t, first)
@@ -129,10 +111,48 @@ func TestGroupFailoverWithRealNodes(t *testing.T) {
 	if third := c.WaitLeader(t); third == second {
 		t.Fatalf("WaitLeader() = %d, the stopped member", third)
 	}
-	onLeader(t, c, "read /ha/f and /ha/g from the third leader", func(cl *client.Client) error {
-		if err := same(ctx, cl, "/ha/f", f); err != nil {
-			return err
-		}
-		return same(ctx, cl, "/ha/g", g)
-	})
+	must(t, "read /ha/f from the third leader", same(ctx, cl, "/ha/f", f))
+	must(t, "read /ha/g from the third leader", same(ctx, cl, "/ha/g", g))
+}
+
+func must(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// TestWriteAcrossFailover: a file being written when the leader stops
+// is finished through the next leader by the same Writer (its next
+// addBlock and its complete go there; its lease is renewed there), and
+// reads back whole; so does a file written with Sync calls on the way.
+func TestWriteAcrossFailover(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{NameNodes: 3})
+	ctx := context.Background()
+	cl := c.Client(t)
+	c.WaitLive(t, 3)
+	data := randomData(3, 5*healBlock+777)
+	w, err := cl.Create(ctx, "/ha/open", &client.CreateOptions{BlockSize: healBlock, CreateParent: true})
+	must(t, "create /ha/open", err)
+	half := 2*healBlock + 100
+	if _, err := w.Write(data[:half]); err != nil {
+		t.Fatalf("write the first half: %v", err)
+	}
+	must(t, "sync", w.Sync())
+
+	first := c.WaitLeader(t)
+	c.StopNameNode(t, first)
+	if next := c.WaitLeader(t); next == first {
+		t.Fatalf("WaitLeader() = %d, the stopped member", next)
+	}
+	if _, err := w.Write(data[half:]); err != nil {
+		t.Fatalf("write the second half after the failover: %v", err)
+	}
+	must(t, "close /ha/open after the failover", w.Close())
+	must(t, "read /ha/open", same(ctx, cl, "/ha/open", data))
+	st, err := cl.Stat(ctx, "/ha/open")
+	must(t, "stat /ha/open", err)
+	if st.Size != int64(len(data)) {
+		t.Errorf("size of /ha/open = %d, want %d", st.Size, len(data))
+	}
 }

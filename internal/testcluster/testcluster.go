@@ -177,11 +177,8 @@ func (c *Cluster) DataNodeDirs(i int) []string { return []string{c.lc.DataNodeDi
 // waits for one), and of that member only.
 func (c *Cluster) Client(t testing.TB) *client.Client {
 	t.Helper()
+	// The whole list: the client follows a group's leader.
 	addr := c.NameNodeAddr()
-	if c.NumNameNodes() > 1 {
-		// Until the client follows a group's leader itself.
-		addr = c.NameNodeAddrs()[c.WaitLeader(t)]
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cl, err := client.Dial(ctx, addr)
