@@ -184,21 +184,12 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 		nodes = append(nodes, node{name: n.Name, serve: n.Serve, lis: n.Lis, handler: n.Handler, httpLis: n.HTTPLis, close: n.Close})
 	}
 	nns := lc.NumNameNodes()
-	// The address to ask whether the DataNodes are up: the leader's
-	// (until the client follows a group's leader itself).
-	leader := func() string {
-		if i := lc.LeaderIndex(); i >= 0 {
-			return lc.NameNodeAddrs()[i]
-		}
-		return ""
-	}
-
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- runNodes(rctx, log.With("name", "dev"), op, nodes) }()
 
-	if err := d.waitLive(rctx, lc.NameNodeAddr(), leader, errc); err != nil {
+	if err := d.waitLive(rctx, lc.NameNodeAddr(), errc); err != nil {
 		cancel()
 		if ctx.Err() != nil {
 			<-errc
@@ -220,11 +211,10 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 // waitLive waits until every DataNode is live at the NameNode that
 // leader names (none while it returns ""), or a node fails (errc), or
 // devLiveTimeout passes. addr names the cluster in errors.
-func (d *devCmd) waitLive(ctx context.Context, addr string, leader func() string, errc chan error) error {
+func (d *devCmd) waitLive(ctx context.Context, addr string, errc chan error) error {
 	const op = "dev"
 	deadline := time.Now().Add(devLiveTimeout)
 	var c *client.Client
-	dialed := "" // c's NameNode
 	defer func() {
 		if c != nil {
 			c.Close()
@@ -232,24 +222,24 @@ func (d *devCmd) waitLive(ctx context.Context, addr string, leader func() string
 	}()
 	last := "no answer from the namenode"
 	for {
-		lead := leader()
-		if c != nil && lead != dialed {
-			c.Close()
-			c, dialed = nil, ""
-		}
-		switch {
-		case lead == "":
-			last = "no namenode leads yet"
-		case c == nil:
-			if cl, err := client.Dial(ctx, lead, client.WithDialTimeout(time.Second)); err == nil {
-				c, dialed = cl, lead
+		if c == nil {
+			// The whole list: the client finds the leader of a group.
+			if cl, err := client.Dial(ctx, addr, client.WithDialTimeout(time.Second)); err == nil {
+				c = cl
 			} else {
 				last = reason(err)
 			}
 		}
 		if c != nil {
 			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			live, err := localcluster.LiveDataNodes(rctx, c, false)
+			// A namespace call first: only a leader answers it, so the
+			// group has one, and the client now asks it (a follower
+			// answers the DataNode report from its own view).
+			_, err := c.Stat(rctx, "/")
+			live := 0
+			if err == nil {
+				live, err = localcluster.LiveDataNodes(rctx, c, false)
+			}
 			cancel()
 			if err == nil {
 				if live >= d.datanodes {
