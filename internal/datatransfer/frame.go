@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -294,6 +295,10 @@ type PacketBuf struct {
 	b       []byte
 	maxData int
 	dataOff int
+	// refs counts the holders of a packet in flight (its sender until
+	// its frame is written, its ack reader until it is acked): the last
+	// to let go returns it to its pool (BlockWriter.release).
+	refs atomic.Int32
 }
 
 // NewPacketBuf returns a PacketBuf for packets of up to maxData bytes

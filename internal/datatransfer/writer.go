@@ -300,6 +300,14 @@ func (w *BlockWriter) sendData(last, sync bool) error {
 	return err
 }
 
+// release lets go of a packet in flight; the last holder returns it to
+// the pool.
+func (w *BlockWriter) release(b *PacketBuf) {
+	if b != nil && b.refs.Add(-1) == 0 {
+		w.pool.Put(b)
+	}
+}
+
 // send queues p for its ack and writes its frame. It reports whether p
 // was queued.
 func (w *BlockWriter) send(p pending, frame []byte) (bool, error) {
@@ -311,12 +319,19 @@ func (w *BlockWriter) send(p pending, frame []byte) (bool, error) {
 		w.wmu.Unlock()
 		return false, err
 	}
+	if p.buf != nil {
+		// Held by this write and by the ack reader: the ack may come
+		// back before Write returns, and the buffer must not be reused
+		// until both are done with it.
+		p.buf.refs.Store(2)
+	}
 	w.queue = append(w.queue, p)
 	w.mu.Unlock()
 	w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
 	_, err := w.conn.Write(frame)
 	w.lastSend = time.Now()
 	w.wmu.Unlock()
+	w.release(p.buf)
 	if err != nil {
 		return true, w.writeFailed(err)
 	}
@@ -396,9 +411,7 @@ func (w *BlockWriter) readAcks() {
 		w.cond.Broadcast()
 		w.mu.Unlock()
 		w.acked.Add(int64(p.n - p.skip))
-		if p.buf != nil {
-			w.pool.Put(p.buf)
-		}
+		w.release(p.buf)
 		if p.last {
 			return
 		}
