@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -103,11 +104,30 @@ func (c Config) GRPCServerOptions() []grpc.ServerOption {
 }
 
 // NewGRPCClient returns a gRPC client connection to addr (a gRPC
-// target, usually host:port) with GRPCDialOptions followed by opts,
-// the caller's own (message sizes, backoff, service config). Like
-// grpc.NewClient it does not connect until first used.
+// target, usually host:port) with GRPCDialOptions and
+// ReconnectBackoff, followed by opts, the caller's own (message sizes,
+// backoff, service config). Like grpc.NewClient it does not connect
+// until first used.
 func (c Config) NewGRPCClient(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	return grpc.NewClient(addr, append(c.GRPCDialOptions(), opts...)...)
+	base := append(c.GRPCDialOptions(), reconnectBackoff())
+	return grpc.NewClient(addr, append(base, opts...)...)
+}
+
+// reconnectBackoff is how a connection between nodes is made again
+// after its peer went away: soon at first and never more than 2s
+// apart, so that a node back from a long outage (a NameNode group
+// member, a restarted NameNode) is heard from within seconds. gRPC's
+// own default waits up to two minutes.
+func reconnectBackoff() grpc.DialOption {
+	return grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff: backoff.Config{
+			BaseDelay:  100 * time.Millisecond,
+			Multiplier: 1.6,
+			Jitter:     0.2,
+			MaxDelay:   2 * time.Second,
+		},
+		MinConnectTimeout: 5 * time.Second,
+	})
 }
 
 // NewGRPCServer returns a gRPC server with GRPCServerOptions followed
