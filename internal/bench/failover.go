@@ -165,7 +165,7 @@ func freePorts(n int) ([]string, error) {
 }
 
 // RunFailover runs the failover benchmark.
-func RunFailover(ctx context.Context, cfg FailoverConfig, log *slog.Logger) (*FailoverResult, error) {
+func RunFailover(ctx context.Context, cfg FailoverConfig, log *slog.Logger) (res *FailoverResult, err error) {
 	const op = "bench failover"
 	if cfg.Binary == "" {
 		return nil, cairn.Errorf(op, "", cairn.Invalid, "no cairn binary to run the nodes with")
@@ -199,7 +199,14 @@ func RunFailover(ctx context.Context, cfg FailoverConfig, log *slog.Logger) (*Fa
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if err == nil {
+			os.RemoveAll(dir)
+		} else {
+			// Keep the nodes' logs of a failed run.
+			err = fmt.Errorf("%w (the nodes' logs are kept in %s)", err, dir)
+		}
+	}()
 
 	ports, err := freePorts(2*cfg.NameNodes + 2*cfg.DataNodes)
 	if err != nil {
@@ -265,7 +272,7 @@ func RunFailover(ctx context.Context, cfg FailoverConfig, log *slog.Logger) (*Fa
 		return -1, errors.New("no member serves")
 	}
 	if _, err := leader(time.Now().Add(time.Minute), -1); err != nil {
-		return nil, cairn.E(op, dir, cairn.Unavailable, fmt.Errorf("the group did not elect a leader: %w (logs in %s)", err, dir))
+		return nil, cairn.E(op, dir, cairn.Unavailable, fmt.Errorf("the group did not elect a leader: %w", err))
 	}
 	c, err := client.Dial(ctx, peers, client.WithDialTimeout(time.Minute))
 	if err != nil {
@@ -279,7 +286,7 @@ func RunFailover(ctx context.Context, cfg FailoverConfig, log *slog.Logger) (*Fa
 		return nil, err
 	}
 
-	res := &FailoverResult{NameNodes: cfg.NameNodes, DataNodes: cfg.DataNodes, Writers: cfg.Writers}
+	res = &FailoverResult{NameNodes: cfg.NameNodes, DataNodes: cfg.DataNodes, Writers: cfg.Writers}
 	var writes, failures atomic.Int64
 	lctx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -349,7 +356,7 @@ func RunFailover(ctx context.Context, cfg FailoverConfig, log *slog.Logger) (*Fa
 		if err != nil {
 			stopProbes()
 			pwg.Wait()
-			return nil, err
+			return nil, fmt.Errorf("round %d, after killing %s: %w", round+1, rpc[old], err)
 		}
 		elected := time.Since(t0)
 		var acked time.Time
