@@ -1,0 +1,506 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+)
+
+// haSizes are the sizes the writers of the HA tests cycle through, with
+// a 1 MiB block: empty, small, one block, and several blocks.
+var haSizes = []int{700, 64 << 10, 1<<20 + 4321, 5, 300 << 10, 2<<20 + 512<<10}
+
+// haLedger records the puts of the writers of TestHAKillLeader.
+type haLedger struct {
+	mu     sync.Mutex
+	sizes  map[string]int    // every path a put was tried for: its size
+	acked  map[string]bool   // the paths whose put was acknowledged
+	failed []string          // the puts that failed, with their errors
+	per    map[string][2]int // writer: puts acknowledged, failed
+	// killAt is when the last leader killed was dead (zero before the
+	// first kill); ackAfter is the first acknowledgement of a put that
+	// ended after killAt.
+	killAt   time.Time
+	ackAfter time.Time
+}
+
+func newHALedger() *haLedger {
+	return &haLedger{sizes: make(map[string]int), acked: make(map[string]bool), per: make(map[string][2]int)}
+}
+
+func (l *haLedger) try(path string, size int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sizes[path] = size
+}
+
+func (l *haLedger) done(writer, path string, err error) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.per[writer]
+	if err != nil {
+		n[1]++
+		l.failed = append(l.failed, fmt.Sprintf("%s put %s at %s: %v", writer, path, now.Format(time.StampMilli), err))
+	} else {
+		n[0]++
+		l.acked[path] = true
+		if !l.killAt.IsZero() && l.ackAfter.IsZero() && now.After(l.killAt) {
+			l.ackAfter = now
+		}
+	}
+	l.per[writer] = n
+}
+
+// killed records that the leader was killed at t.
+func (l *haLedger) killed(t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.killAt, l.ackAfter = t, time.Time{}
+}
+
+// firstAck returns the first acknowledgement after the last kill, zero
+// if none yet.
+func (l *haLedger) firstAck() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ackAfter
+}
+
+func (l *haLedger) ackedPaths() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ps []string
+	for p := range l.acked {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	return ps
+}
+
+func (l *haLedger) content(path string) []byte {
+	l.mu.Lock()
+	n, ok := l.sizes[path]
+	l.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return haContent(path, n)
+}
+
+// haWrite puts files into dir with put, one after another, until stop
+// is closed, and records them in l.
+func haWrite(l *haLedger, writer, dir string, stop <-chan struct{}, put func(path string, data []byte) error) {
+	for seq := 0; ; seq++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		path := fmt.Sprintf("%s/f%03d", dir, seq)
+		size := haSizes[seq%len(haSizes)]
+		l.try(path, size)
+		l.done(writer, path, put(path, haContent(path, size)))
+	}
+}
+
+// TestHAKillLeader writes files through a NameNode group from three
+// writers (two public Go clients and a stream of `cairn fs put`
+// processes, all given the members' list) while the leader is killed
+// with SIGKILL again and again, and restarted later with its directory.
+// Every acknowledged put reads back whole, no put is seen half done,
+// files written before the first kill are read after every failover,
+// and every restarted member follows again.
+func TestHAKillLeader(t *testing.T) {
+	kills := 5
+	if testing.Short() {
+		kills = 3
+	}
+	g := startHAGroup(t, 4)
+
+	// Files written before the first kill.
+	old := map[string]int{"/old/empty": 0, "/old/small": 1000, "/old/block": 1 << 20, "/old/multi": 2<<20 + 300<<10}
+	var oldPaths []string
+	g.must("fs", "mkdir", "-p", "/old", "/ha/cli")
+	for p, n := range old {
+		g.putBytes(p, haContent(p, n))
+		oldPaths = append(oldPaths, p)
+	}
+	sort.Strings(oldPaths)
+	oldContent := func(p string) []byte { return haContent(p, old[p]) }
+	reader := g.dial(g.nnAddr)
+	checkOld := func(when string) {
+		t.Helper()
+		if err := g.catCheck(oldPaths, oldContent); err != nil {
+			t.Errorf("%s: %v", when, err)
+		}
+		for _, p := range oldPaths {
+			if err := readGo(context.Background(), reader, p, oldContent(p)); err != nil {
+				t.Errorf("%s: Go client: %v", when, err)
+			}
+		}
+	}
+	checkOld("before the first kill")
+
+	l := newHALedger()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 2 {
+		c := g.dial(g.nnAddr)
+		name := fmt.Sprintf("go%d", w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			haWrite(l, name, "/ha/"+name, stop, func(path string, data []byte) error {
+				ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+				defer cancel()
+				return haPutGo(ctx, c, path, data, rand.Uint32())
+			})
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		haWrite(l, "cli", "/ha/cli", stop, func(path string, data []byte) error {
+			_, errOut, code := g.cairnTimeout(90*time.Second, data, "fs", "put", "-", path)
+			if code != 0 {
+				return fmt.Errorf("cairn fs put: exit %d: %s", code, strings.TrimSpace(errOut))
+			}
+			return nil
+		})
+	}()
+	stopWriters := sync.OnceFunc(func() {
+		close(stop)
+		wg.Wait()
+	})
+	defer stopWriters()
+
+	for k := 1; k <= kills; k++ {
+		time.Sleep(1500 * time.Millisecond) // writes reach this leader
+		leader := g.waitLeader()
+		g.kill(leader)
+		killAt := time.Now()
+		l.killed(killAt)
+		next := g.waitLeader(leader)
+		elected := time.Since(killAt)
+		checkOld(fmt.Sprintf("after kill %d", k))
+		var acked time.Duration
+		g.waitFor(fmt.Sprintf("a put acknowledged after kill %d", k), func() (bool, string) {
+			if a := l.firstAck(); !a.IsZero() {
+				acked = a.Sub(killAt)
+				return true, ""
+			}
+			return false, "no put acknowledged yet"
+		})
+		t.Logf("kill %d: member %d killed; member %d serving after %v; first put acknowledged after %v",
+			k, leader, next, elected.Round(time.Millisecond), acked.Round(time.Millisecond))
+		g.restart(leader)
+		g.waitFollower(leader, len(old)+len(l.ackedPaths()))
+	}
+	stopWriters()
+
+	// Every member holds the same namespace, one leads, and the others
+	// (each restarted at least once but the last leader) follow.
+	leader := g.waitConverged()
+	for i := range g.members {
+		if i != leader && g.ready(i) {
+			t.Errorf("member %d serves beside leader %d", i, leader)
+		}
+	}
+	l.mu.Lock()
+	t.Logf("puts acknowledged, failed per writer: %v; %d failures", l.per, len(l.failed))
+	for _, f := range l.failed {
+		t.Errorf("failed put: %s", f)
+	}
+	l.mu.Unlock()
+
+	// The writers' leases expire (hard limit 6s) and fsck is healthy:
+	// no file open, every block fully replicated.
+	g.waitHealthy()
+	acked := l.ackedPaths()
+	if len(acked) == 0 {
+		t.Fatal("no put was acknowledged")
+	}
+
+	// What is listed: every file at a final name is one a put wrote,
+	// whole; no temporary is left.
+	listed := make(map[string]bool)
+	for _, dir := range []string{"/ha/go0", "/ha/go1", "/ha/cli"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		infos, err := reader.ReadDir(ctx, dir)
+		cancel()
+		if err != nil {
+			t.Errorf("ReadDir(%s): %v", dir, err)
+			continue
+		}
+		for _, fi := range infos {
+			p := dir + "/" + fi.Name
+			if strings.Contains(p, "._COPYING_.") {
+				t.Errorf("temporary %s (%d bytes) left behind", p, fi.Size)
+				continue
+			}
+			listed[p] = true
+			want := l.content(p)
+			if want == nil {
+				t.Errorf("%s is listed but no put wrote it", p)
+			} else if fi.Size != int64(len(want)) {
+				t.Errorf("%s is listed with %d bytes, its put wrote %d (acknowledged: %v)", p, fi.Size, len(want), l.acked[p])
+			}
+		}
+	}
+	for _, p := range acked {
+		if !listed[p] {
+			t.Errorf("acknowledged %s is not listed", p)
+		}
+	}
+
+	// Every acknowledged file reads back byte for byte, through `cairn
+	// fs cat` and the Go client; so does every file a failed put left
+	// complete.
+	var all []string
+	for p := range listed {
+		all = append(all, p)
+	}
+	sort.Strings(all)
+	for batch := range slices.Chunk(all, 25) {
+		if err := g.catCheck(batch, l.content); err != nil {
+			t.Errorf("after the failovers: %v", err)
+		}
+	}
+	for _, p := range all {
+		if err := readGo(context.Background(), reader, p, l.content(p)); err != nil {
+			t.Errorf("after the failovers: Go client: %v", err)
+		}
+	}
+	checkOld("at the end")
+	t.Logf("%d puts acknowledged, %d files listed", len(acked), len(all))
+}
+
+// TestHAPartitionLeader cuts the leader off from the rest of its group.
+// A client that knows only the old leader's address gets no write
+// acknowledged and no stale read, while the majority elects a new
+// leader that accepts writes through the members' list. Once healed,
+// the old leader follows and holds the new writes.
+func TestHAPartitionLeader(t *testing.T) {
+	g := startHAGroup(t, 3)
+	old := g.waitLeader()
+	ctx := context.Background()
+	cl := g.dial(g.nnAddr)
+	pinned := g.dial(g.members[old].rpc)
+	before := "/part/before"
+	if err := haPutGo(ctx, cl, before, haContent(before, 1<<20+100), 1); err != nil {
+		t.Fatalf("put %s: %v", before, err)
+	}
+	if err := readGo(ctx, pinned, before, haContent(before, 1<<20+100)); err != nil {
+		t.Fatalf("through the leader alone, before the partition: %v", err)
+	}
+
+	g.isolate(old)
+	cutAt := time.Now()
+	// The write to the old leader alone runs while the majority elects
+	// and accepts writes; it must fail.
+	pinnedPath := "/part/pinned"
+	pinnedDone := make(chan error, 1)
+	go func() {
+		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		pinnedDone <- haPutGo(pctx, pinned, pinnedPath, haContent(pinnedPath, 300<<10), 2)
+	}()
+
+	next := g.waitLeader(old)
+	t.Logf("member %d cut off; member %d serving after %v", old, next, time.Since(cutAt).Round(time.Millisecond))
+	var after []string
+	for i := range 3 {
+		p := fmt.Sprintf("/part/go%d", i)
+		if err := haPutGo(ctx, cl, p, haContent(p, haSizes[i+2]), uint32(10+i)); err != nil {
+			t.Fatalf("put %s through the list during the partition: %v", p, err)
+		}
+		after = append(after, p)
+	}
+	p := "/part/cli"
+	if _, errOut, code := g.cairnTimeout(60*time.Second, haContent(p, 2<<20+7), "fs", "put", "-", p); code != 0 {
+		t.Fatalf("cairn fs put %s during the partition: exit %d: %s", p, code, errOut)
+	}
+	after = append(after, p)
+	sizeOf := func(p string) int {
+		if p == "/part/cli" {
+			return 2<<20 + 7
+		}
+		var i int
+		fmt.Sscanf(p, "/part/go%d", &i)
+		return haSizes[i+2]
+	}
+	content := func(p string) []byte { return haContent(p, sizeOf(p)) }
+
+	select {
+	case err := <-pinnedDone:
+		if err == nil {
+			t.Errorf("put %s through the cut-off leader alone was acknowledged", pinnedPath)
+		} else {
+			t.Logf("put %s through the cut-off leader alone failed as it must: %v", pinnedPath, err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatalf("put %s through the cut-off leader alone neither failed nor succeeded in 40s", pinnedPath)
+	}
+	// Reads through the old leader alone fail rather than answer from
+	// its stale namespace (a file written since is not there).
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	fi, err := pinned.Stat(sctx, after[0])
+	cancel()
+	if err == nil || errors.Is(err, cairn.NotExist) {
+		t.Errorf("Stat(%s) through the cut-off leader alone = %+v, %v; want a refusal (it does not lead)", after[0], fi, err)
+	}
+	if g.ready(old) {
+		t.Errorf("the cut-off member %d still answers /readyz 200", old)
+	}
+
+	g.heal()
+	// The old leader follows and has the new writes.
+	g.waitFollower(old, 1+len(after))
+	leader := g.waitConverged()
+	if leader == old {
+		t.Errorf("the old leader %d leads again after the heal", old)
+	}
+	if err := g.catCheck(after, content); err != nil {
+		t.Errorf("after the heal: %v", err)
+	}
+	for _, p := range append([]string{before}, after...) {
+		want := content(p)
+		if p == before {
+			want = haContent(before, 1<<20+100)
+		}
+		if err := readGo(ctx, cl, p, want); err != nil {
+			t.Errorf("after the heal: %v", err)
+		}
+	}
+	sctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+	infos, err := cl.ReadDir(sctx, "/part")
+	cancel()
+	if err != nil {
+		t.Fatalf("ReadDir(/part): %v", err)
+	}
+	var names []string
+	for _, fi := range infos {
+		names = append(names, fi.Name)
+	}
+	if want := []string{"before", "cli", "go0", "go1", "go2"}; !slices.Equal(names, want) {
+		t.Errorf("after the heal /part lists %v, want %v", names, want)
+	}
+	g.waitHealthy()
+}
+
+// TestHARestartAll kills every member of the group at once with
+// SIGKILL and starts them again with their directories: the group forms
+// again, every file reads back, the DataNodes rejoin, and fsck is
+// healthy.
+func TestHARestartAll(t *testing.T) {
+	g := startHAGroup(t, 3)
+	ctx := context.Background()
+	cl := g.dial(g.nnAddr)
+	files := map[string]int{}
+	for i, n := range haSizes {
+		p := fmt.Sprintf("/all/go%d", i)
+		if err := haPutGo(ctx, cl, p, haContent(p, n), uint32(i)); err != nil {
+			t.Fatalf("put %s: %v", p, err)
+		}
+		files[p] = n
+	}
+	for i, n := range []int{3<<20 + 11, 999} {
+		p := fmt.Sprintf("/all/cli%d", i)
+		g.putBytes(p, haContent(p, n))
+		files[p] = n
+	}
+	var paths []string
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	content := func(p string) []byte { return haContent(p, files[p]) }
+	g.waitConverged()
+
+	for i := range g.members {
+		g.kill(i)
+	}
+	downAt := time.Now()
+	for i := range g.members {
+		g.restart(i)
+	}
+	leader := g.waitLeader()
+	t.Logf("member %d serving %v after all were killed", leader, time.Since(downAt).Round(time.Millisecond))
+	g.waitLiveAll(len(g.dns))
+	g.waitConverged()
+
+	if err := g.catCheck(paths, content); err != nil {
+		t.Errorf("after the restart: %v", err)
+	}
+	// The client dialed before the restart finds the new leader.
+	for _, p := range paths {
+		if err := readGo(ctx, cl, p, content(p)); err != nil {
+			t.Errorf("after the restart: Go client dialed before it: %v", err)
+		}
+	}
+	p := "/all/later"
+	if err := haPutGo(ctx, cl, p, haContent(p, 1<<20+1), 99); err != nil {
+		t.Errorf("put %s after the restart: %v", p, err)
+	} else if err := g.catCheck([]string{p}, func(string) []byte { return haContent(p, 1<<20+1) }); err != nil {
+		t.Errorf("after the restart: %v", err)
+	}
+	g.waitHealthy()
+}
+
+// TestHABadPeers starts `cairn namenode` with a --peers list it must
+// refuse: it exits non-zero at once with one line on stderr, and
+// leaves no directory behind.
+func TestHABadPeers(t *testing.T) {
+	a, b, c := freeAddr(t), freeAddr(t), freeAddr(t)
+	for _, tc := range []struct {
+		name        string
+		peers, self string
+		want        string
+	}{
+		{"a member not in the list is refused", a + "," + b, c, "is not among --peers"},
+		{"an empty entry in the list is refused", a + ",," + b, a, "empty address"},
+		{"a trailing comma is refused", a + "," + b + ",", a, "empty address"},
+		{"a blank entry is refused", a + ", ," + b, a, "empty address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "nn")
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, binary, "namenode",
+				"--dir", dir, "--peers", tc.peers, "--rpc-addr", tc.self, "--http-addr", "")
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			switch {
+			case ctx.Err() != nil:
+				t.Fatalf("cairn namenode --peers %q --rpc-addr %s still runs after 20s: %s", tc.peers, tc.self, stderr.String())
+			case err == nil:
+				t.Fatalf("cairn namenode --peers %q --rpc-addr %s exited 0", tc.peers, tc.self)
+			case !errors.As(err, &ee):
+				t.Fatalf("cairn namenode: %v", err)
+			}
+			line := strings.TrimSuffix(stderr.String(), "\n")
+			if strings.Contains(line, "\n") || !strings.HasPrefix(line, "cairn: ") || !strings.Contains(line, tc.want) {
+				t.Errorf("cairn namenode --peers %q --rpc-addr %s: stderr %q, want one line \"cairn: ...\" containing %q",
+					tc.peers, tc.self, stderr.String(), tc.want)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("cairn namenode --peers %q left %s behind (stat: %v)", tc.peers, dir, err)
+			}
+		})
+	}
+}
