@@ -536,3 +536,55 @@ func TestHABadPeers(t *testing.T) {
 		})
 	}
 }
+
+// TestHALongOutage (run only with CAIRN_HA_OUTAGE set, to a duration
+// such as 100s) keeps a follower down for that long while the group
+// writes, then restarts it. A member back from an outage must be ready
+// to take over soon, as a rolling restart expects: within ten seconds
+// of its start it must hold the leader's namespace and count every
+// DataNode as live.
+func TestHALongOutage(t *testing.T) {
+	outage, ok := durationKnob(t, 0, "CAIRN_HA_OUTAGE")
+	if !ok {
+		t.Skip("set CAIRN_HA_OUTAGE (such as 100s) to run")
+	}
+	const ready = 10 * time.Second
+	g := startHAGroup(t, 3)
+	ctx := context.Background()
+	cl := g.dial(g.nnAddr)
+	leader := g.waitLeader()
+	back := (leader + 1) % haMembers
+	g.kill(back)
+	deadline := time.Now().Add(outage)
+	for i := 0; time.Now().Before(deadline); i++ {
+		p := fmt.Sprintf("/outage/f%03d", i)
+		if err := haPutGo(ctx, cl, p, haContent(p, haSizes[i%len(haSizes)]), uint32(i)); err != nil {
+			t.Fatalf("put %s while member %d is down: %v", p, back, err)
+		}
+		time.Sleep(time.Second)
+	}
+	want, err := g.files(leader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.restart(back)
+	restarted := time.Now()
+	var caughtUp, registered time.Duration
+	for time.Since(restarted) < 3*time.Minute && (caughtUp == 0 || registered == 0) {
+		if n, err := g.files(back); err == nil && n >= want && caughtUp == 0 {
+			caughtUp = time.Since(restarted)
+		}
+		if v, err := g.metric(back, `cairn_namenode_datanodes{state="live"}`); err == nil && int(v) >= len(g.dns) && registered == 0 {
+			registered = time.Since(restarted)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("member %d, down %v: held the leader's %d files %v after its restart, counted %d live datanodes after %v (0: not within 3 minutes)",
+		back, outage, want, caughtUp.Round(time.Millisecond), len(g.dns), registered.Round(time.Millisecond))
+	if caughtUp == 0 || caughtUp > ready {
+		t.Errorf("member %d, back after %v, held the leader's namespace only after %v (0: never), want within %v", back, outage, caughtUp, ready)
+	}
+	if registered == 0 || registered > ready {
+		t.Errorf("member %d, back after %v, counted every datanode live only after %v (0: never), want within %v", back, outage, registered, ready)
+	}
+}
