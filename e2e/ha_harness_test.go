@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"net/http"
+	pathpkg "path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -342,7 +343,7 @@ func haContent(path string, size int) []byte {
 // that lease recovery removes one left behind), renamed to path once
 // complete. A put that fails removes its temporary.
 func haPutGo(ctx context.Context, c *client.Client, path string, data []byte, tmpTag uint32) error {
-	tmp := fmt.Sprintf("%s/.%s._COPYING_.%08x", cairn.Dir(path), cairn.Base(path), tmpTag)
+	tmp := pathpkg.Join(cairn.Dir(path), fmt.Sprintf(".%s._COPYING_.%08x", cairn.Base(path), tmpTag))
 	w, err := c.Create(ctx, tmp, &client.CreateOptions{CreateParent: true})
 	if err != nil {
 		return err
