@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/faultproxy"
 )
 
 // haSizes are the sizes the writers of the HA tests cycle through, with
@@ -586,5 +587,72 @@ func TestHALongOutage(t *testing.T) {
 	}
 	if registered == 0 || registered > ready {
 		t.Errorf("member %d, back after %v, counted every datanode live only after %v (0: never), want within %v", back, outage, registered, ready)
+	}
+}
+
+// TestHAClientLeaderVanishes (run only with CAIRN_HA_VANISH set) makes
+// the leader vanish as a host does when it loses power or its network:
+// its Raft links and the clients' link to it carry no more bytes, and
+// no connection is reset. The others elect a leader within a second or
+// two; a client must then be served by it: a Go client dialed before
+// (with or without a deadline on its call), and a `cairn fs stat` that
+// lists the vanished member first.
+func TestHAClientLeaderVanishes(t *testing.T) {
+	if os.Getenv("CAIRN_HA_VANISH") == "" {
+		t.Skip("set CAIRN_HA_VANISH=1 to run")
+	}
+	g := startHAGroup(t, 3)
+	leader := g.waitLeader()
+	// Clients reach member i through links[i], the vanished leader
+	// first in their list.
+	links := make([]*faultproxy.Proxy, haMembers)
+	var list []string
+	for k := range haMembers {
+		i := (leader + k) % haMembers
+		p, err := faultproxy.New(g.members[i].rpc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		links[i] = p
+		list = append(list, p.Addr())
+	}
+	cl := g.dial(strings.Join(list, ","))
+	ctx := context.Background()
+	if err := haPutGo(ctx, cl, "/v/x", haContent("/v/x", 100), 1); err != nil {
+		t.Fatal(err)
+	}
+
+	g.isolate(leader)
+	links[leader].Blackhole()
+	next := g.waitLeader(leader)
+	t.Logf("member %d vanished; member %d serving", leader, next)
+
+	// A call with no deadline: the client's failover timeout is 30s.
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := cl.Stat(ctx, "/v/x")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Stat(/v/x) with no deadline, after %v: %v", time.Since(start), err)
+		}
+	case <-time.After(45 * time.Second):
+		t.Errorf("Stat(/v/x) with no deadline still blocked after 45s (the client's failover timeout is 30s)")
+	}
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	start = time.Now()
+	_, err := cl.Stat(sctx, "/v/x")
+	cancel()
+	if err != nil {
+		t.Errorf("Stat(/v/x) with a 20s deadline, after %v: %v", time.Since(start), err)
+	}
+	start = time.Now()
+	if _, errOut, code := g.cairnTimeout(60*time.Second, nil, "fs", "stat", "--namenode", strings.Join(list, ","), "/v/x"); code != 0 {
+		t.Errorf("cairn fs stat /v/x (default dial timeout 10s) listing the vanished member first: exit %d after %v: %s",
+			code, time.Since(start).Round(time.Millisecond), strings.TrimSpace(errOut))
 	}
 }
