@@ -206,6 +206,9 @@ func TestGroupFailover(t *testing.T) {
 	// Reports of corrupt replicas too, so that the reporter goes on to
 	// the leader.
 	wantKind(t, "ReportBadBlocks on a follower", g.srv[f].ReportBadBlocks(bg, nil), cairn.NotLeader)
+	// And safe mode, which is the leader's.
+	_, err = g.srv[f].SafeMode(bg, "get")
+	wantKind(t, "SafeMode on a follower", err, cairn.NotLeader)
 
 	// The leader dies: another member leads, with /a.
 	g.kill(l)

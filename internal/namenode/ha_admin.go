@@ -253,7 +253,9 @@ func (s *Server) checkJoiner(ctx context.Context, addr string) error {
 	case st.GetLeader() != "" || len(ms) > 0 && ms[0].GetVoter():
 		return errf(cairn.Invalid, "the NameNode at %s is a member of a group already (its leader is %q); start it with --join on a fresh directory", addr, st.GetLeader())
 	}
-	d, err := pb.NewClientProtocolClient(cc).GetServerDefaults(ctx, &pb.GetServerDefaultsRequest{})
+	// (Any member answers the DataNode report, which names its cluster;
+	// only a leader answers GetServerDefaults.)
+	d, err := pb.NewAdminProtocolClient(cc).GetDatanodeReport(ctx, &pb.GetDatanodeReportRequest{})
 	if err != nil {
 		return errf(cairn.Unavailable, "ask %s for its cluster ID: %v", addr, status.Convert(err).Message())
 	}

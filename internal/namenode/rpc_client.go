@@ -54,6 +54,12 @@ func blockPtr(b *pb.Block) *cairn.Block {
 }
 
 func (r *clientRPC) GetServerDefaults(ctx context.Context, req *pb.GetServerDefaultsRequest) (*pb.GetServerDefaultsResponse, error) {
+	// Only the leader answers, as HDFS's standby refuses it: a client's
+	// first call (Dial's) then finds the leader, and the calls after it
+	// go there.
+	if r.s.servingTerm() == 0 {
+		return nil, pb.ToStatus(r.s.notLeader())
+	}
 	return pb.ServerDefaultsToProto(r.s.GetServerDefaults(ctx)), nil
 }
 

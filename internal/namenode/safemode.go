@@ -106,20 +106,37 @@ func (sm *safeMode) evalLocked() (bool, string) {
 // SafeMode gets, enters or leaves safe mode (action "get", "enter",
 // "leave"). Leaving also ends the automatic safe mode of a restart.
 func (s *Server) SafeMode(ctx context.Context, action string) (cairn.SafeModeStatus, error) {
-	sm := s.safe
+	// Safe mode is the leader's: a member that does not lead refuses, so
+	// that 'cairn admin safemode' reads and changes the state that
+	// matters.
+	if s.servingTerm() == 0 {
+		return cairn.SafeModeStatus{}, s.notLeader()
+	}
+	return s.safe.act(action)
+}
+
+// status is the safe mode of this member, as its web pages show it
+// (a follower's own, which only matters once it leads).
+func (sm *safeMode) status() cairn.SafeModeStatus {
+	st, _ := sm.act("get")
+	return st
+}
+
+// act gets, enters or leaves safe mode.
+func (sm *safeMode) act(action string) (cairn.SafeModeStatus, error) {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
 	switch action {
 	case "", "get":
 	case "enter":
 		if !sm.manual {
-			s.log.Info("entering safe mode manually")
+			sm.log.Info("entering safe mode manually")
 		}
 		sm.manual = true
 		sm.active.Store(true)
 	case "leave":
 		if sm.manual || sm.auto {
-			s.log.Info("leaving safe mode manually")
+			sm.log.Info("leaving safe mode manually")
 		}
 		sm.manual = false
 		sm.auto = false

@@ -64,10 +64,7 @@ func (w webSource) Overview(ctx context.Context) (webui.Overview, error) {
 	if err != nil {
 		return webui.Overview{}, err
 	}
-	sm, err := s.SafeMode(ctx, "get")
-	if err != nil {
-		return webui.Overview{}, err
-	}
+	sm := s.safe.status()
 	o := webui.Overview{
 		ClusterID:                string(s.clusterID),
 		Version:                  version.Version,
