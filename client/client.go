@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
@@ -31,6 +32,12 @@ const (
 	// takes well over a second to answer some of them, and an attempt
 	// cut short is a failure, not a wait.
 	connectTimeout = 20 * time.Second
+	// keepaliveTime and keepaliveTimeout: a connection to a NameNode
+	// silent for keepaliveTime while a call waits is pinged, and given
+	// up keepaliveTimeout later (the NameNode permits pings this often:
+	// transport.Config's server options).
+	keepaliveTime    = 5 * time.Second
+	keepaliveTimeout = 3 * time.Second
 	defaultGroup   = "supergroup"
 	// defaultLeaseSoftLimit is used when the NameNode does not say.
 	defaultLeaseSoftLimit = 60 * time.Second
@@ -220,6 +227,10 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 			Jitter:     0.2,
 			MaxDelay:   2 * time.Second,
 		}, MinConnectTimeout: connectTimeout}),
+		// A NameNode whose host vanished (no reset, no answer) is
+		// noticed while a call waits on it: pinged after
+		// keepaliveTime of silence, given up keepaliveTimeout later.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
 	}
 	if len(addrs) == 1 {
 		dialOpts = append(dialOpts, grpc.WithDefaultServiceConfig(serviceConfig))

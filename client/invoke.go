@@ -66,6 +66,18 @@ const (
 	// defaultFailoverTimeout bounds the failover of a call whose
 	// context has no deadline, from its first failure.
 	defaultFailoverTimeout = 60 * time.Second
+	// attemptTimeout bounds one attempt of a ClientProtocol call on one
+	// member of a group: a member that neither answers nor fails (its
+	// host vanished, its process stopped) is given up and the next one
+	// tried. Every such call takes milliseconds on a live NameNode;
+	// admin calls (a large fsck) are not bounded. The keepalive of the
+	// connection (client.go) usually notices sooner.
+	attemptTimeout = 15 * time.Second
+	// dialAttemptTimeout bounds Dial's first call on one member of a
+	// group, connection and handshake included, so that a Dial whose
+	// list names a vanished member first still finds a live one within
+	// its own timeout (10s by default).
+	dialAttemptTimeout = 3 * time.Second
 )
 
 // member is one NameNode of the group, as the invoker reaches it.
@@ -171,7 +183,7 @@ type adminMethod[Req, Resp any] func(protocol.AdminProtocolClient, context.Conte
 
 // callAdmin is call for the AdminProtocol service.
 func callAdmin[Req, Resp any](ctx context.Context, inv *invoker, op, path string, req Req, m adminMethod[Req, Resp]) (Resp, error) {
-	resp, err := invoke(ctx, inv, false, func(ctx context.Context, mb *member) (Resp, error) {
+	resp, err := invoke(ctx, inv, false, 0, func(ctx context.Context, mb *member) (Resp, error) {
 		return m(mb.admin, ctx, req)
 	})
 	if err != nil {
@@ -185,7 +197,7 @@ func callAdmin[Req, Resp any](ctx context.Context, inv *invoker, op, path string
 // as it came (or an unreachableError, which has a gRPC status too),
 // for the few callers that look at its code.
 func invokeRaw[Req, Resp any](ctx context.Context, inv *invoker, req Req, m rpcMethod[Req, Resp]) (Resp, error) {
-	return invoke(ctx, inv, false, func(ctx context.Context, mb *member) (Resp, error) {
+	return invoke(ctx, inv, false, attemptTimeout, func(ctx context.Context, mb *member) (Resp, error) {
 		return m(mb.stub, ctx, req)
 	})
 }
@@ -193,10 +205,12 @@ func invokeRaw[Req, Resp any](ctx context.Context, inv *invoker, req Req, m rpcM
 // invoke makes one logical call: send, attempt after attempt, to the
 // member believed to lead, following the group's leader as the
 // comment at the top of this file says. persist keeps trying a single
-// member too, for Dial. The error is the last attempt's gRPC error
+// member too, for Dial. With several members, an attempt that takes
+// longer than bound (if not 0) fails over as an unreachable member's
+// would. The error is the last attempt's gRPC error
 // when a member answered (or the context ended before any failure),
 // else an unreachableError.
-func invoke[Resp any](ctx context.Context, inv *invoker, persist bool, send func(context.Context, *member) (Resp, error)) (Resp, error) {
+func invoke[Resp any](ctx context.Context, inv *invoker, persist bool, bound time.Duration, send func(context.Context, *member) (Resp, error)) (Resp, error) {
 	var zero Resp
 	ctx = inv.outgoing(ctx)
 	actx := ctx // ctx, bounded by failoverTimeout once failing over
@@ -208,7 +222,7 @@ func invoke[Resp any](ctx context.Context, inv *invoker, persist bool, send func
 		wait   time.Duration // the next wait after a round
 	)
 	for {
-		resp, err := send(actx, m)
+		resp, err := sendAttempt(actx, inv, m, bound, send)
 		if err == nil {
 			inv.answered(m)
 			return resp, nil
@@ -266,6 +280,23 @@ func invoke[Resp any](ctx context.Context, inv *invoker, persist bool, send func
 		}
 		m = next
 	}
+}
+
+// sendAttempt sends one attempt of a call to m. In a group, an attempt
+// bounded (bound > 0) that gets no answer within bound fails as one
+// to an unreachable member does (gRPC Unavailable), so that the call
+// goes on to the next member while its own context lasts.
+func sendAttempt[Resp any](ctx context.Context, inv *invoker, m *member, bound time.Duration, send func(context.Context, *member) (Resp, error)) (Resp, error) {
+	if bound <= 0 || inv.size() == 1 {
+		return send(ctx, m)
+	}
+	actx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	resp, err := send(actx, m)
+	if err != nil && ctx.Err() == nil && actx.Err() == context.DeadlineExceeded {
+		err = status.Errorf(codes.Unavailable, "namenode %s did not answer within %v", m.addr, bound)
+	}
+	return resp, err
 }
 
 // refusal reports whether err, the failure of one attempt, sends the
@@ -420,7 +451,7 @@ func (inv *invoker) outgoing(ctx context.Context) context.Context {
 // says more than the deadline does (connection refused, a handshake
 // cut off).
 func (inv *invoker) serverDefaults(ctx context.Context) (*protocol.GetServerDefaultsResponse, error) {
-	return invoke(ctx, inv, true, func(ctx context.Context, m *member) (*protocol.GetServerDefaultsResponse, error) {
+	return invoke(ctx, inv, true, dialAttemptTimeout, func(ctx context.Context, m *member) (*protocol.GetServerDefaultsResponse, error) {
 		return m.stub.GetServerDefaults(ctx, &protocol.GetServerDefaultsRequest{})
 	})
 }

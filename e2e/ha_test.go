@@ -590,7 +590,7 @@ func TestHALongOutage(t *testing.T) {
 	}
 }
 
-// TestHAClientLeaderVanishes (run only with CAIRN_HA_ISSUES set) makes
+// TestHAClientLeaderVanishes makes
 // the leader vanish as a host does when it loses power or its network:
 // its Raft links and the clients' link to it carry no more bytes, and
 // no connection is reset. The others elect a leader within a second or
@@ -598,9 +598,6 @@ func TestHALongOutage(t *testing.T) {
 // (with or without a deadline on its call), and a `cairn fs stat` that
 // lists the vanished member first.
 func TestHAClientLeaderVanishes(t *testing.T) {
-	if os.Getenv("CAIRN_HA_ISSUES") == "" {
-		t.Skip("set CAIRN_HA_ISSUES=1 to run")
-	}
 	g := startHAGroup(t, 3)
 	leader := g.waitLeader()
 	// Clients reach member i through links[i], the vanished leader
@@ -657,14 +654,10 @@ func TestHAClientLeaderVanishes(t *testing.T) {
 	}
 }
 
-// TestHAAdminSafeModeOnTheLeader (run only with CAIRN_HA_ISSUES set)
-// runs `cairn admin safemode` with a follower listed first: get must
-// tell the leader's state, and enter must stop writes through the
-// group, as it does with one NameNode.
+// TestHAAdminSafeModeOnTheLeader runs `cairn admin safemode` with a
+// follower listed first: get must tell the leader's state, and enter
+// must stop writes through the group, as it does with one NameNode.
 func TestHAAdminSafeModeOnTheLeader(t *testing.T) {
-	if os.Getenv("CAIRN_HA_ISSUES") == "" {
-		t.Skip("set CAIRN_HA_ISSUES=1 to run")
-	}
 	g := startHAGroup(t, 3)
 	leader := g.waitLeader()
 	var list []string

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -94,13 +95,19 @@ func (c Config) GRPCDialOptions() []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(c.TLS))}
 }
 
-// GRPCServerOptions are the options every gRPC server takes: its
-// transport credentials (none in plaintext).
+// GRPCServerOptions are the options every gRPC server takes: the
+// keepalive policy its clients need, and its transport credentials
+// (none in plaintext).
 func (c Config) GRPCServerOptions() []grpc.ServerOption {
-	if c.TLS == nil {
-		return nil
+	// Clients ping a connection that is silent while they wait on a
+	// call, every few seconds, to notice a server whose host vanished
+	// (client.Dial's keepalive): permit it. gRPC's default refuses
+	// pings more often than every 5 minutes.
+	opts := []grpc.ServerOption{grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 2 * time.Second})}
+	if c.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(c.TLS)))
 	}
-	return []grpc.ServerOption{grpc.Creds(credentials.NewTLS(c.TLS))}
+	return opts
 }
 
 // NewGRPCClient returns a gRPC client connection to addr (a gRPC

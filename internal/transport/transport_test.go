@@ -68,8 +68,8 @@ func TestPlaintextDialListen(t *testing.T) {
 		t.Fatalf("plaintext dial returned %T, want *net.TCPConn", c)
 	}
 	roundTrip(t, c)
-	if opts := cfg.GRPCServerOptions(); len(opts) != 0 {
-		t.Fatalf("plaintext GRPCServerOptions = %d options, want none", len(opts))
+	if opts := cfg.GRPCServerOptions(); len(opts) != 1 {
+		t.Fatalf("plaintext GRPCServerOptions = %d options, want the keepalive policy alone", len(opts))
 	}
 }
 
