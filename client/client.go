@@ -38,7 +38,7 @@ const (
 	// transport.Config's server options).
 	keepaliveTime    = 5 * time.Second
 	keepaliveTimeout = 3 * time.Second
-	defaultGroup   = "supergroup"
+	defaultGroup     = "supergroup"
 	// defaultLeaseSoftLimit is used when the NameNode does not say.
 	defaultLeaseSoftLimit = 60 * time.Second
 	// minLeaseRenewal bounds how often the lease is renewed, whatever
