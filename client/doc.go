@@ -27,6 +27,12 @@
 //     a member that cannot be reached (gRPC Unavailable: connection
 //     refused, reset, a handshake that failed) or one shutting down
 //     sends the call to the next member of the list;
+//   - a member that neither answers nor fails (its host vanished, its
+//     process is stopped) is given up after a bound of its own: 3s for
+//     Dial's first call, 15s for the other namespace calls (admin
+//     calls, such as a large fsck, are not bounded); while a call
+//     waits, a connection silent for 5s is pinged and dropped 3s
+//     later if the ping is not answered (gRPC keepalive);
 //   - once every member has failed in a row, the Client waits before
 //     the next round, 50ms at first and growing to 2s, with jitter.
 //
@@ -36,7 +42,8 @@
 // its error is of kind cairn.Unavailable (cairn.NotLeader if the last
 // member tried refused so) and names the addresses tried and the last
 // failure. Dial looks the same way, bounded by its dial timeout, and
-// succeeds as soon as one member answers.
+// succeeds as soon as the leader answers (only the leader answers
+// Dial's first call, so the calls after it go there).
 //
 // A call that is tried again may have been carried out already: a
 // create whose answer was lost with the leader. Every attempt of one
