@@ -129,6 +129,10 @@ type Config struct {
 	// snapshotInterval is how often raft checks SnapshotThreshold; 0:
 	// 5s. A test seam.
 	snapshotInterval time.Duration
+	// walSegmentSize is the size of the Raft log's segment files; 0:
+	// raft-wal's (64 MiB). A test seam: small segments are dropped
+	// behind a snapshot soon, so that a lagging member is sent one.
+	walSegmentSize int
 }
 
 func (c *Config) withDefaults() (Config, error) {

@@ -2,6 +2,7 @@ package namenode
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -351,5 +352,74 @@ func TestGroupMemberHaltsOnAnUnreadableEntry(t *testing.T) {
 		if st := s.rn.raft.State(); st != raft.Shutdown && s.rn.raft.AppliedIndex() >= idx {
 			t.Errorf("member %d applied past the unreadable entry %d and is still %v", i, idx, st)
 		}
+	}
+}
+
+// A follower that falls behind the leader's log (cut off while the
+// leader writes, snapshots and drops the log behind the snapshot) is
+// sent a snapshot when it is back; installing it keeps the replicas it
+// knew of the blocks still there, so that it can lead at once.
+func TestGroupFollowerKeepsReplicasThroughASnapshot(t *testing.T) {
+	g := startGroupWith(t, 3, groupOptions{pairLinks: true, adjust: func(c *Config) {
+		c.SnapshotThreshold = 64
+		c.snapshotInterval = 20 * time.Millisecond
+		c.walSegmentSize = 16 << 10
+	}})
+	l := g.leader()
+	f := (l + 1) % 3
+	for _, s := range g.srv {
+		registerNodes(t, s, 3)
+	}
+	lbs := writeFile(t, g.srv[l], "/data", "w", 1<<20, 100)
+	// The DataNodes report to every member.
+	for i, s := range g.srv {
+		if i == l {
+			continue
+		}
+		for _, lb := range lbs {
+			for _, loc := range lb.Locations {
+				if err := s.IncrementalBlockReport(bg, loc.ID, []cairn.Block{lb.Block}, nil, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	replicas := func(s *Server) int {
+		s.ns.mu.RLock()
+		defer s.ns.mu.RUnlock()
+		n := 0
+		for _, lb := range lbs {
+			if b := s.ns.blocks[lb.Block.ID]; b != nil {
+				n += b.goodReplicas()
+			}
+		}
+		return n
+	}
+	waitFor(t, "the follower to know the file's six replicas", func() bool { return replicas(g.srv[f]) == 6 })
+
+	g.isolate(f)
+	behind := g.srv[f].rn.raft.LastIndex()
+	for i := range 600 {
+		if _, err := g.srv[l].Mkdirs(bg, fmt.Sprintf("/d/%04d", i), 0o755, true, "", ""); err != nil {
+			t.Fatalf("Mkdirs on the leader = %v", err)
+		}
+	}
+	waitFor(t, "the leader to drop the log the follower lacks", func() bool {
+		first, err := g.srv[l].rn.wal.FirstIndex()
+		return err == nil && first > behind+1
+	})
+	g.heal()
+	waitFor(t, "the follower to catch up", func() bool {
+		return g.srv[f].rn.raft.AppliedIndex() >= g.srv[l].rn.raft.AppliedIndex()
+	})
+	if snap := g.srv[f].rn.raft.Stats()["last_snapshot_index"]; snap == "0" || snap == "" {
+		t.Fatalf("the follower caught up without a snapshot (last_snapshot_index %q): the test proves nothing", snap)
+	}
+	if n := replicas(g.srv[f]); n != 6 {
+		t.Errorf("the follower knows %d replicas of the file after installing a snapshot, want the 6 it knew", n)
+	}
+	checkReplicaIndex(t, g.srv[f])
+	if got, want := g.srv[f].ns.reportedBlocks.Load(), g.srv[f].ns.completeBlocks.Load(); got != want || want != 2 {
+		t.Errorf("the follower counts %d of %d complete blocks reported, want 2 of 2", got, want)
 	}
 }

@@ -47,7 +47,11 @@ func openRaft(cfg *Config, f *fsm, log *slog.Logger) (*raftNode, error) {
 		return nil, err
 	}
 	meta := &metadb.BoltMetaDB{}
-	wal, err := raftwal.Open(walDir, raftwal.WithLogger(hlog.Named("wal")), raftwal.WithMetaStore(meta))
+	segSize := cfg.walSegmentSize
+	if segSize <= 0 {
+		segSize = raftwal.DefaultSegmentSize
+	}
+	wal, err := raftwal.Open(walDir, raftwal.WithLogger(hlog.Named("wal")), raftwal.WithMetaStore(meta), raftwal.WithSegmentSize(segSize))
 	if err != nil {
 		meta.Close()
 		return nil, fmt.Errorf("open raft log %s: %w", walDir, err)
