@@ -119,7 +119,10 @@ func (s *Server) promote(ctx context.Context) {
 	n := s.ns.endStandby()
 	s.ns.heal.rescan = true
 	s.ns.mu.Unlock()
-	if time.Since(s.started) >= s.cfg.SafeModeExtension {
+	if s.cfg.group() && time.Since(s.started) >= s.cfg.SafeModeExtension {
+		// A member that has followed for that long has had the
+		// DataNodes' reports the extension waits for (a NameNode alone
+		// is promoted as it starts: it waits).
 		s.safe.skipExtension()
 	}
 	s.safe.setLoaded()
