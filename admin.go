@@ -158,4 +158,7 @@ type HAMember struct {
 	// from the leader: 0 for the leader, -1 when unknown.
 	LastContactMs int64 `json:"last_contact_ms"`
 	Voter         bool  `json:"voter"` // it votes (else it only follows the log)
+	// HTTPAddr is its web address (web UI, /metrics), as it says of
+	// itself; empty when it has none or did not answer.
+	HTTPAddr string `json:"http_address,omitempty"`
 }

@@ -148,6 +148,10 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 			return err
 		}
 	}
+	if httpLis != nil {
+		// Told to the other members of a group, whose pages link here.
+		cfg.HTTPAddr = webAddr(httpLis.Addr().String(), n.rpcAddr)
+	}
 	nn, err := namenode.New(cfg, log)
 	if err != nil {
 		closeAll(lis, httpLis)
@@ -163,4 +167,20 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 		httpLis: httpLis,
 		close:   nn.Close,
 	}})
+}
+
+// webAddr is the web address a NameNode tells the others: the one it
+// listens on, with the host of its RPC address when it listens on all
+// interfaces (0.0.0.0 is no address to link to).
+func webAddr(listen, rpc string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if h, _, err := net.SplitHostPort(rpc); err == nil && h != "" {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -286,6 +286,7 @@ func (c *Cluster) makeNameNode(i int, lis, httpLis net.Listener) error {
 	if c.peers != nil {
 		cfg.Peers = append([]string(nil), c.peers...)
 		cfg.RPCAddr = m.addr
+		cfg.HTTPAddr = m.http
 	}
 	if c.cfg.NameNode != nil {
 		c.cfg.NameNode(&cfg)

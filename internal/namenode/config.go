@@ -99,6 +99,10 @@ type Config struct {
 	// RPCAddr is this member's address among Peers; required with
 	// Peers.
 	RPCAddr string
+	// HTTPAddr is this NameNode's web address (host:port), as others
+	// reach it: a group member tells it to the others (HAStatus), so
+	// that a follower's pages link to the leader's. Empty: none told.
+	HTTPAddr string
 	// PeerHTTPAddrs maps the RPC addresses of the members of a group
 	// to their web addresses (host:port), for the web UI's links to the
 	// leader and the other members; nil: the web UI names them by RPC

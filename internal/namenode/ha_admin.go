@@ -1,6 +1,7 @@
 package namenode
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -131,6 +132,7 @@ func (s *Server) haSelfMember(m cairn.HAMember) cairn.HAMember {
 	m.State = strings.ToLower(state.String())
 	m.LastIndex = r.LastIndex()
 	m.AppliedIndex = r.AppliedIndex()
+	m.HTTPAddr = s.cfg.HTTPAddr
 	m.LastContactMs = -1
 	if state == raft.Leader {
 		m.LastContactMs = 0
@@ -156,6 +158,7 @@ func (s *Server) probeMember(ctx context.Context, m cairn.HAMember) cairn.HAMemb
 			m.State = pm.GetState()
 			m.LastIndex, m.AppliedIndex = pm.GetLastIndex(), pm.GetAppliedIndex()
 			m.LastContactMs = pm.GetLastContactMs()
+			m.HTTPAddr = pm.GetHttpAddress()
 		}
 	}
 	return m
@@ -459,7 +462,38 @@ func (w webSource) Leadership() webui.Leadership {
 		return webui.Leadership{}
 	}
 	_, id := s.rn.raft.LeaderWithID()
-	return webui.Leadership{Follower: true, State: strings.ToLower(state.String()), Leader: string(id), LeaderHTTP: s.cfg.PeerHTTPAddrs[string(id)]}
+	return webui.Leadership{Follower: true, State: strings.ToLower(state.String()), Leader: string(id), LeaderHTTP: s.peerHTTP(string(id))}
+}
+
+// peerHTTP returns the web address of the member at addr (its RPC
+// address): from Config.PeerHTTPAddrs, else as the member says of
+// itself (asked once, then remembered); "" when unknown.
+func (s *Server) peerHTTP(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	if h := s.cfg.PeerHTTPAddrs[addr]; h != "" {
+		return h
+	}
+	if addr == s.cfg.RPCAddr {
+		return s.cfg.HTTPAddr
+	}
+	if h, ok := s.webAddrs.Load(addr); ok {
+		return h.(string)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, time.Second)
+	defer cancel()
+	resp, err := s.peerHAStatus(ctx, addr)
+	if err != nil {
+		return ""
+	}
+	for _, pm := range resp.GetMembers() {
+		if pm.GetAddress() == addr && pm.GetHttpAddress() != "" {
+			s.webAddrs.Store(addr, pm.GetHttpAddress())
+			return pm.GetHttpAddress()
+		}
+	}
+	return ""
 }
 
 // webGroup is the group for the web UI's overview: HAStatus, with each
@@ -485,7 +519,7 @@ func (s *Server) webGroup(ctx context.Context) *webui.Group {
 	for _, m := range st.Members {
 		gm := webui.GroupMember{
 			Address:       m.Address,
-			HTTPAddr:      s.cfg.PeerHTTPAddrs[m.Address],
+			HTTPAddr:      cmp.Or(s.cfg.PeerHTTPAddrs[m.Address], m.HTTPAddr),
 			State:         m.State,
 			Voter:         m.Voter,
 			LastIndex:     m.LastIndex,

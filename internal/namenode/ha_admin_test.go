@@ -351,11 +351,10 @@ func scrapeMetrics(t *testing.T, s *Server) []string {
 
 func TestHAWebPages(t *testing.T) {
 	web := func(addr string) string { return "web." + addr }
+	// Each member tells its own web address; the others learn it from
+	// the group's status (no PeerHTTPAddrs given).
 	g := startGroup(t, 3, func(cfg *Config) {
-		cfg.PeerHTTPAddrs = make(map[string]string)
-		for _, p := range cfg.Peers {
-			cfg.PeerHTTPAddrs[p] = web(p)
-		}
+		cfg.HTTPAddr = web(cfg.RPCAddr)
 	})
 	l := g.leader()
 	f := (l + 1) % 3

@@ -30,6 +30,9 @@ type Server struct {
 	rn     *raftNode
 	recov  *blockRecoveries // lease recovery's block synchronizations (recovery.go)
 	lead   leadership       // whether this member serves (ha.go)
+	// webAddrs remembers the web addresses other members told
+	// (peerHTTP), by RPC address.
+	webAddrs sync.Map
 
 	metrics *nnMetrics // Prometheus metrics, served by HTTPHandler (http.go)
 	started time.Time

@@ -708,6 +708,7 @@ type HAMember struct {
 	AppliedIndex  uint64                 `protobuf:"varint,5,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
 	LastContactMs int64                  `protobuf:"varint,6,opt,name=last_contact_ms,json=lastContactMs,proto3" json:"last_contact_ms,omitempty"` // -1: unknown
 	Voter         bool                   `protobuf:"varint,7,opt,name=voter,proto3" json:"voter,omitempty"`
+	HttpAddress   string                 `protobuf:"bytes,8,opt,name=http_address,json=httpAddress,proto3" json:"http_address,omitempty"` // its web address (web UI, /metrics), as it advertises it; empty if none
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -789,6 +790,13 @@ func (x *HAMember) GetVoter() bool {
 		return x.Voter
 	}
 	return false
+}
+
+func (x *HAMember) GetHttpAddress() string {
+	if x != nil {
+		return x.HttpAddress
+	}
+	return ""
 }
 
 type HAAddMemberRequest struct {
@@ -5734,7 +5742,7 @@ const file_cairn_proto_rawDesc = "" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12,\n" +
 	"\amembers\x18\x03 \x03(\v2\x12.cairn.v1.HAMemberR\amembers\x12\x12\n" +
 	"\x04self\x18\x04 \x01(\tR\x04self\x12\x1c\n" +
-	"\tfailovers\x18\x05 \x01(\x04R\tfailovers\"\xcc\x01\n" +
+	"\tfailovers\x18\x05 \x01(\x04R\tfailovers\"\xef\x01\n" +
 	"\bHAMember\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x14\n" +
@@ -5743,7 +5751,8 @@ const file_cairn_proto_rawDesc = "" +
 	"last_index\x18\x04 \x01(\x04R\tlastIndex\x12#\n" +
 	"\rapplied_index\x18\x05 \x01(\x04R\fappliedIndex\x12&\n" +
 	"\x0flast_contact_ms\x18\x06 \x01(\x03R\rlastContactMs\x12\x14\n" +
-	"\x05voter\x18\a \x01(\bR\x05voter\"J\n" +
+	"\x05voter\x18\a \x01(\bR\x05voter\x12!\n" +
+	"\fhttp_address\x18\b \x01(\tR\vhttpAddress\"J\n" +
 	"\x12HAAddMemberRequest\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x1a\n" +
 	"\bnonvoter\x18\x02 \x01(\bR\bnonvoter\"\x15\n" +

@@ -15,6 +15,7 @@ func HAMemberToProto(m cairn.HAMember) *HAMember {
 		AppliedIndex:  m.AppliedIndex,
 		LastContactMs: m.LastContactMs,
 		Voter:         m.Voter,
+		HttpAddress:   m.HTTPAddr,
 	}
 }
 
@@ -28,6 +29,7 @@ func HAMemberFromProto(p *HAMember) cairn.HAMember {
 		AppliedIndex:  p.GetAppliedIndex(),
 		LastContactMs: p.GetLastContactMs(),
 		Voter:         p.GetVoter(),
+		HTTPAddr:      p.GetHttpAddress(),
 	}
 }
 
