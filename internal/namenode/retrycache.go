@@ -72,10 +72,12 @@ type retryCache struct {
 }
 
 // cachedOp reports whether the results of op are kept: the operations a
-// retry could not simply repeat.
+// retry could not simply repeat. (A pipeline recovery's new generation
+// stamp and its update: repeated, the first would hand out another
+// stamp, the second fail on a stamp already in place.)
 func cachedOp(op opcode) bool {
 	switch op {
-	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs:
+	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs, opNewGenStamp, opUpdatePipeline:
 		return true
 	}
 	return false

@@ -101,3 +101,37 @@ func TestRetryCacheExpires(t *testing.T) {
 		t.Error("an operation that is not cached was answered")
 	}
 }
+
+// A pipeline recovery's two calls, retried, get their first answers:
+// the same new generation stamp, and no "not allocated" error for an
+// update already made.
+func TestRetryCacheAnswersPipelineRecoveryRetries(t *testing.T) {
+	s := newServer(t)
+	nodes := registerNodes(t, s, 3)
+	st, err := s.Create(bg, "/f", CreateOptions{ClientName: "w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := s.AddBlock(bg, "/f", st.ID, "w", nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newGS := callCtx("w-client", 1)
+	gs, err := s.UpdateBlockForPipeline(newGS, "/f", st.ID, "w", lb.Block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.UpdateBlockForPipeline(newGS, "/f", st.ID, "w", lb.Block); err != nil || again != gs {
+		t.Errorf("retried UpdateBlockForPipeline = %d, %v; want the first stamp %d", again, err, gs)
+	}
+	b := lb.Block
+	b.GenStamp = gs
+	ids := []cairn.NodeID{nodes[0].id, nodes[1].id}
+	upd := callCtx("w-client", 2)
+	if err := s.UpdatePipeline(upd, "/f", st.ID, "w", b, ids); err != nil {
+		t.Fatalf("UpdatePipeline = %v", err)
+	}
+	if err := s.UpdatePipeline(upd, "/f", st.ID, "w", b, ids); err != nil {
+		t.Errorf("retried UpdatePipeline = %v, want its first answer (success)", err)
+	}
+}
