@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // hh builds a hand-made history: operations with invocation and
@@ -73,6 +76,35 @@ func with(f finalState, change func(*finalState)) finalState {
 	return f
 }
 
+// converged is a group of three at the end as it should be: member 1
+// leads in term 4, every member names it, holds 12 files and has
+// applied the leader's log.
+func converged() *finalGroup {
+	g := &finalGroup{Serving: []int{1}}
+	for i := range 3 {
+		m := finalMember{Addr: fmt.Sprintf("127.0.0.1:%d", 20000+i), Files: 12, Live: 4, Status: true,
+			Leader: "127.0.0.1:20001", Term: 4, State: "follower", LastIndex: 310, AppliedIndex: 310}
+		if i == 1 {
+			m.State = "leader"
+		}
+		g.Members = append(g.Members, m)
+	}
+	return g
+}
+
+// inGroup is f with the group g.
+func inGroup(f finalState, g *finalGroup) finalState {
+	f.Group = g
+	return f
+}
+
+// changed is converged() changed by change.
+func changed(change func(*finalGroup)) *finalGroup {
+	g := converged()
+	change(g)
+	return g
+}
+
 const (
 	ka = "/h/d0/k0"
 	kb = "/h/d0/k1"
@@ -136,6 +168,12 @@ func TestHistoryCheckerAccepts(t *testing.T) {
 		{"a failed read tells nothing",
 			new(hh).op(0, fPut, ka, 0, 10, evOK, val(1)).op(1, fGet, ka, 20, 30, evFail),
 			fin(map[string]uint64{ka: 1})},
+		{"a group whose members converged on one leader",
+			new(hh).op(0, fPut, ka, 0, 10, evOK, val(1)),
+			inGroup(fin(map[string]uint64{ka: 1}), converged())},
+		{"a group member a barrier behind the leader's last entry",
+			new(hh),
+			inGroup(fin(nil), changed(func(g *finalGroup) { g.Members[2].AppliedIndex = 310 - groupMaxLag }))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if vs := checkHistory(tt.h.events(), tt.final); len(vs) != 0 {
@@ -237,6 +275,27 @@ func TestHistoryCheckerRejects(t *testing.T) {
 				cmp.Read = &readResult{Kind: readPartial, Size: 2 << 20, Detail: "not a prefix"}
 			}),
 			fin(nil), []string{vTakeover}},
+		{"two members of a group serve at the end",
+			new(hh),
+			inGroup(fin(nil), changed(func(g *finalGroup) { g.Serving = []int{0, 1} })), []string{vLeaders}},
+		{"no member of a group serves at the end",
+			new(hh),
+			inGroup(fin(nil), changed(func(g *finalGroup) { g.Serving = nil })), []string{vLeaders}},
+		{"a group member names another leader",
+			new(hh),
+			inGroup(fin(nil), changed(func(g *finalGroup) { g.Members[0].Leader, g.Members[0].Term = "127.0.0.1:20000", 3 })), []string{vLeaders}},
+		{"a group member does not answer its status",
+			new(hh),
+			inGroup(fin(nil), changed(func(g *finalGroup) {
+				g.Members[2] = finalMember{Addr: "127.0.0.1:20002", Files: -1, Live: -1, Err: "refused"}
+			})),
+			[]string{vLeaders, vDiverged}},
+		{"a group member holds fewer files than the leader",
+			new(hh),
+			inGroup(fin(nil), changed(func(g *finalGroup) { g.Members[0].Files = 11 })), []string{vDiverged}},
+		{"a group member has not applied the leader's log",
+			new(hh),
+			inGroup(fin(nil), changed(func(g *finalGroup) { g.Members[2].AppliedIndex = 300 })), []string{vDiverged}},
 		{"a put acknowledged though its key had become a directory",
 			new(hh).op(1, fMkdir, kb, 0, 5, evOK).op(0, fPut, kb, 10, 20, evOK, val(1)),
 			fin(map[string]uint64{kb: 0, "/h/d0/k1/.k1._COPYING_.00000001": 1}), []string{vLost, vTemporary}},
@@ -298,24 +357,62 @@ func TestHistoryValueIdentify(t *testing.T) {
 }
 
 func TestHistorySchedule(t *testing.T) {
-	a, b := schedule(42, 20e9), schedule(42, 20e9)
-	if len(a) != len(b) {
-		t.Fatalf("schedule(42) has %d then %d steps", len(a), len(b))
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			t.Fatalf("schedule(42) step %d: %v then %v", i, a[i], b[i])
+	for _, group := range []bool{false, true} {
+		a, b := schedule(42, 20e9, group), schedule(42, 20e9, group)
+		if len(a) != len(b) {
+			t.Fatalf("schedule(42, group %v) has %d then %d steps", group, len(a), len(b))
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("schedule(42, group %v) step %d: %v then %v", group, i, a[i], b[i])
+			}
 		}
 	}
 	for _, seed := range []int64{1, 2, 3, 42, 1234567} {
 		has := map[string]bool{}
-		for _, s := range schedule(seed, 20e9) {
+		for _, s := range schedule(seed, 20e9, false) {
 			has[s.Fault] = true
+			if slices.Contains(groupFaults, s.Fault) {
+				t.Errorf("schedule(%d) of a NameNode alone has %q", seed, s.Fault)
+			}
 		}
 		for _, f := range []string{nLeaseSteal, nDropReplies, nKillNN} {
 			if !has[f] {
 				t.Errorf("schedule(%d) has no %q", seed, f)
 			}
+		}
+	}
+	// A group's schedule begins with the leader killed or cut off,
+	// then the other; every other step is a fault among the members,
+	// and the NameNode-alone faults are not drawn.
+	for _, seed := range []int64{1, 2, 3, 42, 1234567} {
+		steps := schedule(seed, 20e9, true)
+		if len(steps) < 4 {
+			t.Fatalf("schedule(%d, group) has %d steps, want at least 4", seed, len(steps))
+		}
+		if first := []string{steps[0].Fault, steps[2].Fault}; !slices.Contains(first, nKillLeader) || !slices.Contains(first, nIsolateLeader) {
+			t.Errorf("schedule(%d, group) begins with %v, want the leader killed and cut off", seed, first)
+		}
+		for i, s := range steps {
+			if nn := slices.Contains(groupFaults, s.Fault); nn != (i%2 == 0) {
+				t.Errorf("schedule(%d, group) step %d is %q", seed, i, s.Fault)
+			}
+			if s.Fault == nKillNN || s.Fault == nStopNN {
+				t.Errorf("schedule(%d, group) step %d is %q, a fault of a NameNode alone", seed, i, s.Fault)
+			}
+			if s.Fault == nStopLeader && s.Dur < 1500*time.Millisecond {
+				t.Errorf("schedule(%d, group) step %d stops the leader for %v, not thrice its heartbeat timeout", seed, i, s.Dur)
+			}
+		}
+	}
+	// Over a long run every fault among the members comes.
+	has := map[string]bool{}
+	for _, s := range schedule(7, 90e9, true) {
+		has[s.Fault] = true
+	}
+	for _, f := range groupFaults {
+		if !has[f] {
+			t.Errorf("schedule(7, 90s, group) has no %q", f)
 		}
 	}
 }

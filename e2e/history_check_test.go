@@ -45,7 +45,15 @@ package e2e
 //     lease is a prefix of the writer's value at least as long as what
 //     the writer had sent to the DataNodes (fInspect);
 //   - at the end: no `._COPYING_` temporaries, no open files, fsck
-//     HEALTHY with no under-replicated, missing or corrupt block.
+//     HEALTHY with no under-replicated, missing or corrupt block;
+//   - at the end, for a NameNode group: exactly one member serves,
+//     every member names it as the leader in the same term, every
+//     member holds as many files as it, and has applied the leader's
+//     log to within groupMaxLag entries of its last.
+//
+// In a group reads are linearizable (the leader checks with a quorum
+// that it still leads before it answers one), so the rules above hold
+// as they are: a stale read from a deposed leader is a violation.
 
 import (
 	"bytes"
@@ -203,6 +211,92 @@ type finalState struct {
 	// the deadline; Detail says what was last seen.
 	Settled bool   `json:"settled"`
 	Detail  string `json:"detail,omitempty"`
+	// Group is the NameNode group at the end; nil for a NameNode
+	// alone.
+	Group *finalGroup `json:"group,omitempty"`
+}
+
+// finalGroup is a NameNode group at the end.
+type finalGroup struct {
+	// Serving are the members whose /readyz answered 200: they lead
+	// and serve.
+	Serving []int `json:"serving"`
+	// Members are what each member says of itself, in the order of
+	// the members' list.
+	Members []finalMember `json:"members"`
+}
+
+// finalMember is one member of a group at the end.
+type finalMember struct {
+	Addr string `json:"addr"` // its RPC address
+	// Files and Live are the files in its namespace and the DataNodes
+	// it counts live, from its /metrics; -1 when it did not answer.
+	Files int `json:"files"`
+	Live  int `json:"live"`
+	// SafeMode is its cairn_namenode_safe_mode (1: on; a follower's
+	// is), -1 when it did not answer.
+	SafeMode int `json:"safeMode"`
+	// From its `cairn admin ha status --json`: the leader it names and
+	// the term, its own state and log position. Status is false when
+	// it did not answer.
+	Status       bool   `json:"status"`
+	Leader       string `json:"leader,omitempty"`
+	Term         uint64 `json:"term,omitempty"`
+	State        string `json:"state,omitempty"`
+	LastIndex    uint64 `json:"lastIndex,omitempty"`
+	AppliedIndex uint64 `json:"appliedIndex,omitempty"`
+	Err          string `json:"err,omitempty"` // what it failed to answer
+}
+
+// groupMaxLag bounds how many entries of the leader's log a member may
+// not have applied at the end: with no client left, only a no-op or
+// barrier of the leader may be in flight while the members are asked
+// one after another.
+const groupMaxLag = 2
+
+// leaderProblems says how g fails to have exactly one leader that every
+// member names, in the same term; convergeProblems how its members'
+// namespaces differ from the leader's. Nothing when all is well.
+func (g *finalGroup) leaderProblems() []string {
+	if len(g.Serving) != 1 {
+		return []string{fmt.Sprintf("members %v serve (answer /readyz 200), want exactly one", g.Serving)}
+	}
+	l := g.Serving[0]
+	if l < 0 || l >= len(g.Members) {
+		return []string{fmt.Sprintf("member %d serves, but there are %d", l, len(g.Members))}
+	}
+	lm := g.Members[l]
+	var ps []string
+	if !lm.Status || lm.State != "leader" {
+		ps = append(ps, fmt.Sprintf("member %d serves, but says it is %q (%s)", l, lm.State, lm.Err))
+	}
+	for i, m := range g.Members {
+		switch {
+		case !m.Status:
+			ps = append(ps, fmt.Sprintf("member %d did not answer its status: %s", i, m.Err))
+		case m.Leader != lm.Addr || m.Term != lm.Term:
+			ps = append(ps, fmt.Sprintf("member %d names leader %q in term %d; member %d (%s) serves in term %d", i, m.Leader, m.Term, l, lm.Addr, lm.Term))
+		}
+	}
+	return ps
+}
+
+func (g *finalGroup) convergeProblems() []string {
+	if len(g.Serving) != 1 || g.Serving[0] < 0 || g.Serving[0] >= len(g.Members) {
+		return nil // leaderProblems says it
+	}
+	l := g.Serving[0]
+	lm := g.Members[l]
+	var ps []string
+	for i, m := range g.Members {
+		if m.Files != lm.Files || m.Files < 0 {
+			ps = append(ps, fmt.Sprintf("member %d holds %d files, the leader (member %d) %d", i, m.Files, l, lm.Files))
+		}
+		if m.Status && lm.Status && m.AppliedIndex+groupMaxLag < lm.LastIndex {
+			ps = append(ps, fmt.Sprintf("member %d applied the log to entry %d, the leader's last is %d", i, m.AppliedIndex, lm.LastIndex))
+		}
+	}
+	return ps
 }
 
 // violation is one thing the checker proved wrong.
@@ -238,6 +332,8 @@ const (
 	vOpenAtEnd   = "file still open at the end"
 	vUnsettledFS = "final state did not settle"
 	vTakeover    = "lease takeover lost bytes"
+	vLeaders     = "not exactly one leader at the end"
+	vDiverged    = "group members differ at the end"
 )
 
 // live reports whether o may have taken effect.
@@ -544,6 +640,14 @@ func checkHistory(h []event, final finalState) []violation {
 	}
 	if final.Fsck != "HEALTHY" || final.UnderReplicated != 0 || final.Missing != 0 || final.Corrupt != 0 {
 		add(vUnhealthy, "fsck %s with %d under-replicated, %d missing, %d corrupt blocks", final.Fsck, final.UnderReplicated, final.Missing, final.Corrupt)()
+	}
+	if g := final.Group; g != nil {
+		for _, p := range g.leaderProblems() {
+			add(vLeaders, "%s", p)()
+		}
+		for _, p := range g.convergeProblems() {
+			add(vDiverged, "%s", p)()
+		}
 	}
 	return dedupe(vs)
 }

@@ -3,12 +3,15 @@ package e2e
 // TestHistory: a randomized fault test that checks histories, in the
 // manner of Jepsen and etcd's robustness tests.
 //
-// A cluster of separate processes (one NameNode, four DataNodes at
-// replication 3, block size 1 MiB, short heartbeat, stale, dead and
-// lease limits) runs with a fault proxy on every DataNode's link to the
-// NameNode and in front of every DataNode's data port (the DataNode
-// advertises the proxy, so clients and pipeline peers alike reach it
-// through the proxy), and on the NameNode links of two of the clients.
+// A cluster of separate processes (a NameNode, or a group of three;
+// four DataNodes at replication 3, block size 1 MiB, short heartbeat,
+// stale, dead and lease limits) runs with a fault proxy on every
+// DataNode's link to each NameNode and in front of every DataNode's
+// data port (the DataNode advertises the proxy, so clients and pipeline
+// peers alike reach it through the proxy), and on the NameNode links of
+// two of the clients. In a group every member dials every other
+// member's Raft traffic through a proxy of its own (ha_harness_test.go),
+// and every client, worker and DataNode is given the members' list.
 //
 // Workers (three in-process Go clients, one running `cairn fs`
 // commands) put, get, rename, delete and mkdir on eight paths in two
@@ -18,9 +21,25 @@ package e2e
 // NameNode, SIGSTOPs and resumes them, cuts and blackholes links, drops
 // the NameNode's heartbeat replies to a DataNode, and pauses a `cairn
 // fs put` past the soft lease limit while another client creates its
-// file. Then every fault is healed, the clients close, the hard lease
-// limit passes, and the final state is read. checkHistory
-// (history_check_test.go) judges the history and the final state.
+// file. Against a group it also kill -9s the leader or a follower and
+// restarts it, cuts the leader or a follower off from the other
+// members (clients and DataNodes still reach it), SIGSTOPs the leader
+// past the election timeout, and hands leadership over with `cairn
+// admin ha transfer` (in place of the kill and SIGSTOP of a NameNode
+// alone; the DataNode and client faults strike every member's link).
+// A client cut off holds in a group only until the client follows a
+// NotLeader's hint: that names the leader's own address, which the
+// client then dials past its proxies. Then every fault is healed, the
+// clients close, the hard lease limit passes, and the final state is
+// read (for a group, each member's leader, term, log position and file
+// count too). checkHistory (history_check_test.go) judges the history
+// and the final state.
+//
+// Odd seeds run against a group, even ones against a NameNode alone,
+// so that the seed alone says how to replay it. A run of several seeds
+// alternates, starting with a group seed; CAIRN_HISTORY_GROUP=1 runs
+// group seeds only, =0 NameNode-alone seeds only (and, with
+// CAIRN_HISTORY_SEED, overrides the seed's own choice).
 //
 // A failing run prints its seed and writes the history (JSON lines,
 // with the nemesis's steps among them), the schedule, the violations
@@ -31,10 +50,12 @@ package e2e
 //
 // Knobs: CAIRN_HISTORY_DURATION or -history.duration (default 2m40s:
 // a few seeds; 30m cycles seeds for half an hour), CAIRN_HISTORY_SEED
-// (one seed), CAIRN_HISTORY_RUN (the faulty phase of one seed; default
+// (one seed), CAIRN_HISTORY_GROUP (1, 0 or both, the default: see
+// above), CAIRN_HISTORY_RUN (the faulty phase of one seed; default
 // 20s, 45s when the duration is 10m or more), CAIRN_HISTORY_DIR (where
 // failing runs are written; default a new directory under $TMPDIR, or
-// the test's artifact directory with -artifacts).
+// the test's artifact directory with -artifacts), CAIRN_HISTORY_KEEP=1
+// (write them for passing seeds too).
 
 import (
 	"bufio"
@@ -46,6 +67,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,6 +157,24 @@ func historyRun(t *testing.T, budget time.Duration) time.Duration {
 	return 20 * time.Second
 }
 
+// groupSeed reports whether seed runs against a NameNode group: odd
+// seeds do.
+func groupSeed(seed int64) bool { return seed%2 != 0 }
+
+// historyGroup reads CAIRN_HISTORY_GROUP: "1" (group seeds only), "0"
+// (NameNode-alone seeds only) or "both" (the default).
+func historyGroup(t *testing.T) string {
+	switch s := os.Getenv("CAIRN_HISTORY_GROUP"); s {
+	case "", "both":
+		return "both"
+	case "1", "0":
+		return s
+	default:
+		t.Fatalf("CAIRN_HISTORY_GROUP=%q: want 1, 0 or both", s)
+		return ""
+	}
+}
+
 // TestHistory runs seeds until its time budget is spent: each seed is a
 // fresh cluster, a faulty phase, a final state and a check.
 func TestHistory(t *testing.T) {
@@ -143,22 +183,41 @@ func TestHistory(t *testing.T) {
 	}
 	budget := historyBudget(t)
 	run := historyRun(t, budget)
+	mode := historyGroup(t)
+	name := func(seed int64, group bool) string {
+		if group {
+			return fmt.Sprintf("seed=%d_group", seed) // no comma: t.TempDir() has the name, and --dir takes a list
+		}
+		return fmt.Sprintf("seed=%d", seed)
+	}
 	if s := os.Getenv("CAIRN_HISTORY_SEED"); s != "" {
 		seed, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			t.Fatalf("CAIRN_HISTORY_SEED=%q: want an integer", s)
 		}
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { historySeed(t, seed, run) })
+		group := groupSeed(seed)
+		if mode != "both" {
+			group = mode == "1"
+		}
+		t.Run(name(seed, group), func(t *testing.T) { historySeed(t, seed, run, group) })
 		return
 	}
 	start := time.Now()
 	// A seed takes the faulty phase, up to the hard limit and hSettle
 	// to settle, and some seconds to start, drain and check.
 	perSeed := run + hHardLimit + hSettle + 15*time.Second
-	seed := time.Now().UnixNano() % 1_000_000_000
+	// The first seed is a group's, unless only NameNode-alone seeds
+	// are wanted; with one kind of seed, every other seed is skipped.
+	seed, step := time.Now().UnixNano()%1_000_000_000|1, int64(1)
+	switch mode {
+	case "1":
+		step = 2
+	case "0":
+		seed, step = seed-1, 2
+	}
 	for i := 0; i == 0 || time.Since(start)+perSeed <= budget; i++ {
-		s := seed + int64(i)
-		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) { historySeed(t, s, run) })
+		s := seed + int64(i)*step
+		t.Run(name(s, groupSeed(s)), func(t *testing.T) { historySeed(t, s, run, groupSeed(s)) })
 	}
 }
 
@@ -204,23 +263,22 @@ func (h *history) events() []event {
 // hcluster is the cluster of one seed.
 type hcluster struct {
 	*cluster
-	nnArgs  []string
-	nnProxy []*faultproxy.Proxy // DataNode i's link to the NameNode
-	data    []*faultproxy.Proxy // in front of DataNode i's data port
-	cliNN   []*faultproxy.Proxy // in-process worker i's link to the NameNode
+	// g is the NameNode group; nil for a NameNode alone (cluster.nn).
+	// The cluster's nnAddr is the members' list then.
+	g       *haGroup
+	nnProxy [][]*faultproxy.Proxy // nnProxy[d][m]: DataNode d's link to NameNode m
+	data    []*faultproxy.Proxy   // in front of DataNode i's data port
+	cliNN   [][]*faultproxy.Proxy // cliNN[w][m]: in-process worker w's link to NameNode m
 	outDir  func() string
 }
 
-// startHistoryCluster starts the NameNode and the DataNodes with their
-// proxies.
-func startHistoryCluster(t *testing.T, outDir func() string) *hcluster {
-	t.Helper()
-	hc := &hcluster{cluster: &cluster{t: t, dir: t.TempDir(), nnAddr: freeAddr(t)}, outDir: outDir}
-	c := hc.cluster
-	hc.nnArgs = []string{"namenode",
-		"--dir", filepath.Join(c.dir, "nn"),
-		"--rpc-addr", c.nnAddr,
-		"--http-addr", freeAddr(t),
+// hNameNodeArgs are the flags of TestHistory's NameNodes besides their
+// addresses and directories; hGroupArgs are added for a group's members
+// (those of the HA tests: Raft notices a lost leader within a second,
+// and a member snapshots every 100 entries, so restarts load
+// snapshots).
+var (
+	hNameNodeArgs = []string{
 		"--replication", fmt.Sprint(hReplication),
 		"--block-size", fmt.Sprint(hBlockSize),
 		"--heartbeat-interval", "200ms",
@@ -230,16 +288,50 @@ func startHistoryCluster(t *testing.T, outDir func() string) *hcluster {
 		"--lease-hard-limit", hHardLimit.String(),
 		"--safemode-extension", "1s",
 	}
-	c.nn = hc.startProc(t, "namenode", hc.nnArgs...)
+	hGroupArgs = []string{
+		"--raft-heartbeat-timeout", "500ms",
+		"--raft-election-timeout", "500ms",
+		"--snapshot-threshold", "100",
+	}
+)
+
+// startHistoryCluster starts the NameNode, or a group of haMembers, and
+// the DataNodes with their proxies.
+func startHistoryCluster(t *testing.T, outDir func() string, group bool) *hcluster {
+	t.Helper()
+	hc := &hcluster{cluster: &cluster{t: t, dir: t.TempDir()}, outDir: outDir}
+	c := hc.cluster
+	if group {
+		hc.startGroup(t)
+	} else {
+		c.nnAddr = freeAddr(t)
+		c.nn = hc.startProc(t, "namenode", append([]string{"namenode",
+			"--dir", filepath.Join(c.dir, "nn"),
+			"--rpc-addr", c.nnAddr,
+			"--http-addr", freeAddr(t),
+		}, hNameNodeArgs...)...)
+	}
+	rpcs := hc.nnRPC()
+	// proxies returns a new proxy to every NameNode, and their list.
+	proxies := func() ([]*faultproxy.Proxy, string) {
+		var ps []*faultproxy.Proxy
+		var addrs []string
+		for _, a := range rpcs {
+			p := hc.proxy(t, a)
+			ps = append(ps, p)
+			addrs = append(addrs, p.Addr())
+		}
+		return ps, strings.Join(addrs, ",")
+	}
 	for i := range hDataNodes {
 		addr := freeAddr(t)
-		nnp := hc.proxy(t, c.nnAddr)
+		nnp, list := proxies()
 		dp := hc.proxy(t, addr)
 		hc.nnProxy = append(hc.nnProxy, nnp)
 		hc.data = append(hc.data, dp)
 		args := []string{"datanode",
 			"--dir", filepath.Join(c.dir, fmt.Sprintf("dn%d", i)),
-			"--namenode", nnp.Addr(),
+			"--namenode", list,
 			"--addr", addr,
 			"--advertise-addr", dp.Addr(),
 			"--http-addr", freeAddr(t),
@@ -250,10 +342,91 @@ func startHistoryCluster(t *testing.T, outDir func() string) *hcluster {
 		c.dnAddr = append(c.dnAddr, dp.Addr())
 	}
 	for range 2 {
-		hc.cliNN = append(hc.cliNN, hc.proxy(t, c.nnAddr))
+		ps, _ := proxies()
+		hc.cliNN = append(hc.cliNN, ps)
 	}
-	c.waitLive(hDataNodes)
+	if hc.g != nil {
+		hc.g.waitLeader()
+		hc.g.waitLiveAll(hDataNodes)
+	} else {
+		c.waitLive(hDataNodes)
+	}
 	return hc
+}
+
+// startGroup starts a NameNode group of haMembers as startHAGroup does,
+// each member's output kept as startProc keeps it.
+func (hc *hcluster) startGroup(t *testing.T) {
+	g := &haGroup{cluster: hc.cluster, http: &http.Client{Timeout: time.Second}}
+	hc.g = g
+	var rpcs []string
+	for i := range haMembers {
+		m := &haMember{i: i, rpc: freeAddr(t), web: freeAddr(t), dir: filepath.Join(hc.dir, fmt.Sprintf("nn%d", i))}
+		g.members = append(g.members, m)
+		rpcs = append(rpcs, m.rpc)
+	}
+	list := strings.Join(rpcs, ",")
+	hc.nnAddr = list
+	for i := range haMembers {
+		for j := range haMembers {
+			if i != j {
+				g.links[i][j] = hc.proxy(t, g.members[j].rpc)
+			}
+		}
+	}
+	for i, m := range g.members {
+		var via []string
+		for j, o := range g.members {
+			if j != i {
+				via = append(via, o.rpc+"="+g.links[i][j].Addr())
+			}
+		}
+		args := append([]string{"namenode",
+			"--dir", m.dir,
+			"--rpc-addr", m.rpc,
+			"--http-addr", m.web,
+			"--peers", list,
+			"--peer-dial-addrs", strings.Join(via, ","),
+		}, hNameNodeArgs...)
+		m.proc = hc.startProc(t, fmt.Sprintf("namenode%d", i), append(args, hGroupArgs...)...)
+	}
+}
+
+// namenodes returns the NameNode processes: the one, or the members.
+func (hc *hcluster) namenodes() []*proc {
+	if hc.g == nil {
+		return []*proc{hc.nn}
+	}
+	var ps []*proc
+	for _, m := range hc.g.members {
+		ps = append(ps, m.proc)
+	}
+	return ps
+}
+
+// nnRPC returns the NameNodes' RPC addresses.
+func (hc *hcluster) nnRPC() []string {
+	if hc.g == nil {
+		return []string{hc.nnAddr}
+	}
+	var as []string
+	for _, m := range hc.g.members {
+		as = append(as, m.rpc)
+	}
+	return as
+}
+
+// cliAddr is what in-process worker i dials: its proxies to the
+// NameNodes, or the NameNodes themselves.
+func (hc *hcluster) cliAddr(i int) string {
+	if i >= len(hc.cliNN) {
+		return hc.nnAddr
+	}
+	var as []string
+	for _, p := range hc.cliNN[i] {
+		as = append(as, p.Addr())
+	}
+	return strings.Join(as, ",")
 }
 
 func (hc *hcluster) proxy(t *testing.T, target string) *faultproxy.Proxy {
@@ -284,17 +457,22 @@ func (hc *hcluster) startProc(t *testing.T, name string, args ...string) *proc {
 // heal resumes every paused process, restarts every dead one and
 // restores every proxy.
 func (hc *hcluster) heal(t *testing.T) {
-	for _, p := range append([]*proc{hc.nn}, hc.dns...) {
+	for _, p := range append(hc.namenodes(), hc.dns...) {
 		if p.running() {
 			p.signal(syscall.SIGCONT)
 		} else {
 			p.start(t)
 		}
 	}
-	for _, ps := range [][]*faultproxy.Proxy{hc.nnProxy, hc.data, hc.cliNN} {
-		for _, p := range ps {
-			p.Restore()
-		}
+	var ps []*faultproxy.Proxy
+	for _, l := range append(hc.nnProxy, hc.cliNN...) {
+		ps = append(ps, l...)
+	}
+	for _, p := range append(ps, hc.data...) {
+		p.Restore()
+	}
+	if hc.g != nil {
+		hc.g.heal()
 	}
 }
 
@@ -319,9 +497,15 @@ func dialRetry(ctx context.Context, addr, name string) (*client.Client, error) {
 // definite reports whether err says the NameNode refused the operation
 // (so it had no effect), as opposed to a failure after which the
 // outcome is unknown.
+//
+// NotLeader is not among them: a call that gives up in a group has the
+// kind of its last attempt's failure, and an attempt before it may have
+// reached a leader that committed the change and died before it
+// answered (or lost leadership while committing it, which mutate
+// reports as NotLeader too).
 func definite(err error) bool {
 	for _, k := range []cairn.Kind{cairn.Exist, cairn.NotExist, cairn.IsDir, cairn.NotDir, cairn.NotEmpty,
-		cairn.LeaseConflict, cairn.SafeMode, cairn.Invalid, cairn.Permission, cairn.NotLeader} {
+		cairn.LeaseConflict, cairn.SafeMode, cairn.Invalid, cairn.Permission} {
 		if errors.Is(err, k) {
 			return true
 		}
@@ -618,8 +802,8 @@ func errString(err error) string {
 func (w *worker) cairn(ctx context.Context, d time.Duration, stdin []byte, args ...string) ([]byte, string, int) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "CAIRN_NAMENODE="+w.hc.nnAddr)
+	// The NameNode, or the group's list, as a user gives it.
+	cmd := exec.CommandContext(ctx, binary, append(args, "--namenode", w.hc.nnAddr)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {
@@ -651,6 +835,21 @@ const (
 	nLeaseSteal  = "pause a put past the soft limit and create its file"
 )
 
+// Nemesis faults of a NameNode group, in place of nKillNN and nStopNN.
+// The leader is the member whose /readyz answers 200 when the fault
+// begins; a follower is one of the others (step.Target chooses).
+const (
+	nKillLeader      = "kill -9 the leader"
+	nKillFollower    = "kill -9 a follower"
+	nIsolateLeader   = "isolate the leader from the other namenodes"
+	nIsolateFollower = "isolate a follower from the other namenodes"
+	nStopLeader      = "SIGSTOP the leader"
+	nTransfer        = "transfer leadership"
+)
+
+// groupFaults are the faults among the members of a group.
+var groupFaults = []string{nKillLeader, nKillFollower, nIsolateLeader, nIsolateFollower, nStopLeader, nTransfer}
+
 // step is one fault of a nemesis schedule.
 type step struct {
 	Gap     time.Duration `json:"gap"` // before the fault
@@ -668,8 +867,25 @@ type step struct {
 
 func (s step) String() string {
 	switch s.Fault {
-	case nKillNN, nStopNN, nKillAllDN:
+	case nKillNN, nStopNN, nKillAllDN, nKillLeader, nStopLeader:
 		return fmt.Sprintf("after %v: %s for %v", s.Gap, s.Fault, s.Dur)
+	case nKillFollower:
+		return fmt.Sprintf("after %v: %s (the %s after the leader) for %v", s.Gap, s.Fault, []string{"first", "second"}[s.Target], s.Dur)
+	case nIsolateLeader, nIsolateFollower:
+		how := "cut"
+		if s.Variant == 1 {
+			how = "blackhole"
+		}
+		which := ""
+		if s.Fault == nIsolateFollower {
+			which = fmt.Sprintf(", the %s after the leader", []string{"first", "second"}[s.Target])
+		}
+		return fmt.Sprintf("after %v: %s (%s%s) for %v", s.Gap, s.Fault, how, which, s.Dur)
+	case nTransfer:
+		if s.Variant == 1 {
+			return fmt.Sprintf("after %v: %s to the %s member after the leader", s.Gap, s.Fault, []string{"first", "second"}[s.Target])
+		}
+		return fmt.Sprintf("after %v: %s to any member", s.Gap, s.Fault)
 	case nKill2DN:
 		return fmt.Sprintf("after %v: %s %d and %d for %v", s.Gap, s.Fault, s.Target, s.Other, s.Dur)
 	case nCutNN, nCutData, nCutClient:
@@ -689,15 +905,32 @@ func (s step) String() string {
 }
 
 // schedule derives the nemesis's faults from the seed: enough steps for
-// run, with at least one of each of the faults the issue names.
-func schedule(seed int64, run time.Duration) []step {
+// run, with at least one of each of the faults the issue names. For a
+// group (group), every other step, the first included, is a fault among
+// the members: the leader killed and the leader cut off first (in
+// either order), then the other four in an order of the seed's, so
+// that a short run meets several kinds; the steps between are the
+// DataNode and client faults, drawn at random.
+func schedule(seed int64, run time.Duration, group bool) []step {
 	rng := rand.New(rand.NewSource(seed))
-	weights := []struct {
+	type weight struct {
 		f string
 		w int
-	}{
+	}
+	weights := []weight{
 		{nKillDN, 12}, {nKill2DN, 4}, {nKillAllDN, 2}, {nKillNN, 8}, {nStopDN, 10}, {nStopNN, 6},
 		{nCutNN, 8}, {nCutData, 8}, {nDropReplies, 10}, {nCutClient, 6}, {nLeaseSteal, 6},
+	}
+	var nnOrder []string
+	if group {
+		weights = slices.DeleteFunc(weights, func(w weight) bool { return w.f == nKillNN || w.f == nStopNN })
+		nnOrder = []string{nKillLeader, nIsolateLeader}
+		if rng.Intn(2) == 0 {
+			nnOrder[0], nnOrder[1] = nnOrder[1], nnOrder[0]
+		}
+		rest := []string{nKillFollower, nIsolateFollower, nStopLeader, nTransfer}
+		rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+		nnOrder = append(nnOrder, rest...)
 	}
 	total := 0
 	for _, w := range weights {
@@ -717,12 +950,21 @@ func schedule(seed int64, run time.Duration) []step {
 	var steps []step
 	var planned time.Duration
 	for planned < run || len(steps) < 4 {
-		s := step{Fault: draw(), Gap: ms(300, 2000), Dur: ms(500, 5000)}
+		var s step
+		if group && len(steps)%2 == 0 {
+			s = step{Fault: nnOrder[len(steps)/2%len(nnOrder)], Gap: ms(300, 2000), Dur: ms(500, 5000)}
+		} else {
+			s = step{Fault: draw(), Gap: ms(300, 2000), Dur: ms(500, 5000)}
+		}
 		steps = append(steps, s)
 		planned += s.Gap + s.Dur + time.Second
 	}
-	// The faults the issue names appear in every schedule.
+	// The faults the issue names appear in every schedule of a
+	// NameNode alone.
 	must := []string{nLeaseSteal, nDropReplies, nKillNN}
+	if group {
+		must = nil
+	}
 	count := func() map[string]int {
 		m := make(map[string]int)
 		for _, s := range steps {
@@ -766,6 +1008,25 @@ func schedule(seed int64, run time.Duration) []step {
 			room := min(hBlockSize/2, s.Size-int64(s.Other)*hBlockSize-hBlockSize/4)
 			s.Before = int64(s.Other)*hBlockSize + hBlockSize/4 + rng.Int63n(room)
 			s.Dur = hSoftLimit + 1500*time.Millisecond
+		case nKillLeader, nKillFollower:
+			// Which follower (the first or second member after the
+			// leader, in the list's order); the member is down from
+			// one to six seconds.
+			s.Target, s.Other = rng.Intn(2), 0
+			s.Dur = ms(1000, 6000)
+		case nIsolateLeader, nIsolateFollower:
+			// Variant 0 cuts (connections reset, new ones refused),
+			// 1 blackholes.
+			s.Target, s.Other = rng.Intn(2), 0
+			s.Dur = ms(1500, 6000)
+		case nStopLeader:
+			// At least three times the heartbeat timeout (500ms).
+			s.Other = 0
+			s.Dur = ms(1500, 5000)
+		case nTransfer:
+			// Variant 0 names no member, 1 the Target'th after the
+			// leader.
+			s.Target, s.Other, s.Dur = rng.Intn(2), 0, 0
 		}
 	}
 	return steps
@@ -779,6 +1040,7 @@ type nemesis struct {
 	admin *client.Client // for waits and the lease scenario's other client
 	seq   uint64
 	quiet *atomic.Bool // set during the lease scenario
+	done  []string     // the faults begun, in order
 }
 
 func (n *nemesis) run(ctx context.Context, steps []step) {
@@ -787,6 +1049,7 @@ func (n *nemesis) run(ctx context.Context, steps []step) {
 			return
 		}
 		n.h.nemesis("start %d: %s", i, s)
+		n.done = append(n.done, s.Fault)
 		n.do(ctx, s)
 		n.h.nemesis("end %d: %s", i, s.Fault)
 		n.waitBack(ctx)
@@ -808,14 +1071,20 @@ func (n *nemesis) do(ctx context.Context, s step) {
 	hc, t := n.hc, n.t
 	// A fault lasts its duration, or until the run ends.
 	hold := func() { sleepCtx(ctx, s.Dur) }
-	cut := func(p *faultproxy.Proxy) {
-		if s.Variant == 1 {
-			p.Blackhole()
-		} else {
-			p.Cut()
+	// cut cuts or blackholes links (every NameNode's of a DataNode or
+	// a client), for the fault's duration.
+	cut := func(ps ...*faultproxy.Proxy) {
+		for _, p := range ps {
+			if s.Variant == 1 {
+				p.Blackhole()
+			} else {
+				p.Cut()
+			}
 		}
 		hold()
-		p.Restore()
+		for _, p := range ps {
+			p.Restore()
+		}
 	}
 	switch s.Fault {
 	case nKillDN:
@@ -849,26 +1118,117 @@ func (n *nemesis) do(ctx context.Context, s step) {
 		hold()
 		hc.nn.signal(syscall.SIGCONT)
 	case nCutNN:
-		cut(hc.nnProxy[s.Target])
+		cut(hc.nnProxy[s.Target]...)
 	case nCutData:
 		cut(hc.data[s.Target])
 	case nCutClient:
-		cut(hc.cliNN[s.Target])
+		cut(hc.cliNN[s.Target]...)
 	case nDropReplies:
-		hc.nnProxy[s.Target].DropReplies()
+		for _, p := range hc.nnProxy[s.Target] {
+			p.DropReplies()
+		}
 		hold()
-		hc.nnProxy[s.Target].Restore()
+		for _, p := range hc.nnProxy[s.Target] {
+			p.Restore()
+		}
 	case nLeaseSteal:
 		n.leaseSteal(ctx, s)
+	case nKillLeader, nKillFollower, nIsolateLeader, nIsolateFollower, nStopLeader, nTransfer:
+		n.groupFault(ctx, s)
 	}
 }
 
-// waitBack waits, for a bounded time, until the NameNode answers and
-// sees every DataNode live, so that the workers get some work done
-// between faults.
+// groupFault does a fault among the members of a NameNode group. The
+// member it strikes is named in the history.
+func (n *nemesis) groupFault(ctx context.Context, s step) {
+	g, h := n.hc.g, n.h
+	hold := func() { sleepCtx(ctx, s.Dur) }
+	leader := n.leader(ctx)
+	if leader < 0 {
+		h.nemesis("no single member serves; %s skipped", s.Fault)
+		return
+	}
+	follower := (leader + 1 + s.Target) % haMembers
+	m := leader
+	switch s.Fault {
+	case nKillFollower, nIsolateFollower:
+		m = follower
+	}
+	p := g.members[m].proc
+	switch s.Fault {
+	case nKillLeader, nKillFollower:
+		g.kill(m)
+		h.nemesis("member %d (%s) killed; member %d led", m, g.members[m].rpc, leader)
+		hold()
+		g.restart(m)
+		h.nemesis("member %d restarted", m)
+	case nIsolateLeader, nIsolateFollower:
+		for j := range haMembers {
+			if j == m {
+				continue
+			}
+			for _, l := range []*faultproxy.Proxy{g.links[m][j], g.links[j][m]} {
+				if s.Variant == 1 {
+					l.Blackhole()
+				} else {
+					l.Cut()
+				}
+			}
+		}
+		h.nemesis("member %d (%s) cut off from the others; member %d led", m, g.members[m].rpc, leader)
+		hold()
+		g.heal()
+		h.nemesis("member %d back in the group; members serving: %v", m, g.serving())
+	case nStopLeader:
+		p.signal(syscall.SIGSTOP)
+		h.nemesis("member %d (%s), the leader, stopped", m, g.members[m].rpc)
+		hold()
+		p.signal(syscall.SIGCONT)
+		h.nemesis("member %d resumed; members serving: %v", m, g.serving())
+	case nTransfer:
+		args := []string{"admin", "ha", "transfer"}
+		to := "any member"
+		if s.Variant == 1 {
+			args = append(args, g.members[follower].rpc)
+			to = fmt.Sprintf("member %d", follower)
+		}
+		out, errOut, code := n.hc.cairnTimeout(30*time.Second, nil, args...)
+		h.nemesis("cairn admin ha transfer from member %d to %s: exit %d: %s", leader, to, code,
+			strings.TrimSpace(out+" "+errOut))
+	}
+}
+
+// leader waits, for a bounded time, until exactly one member of the
+// group serves (its /readyz answers 200), and returns it; -1 if none
+// did within 10s.
+func (n *nemesis) leader(ctx context.Context) int {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if s := n.hc.g.serving(); len(s) == 1 {
+			return s[0]
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+	}
+	return -1
+}
+
+// waitBack waits, for a bounded time, until the NameNode answers (in a
+// group: one member serves) and sees every DataNode live, so that the
+// workers get some work done between faults.
 func (n *nemesis) waitBack(ctx context.Context) {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if g := n.hc.g; g != nil {
+			// The leader's own count: any member answers a
+			// DatanodeReport.
+			if s := g.serving(); len(s) == 1 {
+				if v, err := g.metric(s[0], `cairn_namenode_datanodes{state="live"}`); err == nil && int(v) == hDataNodes {
+					return
+				}
+			}
+			sleepCtx(ctx, 200*time.Millisecond)
+			continue
+		}
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		r, err := n.admin.DatanodeReport(rctx)
 		cancel()
@@ -1062,8 +1422,12 @@ func (n *nemesis) inspectTakeover(tmp string, id uint64, data []byte, least int6
 
 // historySeed runs one seed: a cluster, the faulty phase, the final
 // state and the check.
-func historySeed(t *testing.T, seed int64, run time.Duration) {
-	t.Logf("CAIRN_HISTORY_SEED=%d, faulty phase %v", seed, run)
+func historySeed(t *testing.T, seed int64, run time.Duration, group bool) {
+	what := "a NameNode alone"
+	if group {
+		what = fmt.Sprintf("a group of %d NameNodes", haMembers)
+	}
+	t.Logf("CAIRN_HISTORY_SEED=%d: %s, faulty phase %v", seed, what, run)
 	var outDir string
 	out := func() string {
 		if outDir != "" {
@@ -1080,8 +1444,8 @@ func historySeed(t *testing.T, seed int64, run time.Duration) {
 		os.MkdirAll(outDir, 0o755)
 		return outDir
 	}
-	hc := startHistoryCluster(t, out) // out first: a failed start saves the logs too
-	steps := schedule(seed, run)
+	hc := startHistoryCluster(t, out, group) // out first: a failed start saves the logs too
+	steps := schedule(seed, run, group)
 	h := &history{start: time.Now()}
 	for i, s := range steps {
 		h.nemesis("plan %d: %s", i, s)
@@ -1130,12 +1494,8 @@ func historySeed(t *testing.T, seed int64, run time.Duration) {
 	for i := range hInProcess + 1 {
 		wk := &worker{id: i, h: h, rng: rand.New(rand.NewSource(seed*1000 + int64(i))), hc: hc, log: note, quiet: &quiet}
 		if i < hInProcess {
-			addr := hc.nnAddr
-			if i < len(hc.cliNN) {
-				addr = hc.cliNN[i].Addr()
-			}
 			dctx, dcancel := context.WithTimeout(bg, time.Minute)
-			c, err := dialRetry(dctx, addr, fmt.Sprintf("history-worker-%d", i))
+			c, err := dialRetry(dctx, hc.cliAddr(i), fmt.Sprintf("history-worker-%d", i))
 			dcancel()
 			if err != nil {
 				t.Fatal(err)
@@ -1175,6 +1535,10 @@ func historySeed(t *testing.T, seed int64, run time.Duration) {
 
 	final := hc.settle(admin, h)
 	h.nemesis("final state read: settled=%v %s", final.Settled, final.Detail)
+	if final.Group != nil {
+		fb, _ := json.Marshal(final.Group)
+		h.nemesis("final group: %s", fb)
+	}
 	events := h.events()
 	vs := checkHistory(events, final)
 	counts := map[string]int{}
@@ -1183,8 +1547,9 @@ func historySeed(t *testing.T, seed int64, run time.Duration) {
 			counts[e.Type]++
 		}
 	}
-	t.Logf("seed %d: %d operations (%d ok, %d fail, %d unknown), %d faults, %d paths at the end",
-		seed, counts[evOK]+counts[evFail]+counts[evUnknown], counts[evOK], counts[evFail], counts[evUnknown], len(steps), len(final.Entries))
+	t.Logf("seed %d: %d operations (%d ok, %d fail, %d unknown), %d of %d planned faults done (%s), %d paths at the end",
+		seed, counts[evOK]+counts[evFail]+counts[evUnknown], counts[evOK], counts[evFail], counts[evUnknown],
+		len(n.done), len(steps), strings.Join(n.done, "; "), len(final.Entries))
 	for _, s := range notes {
 		t.Log(s)
 	}
@@ -1192,6 +1557,14 @@ func historySeed(t *testing.T, seed int64, run time.Duration) {
 		vs = append(vs, violation{Kind: "no progress", Msg: "no operation succeeded"})
 	}
 	if len(vs) == 0 {
+		if os.Getenv("CAIRN_HISTORY_KEEP") != "" {
+			dir := out()
+			writeHistory(t, dir, events, steps, final, vs)
+			for _, p := range append(hc.namenodes(), hc.dns...) {
+				os.WriteFile(filepath.Join(dir, p.name+".log"), []byte(p.out.String()), 0o644)
+			}
+			t.Logf("seed %d: history, schedule and logs kept in %s", seed, dir)
+		}
 		return
 	}
 	dir := out()
@@ -1209,7 +1582,8 @@ func historySeed(t *testing.T, seed int64, run time.Duration) {
 // settle waits, up to the hard lease limit and a bounded time more,
 // until the cluster is back and clean (every DataNode live, safe mode
 // off, no temporary, nothing open, fsck HEALTHY with every block at its
-// replication), then reads the final state.
+// replication; in a group one leader, every member counting every
+// DataNode live and caught up with it), then reads the final state.
 func (hc *hcluster) settle(admin *client.Client, h *history) finalState {
 	bg := context.Background()
 	var final finalState
@@ -1225,6 +1599,9 @@ func (hc *hcluster) settle(admin *client.Client, h *history) finalState {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	if hc.g != nil {
+		final.Group = hc.readGroup()
 	}
 	r, code, info := hc.fsck("--open-files", "/")
 	if code > 1 {
@@ -1296,22 +1673,44 @@ func readFinal(c *client.Client, p string) readResult {
 
 // clean reports whether the cluster is in its final state: every
 // DataNode live, safe mode off, no temporary below the root, nothing
-// open, and fsck HEALTHY with every block at its replication.
+// open, and fsck HEALTHY with every block at its replication; in a
+// group also one leader that every member names, every member counting
+// every DataNode live and holding the leader's namespace.
 func (hc *hcluster) clean(admin *client.Client) (bool, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r, err := admin.DatanodeReport(ctx)
-	if err != nil {
-		return false, err.Error()
-	}
-	live := 0
-	for _, d := range r.Datanodes {
-		if d.State == "live" {
-			live++
+	if hc.g != nil {
+		// Any member answers a DatanodeReport, from its own registry
+		// and safe mode (a follower's is on), and the client keeps
+		// asking the member that answered: the members' /metrics say
+		// it instead.
+		g := hc.readGroup()
+		ps := append(g.leaderProblems(), g.convergeProblems()...)
+		for i, m := range g.Members {
+			if m.Live != hDataNodes {
+				ps = append(ps, fmt.Sprintf("member %d counts %d live datanodes", i, m.Live))
+			}
+			if slices.Equal(g.Serving, []int{i}) && m.SafeMode != 0 {
+				ps = append(ps, fmt.Sprintf("member %d, the leader, is in safe mode (%d)", i, m.SafeMode))
+			}
 		}
-	}
-	if live != hDataNodes || r.SafeMode {
-		return false, fmt.Sprintf("%d live datanodes, safe mode %v", live, r.SafeMode)
+		if len(ps) > 0 {
+			return false, strings.Join(ps, "; ")
+		}
+	} else {
+		r, err := admin.DatanodeReport(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		live := 0
+		for _, d := range r.Datanodes {
+			if d.State == "live" {
+				live++
+			}
+		}
+		if live != hDataNodes || r.SafeMode {
+			return false, fmt.Sprintf("%d live datanodes, safe mode %v", live, r.SafeMode)
+		}
 	}
 	var temps []string
 	for _, d := range hDirs {
@@ -1329,6 +1728,54 @@ func (hc *hcluster) clean(admin *client.Client) (bool, string) {
 		return false, fmt.Sprintf("temporaries %v", temps)
 	}
 	return hc.healthy()
+}
+
+// readGroup reads the state of the group's members: which serve, and
+// what each says of itself on its /metrics and in its `cairn admin ha
+// status --json`.
+func (hc *hcluster) readGroup() *finalGroup {
+	g := hc.g
+	fg := &finalGroup{Serving: g.serving()}
+	for i, m := range g.members {
+		fm := finalMember{Addr: m.rpc, Files: -1, Live: -1, SafeMode: -1}
+		var errs []string
+		if v, err := g.metric(i, "cairn_namenode_safe_mode"); err == nil {
+			fm.SafeMode = int(v)
+		} else {
+			errs = append(errs, err.Error())
+		}
+		if n, err := g.files(i); err == nil {
+			fm.Files = n
+		} else {
+			errs = append(errs, err.Error())
+		}
+		if v, err := g.metric(i, `cairn_namenode_datanodes{state="live"}`); err == nil {
+			fm.Live = int(v)
+		} else {
+			errs = append(errs, err.Error())
+		}
+		out, errOut, code := hc.cairnTimeout(10*time.Second, nil, "admin", "ha", "status", "--json", "--namenode", m.rpc)
+		var st cairn.HAStatus
+		switch {
+		case code != 0:
+			errs = append(errs, fmt.Sprintf("ha status: exit %d: %s", code, strings.TrimSpace(errOut)))
+		case json.Unmarshal([]byte(out), &st) != nil:
+			errs = append(errs, fmt.Sprintf("ha status: bad JSON %q", out))
+		default:
+			for _, e := range st.Members {
+				if e.Address == m.rpc {
+					fm.Status, fm.Leader, fm.Term = true, st.Leader, st.Term
+					fm.State, fm.LastIndex, fm.AppliedIndex = e.State, e.LastIndex, e.AppliedIndex
+				}
+			}
+			if !fm.Status {
+				errs = append(errs, fmt.Sprintf("ha status does not list %s: %s", m.rpc, strings.TrimSpace(out)))
+			}
+		}
+		fm.Err = strings.Join(errs, "; ")
+		fg.Members = append(fg.Members, fm)
+	}
+	return fg
 }
 
 // writeHistory writes a failing seed's history (JSON lines), schedule,
