@@ -100,7 +100,7 @@ func (s *Server) standbyOff() bool {
 // leaves safe mode if the blocks are reported.
 func (s *Server) promote(ctx context.Context) {
 	term := s.rn.raft.CurrentTerm()
-	if err := s.rn.raft.Barrier(s.cfg.ApplyTimeout).Error(); err != nil {
+	if err := s.barrier(ctx); err != nil {
 		s.log.Warn("elected, but could not apply the log; not serving", "term", term, "err", err)
 		return
 	}
@@ -128,6 +128,27 @@ func (s *Server) promote(ctx context.Context) {
 	s.safe.setLoaded()
 	s.lead.term.Store(term)
 	s.log.Info("leading the namespace", "term", term, "queued_reports", n, "safeMode", s.safe.isOn())
+}
+
+// barrier commits a barrier in this member's term and waits until it is
+// applied, for ApplyTimeout at most or until ctx ends. (A barrier that
+// raft never answers, as when a member stops leading while its barrier
+// waits on a member that halted, must not hold the leadership loop, nor
+// Close, which waits for it; the loop tries again while it leads.)
+func (s *Server) barrier(ctx context.Context) error {
+	fut := s.rn.raft.Barrier(s.cfg.ApplyTimeout)
+	done := make(chan error, 1)
+	go func() { done <- fut.Error() }()
+	t := time.NewTimer(s.cfg.ApplyTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errf(cairn.Unavailable, "barrier not applied within %v", s.cfg.ApplyTimeout)
+	}
 }
 
 // demote stops serving: the member refuses clients and sends no
