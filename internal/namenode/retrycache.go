@@ -102,8 +102,14 @@ func (rc *retryCache) add(c *command, result any) {
 	}
 	k := callKey(c)
 	rc.results[k] = result
-	rc.order = append(rc.order, retryEntry{key: k, mtime: c.mtime})
-	rc.newest = max(rc.newest, c.mtime)
+	// A command without a time of its own (a pipeline recovery's) is
+	// as old as the newest seen: still decided by the log alone.
+	t := c.mtime
+	if t == 0 {
+		t = rc.newest
+	}
+	rc.order = append(rc.order, retryEntry{key: k, mtime: t})
+	rc.newest = max(rc.newest, t)
 	for rc.head < len(rc.order) {
 		e := rc.order[rc.head]
 		if len(rc.order)-rc.head <= retryCacheMax && rc.newest-e.mtime <= retryCacheExpiry {

@@ -135,3 +135,30 @@ func TestRetryCacheAnswersPipelineRecoveryRetries(t *testing.T) {
 		t.Errorf("retried UpdatePipeline = %v, want its first answer (success)", err)
 	}
 }
+
+// A command without a time (a pipeline recovery's) is kept as long as
+// those around it, not taken for an ancient one.
+func TestRetryCacheKeepsUntimedCalls(t *testing.T) {
+	var rc retryCache
+	rc.add(&command{op: opMkdirs, rpcClient: "c", rpcCall: 1, mtime: 1e18}, "a")
+	untimed := &command{op: opUpdatePipeline, rpcClient: "c", rpcCall: 2}
+	rc.add(untimed, "b")
+	rc.add(&command{op: opMkdirs, rpcClient: "c", rpcCall: 3, mtime: 1e18 + 1}, "c")
+	rc.add(&command{op: opMkdirs, rpcClient: "c", rpcCall: 4, mtime: 1e18 + retryCacheExpiry + 2}, "d")
+	if _, ok := rc.lookup(untimed); ok {
+		t.Error("an untimed entry outlived the expiry of its time")
+	}
+	// An old entry expires: the untimed one behind it, made just now,
+	// stays.
+	var rc2 retryCache
+	rc2.add(&command{op: opMkdirs, rpcClient: "c", rpcCall: 1, mtime: 1e18}, "a")
+	rc2.add(&command{op: opMkdirs, rpcClient: "c", rpcCall: 3, mtime: 1e18 + retryCacheExpiry}, "c")
+	rc2.add(untimed, "b")
+	rc2.add(&command{op: opMkdirs, rpcClient: "c", rpcCall: 5, mtime: 1e18 + retryCacheExpiry + 2}, "e")
+	if _, ok := rc2.lookup(&command{op: opMkdirs, rpcClient: "c", rpcCall: 1}); ok {
+		t.Error("the old entry did not expire: the test proves nothing")
+	}
+	if v, ok := rc2.lookup(untimed); !ok || v != "b" {
+		t.Errorf("an untimed entry made just now was dropped: %v, %v", v, ok)
+	}
+}
