@@ -74,6 +74,27 @@ type haMember struct {
 	proc *proc
 }
 
+// memberArgs are the arguments of 'cairn namenode' for member i of a
+// group whose members' RPC addresses are list: its addresses and
+// directory, and its Raft links to each other member through
+// g.links[i].
+func (g *haGroup) memberArgs(i int, list string) []string {
+	m := g.members[i]
+	var via []string
+	for j, o := range g.members {
+		if j != i {
+			via = append(via, o.rpc+"="+g.links[i][j].Addr())
+		}
+	}
+	return []string{"namenode",
+		"--dir", m.dir,
+		"--rpc-addr", m.rpc,
+		"--http-addr", m.web,
+		"--peers", list,
+		"--peer-dial-addrs", strings.Join(via, ","),
+	}
+}
+
 // startHAGroup starts a group of haMembers members and dataNodes
 // DataNodes, and waits until a member leads and every DataNode is live.
 func startHAGroup(t *testing.T, dataNodes int) *haGroup {
@@ -102,19 +123,7 @@ func startHAGroup(t *testing.T, dataNodes int) *haGroup {
 	}
 	for i, m := range g.members {
 		m.dir = filepath.Join(g.dir, fmt.Sprintf("nn%d", i))
-		var via []string
-		for j, o := range g.members {
-			if j != i {
-				via = append(via, o.rpc+"="+g.links[i][j].Addr())
-			}
-		}
-		args := append([]string{"namenode",
-			"--dir", m.dir,
-			"--rpc-addr", m.rpc,
-			"--http-addr", m.web,
-			"--peers", list,
-			"--peer-dial-addrs", strings.Join(via, ","),
-		}, haNameNodeArgs...)
+		args := append(g.memberArgs(i, list), haNameNodeArgs...)
 		m.proc = startProc(t, fmt.Sprintf("namenode%d", i), args...)
 	}
 	for i := range dataNodes {

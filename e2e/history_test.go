@@ -375,19 +375,7 @@ func (hc *hcluster) startGroup(t *testing.T) {
 		}
 	}
 	for i, m := range g.members {
-		var via []string
-		for j, o := range g.members {
-			if j != i {
-				via = append(via, o.rpc+"="+g.links[i][j].Addr())
-			}
-		}
-		args := append([]string{"namenode",
-			"--dir", m.dir,
-			"--rpc-addr", m.rpc,
-			"--http-addr", m.web,
-			"--peers", list,
-			"--peer-dial-addrs", strings.Join(via, ","),
-		}, hNameNodeArgs...)
+		args := append(g.memberArgs(i, list), hNameNodeArgs...)
 		m.proc = hc.startProc(t, fmt.Sprintf("namenode%d", i), append(args, hGroupArgs...)...)
 	}
 }
