@@ -170,7 +170,8 @@ func (s *Server) demote() {
 // (it is promoted, and, in a group, a quorum still follows it), so
 // that the read sees every write acknowledged before it began.
 func (s *Server) readable(ctx context.Context) error {
-	if s.servingTerm() == 0 {
+	term := s.servingTerm()
+	if term == 0 {
 		return s.notLeader()
 	}
 	if s.rn.single {
@@ -181,6 +182,11 @@ func (s *Server) readable(ctx context.Context) error {
 			return s.notLeader()
 		}
 		return err
+	}
+	if s.servingTerm() != term {
+		// Leadership lost and won again meanwhile: the new term's
+		// barrier may not be applied yet.
+		return s.notLeader()
 	}
 	return nil
 }
@@ -242,8 +248,8 @@ func (b *readBarrier) run(r *raft.Raft) {
 // (sweepStandby) or when it is promoted (endStandby), as HDFS's standby
 // NameNode keeps its PendingDataNodeMessages.
 
-// maxStandbyReports bounds the queued reports; beyond it the oldest
-// are judged at once.
+// maxStandbyReports bounds the queued reports; beyond it new reports
+// from the future are dropped.
 const maxStandbyReports = 1 << 20
 
 type standbyKey struct {
@@ -279,7 +285,9 @@ func (ns *namespace) fromFuture(node uint32, rb cairn.Block, st replicaState) bo
 		ns.standby.pending = make(map[standbyKey]standbyReport)
 	}
 	if len(ns.standby.pending) >= maxStandbyReports {
-		return false
+		// Dropped, never misjudged (as corrupt or an orphan): the
+		// node's next full report brings the replica back.
+		return true
 	}
 	ns.standby.pending[k] = standbyReport{rb: rb, st: st}
 	return true

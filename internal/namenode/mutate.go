@@ -34,6 +34,14 @@ func (s *Server) mutate(ctx context.Context, c *command) (any, error) {
 	if cachedOp(c.op) {
 		if client, call, ok := rpcCallFrom(ctx); ok {
 			c.rpcClient, c.rpcCall = client, call
+			// A retry of a call this group carried out already: its
+			// first answer, and nothing proposed.
+			s.ns.mu.RLock()
+			v, done := s.ns.retries.lookup(c)
+			s.ns.mu.RUnlock()
+			if done {
+				return result(v)
+			}
 		}
 	}
 	buf := c.encode(make([]byte, 0, 32+len(c.path)+len(c.path2)+len(c.clientName)+len(c.owner)+len(c.group)+len(c.caller)+len(c.rpcClient)))

@@ -17,9 +17,10 @@ import (
 // a rename with either, though the client's own first attempt
 // succeeded. So, as HDFS's RetryCache, every such call names itself
 // (protocol.MetadataClientID and MetadataCallID, the same on every
-// attempt), mutate writes the name into the logged command, and
-// applying a command whose call was applied before answers with the
-// first result instead of applying it again.
+// attempt), mutate writes the name into the logged command, applying
+// the command records its result under that name, and the leader
+// answers a call whose name it has recorded with that first result
+// instead of proposing it again (mutate).
 //
 // The cache is made by applying the log, so every member that applied
 // the same entries has the same cache, and a new leader answers the
@@ -101,6 +102,9 @@ func (rc *retryCache) add(c *command, result any) {
 		rc.results = make(map[rpcCallKey]any)
 	}
 	k := callKey(c)
+	if _, ok := rc.results[k]; ok {
+		return // a duplicate applied again: the first answer stands
+	}
 	rc.results[k] = result
 	// A command without a time of its own (a pipeline recovery's) is
 	// as old as the newest seen: still decided by the log alone.
@@ -125,12 +129,16 @@ func (rc *retryCache) add(c *command, result any) {
 	}
 }
 
-// applyOnce applies c unless its call was applied before; then it
-// answers with that first result. The caller holds ns.mu.
+// applyOnce applies c and records its result for its call. Applying
+// never depends on the cache: a member restored from a snapshot lacks
+// the entries of the calls before it, and a decision to skip a command
+// taken on some members and not on others would make their namespaces
+// differ. The leader answers a retry from the cache before it proposes
+// anything (Server.retried); a duplicate that reaches the log anyway
+// (a retry sent before its first attempt committed, or to a leader
+// restored from a snapshot that covers the first) is applied like any
+// command, on every member alike. The caller holds ns.mu.
 func (ns *namespace) applyOnce(c *command) any {
-	if v, ok := ns.retries.lookup(c); ok {
-		return v
-	}
 	v := ns.apply(c)
 	ns.retries.add(c, v)
 	return v
