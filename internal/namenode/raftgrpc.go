@@ -189,9 +189,13 @@ type frameStream interface {
 }
 
 // streamConn is a net.Conn over a RaftTransport stream. One goroutine
-// may read while another writes, as raft's pipelining does. A
-// deadline that passes ends the stream (raft drops a connection on any
-// error anyway).
+// may read while another writes, as raft's pipelining does. Deadlines
+// are a net.Conn's: one that passes fails the reads and writes waiting
+// then (their stream is ended: a gRPC stream cannot give up one Recv
+// and stay usable, and raft drops a connection that failed anyway),
+// and those that start before it is moved; a connection idle past its
+// deadline (raft keeps a pool of them) is as good as new once raft sets
+// the next one.
 type streamConn struct {
 	st            frameStream
 	cancel        context.CancelFunc // client end: ends the stream; nil on the server end
@@ -206,7 +210,10 @@ type streamConn struct {
 	closed   chan struct{}
 	isClosed bool
 	timer    *time.Timer
-	expired  bool
+	expired  bool      // a deadline ended the stream
+	deadline time.Time // zero: none
+	gen      uint64    // counts SetDeadline calls: a stale timer does nothing
+	busy     int       // reads and writes in progress
 }
 
 func newStreamConn(st frameStream, cancel context.CancelFunc, local, remote net.Addr, closed chan struct{}) *streamConn {
@@ -216,9 +223,42 @@ func newStreamConn(st frameStream, cancel context.CancelFunc, local, remote net.
 	return &streamConn{st: st, cancel: cancel, local: local, remote: remote, closed: closed}
 }
 
+// begin counts a read or write in, failing it at once if the deadline
+// has passed; end counts it out.
+func (c *streamConn) begin() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expired {
+		return os.ErrDeadlineExceeded
+	}
+	if c.isClosed {
+		return net.ErrClosed
+	}
+	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+		return os.ErrDeadlineExceeded
+	}
+	c.busy++
+	return nil
+}
+
+func (c *streamConn) end() {
+	c.mu.Lock()
+	c.busy--
+	c.mu.Unlock()
+}
+
 func (c *streamConn) Read(p []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	if len(c.rbuf) > 0 {
+		n := copy(p, c.rbuf)
+		c.rbuf = c.rbuf[n:]
+		return n, nil
+	}
+	if err := c.begin(); err != nil {
+		return 0, err
+	}
+	defer c.end()
 	for len(c.rbuf) == 0 {
 		f, err := c.st.Recv()
 		if err != nil {
@@ -234,6 +274,10 @@ func (c *streamConn) Read(p []byte) (int, error) {
 func (c *streamConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if err := c.begin(); err != nil {
+		return 0, err
+	}
+	defer c.end()
 	n := 0
 	for n < len(p) {
 		k := min(len(p)-n, maxRaftFrame)
@@ -278,13 +322,13 @@ func (c *streamConn) Close() error {
 	}
 	close(c.closed)
 	c.mu.Unlock()
-	c.end()
+	c.stop()
 	return nil
 }
 
-// end ends the stream: the client end cancels its context; the server
+// stop ends the stream: the client end cancels its context; the server
 // end returns from its handler (closed is what Stream waits on).
-func (c *streamConn) end() {
+func (c *streamConn) stop() {
 	if c.cancel != nil {
 		c.cancel()
 	}
@@ -293,14 +337,16 @@ func (c *streamConn) end() {
 func (c *streamConn) LocalAddr() net.Addr  { return c.local }
 func (c *streamConn) RemoteAddr() net.Addr { return c.remote }
 
-// SetDeadline ends the stream at t unless it is moved again; the zero
-// time clears it. Reads and writes have one deadline between them.
+// SetDeadline sets the deadline of the reads and writes to come and
+// of those waiting (one deadline for both); the zero time clears it.
 func (c *streamConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.isClosed {
 		return net.ErrClosed
 	}
+	c.gen++
+	c.deadline = t
 	if c.timer != nil {
 		c.timer.Stop()
 		c.timer = nil
@@ -308,16 +354,21 @@ func (c *streamConn) SetDeadline(t time.Time) error {
 	if t.IsZero() {
 		return nil
 	}
-	c.timer = time.AfterFunc(time.Until(t), c.expire)
+	gen := c.gen
+	c.timer = time.AfterFunc(time.Until(t), func() { c.expire(gen) })
 	return nil
 }
 
 func (c *streamConn) SetReadDeadline(t time.Time) error  { return c.SetDeadline(t) }
 func (c *streamConn) SetWriteDeadline(t time.Time) error { return c.SetDeadline(t) }
 
-func (c *streamConn) expire() {
+// expire ends the stream if the deadline of generation gen still
+// stands and a read or write waits on it; an idle connection only
+// remembers its deadline (begin fails the next operation until it is
+// moved).
+func (c *streamConn) expire(gen uint64) {
 	c.mu.Lock()
-	if c.isClosed {
+	if c.isClosed || gen != c.gen || c.busy == 0 {
 		c.mu.Unlock()
 		return
 	}
@@ -325,5 +376,5 @@ func (c *streamConn) expire() {
 	c.isClosed = true
 	close(c.closed)
 	c.mu.Unlock()
-	c.end()
+	c.stop()
 }

@@ -104,6 +104,21 @@ func TestRaftStreamLayerDeadline(t *testing.T) {
 	if _, err := c.Write([]byte("x")); err != nil {
 		t.Fatalf("write after a cleared deadline = %v", err)
 	}
+	// Idle past a deadline, as a connection in raft's pool is: a write
+	// then fails, and once the deadline is moved the connection works.
+	c.SetDeadline(time.Now().Add(20 * time.Millisecond))
+	time.Sleep(100 * time.Millisecond)
+	if _, err := c.Write([]byte("y")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("write past an idle deadline = %v, want os.ErrDeadlineExceeded", err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte("z")); err != nil {
+		t.Fatalf("write after the deadline was moved = %v: an idle connection must outlive its deadline", err)
+	}
+	got := make([]byte, 2)
+	if _, err := io.ReadFull(s, got); err != nil || string(got) != "xz" {
+		t.Fatalf("the other end read %q, %v; want \"xz\"", got, err)
+	}
 	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	buf := make([]byte, 1)
 	if _, err := c.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
