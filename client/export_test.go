@@ -1,6 +1,10 @@
 package client
 
-import "github.com/cairn-fs/cairn"
+import (
+	"testing"
+
+	"github.com/cairn-fs/cairn"
+)
 
 // Test seams for the external tests of package client_test.
 
@@ -31,3 +35,7 @@ func KillForTest(c *Client, w *Writer) int64 {
 	c.nn.close()
 	return acked
 }
+
+// DeadAddr returns a loopback address where connections are refused
+// (deadAddr, for the external tests).
+func DeadAddr(t *testing.T) string { return deadAddr(t) }

@@ -3,7 +3,6 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,19 +13,6 @@ import (
 	"github.com/cairn-fs/cairn/internal/testcluster"
 )
 
-// deadAddr returns a loopback address where nothing listens: a port
-// that was just bound and closed, so a connection to it is refused.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
-}
-
 // TestDialListSkipsADeadMember: of a list of NameNode addresses whose
 // first refuses connections, Dial finds the live one, and files are
 // written and read through it.
@@ -34,7 +20,7 @@ func TestDialListSkipsADeadMember(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{DataNodes: 1, Replication: 1, BlockSize: testBlockSize})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	list := deadAddr(t) + ", " + c.NameNodeAddr()
+	list := client.DeadAddr(t) + ", " + c.NameNodeAddr()
 	cl, err := client.Dial(ctx, list)
 	if err != nil {
 		t.Fatalf("Dial(%q) = %v", list, err)
@@ -109,7 +95,7 @@ func TestFailoverBetweenAddresses(t *testing.T) {
 // gives up at its deadline with an Unavailable error that names every
 // address tried.
 func TestDialListGivesUp(t *testing.T) {
-	addrs := []string{deadAddr(t), deadAddr(t), deadAddr(t)}
+	addrs := []string{client.DeadAddr(t), client.DeadAddr(t), client.DeadAddr(t)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
