@@ -89,6 +89,10 @@ type FileInfo struct {
 	// the file through renames and is never reused, so it tells a file
 	// from another put at its path later.
 	FileID uint64
+	// XAttrs are the extended attributes, by full name
+	// ("user.mime_type"). They are filled in only by calls that ask for
+	// them; nil otherwise.
+	XAttrs map[string][]byte
 }
 
 // Defaults, as HDFS's.

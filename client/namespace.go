@@ -131,8 +131,11 @@ func (c *Client) List(ctx context.Context, dir string) iter.Seq2[cairn.FileInfo,
 
 // listPage is one ListDir call.
 func (c *Client) listPage(ctx context.Context, op, dir, startAfter string, limit int) ([]cairn.FileInfo, bool, error) {
-	resp, err := call(ctx, c.nn, op, dir, &protocol.ListDirRequest{Path: dir, StartAfter: startAfter, Limit: int32(limit)},
-		protocol.ClientProtocolClient.ListDir)
+	return c.listPageReq(ctx, op, dir, &protocol.ListDirRequest{Path: dir, StartAfter: startAfter, Limit: int32(limit)})
+}
+
+func (c *Client) listPageReq(ctx context.Context, op, dir string, req *protocol.ListDirRequest) ([]cairn.FileInfo, bool, error) {
+	resp, err := call(ctx, c.nn, op, dir, req, protocol.ClientProtocolClient.ListDir)
 	if err != nil {
 		return nil, false, err
 	}

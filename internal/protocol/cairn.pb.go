@@ -76,7 +76,7 @@ func (x Command_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Command_Type.Descriptor instead.
 func (Command_Type) EnumDescriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{74, 0}
+	return file_cairn_proto_rawDescGZIP(), []int{85, 0}
 }
 
 type OpWriteBlock_Stage int32
@@ -128,7 +128,7 @@ func (x OpWriteBlock_Stage) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OpWriteBlock_Stage.Descriptor instead.
 func (OpWriteBlock_Stage) EnumDescriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{81, 0}
+	return file_cairn_proto_rawDescGZIP(), []int{92, 0}
 }
 
 type Block struct {
@@ -334,6 +334,7 @@ type FileInfo struct {
 	Blocks            []*LocatedBlock        `protobuf:"bytes,11,rep,name=blocks,proto3" json:"blocks,omitempty"`
 	Children          int64                  `protobuf:"varint,12,opt,name=children,proto3" json:"children,omitempty"`
 	FileId            uint64                 `protobuf:"varint,13,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"` // inode number
+	Xattrs            []*XAttr               `protobuf:"bytes,14,rep,name=xattrs,proto3" json:"xattrs,omitempty"`                // only when asked (with_xattrs)
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -459,6 +460,67 @@ func (x *FileInfo) GetFileId() uint64 {
 	return 0
 }
 
+func (x *FileInfo) GetXattrs() []*XAttr {
+	if x != nil {
+		return x.Xattrs
+	}
+	return nil
+}
+
+// XAttr is one extended attribute (HDFS's XAttr): name is
+// "<namespace>.<name>", the namespace "user" or "trusted".
+type XAttr struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *XAttr) Reset() {
+	*x = XAttr{}
+	mi := &file_cairn_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *XAttr) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*XAttr) ProtoMessage() {}
+
+func (x *XAttr) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use XAttr.ProtoReflect.Descriptor instead.
+func (*XAttr) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *XAttr) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *XAttr) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
 // Status is carried by RPC errors (as gRPC status details) and by
 // data-transfer responses.
 type Status struct {
@@ -476,7 +538,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_cairn_proto_msgTypes[4]
+	mi := &file_cairn_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +550,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[4]
+	mi := &file_cairn_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +563,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{4}
+	return file_cairn_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Status) GetKind() uint32 {
@@ -541,7 +603,7 @@ type RaftFrame struct {
 
 func (x *RaftFrame) Reset() {
 	*x = RaftFrame{}
-	mi := &file_cairn_proto_msgTypes[5]
+	mi := &file_cairn_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +615,7 @@ func (x *RaftFrame) String() string {
 func (*RaftFrame) ProtoMessage() {}
 
 func (x *RaftFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[5]
+	mi := &file_cairn_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +628,7 @@ func (x *RaftFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftFrame.ProtoReflect.Descriptor instead.
 func (*RaftFrame) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{5}
+	return file_cairn_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RaftFrame) GetData() []byte {
@@ -588,7 +650,7 @@ type HAStatusRequest struct {
 
 func (x *HAStatusRequest) Reset() {
 	*x = HAStatusRequest{}
-	mi := &file_cairn_proto_msgTypes[6]
+	mi := &file_cairn_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +662,7 @@ func (x *HAStatusRequest) String() string {
 func (*HAStatusRequest) ProtoMessage() {}
 
 func (x *HAStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[6]
+	mi := &file_cairn_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +675,7 @@ func (x *HAStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HAStatusRequest.ProtoReflect.Descriptor instead.
 func (*HAStatusRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{6}
+	return file_cairn_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HAStatusRequest) GetSelfOnly() bool {
@@ -636,7 +698,7 @@ type HAStatusResponse struct {
 
 func (x *HAStatusResponse) Reset() {
 	*x = HAStatusResponse{}
-	mi := &file_cairn_proto_msgTypes[7]
+	mi := &file_cairn_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +710,7 @@ func (x *HAStatusResponse) String() string {
 func (*HAStatusResponse) ProtoMessage() {}
 
 func (x *HAStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[7]
+	mi := &file_cairn_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +723,7 @@ func (x *HAStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HAStatusResponse.ProtoReflect.Descriptor instead.
 func (*HAStatusResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{7}
+	return file_cairn_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HAStatusResponse) GetLeader() string {
@@ -715,7 +777,7 @@ type HAMember struct {
 
 func (x *HAMember) Reset() {
 	*x = HAMember{}
-	mi := &file_cairn_proto_msgTypes[8]
+	mi := &file_cairn_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +789,7 @@ func (x *HAMember) String() string {
 func (*HAMember) ProtoMessage() {}
 
 func (x *HAMember) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[8]
+	mi := &file_cairn_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +802,7 @@ func (x *HAMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HAMember.ProtoReflect.Descriptor instead.
 func (*HAMember) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{8}
+	return file_cairn_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HAMember) GetAddress() string {
@@ -809,7 +871,7 @@ type HAAddMemberRequest struct {
 
 func (x *HAAddMemberRequest) Reset() {
 	*x = HAAddMemberRequest{}
-	mi := &file_cairn_proto_msgTypes[9]
+	mi := &file_cairn_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +883,7 @@ func (x *HAAddMemberRequest) String() string {
 func (*HAAddMemberRequest) ProtoMessage() {}
 
 func (x *HAAddMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[9]
+	mi := &file_cairn_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +896,7 @@ func (x *HAAddMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HAAddMemberRequest.ProtoReflect.Descriptor instead.
 func (*HAAddMemberRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{9}
+	return file_cairn_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HAAddMemberRequest) GetAddress() string {
@@ -859,7 +921,7 @@ type HAAddMemberResponse struct {
 
 func (x *HAAddMemberResponse) Reset() {
 	*x = HAAddMemberResponse{}
-	mi := &file_cairn_proto_msgTypes[10]
+	mi := &file_cairn_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +933,7 @@ func (x *HAAddMemberResponse) String() string {
 func (*HAAddMemberResponse) ProtoMessage() {}
 
 func (x *HAAddMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[10]
+	mi := &file_cairn_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +946,7 @@ func (x *HAAddMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HAAddMemberResponse.ProtoReflect.Descriptor instead.
 func (*HAAddMemberResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{10}
+	return file_cairn_proto_rawDescGZIP(), []int{11}
 }
 
 type HARemoveMemberRequest struct {
@@ -896,7 +958,7 @@ type HARemoveMemberRequest struct {
 
 func (x *HARemoveMemberRequest) Reset() {
 	*x = HARemoveMemberRequest{}
-	mi := &file_cairn_proto_msgTypes[11]
+	mi := &file_cairn_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +970,7 @@ func (x *HARemoveMemberRequest) String() string {
 func (*HARemoveMemberRequest) ProtoMessage() {}
 
 func (x *HARemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[11]
+	mi := &file_cairn_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +983,7 @@ func (x *HARemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HARemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*HARemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{11}
+	return file_cairn_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *HARemoveMemberRequest) GetAddress() string {
@@ -939,7 +1001,7 @@ type HARemoveMemberResponse struct {
 
 func (x *HARemoveMemberResponse) Reset() {
 	*x = HARemoveMemberResponse{}
-	mi := &file_cairn_proto_msgTypes[12]
+	mi := &file_cairn_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1013,7 @@ func (x *HARemoveMemberResponse) String() string {
 func (*HARemoveMemberResponse) ProtoMessage() {}
 
 func (x *HARemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[12]
+	mi := &file_cairn_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1026,7 @@ func (x *HARemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HARemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*HARemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{12}
+	return file_cairn_proto_rawDescGZIP(), []int{13}
 }
 
 type HATransferLeadershipRequest struct {
@@ -976,7 +1038,7 @@ type HATransferLeadershipRequest struct {
 
 func (x *HATransferLeadershipRequest) Reset() {
 	*x = HATransferLeadershipRequest{}
-	mi := &file_cairn_proto_msgTypes[13]
+	mi := &file_cairn_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1050,7 @@ func (x *HATransferLeadershipRequest) String() string {
 func (*HATransferLeadershipRequest) ProtoMessage() {}
 
 func (x *HATransferLeadershipRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[13]
+	mi := &file_cairn_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1063,7 @@ func (x *HATransferLeadershipRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HATransferLeadershipRequest.ProtoReflect.Descriptor instead.
 func (*HATransferLeadershipRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{13}
+	return file_cairn_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HATransferLeadershipRequest) GetAddress() string {
@@ -1020,7 +1082,7 @@ type HATransferLeadershipResponse struct {
 
 func (x *HATransferLeadershipResponse) Reset() {
 	*x = HATransferLeadershipResponse{}
-	mi := &file_cairn_proto_msgTypes[14]
+	mi := &file_cairn_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1094,7 @@ func (x *HATransferLeadershipResponse) String() string {
 func (*HATransferLeadershipResponse) ProtoMessage() {}
 
 func (x *HATransferLeadershipResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[14]
+	mi := &file_cairn_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1107,7 @@ func (x *HATransferLeadershipResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HATransferLeadershipResponse.ProtoReflect.Descriptor instead.
 func (*HATransferLeadershipResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{14}
+	return file_cairn_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HATransferLeadershipResponse) GetLeader() string {
@@ -1063,7 +1125,7 @@ type GetServerDefaultsRequest struct {
 
 func (x *GetServerDefaultsRequest) Reset() {
 	*x = GetServerDefaultsRequest{}
-	mi := &file_cairn_proto_msgTypes[15]
+	mi := &file_cairn_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1137,7 @@ func (x *GetServerDefaultsRequest) String() string {
 func (*GetServerDefaultsRequest) ProtoMessage() {}
 
 func (x *GetServerDefaultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[15]
+	mi := &file_cairn_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1150,7 @@ func (x *GetServerDefaultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerDefaultsRequest.ProtoReflect.Descriptor instead.
 func (*GetServerDefaultsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{15}
+	return file_cairn_proto_rawDescGZIP(), []int{16}
 }
 
 type GetServerDefaultsResponse struct {
@@ -1103,7 +1165,7 @@ type GetServerDefaultsResponse struct {
 
 func (x *GetServerDefaultsResponse) Reset() {
 	*x = GetServerDefaultsResponse{}
-	mi := &file_cairn_proto_msgTypes[16]
+	mi := &file_cairn_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1177,7 @@ func (x *GetServerDefaultsResponse) String() string {
 func (*GetServerDefaultsResponse) ProtoMessage() {}
 
 func (x *GetServerDefaultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[16]
+	mi := &file_cairn_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1190,7 @@ func (x *GetServerDefaultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerDefaultsResponse.ProtoReflect.Descriptor instead.
 func (*GetServerDefaultsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{16}
+	return file_cairn_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetServerDefaultsResponse) GetBlockSize() int64 {
@@ -1177,7 +1239,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_cairn_proto_msgTypes[17]
+	mi := &file_cairn_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1251,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[17]
+	mi := &file_cairn_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1264,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{17}
+	return file_cairn_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateRequest) GetPath() string {
@@ -1284,7 +1346,7 @@ type CreateResponse struct {
 
 func (x *CreateResponse) Reset() {
 	*x = CreateResponse{}
-	mi := &file_cairn_proto_msgTypes[18]
+	mi := &file_cairn_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1358,7 @@ func (x *CreateResponse) String() string {
 func (*CreateResponse) ProtoMessage() {}
 
 func (x *CreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[18]
+	mi := &file_cairn_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1371,7 @@ func (x *CreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResponse.ProtoReflect.Descriptor instead.
 func (*CreateResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{18}
+	return file_cairn_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateResponse) GetFile() *FileInfo {
@@ -1333,7 +1395,7 @@ type AddBlockRequest struct {
 
 func (x *AddBlockRequest) Reset() {
 	*x = AddBlockRequest{}
-	mi := &file_cairn_proto_msgTypes[19]
+	mi := &file_cairn_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1407,7 @@ func (x *AddBlockRequest) String() string {
 func (*AddBlockRequest) ProtoMessage() {}
 
 func (x *AddBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[19]
+	mi := &file_cairn_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1420,7 @@ func (x *AddBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBlockRequest.ProtoReflect.Descriptor instead.
 func (*AddBlockRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{19}
+	return file_cairn_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AddBlockRequest) GetPath() string {
@@ -1412,7 +1474,7 @@ type AddBlockResponse struct {
 
 func (x *AddBlockResponse) Reset() {
 	*x = AddBlockResponse{}
-	mi := &file_cairn_proto_msgTypes[20]
+	mi := &file_cairn_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1486,7 @@ func (x *AddBlockResponse) String() string {
 func (*AddBlockResponse) ProtoMessage() {}
 
 func (x *AddBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[20]
+	mi := &file_cairn_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1499,7 @@ func (x *AddBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBlockResponse.ProtoReflect.Descriptor instead.
 func (*AddBlockResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{20}
+	return file_cairn_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AddBlockResponse) GetBlock() *LocatedBlock {
@@ -1459,7 +1521,7 @@ type CompleteRequest struct {
 
 func (x *CompleteRequest) Reset() {
 	*x = CompleteRequest{}
-	mi := &file_cairn_proto_msgTypes[21]
+	mi := &file_cairn_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1533,7 @@ func (x *CompleteRequest) String() string {
 func (*CompleteRequest) ProtoMessage() {}
 
 func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[21]
+	mi := &file_cairn_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1546,7 @@ func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
 func (*CompleteRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{21}
+	return file_cairn_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CompleteRequest) GetPath() string {
@@ -1524,7 +1586,7 @@ type CompleteResponse struct {
 
 func (x *CompleteResponse) Reset() {
 	*x = CompleteResponse{}
-	mi := &file_cairn_proto_msgTypes[22]
+	mi := &file_cairn_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1598,7 @@ func (x *CompleteResponse) String() string {
 func (*CompleteResponse) ProtoMessage() {}
 
 func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[22]
+	mi := &file_cairn_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1611,7 @@ func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
 func (*CompleteResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{22}
+	return file_cairn_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CompleteResponse) GetFile() *FileInfo {
@@ -1571,7 +1633,7 @@ type AbandonBlockRequest struct {
 
 func (x *AbandonBlockRequest) Reset() {
 	*x = AbandonBlockRequest{}
-	mi := &file_cairn_proto_msgTypes[23]
+	mi := &file_cairn_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1583,7 +1645,7 @@ func (x *AbandonBlockRequest) String() string {
 func (*AbandonBlockRequest) ProtoMessage() {}
 
 func (x *AbandonBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[23]
+	mi := &file_cairn_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1596,7 +1658,7 @@ func (x *AbandonBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbandonBlockRequest.ProtoReflect.Descriptor instead.
 func (*AbandonBlockRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{23}
+	return file_cairn_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AbandonBlockRequest) GetPath() string {
@@ -1635,7 +1697,7 @@ type AbandonBlockResponse struct {
 
 func (x *AbandonBlockResponse) Reset() {
 	*x = AbandonBlockResponse{}
-	mi := &file_cairn_proto_msgTypes[24]
+	mi := &file_cairn_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1709,7 @@ func (x *AbandonBlockResponse) String() string {
 func (*AbandonBlockResponse) ProtoMessage() {}
 
 func (x *AbandonBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[24]
+	mi := &file_cairn_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1722,7 @@ func (x *AbandonBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbandonBlockResponse.ProtoReflect.Descriptor instead.
 func (*AbandonBlockResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{24}
+	return file_cairn_proto_rawDescGZIP(), []int{25}
 }
 
 type RenewLeaseRequest struct {
@@ -1672,7 +1734,7 @@ type RenewLeaseRequest struct {
 
 func (x *RenewLeaseRequest) Reset() {
 	*x = RenewLeaseRequest{}
-	mi := &file_cairn_proto_msgTypes[25]
+	mi := &file_cairn_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1746,7 @@ func (x *RenewLeaseRequest) String() string {
 func (*RenewLeaseRequest) ProtoMessage() {}
 
 func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[25]
+	mi := &file_cairn_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1759,7 @@ func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseRequest.ProtoReflect.Descriptor instead.
 func (*RenewLeaseRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{25}
+	return file_cairn_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RenewLeaseRequest) GetClientName() string {
@@ -1715,7 +1777,7 @@ type RenewLeaseResponse struct {
 
 func (x *RenewLeaseResponse) Reset() {
 	*x = RenewLeaseResponse{}
-	mi := &file_cairn_proto_msgTypes[26]
+	mi := &file_cairn_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1727,7 +1789,7 @@ func (x *RenewLeaseResponse) String() string {
 func (*RenewLeaseResponse) ProtoMessage() {}
 
 func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[26]
+	mi := &file_cairn_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1740,7 +1802,7 @@ func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseResponse.ProtoReflect.Descriptor instead.
 func (*RenewLeaseResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{26}
+	return file_cairn_proto_rawDescGZIP(), []int{27}
 }
 
 type GetBlockLocationsRequest struct {
@@ -1755,7 +1817,7 @@ type GetBlockLocationsRequest struct {
 
 func (x *GetBlockLocationsRequest) Reset() {
 	*x = GetBlockLocationsRequest{}
-	mi := &file_cairn_proto_msgTypes[27]
+	mi := &file_cairn_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1829,7 @@ func (x *GetBlockLocationsRequest) String() string {
 func (*GetBlockLocationsRequest) ProtoMessage() {}
 
 func (x *GetBlockLocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[27]
+	mi := &file_cairn_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1842,7 @@ func (x *GetBlockLocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockLocationsRequest.ProtoReflect.Descriptor instead.
 func (*GetBlockLocationsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{27}
+	return file_cairn_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetBlockLocationsRequest) GetPath() string {
@@ -1820,7 +1882,7 @@ type GetBlockLocationsResponse struct {
 
 func (x *GetBlockLocationsResponse) Reset() {
 	*x = GetBlockLocationsResponse{}
-	mi := &file_cairn_proto_msgTypes[28]
+	mi := &file_cairn_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +1894,7 @@ func (x *GetBlockLocationsResponse) String() string {
 func (*GetBlockLocationsResponse) ProtoMessage() {}
 
 func (x *GetBlockLocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[28]
+	mi := &file_cairn_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +1907,7 @@ func (x *GetBlockLocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockLocationsResponse.ProtoReflect.Descriptor instead.
 func (*GetBlockLocationsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{28}
+	return file_cairn_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetBlockLocationsResponse) GetFile() *FileInfo {
@@ -1859,13 +1921,14 @@ type GetFileInfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	WithBlocks    bool                   `protobuf:"varint,2,opt,name=with_blocks,json=withBlocks,proto3" json:"with_blocks,omitempty"`
+	WithXattrs    bool                   `protobuf:"varint,3,opt,name=with_xattrs,json=withXattrs,proto3" json:"with_xattrs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetFileInfoRequest) Reset() {
 	*x = GetFileInfoRequest{}
-	mi := &file_cairn_proto_msgTypes[29]
+	mi := &file_cairn_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +1940,7 @@ func (x *GetFileInfoRequest) String() string {
 func (*GetFileInfoRequest) ProtoMessage() {}
 
 func (x *GetFileInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[29]
+	mi := &file_cairn_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +1953,7 @@ func (x *GetFileInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetFileInfoRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{29}
+	return file_cairn_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetFileInfoRequest) GetPath() string {
@@ -1907,6 +1970,13 @@ func (x *GetFileInfoRequest) GetWithBlocks() bool {
 	return false
 }
 
+func (x *GetFileInfoRequest) GetWithXattrs() bool {
+	if x != nil {
+		return x.WithXattrs
+	}
+	return false
+}
+
 type GetFileInfoResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	File          *FileInfo              `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
@@ -1916,7 +1986,7 @@ type GetFileInfoResponse struct {
 
 func (x *GetFileInfoResponse) Reset() {
 	*x = GetFileInfoResponse{}
-	mi := &file_cairn_proto_msgTypes[30]
+	mi := &file_cairn_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1928,7 +1998,7 @@ func (x *GetFileInfoResponse) String() string {
 func (*GetFileInfoResponse) ProtoMessage() {}
 
 func (x *GetFileInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[30]
+	mi := &file_cairn_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1941,7 +2011,7 @@ func (x *GetFileInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetFileInfoResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{30}
+	return file_cairn_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetFileInfoResponse) GetFile() *FileInfo {
@@ -1963,7 +2033,7 @@ type FsyncRequest struct {
 
 func (x *FsyncRequest) Reset() {
 	*x = FsyncRequest{}
-	mi := &file_cairn_proto_msgTypes[31]
+	mi := &file_cairn_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1975,7 +2045,7 @@ func (x *FsyncRequest) String() string {
 func (*FsyncRequest) ProtoMessage() {}
 
 func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[31]
+	mi := &file_cairn_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1988,7 +2058,7 @@ func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncRequest.ProtoReflect.Descriptor instead.
 func (*FsyncRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{31}
+	return file_cairn_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *FsyncRequest) GetPath() string {
@@ -2027,7 +2097,7 @@ type FsyncResponse struct {
 
 func (x *FsyncResponse) Reset() {
 	*x = FsyncResponse{}
-	mi := &file_cairn_proto_msgTypes[32]
+	mi := &file_cairn_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2039,7 +2109,7 @@ func (x *FsyncResponse) String() string {
 func (*FsyncResponse) ProtoMessage() {}
 
 func (x *FsyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[32]
+	mi := &file_cairn_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,21 +2122,23 @@ func (x *FsyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncResponse.ProtoReflect.Descriptor instead.
 func (*FsyncResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{32}
+	return file_cairn_proto_rawDescGZIP(), []int{33}
 }
 
 type ListDirRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	StartAfter    string                 `protobuf:"bytes,2,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"` // name; listings are sorted by name
-	Limit         int32                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`                            // 0: server default (1000)
+	StartAfter    string                 `protobuf:"bytes,2,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`  // name; listings are sorted by name
+	Limit         int32                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`                             // 0: server default (1000)
+	WithBlocks    bool                   `protobuf:"varint,4,opt,name=with_blocks,json=withBlocks,proto3" json:"with_blocks,omitempty"` // each file's blocks (without sorting replicas)
+	WithXattrs    bool                   `protobuf:"varint,5,opt,name=with_xattrs,json=withXattrs,proto3" json:"with_xattrs,omitempty"` // each entry's extended attributes
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListDirRequest) Reset() {
 	*x = ListDirRequest{}
-	mi := &file_cairn_proto_msgTypes[33]
+	mi := &file_cairn_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2150,7 @@ func (x *ListDirRequest) String() string {
 func (*ListDirRequest) ProtoMessage() {}
 
 func (x *ListDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[33]
+	mi := &file_cairn_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2163,7 @@ func (x *ListDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDirRequest.ProtoReflect.Descriptor instead.
 func (*ListDirRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{33}
+	return file_cairn_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListDirRequest) GetPath() string {
@@ -2115,6 +2187,20 @@ func (x *ListDirRequest) GetLimit() int32 {
 	return 0
 }
 
+func (x *ListDirRequest) GetWithBlocks() bool {
+	if x != nil {
+		return x.WithBlocks
+	}
+	return false
+}
+
+func (x *ListDirRequest) GetWithXattrs() bool {
+	if x != nil {
+		return x.WithXattrs
+	}
+	return false
+}
+
 type ListDirResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entries       []*FileInfo            `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -2125,7 +2211,7 @@ type ListDirResponse struct {
 
 func (x *ListDirResponse) Reset() {
 	*x = ListDirResponse{}
-	mi := &file_cairn_proto_msgTypes[34]
+	mi := &file_cairn_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2137,7 +2223,7 @@ func (x *ListDirResponse) String() string {
 func (*ListDirResponse) ProtoMessage() {}
 
 func (x *ListDirResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[34]
+	mi := &file_cairn_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2150,7 +2236,7 @@ func (x *ListDirResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDirResponse.ProtoReflect.Descriptor instead.
 func (*ListDirResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{34}
+	return file_cairn_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListDirResponse) GetEntries() []*FileInfo {
@@ -2180,7 +2266,7 @@ type MkdirsRequest struct {
 
 func (x *MkdirsRequest) Reset() {
 	*x = MkdirsRequest{}
-	mi := &file_cairn_proto_msgTypes[35]
+	mi := &file_cairn_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2192,7 +2278,7 @@ func (x *MkdirsRequest) String() string {
 func (*MkdirsRequest) ProtoMessage() {}
 
 func (x *MkdirsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[35]
+	mi := &file_cairn_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2205,7 +2291,7 @@ func (x *MkdirsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirsRequest.ProtoReflect.Descriptor instead.
 func (*MkdirsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{35}
+	return file_cairn_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MkdirsRequest) GetPath() string {
@@ -2252,7 +2338,7 @@ type MkdirsResponse struct {
 
 func (x *MkdirsResponse) Reset() {
 	*x = MkdirsResponse{}
-	mi := &file_cairn_proto_msgTypes[36]
+	mi := &file_cairn_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2264,7 +2350,7 @@ func (x *MkdirsResponse) String() string {
 func (*MkdirsResponse) ProtoMessage() {}
 
 func (x *MkdirsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[36]
+	mi := &file_cairn_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2277,7 +2363,7 @@ func (x *MkdirsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirsResponse.ProtoReflect.Descriptor instead.
 func (*MkdirsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{36}
+	return file_cairn_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MkdirsResponse) GetDir() *FileInfo {
@@ -2304,7 +2390,7 @@ type RenameRequest struct {
 
 func (x *RenameRequest) Reset() {
 	*x = RenameRequest{}
-	mi := &file_cairn_proto_msgTypes[37]
+	mi := &file_cairn_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2316,7 +2402,7 @@ func (x *RenameRequest) String() string {
 func (*RenameRequest) ProtoMessage() {}
 
 func (x *RenameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[37]
+	mi := &file_cairn_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2329,7 +2415,7 @@ func (x *RenameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameRequest.ProtoReflect.Descriptor instead.
 func (*RenameRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{37}
+	return file_cairn_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RenameRequest) GetSrc() string {
@@ -2369,7 +2455,7 @@ type RenameResponse struct {
 
 func (x *RenameResponse) Reset() {
 	*x = RenameResponse{}
-	mi := &file_cairn_proto_msgTypes[38]
+	mi := &file_cairn_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2381,7 +2467,7 @@ func (x *RenameResponse) String() string {
 func (*RenameResponse) ProtoMessage() {}
 
 func (x *RenameResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[38]
+	mi := &file_cairn_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2394,7 +2480,7 @@ func (x *RenameResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameResponse.ProtoReflect.Descriptor instead.
 func (*RenameResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{38}
+	return file_cairn_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RenameResponse) GetDst() string {
@@ -2402,6 +2488,473 @@ func (x *RenameResponse) GetDst() string {
 		return x.Dst
 	}
 	return ""
+}
+
+type SetXAttrRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// Set in one logged step. The flags are HDFS's XAttrSetFlag: create
+	// fails if an attribute exists, replace if one does not; neither or
+	// both set it either way.
+	Xattrs        []*XAttr `protobuf:"bytes,2,rep,name=xattrs,proto3" json:"xattrs,omitempty"`
+	Create        bool     `protobuf:"varint,3,opt,name=create,proto3" json:"create,omitempty"`
+	Replace       bool     `protobuf:"varint,4,opt,name=replace,proto3" json:"replace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetXAttrRequest) Reset() {
+	*x = SetXAttrRequest{}
+	mi := &file_cairn_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetXAttrRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetXAttrRequest) ProtoMessage() {}
+
+func (x *SetXAttrRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetXAttrRequest.ProtoReflect.Descriptor instead.
+func (*SetXAttrRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *SetXAttrRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SetXAttrRequest) GetXattrs() []*XAttr {
+	if x != nil {
+		return x.Xattrs
+	}
+	return nil
+}
+
+func (x *SetXAttrRequest) GetCreate() bool {
+	if x != nil {
+		return x.Create
+	}
+	return false
+}
+
+func (x *SetXAttrRequest) GetReplace() bool {
+	if x != nil {
+		return x.Replace
+	}
+	return false
+}
+
+type SetXAttrResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetXAttrResponse) Reset() {
+	*x = SetXAttrResponse{}
+	mi := &file_cairn_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetXAttrResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetXAttrResponse) ProtoMessage() {}
+
+func (x *SetXAttrResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetXAttrResponse.ProtoReflect.Descriptor instead.
+func (*SetXAttrResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{41}
+}
+
+type GetXAttrsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Names         []string               `protobuf:"bytes,2,rep,name=names,proto3" json:"names,omitempty"` // empty: all
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetXAttrsRequest) Reset() {
+	*x = GetXAttrsRequest{}
+	mi := &file_cairn_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetXAttrsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetXAttrsRequest) ProtoMessage() {}
+
+func (x *GetXAttrsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetXAttrsRequest.ProtoReflect.Descriptor instead.
+func (*GetXAttrsRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetXAttrsRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *GetXAttrsRequest) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+type GetXAttrsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Xattrs        []*XAttr               `protobuf:"bytes,1,rep,name=xattrs,proto3" json:"xattrs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetXAttrsResponse) Reset() {
+	*x = GetXAttrsResponse{}
+	mi := &file_cairn_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetXAttrsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetXAttrsResponse) ProtoMessage() {}
+
+func (x *GetXAttrsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetXAttrsResponse.ProtoReflect.Descriptor instead.
+func (*GetXAttrsResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetXAttrsResponse) GetXattrs() []*XAttr {
+	if x != nil {
+		return x.Xattrs
+	}
+	return nil
+}
+
+type ListXAttrsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListXAttrsRequest) Reset() {
+	*x = ListXAttrsRequest{}
+	mi := &file_cairn_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListXAttrsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListXAttrsRequest) ProtoMessage() {}
+
+func (x *ListXAttrsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListXAttrsRequest.ProtoReflect.Descriptor instead.
+func (*ListXAttrsRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListXAttrsRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type ListXAttrsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Names         []string               `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListXAttrsResponse) Reset() {
+	*x = ListXAttrsResponse{}
+	mi := &file_cairn_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListXAttrsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListXAttrsResponse) ProtoMessage() {}
+
+func (x *ListXAttrsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListXAttrsResponse.ProtoReflect.Descriptor instead.
+func (*ListXAttrsResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ListXAttrsResponse) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+type RemoveXAttrRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveXAttrRequest) Reset() {
+	*x = RemoveXAttrRequest{}
+	mi := &file_cairn_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveXAttrRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveXAttrRequest) ProtoMessage() {}
+
+func (x *RemoveXAttrRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveXAttrRequest.ProtoReflect.Descriptor instead.
+func (*RemoveXAttrRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *RemoveXAttrRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *RemoveXAttrRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RemoveXAttrResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveXAttrResponse) Reset() {
+	*x = RemoveXAttrResponse{}
+	mi := &file_cairn_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveXAttrResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveXAttrResponse) ProtoMessage() {}
+
+func (x *RemoveXAttrResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveXAttrResponse.ProtoReflect.Descriptor instead.
+func (*RemoveXAttrResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{47}
+}
+
+type ConcatRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Srcs          []string               `protobuf:"bytes,2,rep,name=srcs,proto3" json:"srcs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConcatRequest) Reset() {
+	*x = ConcatRequest{}
+	mi := &file_cairn_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConcatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConcatRequest) ProtoMessage() {}
+
+func (x *ConcatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConcatRequest.ProtoReflect.Descriptor instead.
+func (*ConcatRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ConcatRequest) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *ConcatRequest) GetSrcs() []string {
+	if x != nil {
+		return x.Srcs
+	}
+	return nil
+}
+
+type ConcatResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConcatResponse) Reset() {
+	*x = ConcatResponse{}
+	mi := &file_cairn_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConcatResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConcatResponse) ProtoMessage() {}
+
+func (x *ConcatResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConcatResponse.ProtoReflect.Descriptor instead.
+func (*ConcatResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{49}
 }
 
 type DeleteRequest struct {
@@ -2414,7 +2967,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_cairn_proto_msgTypes[39]
+	mi := &file_cairn_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2979,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[39]
+	mi := &file_cairn_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +2992,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{39}
+	return file_cairn_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DeleteRequest) GetPath() string {
@@ -2464,7 +3017,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_cairn_proto_msgTypes[40]
+	mi := &file_cairn_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2476,7 +3029,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[40]
+	mi := &file_cairn_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2489,7 +3042,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{40}
+	return file_cairn_proto_rawDescGZIP(), []int{51}
 }
 
 type SetReplicationRequest struct {
@@ -2503,7 +3056,7 @@ type SetReplicationRequest struct {
 
 func (x *SetReplicationRequest) Reset() {
 	*x = SetReplicationRequest{}
-	mi := &file_cairn_proto_msgTypes[41]
+	mi := &file_cairn_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2515,7 +3068,7 @@ func (x *SetReplicationRequest) String() string {
 func (*SetReplicationRequest) ProtoMessage() {}
 
 func (x *SetReplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[41]
+	mi := &file_cairn_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2528,7 +3081,7 @@ func (x *SetReplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReplicationRequest.ProtoReflect.Descriptor instead.
 func (*SetReplicationRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{41}
+	return file_cairn_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SetReplicationRequest) GetPath() string {
@@ -2561,7 +3114,7 @@ type SetReplicationResponse struct {
 
 func (x *SetReplicationResponse) Reset() {
 	*x = SetReplicationResponse{}
-	mi := &file_cairn_proto_msgTypes[42]
+	mi := &file_cairn_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2573,7 +3126,7 @@ func (x *SetReplicationResponse) String() string {
 func (*SetReplicationResponse) ProtoMessage() {}
 
 func (x *SetReplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[42]
+	mi := &file_cairn_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2586,7 +3139,7 @@ func (x *SetReplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReplicationResponse.ProtoReflect.Descriptor instead.
 func (*SetReplicationResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{42}
+	return file_cairn_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *SetReplicationResponse) GetFiles() int64 {
@@ -2606,7 +3159,7 @@ type SetPermissionRequest struct {
 
 func (x *SetPermissionRequest) Reset() {
 	*x = SetPermissionRequest{}
-	mi := &file_cairn_proto_msgTypes[43]
+	mi := &file_cairn_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2618,7 +3171,7 @@ func (x *SetPermissionRequest) String() string {
 func (*SetPermissionRequest) ProtoMessage() {}
 
 func (x *SetPermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[43]
+	mi := &file_cairn_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2631,7 +3184,7 @@ func (x *SetPermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissionRequest.ProtoReflect.Descriptor instead.
 func (*SetPermissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{43}
+	return file_cairn_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SetPermissionRequest) GetPath() string {
@@ -2656,7 +3209,7 @@ type SetPermissionResponse struct {
 
 func (x *SetPermissionResponse) Reset() {
 	*x = SetPermissionResponse{}
-	mi := &file_cairn_proto_msgTypes[44]
+	mi := &file_cairn_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +3221,7 @@ func (x *SetPermissionResponse) String() string {
 func (*SetPermissionResponse) ProtoMessage() {}
 
 func (x *SetPermissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[44]
+	mi := &file_cairn_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +3234,7 @@ func (x *SetPermissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissionResponse.ProtoReflect.Descriptor instead.
 func (*SetPermissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{44}
+	return file_cairn_proto_rawDescGZIP(), []int{55}
 }
 
 type SetOwnerRequest struct {
@@ -2695,7 +3248,7 @@ type SetOwnerRequest struct {
 
 func (x *SetOwnerRequest) Reset() {
 	*x = SetOwnerRequest{}
-	mi := &file_cairn_proto_msgTypes[45]
+	mi := &file_cairn_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2707,7 +3260,7 @@ func (x *SetOwnerRequest) String() string {
 func (*SetOwnerRequest) ProtoMessage() {}
 
 func (x *SetOwnerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[45]
+	mi := &file_cairn_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2720,7 +3273,7 @@ func (x *SetOwnerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOwnerRequest.ProtoReflect.Descriptor instead.
 func (*SetOwnerRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{45}
+	return file_cairn_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *SetOwnerRequest) GetPath() string {
@@ -2752,7 +3305,7 @@ type SetOwnerResponse struct {
 
 func (x *SetOwnerResponse) Reset() {
 	*x = SetOwnerResponse{}
-	mi := &file_cairn_proto_msgTypes[46]
+	mi := &file_cairn_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2764,7 +3317,7 @@ func (x *SetOwnerResponse) String() string {
 func (*SetOwnerResponse) ProtoMessage() {}
 
 func (x *SetOwnerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[46]
+	mi := &file_cairn_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2777,7 +3330,7 @@ func (x *SetOwnerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOwnerResponse.ProtoReflect.Descriptor instead.
 func (*SetOwnerResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{46}
+	return file_cairn_proto_rawDescGZIP(), []int{57}
 }
 
 type SetTimesRequest struct {
@@ -2790,7 +3343,7 @@ type SetTimesRequest struct {
 
 func (x *SetTimesRequest) Reset() {
 	*x = SetTimesRequest{}
-	mi := &file_cairn_proto_msgTypes[47]
+	mi := &file_cairn_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2802,7 +3355,7 @@ func (x *SetTimesRequest) String() string {
 func (*SetTimesRequest) ProtoMessage() {}
 
 func (x *SetTimesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[47]
+	mi := &file_cairn_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2815,7 +3368,7 @@ func (x *SetTimesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTimesRequest.ProtoReflect.Descriptor instead.
 func (*SetTimesRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{47}
+	return file_cairn_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SetTimesRequest) GetPath() string {
@@ -2840,7 +3393,7 @@ type SetTimesResponse struct {
 
 func (x *SetTimesResponse) Reset() {
 	*x = SetTimesResponse{}
-	mi := &file_cairn_proto_msgTypes[48]
+	mi := &file_cairn_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2852,7 +3405,7 @@ func (x *SetTimesResponse) String() string {
 func (*SetTimesResponse) ProtoMessage() {}
 
 func (x *SetTimesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[48]
+	mi := &file_cairn_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2865,7 +3418,7 @@ func (x *SetTimesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTimesResponse.ProtoReflect.Descriptor instead.
 func (*SetTimesResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{48}
+	return file_cairn_proto_rawDescGZIP(), []int{59}
 }
 
 type GetContentSummaryRequest struct {
@@ -2877,7 +3430,7 @@ type GetContentSummaryRequest struct {
 
 func (x *GetContentSummaryRequest) Reset() {
 	*x = GetContentSummaryRequest{}
-	mi := &file_cairn_proto_msgTypes[49]
+	mi := &file_cairn_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2889,7 +3442,7 @@ func (x *GetContentSummaryRequest) String() string {
 func (*GetContentSummaryRequest) ProtoMessage() {}
 
 func (x *GetContentSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[49]
+	mi := &file_cairn_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2902,7 +3455,7 @@ func (x *GetContentSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContentSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetContentSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{49}
+	return file_cairn_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetContentSummaryRequest) GetPath() string {
@@ -2924,7 +3477,7 @@ type GetContentSummaryResponse struct {
 
 func (x *GetContentSummaryResponse) Reset() {
 	*x = GetContentSummaryResponse{}
-	mi := &file_cairn_proto_msgTypes[50]
+	mi := &file_cairn_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2936,7 +3489,7 @@ func (x *GetContentSummaryResponse) String() string {
 func (*GetContentSummaryResponse) ProtoMessage() {}
 
 func (x *GetContentSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[50]
+	mi := &file_cairn_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2949,7 +3502,7 @@ func (x *GetContentSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContentSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetContentSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{50}
+	return file_cairn_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetContentSummaryResponse) GetLength() int64 {
@@ -2989,7 +3542,7 @@ type ReportBadBlocksRequest struct {
 
 func (x *ReportBadBlocksRequest) Reset() {
 	*x = ReportBadBlocksRequest{}
-	mi := &file_cairn_proto_msgTypes[51]
+	mi := &file_cairn_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3554,7 @@ func (x *ReportBadBlocksRequest) String() string {
 func (*ReportBadBlocksRequest) ProtoMessage() {}
 
 func (x *ReportBadBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[51]
+	mi := &file_cairn_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3567,7 @@ func (x *ReportBadBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBadBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ReportBadBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{51}
+	return file_cairn_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ReportBadBlocksRequest) GetBlocks() []*BadBlock {
@@ -3035,7 +3588,7 @@ type BadBlock struct {
 
 func (x *BadBlock) Reset() {
 	*x = BadBlock{}
-	mi := &file_cairn_proto_msgTypes[52]
+	mi := &file_cairn_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3047,7 +3600,7 @@ func (x *BadBlock) String() string {
 func (*BadBlock) ProtoMessage() {}
 
 func (x *BadBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[52]
+	mi := &file_cairn_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3060,7 +3613,7 @@ func (x *BadBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BadBlock.ProtoReflect.Descriptor instead.
 func (*BadBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{52}
+	return file_cairn_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *BadBlock) GetBlock() *Block {
@@ -3092,7 +3645,7 @@ type ReportBadBlocksResponse struct {
 
 func (x *ReportBadBlocksResponse) Reset() {
 	*x = ReportBadBlocksResponse{}
-	mi := &file_cairn_proto_msgTypes[53]
+	mi := &file_cairn_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3104,7 +3657,7 @@ func (x *ReportBadBlocksResponse) String() string {
 func (*ReportBadBlocksResponse) ProtoMessage() {}
 
 func (x *ReportBadBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[53]
+	mi := &file_cairn_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3117,7 +3670,7 @@ func (x *ReportBadBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBadBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ReportBadBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{53}
+	return file_cairn_proto_rawDescGZIP(), []int{64}
 }
 
 // Pipeline recovery. A writer whose pipeline lost a node asks for a
@@ -3138,7 +3691,7 @@ type GetAdditionalDatanodeRequest struct {
 
 func (x *GetAdditionalDatanodeRequest) Reset() {
 	*x = GetAdditionalDatanodeRequest{}
-	mi := &file_cairn_proto_msgTypes[54]
+	mi := &file_cairn_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3150,7 +3703,7 @@ func (x *GetAdditionalDatanodeRequest) String() string {
 func (*GetAdditionalDatanodeRequest) ProtoMessage() {}
 
 func (x *GetAdditionalDatanodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[54]
+	mi := &file_cairn_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3163,7 +3716,7 @@ func (x *GetAdditionalDatanodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAdditionalDatanodeRequest.ProtoReflect.Descriptor instead.
 func (*GetAdditionalDatanodeRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{54}
+	return file_cairn_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetAdditionalDatanodeRequest) GetPath() string {
@@ -3224,7 +3777,7 @@ type GetAdditionalDatanodeResponse struct {
 
 func (x *GetAdditionalDatanodeResponse) Reset() {
 	*x = GetAdditionalDatanodeResponse{}
-	mi := &file_cairn_proto_msgTypes[55]
+	mi := &file_cairn_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3236,7 +3789,7 @@ func (x *GetAdditionalDatanodeResponse) String() string {
 func (*GetAdditionalDatanodeResponse) ProtoMessage() {}
 
 func (x *GetAdditionalDatanodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[55]
+	mi := &file_cairn_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3249,7 +3802,7 @@ func (x *GetAdditionalDatanodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAdditionalDatanodeResponse.ProtoReflect.Descriptor instead.
 func (*GetAdditionalDatanodeResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{55}
+	return file_cairn_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GetAdditionalDatanodeResponse) GetNode() *DatanodeInfo {
@@ -3271,7 +3824,7 @@ type UpdateBlockForPipelineRequest struct {
 
 func (x *UpdateBlockForPipelineRequest) Reset() {
 	*x = UpdateBlockForPipelineRequest{}
-	mi := &file_cairn_proto_msgTypes[56]
+	mi := &file_cairn_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3283,7 +3836,7 @@ func (x *UpdateBlockForPipelineRequest) String() string {
 func (*UpdateBlockForPipelineRequest) ProtoMessage() {}
 
 func (x *UpdateBlockForPipelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[56]
+	mi := &file_cairn_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3296,7 +3849,7 @@ func (x *UpdateBlockForPipelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBlockForPipelineRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBlockForPipelineRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{56}
+	return file_cairn_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *UpdateBlockForPipelineRequest) GetPath() string {
@@ -3336,7 +3889,7 @@ type UpdateBlockForPipelineResponse struct {
 
 func (x *UpdateBlockForPipelineResponse) Reset() {
 	*x = UpdateBlockForPipelineResponse{}
-	mi := &file_cairn_proto_msgTypes[57]
+	mi := &file_cairn_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3348,7 +3901,7 @@ func (x *UpdateBlockForPipelineResponse) String() string {
 func (*UpdateBlockForPipelineResponse) ProtoMessage() {}
 
 func (x *UpdateBlockForPipelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[57]
+	mi := &file_cairn_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3361,7 +3914,7 @@ func (x *UpdateBlockForPipelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBlockForPipelineResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBlockForPipelineResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{57}
+	return file_cairn_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *UpdateBlockForPipelineResponse) GetNewGenStamp() uint64 {
@@ -3384,7 +3937,7 @@ type UpdatePipelineRequest struct {
 
 func (x *UpdatePipelineRequest) Reset() {
 	*x = UpdatePipelineRequest{}
-	mi := &file_cairn_proto_msgTypes[58]
+	mi := &file_cairn_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3396,7 +3949,7 @@ func (x *UpdatePipelineRequest) String() string {
 func (*UpdatePipelineRequest) ProtoMessage() {}
 
 func (x *UpdatePipelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[58]
+	mi := &file_cairn_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3409,7 +3962,7 @@ func (x *UpdatePipelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePipelineRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePipelineRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{58}
+	return file_cairn_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *UpdatePipelineRequest) GetPath() string {
@@ -3455,7 +4008,7 @@ type UpdatePipelineResponse struct {
 
 func (x *UpdatePipelineResponse) Reset() {
 	*x = UpdatePipelineResponse{}
-	mi := &file_cairn_proto_msgTypes[59]
+	mi := &file_cairn_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3467,7 +4020,7 @@ func (x *UpdatePipelineResponse) String() string {
 func (*UpdatePipelineResponse) ProtoMessage() {}
 
 func (x *UpdatePipelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[59]
+	mi := &file_cairn_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3480,7 +4033,7 @@ func (x *UpdatePipelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePipelineResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePipelineResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{59}
+	return file_cairn_proto_rawDescGZIP(), []int{70}
 }
 
 type GetDatanodeReportRequest struct {
@@ -3491,7 +4044,7 @@ type GetDatanodeReportRequest struct {
 
 func (x *GetDatanodeReportRequest) Reset() {
 	*x = GetDatanodeReportRequest{}
-	mi := &file_cairn_proto_msgTypes[60]
+	mi := &file_cairn_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3503,7 +4056,7 @@ func (x *GetDatanodeReportRequest) String() string {
 func (*GetDatanodeReportRequest) ProtoMessage() {}
 
 func (x *GetDatanodeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[60]
+	mi := &file_cairn_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3516,7 +4069,7 @@ func (x *GetDatanodeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatanodeReportRequest.ProtoReflect.Descriptor instead.
 func (*GetDatanodeReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{60}
+	return file_cairn_proto_rawDescGZIP(), []int{71}
 }
 
 type DatanodeReport struct {
@@ -3541,7 +4094,7 @@ type DatanodeReport struct {
 
 func (x *DatanodeReport) Reset() {
 	*x = DatanodeReport{}
-	mi := &file_cairn_proto_msgTypes[61]
+	mi := &file_cairn_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3553,7 +4106,7 @@ func (x *DatanodeReport) String() string {
 func (*DatanodeReport) ProtoMessage() {}
 
 func (x *DatanodeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[61]
+	mi := &file_cairn_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3566,7 +4119,7 @@ func (x *DatanodeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatanodeReport.ProtoReflect.Descriptor instead.
 func (*DatanodeReport) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{61}
+	return file_cairn_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *DatanodeReport) GetId() string {
@@ -3666,7 +4219,7 @@ type GetDatanodeReportResponse struct {
 
 func (x *GetDatanodeReportResponse) Reset() {
 	*x = GetDatanodeReportResponse{}
-	mi := &file_cairn_proto_msgTypes[62]
+	mi := &file_cairn_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3678,7 +4231,7 @@ func (x *GetDatanodeReportResponse) String() string {
 func (*GetDatanodeReportResponse) ProtoMessage() {}
 
 func (x *GetDatanodeReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[62]
+	mi := &file_cairn_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3691,7 +4244,7 @@ func (x *GetDatanodeReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatanodeReportResponse.ProtoReflect.Descriptor instead.
 func (*GetDatanodeReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{62}
+	return file_cairn_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *GetDatanodeReportResponse) GetDatanodes() []*DatanodeReport {
@@ -3742,7 +4295,7 @@ type FsckRequest struct {
 
 func (x *FsckRequest) Reset() {
 	*x = FsckRequest{}
-	mi := &file_cairn_proto_msgTypes[63]
+	mi := &file_cairn_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3754,7 +4307,7 @@ func (x *FsckRequest) String() string {
 func (*FsckRequest) ProtoMessage() {}
 
 func (x *FsckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[63]
+	mi := &file_cairn_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3767,7 +4320,7 @@ func (x *FsckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckRequest.ProtoReflect.Descriptor instead.
 func (*FsckRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{63}
+	return file_cairn_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *FsckRequest) GetPath() string {
@@ -3818,7 +4371,7 @@ type FsckBlock struct {
 
 func (x *FsckBlock) Reset() {
 	*x = FsckBlock{}
-	mi := &file_cairn_proto_msgTypes[64]
+	mi := &file_cairn_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3830,7 +4383,7 @@ func (x *FsckBlock) String() string {
 func (*FsckBlock) ProtoMessage() {}
 
 func (x *FsckBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[64]
+	mi := &file_cairn_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3843,7 +4396,7 @@ func (x *FsckBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckBlock.ProtoReflect.Descriptor instead.
 func (*FsckBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{64}
+	return file_cairn_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *FsckBlock) GetBlock() *Block {
@@ -3900,7 +4453,7 @@ type FsckFile struct {
 
 func (x *FsckFile) Reset() {
 	*x = FsckFile{}
-	mi := &file_cairn_proto_msgTypes[65]
+	mi := &file_cairn_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3912,7 +4465,7 @@ func (x *FsckFile) String() string {
 func (*FsckFile) ProtoMessage() {}
 
 func (x *FsckFile) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[65]
+	mi := &file_cairn_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3925,7 +4478,7 @@ func (x *FsckFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckFile.ProtoReflect.Descriptor instead.
 func (*FsckFile) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{65}
+	return file_cairn_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *FsckFile) GetPath() string {
@@ -4003,7 +4556,7 @@ type FsckResponse struct {
 
 func (x *FsckResponse) Reset() {
 	*x = FsckResponse{}
-	mi := &file_cairn_proto_msgTypes[66]
+	mi := &file_cairn_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4015,7 +4568,7 @@ func (x *FsckResponse) String() string {
 func (*FsckResponse) ProtoMessage() {}
 
 func (x *FsckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[66]
+	mi := &file_cairn_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4028,7 +4581,7 @@ func (x *FsckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckResponse.ProtoReflect.Descriptor instead.
 func (*FsckResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{66}
+	return file_cairn_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *FsckResponse) GetStatus() string {
@@ -4117,7 +4670,7 @@ type SafeModeRequest struct {
 
 func (x *SafeModeRequest) Reset() {
 	*x = SafeModeRequest{}
-	mi := &file_cairn_proto_msgTypes[67]
+	mi := &file_cairn_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4129,7 +4682,7 @@ func (x *SafeModeRequest) String() string {
 func (*SafeModeRequest) ProtoMessage() {}
 
 func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[67]
+	mi := &file_cairn_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4142,7 +4695,7 @@ func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeRequest.ProtoReflect.Descriptor instead.
 func (*SafeModeRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{67}
+	return file_cairn_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *SafeModeRequest) GetAction() string {
@@ -4163,7 +4716,7 @@ type SafeModeResponse struct {
 
 func (x *SafeModeResponse) Reset() {
 	*x = SafeModeResponse{}
-	mi := &file_cairn_proto_msgTypes[68]
+	mi := &file_cairn_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4175,7 +4728,7 @@ func (x *SafeModeResponse) String() string {
 func (*SafeModeResponse) ProtoMessage() {}
 
 func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[68]
+	mi := &file_cairn_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4188,7 +4741,7 @@ func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeResponse.ProtoReflect.Descriptor instead.
 func (*SafeModeResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{68}
+	return file_cairn_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SafeModeResponse) GetOn() bool {
@@ -4225,7 +4778,7 @@ type StorageReport struct {
 
 func (x *StorageReport) Reset() {
 	*x = StorageReport{}
-	mi := &file_cairn_proto_msgTypes[69]
+	mi := &file_cairn_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4237,7 +4790,7 @@ func (x *StorageReport) String() string {
 func (*StorageReport) ProtoMessage() {}
 
 func (x *StorageReport) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[69]
+	mi := &file_cairn_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4250,7 +4803,7 @@ func (x *StorageReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageReport.ProtoReflect.Descriptor instead.
 func (*StorageReport) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{69}
+	return file_cairn_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *StorageReport) GetCapacityBytes() int64 {
@@ -4301,7 +4854,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_cairn_proto_msgTypes[70]
+	mi := &file_cairn_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4313,7 +4866,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[70]
+	mi := &file_cairn_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4326,7 +4879,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{70}
+	return file_cairn_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *RegisterRequest) GetNodeId() string {
@@ -4373,7 +4926,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_cairn_proto_msgTypes[71]
+	mi := &file_cairn_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4385,7 +4938,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[71]
+	mi := &file_cairn_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4398,7 +4951,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{71}
+	return file_cairn_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *RegisterResponse) GetClusterId() string {
@@ -4424,7 +4977,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_cairn_proto_msgTypes[72]
+	mi := &file_cairn_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4436,7 +4989,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[72]
+	mi := &file_cairn_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4449,7 +5002,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{72}
+	return file_cairn_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *HeartbeatRequest) GetNodeId() string {
@@ -4487,7 +5040,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_cairn_proto_msgTypes[73]
+	mi := &file_cairn_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4499,7 +5052,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[73]
+	mi := &file_cairn_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4512,7 +5065,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{73}
+	return file_cairn_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *HeartbeatResponse) GetCommands() []*Command {
@@ -4555,7 +5108,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_cairn_proto_msgTypes[74]
+	mi := &file_cairn_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4567,7 +5120,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[74]
+	mi := &file_cairn_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4580,7 +5133,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{74}
+	return file_cairn_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *Command) GetType() Command_Type {
@@ -4638,7 +5191,7 @@ type BlockReportRequest struct {
 
 func (x *BlockReportRequest) Reset() {
 	*x = BlockReportRequest{}
-	mi := &file_cairn_proto_msgTypes[75]
+	mi := &file_cairn_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4650,7 +5203,7 @@ func (x *BlockReportRequest) String() string {
 func (*BlockReportRequest) ProtoMessage() {}
 
 func (x *BlockReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[75]
+	mi := &file_cairn_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4663,7 +5216,7 @@ func (x *BlockReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockReportRequest.ProtoReflect.Descriptor instead.
 func (*BlockReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{75}
+	return file_cairn_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *BlockReportRequest) GetNodeId() string {
@@ -4695,7 +5248,7 @@ type BlockReportResponse struct {
 
 func (x *BlockReportResponse) Reset() {
 	*x = BlockReportResponse{}
-	mi := &file_cairn_proto_msgTypes[76]
+	mi := &file_cairn_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4707,7 +5260,7 @@ func (x *BlockReportResponse) String() string {
 func (*BlockReportResponse) ProtoMessage() {}
 
 func (x *BlockReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[76]
+	mi := &file_cairn_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4720,7 +5273,7 @@ func (x *BlockReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockReportResponse.ProtoReflect.Descriptor instead.
 func (*BlockReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{76}
+	return file_cairn_proto_rawDescGZIP(), []int{87}
 }
 
 type IncrementalBlockReportRequest struct {
@@ -4739,7 +5292,7 @@ type IncrementalBlockReportRequest struct {
 
 func (x *IncrementalBlockReportRequest) Reset() {
 	*x = IncrementalBlockReportRequest{}
-	mi := &file_cairn_proto_msgTypes[77]
+	mi := &file_cairn_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4751,7 +5304,7 @@ func (x *IncrementalBlockReportRequest) String() string {
 func (*IncrementalBlockReportRequest) ProtoMessage() {}
 
 func (x *IncrementalBlockReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[77]
+	mi := &file_cairn_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4764,7 +5317,7 @@ func (x *IncrementalBlockReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncrementalBlockReportRequest.ProtoReflect.Descriptor instead.
 func (*IncrementalBlockReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{77}
+	return file_cairn_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *IncrementalBlockReportRequest) GetNodeId() string {
@@ -4803,7 +5356,7 @@ type IncrementalBlockReportResponse struct {
 
 func (x *IncrementalBlockReportResponse) Reset() {
 	*x = IncrementalBlockReportResponse{}
-	mi := &file_cairn_proto_msgTypes[78]
+	mi := &file_cairn_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4815,7 +5368,7 @@ func (x *IncrementalBlockReportResponse) String() string {
 func (*IncrementalBlockReportResponse) ProtoMessage() {}
 
 func (x *IncrementalBlockReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[78]
+	mi := &file_cairn_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4828,7 +5381,7 @@ func (x *IncrementalBlockReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncrementalBlockReportResponse.ProtoReflect.Descriptor instead.
 func (*IncrementalBlockReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{78}
+	return file_cairn_proto_rawDescGZIP(), []int{89}
 }
 
 type CommitBlockSynchronizationRequest struct {
@@ -4844,7 +5397,7 @@ type CommitBlockSynchronizationRequest struct {
 
 func (x *CommitBlockSynchronizationRequest) Reset() {
 	*x = CommitBlockSynchronizationRequest{}
-	mi := &file_cairn_proto_msgTypes[79]
+	mi := &file_cairn_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4856,7 +5409,7 @@ func (x *CommitBlockSynchronizationRequest) String() string {
 func (*CommitBlockSynchronizationRequest) ProtoMessage() {}
 
 func (x *CommitBlockSynchronizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[79]
+	mi := &file_cairn_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4869,7 +5422,7 @@ func (x *CommitBlockSynchronizationRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use CommitBlockSynchronizationRequest.ProtoReflect.Descriptor instead.
 func (*CommitBlockSynchronizationRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{79}
+	return file_cairn_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *CommitBlockSynchronizationRequest) GetNodeId() string {
@@ -4915,7 +5468,7 @@ type CommitBlockSynchronizationResponse struct {
 
 func (x *CommitBlockSynchronizationResponse) Reset() {
 	*x = CommitBlockSynchronizationResponse{}
-	mi := &file_cairn_proto_msgTypes[80]
+	mi := &file_cairn_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4927,7 +5480,7 @@ func (x *CommitBlockSynchronizationResponse) String() string {
 func (*CommitBlockSynchronizationResponse) ProtoMessage() {}
 
 func (x *CommitBlockSynchronizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[80]
+	mi := &file_cairn_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4940,7 +5493,7 @@ func (x *CommitBlockSynchronizationResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use CommitBlockSynchronizationResponse.ProtoReflect.Descriptor instead.
 func (*CommitBlockSynchronizationResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{80}
+	return file_cairn_proto_rawDescGZIP(), []int{91}
 }
 
 type OpWriteBlock struct {
@@ -4962,7 +5515,7 @@ type OpWriteBlock struct {
 
 func (x *OpWriteBlock) Reset() {
 	*x = OpWriteBlock{}
-	mi := &file_cairn_proto_msgTypes[81]
+	mi := &file_cairn_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4974,7 +5527,7 @@ func (x *OpWriteBlock) String() string {
 func (*OpWriteBlock) ProtoMessage() {}
 
 func (x *OpWriteBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[81]
+	mi := &file_cairn_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4987,7 +5540,7 @@ func (x *OpWriteBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpWriteBlock.ProtoReflect.Descriptor instead.
 func (*OpWriteBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{81}
+	return file_cairn_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *OpWriteBlock) GetBlock() *Block {
@@ -5048,7 +5601,7 @@ type OpTransferBlock struct {
 
 func (x *OpTransferBlock) Reset() {
 	*x = OpTransferBlock{}
-	mi := &file_cairn_proto_msgTypes[82]
+	mi := &file_cairn_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5060,7 +5613,7 @@ func (x *OpTransferBlock) String() string {
 func (*OpTransferBlock) ProtoMessage() {}
 
 func (x *OpTransferBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[82]
+	mi := &file_cairn_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5073,7 +5626,7 @@ func (x *OpTransferBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpTransferBlock.ProtoReflect.Descriptor instead.
 func (*OpTransferBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{82}
+	return file_cairn_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *OpTransferBlock) GetBlock() *Block {
@@ -5124,7 +5677,7 @@ type OpRecoverBlock struct {
 
 func (x *OpRecoverBlock) Reset() {
 	*x = OpRecoverBlock{}
-	mi := &file_cairn_proto_msgTypes[83]
+	mi := &file_cairn_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5136,7 +5689,7 @@ func (x *OpRecoverBlock) String() string {
 func (*OpRecoverBlock) ProtoMessage() {}
 
 func (x *OpRecoverBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[83]
+	mi := &file_cairn_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5149,7 +5702,7 @@ func (x *OpRecoverBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpRecoverBlock.ProtoReflect.Descriptor instead.
 func (*OpRecoverBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{83}
+	return file_cairn_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *OpRecoverBlock) GetBlock() *Block {
@@ -5184,7 +5737,7 @@ type ReplicaRecoveryResponse struct {
 
 func (x *ReplicaRecoveryResponse) Reset() {
 	*x = ReplicaRecoveryResponse{}
-	mi := &file_cairn_proto_msgTypes[84]
+	mi := &file_cairn_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5196,7 +5749,7 @@ func (x *ReplicaRecoveryResponse) String() string {
 func (*ReplicaRecoveryResponse) ProtoMessage() {}
 
 func (x *ReplicaRecoveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[84]
+	mi := &file_cairn_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5209,7 +5762,7 @@ func (x *ReplicaRecoveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaRecoveryResponse.ProtoReflect.Descriptor instead.
 func (*ReplicaRecoveryResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{84}
+	return file_cairn_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ReplicaRecoveryResponse) GetStatus() *Status {
@@ -5246,7 +5799,7 @@ type OpReadBlock struct {
 
 func (x *OpReadBlock) Reset() {
 	*x = OpReadBlock{}
-	mi := &file_cairn_proto_msgTypes[85]
+	mi := &file_cairn_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5258,7 +5811,7 @@ func (x *OpReadBlock) String() string {
 func (*OpReadBlock) ProtoMessage() {}
 
 func (x *OpReadBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[85]
+	mi := &file_cairn_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5271,7 +5824,7 @@ func (x *OpReadBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpReadBlock.ProtoReflect.Descriptor instead.
 func (*OpReadBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{85}
+	return file_cairn_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *OpReadBlock) GetBlock() *Block {
@@ -5321,7 +5874,7 @@ type BlockOpResponse struct {
 
 func (x *BlockOpResponse) Reset() {
 	*x = BlockOpResponse{}
-	mi := &file_cairn_proto_msgTypes[86]
+	mi := &file_cairn_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5333,7 +5886,7 @@ func (x *BlockOpResponse) String() string {
 func (*BlockOpResponse) ProtoMessage() {}
 
 func (x *BlockOpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[86]
+	mi := &file_cairn_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5346,7 +5899,7 @@ func (x *BlockOpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockOpResponse.ProtoReflect.Descriptor instead.
 func (*BlockOpResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{86}
+	return file_cairn_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *BlockOpResponse) GetStatus() *Status {
@@ -5390,7 +5943,7 @@ type PacketHeader struct {
 
 func (x *PacketHeader) Reset() {
 	*x = PacketHeader{}
-	mi := &file_cairn_proto_msgTypes[87]
+	mi := &file_cairn_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5402,7 +5955,7 @@ func (x *PacketHeader) String() string {
 func (*PacketHeader) ProtoMessage() {}
 
 func (x *PacketHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[87]
+	mi := &file_cairn_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5415,7 +5968,7 @@ func (x *PacketHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketHeader.ProtoReflect.Descriptor instead.
 func (*PacketHeader) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{87}
+	return file_cairn_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *PacketHeader) GetOffsetInBlock() int64 {
@@ -5466,7 +6019,7 @@ type PipelineAck struct {
 
 func (x *PipelineAck) Reset() {
 	*x = PipelineAck{}
-	mi := &file_cairn_proto_msgTypes[88]
+	mi := &file_cairn_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5478,7 +6031,7 @@ func (x *PipelineAck) String() string {
 func (*PipelineAck) ProtoMessage() {}
 
 func (x *PipelineAck) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[88]
+	mi := &file_cairn_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5491,7 +6044,7 @@ func (x *PipelineAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PipelineAck.ProtoReflect.Descriptor instead.
 func (*PipelineAck) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{88}
+	return file_cairn_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *PipelineAck) GetSeqno() int64 {
@@ -5526,7 +6079,7 @@ type DecommissionRequest struct {
 
 func (x *DecommissionRequest) Reset() {
 	*x = DecommissionRequest{}
-	mi := &file_cairn_proto_msgTypes[89]
+	mi := &file_cairn_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5538,7 +6091,7 @@ func (x *DecommissionRequest) String() string {
 func (*DecommissionRequest) ProtoMessage() {}
 
 func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[89]
+	mi := &file_cairn_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5551,7 +6104,7 @@ func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionRequest.ProtoReflect.Descriptor instead.
 func (*DecommissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{89}
+	return file_cairn_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *DecommissionRequest) GetNode() string {
@@ -5570,7 +6123,7 @@ type DecommissionResponse struct {
 
 func (x *DecommissionResponse) Reset() {
 	*x = DecommissionResponse{}
-	mi := &file_cairn_proto_msgTypes[90]
+	mi := &file_cairn_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5582,7 +6135,7 @@ func (x *DecommissionResponse) String() string {
 func (*DecommissionResponse) ProtoMessage() {}
 
 func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[90]
+	mi := &file_cairn_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5595,7 +6148,7 @@ func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionResponse.ProtoReflect.Descriptor instead.
 func (*DecommissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{90}
+	return file_cairn_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *DecommissionResponse) GetDatanode() *DatanodeReport {
@@ -5614,7 +6167,7 @@ type RecommissionRequest struct {
 
 func (x *RecommissionRequest) Reset() {
 	*x = RecommissionRequest{}
-	mi := &file_cairn_proto_msgTypes[91]
+	mi := &file_cairn_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5626,7 +6179,7 @@ func (x *RecommissionRequest) String() string {
 func (*RecommissionRequest) ProtoMessage() {}
 
 func (x *RecommissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[91]
+	mi := &file_cairn_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5639,7 +6192,7 @@ func (x *RecommissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommissionRequest.ProtoReflect.Descriptor instead.
 func (*RecommissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{91}
+	return file_cairn_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *RecommissionRequest) GetNode() string {
@@ -5658,7 +6211,7 @@ type RecommissionResponse struct {
 
 func (x *RecommissionResponse) Reset() {
 	*x = RecommissionResponse{}
-	mi := &file_cairn_proto_msgTypes[92]
+	mi := &file_cairn_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5670,7 +6223,7 @@ func (x *RecommissionResponse) String() string {
 func (*RecommissionResponse) ProtoMessage() {}
 
 func (x *RecommissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[92]
+	mi := &file_cairn_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5683,7 +6236,7 @@ func (x *RecommissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommissionResponse.ProtoReflect.Descriptor instead.
 func (*RecommissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{92}
+	return file_cairn_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *RecommissionResponse) GetDatanode() *DatanodeReport {
@@ -5710,7 +6263,7 @@ const file_cairn_proto_rawDesc = "" +
 	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x124\n" +
 	"\tlocations\x18\x03 \x03(\v2\x16.cairn.v1.DatanodeInfoR\tlocations\x12\x18\n" +
-	"\acorrupt\x18\x04 \x01(\bR\acorrupt\"\x86\x03\n" +
+	"\acorrupt\x18\x04 \x01(\bR\acorrupt\"\xaf\x03\n" +
 	"\bFileInfo\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x15\n" +
 	"\x06is_dir\x18\x02 \x01(\bR\x05isDir\x12\x12\n" +
@@ -5726,7 +6279,11 @@ const file_cairn_proto_rawDesc = "" +
 	" \x01(\bR\x11underConstruction\x12.\n" +
 	"\x06blocks\x18\v \x03(\v2\x16.cairn.v1.LocatedBlockR\x06blocks\x12\x1a\n" +
 	"\bchildren\x18\f \x01(\x03R\bchildren\x12\x17\n" +
-	"\afile_id\x18\r \x01(\x04R\x06fileId\"k\n" +
+	"\afile_id\x18\r \x01(\x04R\x06fileId\x12'\n" +
+	"\x06xattrs\x18\x0e \x03(\v2\x0f.cairn.v1.XAttrR\x06xattrs\"1\n" +
+	"\x05XAttr\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"k\n" +
 	"\x06Status\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x12\n" +
@@ -5825,11 +6382,13 @@ const file_cairn_proto_rawDesc = "" +
 	"\vclient_host\x18\x04 \x01(\tR\n" +
 	"clientHost\"C\n" +
 	"\x19GetBlockLocationsResponse\x12&\n" +
-	"\x04file\x18\x01 \x01(\v2\x12.cairn.v1.FileInfoR\x04file\"I\n" +
+	"\x04file\x18\x01 \x01(\v2\x12.cairn.v1.FileInfoR\x04file\"j\n" +
 	"\x12GetFileInfoRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1f\n" +
 	"\vwith_blocks\x18\x02 \x01(\bR\n" +
-	"withBlocks\"=\n" +
+	"withBlocks\x12\x1f\n" +
+	"\vwith_xattrs\x18\x03 \x01(\bR\n" +
+	"withXattrs\"=\n" +
 	"\x13GetFileInfoResponse\x12&\n" +
 	"\x04file\x18\x01 \x01(\v2\x12.cairn.v1.FileInfoR\x04file\"\x81\x01\n" +
 	"\fFsyncRequest\x12\x12\n" +
@@ -5838,12 +6397,16 @@ const file_cairn_proto_rawDesc = "" +
 	"\vclient_name\x18\x03 \x01(\tR\n" +
 	"clientName\x12#\n" +
 	"\x04last\x18\x04 \x01(\v2\x0f.cairn.v1.BlockR\x04last\"\x0f\n" +
-	"\rFsyncResponse\"[\n" +
+	"\rFsyncResponse\"\x9d\x01\n" +
 	"\x0eListDirRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1f\n" +
 	"\vstart_after\x18\x02 \x01(\tR\n" +
 	"startAfter\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x05R\x05limit\"Z\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\x12\x1f\n" +
+	"\vwith_blocks\x18\x04 \x01(\bR\n" +
+	"withBlocks\x12\x1f\n" +
+	"\vwith_xattrs\x18\x05 \x01(\bR\n" +
+	"withXattrs\"Z\n" +
 	"\x0fListDirResponse\x12,\n" +
 	"\aentries\x18\x01 \x03(\v2\x12.cairn.v1.FileInfoR\aentries\x12\x19\n" +
 	"\bhas_more\x18\x02 \x01(\bR\ahasMore\"}\n" +
@@ -5861,7 +6424,30 @@ const file_cairn_proto_rawDesc = "" +
 	"\toverwrite\x18\x03 \x01(\bR\toverwrite\x12\x14\n" +
 	"\x05exact\x18\x04 \x01(\bR\x05exact\"\"\n" +
 	"\x0eRenameResponse\x12\x10\n" +
-	"\x03dst\x18\x01 \x01(\tR\x03dst\"A\n" +
+	"\x03dst\x18\x01 \x01(\tR\x03dst\"\x80\x01\n" +
+	"\x0fSetXAttrRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12'\n" +
+	"\x06xattrs\x18\x02 \x03(\v2\x0f.cairn.v1.XAttrR\x06xattrs\x12\x16\n" +
+	"\x06create\x18\x03 \x01(\bR\x06create\x12\x18\n" +
+	"\areplace\x18\x04 \x01(\bR\areplace\"\x12\n" +
+	"\x10SetXAttrResponse\"<\n" +
+	"\x10GetXAttrsRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
+	"\x05names\x18\x02 \x03(\tR\x05names\"<\n" +
+	"\x11GetXAttrsResponse\x12'\n" +
+	"\x06xattrs\x18\x01 \x03(\v2\x0f.cairn.v1.XAttrR\x06xattrs\"'\n" +
+	"\x11ListXAttrsRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\"*\n" +
+	"\x12ListXAttrsResponse\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"<\n" +
+	"\x12RemoveXAttrRequest\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\x15\n" +
+	"\x13RemoveXAttrResponse\";\n" +
+	"\rConcatRequest\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x12\x12\n" +
+	"\x04srcs\x18\x02 \x03(\tR\x04srcs\"\x10\n" +
+	"\x0eConcatResponse\"A\n" +
 	"\rDeleteRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1c\n" +
 	"\trecursive\x18\x02 \x01(\bR\trecursive\"\x10\n" +
@@ -6113,7 +6699,7 @@ const file_cairn_proto_rawDesc = "" +
 	"\x13RecommissionRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\"L\n" +
 	"\x14RecommissionResponse\x124\n" +
-	"\bdatanode\x18\x01 \x01(\v2\x18.cairn.v1.DatanodeReportR\bdatanode2\xa9\x10\n" +
+	"\bdatanode\x18\x01 \x01(\v2\x18.cairn.v1.DatanodeReportR\bdatanode2\x84\x13\n" +
 	"\x0eClientProtocol\x12\\\n" +
 	"\x11GetServerDefaults\x12\".cairn.v1.GetServerDefaultsRequest\x1a#.cairn.v1.GetServerDefaultsResponse\x12;\n" +
 	"\x06Create\x12\x17.cairn.v1.CreateRequest\x1a\x18.cairn.v1.CreateResponse\x12A\n" +
@@ -6137,7 +6723,13 @@ const file_cairn_proto_rawDesc = "" +
 	"\x05Fsync\x12\x16.cairn.v1.FsyncRequest\x1a\x17.cairn.v1.FsyncResponse\x12h\n" +
 	"\x15GetAdditionalDatanode\x12&.cairn.v1.GetAdditionalDatanodeRequest\x1a'.cairn.v1.GetAdditionalDatanodeResponse\x12k\n" +
 	"\x16UpdateBlockForPipeline\x12'.cairn.v1.UpdateBlockForPipelineRequest\x1a(.cairn.v1.UpdateBlockForPipelineResponse\x12S\n" +
-	"\x0eUpdatePipeline\x12\x1f.cairn.v1.UpdatePipelineRequest\x1a .cairn.v1.UpdatePipelineResponse\x12\\\n" +
+	"\x0eUpdatePipeline\x12\x1f.cairn.v1.UpdatePipelineRequest\x1a .cairn.v1.UpdatePipelineResponse\x12A\n" +
+	"\bSetXAttr\x12\x19.cairn.v1.SetXAttrRequest\x1a\x1a.cairn.v1.SetXAttrResponse\x12D\n" +
+	"\tGetXAttrs\x12\x1a.cairn.v1.GetXAttrsRequest\x1a\x1b.cairn.v1.GetXAttrsResponse\x12G\n" +
+	"\n" +
+	"ListXAttrs\x12\x1b.cairn.v1.ListXAttrsRequest\x1a\x1c.cairn.v1.ListXAttrsResponse\x12J\n" +
+	"\vRemoveXAttr\x12\x1c.cairn.v1.RemoveXAttrRequest\x1a\x1d.cairn.v1.RemoveXAttrResponse\x12;\n" +
+	"\x06Concat\x12\x17.cairn.v1.ConcatRequest\x1a\x18.cairn.v1.ConcatResponse\x12\\\n" +
 	"\x11GetDatanodeReport\x12\".cairn.v1.GetDatanodeReportRequest\x1a#.cairn.v1.GetDatanodeReportResponse\x125\n" +
 	"\x04Fsck\x12\x15.cairn.v1.FsckRequest\x1a\x16.cairn.v1.FsckResponse\x12A\n" +
 	"\bSafeMode\x12\x19.cairn.v1.SafeModeRequest\x1a\x1a.cairn.v1.SafeModeResponse\x12M\n" +
@@ -6175,7 +6767,7 @@ func file_cairn_proto_rawDescGZIP() []byte {
 }
 
 var file_cairn_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 93)
+var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 104)
 var file_cairn_proto_goTypes = []any{
 	(Command_Type)(0),                          // 0: cairn.v1.Command.Type
 	(OpWriteBlock_Stage)(0),                    // 1: cairn.v1.OpWriteBlock.Stage
@@ -6183,236 +6775,260 @@ var file_cairn_proto_goTypes = []any{
 	(*DatanodeInfo)(nil),                       // 3: cairn.v1.DatanodeInfo
 	(*LocatedBlock)(nil),                       // 4: cairn.v1.LocatedBlock
 	(*FileInfo)(nil),                           // 5: cairn.v1.FileInfo
-	(*Status)(nil),                             // 6: cairn.v1.Status
-	(*RaftFrame)(nil),                          // 7: cairn.v1.RaftFrame
-	(*HAStatusRequest)(nil),                    // 8: cairn.v1.HAStatusRequest
-	(*HAStatusResponse)(nil),                   // 9: cairn.v1.HAStatusResponse
-	(*HAMember)(nil),                           // 10: cairn.v1.HAMember
-	(*HAAddMemberRequest)(nil),                 // 11: cairn.v1.HAAddMemberRequest
-	(*HAAddMemberResponse)(nil),                // 12: cairn.v1.HAAddMemberResponse
-	(*HARemoveMemberRequest)(nil),              // 13: cairn.v1.HARemoveMemberRequest
-	(*HARemoveMemberResponse)(nil),             // 14: cairn.v1.HARemoveMemberResponse
-	(*HATransferLeadershipRequest)(nil),        // 15: cairn.v1.HATransferLeadershipRequest
-	(*HATransferLeadershipResponse)(nil),       // 16: cairn.v1.HATransferLeadershipResponse
-	(*GetServerDefaultsRequest)(nil),           // 17: cairn.v1.GetServerDefaultsRequest
-	(*GetServerDefaultsResponse)(nil),          // 18: cairn.v1.GetServerDefaultsResponse
-	(*CreateRequest)(nil),                      // 19: cairn.v1.CreateRequest
-	(*CreateResponse)(nil),                     // 20: cairn.v1.CreateResponse
-	(*AddBlockRequest)(nil),                    // 21: cairn.v1.AddBlockRequest
-	(*AddBlockResponse)(nil),                   // 22: cairn.v1.AddBlockResponse
-	(*CompleteRequest)(nil),                    // 23: cairn.v1.CompleteRequest
-	(*CompleteResponse)(nil),                   // 24: cairn.v1.CompleteResponse
-	(*AbandonBlockRequest)(nil),                // 25: cairn.v1.AbandonBlockRequest
-	(*AbandonBlockResponse)(nil),               // 26: cairn.v1.AbandonBlockResponse
-	(*RenewLeaseRequest)(nil),                  // 27: cairn.v1.RenewLeaseRequest
-	(*RenewLeaseResponse)(nil),                 // 28: cairn.v1.RenewLeaseResponse
-	(*GetBlockLocationsRequest)(nil),           // 29: cairn.v1.GetBlockLocationsRequest
-	(*GetBlockLocationsResponse)(nil),          // 30: cairn.v1.GetBlockLocationsResponse
-	(*GetFileInfoRequest)(nil),                 // 31: cairn.v1.GetFileInfoRequest
-	(*GetFileInfoResponse)(nil),                // 32: cairn.v1.GetFileInfoResponse
-	(*FsyncRequest)(nil),                       // 33: cairn.v1.FsyncRequest
-	(*FsyncResponse)(nil),                      // 34: cairn.v1.FsyncResponse
-	(*ListDirRequest)(nil),                     // 35: cairn.v1.ListDirRequest
-	(*ListDirResponse)(nil),                    // 36: cairn.v1.ListDirResponse
-	(*MkdirsRequest)(nil),                      // 37: cairn.v1.MkdirsRequest
-	(*MkdirsResponse)(nil),                     // 38: cairn.v1.MkdirsResponse
-	(*RenameRequest)(nil),                      // 39: cairn.v1.RenameRequest
-	(*RenameResponse)(nil),                     // 40: cairn.v1.RenameResponse
-	(*DeleteRequest)(nil),                      // 41: cairn.v1.DeleteRequest
-	(*DeleteResponse)(nil),                     // 42: cairn.v1.DeleteResponse
-	(*SetReplicationRequest)(nil),              // 43: cairn.v1.SetReplicationRequest
-	(*SetReplicationResponse)(nil),             // 44: cairn.v1.SetReplicationResponse
-	(*SetPermissionRequest)(nil),               // 45: cairn.v1.SetPermissionRequest
-	(*SetPermissionResponse)(nil),              // 46: cairn.v1.SetPermissionResponse
-	(*SetOwnerRequest)(nil),                    // 47: cairn.v1.SetOwnerRequest
-	(*SetOwnerResponse)(nil),                   // 48: cairn.v1.SetOwnerResponse
-	(*SetTimesRequest)(nil),                    // 49: cairn.v1.SetTimesRequest
-	(*SetTimesResponse)(nil),                   // 50: cairn.v1.SetTimesResponse
-	(*GetContentSummaryRequest)(nil),           // 51: cairn.v1.GetContentSummaryRequest
-	(*GetContentSummaryResponse)(nil),          // 52: cairn.v1.GetContentSummaryResponse
-	(*ReportBadBlocksRequest)(nil),             // 53: cairn.v1.ReportBadBlocksRequest
-	(*BadBlock)(nil),                           // 54: cairn.v1.BadBlock
-	(*ReportBadBlocksResponse)(nil),            // 55: cairn.v1.ReportBadBlocksResponse
-	(*GetAdditionalDatanodeRequest)(nil),       // 56: cairn.v1.GetAdditionalDatanodeRequest
-	(*GetAdditionalDatanodeResponse)(nil),      // 57: cairn.v1.GetAdditionalDatanodeResponse
-	(*UpdateBlockForPipelineRequest)(nil),      // 58: cairn.v1.UpdateBlockForPipelineRequest
-	(*UpdateBlockForPipelineResponse)(nil),     // 59: cairn.v1.UpdateBlockForPipelineResponse
-	(*UpdatePipelineRequest)(nil),              // 60: cairn.v1.UpdatePipelineRequest
-	(*UpdatePipelineResponse)(nil),             // 61: cairn.v1.UpdatePipelineResponse
-	(*GetDatanodeReportRequest)(nil),           // 62: cairn.v1.GetDatanodeReportRequest
-	(*DatanodeReport)(nil),                     // 63: cairn.v1.DatanodeReport
-	(*GetDatanodeReportResponse)(nil),          // 64: cairn.v1.GetDatanodeReportResponse
-	(*FsckRequest)(nil),                        // 65: cairn.v1.FsckRequest
-	(*FsckBlock)(nil),                          // 66: cairn.v1.FsckBlock
-	(*FsckFile)(nil),                           // 67: cairn.v1.FsckFile
-	(*FsckResponse)(nil),                       // 68: cairn.v1.FsckResponse
-	(*SafeModeRequest)(nil),                    // 69: cairn.v1.SafeModeRequest
-	(*SafeModeResponse)(nil),                   // 70: cairn.v1.SafeModeResponse
-	(*StorageReport)(nil),                      // 71: cairn.v1.StorageReport
-	(*RegisterRequest)(nil),                    // 72: cairn.v1.RegisterRequest
-	(*RegisterResponse)(nil),                   // 73: cairn.v1.RegisterResponse
-	(*HeartbeatRequest)(nil),                   // 74: cairn.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),                  // 75: cairn.v1.HeartbeatResponse
-	(*Command)(nil),                            // 76: cairn.v1.Command
-	(*BlockReportRequest)(nil),                 // 77: cairn.v1.BlockReportRequest
-	(*BlockReportResponse)(nil),                // 78: cairn.v1.BlockReportResponse
-	(*IncrementalBlockReportRequest)(nil),      // 79: cairn.v1.IncrementalBlockReportRequest
-	(*IncrementalBlockReportResponse)(nil),     // 80: cairn.v1.IncrementalBlockReportResponse
-	(*CommitBlockSynchronizationRequest)(nil),  // 81: cairn.v1.CommitBlockSynchronizationRequest
-	(*CommitBlockSynchronizationResponse)(nil), // 82: cairn.v1.CommitBlockSynchronizationResponse
-	(*OpWriteBlock)(nil),                       // 83: cairn.v1.OpWriteBlock
-	(*OpTransferBlock)(nil),                    // 84: cairn.v1.OpTransferBlock
-	(*OpRecoverBlock)(nil),                     // 85: cairn.v1.OpRecoverBlock
-	(*ReplicaRecoveryResponse)(nil),            // 86: cairn.v1.ReplicaRecoveryResponse
-	(*OpReadBlock)(nil),                        // 87: cairn.v1.OpReadBlock
-	(*BlockOpResponse)(nil),                    // 88: cairn.v1.BlockOpResponse
-	(*PacketHeader)(nil),                       // 89: cairn.v1.PacketHeader
-	(*PipelineAck)(nil),                        // 90: cairn.v1.PipelineAck
-	(*DecommissionRequest)(nil),                // 91: cairn.v1.DecommissionRequest
-	(*DecommissionResponse)(nil),               // 92: cairn.v1.DecommissionResponse
-	(*RecommissionRequest)(nil),                // 93: cairn.v1.RecommissionRequest
-	(*RecommissionResponse)(nil),               // 94: cairn.v1.RecommissionResponse
+	(*XAttr)(nil),                              // 6: cairn.v1.XAttr
+	(*Status)(nil),                             // 7: cairn.v1.Status
+	(*RaftFrame)(nil),                          // 8: cairn.v1.RaftFrame
+	(*HAStatusRequest)(nil),                    // 9: cairn.v1.HAStatusRequest
+	(*HAStatusResponse)(nil),                   // 10: cairn.v1.HAStatusResponse
+	(*HAMember)(nil),                           // 11: cairn.v1.HAMember
+	(*HAAddMemberRequest)(nil),                 // 12: cairn.v1.HAAddMemberRequest
+	(*HAAddMemberResponse)(nil),                // 13: cairn.v1.HAAddMemberResponse
+	(*HARemoveMemberRequest)(nil),              // 14: cairn.v1.HARemoveMemberRequest
+	(*HARemoveMemberResponse)(nil),             // 15: cairn.v1.HARemoveMemberResponse
+	(*HATransferLeadershipRequest)(nil),        // 16: cairn.v1.HATransferLeadershipRequest
+	(*HATransferLeadershipResponse)(nil),       // 17: cairn.v1.HATransferLeadershipResponse
+	(*GetServerDefaultsRequest)(nil),           // 18: cairn.v1.GetServerDefaultsRequest
+	(*GetServerDefaultsResponse)(nil),          // 19: cairn.v1.GetServerDefaultsResponse
+	(*CreateRequest)(nil),                      // 20: cairn.v1.CreateRequest
+	(*CreateResponse)(nil),                     // 21: cairn.v1.CreateResponse
+	(*AddBlockRequest)(nil),                    // 22: cairn.v1.AddBlockRequest
+	(*AddBlockResponse)(nil),                   // 23: cairn.v1.AddBlockResponse
+	(*CompleteRequest)(nil),                    // 24: cairn.v1.CompleteRequest
+	(*CompleteResponse)(nil),                   // 25: cairn.v1.CompleteResponse
+	(*AbandonBlockRequest)(nil),                // 26: cairn.v1.AbandonBlockRequest
+	(*AbandonBlockResponse)(nil),               // 27: cairn.v1.AbandonBlockResponse
+	(*RenewLeaseRequest)(nil),                  // 28: cairn.v1.RenewLeaseRequest
+	(*RenewLeaseResponse)(nil),                 // 29: cairn.v1.RenewLeaseResponse
+	(*GetBlockLocationsRequest)(nil),           // 30: cairn.v1.GetBlockLocationsRequest
+	(*GetBlockLocationsResponse)(nil),          // 31: cairn.v1.GetBlockLocationsResponse
+	(*GetFileInfoRequest)(nil),                 // 32: cairn.v1.GetFileInfoRequest
+	(*GetFileInfoResponse)(nil),                // 33: cairn.v1.GetFileInfoResponse
+	(*FsyncRequest)(nil),                       // 34: cairn.v1.FsyncRequest
+	(*FsyncResponse)(nil),                      // 35: cairn.v1.FsyncResponse
+	(*ListDirRequest)(nil),                     // 36: cairn.v1.ListDirRequest
+	(*ListDirResponse)(nil),                    // 37: cairn.v1.ListDirResponse
+	(*MkdirsRequest)(nil),                      // 38: cairn.v1.MkdirsRequest
+	(*MkdirsResponse)(nil),                     // 39: cairn.v1.MkdirsResponse
+	(*RenameRequest)(nil),                      // 40: cairn.v1.RenameRequest
+	(*RenameResponse)(nil),                     // 41: cairn.v1.RenameResponse
+	(*SetXAttrRequest)(nil),                    // 42: cairn.v1.SetXAttrRequest
+	(*SetXAttrResponse)(nil),                   // 43: cairn.v1.SetXAttrResponse
+	(*GetXAttrsRequest)(nil),                   // 44: cairn.v1.GetXAttrsRequest
+	(*GetXAttrsResponse)(nil),                  // 45: cairn.v1.GetXAttrsResponse
+	(*ListXAttrsRequest)(nil),                  // 46: cairn.v1.ListXAttrsRequest
+	(*ListXAttrsResponse)(nil),                 // 47: cairn.v1.ListXAttrsResponse
+	(*RemoveXAttrRequest)(nil),                 // 48: cairn.v1.RemoveXAttrRequest
+	(*RemoveXAttrResponse)(nil),                // 49: cairn.v1.RemoveXAttrResponse
+	(*ConcatRequest)(nil),                      // 50: cairn.v1.ConcatRequest
+	(*ConcatResponse)(nil),                     // 51: cairn.v1.ConcatResponse
+	(*DeleteRequest)(nil),                      // 52: cairn.v1.DeleteRequest
+	(*DeleteResponse)(nil),                     // 53: cairn.v1.DeleteResponse
+	(*SetReplicationRequest)(nil),              // 54: cairn.v1.SetReplicationRequest
+	(*SetReplicationResponse)(nil),             // 55: cairn.v1.SetReplicationResponse
+	(*SetPermissionRequest)(nil),               // 56: cairn.v1.SetPermissionRequest
+	(*SetPermissionResponse)(nil),              // 57: cairn.v1.SetPermissionResponse
+	(*SetOwnerRequest)(nil),                    // 58: cairn.v1.SetOwnerRequest
+	(*SetOwnerResponse)(nil),                   // 59: cairn.v1.SetOwnerResponse
+	(*SetTimesRequest)(nil),                    // 60: cairn.v1.SetTimesRequest
+	(*SetTimesResponse)(nil),                   // 61: cairn.v1.SetTimesResponse
+	(*GetContentSummaryRequest)(nil),           // 62: cairn.v1.GetContentSummaryRequest
+	(*GetContentSummaryResponse)(nil),          // 63: cairn.v1.GetContentSummaryResponse
+	(*ReportBadBlocksRequest)(nil),             // 64: cairn.v1.ReportBadBlocksRequest
+	(*BadBlock)(nil),                           // 65: cairn.v1.BadBlock
+	(*ReportBadBlocksResponse)(nil),            // 66: cairn.v1.ReportBadBlocksResponse
+	(*GetAdditionalDatanodeRequest)(nil),       // 67: cairn.v1.GetAdditionalDatanodeRequest
+	(*GetAdditionalDatanodeResponse)(nil),      // 68: cairn.v1.GetAdditionalDatanodeResponse
+	(*UpdateBlockForPipelineRequest)(nil),      // 69: cairn.v1.UpdateBlockForPipelineRequest
+	(*UpdateBlockForPipelineResponse)(nil),     // 70: cairn.v1.UpdateBlockForPipelineResponse
+	(*UpdatePipelineRequest)(nil),              // 71: cairn.v1.UpdatePipelineRequest
+	(*UpdatePipelineResponse)(nil),             // 72: cairn.v1.UpdatePipelineResponse
+	(*GetDatanodeReportRequest)(nil),           // 73: cairn.v1.GetDatanodeReportRequest
+	(*DatanodeReport)(nil),                     // 74: cairn.v1.DatanodeReport
+	(*GetDatanodeReportResponse)(nil),          // 75: cairn.v1.GetDatanodeReportResponse
+	(*FsckRequest)(nil),                        // 76: cairn.v1.FsckRequest
+	(*FsckBlock)(nil),                          // 77: cairn.v1.FsckBlock
+	(*FsckFile)(nil),                           // 78: cairn.v1.FsckFile
+	(*FsckResponse)(nil),                       // 79: cairn.v1.FsckResponse
+	(*SafeModeRequest)(nil),                    // 80: cairn.v1.SafeModeRequest
+	(*SafeModeResponse)(nil),                   // 81: cairn.v1.SafeModeResponse
+	(*StorageReport)(nil),                      // 82: cairn.v1.StorageReport
+	(*RegisterRequest)(nil),                    // 83: cairn.v1.RegisterRequest
+	(*RegisterResponse)(nil),                   // 84: cairn.v1.RegisterResponse
+	(*HeartbeatRequest)(nil),                   // 85: cairn.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                  // 86: cairn.v1.HeartbeatResponse
+	(*Command)(nil),                            // 87: cairn.v1.Command
+	(*BlockReportRequest)(nil),                 // 88: cairn.v1.BlockReportRequest
+	(*BlockReportResponse)(nil),                // 89: cairn.v1.BlockReportResponse
+	(*IncrementalBlockReportRequest)(nil),      // 90: cairn.v1.IncrementalBlockReportRequest
+	(*IncrementalBlockReportResponse)(nil),     // 91: cairn.v1.IncrementalBlockReportResponse
+	(*CommitBlockSynchronizationRequest)(nil),  // 92: cairn.v1.CommitBlockSynchronizationRequest
+	(*CommitBlockSynchronizationResponse)(nil), // 93: cairn.v1.CommitBlockSynchronizationResponse
+	(*OpWriteBlock)(nil),                       // 94: cairn.v1.OpWriteBlock
+	(*OpTransferBlock)(nil),                    // 95: cairn.v1.OpTransferBlock
+	(*OpRecoverBlock)(nil),                     // 96: cairn.v1.OpRecoverBlock
+	(*ReplicaRecoveryResponse)(nil),            // 97: cairn.v1.ReplicaRecoveryResponse
+	(*OpReadBlock)(nil),                        // 98: cairn.v1.OpReadBlock
+	(*BlockOpResponse)(nil),                    // 99: cairn.v1.BlockOpResponse
+	(*PacketHeader)(nil),                       // 100: cairn.v1.PacketHeader
+	(*PipelineAck)(nil),                        // 101: cairn.v1.PipelineAck
+	(*DecommissionRequest)(nil),                // 102: cairn.v1.DecommissionRequest
+	(*DecommissionResponse)(nil),               // 103: cairn.v1.DecommissionResponse
+	(*RecommissionRequest)(nil),                // 104: cairn.v1.RecommissionRequest
+	(*RecommissionResponse)(nil),               // 105: cairn.v1.RecommissionResponse
 }
 var file_cairn_proto_depIdxs = []int32{
-	2,  // 0: cairn.v1.LocatedBlock.block:type_name -> cairn.v1.Block
-	3,  // 1: cairn.v1.LocatedBlock.locations:type_name -> cairn.v1.DatanodeInfo
-	4,  // 2: cairn.v1.FileInfo.blocks:type_name -> cairn.v1.LocatedBlock
-	10, // 3: cairn.v1.HAStatusResponse.members:type_name -> cairn.v1.HAMember
-	5,  // 4: cairn.v1.CreateResponse.file:type_name -> cairn.v1.FileInfo
-	2,  // 5: cairn.v1.AddBlockRequest.previous:type_name -> cairn.v1.Block
-	4,  // 6: cairn.v1.AddBlockResponse.block:type_name -> cairn.v1.LocatedBlock
-	2,  // 7: cairn.v1.CompleteRequest.last:type_name -> cairn.v1.Block
-	5,  // 8: cairn.v1.CompleteResponse.file:type_name -> cairn.v1.FileInfo
-	2,  // 9: cairn.v1.AbandonBlockRequest.block:type_name -> cairn.v1.Block
-	5,  // 10: cairn.v1.GetBlockLocationsResponse.file:type_name -> cairn.v1.FileInfo
-	5,  // 11: cairn.v1.GetFileInfoResponse.file:type_name -> cairn.v1.FileInfo
-	2,  // 12: cairn.v1.FsyncRequest.last:type_name -> cairn.v1.Block
-	5,  // 13: cairn.v1.ListDirResponse.entries:type_name -> cairn.v1.FileInfo
-	5,  // 14: cairn.v1.MkdirsResponse.dir:type_name -> cairn.v1.FileInfo
-	54, // 15: cairn.v1.ReportBadBlocksRequest.blocks:type_name -> cairn.v1.BadBlock
-	2,  // 16: cairn.v1.BadBlock.block:type_name -> cairn.v1.Block
-	2,  // 17: cairn.v1.GetAdditionalDatanodeRequest.block:type_name -> cairn.v1.Block
-	3,  // 18: cairn.v1.GetAdditionalDatanodeResponse.node:type_name -> cairn.v1.DatanodeInfo
-	2,  // 19: cairn.v1.UpdateBlockForPipelineRequest.block:type_name -> cairn.v1.Block
-	2,  // 20: cairn.v1.UpdatePipelineRequest.block:type_name -> cairn.v1.Block
-	63, // 21: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
-	2,  // 22: cairn.v1.FsckBlock.block:type_name -> cairn.v1.Block
-	3,  // 23: cairn.v1.FsckBlock.locations:type_name -> cairn.v1.DatanodeInfo
-	66, // 24: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
-	67, // 25: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
-	71, // 26: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
-	71, // 27: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
-	76, // 28: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
-	0,  // 29: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
-	2,  // 30: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
-	3,  // 31: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
-	2,  // 32: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
-	2,  // 33: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
-	2,  // 34: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
-	2,  // 35: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
-	2,  // 36: cairn.v1.IncrementalBlockReportRequest.receiving:type_name -> cairn.v1.Block
-	2,  // 37: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
-	2,  // 38: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
-	3,  // 39: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	1,  // 40: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
-	2,  // 41: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
-	3,  // 42: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	2,  // 43: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
-	6,  // 44: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
-	2,  // 45: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
-	2,  // 46: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
-	6,  // 47: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
-	63, // 48: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	63, // 49: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	17, // 50: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
-	19, // 51: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
-	21, // 52: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
-	23, // 53: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
-	25, // 54: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
-	27, // 55: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
-	29, // 56: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
-	31, // 57: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
-	35, // 58: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
-	37, // 59: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
-	39, // 60: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
-	41, // 61: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
-	43, // 62: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
-	45, // 63: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
-	47, // 64: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
-	49, // 65: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
-	51, // 66: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
-	53, // 67: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
-	33, // 68: cairn.v1.ClientProtocol.Fsync:input_type -> cairn.v1.FsyncRequest
-	56, // 69: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
-	58, // 70: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
-	60, // 71: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
-	62, // 72: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	65, // 73: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	69, // 74: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	91, // 75: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	93, // 76: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	62, // 77: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	65, // 78: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	69, // 79: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	91, // 80: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	93, // 81: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	8,  // 82: cairn.v1.AdminProtocol.HAStatus:input_type -> cairn.v1.HAStatusRequest
-	11, // 83: cairn.v1.AdminProtocol.HAAddMember:input_type -> cairn.v1.HAAddMemberRequest
-	13, // 84: cairn.v1.AdminProtocol.HARemoveMember:input_type -> cairn.v1.HARemoveMemberRequest
-	15, // 85: cairn.v1.AdminProtocol.HATransferLeadership:input_type -> cairn.v1.HATransferLeadershipRequest
-	7,  // 86: cairn.v1.RaftTransport.Stream:input_type -> cairn.v1.RaftFrame
-	72, // 87: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
-	74, // 88: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
-	77, // 89: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
-	79, // 90: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
-	81, // 91: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
-	18, // 92: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
-	20, // 93: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
-	22, // 94: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
-	24, // 95: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
-	26, // 96: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
-	28, // 97: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
-	30, // 98: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
-	32, // 99: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
-	36, // 100: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
-	38, // 101: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
-	40, // 102: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
-	42, // 103: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
-	44, // 104: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
-	46, // 105: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
-	48, // 106: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
-	50, // 107: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
-	52, // 108: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
-	55, // 109: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
-	34, // 110: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
-	57, // 111: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
-	59, // 112: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
-	61, // 113: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
-	64, // 114: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	68, // 115: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	70, // 116: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	92, // 117: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	94, // 118: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	64, // 119: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	68, // 120: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	70, // 121: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	92, // 122: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	94, // 123: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	9,  // 124: cairn.v1.AdminProtocol.HAStatus:output_type -> cairn.v1.HAStatusResponse
-	12, // 125: cairn.v1.AdminProtocol.HAAddMember:output_type -> cairn.v1.HAAddMemberResponse
-	14, // 126: cairn.v1.AdminProtocol.HARemoveMember:output_type -> cairn.v1.HARemoveMemberResponse
-	16, // 127: cairn.v1.AdminProtocol.HATransferLeadership:output_type -> cairn.v1.HATransferLeadershipResponse
-	7,  // 128: cairn.v1.RaftTransport.Stream:output_type -> cairn.v1.RaftFrame
-	73, // 129: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
-	75, // 130: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
-	78, // 131: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
-	80, // 132: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
-	82, // 133: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
-	92, // [92:134] is the sub-list for method output_type
-	50, // [50:92] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	2,   // 0: cairn.v1.LocatedBlock.block:type_name -> cairn.v1.Block
+	3,   // 1: cairn.v1.LocatedBlock.locations:type_name -> cairn.v1.DatanodeInfo
+	4,   // 2: cairn.v1.FileInfo.blocks:type_name -> cairn.v1.LocatedBlock
+	6,   // 3: cairn.v1.FileInfo.xattrs:type_name -> cairn.v1.XAttr
+	11,  // 4: cairn.v1.HAStatusResponse.members:type_name -> cairn.v1.HAMember
+	5,   // 5: cairn.v1.CreateResponse.file:type_name -> cairn.v1.FileInfo
+	2,   // 6: cairn.v1.AddBlockRequest.previous:type_name -> cairn.v1.Block
+	4,   // 7: cairn.v1.AddBlockResponse.block:type_name -> cairn.v1.LocatedBlock
+	2,   // 8: cairn.v1.CompleteRequest.last:type_name -> cairn.v1.Block
+	5,   // 9: cairn.v1.CompleteResponse.file:type_name -> cairn.v1.FileInfo
+	2,   // 10: cairn.v1.AbandonBlockRequest.block:type_name -> cairn.v1.Block
+	5,   // 11: cairn.v1.GetBlockLocationsResponse.file:type_name -> cairn.v1.FileInfo
+	5,   // 12: cairn.v1.GetFileInfoResponse.file:type_name -> cairn.v1.FileInfo
+	2,   // 13: cairn.v1.FsyncRequest.last:type_name -> cairn.v1.Block
+	5,   // 14: cairn.v1.ListDirResponse.entries:type_name -> cairn.v1.FileInfo
+	5,   // 15: cairn.v1.MkdirsResponse.dir:type_name -> cairn.v1.FileInfo
+	6,   // 16: cairn.v1.SetXAttrRequest.xattrs:type_name -> cairn.v1.XAttr
+	6,   // 17: cairn.v1.GetXAttrsResponse.xattrs:type_name -> cairn.v1.XAttr
+	65,  // 18: cairn.v1.ReportBadBlocksRequest.blocks:type_name -> cairn.v1.BadBlock
+	2,   // 19: cairn.v1.BadBlock.block:type_name -> cairn.v1.Block
+	2,   // 20: cairn.v1.GetAdditionalDatanodeRequest.block:type_name -> cairn.v1.Block
+	3,   // 21: cairn.v1.GetAdditionalDatanodeResponse.node:type_name -> cairn.v1.DatanodeInfo
+	2,   // 22: cairn.v1.UpdateBlockForPipelineRequest.block:type_name -> cairn.v1.Block
+	2,   // 23: cairn.v1.UpdatePipelineRequest.block:type_name -> cairn.v1.Block
+	74,  // 24: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
+	2,   // 25: cairn.v1.FsckBlock.block:type_name -> cairn.v1.Block
+	3,   // 26: cairn.v1.FsckBlock.locations:type_name -> cairn.v1.DatanodeInfo
+	77,  // 27: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
+	78,  // 28: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
+	82,  // 29: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
+	82,  // 30: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
+	87,  // 31: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
+	0,   // 32: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
+	2,   // 33: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
+	3,   // 34: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
+	2,   // 35: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
+	2,   // 36: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
+	2,   // 37: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
+	2,   // 38: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
+	2,   // 39: cairn.v1.IncrementalBlockReportRequest.receiving:type_name -> cairn.v1.Block
+	2,   // 40: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
+	2,   // 41: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
+	3,   // 42: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	1,   // 43: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
+	2,   // 44: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
+	3,   // 45: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	2,   // 46: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
+	7,   // 47: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
+	2,   // 48: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
+	2,   // 49: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
+	7,   // 50: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
+	74,  // 51: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	74,  // 52: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	18,  // 53: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
+	20,  // 54: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
+	22,  // 55: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
+	24,  // 56: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
+	26,  // 57: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
+	28,  // 58: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
+	30,  // 59: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
+	32,  // 60: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
+	36,  // 61: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
+	38,  // 62: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
+	40,  // 63: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
+	52,  // 64: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
+	54,  // 65: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
+	56,  // 66: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
+	58,  // 67: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
+	60,  // 68: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
+	62,  // 69: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
+	64,  // 70: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
+	34,  // 71: cairn.v1.ClientProtocol.Fsync:input_type -> cairn.v1.FsyncRequest
+	67,  // 72: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
+	69,  // 73: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
+	71,  // 74: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
+	42,  // 75: cairn.v1.ClientProtocol.SetXAttr:input_type -> cairn.v1.SetXAttrRequest
+	44,  // 76: cairn.v1.ClientProtocol.GetXAttrs:input_type -> cairn.v1.GetXAttrsRequest
+	46,  // 77: cairn.v1.ClientProtocol.ListXAttrs:input_type -> cairn.v1.ListXAttrsRequest
+	48,  // 78: cairn.v1.ClientProtocol.RemoveXAttr:input_type -> cairn.v1.RemoveXAttrRequest
+	50,  // 79: cairn.v1.ClientProtocol.Concat:input_type -> cairn.v1.ConcatRequest
+	73,  // 80: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	76,  // 81: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	80,  // 82: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	102, // 83: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	104, // 84: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	73,  // 85: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	76,  // 86: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	80,  // 87: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	102, // 88: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	104, // 89: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	9,   // 90: cairn.v1.AdminProtocol.HAStatus:input_type -> cairn.v1.HAStatusRequest
+	12,  // 91: cairn.v1.AdminProtocol.HAAddMember:input_type -> cairn.v1.HAAddMemberRequest
+	14,  // 92: cairn.v1.AdminProtocol.HARemoveMember:input_type -> cairn.v1.HARemoveMemberRequest
+	16,  // 93: cairn.v1.AdminProtocol.HATransferLeadership:input_type -> cairn.v1.HATransferLeadershipRequest
+	8,   // 94: cairn.v1.RaftTransport.Stream:input_type -> cairn.v1.RaftFrame
+	83,  // 95: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
+	85,  // 96: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
+	88,  // 97: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
+	90,  // 98: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
+	92,  // 99: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
+	19,  // 100: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
+	21,  // 101: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
+	23,  // 102: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
+	25,  // 103: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
+	27,  // 104: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
+	29,  // 105: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
+	31,  // 106: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
+	33,  // 107: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
+	37,  // 108: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
+	39,  // 109: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
+	41,  // 110: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
+	53,  // 111: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
+	55,  // 112: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
+	57,  // 113: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
+	59,  // 114: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
+	61,  // 115: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
+	63,  // 116: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
+	66,  // 117: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
+	35,  // 118: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
+	68,  // 119: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
+	70,  // 120: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
+	72,  // 121: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
+	43,  // 122: cairn.v1.ClientProtocol.SetXAttr:output_type -> cairn.v1.SetXAttrResponse
+	45,  // 123: cairn.v1.ClientProtocol.GetXAttrs:output_type -> cairn.v1.GetXAttrsResponse
+	47,  // 124: cairn.v1.ClientProtocol.ListXAttrs:output_type -> cairn.v1.ListXAttrsResponse
+	49,  // 125: cairn.v1.ClientProtocol.RemoveXAttr:output_type -> cairn.v1.RemoveXAttrResponse
+	51,  // 126: cairn.v1.ClientProtocol.Concat:output_type -> cairn.v1.ConcatResponse
+	75,  // 127: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	79,  // 128: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	81,  // 129: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	103, // 130: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	105, // 131: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	75,  // 132: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	79,  // 133: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	81,  // 134: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	103, // 135: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	105, // 136: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	10,  // 137: cairn.v1.AdminProtocol.HAStatus:output_type -> cairn.v1.HAStatusResponse
+	13,  // 138: cairn.v1.AdminProtocol.HAAddMember:output_type -> cairn.v1.HAAddMemberResponse
+	15,  // 139: cairn.v1.AdminProtocol.HARemoveMember:output_type -> cairn.v1.HARemoveMemberResponse
+	17,  // 140: cairn.v1.AdminProtocol.HATransferLeadership:output_type -> cairn.v1.HATransferLeadershipResponse
+	8,   // 141: cairn.v1.RaftTransport.Stream:output_type -> cairn.v1.RaftFrame
+	84,  // 142: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
+	86,  // 143: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
+	89,  // 144: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
+	91,  // 145: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
+	93,  // 146: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
+	100, // [100:147] is the sub-list for method output_type
+	53,  // [53:100] is the sub-list for method input_type
+	53,  // [53:53] is the sub-list for extension type_name
+	53,  // [53:53] is the sub-list for extension extendee
+	0,   // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_cairn_proto_init() }
@@ -6426,7 +7042,7 @@ func file_cairn_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairn_proto_rawDesc), len(file_cairn_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   93,
+			NumMessages:   104,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

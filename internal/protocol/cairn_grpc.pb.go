@@ -44,6 +44,11 @@ const (
 	ClientProtocol_GetAdditionalDatanode_FullMethodName  = "/cairn.v1.ClientProtocol/GetAdditionalDatanode"
 	ClientProtocol_UpdateBlockForPipeline_FullMethodName = "/cairn.v1.ClientProtocol/UpdateBlockForPipeline"
 	ClientProtocol_UpdatePipeline_FullMethodName         = "/cairn.v1.ClientProtocol/UpdatePipeline"
+	ClientProtocol_SetXAttr_FullMethodName               = "/cairn.v1.ClientProtocol/SetXAttr"
+	ClientProtocol_GetXAttrs_FullMethodName              = "/cairn.v1.ClientProtocol/GetXAttrs"
+	ClientProtocol_ListXAttrs_FullMethodName             = "/cairn.v1.ClientProtocol/ListXAttrs"
+	ClientProtocol_RemoveXAttr_FullMethodName            = "/cairn.v1.ClientProtocol/RemoveXAttr"
+	ClientProtocol_Concat_FullMethodName                 = "/cairn.v1.ClientProtocol/Concat"
 	ClientProtocol_GetDatanodeReport_FullMethodName      = "/cairn.v1.ClientProtocol/GetDatanodeReport"
 	ClientProtocol_Fsck_FullMethodName                   = "/cairn.v1.ClientProtocol/Fsck"
 	ClientProtocol_SafeMode_FullMethodName               = "/cairn.v1.ClientProtocol/SafeMode"
@@ -80,6 +85,16 @@ type ClientProtocolClient interface {
 	GetAdditionalDatanode(ctx context.Context, in *GetAdditionalDatanodeRequest, opts ...grpc.CallOption) (*GetAdditionalDatanodeResponse, error)
 	UpdateBlockForPipeline(ctx context.Context, in *UpdateBlockForPipelineRequest, opts ...grpc.CallOption) (*UpdateBlockForPipelineResponse, error)
 	UpdatePipeline(ctx context.Context, in *UpdatePipelineRequest, opts ...grpc.CallOption) (*UpdatePipelineResponse, error)
+	// Extended attributes (HDFS XAttrs), kept with the inode, logged and
+	// in snapshots.
+	SetXAttr(ctx context.Context, in *SetXAttrRequest, opts ...grpc.CallOption) (*SetXAttrResponse, error)
+	GetXAttrs(ctx context.Context, in *GetXAttrsRequest, opts ...grpc.CallOption) (*GetXAttrsResponse, error)
+	ListXAttrs(ctx context.Context, in *ListXAttrsRequest, opts ...grpc.CallOption) (*ListXAttrsResponse, error)
+	RemoveXAttr(ctx context.Context, in *RemoveXAttrRequest, opts ...grpc.CallOption) (*RemoveXAttrResponse, error)
+	// Concat moves the blocks of the sources, in order, onto the end of
+	// the target and removes the sources, in one logged step (HDFS's
+	// concat). No byte is copied.
+	Concat(ctx context.Context, in *ConcatRequest, opts ...grpc.CallOption) (*ConcatResponse, error)
 	// Admin. Deprecated: served for clients built before AdminProtocol,
 	// which has the same methods; new code calls AdminProtocol.
 	GetDatanodeReport(ctx context.Context, in *GetDatanodeReportRequest, opts ...grpc.CallOption) (*GetDatanodeReportResponse, error)
@@ -317,6 +332,56 @@ func (c *clientProtocolClient) UpdatePipeline(ctx context.Context, in *UpdatePip
 	return out, nil
 }
 
+func (c *clientProtocolClient) SetXAttr(ctx context.Context, in *SetXAttrRequest, opts ...grpc.CallOption) (*SetXAttrResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetXAttrResponse)
+	err := c.cc.Invoke(ctx, ClientProtocol_SetXAttr_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientProtocolClient) GetXAttrs(ctx context.Context, in *GetXAttrsRequest, opts ...grpc.CallOption) (*GetXAttrsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetXAttrsResponse)
+	err := c.cc.Invoke(ctx, ClientProtocol_GetXAttrs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientProtocolClient) ListXAttrs(ctx context.Context, in *ListXAttrsRequest, opts ...grpc.CallOption) (*ListXAttrsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListXAttrsResponse)
+	err := c.cc.Invoke(ctx, ClientProtocol_ListXAttrs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientProtocolClient) RemoveXAttr(ctx context.Context, in *RemoveXAttrRequest, opts ...grpc.CallOption) (*RemoveXAttrResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveXAttrResponse)
+	err := c.cc.Invoke(ctx, ClientProtocol_RemoveXAttr_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientProtocolClient) Concat(ctx context.Context, in *ConcatRequest, opts ...grpc.CallOption) (*ConcatResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConcatResponse)
+	err := c.cc.Invoke(ctx, ClientProtocol_Concat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *clientProtocolClient) GetDatanodeReport(ctx context.Context, in *GetDatanodeReportRequest, opts ...grpc.CallOption) (*GetDatanodeReportResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetDatanodeReportResponse)
@@ -396,6 +461,16 @@ type ClientProtocolServer interface {
 	GetAdditionalDatanode(context.Context, *GetAdditionalDatanodeRequest) (*GetAdditionalDatanodeResponse, error)
 	UpdateBlockForPipeline(context.Context, *UpdateBlockForPipelineRequest) (*UpdateBlockForPipelineResponse, error)
 	UpdatePipeline(context.Context, *UpdatePipelineRequest) (*UpdatePipelineResponse, error)
+	// Extended attributes (HDFS XAttrs), kept with the inode, logged and
+	// in snapshots.
+	SetXAttr(context.Context, *SetXAttrRequest) (*SetXAttrResponse, error)
+	GetXAttrs(context.Context, *GetXAttrsRequest) (*GetXAttrsResponse, error)
+	ListXAttrs(context.Context, *ListXAttrsRequest) (*ListXAttrsResponse, error)
+	RemoveXAttr(context.Context, *RemoveXAttrRequest) (*RemoveXAttrResponse, error)
+	// Concat moves the blocks of the sources, in order, onto the end of
+	// the target and removes the sources, in one logged step (HDFS's
+	// concat). No byte is copied.
+	Concat(context.Context, *ConcatRequest) (*ConcatResponse, error)
 	// Admin. Deprecated: served for clients built before AdminProtocol,
 	// which has the same methods; new code calls AdminProtocol.
 	GetDatanodeReport(context.Context, *GetDatanodeReportRequest) (*GetDatanodeReportResponse, error)
@@ -478,6 +553,21 @@ func (UnimplementedClientProtocolServer) UpdateBlockForPipeline(context.Context,
 }
 func (UnimplementedClientProtocolServer) UpdatePipeline(context.Context, *UpdatePipelineRequest) (*UpdatePipelineResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdatePipeline not implemented")
+}
+func (UnimplementedClientProtocolServer) SetXAttr(context.Context, *SetXAttrRequest) (*SetXAttrResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetXAttr not implemented")
+}
+func (UnimplementedClientProtocolServer) GetXAttrs(context.Context, *GetXAttrsRequest) (*GetXAttrsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetXAttrs not implemented")
+}
+func (UnimplementedClientProtocolServer) ListXAttrs(context.Context, *ListXAttrsRequest) (*ListXAttrsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListXAttrs not implemented")
+}
+func (UnimplementedClientProtocolServer) RemoveXAttr(context.Context, *RemoveXAttrRequest) (*RemoveXAttrResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveXAttr not implemented")
+}
+func (UnimplementedClientProtocolServer) Concat(context.Context, *ConcatRequest) (*ConcatResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Concat not implemented")
 }
 func (UnimplementedClientProtocolServer) GetDatanodeReport(context.Context, *GetDatanodeReportRequest) (*GetDatanodeReportResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetDatanodeReport not implemented")
@@ -911,6 +1001,96 @@ func _ClientProtocol_UpdatePipeline_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientProtocol_SetXAttr_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetXAttrRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientProtocolServer).SetXAttr(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientProtocol_SetXAttr_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientProtocolServer).SetXAttr(ctx, req.(*SetXAttrRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientProtocol_GetXAttrs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetXAttrsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientProtocolServer).GetXAttrs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientProtocol_GetXAttrs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientProtocolServer).GetXAttrs(ctx, req.(*GetXAttrsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientProtocol_ListXAttrs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListXAttrsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientProtocolServer).ListXAttrs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientProtocol_ListXAttrs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientProtocolServer).ListXAttrs(ctx, req.(*ListXAttrsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientProtocol_RemoveXAttr_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveXAttrRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientProtocolServer).RemoveXAttr(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientProtocol_RemoveXAttr_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientProtocolServer).RemoveXAttr(ctx, req.(*RemoveXAttrRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientProtocol_Concat_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConcatRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientProtocolServer).Concat(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientProtocol_Concat_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientProtocolServer).Concat(ctx, req.(*ConcatRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClientProtocol_GetDatanodeReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetDatanodeReportRequest)
 	if err := dec(in); err != nil {
@@ -1095,6 +1275,26 @@ var ClientProtocol_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdatePipeline",
 			Handler:    _ClientProtocol_UpdatePipeline_Handler,
+		},
+		{
+			MethodName: "SetXAttr",
+			Handler:    _ClientProtocol_SetXAttr_Handler,
+		},
+		{
+			MethodName: "GetXAttrs",
+			Handler:    _ClientProtocol_GetXAttrs_Handler,
+		},
+		{
+			MethodName: "ListXAttrs",
+			Handler:    _ClientProtocol_ListXAttrs_Handler,
+		},
+		{
+			MethodName: "RemoveXAttr",
+			Handler:    _ClientProtocol_RemoveXAttr_Handler,
+		},
+		{
+			MethodName: "Concat",
+			Handler:    _ClientProtocol_Concat_Handler,
 		},
 		{
 			MethodName: "GetDatanodeReport",

@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"io/fs"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cairn-fs/cairn"
@@ -117,7 +119,31 @@ func FileInfoToProto(fi cairn.FileInfo) *FileInfo {
 	for _, lb := range fi.Blocks {
 		p.Blocks = append(p.Blocks, LocatedBlockToProto(lb))
 	}
+	p.Xattrs = XAttrsToProto(fi.XAttrs)
 	return p
+}
+
+// XAttrsToProto converts extended attributes, sorted by name.
+func XAttrsToProto(m map[string][]byte) []*XAttr {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]*XAttr, 0, len(m))
+	for name, v := range m {
+		out = append(out, &XAttr{Name: name, Value: v})
+	}
+	slices.SortFunc(out, func(a, b *XAttr) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// XAttrsFromProto converts wire extended attributes; none is an empty,
+// non-nil map, so that a caller can tell "asked, none" from "not asked".
+func XAttrsFromProto(xs []*XAttr) map[string][]byte {
+	m := make(map[string][]byte, len(xs))
+	for _, x := range xs {
+		m[x.GetName()] = x.GetValue()
+	}
+	return m
 }
 
 // FileInfoFromProto converts wire file metadata. Name is derived from
@@ -145,6 +171,9 @@ func FileInfoFromProto(p *FileInfo) cairn.FileInfo {
 	}
 	for _, lb := range p.Blocks {
 		fi.Blocks = append(fi.Blocks, LocatedBlockFromProto(lb))
+	}
+	if len(p.Xattrs) > 0 {
+		fi.XAttrs = XAttrsFromProto(p.Xattrs)
 	}
 	return fi
 }
