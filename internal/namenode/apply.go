@@ -57,6 +57,8 @@ func (ns *namespace) apply(c *command) any {
 		return ns.applyUpdatePipeline(c)
 	case opFsync:
 		return ns.applyFsync(c)
+	case opConcat:
+		return ns.applyConcat(c)
 	}
 	return errf(cairn.Internal, "unknown command %v", c.op)
 }

@@ -30,6 +30,9 @@ const (
 	opNewGenStamp           // fileID, [clientName], block(last block: ID, current GenStamp), flags(leaseRecovery): allocates a generation stamp
 	opUpdatePipeline        // fileID, clientName, block(last block: ID, new GenStamp), targets
 	opFsync                 // fileID, clientName, block(last block: ID, GenStamp, Len synced)
+	_                       // 17: taken (setXAttr)
+	_                       // 18: taken (removeXAttr)
+	opConcat                // path(target), paths(sources, in order), mtime
 	opMax
 )
 
@@ -51,10 +54,11 @@ var opNames = [...]string{
 	opNewGenStamp:    "newGenStamp",
 	opUpdatePipeline: "updatePipeline",
 	opFsync:          "fsync",
+	opConcat:         "concat",
 }
 
 func (o opcode) String() string {
-	if int(o) < len(opNames) {
+	if int(o) < len(opNames) && opNames[o] != "" {
 		return opNames[o]
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
@@ -114,6 +118,9 @@ type command struct {
 	// own and of clients that send none.
 	rpcClient string
 	rpcCall   uint64
+	// paths are more paths the command names after path: concat's
+	// sources, in order.
+	paths []string
 }
 
 // Field numbers: bit i of the presence mask says field i follows. The
@@ -138,6 +145,7 @@ const (
 	fCallerGroups
 	fRPCClient
 	fRPCCall
+	fPaths
 )
 
 // commandVersion is the first byte of every encoded command.
@@ -170,6 +178,7 @@ func (c *command) encode(b []byte) []byte {
 	set(fCallerGroups, len(c.callerGroups) != 0)
 	set(fRPCClient, c.rpcClient != "")
 	set(fRPCCall, c.rpcCall != 0)
+	set(fPaths, len(c.paths) != 0)
 
 	b = append(b, commandVersion, byte(c.op))
 	b = binary.AppendUvarint(b, mask)
@@ -240,6 +249,12 @@ func (c *command) encode(b []byte) []byte {
 	if mask&(1<<fRPCCall) != 0 {
 		b = binary.AppendUvarint(b, c.rpcCall)
 	}
+	if mask&(1<<fPaths) != 0 {
+		b = binary.AppendUvarint(b, uint64(len(c.paths)))
+		for _, p := range c.paths {
+			str(p)
+		}
+	}
 	return b
 }
 
@@ -308,11 +323,11 @@ func decodeCommand(b []byte) (command, error) {
 		return c, fmt.Errorf("unknown command version %d", v)
 	}
 	c.op = opcode(d.byte())
-	if d.err == nil && (c.op == opInvalid || c.op >= opMax) {
+	if d.err == nil && (c.op == opInvalid || c.op >= opMax || opNames[c.op] == "") {
 		return c, fmt.Errorf("unknown command opcode %d", c.op)
 	}
 	mask := d.uvarint()
-	if mask>>(fRPCCall+1) != 0 {
+	if mask>>(fPaths+1) != 0 {
 		return c, fmt.Errorf("unknown command fields %#x", mask)
 	}
 	has := func(f int) bool { return mask&(1<<f) != 0 }
@@ -384,6 +399,15 @@ func decodeCommand(b []byte) (command, error) {
 	}
 	if has(fRPCCall) {
 		c.rpcCall = d.uvarint()
+	}
+	if has(fPaths) {
+		n := d.uvarint()
+		if n > uint64(len(d.b)) {
+			d.fail(errShortCommand)
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			c.paths = append(c.paths, d.str())
+		}
 	}
 	if d.err != nil {
 		return c, d.err

@@ -75,10 +75,11 @@ type retryCache struct {
 // cachedOp reports whether the results of op are kept: the operations a
 // retry could not simply repeat. (A pipeline recovery's new generation
 // stamp and its update: repeated, the first would hand out another
-// stamp, the second fail on a stamp already in place.)
+// stamp, the second fail on a stamp already in place. A concat: its
+// sources are gone.)
 func cachedOp(op opcode) bool {
 	switch op {
-	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs, opNewGenStamp, opUpdatePipeline:
+	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs, opNewGenStamp, opUpdatePipeline, opConcat:
 		return true
 	}
 	return false
