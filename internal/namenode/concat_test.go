@@ -449,3 +449,52 @@ func TestConcatOpcode(t *testing.T) {
 		t.Errorf("decode(encode(%+v)) = %+v, %v", c, got, err)
 	}
 }
+
+// A range of a few block sizes may span thousands of short blocks (a
+// concat of small files): GetBlockLocations gives the first
+// maxLocatedBlocks of them, and a reader that asks again from the end
+// of the last one it got walks the whole file.
+func TestGetBlockLocationsBoundsShortBlocks(t *testing.T) {
+	s := newServer(t)
+	registerNodes(t, s, 3)
+	lens := make([]int64, maxLocatedBlocks+200)
+	var size int64
+	for i := range lens {
+		lens[i] = int64(100 + i%7)
+		size += lens[i]
+	}
+	writeFile(t, s, "/many", "w", lens...)
+	st, err := s.GetBlockLocations(bg, "/many", 0, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Blocks) != len(lens) {
+		t.Errorf("GetBlockLocations to the end gives %d blocks, want all %d", len(st.Blocks), len(lens))
+	}
+	var got []cairn.LocatedBlock
+	for off := int64(0); off < size; {
+		st, err := s.GetBlockLocations(bg, "/many", off, 10<<20, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(st.Blocks); n == 0 || n > maxLocatedBlocks {
+			t.Fatalf("GetBlockLocations(/many, %d, 10MiB) gives %d blocks, want 1 to %d", off, n, maxLocatedBlocks)
+		}
+		if first := st.Blocks[0]; first.Offset > off || first.Offset+first.Block.Len <= off {
+			t.Fatalf("GetBlockLocations(/many, %d, 10MiB) starts with a block at %d (%d bytes)", off, first.Offset, first.Block.Len)
+		}
+		got = append(got, st.Blocks...)
+		last := st.Blocks[len(st.Blocks)-1]
+		off = last.Offset + last.Block.Len
+	}
+	if len(got) != len(lens) {
+		t.Fatalf("walking /many gave %d blocks, want %d", len(got), len(lens))
+	}
+	var off int64
+	for i, lb := range got {
+		if lb.Offset != off || lb.Block.Len != lens[i] {
+			t.Errorf("block %d at %d with %d bytes, want at %d with %d", i, lb.Offset, lb.Block.Len, off, lens[i])
+		}
+		off += lens[i]
+	}
+}

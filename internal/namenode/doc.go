@@ -105,7 +105,8 @@
 //	                  5 abandonBlock, 6 rename, 7 delete, 8 setReplication,
 //	                  9 setPermission, 10 setOwner, 11 setTimes, 12 closeFile,
 //	                  13 setNodeAdmin, 14 newGenStamp, 15 updatePipeline,
-//	                  16 fsync
+//	                  16 fsync, 19 concat (17 and 18 are extended
+//	                  attributes')
 //	mask     uvarint  bit i set: field i follows
 //	fields            present fields, in this order:
 //	  0 path         string     (uvarint length, bytes)
@@ -132,6 +133,10 @@
 //	                            request's identity; absent for the
 //	                            NameNode's own changes)
 //	  16 callerGroups uvarint count, then count strings: its groups
+//	  17 rpcClient   string     \ the client call the change was made
+//	  18 rpcCall     uvarint    / for (the retry cache, retrycache.go)
+//	  19 paths       uvarint count, then count strings: more paths
+//	                 after path (concat's sources, in order)
 //
 // Absent fields are zero. Unknown versions, opcodes or field bits, and
 // trailing bytes, are refused. New fields get new bits; numbers are
@@ -184,6 +189,16 @@
 //     and keep mv semantics. overwrite replaces an existing file, never
 //     a directory.
 //   - delete, setReplication, setPermission, setOwner, setTimes.
+//   - concat(path: the target, paths: the sources, mtime): the blocks
+//     of the sources move, in order, onto the end of the target (their
+//     block map entries now name it as their file), and the sources
+//     are removed; the target keeps its inode, replication, block size,
+//     mode and owner and takes mtime, as do its parent and the parents
+//     of the sources. Blocks of length 0 (of the sources, and at the end
+//     of the target) are dropped and deleted rather than moved, so
+//     that only a file's last block may be empty. The target and the
+//     sources must be distinct closed files, with at least one source;
+//     otherwise nothing changes. See "Blocks of different lengths".
 //   - setNodeAdmin(targets: one DataNode ID, decommission): with the
 //     flag the node is being decommissioned, without it it is back in
 //     service (see "Healing").
@@ -293,6 +308,19 @@
 // deletion is also done with when the node reports the replica
 // deleted. At most 256 commands are kept per node (the oldest go: each
 // kind has its second chance). See outbox.go.
+//
+// # Blocks of different lengths
+//
+// A file written in one go has blocks of its block size but the last.
+// Concat joins files without copying a byte, so a file may hold blocks
+// of any lengths, short ones in the middle, and blocks longer than its
+// own block size (a source's block size may be larger): the block
+// size is only what a writer aims at. Nothing assumes more: a block's
+// offset in its file is the sum of the lengths of the blocks before it
+// (GetBlockLocations and GetFileInfo give each block with its offset,
+// and readers look an offset up by those, never by dividing by the
+// block size); reports, fsck, copies and the DataNodes' scanner judge
+// a replica against its block's own committed length.
 //
 // # Healing
 //

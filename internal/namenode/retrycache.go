@@ -135,7 +135,7 @@ func (rc *retryCache) add(c *command, result any) {
 // the entries of the calls before it, and a decision to skip a command
 // taken on some members and not on others would make their namespaces
 // differ. The leader answers a retry from the cache before it proposes
-// anything (Server.retried); a duplicate that reaches the log anyway
+// anything (mutate, Server.answered); a duplicate that reaches the log anyway
 // (a retry sent before its first attempt committed, or to a leader
 // restored from a snapshot that covers the first) is applied like any
 // command, on every member alike. The caller holds ns.mu.
