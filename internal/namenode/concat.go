@@ -23,6 +23,9 @@ func (s *Server) Concat(ctx context.Context, target string, srcs []string) error
 	if err := s.writable(); err != nil {
 		return err
 	}
+	if len(srcs) > maxConcatSources {
+		return errf(cairn.Invalid, "%d source files: at most %d in one concat", len(srcs), maxConcatSources)
+	}
 	c := command{op: opConcat, path: target, paths: srcs, mtime: s.now().UnixNano()}
 	// A retry of a concat that succeeded finds its sources gone: it is
 	// answered from the retry cache before the checks.
@@ -39,6 +42,12 @@ func (s *Server) Concat(ctx context.Context, target string, srcs []string) error
 	_, err = s.mutate(ctx, &c)
 	return err
 }
+
+// maxConcatSources bounds the sources of one concat, and so the size
+// of its log entry and the time it holds the namespace lock. Checked at
+// the leader only: applying a logged command never depends on a limit
+// a later version might raise.
+const maxConcatSources = 10000
 
 // checkConcat checks the paths of a concat and resolves them: the
 // target and the sources are distinct closed files, and there is at

@@ -241,6 +241,19 @@ func TestConcatRefusals(t *testing.T) {
 	}
 }
 
+func TestConcatBoundsItsSources(t *testing.T) {
+	s := newServer(t)
+	srcs := make([]string, maxConcatSources+1)
+	for i := range srcs {
+		srcs[i] = fmt.Sprintf("/s%d", i)
+	}
+	err := s.Concat(bg, "/t", srcs)
+	wantKind(t, "Concat of too many sources", err, cairn.Invalid)
+	if !strings.Contains(err.Error(), "at most 10000") {
+		t.Errorf("Concat of too many sources = %v, want it to name the limit", err)
+	}
+}
+
 // A concat logged after a source vanished (the leader checked, then a
 // delete was applied first) fails when applied, and fails the same way
 // on replay.

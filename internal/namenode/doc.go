@@ -198,7 +198,9 @@
 //     of the target) are dropped and deleted rather than moved, so
 //     that only a file's last block may be empty. The target and the
 //     sources must be distinct closed files, with at least one source;
-//     otherwise nothing changes. See "Blocks of different lengths".
+//     otherwise nothing changes. (The leader also refuses more than
+//     10000 sources; applying does not, so that the limit may change.)
+//     See "Blocks of different lengths".
 //   - setNodeAdmin(targets: one DataNode ID, decommission): with the
 //     flag the node is being decommissioned, without it it is back in
 //     service (see "Healing").
