@@ -164,6 +164,14 @@ func TestConcatWithRealBytes(t *testing.T) {
 		t.Errorf("fsck / = %+v, want HEALTHY with %d blocks", rep, len(wantLens))
 	}
 
+	// The web download (a DataNode streams the file block by block).
+	for i := range c.NumDataNodes() {
+		status, body, _, _ := download(t, c.DataNodeHTTPAddr(i), "/concat/t")
+		if status != 200 || !bytes.Equal(body, want) {
+			t.Errorf("download of /concat/t through datanode %d: status %d, %d bytes, not the concatenation's %d", i, status, len(body), len(want))
+		}
+	}
+
 	// A DataNode stops: the joined file is healed back to 3 replicas
 	// and still reads whole.
 	victim := locations(t, c, "/concat/t")[3][0]
