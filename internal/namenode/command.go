@@ -30,8 +30,8 @@ const (
 	opNewGenStamp           // fileID, [clientName], block(last block: ID, current GenStamp), flags(leaseRecovery): allocates a generation stamp
 	opUpdatePipeline        // fileID, clientName, block(last block: ID, new GenStamp), targets
 	opFsync                 // fileID, clientName, block(last block: ID, GenStamp, Len synced)
-	_                       // 17: taken (setXAttr)
-	_                       // 18: taken (removeXAttr)
+	opSetXAttr              // path, xattrs(name, value), flags(xattrCreate, xattrReplace)
+	opRemoveXAttr           // path, xattrs(names)
 	opConcat                // path(target), paths(sources, in order), mtime
 	opMax
 )
@@ -54,11 +54,13 @@ var opNames = [...]string{
 	opNewGenStamp:    "newGenStamp",
 	opUpdatePipeline: "updatePipeline",
 	opFsync:          "fsync",
+	opSetXAttr:       "setXAttr",
+	opRemoveXAttr:    "removeXAttr",
 	opConcat:         "concat",
 }
 
 func (o opcode) String() string {
-	if int(o) < len(opNames) && opNames[o] != "" {
+	if int(o) < len(opNames) {
 		return opNames[o]
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
@@ -118,6 +120,9 @@ type command struct {
 	// own and of clients that send none.
 	rpcClient string
 	rpcCall   uint64
+	// xattrs are the extended attributes a setXAttr sets (names
+	// normalized, sorted) or the names a removeXAttr removes.
+	xattrs []xattr
 	// paths are more paths the command names after path: concat's
 	// sources, in order.
 	paths []string
@@ -145,6 +150,7 @@ const (
 	fCallerGroups
 	fRPCClient
 	fRPCCall
+	fXAttrs
 	fPaths
 )
 
@@ -178,6 +184,7 @@ func (c *command) encode(b []byte) []byte {
 	set(fCallerGroups, len(c.callerGroups) != 0)
 	set(fRPCClient, c.rpcClient != "")
 	set(fRPCCall, c.rpcCall != 0)
+	set(fXAttrs, len(c.xattrs) != 0)
 	set(fPaths, len(c.paths) != 0)
 
 	b = append(b, commandVersion, byte(c.op))
@@ -248,6 +255,13 @@ func (c *command) encode(b []byte) []byte {
 	}
 	if mask&(1<<fRPCCall) != 0 {
 		b = binary.AppendUvarint(b, c.rpcCall)
+	}
+	if mask&(1<<fXAttrs) != 0 {
+		b = binary.AppendUvarint(b, uint64(len(c.xattrs)))
+		for _, x := range c.xattrs {
+			str(x.name)
+			str(x.value)
+		}
 	}
 	if mask&(1<<fPaths) != 0 {
 		b = binary.AppendUvarint(b, uint64(len(c.paths)))
@@ -323,7 +337,7 @@ func decodeCommand(b []byte) (command, error) {
 		return c, fmt.Errorf("unknown command version %d", v)
 	}
 	c.op = opcode(d.byte())
-	if d.err == nil && (c.op == opInvalid || c.op >= opMax || opNames[c.op] == "") {
+	if d.err == nil && (c.op == opInvalid || c.op >= opMax) {
 		return c, fmt.Errorf("unknown command opcode %d", c.op)
 	}
 	mask := d.uvarint()
@@ -399,6 +413,16 @@ func decodeCommand(b []byte) (command, error) {
 	}
 	if has(fRPCCall) {
 		c.rpcCall = d.uvarint()
+	}
+	if has(fXAttrs) {
+		n := d.uvarint()
+		if n > uint64(len(d.b)) {
+			d.fail(errShortCommand)
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			name := d.str()
+			c.xattrs = append(c.xattrs, xattr{name: name, value: d.str()})
+		}
 	}
 	if has(fPaths) {
 		n := d.uvarint()

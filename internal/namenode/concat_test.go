@@ -79,6 +79,12 @@ func TestConcat(t *testing.T) {
 	if err := s.SetPermission(bg, "/t", 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.SetXAttrs(bg, "/t", []xattr{{name: "user.kept", value: "t"}}, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetXAttrs(bg, "/a/s1", []xattr{{name: "user.gone", value: "s1"}}, false, false); err != nil {
+		t.Fatal(err)
+	}
 	files := s.ns.files
 	complete := s.ns.completeBlocks.Load()
 	time.Sleep(2 * time.Millisecond) // a later mtime than the writes'
@@ -120,6 +126,9 @@ func TestConcat(t *testing.T) {
 		if ok, dir := exists(t, s, p); !ok || !dir {
 			t.Errorf("directory %s of a source is gone after Concat", p)
 		}
+	}
+	if xa, err := s.GetXAttrs(bg, "/t", nil); err != nil || len(xa) != 1 || string(xa["user.kept"]) != "t" {
+		t.Errorf("extended attributes of /t after Concat = %v, %v; want its own user.kept only", xa, err)
 	}
 	mt := mtimeOf(t, s, "/t")
 	if !mt.After(before.ModTime) {
@@ -446,15 +455,10 @@ func TestConcatAdjustsReplication(t *testing.T) {
 }
 
 func TestConcatOpcode(t *testing.T) {
-	// The number is part of the log format, agreed with the opcodes
-	// of extended attributes (17, 18).
-	if opConcat != 19 {
-		t.Fatalf("opConcat = %d, want 19", opConcat)
-	}
-	for _, op := range []opcode{17, 18} {
-		if _, err := decodeCommand([]byte{commandVersion, byte(op), 0}); err == nil {
-			t.Errorf("decodeCommand of opcode %d, unknown to this binary, = nil error", op)
-		}
+	// The numbers are part of the log format (after the extended
+	// attributes' opcodes 17 and 18 and field 19).
+	if opConcat != 19 || fPaths != 20 {
+		t.Fatalf("opConcat = %d, fPaths = %d; want 19 and 20", opConcat, fPaths)
 	}
 	c := command{op: opConcat, path: "/t", paths: []string{"/a", "/b/c"}, mtime: 42, rpcClient: "x", rpcCall: 3}
 	got, err := decodeCommand(c.encode(nil))

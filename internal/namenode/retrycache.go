@@ -79,7 +79,8 @@ type retryCache struct {
 // sources are gone.)
 func cachedOp(op opcode) bool {
 	switch op {
-	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs, opNewGenStamp, opUpdatePipeline, opConcat:
+	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs, opNewGenStamp, opUpdatePipeline,
+		opSetXAttr, opRemoveXAttr, opConcat:
 		return true
 	}
 	return false
