@@ -378,3 +378,18 @@ func TestAdmin(t *testing.T) {
 	_, err = cl.SafeMode(ctx, "toggle")
 	wantKind(t, "SafeMode(toggle)", err, cairn.Invalid)
 }
+
+func TestSetTimes(t *testing.T) {
+	_, cl, ctx := setup(t, testcluster.Options{DataNodes: 1, Replication: 1})
+	writeFile(t, ctx, cl, "/f", []byte("x"), nil)
+	mt := time.Date(2001, 2, 3, 4, 5, 6, 7000, time.UTC)
+	for _, p := range []string{"/f", "/"} {
+		if err := cl.SetTimes(ctx, p, mt); err != nil {
+			t.Fatalf("SetTimes(%s) = %v", p, err)
+		}
+		if fi, err := cl.Stat(ctx, p); err != nil || !fi.ModTime.Equal(mt) {
+			t.Errorf("Stat(%s).ModTime = %v, %v; want %v", p, fi.ModTime, err, mt)
+		}
+	}
+	wantKind(t, "SetTimes of a missing file", cl.SetTimes(ctx, "/nope", mt), cairn.NotExist)
+}
