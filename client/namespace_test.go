@@ -393,3 +393,16 @@ func TestSetTimes(t *testing.T) {
 	}
 	wantKind(t, "SetTimes of a missing file", cl.SetTimes(ctx, "/nope", mt), cairn.NotExist)
 }
+
+func TestWriterFileID(t *testing.T) {
+	_, cl, ctx := setup(t, testcluster.Options{DataNodes: 1, Replication: 1})
+	w, err := cl.Create(ctx, "/f", nil)
+	if err != nil {
+		t.Fatalf("Create(/f) = %v", err)
+	}
+	defer w.Abort()
+	fi, err := cl.Stat(ctx, "/f")
+	if err != nil || fi.FileID == 0 || w.FileID() != fi.FileID {
+		t.Errorf("Writer.FileID() = %d, Stat(/f).FileID = %d (%v); want the same, not 0", w.FileID(), fi.FileID, err)
+	}
+}

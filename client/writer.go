@@ -293,6 +293,11 @@ func (w *Writer) SyncContext(ctx context.Context) error {
 	return w.Sync()
 }
 
+// FileID returns the file's inode ID (cairn.FileInfo.FileID), which
+// stays with the file through renames: a gateway uses it as the file's
+// inode number without asking the NameNode again.
+func (w *Writer) FileID() uint64 { return w.fileID }
+
 // Written returns the number of bytes accepted by Write so far. It may
 // be called concurrently with Write, for progress reports.
 func (w *Writer) Written() int64 { return w.written.Load() }
