@@ -649,7 +649,10 @@ func (d *DataNode) sendBlock(conn *idleConn, br *bufio.Reader, op *protocol.OpRe
 		if rr, rerr := d.store.openForRead(block); rerr == nil {
 			rep, writing, err = rr, true, nil
 		} else {
-			// Finalized in between: it is in the map now.
+			// Finalized in between, or being finalized: its files
+			// move from rbw/ to finalized/ under the block's lock,
+			// in neither map until the move ends. Wait for it.
+			d.store.lockBlock(block.ID)()
 			rep, inc, err = d.store.openReplica(block)
 		}
 	}
