@@ -19,6 +19,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
 )
 
@@ -222,7 +223,7 @@ func Mount(dir string, cfg Config, lg *slog.Logger) (*Server, error) {
 	srv, err := fs.Mount(abs, root, opts)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("mount %s: %s", abs, oneLine(err.Error()))
+		return nil, cairn.Errorf("mount", abs, cairn.IO, "%s", oneLine(err.Error()))
 	}
 	s := &Server{fsys: f, srv: srv, dir: abs, log: lg, done: make(chan struct{})}
 	go func() {
@@ -266,7 +267,7 @@ func (s *Server) unmount() error {
 	s.log.Info("unmount: busy, detaching lazily", "dir", s.dir, "err", oneLine(uerr.Error()))
 	if err := lazyUnmount(s.dir); err != nil {
 		s.fsys.shutdown()
-		return fmt.Errorf("unmount %s: %s", s.dir, oneLine(err.Error()))
+		return cairn.Errorf("unmount", s.dir, cairn.IO, "%s", oneLine(err.Error()))
 	}
 	// Give the files still open a moment to be closed by their users.
 	select {
@@ -314,34 +315,36 @@ func isExec(p string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
-// CheckMountPoint says, in one line, why dir cannot be mounted on: it
-// is missing, not a directory, already a mount point (or a stale one),
-// or FUSE itself is missing (/dev/fuse, or fusermount3 for a user other
-// than root).
+// CheckMountPoint says, as an error of op "mount" on dir, why dir
+// cannot be mounted on: it is missing, not a directory, already a mount
+// point (or a stale one), or FUSE itself is missing (/dev/fuse, or
+// fusermount3 for a user other than root).
 func CheckMountPoint(dir string) error {
+	const op = "mount"
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, syscall.ENOTCONN):
-		return fmt.Errorf("mount point %s is busy: a stale FUSE mount is there (its server died); unmount it with 'fusermount3 -u %s'", dir, dir)
+		return cairn.Errorf(op, dir, cairn.Unavailable, "busy: a stale FUSE mount is there (its server died); unmount it with 'fusermount3 -u %s'", dir)
 	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("mount point %s does not exist", dir)
+		return cairn.Errorf(op, dir, cairn.NotExist, "mount point does not exist")
 	case err != nil:
-		return fmt.Errorf("mount point %s: %v", dir, errors.Unwrap(err))
+		return cairn.Errorf(op, dir, cairn.IO, "%v", errors.Unwrap(err))
 	case !fi.IsDir():
-		return fmt.Errorf("mount point %s is not a directory", dir)
+		return cairn.Errorf(op, dir, cairn.NotDir, "mount point is not a directory")
 	}
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = real
+	real := dir
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		real = r
 	}
-	if mounted, err := isMountPoint(dir); err == nil && mounted {
-		return fmt.Errorf("mount point %s is busy: something is already mounted there", dir)
+	if mounted, err := isMountPoint(real); err == nil && mounted {
+		return cairn.Errorf(op, dir, cairn.Exist, "mount point is busy: something is already mounted there")
 	}
 	if _, err := os.Stat("/dev/fuse"); err != nil {
-		return fmt.Errorf("/dev/fuse is missing: load the kernel's FUSE module (modprobe fuse), or in a container pass the device (--device /dev/fuse)")
+		return cairn.Errorf(op, dir, cairn.Unavailable, "/dev/fuse is missing: load the kernel's FUSE module (modprobe fuse), or in a container pass the device (--device /dev/fuse)")
 	}
 	if os.Geteuid() != 0 {
 		if _, err := fusermount(); err != nil {
-			return err
+			return cairn.E(op, dir, cairn.Unavailable, err)
 		}
 	}
 	return nil
