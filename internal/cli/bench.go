@@ -109,7 +109,7 @@ shown beside the machine limit that bounds it, as a ratio.`
 	af.StringVar(&b.smallSizes, "small-sizes", "1KiB,64KiB", "file sizes of small, comma separated")
 	af.IntVar(&b.cfg.NamespaceFiles, "namespace-files", 1_000_000, "one-block files of namespace")
 
-	cmd.AddCommand(limits, write, read, meta, small, ns, all, b.failoverCmd(), b.s3Cmd())
+	cmd.AddCommand(limits, write, read, meta, small, ns, all, b.failoverCmd(), b.s3Cmd(), b.mountCmd())
 	return cmd
 }
 
@@ -197,6 +197,52 @@ with --small-clients at a time.`,
 	f.IntVar(&sc.SmallFiles, "small-files", 2000, "small objects written and read")
 	f.Var(&smallSize, "small-size", "size of each small object")
 	f.IntVar(&sc.SmallClients, "small-clients", 16, "concurrent writers and readers of small objects")
+	f.StringVar(&binary, "binary", binary, "cairn binary to run the nodes with")
+	return cmd
+}
+
+// mountCmd is 'cairn bench mount': the FUSE mount against the native
+// CLI, with the nodes, the mount and the CLI as processes of this
+// binary.
+func (b *benchCmd) mountCmd() *cobra.Command {
+	var mc bench.MountConfig
+	binary := selfBinary()
+	size, smallSize := sizeValue(1<<30), sizeValue(4<<10)
+	cmd := &cobra.Command{
+		Use:   "mount",
+		Short: "Write and read a large file and copy many small files through a FUSE mount, against the native CLI",
+		Long: `Start a NameNode, --datanodes DataNodes and a FUSE mount (cairn mount) as
+processes of the cairn binary. Write a --size file with 'cairn fs put' and with
+dd into the mount (1 MiB blocks), read it back with 'cairn fs cat > /dev/null'
+and with dd out of the mount, --runs times in turn, and report each rate and
+the mount's ratio to the CLI. Then copy a tree of --small-files files of
+--small-size with 'cairn fs put -r' and with 'cp -r' into the mount. Needs
+FUSE (/dev/fuse, and fusermount3 unless root).`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: runE(func(ctx context.Context, _ []string) error {
+			if binary == "" {
+				return usageError("--binary is required: the cairn binary to run the nodes with")
+			}
+			mc.Binary, mc.Dir, mc.DataNodes = binary, b.dir, b.datanodes
+			mc.Size, mc.SmallSize = int64(size), int64(smallSize)
+			if b.e.isTerminal != nil && b.e.isTerminal(b.e.stderr) {
+				mc.Progress = func(line string) { fmt.Fprintln(b.e.stderr, line) }
+			}
+			res, err := bench.RunMount(ctx, mc, newLogger(b.e.stderr, slog.Level(b.logLevel)))
+			if err != nil {
+				return fail("bench mount", "", err)
+			}
+			if b.json {
+				return writeJSON(b.e.stdout, res)
+			}
+			return res.WriteTable(b.e.stdout)
+		}),
+	}
+	f := cmd.Flags()
+	f.Var(&size, "size", "size of the large file")
+	f.IntVar(&mc.Runs, "runs", 3, "writes and reads of the large file, each way")
+	f.IntVar(&mc.SmallFiles, "small-files", 10000, "small files copied")
+	f.Var(&smallSize, "small-size", "size of each small file")
 	f.StringVar(&binary, "binary", binary, "cairn binary to run the nodes with")
 	return cmd
 }
