@@ -18,6 +18,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
@@ -225,6 +226,9 @@ func Mount(dir string, cfg Config, lg *slog.Logger) (*Server, error) {
 		cancel()
 		return nil, cairn.Errorf("mount", abs, cairn.IO, "%s", oneLine(err.Error()))
 	}
+	if err := raiseReadAhead(abs); err != nil {
+		lg.Debug("read-ahead left at the kernel's default", "err", err)
+	}
 	s := &Server{fsys: f, srv: srv, dir: abs, log: lg, done: make(chan struct{})}
 	go func() {
 		srv.Wait()
@@ -276,6 +280,20 @@ func (s *Server) unmount() error {
 	}
 	s.fsys.shutdown()
 	return nil
+}
+
+// raiseReadAhead lets the kernel read ahead maxIO at a time on the
+// mount at dir, instead of its default of 128 KiB: READ requests of
+// 1 MiB rather than 128 KiB cut the round trips of a sequential read by
+// eight. It is the read_ahead_kb of the mount's backing device in
+// sysfs, which only root may write; for others it stays.
+func raiseReadAhead(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return err
+	}
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	return os.WriteFile(p, []byte(fmt.Sprint(maxIO>>10)), 0)
 }
 
 // lazyUnmount detaches the mount at dir even with files open.

@@ -31,8 +31,12 @@ type handle struct {
 
 	mu sync.Mutex // guards the fields below
 	r  *client.Reader
-	// rpos is the offset the Reader's stream is at.
+	// rpos is the offset the next sequential READ asks for.
 	rpos int64
+	// seq is set after a READ at rpos; ra reads ahead of a run of
+	// them.
+	seq bool
+	ra  *readAhead
 	// w writes the file; nil until the file is created or replaced
 	// (an existing file opened without O_TRUNC has none).
 	w *client.Writer
@@ -103,16 +107,43 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		h.r = r
 		h.rpos = 0
 	}
-	if off != h.rpos {
+	var n int
+	var err error
+	if off == h.rpos {
+		// Sequential: through the read-ahead, started at the
+		// second read in a row.
+		if h.ra == nil && h.seq {
+			h.ra = startReadAhead(h.r, off, h.r.Stat().Size)
+		}
+		if h.ra != nil {
+			n, err = h.ra.take(dest)
+		} else {
+			n, err = io.ReadFull(h.r, dest)
+		}
+		h.seq = true
+	} else {
+		// A jump: read where asked, with the Reader's own stream
+		// (and its window for small reads).
+		if h.ra != nil {
+			h.ra.stop()
+			h.ra = nil
+		}
+		h.seq = false
 		if _, err := h.r.Seek(off, io.SeekStart); err != nil {
 			return nil, toErrno(err)
 		}
-		h.rpos = off
+		n, err = io.ReadFull(h.r, dest)
 	}
-	n, err := io.ReadFull(h.r, dest)
-	h.rpos += int64(n)
+	h.rpos = off + int64(n)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		h.fsys.log.Debug("read failed", "path", h.n.path(), "off", off, "err", err)
+		if h.ra != nil {
+			h.ra.stop()
+			h.ra = nil
+		}
+		if _, serr := h.r.Seek(h.rpos, io.SeekStart); serr != nil {
+			h.rpos = -1
+		}
 		if n == 0 {
 			return nil, toErrno(err)
 		}
@@ -260,6 +291,10 @@ func (h *handle) finish() {
 	}
 	h.done = true
 	w, r, failed := h.w, h.r, h.err != nil
+	if h.ra != nil {
+		h.ra.stop()
+		h.ra = nil
+	}
 	h.mu.Unlock()
 	f := h.fsys
 	if r != nil {

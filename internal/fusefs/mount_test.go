@@ -154,6 +154,26 @@ func TestMount(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
+		// Sequential reads (through the read-ahead), a jump, and
+		// sequential reads again.
+		got := make([]byte, 0, len(data))
+		buf := make([]byte, 100<<10)
+		for len(got) < len(data) {
+			n, err := f.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				break
+			}
+			if len(got) > 1<<20 && len(got) < 1<<20+len(buf) {
+				jump := make([]byte, 10)
+				if n, err := f.ReadAt(jump, 5); n != 10 || !bytes.Equal(jump, data[5:15]) {
+					t.Errorf("ReadAt(5) in the middle of sequential reads = %x, %v", jump[:n], err)
+				}
+			}
+		}
+		if !bytes.Equal(got, data) {
+			t.Errorf("sequential reads give %d bytes, want the %d written", len(got), len(data))
+		}
 		for _, off := range []int64{1 << 20, 17, 2<<20 + 1, 0, 1<<20 - 3} {
 			buf := make([]byte, 4)
 			n, err := f.ReadAt(buf, off)
