@@ -137,7 +137,11 @@
 //	                              Corrupt, IO, NotReplicated, Internal) EIO
 //
 // plus EROFS for every change on a read-only mount, ENAMETOOLONG for a
-// name of more than 255 bytes and EOPNOTSUPP for the writes above.
+// name of more than 255 bytes and EOPNOTSUPP for the writes above. A
+// cluster out of space gives EIO, not ENOSPC, for now: a write
+// pipeline whose DataNodes all failed (one of them full) reaches the
+// mount as a failure of kind IO, and an AddBlock with no DataNode left
+// with room as NotReplicated ("no live datanodes").
 //
 // No request waits forever: each NameNode call of a request is bounded
 // by Config.OpTimeout (1 minute by default; a NameNode group's

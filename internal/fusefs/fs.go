@@ -129,7 +129,7 @@ func (f *fsys) shutdown() {
 	f.mu.Unlock()
 	for _, h := range open {
 		if h.writing() {
-			f.log.Warn("file still open at unmount: completed with the bytes written so far", "path", h.n.path())
+			f.log.Warn("file still open at unmount: completing it with the bytes written so far", "path", h.n.path())
 		}
 		h.finish()
 	}

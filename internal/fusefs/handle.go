@@ -65,7 +65,7 @@ var (
 func (h *handle) writing() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.w != nil && !h.done
+	return h.w != nil && !h.done && h.err == nil
 }
 
 // startWriter creates the file anew (replacing what is there) and
