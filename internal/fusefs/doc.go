@@ -42,7 +42,7 @@
 // is atomic and replaces a file target as POSIX does. A directory onto
 // a non-empty one is ENOTEMPTY; RENAME_EXCHANGE is refused (EINVAL).
 // Symbolic and hard links, device files and extended attributes are not
-// supported (the kernel answers EPERM, ENOSYS or EOPNOTSUPP).
+// supported: they fail with EOPNOTSUPP.
 //
 // # Writing: files are written once
 //

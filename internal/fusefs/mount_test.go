@@ -356,6 +356,8 @@ func TestMount(t *testing.T) {
 		wantErrno(t, "Stat of a missing name", err, syscall.ENOENT)
 		_, err = os.OpenFile(e.p("d"), os.O_WRONLY, 0)
 		wantErrno(t, "open of a directory for writing", err, syscall.EISDIR)
+		wantErrno(t, "Symlink", os.Symlink("f", e.p("d/link")), syscall.EOPNOTSUPP)
+		wantErrno(t, "Link", os.Link(e.p("d/f"), e.p("d/hard")), syscall.EOPNOTSUPP)
 		if err := os.Remove(e.p("d/f")); err != nil {
 			t.Fatalf("Remove(d/f) = %v", err)
 		}
