@@ -116,6 +116,10 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 			h.ra = startReadAhead(h.r, off, h.r.Stat().Size)
 		}
 		if h.ra != nil {
+			if b, buf, ok := h.ra.takeChunk(len(dest)); ok {
+				h.rpos = off + int64(len(b))
+				return &chunkResult{b: b, buf: buf}, 0
+			}
 			n, err = h.ra.take(dest)
 		} else {
 			n, err = io.ReadFull(h.r, dest)
