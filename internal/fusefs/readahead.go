@@ -24,7 +24,7 @@ type readAhead struct {
 	pos   int64 // file offset of the next byte take gives
 	cur   []byte
 	buf   *[]byte // cur's buffer
-	err   error // the fetcher's last error (io.EOF at the end)
+	err   error   // the fetcher's last error (io.EOF at the end)
 	ch    chan raChunkOf
 	quit  chan struct{}
 	done  sync.WaitGroup
