@@ -90,23 +90,7 @@ func (ra *readAhead) send(c raChunkOf) bool {
 // fewer only at the end of the file or on an error.
 func (ra *readAhead) take(p []byte) (int, error) {
 	n := 0
-	for n < len(p) {
-		if len(ra.cur) == 0 {
-			if ra.buf != nil {
-				chunkPool.Put(ra.buf)
-				ra.buf = nil
-			}
-			if ra.err != nil {
-				break
-			}
-			c, ok := <-ra.ch
-			if !ok {
-				ra.err = io.EOF
-				break
-			}
-			ra.cur, ra.buf, ra.err = c.b, c.buf, c.err
-			continue
-		}
+	for n < len(p) && ra.next() {
 		m := copy(p[n:], ra.cur)
 		ra.cur = ra.cur[m:]
 		n += m
