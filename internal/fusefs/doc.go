@@ -23,7 +23,7 @@
 //	LOOKUP, GETATTR    Stat
 //	READDIR(PLUS)      ListPage, 1000 entries a call, fetched as the kernel reads on
 //	                   (the attributes of READDIRPLUS come from the page)
-//	OPEN (read)        Open; READ: Reader.Read in order, Seek then Read after a jump
+//	OPEN (read)        Open; READ: Reader.Read in order (with read-ahead), ReadAt after a jump
 //	CREATE             Create (Overwrite with O_TRUNC, not with O_EXCL)
 //	OPEN (write)       Stat; with O_TRUNC, Create with Overwrite
 //	WRITE              Writer.Write
@@ -112,8 +112,9 @@
 // mount runs as root (it raises the mount's read_ahead_kb in sysfs from
 // the kernel's 128 KiB). From the second READ in a row at the offset
 // where the last ended, a goroutine reads ahead of the kernel, two
-// chunks of 1 MiB; a READ elsewhere stops it and seeks the Reader
-// (small reads near each other are served from the Reader's window).
+// chunks of 1 MiB; a READ elsewhere stops it and is served by
+// Reader.ReadAt (small reads near each other from the Reader's window),
+// and sequential READs from there go on through a stream again.
 //
 // # Caching
 //

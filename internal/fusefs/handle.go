@@ -31,8 +31,9 @@ type handle struct {
 
 	mu sync.Mutex // guards the fields below
 	r  *client.Reader
-	// rpos is the offset the next sequential READ asks for.
-	rpos int64
+	// rpos is the offset the next sequential READ asks for; roff is
+	// the Reader's own offset, -1 when unknown (a read-ahead moved it).
+	rpos, roff int64
 	// seq is set after a READ at rpos; ra reads ahead of a run of
 	// them.
 	seq bool
@@ -105,15 +106,22 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 			return nil, toErrno(err)
 		}
 		h.r = r
-		h.rpos = 0
+		h.rpos, h.roff = 0, 0
 	}
 	var n int
 	var err error
 	if off == h.rpos {
-		// Sequential: through the read-ahead, started at the
-		// second read in a row.
+		// Sequential: the Reader's stream, and from the second
+		// READ in a row the read-ahead over it.
+		if h.ra == nil && h.roff != off {
+			if _, err := h.r.Seek(off, io.SeekStart); err != nil {
+				return nil, toErrno(err)
+			}
+			h.roff = off
+		}
 		if h.ra == nil && h.seq {
 			h.ra = startReadAhead(h.r, off, h.r.Stat().Size)
+			h.roff = -1 // the read-ahead moves it
 		}
 		if h.ra != nil {
 			if b, buf, ok := h.ra.takeChunk(len(dest)); ok {
@@ -123,20 +131,18 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 			n, err = h.ra.take(dest)
 		} else {
 			n, err = io.ReadFull(h.r, dest)
+			h.roff += int64(n)
 		}
 		h.seq = true
 	} else {
-		// A jump: read where asked, with the Reader's own stream
-		// (and its window for small reads).
+		// A jump: ReadAt, which serves small reads near each
+		// other from the Reader's window, and leaves its stream.
 		if h.ra != nil {
 			h.ra.stop()
 			h.ra = nil
 		}
 		h.seq = false
-		if _, err := h.r.Seek(off, io.SeekStart); err != nil {
-			return nil, toErrno(err)
-		}
-		n, err = io.ReadFull(h.r, dest)
+		n, err = h.r.ReadAt(dest, off)
 	}
 	h.rpos = off + int64(n)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -145,9 +151,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 			h.ra.stop()
 			h.ra = nil
 		}
-		if _, serr := h.r.Seek(h.rpos, io.SeekStart); serr != nil {
-			h.rpos = -1
-		}
+		h.roff = -1
 		if n == 0 {
 			return nil, toErrno(err)
 		}
@@ -301,6 +305,10 @@ func (h *handle) finish() {
 	}
 	h.mu.Unlock()
 	f := h.fsys
+	if h.write {
+		h.n.fin.Lock()
+		defer h.n.fin.Unlock()
+	}
 	if r != nil {
 		r.Close()
 	}
@@ -324,6 +332,7 @@ func (h *handle) finish() {
 				f.log.Debug("set mtime after close", "path", h.n.path(), "err", err)
 			}
 			cancel()
+			h.n.doneMtime()
 		}
 	}
 	f.removeHandle(h)

@@ -23,6 +23,11 @@ type node struct {
 	fs.Inode
 	fsys *fsys
 
+	// fin serializes the end of a writer (its Close, which stamps the
+	// file with the NameNode's time, and setting a time again) with
+	// SETATTRs of the modification time.
+	fin sync.Mutex
+
 	mu sync.Mutex // guards the fields below
 	// writers are the handles open for writing on this file.
 	writers map[*handle]struct{}
@@ -128,7 +133,7 @@ func (n *node) addWriter(h *handle) {
 }
 
 // removeWriter forgets h and returns the modification time to set
-// again if h was the last writer.
+// again if h was the last writer (see doneMtime).
 func (n *node) removeWriter(h *handle) time.Time {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -139,9 +144,17 @@ func (n *node) removeWriter(h *handle) time.Time {
 	if len(n.writers) > 0 {
 		return time.Time{}
 	}
-	t := n.mtime
-	n.mtime = time.Time{}
-	return t
+	return n.mtime
+}
+
+// doneMtime forgets the modification time set while writing, once it
+// is set again; until then the node's attributes show it.
+func (n *node) doneMtime() {
+	n.mu.Lock()
+	if len(n.writers) == 0 {
+		n.mtime = time.Time{}
+	}
+	n.mu.Unlock()
 }
 
 // anyWriter returns one of the node's open write handles, nil if none.
@@ -241,6 +254,8 @@ func (n *node) setMtime(ctx context.Context, t time.Time, now bool) syscall.Errn
 	if now {
 		t = time.Time{}
 	}
+	n.fin.Lock()
+	defer n.fin.Unlock()
 	n.mu.Lock()
 	if len(n.writers) > 0 && !now {
 		n.mtime = t
