@@ -28,7 +28,7 @@ func newMountCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "mount --namenode ADDR[,ADDR...] MOUNTPOINT [--read-only] [--allow-other] [--attr-timeout D]",
 		Short: "Mount the cluster's namespace as a local file system (FUSE)",
-		Long: `Mount the cluster's namespace on MOUNTPOINT, an empty directory, with FUSE,
+		Long: `Mount the cluster's namespace on MOUNTPOINT, a directory, with FUSE,
 and serve it in the foreground until SIGINT or SIGTERM, which unmount it
 (lazily when files are still open: the mount leaves the mount table at
 once, and the files still being written are completed with what was
