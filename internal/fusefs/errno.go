@@ -1,7 +1,6 @@
 package fusefs
 
 import (
-	"context"
 	"errors"
 	"syscall"
 
@@ -43,9 +42,7 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EBADF
 	}
 	// Unavailable, NotLeader, Corrupt, IO, NotReplicated, Internal,
-	// a context that ended, and anything unclassified.
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return syscall.EIO
-	}
+	// a context that ended (the request's bound), and anything
+	// unclassified.
 	return syscall.EIO
 }
