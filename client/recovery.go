@@ -57,6 +57,12 @@ func (w *Writer) recoverPipeline(cause error) error {
 		}
 		var pe *pipelineFailure
 		if !errors.As(err, &pe) {
+			if cairn.KindOf(cause) == cairn.NoSpace {
+				// No DataNode could take over from one whose
+				// disk is full: say so (a FUSE mount answers
+				// ENOSPC).
+				return cairn.E("write", w.path, cairn.NoSpace, fmt.Errorf("%v; last failure: %v", err, cause))
+			}
 			return err
 		}
 		cause, bw = pe.err, pe.bw

@@ -139,10 +139,10 @@
 //
 // plus EROFS for every change on a read-only mount, ENAMETOOLONG for a
 // name of more than 255 bytes and EOPNOTSUPP for the writes above. A
-// cluster out of space gives EIO, not ENOSPC, for now: a write
-// pipeline whose DataNodes all failed (one of them full) reaches the
-// mount as a failure of kind IO, and an AddBlock with no DataNode left
-// with room as NotReplicated ("no live datanodes").
+// write no DataNode has room for is ENOSPC when a DataNode's disk
+// filled under it; when the NameNode already knows every DataNode is
+// full, it refuses the block as NotReplicated ("no live datanodes"),
+// which is EIO.
 //
 // No request waits forever: each NameNode call of a request is bounded
 // by Config.OpTimeout (1 minute by default; a NameNode group's

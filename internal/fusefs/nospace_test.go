@@ -15,10 +15,8 @@ import (
 	"github.com/cairn-fs/cairn/internal/testcluster"
 )
 
-// TestMountNoSpace: a write the cluster has no room for fails, and the
-// file is removed rather than left looking whole. The errno is EIO, not
-// ENOSPC, for now: the client's error for a pipeline whose every
-// DataNode failed does not carry the DataNode's NoSpace kind.
+// TestMountNoSpace: a write the cluster has no room for fails with
+// ENOSPC, and the file is removed rather than left looking whole.
 func TestMountNoSpace(t *testing.T) {
 	needFUSE(t)
 	tc := testcluster.Start(t, testcluster.Options{DataNodes: 1, Replication: 1,
@@ -32,9 +30,7 @@ func TestMountNoSpace(t *testing.T) {
 	}
 	defer srv.Unmount()
 	err = os.WriteFile(dir+"/big", random(8<<20), 0o644)
-	if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EIO) {
-		t.Errorf("WriteFile of more than the cluster holds = %v, want ENOSPC or EIO", err)
-	}
+	wantErrno(t, "WriteFile of more than the cluster holds", err, syscall.ENOSPC)
 	tc.WaitFor(t, "the failed file to be removed", func(ctx context.Context) (bool, error) {
 		_, err := cl.Stat(ctx, "/big")
 		return errors.Is(err, fs.ErrNotExist), nil
