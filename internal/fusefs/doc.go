@@ -100,6 +100,12 @@
 // or after close) is set again after it, since the NameNode stamps a
 // completed file with its own time.
 //
+// A file removed (or replaced) while open for writing behaves as an
+// unlinked local file: fstat answers from what was written, and WRITE,
+// FLUSH and close go on without error, into nothing, once the Writer
+// finds its lease gone and a Stat confirms the path no longer holds
+// its FileID.
+//
 // A WRITE or Sync that fails makes every later WRITE, FLUSH and
 // FSYNC of the handle fail with the same errno, and RELEASE removes the
 // file (Writer.Abort), rather than leave one that looks whole.

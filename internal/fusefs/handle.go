@@ -50,8 +50,11 @@ type handle struct {
 	mode iofs.FileMode
 	// err is the first write failure: every later write, flush and
 	// fsync fails with it, and release removes the file.
-	err  error
-	done bool // finished: nothing more is done through it
+	err error
+	// orphan is set once the file is found removed or replaced while
+	// open: writes are taken and dropped (see failed).
+	orphan bool
+	done   bool // finished: nothing more is done through it
 }
 
 var (
@@ -66,7 +69,7 @@ var (
 func (h *handle) writing() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.w != nil && !h.done && h.err == nil
+	return h.w != nil && !h.done && h.err == nil && !h.orphan
 }
 
 // startWriter creates the file anew (replacing what is there) and
@@ -168,6 +171,10 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	if h.err != nil {
 		return 0, toErrno(h.err)
 	}
+	if h.orphan {
+		h.size.Add(int64(len(data)))
+		return uint32(len(data)), 0
+	}
 	if h.w == nil {
 		if h.existing != 0 || off != 0 {
 			// cairn writes a file once: an existing file is
@@ -195,7 +202,11 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	n, err := h.w.Write(data)
 	h.size.Add(int64(n))
 	if err != nil {
-		return uint32(n), h.failed(err)
+		if e := h.failed(err); e != 0 {
+			return uint32(n), e
+		}
+		h.size.Add(int64(len(data) - n))
+		return uint32(len(data)), 0
 	}
 	return uint32(n), 0
 }
@@ -214,13 +225,42 @@ func (h *handle) zeros(n int64) syscall.Errno {
 	return 0
 }
 
-// failed records the first write failure. The caller holds mu.
+// failed records the first write failure, unless the file is gone:
+// removed (or replaced) while open, which the Writer learns as a lost
+// lease. Then, as with an unlinked local file, writing goes on without
+// error, into nothing: no one can open that file any more. The caller
+// holds mu.
 func (h *handle) failed(err error) syscall.Errno {
+	if h.orphan {
+		return 0
+	}
+	if h.err == nil && h.gone(err) {
+		h.orphan = true
+		h.fsys.log.Debug("file removed or replaced while open for writing", "path", h.n.path())
+		return 0
+	}
 	if h.err == nil {
 		h.err = err
 		h.fsys.log.Warn("write failed", "path", h.n.path(), "err", err)
 	}
 	return toErrno(h.err)
+}
+
+// gone reports whether err says that the file h writes is no longer
+// at its path. The caller holds mu.
+func (h *handle) gone(err error) bool {
+	switch cairn.KindOf(err) {
+	case cairn.LeaseConflict, cairn.NotExist:
+	default:
+		return false
+	}
+	ctx, cancel := context.WithTimeout(h.fsys.ctx, h.fsys.cfg.OpTimeout)
+	defer cancel()
+	fi, serr := h.fsys.c.Stat(ctx, h.n.path())
+	if cairn.KindOf(serr) == cairn.NotExist {
+		return true
+	}
+	return serr == nil && fi.FileID != h.w.FileID()
 }
 
 // truncate changes the size of the file h writes (see node.truncate).
@@ -270,7 +310,7 @@ func (h *handle) sync(always bool) syscall.Errno {
 	if h.err != nil {
 		return toErrno(h.err)
 	}
-	if h.done || h.w == nil {
+	if h.done || h.w == nil || h.orphan {
 		return 0
 	}
 	size := h.size.Load()
@@ -298,7 +338,7 @@ func (h *handle) finish() {
 		return
 	}
 	h.done = true
-	w, r, failed := h.w, h.r, h.err != nil
+	w, r, failed := h.w, h.r, h.err != nil || h.orphan
 	if h.ra != nil {
 		h.ra.stop()
 		h.ra = nil

@@ -337,6 +337,26 @@ func TestMount(t *testing.T) {
 		}
 	})
 
+	t.Run("a file removed while open for writing", func(t *testing.T) {
+		f, err := os.Create(e.p("gone"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		f.WriteString("abc")
+		must(t, os.Remove(e.p("gone")))
+		fi, err := f.Stat()
+		if err != nil || fi.Size() != 3 {
+			t.Errorf("fstat of the removed file = %v, %v; want size 3", fi, err)
+		}
+		if err := f.Close(); err != nil {
+			t.Errorf("close of the removed file = %v", err)
+		}
+		if _, err := e.cl.Stat(e.ctx, "/gone"); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("client Stat(/gone) = %v, want not exist", err)
+		}
+	})
+
 	t.Run("mkdir, rmdir, unlink and their errors", func(t *testing.T) {
 		if err := os.Mkdir(e.p("d"), 0o750); err != nil {
 			t.Fatalf("Mkdir = %v", err)

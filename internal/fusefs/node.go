@@ -188,6 +188,15 @@ func (n *node) Getattr(ctx context.Context, _ fs.FileHandle, out *fuse.AttrOut) 
 	defer cancel()
 	fi, err := n.fsys.c.Stat(octx, n.path())
 	if err != nil {
+		if h := n.anyWriter(); h != nil && cairn.KindOf(err) == cairn.NotExist {
+			// Removed while open for writing (fstat of an
+			// unlinked file): what the writer knows.
+			fi = cairn.FileInfo{Mode: h.mode, ModTime: time.Now()}
+			n.fsys.fillAttr(fi, &out.Attr)
+			out.Attr.Uid, out.Attr.Gid = n.fsys.cfg.UID, n.fsys.cfg.GID
+			n.overlay(&out.Attr)
+			return 0
+		}
 		return toErrno(err)
 	}
 	n.fsys.fillAttr(fi, &out.Attr)
