@@ -143,6 +143,8 @@ or "/a/"). The NameNode is --namenode, else $CAIRN_NAMENODE, else
 		newChmodCmd(r),
 		newChownCmd(r),
 		newSetrepCmd(r),
+		newSetfattrCmd(r),
+		newGetfattrCmd(r),
 	)
 	return cmd
 }

@@ -57,6 +57,10 @@ func (ns *namespace) apply(c *command) any {
 		return ns.applyUpdatePipeline(c)
 	case opFsync:
 		return ns.applyFsync(c)
+	case opSetXAttr:
+		return ns.applySetXAttr(c)
+	case opRemoveXAttr:
+		return ns.applyRemoveXAttr(c)
 	}
 	return errf(cairn.Internal, "unknown command %v", c.op)
 }

@@ -30,6 +30,8 @@ const (
 	opNewGenStamp           // fileID, [clientName], block(last block: ID, current GenStamp), flags(leaseRecovery): allocates a generation stamp
 	opUpdatePipeline        // fileID, clientName, block(last block: ID, new GenStamp), targets
 	opFsync                 // fileID, clientName, block(last block: ID, GenStamp, Len synced)
+	opSetXAttr              // path, xattrs(name, value), flags(xattrCreate, xattrReplace)
+	opRemoveXAttr           // path, xattrs(names)
 	opMax
 )
 
@@ -51,6 +53,8 @@ var opNames = [...]string{
 	opNewGenStamp:    "newGenStamp",
 	opUpdatePipeline: "updatePipeline",
 	opFsync:          "fsync",
+	opSetXAttr:       "setXAttr",
+	opRemoveXAttr:    "removeXAttr",
 }
 
 func (o opcode) String() string {
@@ -114,6 +118,9 @@ type command struct {
 	// own and of clients that send none.
 	rpcClient string
 	rpcCall   uint64
+	// xattrs are the extended attributes a setXAttr sets (names
+	// normalized, sorted) or the names a removeXAttr removes.
+	xattrs []xattr
 }
 
 // Field numbers: bit i of the presence mask says field i follows. The
@@ -138,6 +145,7 @@ const (
 	fCallerGroups
 	fRPCClient
 	fRPCCall
+	fXAttrs
 )
 
 // commandVersion is the first byte of every encoded command.
@@ -170,6 +178,7 @@ func (c *command) encode(b []byte) []byte {
 	set(fCallerGroups, len(c.callerGroups) != 0)
 	set(fRPCClient, c.rpcClient != "")
 	set(fRPCCall, c.rpcCall != 0)
+	set(fXAttrs, len(c.xattrs) != 0)
 
 	b = append(b, commandVersion, byte(c.op))
 	b = binary.AppendUvarint(b, mask)
@@ -239,6 +248,13 @@ func (c *command) encode(b []byte) []byte {
 	}
 	if mask&(1<<fRPCCall) != 0 {
 		b = binary.AppendUvarint(b, c.rpcCall)
+	}
+	if mask&(1<<fXAttrs) != 0 {
+		b = binary.AppendUvarint(b, uint64(len(c.xattrs)))
+		for _, x := range c.xattrs {
+			str(x.name)
+			str(x.value)
+		}
 	}
 	return b
 }
@@ -312,7 +328,7 @@ func decodeCommand(b []byte) (command, error) {
 		return c, fmt.Errorf("unknown command opcode %d", c.op)
 	}
 	mask := d.uvarint()
-	if mask>>(fRPCCall+1) != 0 {
+	if mask>>(fXAttrs+1) != 0 {
 		return c, fmt.Errorf("unknown command fields %#x", mask)
 	}
 	has := func(f int) bool { return mask&(1<<f) != 0 }
@@ -384,6 +400,16 @@ func decodeCommand(b []byte) (command, error) {
 	}
 	if has(fRPCCall) {
 		c.rpcCall = d.uvarint()
+	}
+	if has(fXAttrs) {
+		n := d.uvarint()
+		if n > uint64(len(d.b)) {
+			d.fail(errShortCommand)
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			name := d.str()
+			c.xattrs = append(c.xattrs, xattr{name: name, value: d.str()})
+		}
 	}
 	if d.err != nil {
 		return c, d.err

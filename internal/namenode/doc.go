@@ -105,7 +105,7 @@
 //	                  5 abandonBlock, 6 rename, 7 delete, 8 setReplication,
 //	                  9 setPermission, 10 setOwner, 11 setTimes, 12 closeFile,
 //	                  13 setNodeAdmin, 14 newGenStamp, 15 updatePipeline,
-//	                  16 fsync
+//	                  16 fsync, 17 setXAttr, 18 removeXAttr
 //	mask     uvarint  bit i set: field i follows
 //	fields            present fields, in this order:
 //	  0 path         string     (uvarint length, bytes)
@@ -132,6 +132,12 @@
 //	                            request's identity; absent for the
 //	                            NameNode's own changes)
 //	  16 callerGroups uvarint count, then count strings: its groups
+//	  17 rpcClient   string     the client id of the call (retry cache)
+//	  18 rpcCall     uvarint    the call id
+//	  19 xattrs      uvarint count, then count (name, value) string
+//	                 pairs sorted by name: the extended attributes a
+//	                 setXAttr sets or a removeXAttr removes (values
+//	                 empty)
 //
 // Absent fields are zero. Unknown versions, opcodes or field bits, and
 // trailing bytes, are refused. New fields get new bits; numbers are
@@ -184,6 +190,12 @@
 //     and keep mv semantics. overwrite replaces an existing file, never
 //     a directory.
 //   - delete, setReplication, setPermission, setOwner, setTimes.
+//   - setXAttr(path, xattrs, [xattrCreate], [xattrReplace]): sets all
+//     the attributes or none (HDFS's flags: with xattrCreate none may
+//     exist, with xattrReplace all must); removeXAttr(path, xattrs)
+//     removes them, all of which must exist. Names are normalized
+//     ("USER.x" is "user.x") before they are logged; at most 32 per
+//     inode, each name and value at most 16 KiB together (xattr.go).
 //   - setNodeAdmin(targets: one DataNode ID, decommission): with the
 //     flag the node is being decommissioned, without it it is back in
 //     service (see "Healing").
@@ -194,7 +206,7 @@
 // report those again):
 //
 //	magic        8 bytes "CAIRNNS\x00"
-//	version      uvarint 2 (1 is still read)
+//	version      uvarint 3 (1 and 2 are still read)
 //	nextInodeID  uvarint
 //	nextBlockID  uvarint
 //	nextGenStamp uvarint
@@ -206,17 +218,22 @@
 //	crc          4 bytes little endian: CRC-32C (Castagnoli) of all
 //	             the bytes before it
 //
-// Version 1 snapshots (without ndecom) are still read.
+// Version 1 snapshots (without ndecom) and version 2 (without extended
+// attributes) are still read.
 //
 // An inode record is, in pre-order:
 //
-//	kind   byte     0 directory, 1 file, 2 file under construction
+//	kind   byte     0 directory, 1 file, 2 file under construction;
+//	                or'ed with 0x80 when extended attributes follow
+//	                mtime (version 3)
 //	id     uvarint
 //	name   string   "" for the root
 //	mode   uvarint
 //	owner  uvarint  index in the string table
 //	group  uvarint
 //	mtime  varint   unix nanoseconds
+//	[xattrs: count uvarint (1 to 32), then count (name, value) string
+//	        pairs sorted by name]
 //	directory: count uvarint, then count inode records sorted by name
 //	file:      replication uvarint, blockSize varint,
 //	           [under construction: holder string, then a uvarint

@@ -35,6 +35,11 @@ func dump(s *Server) string {
 		for _, blk := range n.blocks {
 			fmt.Fprintf(&b, " [%d %d %d %v]", blk.id, blk.gs, blk.len, blk.committed)
 		}
+		if n.xattrs != nil {
+			for _, x := range n.xattrs.items {
+				fmt.Fprintf(&b, " %s=%q", x.name, x.value)
+			}
+		}
 		b.WriteByte('\n')
 		for _, c := range n.children {
 			walk(c, cairn.Join(p, c.name))
@@ -82,6 +87,23 @@ func mutate(t *testing.T, s *Server, tag string) {
 	// A failed mutation is logged too, and must replay as a failure.
 	if _, err := s.Mkdirs(bg, "/"+tag+"/dir", 0, false, "", ""); cairn.KindOf(err) != cairn.Exist {
 		t.Fatalf("Mkdirs(existing) = %v, want Exist", err)
+	}
+	// Extended attributes: set, replaced, removed, on files (an open
+	// one too) and directories, with bytes a string table would choke
+	// on.
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	must("SetXAttrs", s.SetXAttrs(bg, "/"+tag+"/data/one", []xattr{{"user.s3.etag", "abc " + tag}, {"USER.mime", "text/plain"}, {"trusted.k", "\x00\xff"}}, false, false))
+	must("SetXAttrs replace", s.SetXAttrs(bg, "/"+tag+"/data/one", []xattr{{"user.mime", "text/csv"}}, false, true))
+	must("SetXAttrs dir", s.SetXAttrs(bg, "/"+tag+"/dir", []xattr{{"user.a", ""}, {"user.b", "2"}}, true, false))
+	must("RemoveXAttr", s.RemoveXAttr(bg, "/"+tag+"/dir", "user.a"))
+	must("SetXAttrs open", s.SetXAttrs(bg, "/"+tag+"/open", []xattr{{"user.x", "y"}}, false, false))
+	if err := s.SetXAttrs(bg, "/"+tag+"/dir", []xattr{{"user.b", "3"}}, true, false); cairn.KindOf(err) != cairn.Exist {
+		t.Fatalf("SetXAttrs(create, existing) = %v, want Exist", err)
 	}
 }
 

@@ -36,6 +36,7 @@ type inode struct {
 	blkSize  int64        // files only
 	children []*inode     // directories only, sorted by name
 	blocks   []*blockInfo // files only, in order
+	xattrs   *xattrList   // nil if none
 }
 
 func (n *inode) isDir() bool { return n.flags&inodeDir != 0 }

@@ -516,6 +516,22 @@ func (s *Server) SetTimes(ctx context.Context, p string, mtime time.Time) error 
 // GetFileInfo describes a file or directory; with withBlocks a file's
 // blocks are filled in with their locations, nearest clientHost first.
 func (s *Server) GetFileInfo(ctx context.Context, p string, withBlocks bool, clientHost string) (FileStatus, error) {
+	return s.GetFileInfoWith(ctx, p, StatOptions{Blocks: withBlocks, ClientHost: clientHost})
+}
+
+// StatOptions says what GetFileInfoWith and ListDirWith return beside
+// the basic metadata.
+type StatOptions struct {
+	// Blocks fills in a file's blocks: with their locations nearest
+	// ClientHost first for a stat, without locations in a listing.
+	Blocks     bool
+	ClientHost string
+	// XAttrs fills in the extended attributes.
+	XAttrs bool
+}
+
+// GetFileInfoWith describes a file or directory with what opts asks.
+func (s *Server) GetFileInfoWith(ctx context.Context, p string, opts StatOptions) (FileStatus, error) {
 	if err := validPath(p); err != nil {
 		return FileStatus{}, err
 	}
@@ -529,10 +545,27 @@ func (s *Server) GetFileInfo(ctx context.Context, p string, withBlocks bool, cli
 		return FileStatus{}, err
 	}
 	st := s.ns.status(n, p)
-	if withBlocks && !n.isDir() {
-		st.Blocks = s.locateRange(n, 0, -1, clientHost)
+	if opts.Blocks && !n.isDir() {
+		st.Blocks = s.locateRange(n, 0, -1, opts.ClientHost)
+	}
+	if opts.XAttrs {
+		st.XAttrs = n.xattrMap()
 	}
 	return st, nil
+}
+
+// blockList is a file's blocks with their offsets and no locations.
+func blockList(n *inode) []cairn.LocatedBlock {
+	if len(n.blocks) == 0 {
+		return nil
+	}
+	out := make([]cairn.LocatedBlock, len(n.blocks))
+	var off int64
+	for i, b := range n.blocks {
+		out[i] = cairn.LocatedBlock{Block: cairn.Block{ID: b.id, GenStamp: b.gs, Len: b.len}, Offset: off}
+		off += b.len
+	}
+	return out
 }
 
 // GetBlockLocations describes a file with the blocks that overlap
@@ -658,6 +691,11 @@ func (s *Server) locate(b *blockInfo, offset int64, expected []uint32, clientHos
 // default of 1000) after the name startAfter. It also says whether more
 // follow.
 func (s *Server) ListDir(ctx context.Context, p, startAfter string, limit int) ([]FileStatus, bool, error) {
+	return s.ListDirWith(ctx, p, startAfter, limit, StatOptions{})
+}
+
+// ListDirWith is ListDir with what opts asks of every entry.
+func (s *Server) ListDirWith(ctx context.Context, p, startAfter string, limit int, opts StatOptions) ([]FileStatus, bool, error) {
 	if err := validPath(p); err != nil {
 		return nil, false, err
 	}
@@ -688,7 +726,14 @@ func (s *Server) ListDir(ctx context.Context, p, startAfter string, limit int) (
 	end := min(i+limit, len(n.children))
 	out := make([]FileStatus, 0, end-i)
 	for _, c := range n.children[i:end] {
-		out = append(out, s.ns.status(c, cairn.Join(p, c.name)))
+		st := s.ns.status(c, cairn.Join(p, c.name))
+		if opts.Blocks && !c.isDir() {
+			st.Blocks = blockList(c)
+		}
+		if opts.XAttrs {
+			st.XAttrs = c.xattrMap()
+		}
+		out = append(out, st)
 	}
 	return out, end < len(n.children), nil
 }

@@ -78,7 +78,8 @@ type retryCache struct {
 // stamp, the second fail on a stamp already in place.)
 func cachedOp(op opcode) bool {
 	switch op {
-	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs, opNewGenStamp, opUpdatePipeline:
+	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs, opNewGenStamp, opUpdatePipeline,
+		opSetXAttr, opRemoveXAttr:
 		return true
 	}
 	return false

@@ -136,7 +136,7 @@ func (r *clientRPC) GetFileInfo(ctx context.Context, req *pb.GetFileInfoRequest)
 	if req.WithBlocks {
 		host = peerHost(ctx, "")
 	}
-	st, err := r.s.GetFileInfo(ctx, req.Path, req.WithBlocks, host)
+	st, err := r.s.GetFileInfoWith(ctx, req.Path, StatOptions{Blocks: req.WithBlocks, ClientHost: host, XAttrs: req.WithXattrs})
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
@@ -144,7 +144,7 @@ func (r *clientRPC) GetFileInfo(ctx context.Context, req *pb.GetFileInfoRequest)
 }
 
 func (r *clientRPC) ListDir(ctx context.Context, req *pb.ListDirRequest) (*pb.ListDirResponse, error) {
-	entries, more, err := r.s.ListDir(ctx, req.Path, req.StartAfter, int(req.Limit))
+	entries, more, err := r.s.ListDirWith(ctx, req.Path, req.StartAfter, int(req.Limit), StatOptions{Blocks: req.WithBlocks, XAttrs: req.WithXattrs})
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
@@ -252,4 +252,38 @@ func (r *clientRPC) Decommission(ctx context.Context, req *pb.DecommissionReques
 
 func (r *clientRPC) Recommission(ctx context.Context, req *pb.RecommissionRequest) (*pb.RecommissionResponse, error) {
 	return (&adminRPC{s: r.s}).Recommission(ctx, req)
+}
+
+func (r *clientRPC) SetXAttr(ctx context.Context, req *pb.SetXAttrRequest) (*pb.SetXAttrResponse, error) {
+	attrs := make([]xattr, len(req.Xattrs))
+	for i, x := range req.Xattrs {
+		attrs[i] = xattr{name: x.GetName(), value: string(x.GetValue())}
+	}
+	if err := r.s.SetXAttrs(ctx, req.Path, attrs, req.Create, req.Replace); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.SetXAttrResponse{}, nil
+}
+
+func (r *clientRPC) GetXAttrs(ctx context.Context, req *pb.GetXAttrsRequest) (*pb.GetXAttrsResponse, error) {
+	m, err := r.s.GetXAttrs(ctx, req.Path, req.Names)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.GetXAttrsResponse{Xattrs: pb.XAttrsToProto(m)}, nil
+}
+
+func (r *clientRPC) ListXAttrs(ctx context.Context, req *pb.ListXAttrsRequest) (*pb.ListXAttrsResponse, error) {
+	names, err := r.s.ListXAttrs(ctx, req.Path)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.ListXAttrsResponse{Names: names}, nil
+}
+
+func (r *clientRPC) RemoveXAttr(ctx context.Context, req *pb.RemoveXAttrRequest) (*pb.RemoveXAttrResponse, error) {
+	if err := r.s.RemoveXAttr(ctx, req.Path, req.Name); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.RemoveXAttrResponse{}, nil
 }

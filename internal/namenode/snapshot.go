@@ -14,7 +14,7 @@ import (
 
 const (
 	snapshotMagic   = "CAIRNNS\x00"
-	snapshotVersion = 2 // 1: without the decommissioning nodes
+	snapshotVersion = 3 // 1: without the decommissioning nodes; 2: without extended attributes
 )
 
 // encodeSnapshot serializes the replicated state (not the replicas,
@@ -73,6 +73,10 @@ const (
 	recDir  = 0
 	recFile = 1
 	recUC   = 2 // a file under construction
+
+	// recXAttrs is or'ed into a record's kind when the inode's
+	// extended attributes follow its mtime (version 3).
+	recXAttrs = 0x80
 )
 
 // appendInode appends the records of n and of everything below it, in
@@ -100,13 +104,24 @@ func (r *replicated) appendRecord(b []byte, n *inode, children int) []byte {
 	default:
 		kind = recFile
 	}
-	b = append(b, kind)
+	if n.xattrs != nil {
+		b = append(b, kind|recXAttrs)
+	} else {
+		b = append(b, kind)
+	}
 	b = binary.AppendUvarint(b, n.id)
 	b = appendString(b, n.name)
 	b = binary.AppendUvarint(b, uint64(n.mode))
 	b = binary.AppendUvarint(b, uint64(n.owner))
 	b = binary.AppendUvarint(b, uint64(n.group))
 	b = binary.AppendVarint(b, n.mtime)
+	if n.xattrs != nil {
+		b = binary.AppendUvarint(b, uint64(len(n.xattrs.items)))
+		for _, x := range n.xattrs.items {
+			b = appendString(b, x.name)
+			b = appendString(b, x.value)
+		}
+	}
 	if kind == recDir {
 		return binary.AppendUvarint(b, uint64(children))
 	}
@@ -167,7 +182,7 @@ func decodeSnapshot(data []byte) (*replicated, error) {
 		r.strs = append(r.strs, s)
 	}
 	r.files, r.dirs = 0, 0
-	root, err := r.readInode(d, nil)
+	root, err := r.readInode(d, nil, version)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +208,7 @@ func decodeSnapshot(data []byte) (*replicated, error) {
 	return r, nil
 }
 
-func (r *replicated) readInode(d *decoder, parent *inode) (*inode, error) {
+func (r *replicated) readInode(d *decoder, parent *inode, version uint64) (*inode, error) {
 	kind := d.byte()
 	n := &inode{parent: parent}
 	n.id = d.uvarint()
@@ -201,6 +216,12 @@ func (r *replicated) readInode(d *decoder, parent *inode) (*inode, error) {
 	n.mode = uint16(d.uvarint() & 0o777)
 	owner, group := d.uvarint(), d.uvarint()
 	n.mtime = d.varint()
+	if kind&recXAttrs != 0 && version >= 3 {
+		kind &^= recXAttrs
+		if err := readXAttrs(d, n); err != nil {
+			return nil, err
+		}
+	}
 	if d.err != nil {
 		return nil, fmt.Errorf("snapshot: %w", d.err)
 	}
@@ -225,7 +246,7 @@ func (r *replicated) readInode(d *decoder, parent *inode) (*inode, error) {
 			n.children = make([]*inode, 0, count)
 		}
 		for i := uint64(0); i < count; i++ {
-			c, err := r.readInode(d, n)
+			c, err := r.readInode(d, n, version)
 			if err != nil {
 				return nil, err
 			}
@@ -277,4 +298,23 @@ func (r *replicated) readInode(d *decoder, parent *inode) (*inode, error) {
 		return nil, fmt.Errorf("snapshot: %w", d.err)
 	}
 	return n, nil
+}
+
+// readXAttrs reads an inode's extended attributes: a count, then
+// (name, value) string pairs sorted by name.
+func readXAttrs(d *decoder, n *inode) error {
+	count := d.uvarint()
+	if count == 0 || count > maxXAttrsPerInode {
+		return fmt.Errorf("snapshot: inode %d: bad xattr count %d", n.id, count)
+	}
+	l := &xattrList{items: make([]xattr, 0, count)}
+	for i := uint64(0); i < count && d.err == nil; i++ {
+		x := xattr{name: d.str(), value: d.str()}
+		if k := len(l.items); k > 0 && l.items[k-1].name >= x.name {
+			return fmt.Errorf("snapshot: xattrs of inode %d not sorted", n.id)
+		}
+		l.items = append(l.items, x)
+	}
+	n.xattrs = l
+	return d.err
 }
