@@ -37,7 +37,7 @@ var (
 
 // env is a test cluster with a gateway in front of it.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	tc  *testcluster.Cluster
 	cl  *client.Client
@@ -49,9 +49,14 @@ type env struct {
 // joined parts have blocks of different lengths.
 const testBlockSize = 1 << 20
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
-	tc := testcluster.Start(t, testcluster.Options{DataNodes: 1, Replication: 1, BlockSize: testBlockSize})
+	return newEnvBlockSize(t, testBlockSize)
+}
+
+func newEnvBlockSize(t testing.TB, blockSize int64) *env {
+	t.Helper()
+	tc := testcluster.Start(t, testcluster.Options{DataNodes: 1, Replication: 1, BlockSize: blockSize})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	e := &env{t: t, ctx: ctx, tc: tc, cl: tc.Client(t)}
@@ -75,14 +80,14 @@ func (e *env) restart() {
 	e.t.Cleanup(e.srv.Close)
 }
 
-type logWriter struct{ t *testing.T }
+type logWriter struct{ t testing.TB }
 
 func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
@@ -209,7 +214,7 @@ func randomBytes(seed uint64, n int) []byte {
 	return b
 }
 
-func unmarshal(t *testing.T, r *resp, v any) {
+func unmarshal(t testing.TB, r *resp, v any) {
 	t.Helper()
 	if err := xml.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("answer %s: %v", r, err)
