@@ -286,6 +286,26 @@ func TestAuthentication(t *testing.T) {
 			t.Errorf("presigned GET of another key = %d %s", res.StatusCode, body)
 		}
 	})
+	t.Run("a virtual-hosted-style request names the bucket in its host", func(t *testing.T) {
+		g, err := New(Config{Client: e.cl, Credentials: creds, Domains: []string{"s3.test"}, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(g)
+		defer srv.Close()
+		hr, _ := http.NewRequest("GET", srv.URL+"/dir/x%20y.txt", nil)
+		hr.Host = "auth.s3.test"
+		(sigv4.Signer{Credential: alice}).Sign(hr, sigv4.UnsignedPayload)
+		res, err := srv.Client().Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(body) != "presigned body" {
+			t.Errorf("virtual-hosted GET = %d %q", res.StatusCode, body)
+		}
+	})
 	t.Run("every answer has a request ID, Date and Server", func(t *testing.T) {
 		for _, r := range []*resp{e.do(req{method: "GET", target: "/"}), e.do(req{method: "GET", target: "/", cred: &sigv4.Credential{}}), e.do(req{method: "HEAD", target: "/auth/none"})} {
 			for _, h := range []string{"X-Amz-Request-Id", "X-Amz-Id-2", "Date", "Server"} {
