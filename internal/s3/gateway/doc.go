@@ -38,7 +38,10 @@
 // and renames it onto the key, replacing the file there (RenameTo with
 // overwrite): the object appears whole with its metadata, or not at
 // all; a body that fails its checks (signature, Content-MD5,
-// x-amz-checksum-*, length) aborts the file and leaves nothing. A
+// x-amz-checksum-*, length) aborts the file and leaves nothing. A PUT
+// with If-None-Match "*" renames without overwriting, so that of two
+// such PUTs exactly one succeeds (the other is PreconditionFailed); an
+// If-Match is checked before the write. A
 // CopyObject streams the source's bytes through the gateway the same
 // way (a copy onto itself with REPLACE only changes the attributes).
 // Copies and completions that take long answer 200 early and send

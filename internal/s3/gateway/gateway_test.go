@@ -531,6 +531,18 @@ func TestObjects(t *testing.T) {
 			t.Errorf("after a second PUT: %q, meta %q, type %q", res.body, res.h.Get("X-Amz-Meta-Old"), res.h.Get("Content-Type"))
 		}
 	})
+	t.Run("conditional writes: If-None-Match * creates only, If-Match replaces only that version", func(t *testing.T) {
+		e.put("objs", "cond", []byte("one"), map[string]string{"If-None-Match": "*"})
+		e.fails(req{method: "PUT", target: "/objs/cond", body: []byte("two"), h: map[string]string{"If-None-Match": "*"}}, 412, "PreconditionFailed")
+		e.fails(req{method: "PUT", target: "/objs/cond", body: []byte("two"), h: map[string]string{"If-Match": `"` + md5hex([]byte("zzz")) + `"`}}, 412, "PreconditionFailed")
+		e.put("objs", "cond", []byte("three"), map[string]string{"If-Match": `"` + md5hex([]byte("one")) + `"`})
+		if got := e.get("objs", "cond"); string(got) != "three" {
+			t.Errorf("after conditional writes: %q", got)
+		}
+		if page, _, _ := e.cl.ListPage(e.ctx, "/s3/objs/.cairn-s3/tmp", "", 10); len(page) != 0 {
+			t.Errorf("temporary files left: %v", page)
+		}
+	})
 	t.Run("an empty object", func(t *testing.T) {
 		res := e.put("objs", "empty", nil, nil)
 		if res.h.Get("ETag") != `"d41d8cd98f00b204e9800998ecf8427e"` {
