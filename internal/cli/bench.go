@@ -109,7 +109,7 @@ shown beside the machine limit that bounds it, as a ratio.`
 	af.StringVar(&b.smallSizes, "small-sizes", "1KiB,64KiB", "file sizes of small, comma separated")
 	af.IntVar(&b.cfg.NamespaceFiles, "namespace-files", 1_000_000, "one-block files of namespace")
 
-	cmd.AddCommand(limits, write, read, meta, small, ns, all, b.failoverCmd())
+	cmd.AddCommand(limits, write, read, meta, small, ns, all, b.failoverCmd(), b.s3Cmd())
 	return cmd
 }
 
@@ -151,6 +151,52 @@ and until the first create issued after the kill is acknowledged.`,
 	f.IntVar(&fc.Writers, "writers", 4, "goroutines of the steady write load")
 	f.DurationVar(&fc.HeartbeatTimeout, "raft-heartbeat-timeout", 0, "members' --raft-heartbeat-timeout (default: theirs)")
 	f.DurationVar(&fc.ElectionTimeout, "raft-election-timeout", 0, "members' --raft-election-timeout (default: theirs)")
+	f.StringVar(&binary, "binary", binary, "cairn binary to run the nodes with")
+	return cmd
+}
+
+// s3Cmd is 'cairn bench s3': the S3 gateway against the native CLI,
+// with the nodes, the gateway and the CLI as processes of this binary.
+func (b *benchCmd) s3Cmd() *cobra.Command {
+	var sc bench.S3Config
+	binary := selfBinary()
+	size, smallSize := sizeValue(1<<30), sizeValue(1<<10)
+	cmd := &cobra.Command{
+		Use:   "s3",
+		Short: "Put and get a large file and many small objects through the S3 gateway, against the native CLI",
+		Long: `Start a NameNode, --datanodes DataNodes and an S3 gateway (cairn s3) as
+processes of the cairn binary. Put a --size file with 'cairn fs put' and with
+PutObject, read it back with 'cairn fs cat' and with GetObject (signed HTTP
+requests from this process), --runs times in turn, and report each rate and the
+gateway's ratio to the CLI. Then write and read --small-files objects of
+--small-size through the gateway and as many files through the Go client, both
+with --small-clients at a time.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: runE(func(ctx context.Context, _ []string) error {
+			if binary == "" {
+				return usageError("--binary is required: the cairn binary to run the nodes with")
+			}
+			sc.Binary, sc.Dir, sc.DataNodes = binary, b.dir, b.datanodes
+			sc.Size, sc.SmallSize = int64(size), int64(smallSize)
+			if b.e.isTerminal != nil && b.e.isTerminal(b.e.stderr) {
+				sc.Progress = func(line string) { fmt.Fprintln(b.e.stderr, line) }
+			}
+			res, err := bench.RunS3(ctx, sc, newLogger(b.e.stderr, slog.Level(b.logLevel)))
+			if err != nil {
+				return fail("bench s3", "", err)
+			}
+			if b.json {
+				return writeJSON(b.e.stdout, res)
+			}
+			return res.WriteTable(b.e.stdout)
+		}),
+	}
+	f := cmd.Flags()
+	f.Var(&size, "size", "size of the large file")
+	f.IntVar(&sc.Runs, "runs", 3, "puts and gets of the large file, each way")
+	f.IntVar(&sc.SmallFiles, "small-files", 2000, "small objects written and read")
+	f.Var(&smallSize, "small-size", "size of each small object")
+	f.IntVar(&sc.SmallClients, "small-clients", 16, "concurrent writers and readers of small objects")
 	f.StringVar(&binary, "binary", binary, "cairn binary to run the nodes with")
 	return cmd
 }

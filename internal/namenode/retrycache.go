@@ -75,11 +75,12 @@ type retryCache struct {
 // cachedOp reports whether the results of op are kept: the operations a
 // retry could not simply repeat. (A pipeline recovery's new generation
 // stamp and its update: repeated, the first would hand out another
-// stamp, the second fail on a stamp already in place.)
+// stamp, the second fail on a stamp already in place. A concat: its
+// sources are gone.)
 func cachedOp(op opcode) bool {
 	switch op {
 	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs, opNewGenStamp, opUpdatePipeline,
-		opSetXAttr, opRemoveXAttr:
+		opSetXAttr, opRemoveXAttr, opConcat:
 		return true
 	}
 	return false
@@ -135,7 +136,7 @@ func (rc *retryCache) add(c *command, result any) {
 // the entries of the calls before it, and a decision to skip a command
 // taken on some members and not on others would make their namespaces
 // differ. The leader answers a retry from the cache before it proposes
-// anything (Server.retried); a duplicate that reaches the log anyway
+// anything (mutate, Server.answered); a duplicate that reaches the log anyway
 // (a retry sent before its first attempt committed, or to a leader
 // restored from a snapshot that covers the first) is applied like any
 // command, on every member alike. The caller holds ns.mu.
