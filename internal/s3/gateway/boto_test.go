@@ -122,7 +122,7 @@ func TestBoto3(t *testing.T) {
 	if rep.NotModified != "304" || rep.Precondition != "PreconditionFailed" || rep.BadRange != "InvalidRange" {
 		t.Errorf("conditions: If-None-Match %q, If-Match %q, range %q", rep.NotModified, rep.Precondition, rep.BadRange)
 	}
-	if fmt.Sprint(rep.Head) != fmt.Sprintf("[%s 10 boto text/plain]", rep.Etags["a-b"][1]) {
+	if fmt.Sprint(rep.Head) != fmt.Sprintf("[%s 11 boto text/plain]", rep.Etags["a-b"][1]) {
 		t.Errorf("HEAD = %v", rep.Head)
 	}
 
