@@ -192,8 +192,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (rq *request) fail(err error) {
 	e := s3.AsError(err)
 	level := slog.LevelDebug
-	if e.Code == s3.InternalError && rq.r.Context().Err() == nil {
+	switch {
+	case rq.r.Context().Err() != nil:
+		// The client is gone: nobody to answer, nothing to act on.
+	case e.Code == s3.InternalError:
 		level = slog.LevelError
+	case e.Status() >= 500:
+		level = slog.LevelWarn
 	}
 	rq.g.log.Log(rq.ctx, level, "request failed", "id", rq.id, "method", rq.r.Method, "path", rq.r.URL.Path,
 		"user", rq.user, "code", e.Code, "err", err)
@@ -202,8 +207,12 @@ func (rq *request) fail(err error) {
 	}
 	// Headers set for a success (ETag, Content-Length) must not go out
 	// with an error, except on 304, which carries the ETag.
+	// InvalidRange keeps its Content-Range ("bytes */size").
 	if e.Code != s3.NotModified {
-		for _, k := range []string{"Etag", "Last-Modified", "Content-Length", "Content-Range", "Accept-Ranges", "Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires"} {
+		if e.Code != s3.InvalidRange {
+			rq.w.Header().Del("Content-Range")
+		}
+		for _, k := range []string{"Etag", "Last-Modified", "Content-Length", "Accept-Ranges", "Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires"} {
 			rq.w.Header().Del(k)
 		}
 		for k := range rq.w.Header() {

@@ -15,6 +15,10 @@ import (
 	"github.com/cairn-fs/cairn/internal/s3"
 )
 
+// completeTimeout bounds a CompleteMultipartUpload, which does not
+// stop when its client goes away.
+const completeTimeout = 5 * time.Minute
+
 // upload is a multipart upload in progress, as its directory keeps it.
 type upload struct {
 	id        string
@@ -357,6 +361,11 @@ func (rq *request) completeUpload() error {
 		return err
 	}
 	return rq.slowXML(func(ctx context.Context) (any, error) {
+		// A completion runs to its end even if the client goes away:
+		// stopped between its concat and its rename, the object would
+		// wait for a retry that may never come.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
+		defer cancel()
 		etag, err := rq.g.complete(ctx, u, p, rq.key, req.Parts)
 		if err != nil {
 			var e *s3.Error

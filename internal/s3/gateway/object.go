@@ -91,6 +91,25 @@ func (rq *request) putObject() error {
 	if err != nil {
 		return err
 	}
+	// Conditional writes: If-None-Match "*" (create only), If-Match
+	// (replace only that version).
+	ifNoneMatch := false
+	switch v := rq.r.Header.Get("If-None-Match"); v {
+	case "":
+	case "*":
+		ifNoneMatch = true
+	default:
+		return notImplemented("PutObject with If-None-Match other than *")
+	}
+	if v := rq.r.Header.Get("If-Match"); v != "" {
+		fi, _, err := rq.stat()
+		if err != nil {
+			return err
+		}
+		if !s3.MatchETag(v, objectETag(fi)) {
+			return &s3.Error{Code: s3.PreconditionFailed, Key: rq.key}
+		}
+	}
 	body, err := rq.body(MaxObjectSize)
 	if err != nil {
 		return err
@@ -112,7 +131,7 @@ func (rq *request) putObject() error {
 	if hasSum {
 		attrs[xaChecksum] = checksumAttr(sum, blocksOf(fi))
 	}
-	if err := rq.g.publish(rq.ctx, tmp, p, rq.key, attrs); err != nil {
+	if err := rq.g.publish(rq.ctx, tmp, p, rq.key, attrs, !ifNoneMatch); err != nil {
 		return err
 	}
 	h := rq.w.Header()
@@ -214,10 +233,12 @@ func (g *Gateway) removeQuietly(ctx context.Context, p string) {
 }
 
 // publish gives the file tmp its attributes and renames it onto the
-// object's path p, replacing the file there: the object appears whole,
+// object's path p, replacing the file there if overwrite is set (else
+// an existing object is PreconditionFailed: a PUT with If-None-Match
+// "*", decided atomically by the rename): the object appears whole,
 // with its metadata, or not at all. Missing directories of the key are
 // made. On failure tmp is removed.
-func (g *Gateway) publish(ctx context.Context, tmp, p, key string, attrs map[string][]byte) (err error) {
+func (g *Gateway) publish(ctx context.Context, tmp, p, key string, attrs map[string][]byte, overwrite bool) (err error) {
 	defer func() {
 		if err != nil {
 			g.removeQuietly(ctx, tmp)
@@ -229,10 +250,12 @@ func (g *Gateway) publish(ctx context.Context, tmp, p, key string, attrs map[str
 		}
 	}
 	for range 4 {
-		err = g.c.RenameTo(ctx, tmp, p, &client.RenameOptions{Overwrite: true})
+		err = g.c.RenameTo(ctx, tmp, p, &client.RenameOptions{Overwrite: overwrite})
 		switch {
 		case err == nil:
 			return nil
+		case errors.Is(err, cairn.Exist) && !overwrite:
+			return &s3.Error{Code: s3.PreconditionFailed, Message: "At least one of the preconditions you specified did not hold: the object exists (If-None-Match: *).", Key: key, Err: err}
 		case errors.Is(err, cairn.IsDir), errors.Is(err, cairn.Exist):
 			return isDirConflict(key)
 		case errors.Is(err, cairn.NotDir):
@@ -715,7 +738,7 @@ func (g *Gateway) copyFile(ctx context.Context, src string, sfi cairn.FileInfo, 
 		fi.Path = tmp
 		return etag, fi, nil
 	}
-	if err := g.publish(ctx, tmp, p, key, attrs); err != nil {
+	if err := g.publish(ctx, tmp, p, key, attrs, true); err != nil {
 		return "", cairn.FileInfo{}, err
 	}
 	return etag, fi, nil
