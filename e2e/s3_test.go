@@ -159,6 +159,40 @@ func TestS3AWSCLI(t *testing.T) {
 	mustSucceed(t, g.aws("s3", "rb", "s3://photos"))
 	wantAWSCode(t, g.aws("s3api", "head-bucket", "--bucket", "photos"), "404", "NoSuchBucket")
 	c.fails("does not exist", "fs", "stat", "/s3/photos")
+
+	// An empty object, a key with blanks and non-ASCII characters, mv,
+	// sync --delete, and a key below an object, which a file system
+	// cannot hold.
+	mustSucceed(t, g.aws("s3", "mb", "s3://misc"))
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustSucceed(t, g.aws("s3", "cp", empty, "s3://misc/zero"))
+	g.awsJSON(&head, "s3api", "head-object", "--bucket", "misc", "--key", "zero")
+	if head.ContentLength != 0 || head.ETag != `"d41d8cd98f00b204e9800998ecf8427e"` {
+		t.Errorf("head-object of an empty object = length %d ETag %s, want 0 and the MD5 of nothing", head.ContentLength, head.ETag)
+	}
+	odd := "dir with space/na\u00efve+plus%20&=.txt"
+	mustSucceed(t, g.aws("s3", "cp", small, "s3://misc/"+odd))
+	if out := mustSucceed(t, g.aws("s3", "ls", "--recursive", "s3://misc/")); !strings.Contains(out, odd) {
+		t.Errorf("aws s3 ls --recursive does not list %q:\n%s", odd, out)
+	}
+	if cat := c.must("fs", "cat", "/s3/misc/"+odd); cat != string(smallData) {
+		t.Errorf("cairn fs cat of %q: %d bytes, want %d", odd, len(cat), len(smallData))
+	}
+	mustSucceed(t, g.aws("s3", "mv", "s3://misc/"+odd, "s3://misc/moved.bin"))
+	wantAWSCode(t, g.aws("s3api", "head-object", "--bucket", "misc", "--key", odd), "404")
+	tree := filepath.Join(dir, "tree")
+	writeTree(t, tree, map[string]int64{"a": 10, "b/c": 20, "b/d": 30}, 40)
+	mustSucceed(t, g.aws("s3", "sync", tree, "s3://misc/tree/"))
+	os.Remove(filepath.Join(tree, "b/c"))
+	mustSucceed(t, g.aws("s3", "sync", "--delete", tree, "s3://misc/tree/"))
+	if out := mustSucceed(t, g.aws("s3", "ls", "--recursive", "s3://misc/tree/")); strings.Contains(out, "tree/b/c") || !strings.Contains(out, "tree/b/d") {
+		t.Errorf("after aws s3 sync --delete, the bucket holds:\n%s", out)
+	}
+	wantAWSCode(t, g.aws("s3api", "put-object", "--bucket", "misc", "--key", "moved.bin/below", "--body", small), "InvalidArgument")
+	wantAWSCode(t, g.aws("s3api", "put-object", "--bucket", "misc", "--key", "tree", "--body", small), "InvalidArgument")
 }
 
 // wantHTTPError checks the output of curl -w '\n%{http_code}': the

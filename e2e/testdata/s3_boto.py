@@ -85,7 +85,8 @@ def listing(bucket):
     without a delimiter, and S3's key order ("a-b" < "a.c" < "a/b")."""
     s3 = client()
     s3.create_bucket(Bucket=bucket)
-    keys = ["logs/2026/%02d.txt" % i for i in range(14)] + ["a-b", "a.c", "a/b", "a0", "top1", "top2", "z/deep/er/key", "empty/"]
+    keys = ["logs/2026/%02d.txt" % i for i in range(14)] + ["a-b", "a.c", "a/b", "a0", "top1", "top2", "z/deep/er/key", "empty/",
+                                                     "caf\u00e9/cr\u00e8me", "sp ace+plus&amp=%41"]
     for k in keys:
         s3.put_object(Bucket=bucket, Key=k, Body=b"" if k.endswith("/") else k.encode())
     want = s3_order(keys)
@@ -120,14 +121,14 @@ def listing(bucket):
     # A delimiter: folders become common prefixes, in key order with the
     # keys, also across pages of 2.
     page = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
-    want_eq("CommonPrefixes with delimiter /", [p["Prefix"] for p in page.get("CommonPrefixes", [])], ["a/", "empty/", "logs/", "z/"])
-    want_eq("Contents with delimiter /", [o["Key"] for o in page.get("Contents", [])], ["a-b", "a.c", "a0", "top1", "top2"])
+    want_eq("CommonPrefixes with delimiter /", [p["Prefix"] for p in page.get("CommonPrefixes", [])], ["a/", "caf\u00e9/", "empty/", "logs/", "z/"])
+    want_eq("Contents with delimiter /", [o["Key"] for o in page.get("Contents", [])], ["a-b", "a.c", "a0", "sp ace+plus&amp=%41", "top1", "top2"])
     got = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Delimiter="/", PaginationConfig={"PageSize": 2}):
         entries = [(o["Key"], "key") for o in page.get("Contents", [])] + [(p["Prefix"], "prefix") for p in page.get("CommonPrefixes", [])]
         check(len(entries) <= 2, "a page of 2 with a delimiter has %d entries" % len(entries))
         got += sorted(entries, key=lambda e: e[0].encode())
-    want_eq("entries with delimiter / in pages of 2", [e[0] for e in got], ["a-b", "a.c", "a/", "a0", "empty/", "logs/", "top1", "top2", "z/"])
+    want_eq("entries with delimiter / in pages of 2", [e[0] for e in got], ["a-b", "a.c", "a/", "a0", "caf\u00e9/", "empty/", "logs/", "sp ace+plus&amp=%41", "top1", "top2", "z/"])
 
     # A prefix, a delimiter and StartAfter.
     page = s3.list_objects_v2(Bucket=bucket, Prefix="logs/2026/", Delimiter="/", StartAfter="logs/2026/05.txt")
