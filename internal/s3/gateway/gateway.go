@@ -182,7 +182,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		rq.fail(err)
 	}
-	g.log.Debug("request", "id", rq.id, "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
+	g.log.Debug("request", "id", rq.id, "method", r.Method, "path", r.URL.Path, "query", logQuery(r.URL.RawQuery),
 		"user", rq.user, "status", rw.status, "bytes", rw.n, "duration", time.Since(start))
 }
 
@@ -222,6 +222,18 @@ func (rq *request) fail(err error) {
 		}
 	}
 	s3.WriteError(rq.w, rq.r, e, rq.id)
+}
+
+// logQuery is a query string as it may be logged: the signature of a
+// presigned URL, which makes it usable, is blanked.
+func logQuery(raw string) string {
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		if k, _, ok := strings.Cut(p, "="); ok && (strings.EqualFold(k, "X-Amz-Signature") || strings.EqualFold(k, "X-Amz-Security-Token")) {
+			parts[i] = k + "=REDACTED"
+		}
+	}
+	return strings.Join(parts, "&")
 }
 
 // newRequestID returns 16 upper-case hex digits, as S3's request IDs.

@@ -623,6 +623,10 @@ func TestObjects(t *testing.T) {
 			t.Error("DELETE folder/ left the directory")
 		}
 	})
+	t.Run("metadata beyond S3's limits is MetadataTooLarge", func(t *testing.T) {
+		e.fails(req{method: "PUT", target: "/objs/meta", body: []byte("x"), h: map[string]string{"X-Amz-Meta-Big": strings.Repeat("m", 2100)}}, 400, "MetadataTooLarge")
+		e.fails(req{method: "PUT", target: "/objs/meta", body: []byte("x"), h: map[string]string{"Content-Disposition": strings.Repeat("d", 9000)}}, 400, "MetadataTooLarge")
+	})
 	t.Run("unsupported features are refused, not ignored", func(t *testing.T) {
 		e.fails(req{method: "PUT", target: "/objs/sse", body: []byte("x"), h: map[string]string{"X-Amz-Server-Side-Encryption": "AES256"}}, 501, "NotImplemented")
 		e.fails(req{method: "PUT", target: "/objs/sse?tagging", body: []byte("<Tagging/>")}, 501, "NotImplemented")
@@ -986,5 +990,12 @@ func TestRun(t *testing.T) {
 	}
 	if !e.exists("/s3/clean/.cairn-s3/uploads/"+fresh.UploadID) || string(e.get("clean", "obj")) != "obj" {
 		t.Error("Run removed a fresh upload or an object")
+	}
+}
+
+func TestLogQueryHidesSignatures(t *testing.T) {
+	got := logQuery("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abcdef0123&uploads")
+	if strings.Contains(got, "abcdef0123") || !strings.Contains(got, "X-Amz-Signature=REDACTED") || !strings.Contains(got, "uploads") {
+		t.Errorf("logQuery = %q", got)
 	}
 }
