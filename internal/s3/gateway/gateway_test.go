@@ -679,6 +679,12 @@ func TestOutsideFiles(t *testing.T) {
 	if again := e.ok(req{method: "HEAD", target: "/ext/logs/day1.log"}).h.Get("ETag"); again == etag {
 		t.Error("the ETag did not change with the content")
 	}
+	// A copy of it is an S3 object with the MD5 of its bytes.
+	var cp s3.CopyObjectResult
+	unmarshal(t, e.ok(req{method: "PUT", target: "/ext/copy.log", h: map[string]string{"X-Amz-Copy-Source": "/ext/logs/day1.log"}}), &cp)
+	if cp.ETag != `"`+md5hex(data[:100])+`"` || !bytes.Equal(e.get("ext", "copy.log"), data[:100]) {
+		t.Errorf("copy of an outside file: ETag %s", cp.ETag)
+	}
 	// An object written through S3 then appended to outside falls back
 	// to its blocks ETag.
 	e.put("ext", "s3.txt", []byte("from s3"), nil)
@@ -997,5 +1003,73 @@ func TestLogQueryHidesSignatures(t *testing.T) {
 	got := logQuery("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abcdef0123&uploads")
 	if strings.Contains(got, "abcdef0123") || !strings.Contains(got, "X-Amz-Signature=REDACTED") || !strings.Contains(got, "uploads") {
 		t.Errorf("logQuery = %q", got)
+	}
+}
+
+// TestConcurrentWrites: PUTs racing on one key leave one of them whole,
+// and every GET meanwhile returns some version whole, with its ETag.
+func TestConcurrentWrites(t *testing.T) {
+	e := newEnv(t)
+	e.ok(req{method: "PUT", target: "/race"})
+	e.put("race", "k", []byte("initial"), nil)
+	versions := map[string][]byte{`"` + md5hex([]byte("initial")) + `"`: []byte("initial")}
+	var bodies [][]byte
+	for i := range 4 {
+		b := randomBytes(uint64(100+i), testBlockSize/2+i*1000)
+		bodies = append(bodies, b)
+		versions[`"`+md5hex(b)+`"`] = b
+	}
+	sign := func(hr *http.Request) { (sigv4.Signer{Credential: alice}).Sign(hr, sigv4.UnsignedPayload) }
+	errs := make(chan error, 100)
+	done := make(chan struct{})
+	for _, b := range bodies {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 3 {
+				hr, _ := http.NewRequest("PUT", e.srv.URL+"/race/k", bytes.NewReader(b))
+				sign(hr)
+				res, err := e.srv.Client().Do(hr)
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					errs <- fmt.Errorf("PUT = %d", res.StatusCode)
+				}
+			}
+		}()
+	}
+	go func() {
+		defer func() { done <- struct{}{} }()
+		for range 20 {
+			hr, _ := http.NewRequest("GET", e.srv.URL+"/race/k", nil)
+			sign(hr)
+			res, err := e.srv.Client().Do(hr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil || res.StatusCode != 200 || !bytes.Equal(versions[res.Header.Get("ETag")], body) {
+				errs <- fmt.Errorf("GET = %d, ETag %s, %d bytes that are not that version (%v)", res.StatusCode, res.Header.Get("ETag"), len(body), err)
+			}
+		}
+	}()
+	for range len(bodies) + 1 {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	final := e.ok(req{method: "GET", target: "/race/k"})
+	if !bytes.Equal(versions[final.h.Get("ETag")], final.body) {
+		t.Errorf("the final object is not a whole version")
+	}
+	if page, _, _ := e.cl.ListPage(e.ctx, "/s3/race/.cairn-s3/tmp", "", 10); len(page) != 0 {
+		t.Errorf("temporary files left: %v", page)
 	}
 }
