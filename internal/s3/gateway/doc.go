@@ -70,7 +70,9 @@
 // on the joined file and renames it onto the key, then removes the
 // upload's directory with the parts not listed. A completion cut short
 // after the concat (a gateway that died) is finished by the retry of
-// the same request, found through the record. The ETag is S3's
+// the same request, found through the record; so is one cut short
+// after its rename (the retry answers the ETag if the object is still
+// the one made, and removes the upload). The ETag is S3's
 // md5-of-part-md5s-N (s3.MultipartETag). ListMultipartUploads reads a
 // bucket's uploads directory whole (one NameNode call per thousand
 // uploads) and orders it by key, then upload ID.

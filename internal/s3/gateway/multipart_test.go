@@ -205,4 +205,34 @@ func TestCompletionResumes(t *testing.T) {
 	if res.ETag != want || string(e.get("res", "k")) != string(bytes.Join(parts, nil)) {
 		t.Errorf("resumed completion: ETag %s (want %s), object %q", res.ETag, want, e.get("res", "k"))
 	}
+
+	// A gateway that died after the rename, before removing the upload:
+	// the retry succeeds and removes it.
+	id2 := e.createUpload("res", "k2", nil)
+	for i, p := range parts {
+		etags[i+1] = e.uploadPart("res", "k2", id2, i+1, p)
+	}
+	up2 := "/s3/res/.cairn-s3/uploads/" + id2
+	if err := e.cl.SetXAttrs(e.ctx, up2, map[string][]byte{xaUploadCompleting: []byte(completionRecord(strings.Trim(want, `"`), []int{1, 2, 3}))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cl.Concat(e.ctx, up2+"/00001", up2+"/00002", up2+"/00003"); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := e.cl.StatBlocks(e.ctx, up2+"/00001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cl.SetXAttrs(e.ctx, up2+"/00001", map[string][]byte{xaETag: []byte(s3.StoredETag(strings.Trim(want, `"`), blocksOf(fi)))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cl.RenameTo(e.ctx, up2+"/00001", "/s3/res/k2", nil); err != nil {
+		t.Fatal(err)
+	}
+	var res2 s3.CompleteMultipartUploadResult
+	unmarshal(t, e.ok(req{method: "POST", target: "/res/k2?uploadId=" + id2, body: completeBody(etags, 1, 2, 3)}), &res2)
+	if res2.ETag != want || e.exists(up2) {
+		t.Errorf("retried completion: ETag %s (want %s), upload left %v", res2.ETag, want, e.exists(up2))
+	}
+	e.fails(req{method: "POST", target: "/res/k2?uploadId=" + id2, body: completeBody(etags, 1, 2, 3)}, 404, "NoSuchUpload")
 }
