@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -235,4 +236,48 @@ func TestCompletionResumes(t *testing.T) {
 		t.Errorf("retried completion: ETag %s (want %s), upload left %v", res2.ETag, want, e.exists(up2))
 	}
 	e.fails(req{method: "POST", target: "/res/k2?uploadId=" + id2, body: completeBody(etags, 1, 2, 3)}, 404, "NoSuchUpload")
+}
+
+// TestListUploads pages through uploads with the key and upload ID
+// markers, with and without a delimiter.
+func TestListUploads(t *testing.T) {
+	e := newEnv(t)
+	e.ok(req{method: "PUT", target: "/ups"})
+	ids := map[string][]string{}
+	for _, k := range []string{"a/1", "a/2", "b", "b", "c d"} {
+		ids[k] = append(ids[k], e.createUpload("ups", k, nil))
+	}
+	slices.Sort(ids["b"])
+	page := func(q string) s3.ListMultipartUploadsResult {
+		var res s3.ListMultipartUploadsResult
+		unmarshal(t, e.ok(req{method: "GET", target: "/ups?uploads&" + q}), &res)
+		return res
+	}
+	var got []string
+	q := "max-uploads=1"
+	for n := 0; ; n++ {
+		if n > 10 {
+			t.Fatal("the listing does not end")
+		}
+		res := page(q)
+		for _, u := range res.Uploads {
+			got = append(got, u.Key+" "+u.UploadID)
+		}
+		if !res.IsTruncated {
+			break
+		}
+		q = "max-uploads=1&key-marker=" + escapeKey(res.NextKeyMarker) + "&upload-id-marker=" + res.NextUploadIDMarker
+	}
+	want := []string{"a/1 " + ids["a/1"][0], "a/2 " + ids["a/2"][0], "b " + ids["b"][0], "b " + ids["b"][1], "c d " + ids["c d"][0]}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("uploads paged one by one = %q, want %q", got, want)
+	}
+	res := page("delimiter=/")
+	if len(res.CommonPrefixes) != 1 || res.CommonPrefixes[0].Prefix != "a/" || len(res.Uploads) != 3 {
+		t.Errorf("with delimiter: prefixes %+v, %d uploads", res.CommonPrefixes, len(res.Uploads))
+	}
+	res = page("prefix=a/&max-uploads=1")
+	if len(res.Uploads) != 1 || res.Uploads[0].Key != "a/1" || !res.IsTruncated || res.NextKeyMarker != "a/1" {
+		t.Errorf("prefix a/: %+v truncated %v next %q", res.Uploads, res.IsTruncated, res.NextKeyMarker)
+	}
 }
