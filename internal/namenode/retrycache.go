@@ -142,6 +142,23 @@ func (rc *retryCache) add(c *command, result any) {
 // command, on every member alike. The caller holds ns.mu.
 func (ns *namespace) applyOnce(c *command) any {
 	v := ns.apply(c)
+	if first, ok := ns.retries.lookup(c); ok {
+		// A duplicate of a call applied before: a retry that reached
+		// the log while its first attempt was still in flight. If
+		// applying it again failed (a delete, rename or concat whose
+		// sources are gone) while the first succeeded, the caller gets
+		// the first answer, which is the truth about its call. The
+		// state is what applying it made, on every member alike; only
+		// the answer, which only the leader sends, differs. A duplicate
+		// that succeeded again (a create with overwrite) answers for
+		// the state it made.
+		if _, failed := v.(error); failed {
+			if _, firstFailed := first.(error); !firstFailed {
+				return first
+			}
+		}
+		return v
+	}
 	ns.retries.add(c, v)
 	return v
 }
