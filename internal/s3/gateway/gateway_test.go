@@ -276,6 +276,22 @@ func TestAuthentication(t *testing.T) {
 		if res.StatusCode != 200 || string(body) != "presigned body" {
 			t.Errorf("presigned GET = %d %q", res.StatusCode, body)
 		}
+		put, _ := http.NewRequest("PUT", e.srv.URL+"/auth/up%20load.txt", nil)
+		if err := (sigv4.Signer{Credential: alice}).Presign(put, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		put.Body, put.ContentLength = io.NopCloser(strings.NewReader("uploaded")), 8
+		pres, err := http.DefaultClient.Do(put)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pres.Body.Close()
+		if pres.StatusCode != 200 {
+			t.Fatalf("presigned PUT = %d", pres.StatusCode)
+		}
+		if got := e.get("auth", "up load.txt"); string(got) != "uploaded" {
+			t.Errorf("after a presigned PUT: %q", got)
+		}
 		res, err = http.Get(strings.Replace(hr.URL.String(), "x%20y.txt", "other", 1))
 		if err != nil {
 			t.Fatal(err)
