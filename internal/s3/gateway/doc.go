@@ -145,7 +145,9 @@
 // headers are NotImplemented rather than ignored.
 //
 // Every answer carries x-amz-request-id, x-amz-id-2, Date and Server.
-// Bodies are streamed both ways through a 256 KiB buffer; a GET that
+// Bodies are streamed both ways through four 256 KiB buffers, reads
+// and writes in two goroutines so that hashing a body overlaps writing
+// it to the DataNodes (and verifying a read, sending it); a GET that
 // fails after its headers went out cuts the connection, so that the
 // client sees a broken answer rather than a short object.
 package gateway

@@ -206,7 +206,7 @@ func (g *Gateway) writeTemp(ctx context.Context, bucket string, src io.Reader) (
 	if err != nil {
 		return "", cairn.FileInfo{}, s3Error(err, s3.NoSuchBucket)
 	}
-	if _, err := g.copyBody(w, src); err != nil {
+	if _, err := g.copyBody(w, src, true); err != nil {
 		w.Abort()
 		return "", cairn.FileInfo{}, s3Error(err, "")
 	}
@@ -440,7 +440,7 @@ func (rq *request) getObject() error {
 			}
 		}
 		rq.w.WriteHeader(status)
-		n, err := rq.g.copyBody(rq.w, io.LimitReader(rd, length))
+		n, err := rq.g.copyBody(rq.w, io.LimitReader(rd, length), false)
 		if err == nil && n < length {
 			err = fmt.Errorf("%s ended after %d of %d bytes", p, n, length)
 		}
