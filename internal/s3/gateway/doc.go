@@ -70,7 +70,9 @@
 // on the joined file and renames it onto the key, then removes the
 // upload's directory with the parts not listed. A completion cut short
 // after the concat (a gateway that died) is finished by the retry of
-// the same request, found through the record. The ETag is S3's
+// the same request, found through the record; so is one cut short
+// after its rename (the retry answers the ETag if the object is still
+// the one made, and removes the upload). The ETag is S3's
 // md5-of-part-md5s-N (s3.MultipartETag). ListMultipartUploads reads a
 // bucket's uploads directory whole (one NameNode call per thousand
 // uploads) and orders it by key, then upload ID.
@@ -143,7 +145,9 @@
 // headers are NotImplemented rather than ignored.
 //
 // Every answer carries x-amz-request-id, x-amz-id-2, Date and Server.
-// Bodies are streamed both ways through a 256 KiB buffer; a GET that
+// Bodies are streamed both ways through four 256 KiB buffers, reads
+// and writes in two goroutines so that hashing a body overlaps writing
+// it to the DataNodes (and verifying a read, sending it); a GET that
 // fails after its headers went out cuts the connection, so that the
 // client sees a broken answer rather than a short object.
 package gateway

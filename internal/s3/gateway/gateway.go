@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cairn-fs/cairn"
@@ -182,7 +183,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		rq.fail(err)
 	}
-	g.log.Debug("request", "id", rq.id, "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
+	g.log.Debug("request", "id", rq.id, "method", r.Method, "path", r.URL.Path, "query", logQuery(r.URL.RawQuery),
 		"user", rq.user, "status", rw.status, "bytes", rw.n, "duration", time.Since(start))
 }
 
@@ -222,6 +223,18 @@ func (rq *request) fail(err error) {
 		}
 	}
 	s3.WriteError(rq.w, rq.r, e, rq.id)
+}
+
+// logQuery is a query string as it may be logged: the signature of a
+// presigned URL, which makes it usable, is blanked.
+func logQuery(raw string) string {
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		if k, _, ok := strings.Cut(p, "="); ok && (strings.EqualFold(k, "X-Amz-Signature") || strings.EqualFold(k, "X-Amz-Security-Token")) {
+			parts[i] = k + "=REDACTED"
+		}
+	}
+	return strings.Join(parts, "&")
 }
 
 // newRequestID returns 16 upper-case hex digits, as S3's request IDs.
@@ -419,13 +432,82 @@ func (rq *request) body(max int64) (*sigv4.Body, error) {
 // owner is the S3 owner of what the request's user makes.
 func (rq *request) owner() s3.Owner { return s3.Owner{ID: rq.user, DisplayName: rq.user} }
 
-// copyBufSize is the size of the buffers bodies are streamed through.
-const copyBufSize = 256 << 10
+// copyBufSize is the size of the buffers bodies are streamed through,
+// and copyDepth how many of them one copy has in flight.
+const (
+	copyBufSize = 256 << 10
+	copyDepth   = 4
+)
 
-// copyBody copies src to dst through a pooled buffer (never through
-// dst's ReadFrom, which would use a small one of its own).
-func (g *Gateway) copyBody(dst io.Writer, src io.Reader) (int64, error) {
-	bp := g.bufs.Get().(*[]byte)
-	defer g.bufs.Put(bp)
-	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *bp)
+// copyBody copies src to dst with the reads and the writes in two
+// goroutines, so that the work of each overlaps: a request body is
+// hashed as it is read (MD5 for the ETag, the signed SHA-256 or
+// checksum) while the cairn Writer checksums and sends the bytes read
+// before; a cairn Reader verifies the next bytes while the last are
+// sent to the client. The side given by readInCaller runs in the
+// calling goroutine: a request body must be read there (net/http
+// forbids reading it after the handler returns), and a response
+// written there. An error of either side stops the copy; a read error
+// is returned first, so that a body failing its checks at its end is
+// reported as such.
+func (g *Gateway) copyBody(dst io.Writer, src io.Reader, readInCaller bool) (int64, error) {
+	type chunk struct {
+		b *[]byte
+		n int
+	}
+	free := make(chan *[]byte, copyDepth)
+	for range copyDepth {
+		free <- g.bufs.Get().(*[]byte)
+	}
+	defer func() {
+		for range copyDepth {
+			g.bufs.Put(<-free)
+		}
+	}()
+	data := make(chan chunk, copyDepth)
+	var stop atomic.Bool
+	var total int64
+	var rerr, werr error
+	read := func() {
+		defer close(data)
+		for !stop.Load() {
+			b := <-free
+			n, err := io.ReadFull(src, *b)
+			total += int64(n)
+			if n > 0 {
+				data <- chunk{b, n}
+			} else {
+				free <- b
+			}
+			if err != nil {
+				if err != io.EOF && err != io.ErrUnexpectedEOF {
+					rerr = err
+				}
+				return
+			}
+		}
+	}
+	write := func() {
+		for c := range data {
+			if werr == nil {
+				if _, werr = dst.Write((*c.b)[:c.n]); werr != nil {
+					stop.Store(true)
+				}
+			}
+			free <- c.b
+		}
+	}
+	done := make(chan struct{})
+	if readInCaller {
+		go func() { write(); close(done) }()
+		read()
+	} else {
+		go func() { read(); close(done) }()
+		write()
+	}
+	<-done
+	if rerr != nil {
+		return total, rerr
+	}
+	return total, werr
 }

@@ -276,6 +276,22 @@ func TestAuthentication(t *testing.T) {
 		if res.StatusCode != 200 || string(body) != "presigned body" {
 			t.Errorf("presigned GET = %d %q", res.StatusCode, body)
 		}
+		put, _ := http.NewRequest("PUT", e.srv.URL+"/auth/up%20load.txt", nil)
+		if err := (sigv4.Signer{Credential: alice}).Presign(put, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		put.Body, put.ContentLength = io.NopCloser(strings.NewReader("uploaded")), 8
+		pres, err := http.DefaultClient.Do(put)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pres.Body.Close()
+		if pres.StatusCode != 200 {
+			t.Fatalf("presigned PUT = %d", pres.StatusCode)
+		}
+		if got := e.get("auth", "up load.txt"); string(got) != "uploaded" {
+			t.Errorf("after a presigned PUT: %q", got)
+		}
 		res, err = http.Get(strings.Replace(hr.URL.String(), "x%20y.txt", "other", 1))
 		if err != nil {
 			t.Fatal(err)
@@ -623,6 +639,10 @@ func TestObjects(t *testing.T) {
 			t.Error("DELETE folder/ left the directory")
 		}
 	})
+	t.Run("metadata beyond S3's limits is MetadataTooLarge", func(t *testing.T) {
+		e.fails(req{method: "PUT", target: "/objs/meta", body: []byte("x"), h: map[string]string{"X-Amz-Meta-Big": strings.Repeat("m", 2100)}}, 400, "MetadataTooLarge")
+		e.fails(req{method: "PUT", target: "/objs/meta", body: []byte("x"), h: map[string]string{"Content-Disposition": strings.Repeat("d", 9000)}}, 400, "MetadataTooLarge")
+	})
 	t.Run("unsupported features are refused, not ignored", func(t *testing.T) {
 		e.fails(req{method: "PUT", target: "/objs/sse", body: []byte("x"), h: map[string]string{"X-Amz-Server-Side-Encryption": "AES256"}}, 501, "NotImplemented")
 		e.fails(req{method: "PUT", target: "/objs/sse?tagging", body: []byte("<Tagging/>")}, 501, "NotImplemented")
@@ -674,6 +694,12 @@ func TestOutsideFiles(t *testing.T) {
 	write("/s3/ext/logs/day1.log", data[:100])
 	if again := e.ok(req{method: "HEAD", target: "/ext/logs/day1.log"}).h.Get("ETag"); again == etag {
 		t.Error("the ETag did not change with the content")
+	}
+	// A copy of it is an S3 object with the MD5 of its bytes.
+	var cp s3.CopyObjectResult
+	unmarshal(t, e.ok(req{method: "PUT", target: "/ext/copy.log", h: map[string]string{"X-Amz-Copy-Source": "/ext/logs/day1.log"}}), &cp)
+	if cp.ETag != `"`+md5hex(data[:100])+`"` || !bytes.Equal(e.get("ext", "copy.log"), data[:100]) {
+		t.Errorf("copy of an outside file: ETag %s", cp.ETag)
 	}
 	// An object written through S3 then appended to outside falls back
 	// to its blocks ETag.
@@ -986,5 +1012,80 @@ func TestRun(t *testing.T) {
 	}
 	if !e.exists("/s3/clean/.cairn-s3/uploads/"+fresh.UploadID) || string(e.get("clean", "obj")) != "obj" {
 		t.Error("Run removed a fresh upload or an object")
+	}
+}
+
+func TestLogQueryHidesSignatures(t *testing.T) {
+	got := logQuery("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abcdef0123&uploads")
+	if strings.Contains(got, "abcdef0123") || !strings.Contains(got, "X-Amz-Signature=REDACTED") || !strings.Contains(got, "uploads") {
+		t.Errorf("logQuery = %q", got)
+	}
+}
+
+// TestConcurrentWrites: PUTs racing on one key leave one of them whole,
+// and every GET meanwhile returns some version whole, with its ETag.
+func TestConcurrentWrites(t *testing.T) {
+	e := newEnv(t)
+	e.ok(req{method: "PUT", target: "/race"})
+	e.put("race", "k", []byte("initial"), nil)
+	versions := map[string][]byte{`"` + md5hex([]byte("initial")) + `"`: []byte("initial")}
+	var bodies [][]byte
+	for i := range 4 {
+		b := randomBytes(uint64(100+i), testBlockSize/2+i*1000)
+		bodies = append(bodies, b)
+		versions[`"`+md5hex(b)+`"`] = b
+	}
+	sign := func(hr *http.Request) { (sigv4.Signer{Credential: alice}).Sign(hr, sigv4.UnsignedPayload) }
+	errs := make(chan error, 100)
+	done := make(chan struct{})
+	for _, b := range bodies {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 3 {
+				hr, _ := http.NewRequest("PUT", e.srv.URL+"/race/k", bytes.NewReader(b))
+				sign(hr)
+				res, err := e.srv.Client().Do(hr)
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					errs <- fmt.Errorf("PUT = %d", res.StatusCode)
+				}
+			}
+		}()
+	}
+	go func() {
+		defer func() { done <- struct{}{} }()
+		for range 20 {
+			hr, _ := http.NewRequest("GET", e.srv.URL+"/race/k", nil)
+			sign(hr)
+			res, err := e.srv.Client().Do(hr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil || res.StatusCode != 200 || !bytes.Equal(versions[res.Header.Get("ETag")], body) {
+				errs <- fmt.Errorf("GET = %d, ETag %s, %d bytes that are not that version (%v)", res.StatusCode, res.Header.Get("ETag"), len(body), err)
+			}
+		}
+	}()
+	for range len(bodies) + 1 {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	final := e.ok(req{method: "GET", target: "/race/k"})
+	if !bytes.Equal(versions[final.h.Get("ETag")], final.body) {
+		t.Errorf("the final object is not a whole version")
+	}
+	if page, _, _ := e.cl.ListPage(e.ctx, "/s3/race/.cairn-s3/tmp", "", 10); len(page) != 0 {
+		t.Errorf("temporary files left: %v", page)
 	}
 }

@@ -39,6 +39,11 @@ var emptyETag = s3.ETag(md5.Sum(nil))
 // Content-Type and x-amz-meta-*, in user.s3.headers.
 var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Language", "Expires", "X-Amz-Website-Redirect-Location"}
 
+// maxStoredHeaders bounds all the headers an object keeps, as S3
+// bounds a request's headers to 8 KB (and the attributes of a cairn
+// file are at most 16 KiB each).
+const maxStoredHeaders = 8 << 10
+
 // objectMeta returns the attributes of an object uploaded with h: its
 // Content-Type and its other stored headers, always both (an empty
 // value is "none"), so that setting them replaces what an older
@@ -68,6 +73,9 @@ func objectMeta(h http.Header) (map[string][]byte, error) {
 		}
 	}
 	sort.Strings(lines)
+	if n := len(h.Get("Content-Type")) + len(strings.Join(lines, "\n")); n > maxStoredHeaders {
+		return nil, s3.Errorf(s3.MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size: the headers to keep with the object have %d bytes, at most %d.", n, maxStoredHeaders)
+	}
 	return map[string][]byte{
 		xaType:    []byte(h.Get("Content-Type")),
 		xaHeaders: []byte(strings.Join(lines, "\n")),

@@ -409,6 +409,17 @@ func (g *Gateway) complete(ctx context.Context, u *upload, p, key string, listed
 				return "", &s3.Error{Code: s3.InvalidPart, Message: "The upload was being completed with other parts: complete it with the same list."}
 			}
 			if _, ok := byNumber[numbers[0]]; !ok {
+				// The joined file was renamed onto the key: only the
+				// removal of the upload was left to do. The retry of a
+				// completion whose answer was lost succeeds, as long as
+				// the object is still the one it made.
+				fi, err := g.c.StatWith(ctx, p, withAll)
+				if rerr := g.c.RemoveAll(ctx, u.path); rerr != nil {
+					return "", s3Error(rerr, s3.NoSuchUpload)
+				}
+				if err == nil && !fi.IsDir && objectETag(fi) == recETag {
+					return recETag, nil
+				}
 				return "", &s3.Error{Code: s3.NoSuchUpload}
 			}
 			etag = recETag

@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -204,5 +205,79 @@ func TestCompletionResumes(t *testing.T) {
 	unmarshal(t, e.ok(req{method: "POST", target: "/res/k?uploadId=" + id, body: completeBody(etags, 1, 2, 3)}), &res)
 	if res.ETag != want || string(e.get("res", "k")) != string(bytes.Join(parts, nil)) {
 		t.Errorf("resumed completion: ETag %s (want %s), object %q", res.ETag, want, e.get("res", "k"))
+	}
+
+	// A gateway that died after the rename, before removing the upload:
+	// the retry succeeds and removes it.
+	id2 := e.createUpload("res", "k2", nil)
+	for i, p := range parts {
+		etags[i+1] = e.uploadPart("res", "k2", id2, i+1, p)
+	}
+	up2 := "/s3/res/.cairn-s3/uploads/" + id2
+	if err := e.cl.SetXAttrs(e.ctx, up2, map[string][]byte{xaUploadCompleting: []byte(completionRecord(strings.Trim(want, `"`), []int{1, 2, 3}))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cl.Concat(e.ctx, up2+"/00001", up2+"/00002", up2+"/00003"); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := e.cl.StatBlocks(e.ctx, up2+"/00001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cl.SetXAttrs(e.ctx, up2+"/00001", map[string][]byte{xaETag: []byte(s3.StoredETag(strings.Trim(want, `"`), blocksOf(fi)))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cl.RenameTo(e.ctx, up2+"/00001", "/s3/res/k2", nil); err != nil {
+		t.Fatal(err)
+	}
+	var res2 s3.CompleteMultipartUploadResult
+	unmarshal(t, e.ok(req{method: "POST", target: "/res/k2?uploadId=" + id2, body: completeBody(etags, 1, 2, 3)}), &res2)
+	if res2.ETag != want || e.exists(up2) {
+		t.Errorf("retried completion: ETag %s (want %s), upload left %v", res2.ETag, want, e.exists(up2))
+	}
+	e.fails(req{method: "POST", target: "/res/k2?uploadId=" + id2, body: completeBody(etags, 1, 2, 3)}, 404, "NoSuchUpload")
+}
+
+// TestListUploads pages through uploads with the key and upload ID
+// markers, with and without a delimiter.
+func TestListUploads(t *testing.T) {
+	e := newEnv(t)
+	e.ok(req{method: "PUT", target: "/ups"})
+	ids := map[string][]string{}
+	for _, k := range []string{"a/1", "a/2", "b", "b", "c d"} {
+		ids[k] = append(ids[k], e.createUpload("ups", k, nil))
+	}
+	slices.Sort(ids["b"])
+	page := func(q string) s3.ListMultipartUploadsResult {
+		var res s3.ListMultipartUploadsResult
+		unmarshal(t, e.ok(req{method: "GET", target: "/ups?uploads&" + q}), &res)
+		return res
+	}
+	var got []string
+	q := "max-uploads=1"
+	for n := 0; ; n++ {
+		if n > 10 {
+			t.Fatal("the listing does not end")
+		}
+		res := page(q)
+		for _, u := range res.Uploads {
+			got = append(got, u.Key+" "+u.UploadID)
+		}
+		if !res.IsTruncated {
+			break
+		}
+		q = "max-uploads=1&key-marker=" + escapeKey(res.NextKeyMarker) + "&upload-id-marker=" + res.NextUploadIDMarker
+	}
+	want := []string{"a/1 " + ids["a/1"][0], "a/2 " + ids["a/2"][0], "b " + ids["b"][0], "b " + ids["b"][1], "c d " + ids["c d"][0]}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("uploads paged one by one = %q, want %q", got, want)
+	}
+	res := page("delimiter=/")
+	if len(res.CommonPrefixes) != 1 || res.CommonPrefixes[0].Prefix != "a/" || len(res.Uploads) != 3 {
+		t.Errorf("with delimiter: prefixes %+v, %d uploads", res.CommonPrefixes, len(res.Uploads))
+	}
+	res = page("prefix=a/&max-uploads=1")
+	if len(res.Uploads) != 1 || res.Uploads[0].Key != "a/1" || !res.IsTruncated || res.NextKeyMarker != "a/1" {
+		t.Errorf("prefix a/: %+v truncated %v next %q", res.Uploads, res.IsTruncated, res.NextKeyMarker)
 	}
 }

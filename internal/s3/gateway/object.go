@@ -206,7 +206,7 @@ func (g *Gateway) writeTemp(ctx context.Context, bucket string, src io.Reader) (
 	if err != nil {
 		return "", cairn.FileInfo{}, s3Error(err, s3.NoSuchBucket)
 	}
-	if _, err := g.copyBody(w, src); err != nil {
+	if _, err := g.copyBody(w, src, true); err != nil {
 		w.Abort()
 		return "", cairn.FileInfo{}, s3Error(err, "")
 	}
@@ -440,7 +440,7 @@ func (rq *request) getObject() error {
 			}
 		}
 		rq.w.WriteHeader(status)
-		n, err := rq.g.copyBody(rq.w, io.LimitReader(rd, length))
+		n, err := rq.g.copyBody(rq.w, io.LimitReader(rd, length), false)
 		if err == nil && n < length {
 			err = fmt.Errorf("%s ended after %d of %d bytes", p, n, length)
 		}
@@ -455,11 +455,14 @@ func (rq *request) deleteObject() error {
 	if _, _, err := s3.ObjectPath(rq.g.root, rq.bucket, rq.key); err != nil {
 		return err
 	}
-	if _, err := rq.bucketInfo(); err != nil {
+	found, err := rq.g.removeKey(rq.ctx, rq.bucket, rq.key)
+	if err != nil {
 		return err
 	}
-	if err := rq.g.removeKey(rq.ctx, rq.bucket, rq.key); err != nil {
-		return err
+	if !found {
+		if _, err := rq.bucketInfo(); err != nil {
+			return err
+		}
 	}
 	rq.w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -469,39 +472,39 @@ func (rq *request) deleteObject() error {
 // A directory key loses its mark, and the directory goes if it is
 // empty. Directories left empty are removed up to the bucket's, so that
 // prefixes vanish as S3 users expect, except those that are objects
-// themselves (marked).
-func (g *Gateway) removeKey(ctx context.Context, bucket, key string) error {
+// themselves (marked). found says whether the key's path was there.
+func (g *Gateway) removeKey(ctx context.Context, bucket, key string) (found bool, err error) {
 	p, dir, err := s3.ObjectPath(g.root, bucket, key)
 	if err != nil {
-		return err
+		return false, err
 	}
 	fi, err := g.c.StatWith(ctx, p, client.StatOptions{XAttrs: true})
 	if errors.Is(err, cairn.NotExist) || errors.Is(err, cairn.NotDir) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return s3Error(err, "")
+		return false, s3Error(err, "")
 	}
 	switch {
 	case fi.IsDir != dir:
-		return nil // "a" when "a/" is a directory, or "a/" when "a" is a file
+		return true, nil // "a" when "a/" is a directory, or "a/" when "a" is a file
 	case dir && fi.Children > 0:
 		if isMarked(fi) {
 			if err := g.c.RemoveXAttr(ctx, p, xaDir); err != nil && !errors.Is(err, cairn.NotExist) {
-				return s3Error(err, "")
+				return true, s3Error(err, "")
 			}
 		}
-		return nil
+		return true, nil
 	}
 	if err := g.c.Remove(ctx, p); err != nil {
 		if errors.Is(err, cairn.NotExist) || errors.Is(err, cairn.NotEmpty) {
-			return nil // gone meanwhile, or no longer an empty directory
+			return true, nil // gone meanwhile, or no longer an empty directory
 		}
-		return s3Error(err, "")
+		return true, s3Error(err, "")
 	}
 	bp, _ := s3.BucketPath(g.root, bucket)
 	g.prune(ctx, cairn.Dir(p), bp)
-	return nil
+	return true, nil
 }
 
 // prune removes dir and its parents below stop while they are empty
@@ -557,7 +560,7 @@ func (rq *request) deleteObjects() error {
 					errs[i] = &s3.Error{Code: s3.NoSuchVersion}
 					continue
 				}
-				errs[i] = rq.g.removeKey(rq.ctx, rq.bucket, o.Key)
+				_, errs[i] = rq.g.removeKey(rq.ctx, rq.bucket, o.Key)
 			}
 		}()
 	}
