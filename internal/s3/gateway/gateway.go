@@ -173,6 +173,16 @@ func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // path and change keys) and answers with S3's XML, headers and errors.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// An empty body sent with "Expect: 100-continue" (botocore sends it
+	// with every PutObject and UploadPart, empty ones included) gets its
+	// 100 Continue before the answer, as S3 sends it: net/http sends one
+	// only when a handler reads a body that is not empty. botocore, told
+	// the final status at once, keeps that status for the next request
+	// on the connection that also expects 100-continue, misreads that
+	// answer and waits for its read timeout (60 s) before retrying.
+	if r.ContentLength == 0 && r.ProtoAtLeast(1, 1) && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		w.WriteHeader(http.StatusContinue)
+	}
 	rw := &responseWriter{ResponseWriter: w}
 	rq := &request{g: g, w: rw, r: r, id: newRequestID(), ctx: r.Context()}
 	h := w.Header()
