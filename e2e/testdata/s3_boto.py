@@ -16,6 +16,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 
 import boto3
 import botocore
@@ -26,13 +27,31 @@ from botocore.exceptions import ClientError
 MiB = 1 << 20
 
 
-def client(signature_version="s3v4"):
-    return boto3.client(
+# SLOW_CALL bounds every call, retries included: a call that takes
+# longer stalled somewhere (a connection botocore misread waits for the
+# read timeout, 20 s here, before a retry hides it).
+SLOW_CALL = 15
+
+
+def client(signature_version="s3v4", addressing_style="path"):
+    c = boto3.client(
         "s3",
         endpoint_url=os.environ["S3_ENDPOINT"],
-        config=Config(signature_version=signature_version, s3={"addressing_style": "path"},
-                      retries={"max_attempts": 3, "mode": "standard"}),
+        config=Config(signature_version=signature_version, s3={"addressing_style": addressing_style},
+                      retries={"max_attempts": 3, "mode": "standard"}, read_timeout=20),
     )
+
+    def before(context, **kw):
+        context["s3_boto_start"] = time.monotonic()
+
+    def after(context, model, **kw):
+        took = time.monotonic() - context.get("s3_boto_start", time.monotonic())
+        if took > SLOW_CALL:
+            fail("%s took %.1fs, more than %ds: a stall" % (model.name, took, SLOW_CALL))
+
+    c.meta.events.register("before-call.s3", before)
+    c.meta.events.register("after-call.s3", after)
+    return c
 
 
 def fail(msg):
@@ -265,11 +284,12 @@ def mpu_finish(bucket, key, state):
     print("ok mpu-finish")
 
 
-def presign(bucket, key, method, expires, signature_version="s3v4"):
+def presign(bucket, key, method, expires, signature_version="s3v4", addressing_style="path"):
     """Prints a presigned URL for get_object or put_object, signed with
     SigV4 (s3v4), or as boto3 does unless told (its default for
-    presigned URLs is SigV2, which the gateway refuses)."""
-    s3 = client(None if signature_version == "default" else signature_version)
+    presigned URLs is SigV2, which the gateway refuses); path-style, or
+    virtual-hosted (bucket.endpoint-host)."""
+    s3 = client(None if signature_version == "default" else signature_version, addressing_style)
     op = {"GET": "get_object", "PUT": "put_object"}[method]
     print(s3.generate_presigned_url(op, Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(expires)))
 
