@@ -250,7 +250,9 @@ func wantHTTPError(t testing.TB, r result, status int, code string) {
 // paged listings over more keys than a page with and without a
 // delimiter, S3's key order, objects with metadata, ranges, copies,
 // checksums, the transfer manager's multipart upload, aborted uploads,
-// batch delete and error codes; then a presigned PUT and GET by curl.
+// batch delete, conditional requests, UploadPartCopy, a completion's
+// checks, refused keys and error codes; then presigned PUTs and GETs
+// by curl, path-style and virtual-hosted.
 func TestS3Boto3(t *testing.T) {
 	pythons := botoPythons(t)
 	needTool(t, curlPath, "curl")
@@ -262,6 +264,7 @@ func TestS3Boto3(t *testing.T) {
 			defer func() { g.t = c.t }()
 			mustSucceed(t, g.boto(py, "listing", fmt.Sprintf("listing-%d", i)))
 			mustSucceed(t, g.boto(py, "objects", fmt.Sprintf("objects-%d", i)))
+			mustSucceed(t, g.boto(py, "edges", fmt.Sprintf("edges-%d", i)))
 		})
 	}
 

@@ -234,6 +234,51 @@ def objects(bucket):
     print("ok objects")
 
 
+def edges(bucket):
+    """Conditional requests, UploadPartCopy, the checks of a completion,
+    and keys and bodies the gateway must refuse."""
+    s3 = client()
+    s3.create_bucket(Bucket=bucket)
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["ETag"]
+    want_error(["304", "NotModified"], s3.get_object, Bucket=bucket, Key="k", IfNoneMatch=etag)
+    want_error("PreconditionFailed", s3.get_object, Bucket=bucket, Key="k", IfMatch='"0123456789abcdef0123456789abcdef"')
+    try:
+        want_error("PreconditionFailed", s3.put_object, Bucket=bucket, Key="k", Body=b"two", IfNoneMatch="*")
+        s3.put_object(Bucket=bucket, Key="k2", Body=b"two", IfNoneMatch="*")
+    except botocore.exceptions.ParamValidationError:
+        pass  # a boto3 older than conditional writes
+    check(s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one", "a PUT with If-None-Match * replaced an object")
+
+    # A part copied from a range of another object, and a small last part.
+    src = data(6 * MiB, 3)
+    s3.put_object(Bucket=bucket, Key="src", Body=src)
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    p1 = s3.upload_part_copy(Bucket=bucket, Key="mp", UploadId=up, PartNumber=1, CopySource={"Bucket": bucket, "Key": "src"},
+                             CopySourceRange="bytes=0-%d" % (5 * MiB - 1))
+    p2 = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up, PartNumber=2, Body=b"tail")
+    want_error("InvalidPart", s3.complete_multipart_upload, Bucket=bucket, Key="mp", UploadId=up,
+               MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]})
+    want_error("InvalidPartOrder", s3.complete_multipart_upload, Bucket=bucket, Key="mp", UploadId=up,
+               MultipartUpload={"Parts": [{"PartNumber": 2, "ETag": p2["ETag"]}, {"PartNumber": 1, "ETag": p1["CopyPartResult"]["ETag"]}]})
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": p1["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": p2["ETag"]}]})
+    check(s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == src[:5 * MiB] + b"tail", "UploadPartCopy's object differs")
+    up = s3.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
+    parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="small", UploadId=up, PartNumber=n, Body=b"x" * 100)["ETag"]} for n in (1, 2)]
+    want_error("EntityTooSmall", s3.complete_multipart_upload, Bucket=bucket, Key="small", UploadId=up, MultipartUpload={"Parts": parts})
+    s3.abort_multipart_upload(Bucket=bucket, Key="small", UploadId=up)
+
+    # Refusals.
+    want_error("InvalidBucketName", s3.create_bucket, Bucket="Bad_Bucket")
+    want_error("KeyTooLongError", s3.put_object, Bucket=bucket, Key="k" * 1100, Body=b"")
+    for key in ("a/../b", "a//b", ".cairn-s3/x", "d/.cairn-s3"):
+        want_error("InvalidArgument", s3.put_object, Bucket=bucket, Key=key, Body=b"")
+    want_error("BadDigest", s3.put_object, Bucket=bucket, Key="md", Body=b"abc", ContentMD5="1B2M2Y8AsgTpgAmY7PhCfg==")
+    want_error(["404", "NoSuchKey"], s3.head_object, Bucket=bucket, Key="md")
+    want_error("NotImplemented", s3.put_bucket_versioning, Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    print("ok edges")
+
+
 def part_data(n):
     """Part n of the restart test's upload: 5 MiB + 12345 bytes (not a
     whole number of blocks), the fourth 777777 bytes."""
@@ -297,6 +342,7 @@ def presign(bucket, key, method, expires, signature_version="s3v4", addressing_s
 SCENARIOS = {
     "listing": listing,
     "objects": objects,
+    "edges": edges,
     "mpu-start": mpu_start,
     "mpu-finish": mpu_finish,
     "presign": presign,
