@@ -325,7 +325,8 @@ func (g *s3Gateway) makeBucketBoto(python, bucket string) result {
 // TestS3GatewayRestartMidUpload: boto3 begins a multipart upload and
 // sends two parts; the gateway is killed (SIGKILL) and started again;
 // the parts are still listed, two more are sent, the upload completes
-// and the object reads back whole, its ETag S3's md5-of-md5s.
+// and the object reads back whole, its ETag S3's md5-of-md5s. Then an
+// upload begun through a second gateway is finished through the first.
 func TestS3GatewayRestartMidUpload(t *testing.T) {
 	// With two pythons, one begins and the other finishes.
 	pythons := botoPythons(t)
@@ -339,6 +340,16 @@ func TestS3GatewayRestartMidUpload(t *testing.T) {
 	c.mustJSON(&st, "fs", "stat", "--json", "/s3/restart/dir/object")
 	if want := int64(3*(5<<20+12345) + 777777); st.Size != want || st.Owner != "alice" {
 		t.Errorf("cairn fs stat /s3/restart/dir/object = size %d owner %q, want %d alice", st.Size, st.Owner, want)
+	}
+
+	// Two gateways on one cluster, as behind a load balancer: an upload
+	// begun through the second is finished through the first.
+	g2 := startS3(t, c)
+	state2 := filepath.Join(t.TempDir(), "upload2.json")
+	mustSucceed(t, g2.boto(pythons[0], "mpu-start", "restart", "other/object", state2))
+	mustSucceed(t, g.boto(pythons[len(pythons)-1], "mpu-finish", "restart", "other/object", state2))
+	if out, errOut, code := c.cairn(nil, "fs", "ls", "/s3/restart/.cairn-s3/uploads"); strings.TrimSpace(out) != "" || code != 0 && !strings.Contains(errOut, "does not exist") {
+		t.Errorf("uploads left after both completed (exit %d):\n%s%s", code, out, errOut)
 	}
 }
 

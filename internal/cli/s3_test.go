@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -205,4 +206,25 @@ func startServerEnv(t *testing.T, environ map[string]string, args ...string) *se
 		}
 	})
 	return s
+}
+
+// TestDevS3PortInUse: a dev cluster whose S3 port is taken stops before
+// starting anything, with one line that says how to choose another.
+func TestDevS3PortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	dir := t.TempDir()
+	args := []string{"dev", "--dir", dir, "--rpc-addr", "127.0.0.1:0", "--http-addr", "", "--datanode-port", "0", "--s3-addr", l.Addr().String()}
+	_, stderr, code := runCLI(t, "", args...)
+	if code != exitFailure {
+		t.Errorf("cairn %s: exit %d, want %d", strings.Join(args, " "), code, exitFailure)
+	}
+	checkOneLine(t, args, stderr, "address already in use")
+	checkOneLine(t, args, stderr, "--s3-addr 127.0.0.1:0")
+	if _, err := os.Stat(filepath.Join(dir, "namenode")); err == nil {
+		t.Errorf("dev made its namenode's directory although its S3 port was taken")
+	}
 }
