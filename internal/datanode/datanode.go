@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
 	"github.com/cairn-fs/cairn/internal/transport"
+	"github.com/cairn-fs/cairn/internal/webhdfs"
 )
 
 // Config configures a DataNode.
@@ -165,6 +166,7 @@ type DataNode struct {
 	done    chan struct{}         // closed when Serve has cleaned up
 	conns   map[net.Conn]struct{} // open data-transfer connections
 	addr    string                // advertised data-transfer address, once serving
+	webhdfs *webhdfs.Dialer       // WebHDFS's client (web.go); nil until HTTPHandler
 }
 
 // New opens and scans the data directories. It does not contact the
@@ -378,7 +380,11 @@ func (d *DataNode) Close() error {
 	d.mu.Lock()
 	d.closed = true
 	cancel, done := d.cancel, d.done
+	web := d.webhdfs
 	d.mu.Unlock()
+	if web != nil {
+		web.Close()
+	}
 	if cancel != nil {
 		cancel()
 		<-done

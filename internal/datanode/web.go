@@ -10,13 +10,17 @@ import (
 
 	"github.com/cairn-fs/cairn/internal/metrics"
 	"github.com/cairn-fs/cairn/internal/version"
+	"github.com/cairn-fs/cairn/internal/webhdfs"
 	"github.com/cairn-fs/cairn/internal/webui"
 )
 
 // HTTPHandler serves the DataNode's web endpoints: its page and JSON
 // API (see package webui), file downloads, /status (JSON, as before the
 // web UI), /metrics (Prometheus), /healthz (the process answers) and
-// /readyz (200 once registered with a NameNode, 503 before).
+// /readyz (200 once registered with a NameNode, 503 before), and the
+// DataNode's side of WebHDFS under /webhdfs/v1/ (package webhdfs):
+// reads and writes the NameNode redirects here, carried out with the
+// public client dialed to the DataNode's NameNodes.
 func (d *DataNode) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +39,31 @@ func (d *DataNode) HTTPHandler() http.Handler {
 	mux.HandleFunc("GET /status", d.serveStatus)
 	mux.Handle("GET /metrics", metrics.Handler(d.metrics.reg))
 	mux.Handle("/", webui.DataNodeHandler(webSource{d}, d.log))
-	return mux
+	wh := webhdfs.NewDataNodeHandler(webhdfs.DataNodeConfig{
+		Client: d.webhdfsDialer().Client,
+		Log:    d.log.With("component", "webhdfs"),
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Before the mux, which would redirect a path with "." or ".."
+		// to a cleaned one, where WebHDFS refuses it (400).
+		if p := r.URL.Path; p == webhdfs.Prefix || strings.HasPrefix(p, webhdfs.Prefix+"/") {
+			wh.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// webhdfsDialer returns the dialer of WebHDFS's client, made once and
+// closed by Close.
+func (d *DataNode) webhdfsDialer() *webhdfs.Dialer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.webhdfs == nil {
+		addrs := strings.Join(d.cfg.nameNodes(), ",")
+		d.webhdfs = webhdfs.NewDialer(func() string { return addrs })
+	}
+	return d.webhdfs
 }
 
 // webSource adapts the DataNode to what its web page needs.

@@ -2,15 +2,18 @@ package namenode
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/cairn-fs/cairn/internal/metrics"
+	"github.com/cairn-fs/cairn/internal/webhdfs"
 	"github.com/cairn-fs/cairn/internal/webui"
 )
 
 // HTTPHandler serves the NameNode's web endpoints: the web UI and its
 // JSON API (see package webui), /metrics (Prometheus), /healthz (the
-// process answers) and /readyz (200 once the NameNode is the leader and
-// out of safe mode, 503 before).
+// process answers), /readyz (200 once the NameNode is the leader and
+// out of safe mode, 503 before) and WebHDFS under /webhdfs/v1/ (see
+// package webhdfs).
 func (s *Server) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -32,5 +35,18 @@ func (s *Server) HTTPHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", metrics.Handler(s.metrics.reg))
 	mux.Handle("/", webui.NameNodeHandler(webSource{s}, s.log))
-	return mux
+	return withWebHDFS(s.webhdfsHandler(), mux)
+}
+
+// withWebHDFS sends the requests under webhdfs.Prefix to wh before the
+// mux sees them: the mux would redirect a path with "..", "." or "//"
+// to a cleaned one, where WebHDFS refuses it (400), as Hadoop does.
+func withWebHDFS(wh, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == webhdfs.Prefix || strings.HasPrefix(p, webhdfs.Prefix+"/") {
+			wh.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
