@@ -243,7 +243,7 @@ func (h *dataNodeHandler) append(ctx context.Context, c *client.Client, w http.R
 	}
 	if err != nil {
 		h.removeTemp(ctx, c, tmp)
-		return notFound(err, p)
+		return notFound(concatError(err, "APPEND"), p)
 	}
 	writeEmpty(w)
 	return nil

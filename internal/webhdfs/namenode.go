@@ -263,13 +263,23 @@ func (h *nameNodeHandler) serve(ctx context.Context, c *client.Client, w http.Re
 			return illegalArgument("Invalid value for webhdfs parameter \"sources\": sources is empty")
 		}
 		if err := c.Concat(ctx, p, req.sources...); err != nil {
-			return err
+			return concatError(err, "CONCAT")
 		}
 		writeEmpty(w)
 	default:
 		return exUnsupported.with(req.op + " is not supported")
 	}
 	return nil
+}
+
+// concatError is an error of a concat, for op (CONCAT or APPEND): a
+// NameNode without concat (older than its wire call) makes op
+// unsupported.
+func concatError(err error, op string) error {
+	if cairn.KindOf(err) == cairn.Other && strings.Contains(err.Error(), "not implemented") {
+		return exUnsupported.with(op + " is not supported: the NameNode has no concat")
+	}
+	return err
 }
 
 // notFound gives a missing path Hadoop's message.
