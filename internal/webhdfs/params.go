@@ -98,6 +98,9 @@ func parsePath(urlPath string) (string, error) {
 		return "/", nil
 	}
 	p := strings.TrimSuffix(rest, "/")
+	if p == "/" {
+		p = rest // "//": refused below
+	}
 	if err := cairn.ValidatePath(p); err != nil {
 		return "", illegalArgument("Invalid path name %s: %v", rest, err)
 	}
