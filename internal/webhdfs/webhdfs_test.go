@@ -10,12 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cairn-fs/cairn/client"
 	"github.com/cairn-fs/cairn/internal/testcluster"
 )
 
@@ -305,7 +303,9 @@ func TestWebHDFS(t *testing.T) {
 			want(t, "CREATE", w.create("/list/"+n, []byte(n)), 201)
 		}
 		names = append(names, "sub")
-		var ls struct{ FileStatuses struct{ FileStatus []map[string]any } }
+		var ls struct {
+			FileStatuses struct{ FileStatus []map[string]any }
+		}
 		wantJSON(t, "LISTSTATUS", w.do("GET", "/list", "LISTSTATUS", nil), 200, &ls)
 		var got []string
 		for _, st := range ls.FileStatuses.FileStatus {
@@ -326,8 +326,10 @@ func TestWebHDFS(t *testing.T) {
 
 		var batch struct {
 			DirectoryListing struct {
-				PartialListing struct{ FileStatuses struct{ FileStatus []map[string]any } } `json:"partialListing"`
-				RemainingEntries *int                                                       `json:"remainingEntries"`
+				PartialListing struct {
+					FileStatuses struct{ FileStatus []map[string]any }
+				} `json:"partialListing"`
+				RemainingEntries *int `json:"remainingEntries"`
 			}
 		}
 		wantJSON(t, "LISTSTATUS_BATCH", w.do("GET", "/list", "LISTSTATUS_BATCH", nil, "startAfter", "f2"), 200, &batch)
@@ -353,8 +355,10 @@ func TestWebHDFS(t *testing.T) {
 		}
 		var batch struct {
 			DirectoryListing struct {
-				PartialListing struct{ FileStatuses struct{ FileStatus []map[string]any } } `json:"partialListing"`
-				RemainingEntries int                                                        `json:"remainingEntries"`
+				PartialListing struct {
+					FileStatuses struct{ FileStatus []map[string]any }
+				} `json:"partialListing"`
+				RemainingEntries int `json:"remainingEntries"`
 			}
 		}
 		seen, after := 0, ""
@@ -373,7 +377,9 @@ func TestWebHDFS(t *testing.T) {
 		if seen != 1005 {
 			t.Fatalf("LISTSTATUS_BATCH pages held %d entries, want 1005", seen)
 		}
-		var ls struct{ FileStatuses struct{ FileStatus []map[string]any } }
+		var ls struct {
+			FileStatuses struct{ FileStatus []map[string]any }
+		}
 		wantJSON(t, "LISTSTATUS", w.do("GET", "/big", "LISTSTATUS", nil), 200, &ls)
 		if len(ls.FileStatuses.FileStatus) != 1005 {
 			t.Fatalf("LISTSTATUS /big: %d entries, want 1005", len(ls.FileStatuses.FileStatus))
@@ -705,12 +711,11 @@ func TestWebHDFSFollowerRedirects(t *testing.T) {
 	if string(body) != "through a follower" {
 		t.Fatalf("OPEN through a follower = %d %q", resp.StatusCode, body)
 	}
-	var ls struct{ FileStatuses struct{ FileStatus []map[string]any } }
+	var ls struct {
+		FileStatuses struct{ FileStatus []map[string]any }
+	}
 	wantJSON(t, "LISTSTATUS at the leader", do(t, "GET", "http://"+https[lead]+"/webhdfs/v1/g/x?op=LISTSTATUS", nil), 200, &ls)
 	if len(ls.FileStatuses.FileStatus) != 1 || ls.FileStatuses.FileStatus[0]["owner"] != "erin" {
 		t.Fatalf("LISTSTATUS = %v", ls)
 	}
 }
-
-var _ = sort.Strings
-var _ = client.AsUser
