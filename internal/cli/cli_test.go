@@ -112,6 +112,7 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{[]string{"fs", "chmod", "rwx", "/a"}, "invalid mode"},
 		{[]string{"fs", "chown", ":", "/a"}, "invalid owner"},
 		{[]string{"fs", "stat", "/a", "/b"}, "one PATH"},
+		{[]string{"fs", "concat", "/a"}, "TARGET SRC..."},
 		{[]string{"admin", "safemode", "sideways"}, "unknown action"},
 		{[]string{"admin", "fsck", "/a", "/b"}, "at most one PATH"},
 		{[]string{"namenode"}, "--dir is required"},

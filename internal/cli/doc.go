@@ -54,5 +54,7 @@
 //     modTime in RFC 3339 (UTC).
 //   - 'fs rm' removes files and empty directories; -r is needed for a
 //     non-empty directory.
+//   - 'fs concat TARGET SRC...' prints nothing on success; the NameNode
+//     checks the files (existing, closed, distinct), not the CLI.
 //   - Progress bars appear on stderr only when it is a terminal.
 package cli

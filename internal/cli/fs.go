@@ -139,6 +139,7 @@ or "/a/"). The NameNode is --namenode, else $CAIRN_NAMENODE, else
 		newMkdirCmd(r),
 		newRmCmd(r),
 		newMvCmd(r),
+		newConcatCmd(r),
 		newTouchCmd(r),
 		newChmodCmd(r),
 		newChownCmd(r),

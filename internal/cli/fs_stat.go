@@ -34,7 +34,10 @@ type statJSON struct {
 type blockJSON struct {
 	ID       uint64 `json:"id"`
 	GenStamp uint64 `json:"genStamp"`
-	Size     int64  `json:"size"`
+	// Offset is where the block starts in the file: the sum of the
+	// sizes before it (blocks may differ in size, after a concat).
+	Offset int64 `json:"offset"`
+	Size   int64 `json:"size"`
 	// Locations are the data-transfer addresses (a DataNode's --addr)
 	// of the replicas, nearest first.
 	Locations []string `json:"locations"`
@@ -67,6 +70,7 @@ func newStatJSON(info cairn.FileInfo) statJSON {
 		blocks = append(blocks, blockJSON{
 			ID:        uint64(b.Block.ID),
 			GenStamp:  uint64(b.Block.GenStamp),
+			Offset:    b.Offset,
 			Size:      b.Block.Len,
 			Locations: locs,
 		})
@@ -98,7 +102,9 @@ their replicas are.
 --json prints one object with the fields path, type ("file" or
 "directory"), size, replication, blockSize, owner, group, mode (four octal
 digits, such as "0644"), modTime (RFC 3339) and, for a file, blocks: a list
-of {id, genStamp, size, locations}, locations being the DataNodes' --addr.`,
+of {id, genStamp, offset, size, locations}, locations being the DataNodes'
+--addr. A file's blocks are usually of its block size but the last; after a
+concat, any block may be shorter (or longer).`,
 		Args: exactArgs(1, "one PATH"),
 		RunE: runE(s.run),
 	}
@@ -142,7 +148,7 @@ func (s *statCmd) run(ctx context.Context, args []string) error {
 		if st.Blocks != nil {
 			fmt.Fprintf(&b, "Blocks:      %d\n", len(*st.Blocks))
 			for i, blk := range *st.Blocks {
-				fmt.Fprintf(&b, "  %d. blk_%d_%d len=%d [%s]\n", i, blk.ID, blk.GenStamp, blk.Size, strings.Join(blk.Locations, ", "))
+				fmt.Fprintf(&b, "  %d. blk_%d_%d off=%d len=%d [%s]\n", i, blk.ID, blk.GenStamp, blk.Offset, blk.Size, strings.Join(blk.Locations, ", "))
 			}
 		}
 		_, err = io.WriteString(s.r.e.stdout, b.String())

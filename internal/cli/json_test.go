@@ -69,11 +69,14 @@ func TestStatJSONFields(t *testing.T) {
 		bkeys = append(bkeys, k)
 	}
 	sort.Strings(bkeys)
-	if want := sorted("id", "genStamp", "size", "locations"); !reflect.DeepEqual(bkeys, want) {
+	if want := sorted("id", "genStamp", "offset", "size", "locations"); !reflect.DeepEqual(bkeys, want) {
 		t.Errorf("stat --json block fields %v, want exactly %v", bkeys, want)
 	}
 	if got := string(blocks[0]["id"]) + " " + string(blocks[0]["genStamp"]) + " " + string(blocks[0]["size"]) + " " + string(blocks[0]["locations"]); got != `1073741825 1001 1024 ["127.0.0.1:9866","127.0.0.1:9876"]` {
 		t.Errorf("stat --json first block = %s", got)
+	}
+	if got := string(blocks[0]["offset"]) + " " + string(blocks[1]["offset"]); got != "0 1024" {
+		t.Errorf("stat --json block offsets = %s, want 0 1024", got)
 	}
 	if got := string(blocks[1]["locations"]); got != "[]" {
 		t.Errorf("a block without replicas has locations %s, want []", got)

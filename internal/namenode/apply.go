@@ -61,6 +61,8 @@ func (ns *namespace) apply(c *command) any {
 		return ns.applySetXAttr(c)
 	case opRemoveXAttr:
 		return ns.applyRemoveXAttr(c)
+	case opConcat:
+		return ns.applyConcat(c)
 	}
 	return errf(cairn.Internal, "unknown command %v", c.op)
 }

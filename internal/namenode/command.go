@@ -32,6 +32,7 @@ const (
 	opFsync                 // fileID, clientName, block(last block: ID, GenStamp, Len synced)
 	opSetXAttr              // path, xattrs(name, value), flags(xattrCreate, xattrReplace)
 	opRemoveXAttr           // path, xattrs(names)
+	opConcat                // path(target), paths(sources, in order), mtime
 	opMax
 )
 
@@ -55,6 +56,7 @@ var opNames = [...]string{
 	opFsync:          "fsync",
 	opSetXAttr:       "setXAttr",
 	opRemoveXAttr:    "removeXAttr",
+	opConcat:         "concat",
 }
 
 func (o opcode) String() string {
@@ -121,6 +123,9 @@ type command struct {
 	// xattrs are the extended attributes a setXAttr sets (names
 	// normalized, sorted) or the names a removeXAttr removes.
 	xattrs []xattr
+	// paths are more paths the command names after path: concat's
+	// sources, in order.
+	paths []string
 }
 
 // Field numbers: bit i of the presence mask says field i follows. The
@@ -146,6 +151,7 @@ const (
 	fRPCClient
 	fRPCCall
 	fXAttrs
+	fPaths
 )
 
 // commandVersion is the first byte of every encoded command.
@@ -179,6 +185,7 @@ func (c *command) encode(b []byte) []byte {
 	set(fRPCClient, c.rpcClient != "")
 	set(fRPCCall, c.rpcCall != 0)
 	set(fXAttrs, len(c.xattrs) != 0)
+	set(fPaths, len(c.paths) != 0)
 
 	b = append(b, commandVersion, byte(c.op))
 	b = binary.AppendUvarint(b, mask)
@@ -256,6 +263,12 @@ func (c *command) encode(b []byte) []byte {
 			str(x.value)
 		}
 	}
+	if mask&(1<<fPaths) != 0 {
+		b = binary.AppendUvarint(b, uint64(len(c.paths)))
+		for _, p := range c.paths {
+			str(p)
+		}
+	}
 	return b
 }
 
@@ -328,7 +341,7 @@ func decodeCommand(b []byte) (command, error) {
 		return c, fmt.Errorf("unknown command opcode %d", c.op)
 	}
 	mask := d.uvarint()
-	if mask>>(fXAttrs+1) != 0 {
+	if mask>>(fPaths+1) != 0 {
 		return c, fmt.Errorf("unknown command fields %#x", mask)
 	}
 	has := func(f int) bool { return mask&(1<<f) != 0 }
@@ -409,6 +422,15 @@ func decodeCommand(b []byte) (command, error) {
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			name := d.str()
 			c.xattrs = append(c.xattrs, xattr{name: name, value: d.str()})
+		}
+	}
+	if has(fPaths) {
+		n := d.uvarint()
+		if n > uint64(len(d.b)) {
+			d.fail(errShortCommand)
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			c.paths = append(c.paths, d.str())
 		}
 	}
 	if d.err != nil {

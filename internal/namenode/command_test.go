@@ -22,6 +22,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{op: opCloseFile, fileID: 5, clientName: "c", flags: flagHasBlock | flagDropLast, block: cairn.Block{ID: 3}},
 		{op: opMkdirs, path: "/home/bob", mode: 0o700, caller: "bob", callerGroups: []string{"eng", "ops"}},
 		{op: opCreate, path: "/f", mtime: 5, rpcClient: "0123abcd", rpcCall: 1 << 40},
+		{op: opConcat, path: "/t", paths: []string{"/a/s1", "/s2"}, mtime: 9, rpcClient: "c", rpcCall: 2},
 	}
 	for _, c := range tests {
 		got, err := decodeCommand(c.encode(nil))
@@ -56,6 +57,7 @@ func TestDecodeCommandRefusesGarbage(t *testing.T) {
 func FuzzDecodeCommand(f *testing.F) {
 	f.Add((&command{op: opCreate, path: "/f", clientName: "c", replication: 3, blockSize: 512}).encode(nil))
 	f.Add((&command{op: opAddBlock, targets: []cairn.NodeID{"x"}, flags: flagHasBlock}).encode(nil))
+	f.Add((&command{op: opConcat, path: "/t", paths: []string{"/s", "/s"}}).encode(nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := decodeCommand(data)
 		if err != nil {

@@ -105,7 +105,7 @@
 //	                  5 abandonBlock, 6 rename, 7 delete, 8 setReplication,
 //	                  9 setPermission, 10 setOwner, 11 setTimes, 12 closeFile,
 //	                  13 setNodeAdmin, 14 newGenStamp, 15 updatePipeline,
-//	                  16 fsync, 17 setXAttr, 18 removeXAttr
+//	                  16 fsync, 17 setXAttr, 18 removeXAttr, 19 concat
 //	mask     uvarint  bit i set: field i follows
 //	fields            present fields, in this order:
 //	  0 path         string     (uvarint length, bytes)
@@ -138,6 +138,8 @@
 //	                 pairs sorted by name: the extended attributes a
 //	                 setXAttr sets or a removeXAttr removes (values
 //	                 empty)
+//	  20 paths       uvarint count, then count strings: more paths
+//	                 after path (concat's sources, in order)
 //
 // Absent fields are zero. Unknown versions, opcodes or field bits, and
 // trailing bytes, are refused. New fields get new bits; numbers are
@@ -190,6 +192,18 @@
 //     and keep mv semantics. overwrite replaces an existing file, never
 //     a directory.
 //   - delete, setReplication, setPermission, setOwner, setTimes.
+//   - concat(path: the target, paths: the sources, mtime): the blocks
+//     of the sources move, in order, onto the end of the target (their
+//     block map entries now name it as their file), and the sources
+//     are removed; the target keeps its inode, replication, block size,
+//     mode and owner and takes mtime, as do its parent and the parents
+//     of the sources. Blocks of length 0 (of the sources, and at the end
+//     of the target) are dropped and deleted rather than moved, so
+//     that only a file's last block may be empty. The target and the
+//     sources must be distinct closed files, with at least one source;
+//     otherwise nothing changes. (The leader also refuses more than
+//     10000 sources; applying does not, so that the limit may change.)
+//     See "Blocks of different lengths".
 //   - setXAttr(path, xattrs, [xattrCreate], [xattrReplace]): sets all
 //     the attributes or none (HDFS's flags: with xattrCreate none may
 //     exist, with xattrReplace all must); removeXAttr(path, xattrs)
@@ -310,6 +324,19 @@
 // deletion is also done with when the node reports the replica
 // deleted. At most 256 commands are kept per node (the oldest go: each
 // kind has its second chance). See outbox.go.
+//
+// # Blocks of different lengths
+//
+// A file written in one go has blocks of its block size but the last.
+// Concat joins files without copying a byte, so a file may hold blocks
+// of any lengths, short ones in the middle, and blocks longer than its
+// own block size (a source's block size may be larger): the block
+// size is only what a writer aims at. Nothing assumes more: a block's
+// offset in its file is the sum of the lengths of the blocks before it
+// (GetBlockLocations and GetFileInfo give each block with its offset,
+// and readers look an offset up by those, never by dividing by the
+// block size); reports, fsck, copies and the DataNodes' scanner judge
+// a replica against its block's own committed length.
 //
 // # Healing
 //

@@ -31,18 +31,10 @@ func (s *Server) mutate(ctx context.Context, c *command) (any, error) {
 	if who, ok := CallerFrom(ctx); ok {
 		c.caller, c.callerGroups = who.User, who.Groups
 	}
-	if cachedOp(c.op) {
-		if client, call, ok := rpcCallFrom(ctx); ok {
-			c.rpcClient, c.rpcCall = client, call
-			// A retry of a call this group carried out already: its
-			// first answer, and nothing proposed.
-			s.ns.mu.RLock()
-			v, done := s.ns.retries.lookup(c)
-			s.ns.mu.RUnlock()
-			if done {
-				return result(v)
-			}
-		}
+	if v, done := s.answered(ctx, c); done {
+		// A retry of a call this group carried out already: its
+		// first answer, and nothing proposed.
+		return result(v)
 	}
 	buf := c.encode(make([]byte, 0, 32+len(c.path)+len(c.path2)+len(c.clientName)+len(c.owner)+len(c.group)+len(c.caller)+len(c.rpcClient)))
 	start := time.Now()
@@ -58,4 +50,24 @@ func (s *Server) mutate(ctx context.Context, c *command) (any, error) {
 		return nil, err
 	}
 	return result(f.Response())
+}
+
+// answered names c with the call of ctx, for the retry cache, and
+// returns that call's first result if this group applied it already.
+// mutate asks it before proposing; an operation whose own checks
+// before proposing would fail on a retry (its first attempt changed
+// what they look at, as concat removes its sources) asks it before
+// them.
+func (s *Server) answered(ctx context.Context, c *command) (any, bool) {
+	if !cachedOp(c.op) {
+		return nil, false
+	}
+	client, call, ok := rpcCallFrom(ctx)
+	if !ok {
+		return nil, false
+	}
+	c.rpcClient, c.rpcCall = client, call
+	s.ns.mu.RLock()
+	defer s.ns.mu.RUnlock()
+	return s.ns.retries.lookup(c)
 }

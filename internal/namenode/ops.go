@@ -546,7 +546,7 @@ func (s *Server) GetFileInfoWith(ctx context.Context, p string, opts StatOptions
 	}
 	st := s.ns.status(n, p)
 	if opts.Blocks && !n.isDir() {
-		st.Blocks = s.locateRange(n, 0, -1, opts.ClientHost)
+		st.Blocks = s.locateRange(n, 0, -1, 0, opts.ClientHost)
 	}
 	if opts.XAttrs {
 		st.XAttrs = n.xattrMap()
@@ -570,7 +570,11 @@ func blockList(n *inode) []cairn.LocatedBlock {
 
 // GetBlockLocations describes a file with the blocks that overlap
 // [offset, offset+length) (length <= 0: to the end), each with its
-// live, non-corrupt replicas nearest clientHost first.
+// live, non-corrupt replicas nearest clientHost first. A range given a
+// length yields at most maxLocatedBlocks blocks, the first ones: since
+// concat, blocks may be of any length, and a range of a few block
+// sizes may span thousands of short blocks; a reader asks again from
+// the end of the last block it got.
 func (s *Server) GetBlockLocations(ctx context.Context, p string, offset, length int64, clientHost string) (FileStatus, error) {
 	if err := validPath(p); err != nil {
 		return FileStatus{}, err
@@ -591,13 +595,22 @@ func (s *Server) GetBlockLocations(ctx context.Context, p string, offset, length
 		return FileStatus{}, errf(cairn.IsDir, "%s is a directory", p)
 	}
 	st := s.ns.status(n, p)
-	st.Blocks = s.locateRange(n, offset, length, clientHost)
+	limit := 0
+	if length > 0 {
+		limit = maxLocatedBlocks
+	}
+	st.Blocks = s.locateRange(n, offset, length, limit, clientHost)
 	return st, nil
 }
 
+// maxLocatedBlocks bounds the blocks GetBlockLocations gives for a
+// range with a length.
+const maxLocatedBlocks = 1000
+
 // locateRange locates the blocks of f overlapping [offset,
-// offset+length); length <= 0 means to the end. The caller holds ns.mu.
-func (s *Server) locateRange(f *inode, offset, length int64, clientHost string) []cairn.LocatedBlock {
+// offset+length), the first limit of them (0: all); length <= 0 means
+// to the end. The caller holds ns.mu.
+func (s *Server) locateRange(f *inode, offset, length int64, limit int, clientHost string) []cairn.LocatedBlock {
 	var out []cairn.LocatedBlock
 	now := s.now().UnixNano()
 	var expected []uint32
@@ -615,7 +628,7 @@ func (s *Server) locateRange(f *inode, offset, length int64, clientHost string) 
 		if end <= offset && !writing {
 			continue
 		}
-		if length > 0 && start >= offset+length {
+		if length > 0 && start >= offset+length || limit > 0 && len(out) == limit {
 			break
 		}
 		var exp []uint32

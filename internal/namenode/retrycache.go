@@ -75,11 +75,12 @@ type retryCache struct {
 // cachedOp reports whether the results of op are kept: the operations a
 // retry could not simply repeat. (A pipeline recovery's new generation
 // stamp and its update: repeated, the first would hand out another
-// stamp, the second fail on a stamp already in place.)
+// stamp, the second fail on a stamp already in place. A concat: its
+// sources are gone.)
 func cachedOp(op opcode) bool {
 	switch op {
 	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs, opNewGenStamp, opUpdatePipeline,
-		opSetXAttr, opRemoveXAttr:
+		opSetXAttr, opRemoveXAttr, opConcat:
 		return true
 	}
 	return false
@@ -135,12 +136,29 @@ func (rc *retryCache) add(c *command, result any) {
 // the entries of the calls before it, and a decision to skip a command
 // taken on some members and not on others would make their namespaces
 // differ. The leader answers a retry from the cache before it proposes
-// anything (Server.retried); a duplicate that reaches the log anyway
+// anything (mutate, Server.answered); a duplicate that reaches the log anyway
 // (a retry sent before its first attempt committed, or to a leader
 // restored from a snapshot that covers the first) is applied like any
 // command, on every member alike. The caller holds ns.mu.
 func (ns *namespace) applyOnce(c *command) any {
 	v := ns.apply(c)
+	if first, ok := ns.retries.lookup(c); ok {
+		// A duplicate of a call applied before: a retry that reached
+		// the log while its first attempt was still in flight. If
+		// applying it again failed (a delete, rename or concat whose
+		// sources are gone) while the first succeeded, the caller gets
+		// the first answer, which is the truth about its call. The
+		// state is what applying it made, on every member alike; only
+		// the answer, which only the leader sends, differs. A duplicate
+		// that succeeded again (a create with overwrite) answers for
+		// the state it made.
+		if _, failed := v.(error); failed {
+			if _, firstFailed := first.(error); !firstFailed {
+				return first
+			}
+		}
+		return v
+	}
 	ns.retries.add(c, v)
 	return v
 }

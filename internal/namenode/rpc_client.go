@@ -179,6 +179,13 @@ func (r *clientRPC) Delete(ctx context.Context, req *pb.DeleteRequest) (*pb.Dele
 	return &pb.DeleteResponse{}, nil
 }
 
+func (r *clientRPC) Concat(ctx context.Context, req *pb.ConcatRequest) (*pb.ConcatResponse, error) {
+	if err := r.s.Concat(ctx, req.Target, req.Srcs); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.ConcatResponse{}, nil
+}
+
 func (r *clientRPC) SetReplication(ctx context.Context, req *pb.SetReplicationRequest) (*pb.SetReplicationResponse, error) {
 	n, err := r.s.SetReplication(ctx, req.Path, int(req.Replication), req.Recursive)
 	if err != nil {
