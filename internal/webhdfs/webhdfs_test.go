@@ -641,21 +641,6 @@ func TestWebHDFS(t *testing.T) {
 		want(t, "CREATE", w.create("/cat/s1", []byte("two ")), 201)
 		want(t, "CREATE", w.create("/cat/s2", []byte("three")), 201)
 		a := w.do("POST", "/cat/t", "CONCAT", nil, "sources", "/cat/s1,/cat/s2")
-		if a.status == 400 && strings.Contains(string(a.body), "the NameNode has no concat") {
-			// Until the NameNode's concat is merged: both answer
-			// UnsupportedOperationException.
-			wantException(t, "CONCAT", a, 400, "UnsupportedOperationException", "java.lang.UnsupportedOperationException")
-			a = w.do("POST", "/cat/t", "APPEND", nil)
-			want(t, "APPEND step 1", a, http.StatusTemporaryRedirect)
-			wantException(t, "APPEND step 2", do(t, "POST", a.header.Get("Location"), []byte(" four")), 400, "UnsupportedOperationException", "java.lang.UnsupportedOperationException")
-			if a := w.open("/cat/t"); string(a.body) != "one " {
-				t.Fatalf("OPEN after a failed APPEND = %s", a)
-			}
-			if entries, _ := cl.ReadDir(ctx, "/cat"); len(entries) != 3 {
-				t.Fatalf("ReadDir(/cat) = %v, want t, s1 and s2 (no temporary)", entries)
-			}
-			t.Skip("the NameNode has no concat yet")
-		}
 		want(t, "CONCAT", a, 200)
 		if a := w.open("/cat/t"); string(a.body) != "one two three" {
 			t.Fatalf("OPEN after CONCAT = %s", a)
