@@ -170,7 +170,9 @@ func TestWebHDFSCurl(t *testing.T) {
 		t.Fatalf("GETFILESTATUS: %s (%v)", out, err)
 	}
 	out = runTool(t, nil, curl, "-i", nn+"/web?op=LISTSTATUS")
-	var ls struct{ FileStatuses struct{ FileStatus []map[string]any } }
+	var ls struct {
+		FileStatuses struct{ FileStatus []map[string]any }
+	}
 	if err := json.Unmarshal([]byte(body(out)), &ls); err != nil || len(ls.FileStatuses.FileStatus) != 3 {
 		t.Fatalf("LISTSTATUS: %s (%v)", out, err)
 	}
