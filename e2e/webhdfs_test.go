@@ -144,6 +144,15 @@ func TestWebHDFSCurl(t *testing.T) {
 		t.Fatalf("CREATE with -L -T: %s", out)
 	}
 
+	// So does a large one (curl sends "Expect: 100-continue", which
+	// the NameNode answers with its redirect before any byte is sent).
+	out = runTool(t, nil, curl, "-sS", "-L", "-X", "PUT", "-T", local, "-w", "%{http_code}", nn+"/web/copy.bin?op=CREATE&user.name=alice")
+	if out != "201" {
+		t.Fatalf("CREATE of 3 MiB with -L -T: %q", out)
+	}
+	c.checkFile("/web/copy.bin", data)
+	c.must("fs", "rm", "/web/copy.bin")
+
 	// Open and read a file, following the redirect.
 	out = runTool(t, nil, curl, "-i", "-L", nn+"/web/small.txt?op=OPEN")
 	if s := statusLines(out); len(s) != 2 || !strings.Contains(s[0], " 307 ") || !strings.Contains(s[1], " 200 ") || body(out) != "written in one command\n" {
