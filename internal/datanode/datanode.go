@@ -14,7 +14,6 @@ import (
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
 	"github.com/cairn-fs/cairn/internal/transport"
-	"github.com/cairn-fs/cairn/internal/webhdfs"
 )
 
 // Config configures a DataNode.
@@ -166,7 +165,7 @@ type DataNode struct {
 	done    chan struct{}         // closed when Serve has cleaned up
 	conns   map[net.Conn]struct{} // open data-transfer connections
 	addr    string                // advertised data-transfer address, once serving
-	webhdfs *webhdfs.Dialer       // WebHDFS's client (web.go); nil until HTTPHandler
+	webhdfs *webhdfsServer        // WebHDFS (web.go); nil until HTTPHandler
 }
 
 // New opens and scans the data directories. It does not contact the
@@ -383,7 +382,7 @@ func (d *DataNode) Close() error {
 	web := d.webhdfs
 	d.mu.Unlock()
 	if web != nil {
-		web.Close()
+		web.close()
 	}
 	if cancel != nil {
 		cancel()

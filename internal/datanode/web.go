@@ -39,10 +39,7 @@ func (d *DataNode) HTTPHandler() http.Handler {
 	mux.HandleFunc("GET /status", d.serveStatus)
 	mux.Handle("GET /metrics", metrics.Handler(d.metrics.reg))
 	mux.Handle("/", webui.DataNodeHandler(webSource{d}, d.log))
-	wh := webhdfs.NewDataNodeHandler(webhdfs.DataNodeConfig{
-		Client: d.webhdfsDialer().Client,
-		Log:    d.log.With("component", "webhdfs"),
-	})
+	wh := d.webhdfsHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Before the mux, which would redirect a path with "." or ".."
 		// to a cleaned one, where WebHDFS refuses it (400).
@@ -54,16 +51,31 @@ func (d *DataNode) HTTPHandler() http.Handler {
 	})
 }
 
-// webhdfsDialer returns the dialer of WebHDFS's client, made once and
-// closed by Close.
-func (d *DataNode) webhdfsDialer() *webhdfs.Dialer {
+// webhdfsServer is WebHDFS's handler and the dialer of its client.
+type webhdfsServer struct {
+	h      *webhdfs.DataNodeHandler
+	dialer *webhdfs.Dialer
+}
+
+// close aborts the uploads in progress, then closes the client.
+func (w *webhdfsServer) close() {
+	w.h.Close()
+	w.dialer.Close()
+}
+
+// webhdfsHandler returns WebHDFS's handler, made once; Close closes it.
+func (d *DataNode) webhdfsHandler() *webhdfs.DataNodeHandler {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.webhdfs == nil {
 		addrs := strings.Join(d.cfg.nameNodes(), ",")
-		d.webhdfs = webhdfs.NewDialer(func() string { return addrs })
+		dialer := webhdfs.NewDialer(func() string { return addrs })
+		d.webhdfs = &webhdfsServer{dialer: dialer, h: webhdfs.NewDataNodeHandler(webhdfs.DataNodeConfig{
+			Client: dialer.Client,
+			Log:    d.log.With("component", "webhdfs"),
+		})}
 	}
-	return d.webhdfs
+	return d.webhdfs.h
 }
 
 // webSource adapts the DataNode to what its web page needs.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/cairn-fs/cairn"
@@ -42,9 +43,18 @@ const tempMarker = "._COPYING_."
 // upload, on a context of its own (the request's may have ended).
 const cleanupTimeout = 10 * time.Second
 
-type dataNodeHandler struct {
+// DataNodeHandler serves WebHDFS on a DataNode.
+type DataNodeHandler struct {
 	cfg DataNodeConfig
 	log *slog.Logger
+	// stop ends the uploads in progress (Close): they are aborted, not
+	// completed by the Close of the client that follows.
+	life context.Context
+	stop context.CancelFunc
+
+	mu     sync.Mutex     // guards closed, and wg's Add against Close's Wait
+	closed bool           // Close was called
+	wg     sync.WaitGroup // the uploads in progress
 }
 
 // NewDataNodeHandler returns the handler of Prefix on a DataNode: the
@@ -52,7 +62,7 @@ type dataNodeHandler struct {
 // APPEND, GETFILECHECKSUM), carried out with the public client as any
 // client would. The namenoderpcaddress parameter is not followed: the
 // client is the host's, dialed to the NameNodes the DataNode serves.
-func NewDataNodeHandler(cfg DataNodeConfig) http.Handler {
+func NewDataNodeHandler(cfg DataNodeConfig) *DataNodeHandler {
 	if cfg.DefaultUser == "" {
 		cfg.DefaultUser = DefaultUser
 	}
@@ -60,10 +70,54 @@ func NewDataNodeHandler(cfg DataNodeConfig) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &dataNodeHandler{cfg: cfg, log: log}
+	life, stop := context.WithCancel(context.Background())
+	return &DataNodeHandler{cfg: cfg, log: log, life: life, stop: stop}
 }
 
-func (h *dataNodeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Close aborts the uploads in progress and waits until each has removed
+// its temporary file; the host closes its client after it. Requests
+// after Close fail.
+func (h *DataNodeHandler) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.stop()
+	h.wg.Wait()
+	return nil
+}
+
+// serveUpload serves a CREATE or an APPEND, which Close waits for.
+func (h *DataNodeHandler) serveUpload(ctx context.Context, c *client.Client, w http.ResponseWriter, r *http.Request, req *request) error {
+	ctx, end, err := h.beginUpload(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
+	if req.op == "CREATE" {
+		return h.create(ctx, c, w, r, req)
+	}
+	return h.append(ctx, c, w, r, req)
+}
+
+// beginUpload starts an upload (CREATE, APPEND) under a context that
+// ends with ctx or with Close, which waits for end to be called.
+func (h *DataNodeHandler) beginUpload(ctx context.Context) (uctx context.Context, end func(), err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, nil, exIO.with("the datanode is shutting down")
+	}
+	h.wg.Add(1)
+	uctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(h.life, cancel)
+	return uctx, func() {
+		stop()
+		cancel()
+		h.wg.Done()
+	}, nil
+}
+
+func (h *DataNodeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := parseRequest(r.Method, r.URL.Path, r.URL.RawQuery)
 	if err == nil {
 		err = checkOp(r.Method, req.op, dataNodeOps)
@@ -86,17 +140,15 @@ func (h *dataNodeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = h.open(ctx, c, w, req)
 	case "GETFILECHECKSUM":
 		err = h.checksum(ctx, c, w, req)
-	case "CREATE":
-		err = h.create(ctx, c, w, r, req)
-	case "APPEND":
-		err = h.append(ctx, c, w, r, req)
+	case "CREATE", "APPEND":
+		err = h.serveUpload(ctx, c, w, r, req)
 	}
 	if err != nil {
 		h.fail(w, r, err)
 	}
 }
 
-func (h *dataNodeHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (h *DataNodeHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.log.Debug("webhdfs", "method", r.Method, "url", r.URL.String(), "err", err)
 	writeError(w, err)
 }
@@ -104,7 +156,7 @@ func (h *dataNodeHandler) fail(w http.ResponseWriter, r *http.Request, err error
 // open streams [offset, offset+length) of the file. An error before the
 // first byte is answered as a RemoteException; one after it aborts the
 // connection, so the reader sees a short body, never a wrong one.
-func (h *dataNodeHandler) open(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
+func (h *DataNodeHandler) open(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
 	p := req.path
 	rd, err := c.Open(ctx, p)
 	if err != nil {
@@ -170,7 +222,7 @@ func (h *dataNodeHandler) open(ctx context.Context, c *client.Client, w http.Res
 // leaves nothing at the target and removes its temporary. The answer
 // is 201 Created, Location hdfs://<namenoderpcaddress><path> as
 // Hadoop's.
-func (h *dataNodeHandler) create(ctx context.Context, c *client.Client, w http.ResponseWriter, r *http.Request, req *request) error {
+func (h *DataNodeHandler) create(ctx context.Context, c *client.Client, w http.ResponseWriter, r *http.Request, req *request) error {
 	p := req.path
 	if p == "/" {
 		return exAlreadyExists.with("/ already exists as a directory")
@@ -220,7 +272,7 @@ func (h *dataNodeHandler) create(ctx context.Context, c *client.Client, w http.R
 // concatenates it onto the target (cairn's concat moves its blocks, in
 // one logged step): readers see the file before or after, never a part
 // of the bytes appended. An empty body changes nothing.
-func (h *dataNodeHandler) append(ctx context.Context, c *client.Client, w http.ResponseWriter, r *http.Request, req *request) error {
+func (h *DataNodeHandler) append(ctx context.Context, c *client.Client, w http.ResponseWriter, r *http.Request, req *request) error {
 	p := req.path
 	fi, err := c.Stat(ctx, p)
 	if err != nil {
@@ -251,7 +303,7 @@ func (h *dataNodeHandler) append(ctx context.Context, c *client.Client, w http.R
 
 // upload writes body to the new file tmp; on any failure tmp is
 // removed.
-func (h *dataNodeHandler) upload(ctx context.Context, c *client.Client, body io.Reader, tmp string, opts *client.CreateOptions) (err error) {
+func (h *DataNodeHandler) upload(ctx context.Context, c *client.Client, body io.Reader, tmp string, opts *client.CreateOptions) (err error) {
 	defer func() {
 		if err != nil {
 			// Also after a failed Create: it may have taken effect with
@@ -282,7 +334,7 @@ func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
 // removeTemp removes a temporary on a context of its own; one it
 // cannot remove is left to the NameNode's lease recovery (if open) or
 // to an operator.
-func (h *dataNodeHandler) removeTemp(ctx context.Context, c *client.Client, tmp string) {
+func (h *DataNodeHandler) removeTemp(ctx context.Context, c *client.Client, tmp string) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if err := c.Remove(cctx, tmp); err != nil && !errors.Is(err, cairn.NotExist) {
@@ -304,7 +356,7 @@ func tempName(target string) string {
 
 // checksum answers Hadoop's MD5-of-MD5-of-CRC32C of the file (see
 // fileChecksum).
-func (h *dataNodeHandler) checksum(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
+func (h *DataNodeHandler) checksum(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
 	p := req.path
 	fi, err := c.StatBlocks(ctx, p)
 	if err != nil {

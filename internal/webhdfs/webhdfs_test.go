@@ -57,13 +57,13 @@ func do(t testing.TB, method, u string, body []byte) answer {
 	return answer{resp.StatusCode, resp.Header, b}
 }
 
-// webhdfs is a WebHDFS endpoint of a test cluster.
-type webhdfs struct {
+// endpoint is a WebHDFS endpoint of a test cluster.
+type endpoint struct {
 	t    testing.TB
 	base string // http://host:port/webhdfs/v1
 }
 
-func (w webhdfs) url(p, op string, params ...string) string {
+func (w endpoint) url(p, op string, params ...string) string {
 	q := url.Values{"op": {op}}
 	for i := 0; i+1 < len(params); i += 2 {
 		q.Add(params[i], params[i+1])
@@ -71,7 +71,7 @@ func (w webhdfs) url(p, op string, params ...string) string {
 	return w.base + (&url.URL{Path: p}).EscapedPath() + "?" + q.Encode()
 }
 
-func (w webhdfs) do(method, p, op string, body []byte, params ...string) answer {
+func (w endpoint) do(method, p, op string, body []byte, params ...string) answer {
 	w.t.Helper()
 	return do(w.t, method, w.url(p, op, params...), body)
 }
@@ -116,7 +116,7 @@ func wantException(t testing.TB, what string, a answer, status int, exception, c
 
 // create writes a file in Hadoop's two steps and returns the second
 // step's answer.
-func (w webhdfs) create(p string, data []byte, params ...string) answer {
+func (w endpoint) create(p string, data []byte, params ...string) answer {
 	w.t.Helper()
 	a := w.do("PUT", p, "CREATE", nil, params...)
 	want(w.t, "CREATE "+p+" (step 1)", a, http.StatusTemporaryRedirect)
@@ -131,7 +131,7 @@ func (w webhdfs) create(p string, data []byte, params ...string) answer {
 }
 
 // open reads a file in two steps.
-func (w webhdfs) open(p string, params ...string) answer {
+func (w endpoint) open(p string, params ...string) answer {
 	w.t.Helper()
 	a := w.do("GET", p, "OPEN", nil, params...)
 	if a.status != http.StatusTemporaryRedirect {
@@ -140,10 +140,10 @@ func (w webhdfs) open(p string, params ...string) answer {
 	return do(w.t, "GET", a.header.Get("Location"), nil)
 }
 
-func start(t *testing.T, opts testcluster.Options) (*testcluster.Cluster, webhdfs) {
+func start(t *testing.T, opts testcluster.Options) (*testcluster.Cluster, endpoint) {
 	c := testcluster.Start(t, opts)
 	c.WaitLeader(t)
-	return c, webhdfs{t: t, base: "http://" + c.NameNodeHTTPAddr() + "/webhdfs/v1"}
+	return c, endpoint{t: t, base: "http://" + c.NameNodeHTTPAddr() + "/webhdfs/v1"}
 }
 
 func randBytes(n int) []byte {
@@ -667,7 +667,7 @@ func TestWebHDFSFollowerRedirects(t *testing.T) {
 	lead := c.WaitLeader(t)
 	https := c.NameNodeHTTPAddrs()
 	follower := (lead + 1) % len(https)
-	f := webhdfs{t: t, base: "http://" + https[follower] + "/webhdfs/v1"}
+	f := endpoint{t: t, base: "http://" + https[follower] + "/webhdfs/v1"}
 	a := f.do("PUT", "/g/x", "MKDIRS", nil, "user.name", "erin")
 	want(t, "MKDIRS at a follower", a, http.StatusTemporaryRedirect)
 	loc, _ := url.Parse(a.header.Get("Location"))
