@@ -2,6 +2,7 @@ package namenode
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
 
@@ -51,14 +52,21 @@ func (h webhdfsHost) DataNodes(ctx context.Context) ([]cairn.DatanodeInfo, error
 }
 
 // RPCAddr is this NameNode's RPC address: its address in its group, or
-// that of the first listener it serves.
+// that of the first listener it serves (on loopback when it listens on
+// every interface).
 func (h webhdfsHost) RPCAddr() string {
 	if h.s.cfg.RPCAddr != "" {
 		return h.s.cfg.RPCAddr
 	}
 	h.s.mu.Lock()
-	defer h.s.mu.Unlock()
-	return h.s.selfAddr
+	addr := h.s.selfAddr
+	h.s.mu.Unlock()
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			return net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	return addr
 }
 
 // webhdfsAddrs is what the WebHDFS client dials: this member first,

@@ -23,7 +23,11 @@
 // none), user.name and owner ^[A-Za-z_][A-Za-z0-9._-]*[$]?$,
 // destination and each of sources an absolute, valid path,
 // renameoptions OVERWRITE|NONE, xattr.name <namespace>.<name>, encoding
-// text|hex|base64, flag CREATE|REPLACE.
+// text|hex|base64, flag CREATE|REPLACE, fsaction [r-][w-][x-].
+//
+// CHECKACCESS answers 200 for any existing path: cairn does not enforce
+// permissions yet. GETFILEBLOCKLOCATIONS gives Hadoop's BlockLocation
+// objects, every replica a DISK in /default-rack.
 //
 // An op that is not among Hadoop's operations of the request's method
 // (GetOpParam.Op and so on; ops.go) is an IllegalArgumentException

@@ -116,6 +116,24 @@ type fileChecksumBody struct {
 	FileChecksum FileChecksum `json:"FileChecksum"`
 }
 
+// BlockLocation is Hadoop's BlockLocation JSON object.
+type BlockLocation struct {
+	CachedHosts   []string `json:"cachedHosts"`
+	Corrupt       bool     `json:"corrupt"`
+	Hosts         []string `json:"hosts"`
+	Length        int64    `json:"length"`
+	Names         []string `json:"names"`
+	Offset        int64    `json:"offset"`
+	StorageTypes  []string `json:"storageTypes"`
+	TopologyPaths []string `json:"topologyPaths"`
+}
+
+type blockLocationsBody struct {
+	BlockLocations struct {
+		BlockLocation []BlockLocation `json:"BlockLocation"`
+	} `json:"BlockLocations"`
+}
+
 type booleanBody struct {
 	Boolean bool `json:"boolean"`
 }

@@ -1,6 +1,7 @@
 package webhdfs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,8 +64,9 @@ var nameNodeOps = map[string]bool{
 	"GET OPEN": true, "GET GETFILESTATUS": true, "GET LISTSTATUS": true, "GET LISTSTATUS_BATCH": true,
 	"GET GETCONTENTSUMMARY": true, "GET GETQUOTAUSAGE": true, "GET GETFILECHECKSUM": true,
 	"GET GETHOMEDIRECTORY": true, "GET GETTRASHROOT": true, "GET GETXATTRS": true,
-	"GET LISTXATTRS": true, "GET GETSERVERDEFAULTS": true,
-	"PUT CREATE": true, "PUT MKDIRS": true, "PUT RENAME": true, "PUT SETREPLICATION": true,
+	"GET LISTXATTRS": true, "GET GETSERVERDEFAULTS": true, "GET GETFILEBLOCKLOCATIONS": true,
+	"GET CHECKACCESS": true,
+	"PUT CREATE":      true, "PUT MKDIRS": true, "PUT RENAME": true, "PUT SETREPLICATION": true,
 	"PUT SETOWNER": true, "PUT SETPERMISSION": true, "PUT SETTIMES": true,
 	"PUT SETXATTR": true, "PUT REMOVEXATTR": true,
 	"POST CONCAT": true, "POST APPEND": true,
@@ -208,6 +210,14 @@ func (h *nameNodeHandler) serve(ctx context.Context, c *client.Client, w http.Re
 		return setXAttr(ctx, c, w, req)
 	case "REMOVEXATTR":
 		return removeXAttr(ctx, c, w, req)
+	case "GETFILEBLOCKLOCATIONS":
+		return blockLocations(ctx, c, w, req)
+	case "CHECKACCESS":
+		// cairn does not enforce permissions yet: whoever asks may.
+		if _, err := c.Stat(ctx, p); err != nil {
+			return notFound(err, p)
+		}
+		writeEmpty(w)
 	case "OPEN", "GETFILECHECKSUM":
 		return h.redirectRead(ctx, c, w, req)
 	case "CREATE":
@@ -665,5 +675,50 @@ func removeXAttr(ctx context.Context, c *client.Client, w http.ResponseWriter, r
 		return notFound(err, req.path)
 	}
 	writeEmpty(w)
+	return nil
+}
+
+// blockLocations answers the blocks of [offset, offset+length) (to the
+// end without length) with the DataNodes holding them, as Hadoop's
+// BlockLocation JSON: hosts by host, names by data-transfer address,
+// every replica on a DISK in /default-rack.
+func blockLocations(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
+	p := req.path
+	fi, err := c.StatBlocks(ctx, p)
+	if err != nil {
+		return notFound(err, p)
+	}
+	if fi.IsDir {
+		return exFileNotFound.with("Path is not a file: " + p)
+	}
+	end := fi.Size
+	if req.length >= 0 {
+		end = min(end, req.offset+req.length)
+	}
+	out := blockLocationsBody{}
+	out.BlockLocations.BlockLocation = []BlockLocation{}
+	blocks := slices.Clone(fi.Blocks)
+	slices.SortFunc(blocks, func(a, b cairn.LocatedBlock) int { return cmp.Compare(a.Offset, b.Offset) })
+	for _, lb := range blocks {
+		if lb.Offset+lb.Block.Len <= req.offset || lb.Offset >= end {
+			continue
+		}
+		bl := BlockLocation{
+			CachedHosts: []string{}, Corrupt: lb.Corrupt, Hosts: []string{}, Length: lb.Block.Len,
+			Names: []string{}, Offset: lb.Offset, StorageTypes: []string{}, TopologyPaths: []string{},
+		}
+		for _, l := range lb.Locations {
+			host, _, err := net.SplitHostPort(l.Addr)
+			if err != nil {
+				host = l.Addr
+			}
+			bl.Hosts = append(bl.Hosts, host)
+			bl.Names = append(bl.Names, l.Addr)
+			bl.StorageTypes = append(bl.StorageTypes, "DISK")
+			bl.TopologyPaths = append(bl.TopologyPaths, "/default-rack/"+l.Addr)
+		}
+		out.BlockLocations.BlockLocation = append(out.BlockLocations.BlockLocation, bl)
+	}
+	writeJSON(w, out)
 	return nil
 }

@@ -22,6 +22,9 @@ var userPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9._-]*[$]?$`)
 // octal digits, with an optional leading 0 or 1 (the sticky bit).
 var permissionPattern = regexp.MustCompile(`^[0-1]?[0-7][0-7][0-7]$`)
 
+// fsActionPattern is the domain of CHECKACCESS's fsaction.
+var fsActionPattern = regexp.MustCompile(`^[r-][w-][x-]$`)
+
 // request is one WebHDFS request, parsed: its path, its operation and
 // every parameter it carries, each checked against its domain as
 // Hadoop checks them (a parameter the operation does not use is
@@ -239,6 +242,11 @@ func (r *request) parseParams() error {
 			return paramError("startAfter", v, "not a name")
 		}
 		r.startAfter = v
+	}
+	if v, ok := q.get("fsaction"); ok && v != "" {
+		if !fsActionPattern.MatchString(v) {
+			return paramError("fsaction", v, fmt.Sprintf("Invalid value: %q does not belong to the domain %s", v, fsActionPattern))
+		}
 	}
 	if v, ok := q.get("encoding"); ok && v != "" {
 		switch e := strings.ToLower(v); e {

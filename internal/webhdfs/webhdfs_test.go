@@ -251,6 +251,25 @@ func TestWebHDFS(t *testing.T) {
 		wantException(t, "OPEN with a bad length", w.open("/dir/a.bin", "length", "x"), 400, "IllegalArgumentException", "java.lang.IllegalArgumentException")
 	})
 
+	t.Run("GETFILEBLOCKLOCATIONS and CHECKACCESS", func(t *testing.T) {
+		var bl struct {
+			BlockLocations struct{ BlockLocation []map[string]any }
+		}
+		wantJSON(t, "GETFILEBLOCKLOCATIONS", w.do("GET", "/dir/a.bin", "GETFILEBLOCKLOCATIONS", nil, "offset", "1048577", "length", "10"), 200, &bl)
+		l := bl.BlockLocations.BlockLocation
+		if len(l) != 1 || l[0]["offset"] != float64(1<<20) || l[0]["length"] != float64(1<<20) || l[0]["corrupt"] != false ||
+			len(l[0]["hosts"].([]any)) != 2 || len(l[0]["names"].([]any)) != 2 || l[0]["storageTypes"].([]any)[0] != "DISK" {
+			t.Fatalf("GETFILEBLOCKLOCATIONS offset=1048577 length=10 = %v, want the second block on its 2 DataNodes", l)
+		}
+		wantJSON(t, "GETFILEBLOCKLOCATIONS", w.do("GET", "/dir/a.bin", "GETFILEBLOCKLOCATIONS", nil), 200, &bl)
+		if len(bl.BlockLocations.BlockLocation) != 3 {
+			t.Fatalf("GETFILEBLOCKLOCATIONS = %v, want 3 blocks", bl)
+		}
+		want(t, "CHECKACCESS", w.do("GET", "/dir/a.bin", "CHECKACCESS", nil, "fsaction", "rw-"), 200)
+		wantException(t, "CHECKACCESS with a bad fsaction", w.do("GET", "/dir/a.bin", "CHECKACCESS", nil, "fsaction", "rwz"), 400, "IllegalArgumentException", "java.lang.IllegalArgumentException")
+		wantException(t, "CHECKACCESS of a missing file", w.do("GET", "/dir/none", "CHECKACCESS", nil, "fsaction", "r--"), 404, "FileNotFoundException", "java.io.FileNotFoundException")
+	})
+
 	t.Run("GETFILESTATUS answers Hadoop's FileStatus, field by field", func(t *testing.T) {
 		var got map[string]map[string]any
 		wantJSON(t, "GETFILESTATUS", w.do("GET", "/dir/a.bin", "GETFILESTATUS", nil), 200, &got)
