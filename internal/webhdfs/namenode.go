@@ -531,9 +531,7 @@ func rename(ctx context.Context, c *client.Client, w http.ResponseWriter, req *r
 			}
 			return notFound(err, req.path)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", "0")
-		w.WriteHeader(http.StatusOK)
+		writeEmpty(w)
 		return nil
 	}
 	err := c.Rename(ctx, req.path, req.destination, false)
