@@ -230,8 +230,11 @@ func (h *nameNodeHandler) serve(ctx context.Context, c *client.Client, w http.Re
 			perm = req.permission
 		}
 		if err := c.MkdirAll(ctx, p, perm); err != nil {
-			if errors.Is(err, cairn.Exist) || errors.Is(err, cairn.NotDir) {
+			switch cairn.KindOf(err) {
+			case cairn.Exist: // a file at p
 				return exAlreadyExists.with(fmt.Sprintf("Path is not a directory: %s", p))
+			case cairn.NotDir: // a file above p
+				return exParentNotDir.with(err.Error())
 			}
 			return err
 		}

@@ -314,7 +314,8 @@ func TestWebHDFS(t *testing.T) {
 		if err != nil || fi.Owner != "bob" || fi.Mode.Perm() != 0o700 {
 			t.Fatalf("Stat(/list/sub) = %+v, %v: want bob's, 0700", fi, err)
 		}
-		wantException(t, "MKDIRS under a file", w.do("PUT", "/dir/a.bin/x", "MKDIRS", nil), 403, "FileAlreadyExistsException", "org.apache.hadoop.fs.FileAlreadyExistsException")
+		wantException(t, "MKDIRS of a file", w.do("PUT", "/dir/a.bin", "MKDIRS", nil), 403, "FileAlreadyExistsException", "org.apache.hadoop.fs.FileAlreadyExistsException")
+		wantException(t, "MKDIRS under a file", w.do("PUT", "/dir/a.bin/x", "MKDIRS", nil), 403, "ParentNotDirectoryException", "org.apache.hadoop.fs.ParentNotDirectoryException")
 		var names []string
 		for i := range 5 {
 			n := fmt.Sprintf("f%d", i)
