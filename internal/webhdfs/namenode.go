@@ -555,6 +555,19 @@ func rename(ctx context.Context, c *client.Client, w http.ResponseWriter, req *r
 // remove is HDFS's delete: false when nothing is there.
 func remove(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
 	var err error
+	if req.path == "/" {
+		// HDFS never deletes the root: false (a non-empty root without
+		// recursive is refused first).
+		fi, err := c.Stat(ctx, "/")
+		if err != nil {
+			return err
+		}
+		if !req.recursive && fi.Children > 0 {
+			return exNotEmpty.with("`/ is non empty': Directory is not empty")
+		}
+		writeJSON(w, booleanBody{false})
+		return nil
+	}
 	if req.recursive {
 		if _, err = c.Stat(ctx, req.path); err == nil {
 			err = c.RemoveAll(ctx, req.path)

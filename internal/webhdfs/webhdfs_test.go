@@ -627,6 +627,13 @@ func TestWebHDFS(t *testing.T) {
 		if !b["boolean"] {
 			t.Fatalf("DELETE recursive = %v", b)
 		}
+		wantJSON(t, "DELETE of /", w.do("DELETE", "/", "DELETE", nil, "recursive", "true"), 200, &b)
+		if b["boolean"] {
+			t.Fatalf("DELETE of / = %v, want false", b)
+		}
+		if _, err := cl.Stat(ctx, "/dir/a.bin"); err != nil {
+			t.Fatalf("after DELETE of /: %v", err)
+		}
 		wantJSON(t, "DELETE of a missing path", w.do("DELETE", "/mv", "DELETE", nil, "recursive", "true"), 200, &b)
 		if b["boolean"] {
 			t.Fatalf("DELETE of a missing path = %v, want false", b)
