@@ -242,7 +242,7 @@ func (h *DataNodeHandler) create(ctx context.Context, c *client.Client, w http.R
 	}
 	tmp := tempName(p)
 	if err := h.upload(ctx, c, r.Body, tmp, &client.CreateOptions{
-		Replication: req.replication, BlockSize: req.blockSize, Mode: mode, CreateParent: true,
+		Replication: req.replication, BlockSize: req.blockSize, Mode: mode, CreateParent: req.createParent,
 	}); err != nil {
 		return err
 	}
@@ -313,8 +313,11 @@ func (h *DataNodeHandler) upload(ctx context.Context, c *client.Client, body io.
 	}()
 	fw, err := c.Create(ctx, tmp, opts)
 	if err != nil {
-		if errors.Is(err, cairn.NotDir) {
+		switch {
+		case errors.Is(err, cairn.NotDir):
 			return exParentNotDir.with("Parent path is not a directory: " + cairn.Dir(tmp))
+		case errors.Is(err, cairn.NotExist):
+			return exFileNotFound.with("Parent directory doesn't exist: " + cairn.Dir(tmp))
 		}
 		return err
 	}

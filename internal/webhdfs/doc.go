@@ -71,8 +71,8 @@
 // directory (403 FileAlreadyExistsException), and redirects. The
 // second, the body PUT to the DataNode, writes the body to a temporary
 // file beside the target, "<dir>/.<name>._COPYING_.<8 hex digits>" (as
-// `cairn fs put` does; missing parents are created, as HDFS's create
-// does), through the client's normal pipeline, with the permission
+// `cairn fs put` does; missing parents are created unless
+// createparent=false, as HDFS's create does), through the client's normal pipeline, with the permission
 // (default 644), replication and blocksize asked; once it is closed, the
 // temporary is renamed onto exactly the target (replacing a file there
 // only with overwrite=true). The answer is 201 Created with Location

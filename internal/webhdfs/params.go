@@ -48,6 +48,9 @@ type request struct {
 	hasPerm     bool
 	recursive   bool
 	noRedirect  bool
+	// createParent (createparent, default true) creates a CREATE's
+	// missing parent directories.
+	createParent bool
 
 	destination   string   // RENAME; "" when absent
 	renameOptions []string // RENAME: OVERWRITE, NONE
@@ -183,8 +186,11 @@ func (r *request) parseParams() error {
 	if r.noRedirect, err = boolParam(q, "noredirect"); err != nil {
 		return err
 	}
-	if _, err = boolParam(q, "createparent"); err != nil {
-		return err
+	r.createParent = true
+	if v, ok := q.get("createparent"); ok && v != "" {
+		if r.createParent, err = boolParam(q, "createparent"); err != nil {
+			return err
+		}
 	}
 	if v, ok := q.get("permission"); ok && v != "" {
 		if !permissionPattern.MatchString(v) {

@@ -426,6 +426,16 @@ func TestWebHDFS(t *testing.T) {
 		}
 	})
 
+	t.Run("createparent=false needs the parent", func(t *testing.T) {
+		a := w.do("PUT", "/noparent/x", "CREATE", nil, "createparent", "false")
+		want(t, "CREATE step 1", a, http.StatusTemporaryRedirect)
+		wantException(t, "CREATE step 2 without a parent", do(t, "PUT", a.header.Get("Location"), []byte("x")), 404, "FileNotFoundException", "java.io.FileNotFoundException")
+		if _, err := cl.Stat(ctx, "/noparent"); err == nil {
+			t.Fatalf("createparent=false made the parent")
+		}
+		want(t, "CREATE with parents", w.create("/noparent/x", []byte("x")), 201)
+	})
+
 	t.Run("noredirect=true answers 200 with the Location in JSON", func(t *testing.T) {
 		var loc map[string]string
 		wantJSON(t, "CREATE noredirect", w.do("PUT", "/nr/x", "CREATE", nil, "noredirect", "true"), 200, &loc)
