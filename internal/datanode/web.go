@@ -72,8 +72,7 @@ func (d *DataNode) webhdfsHandler() *webhdfs.DataNodeHandler {
 		dialer := webhdfs.NewDialer(func() string { return addrs })
 		d.webhdfs = &webhdfsServer{dialer: dialer, h: webhdfs.NewDataNodeHandler(webhdfs.DataNodeConfig{
 			Client: dialer.Client,
-			Log:    d.log.With("component", "webhdfs"),
-		})}
+		}, d.log.With("component", "webhdfs"))}
 	}
 	return d.webhdfs.h
 }

@@ -103,8 +103,7 @@ func (s *Server) webhdfsHandler() http.Handler {
 			h: webhdfs.NewNameNodeHandler(webhdfs.NameNodeConfig{
 				Client:   d.Client,
 				NameNode: webhdfsHost{s},
-				Log:      s.log.With("component", "webhdfs"),
-			}),
+			}, s.log.With("component", "webhdfs")),
 		}
 	}
 	return s.webhdfs.h

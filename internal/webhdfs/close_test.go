@@ -22,7 +22,7 @@ func TestWebHDFSDataNodeCloseAbortsUploads(t *testing.T) {
 	ctx := context.Background()
 	addr := c.NameNodeAddr()
 	dialer := webhdfs.NewDialer(func() string { return addr })
-	h := webhdfs.NewDataNodeHandler(webhdfs.DataNodeConfig{Client: dialer.Client})
+	h := webhdfs.NewDataNodeHandler(webhdfs.DataNodeConfig{Client: dialer.Client}, nil)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 

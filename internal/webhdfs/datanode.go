@@ -24,8 +24,6 @@ type DataNodeConfig struct {
 	// DefaultUser is the user of requests without user.name; "":
 	// DefaultUser ("dr.who").
 	DefaultUser string
-	// Log receives a line per failed request at Debug; nil: none.
-	Log *slog.Logger
 }
 
 // dataNodeOps are the operations a DataNode's handler serves: those
@@ -62,11 +60,11 @@ type DataNodeHandler struct {
 // APPEND, GETFILECHECKSUM), carried out with the public client as any
 // client would. The namenoderpcaddress parameter is not followed: the
 // client is the host's, dialed to the NameNodes the DataNode serves.
-func NewDataNodeHandler(cfg DataNodeConfig) *DataNodeHandler {
+// log receives a line per failed request at Debug; nil: none.
+func NewDataNodeHandler(cfg DataNodeConfig, log *slog.Logger) *DataNodeHandler {
 	if cfg.DefaultUser == "" {
 		cfg.DefaultUser = DefaultUser
 	}
-	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

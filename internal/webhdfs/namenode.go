@@ -55,8 +55,6 @@ type NameNodeConfig struct {
 	// DefaultUser is the user of requests without user.name; "":
 	// DefaultUser ("dr.who").
 	DefaultUser string
-	// Log receives a line per failed request at Debug; nil: none.
-	Log *slog.Logger
 }
 
 // nameNodeOps are the operations the NameNode's handler serves.
@@ -82,12 +80,12 @@ type nameNodeHandler struct {
 // NewNameNodeHandler returns the handler of Prefix on a NameNode: the
 // namespace operations, and redirects to DataNodes for the data ones
 // (OPEN, CREATE, APPEND, GETFILECHECKSUM). A NameNode that does not
-// lead its group redirects every request to the leader.
-func NewNameNodeHandler(cfg NameNodeConfig) http.Handler {
+// lead its group redirects every request to the leader. log receives a
+// line per failed request at Debug; nil: none.
+func NewNameNodeHandler(cfg NameNodeConfig, log *slog.Logger) http.Handler {
 	if cfg.DefaultUser == "" {
 		cfg.DefaultUser = DefaultUser
 	}
-	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
