@@ -71,8 +71,8 @@ var nameNodeOps = map[string]bool{
 	"DELETE DELETE": true,
 }
 
-// nameNodeHandler serves WebHDFS on the NameNode's web address.
-type nameNodeHandler struct {
+// NameNodeHandler serves WebHDFS on the NameNode's web address.
+type NameNodeHandler struct {
 	cfg NameNodeConfig
 	log *slog.Logger
 }
@@ -82,17 +82,17 @@ type nameNodeHandler struct {
 // (OPEN, CREATE, APPEND, GETFILECHECKSUM). A NameNode that does not
 // lead its group redirects every request to the leader. log receives a
 // line per failed request at Debug; nil: none.
-func NewNameNodeHandler(cfg NameNodeConfig, log *slog.Logger) http.Handler {
+func NewNameNodeHandler(cfg NameNodeConfig, log *slog.Logger) *NameNodeHandler {
 	if cfg.DefaultUser == "" {
 		cfg.DefaultUser = DefaultUser
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &nameNodeHandler{cfg: cfg, log: log}
+	return &NameNodeHandler{cfg: cfg, log: log}
 }
 
-func (h *nameNodeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *NameNodeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := parseRequest(r.Method, r.URL.Path, r.URL.RawQuery)
 	if err == nil {
 		err = checkOp(r.Method, req.op, nameNodeOps)
@@ -134,7 +134,7 @@ func category(method string) string {
 	return "WRITE"
 }
 
-func (h *nameNodeHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (h *NameNodeHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.log.Debug("webhdfs", "method", r.Method, "url", r.URL.String(), "err", err)
 	writeError(w, err)
 }
@@ -147,7 +147,7 @@ func redirect(w http.ResponseWriter, location string) {
 	w.WriteHeader(http.StatusTemporaryRedirect)
 }
 
-func (h *nameNodeHandler) serve(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
+func (h *NameNodeHandler) serve(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
 	p := req.path
 	switch req.op {
 	case "GETFILESTATUS":
@@ -301,7 +301,7 @@ func notFound(err error, p string) error {
 	return err
 }
 
-func (h *nameNodeHandler) listStatus(ctx context.Context, c *client.Client, w http.ResponseWriter, p string) error {
+func (h *NameNodeHandler) listStatus(ctx context.Context, c *client.Client, w http.ResponseWriter, p string) error {
 	fi, err := c.Stat(ctx, p)
 	if err != nil {
 		return notFound(err, p)
@@ -326,7 +326,7 @@ func (h *nameNodeHandler) listStatus(ctx context.Context, c *client.Client, w ht
 
 // listStatusBatch answers one page. cairn's listing says whether more
 // entries follow, not how many: remainingEntries is 1 when some do.
-func (h *nameNodeHandler) listStatusBatch(ctx context.Context, c *client.Client, w http.ResponseWriter, p, after string) error {
+func (h *NameNodeHandler) listStatusBatch(ctx context.Context, c *client.Client, w http.ResponseWriter, p, after string) error {
 	var out directoryListingBody
 	list := &out.DirectoryListing.PartialListing.FileStatuses.FileStatus
 	*list = []FileStatus{}
@@ -356,7 +356,7 @@ func (h *nameNodeHandler) listStatusBatch(ctx context.Context, c *client.Client,
 // dataNodeURL is the address of a request redirected to the DataNode
 // at addr (host:port): the request's own parameters, with the user,
 // the NameNode's RPC address and the changes given.
-func (h *nameNodeHandler) dataNodeURL(addr string, req *request, set map[string]string) string {
+func (h *NameNodeHandler) dataNodeURL(addr string, req *request, set map[string]string) string {
 	v := url.Values{}
 	for k, vs := range req.q {
 		if k == "delegation" || k == "doas" {
@@ -391,7 +391,7 @@ func sendTo(w http.ResponseWriter, req *request, location string) {
 
 // anyDataNode picks a DataNode at random for a write, or a read that
 // no replica's location decides.
-func (h *nameNodeHandler) anyDataNode(ctx context.Context) (string, error) {
+func (h *NameNodeHandler) anyDataNode(ctx context.Context) (string, error) {
 	nodes, err := h.cfg.NameNode.DataNodes(ctx)
 	if err != nil {
 		return "", err
@@ -430,7 +430,7 @@ func httpAddr(n cairn.DatanodeInfo) string {
 // redirectRead sends OPEN and GETFILECHECKSUM to a DataNode holding the
 // block of the offset (the first block for a checksum), nearest first
 // as a client would read it, or any DataNode when no replica can be.
-func (h *nameNodeHandler) redirectRead(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
+func (h *NameNodeHandler) redirectRead(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
 	p := req.path
 	fi, err := c.StatBlocks(ctx, p)
 	if err != nil {
@@ -476,7 +476,7 @@ func (h *nameNodeHandler) redirectRead(ctx context.Context, c *client.Client, w 
 // existing file without overwrite=true, or a directory, is refused
 // here already, and the request goes on to a DataNode picked at random,
 // which writes the body it is sent.
-func (h *nameNodeHandler) redirectCreate(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
+func (h *NameNodeHandler) redirectCreate(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
 	p := req.path
 	if p == "/" {
 		return exAlreadyExists.with("/ already exists as a directory")
@@ -499,7 +499,7 @@ func (h *nameNodeHandler) redirectCreate(ctx context.Context, c *client.Client, 
 }
 
 // redirectAppend is the first step of an APPEND: the file must exist.
-func (h *nameNodeHandler) redirectAppend(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
+func (h *NameNodeHandler) redirectAppend(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
 	p := req.path
 	fi, err := c.Stat(ctx, p)
 	if err != nil {
