@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -24,6 +26,9 @@ type DataNodeConfig struct {
 	// DefaultUser is the user of requests without user.name; "":
 	// DefaultUser ("dr.who").
 	DefaultUser string
+	// BodyTimeout is how long an upload (CREATE, APPEND) waits for its
+	// client to send more before it fails; 0: 60s.
+	BodyTimeout time.Duration
 }
 
 // dataNodeOps are the operations a DataNode's handler serves: those
@@ -65,6 +70,9 @@ func NewDataNodeHandler(cfg DataNodeConfig, log *slog.Logger) *DataNodeHandler {
 	if cfg.DefaultUser == "" {
 		cfg.DefaultUser = DefaultUser
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 60 * time.Second
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -84,35 +92,89 @@ func (h *DataNodeHandler) Close() error {
 	return nil
 }
 
-// serveUpload serves a CREATE or an APPEND, which Close waits for.
+// serveUpload serves a CREATE or an APPEND, which Close waits for. Its
+// body is read through a bodyReader: a client silent for BodyTimeout,
+// or Close, cuts it off and fails the upload.
 func (h *DataNodeHandler) serveUpload(ctx context.Context, c *client.Client, w http.ResponseWriter, r *http.Request, req *request) error {
-	ctx, end, err := h.beginUpload(ctx)
-	if err != nil {
-		return err
-	}
-	defer end()
-	if req.op == "CREATE" {
-		return h.create(ctx, c, w, r, req)
-	}
-	return h.append(ctx, c, w, r, req)
-}
-
-// beginUpload starts an upload (CREATE, APPEND) under a context that
-// ends with ctx or with Close, which waits for end to be called.
-func (h *DataNodeHandler) beginUpload(ctx context.Context) (uctx context.Context, end func(), err error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closed {
-		return nil, nil, exIO.with("the datanode is shutting down")
+		h.mu.Unlock()
+		return exIO.with("the datanode is shutting down")
 	}
 	h.wg.Add(1)
-	uctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(h.life, cancel)
-	return uctx, func() {
-		stop()
+	h.mu.Unlock()
+	defer h.wg.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	body := &bodyReader{r: r.Body, rc: http.NewResponseController(w), idle: h.cfg.BodyTimeout}
+	defer body.finish()
+	// Close ends the upload: its calls fail, and so does a body read
+	// waiting on the client.
+	defer context.AfterFunc(h.life, func() {
 		cancel()
-		h.wg.Done()
-	}, nil
+		body.cut()
+	})()
+	if req.op == "CREATE" {
+		return h.create(ctx, c, w, body, req)
+	}
+	return h.append(ctx, c, w, body, req)
+}
+
+// bodyReader reads a request's body with a read deadline on the
+// connection, pushed idle further at every read: a client that stops
+// sending is given up instead of holding its upload, and the lease on
+// its temporary file, forever. cut gives up at once (Close).
+type bodyReader struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+
+	mu       sync.Mutex // guards the fields below, and rc after the handler returns
+	finished bool       // the handler is done with the body: rc must not be used
+	cutOff   bool
+}
+
+// errCut is the error of a body read after cut.
+var errCut = errors.New("upload interrupted: the datanode is shutting down")
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.cutOff {
+		b.mu.Unlock()
+		return 0, errCut
+	}
+	if !b.finished {
+		b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	}
+	b.mu.Unlock()
+	n, err := b.r.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		b.mu.Lock()
+		if b.cutOff {
+			err = errCut
+		} else {
+			err = fmt.Errorf("no data from the client for %v: %w", b.idle, err)
+		}
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+// cut makes the read under way, and every later one, fail.
+func (b *bodyReader) cut() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cutOff = true
+	if !b.finished {
+		b.rc.SetReadDeadline(time.Now())
+	}
+}
+
+// finish is called when the handler returns.
+func (b *bodyReader) finish() {
+	b.mu.Lock()
+	b.finished = true
+	b.mu.Unlock()
 }
 
 func (h *DataNodeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -220,7 +282,7 @@ func (h *DataNodeHandler) open(ctx context.Context, c *client.Client, w http.Res
 // leaves nothing at the target and removes its temporary. The answer
 // is 201 Created, Location hdfs://<namenoderpcaddress><path> as
 // Hadoop's.
-func (h *DataNodeHandler) create(ctx context.Context, c *client.Client, w http.ResponseWriter, r *http.Request, req *request) error {
+func (h *DataNodeHandler) create(ctx context.Context, c *client.Client, w http.ResponseWriter, body io.Reader, req *request) error {
 	p := req.path
 	if p == "/" {
 		return exAlreadyExists.with("/ already exists as a directory")
@@ -239,7 +301,7 @@ func (h *DataNodeHandler) create(ctx context.Context, c *client.Client, w http.R
 		mode = req.permission
 	}
 	tmp := tempName(p)
-	if err := h.upload(ctx, c, r.Body, tmp, &client.CreateOptions{
+	if err := h.upload(ctx, c, body, tmp, &client.CreateOptions{
 		Replication: req.replication, BlockSize: req.blockSize, Mode: mode, CreateParent: req.createParent,
 	}); err != nil {
 		return err
@@ -270,7 +332,7 @@ func (h *DataNodeHandler) create(ctx context.Context, c *client.Client, w http.R
 // concatenates it onto the target (cairn's concat moves its blocks, in
 // one logged step): readers see the file before or after, never a part
 // of the bytes appended. An empty body changes nothing.
-func (h *DataNodeHandler) append(ctx context.Context, c *client.Client, w http.ResponseWriter, r *http.Request, req *request) error {
+func (h *DataNodeHandler) append(ctx context.Context, c *client.Client, w http.ResponseWriter, body io.Reader, req *request) error {
 	p := req.path
 	fi, err := c.Stat(ctx, p)
 	if err != nil {
@@ -280,7 +342,7 @@ func (h *DataNodeHandler) append(ctx context.Context, c *client.Client, w http.R
 		return exFileNotFound.with("Path is not a file: " + p)
 	}
 	tmp := tempName(p)
-	if err := h.upload(ctx, c, r.Body, tmp, &client.CreateOptions{
+	if err := h.upload(ctx, c, body, tmp, &client.CreateOptions{
 		Replication: fi.Replication, BlockSize: fi.BlockSize, Mode: fi.Mode,
 	}); err != nil {
 		return err

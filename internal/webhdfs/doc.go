@@ -78,10 +78,12 @@
 // only with overwrite=true). The answer is 201 Created with Location
 // hdfs://<namenoderpcaddress><path>, as Hadoop's. An upload that fails
 // or is cut short removes its temporary and leaves the target as it
-// was; a DataNode killed mid-upload leaves its temporary open until the
-// NameNode's lease recovery removes it (it knows the name; after the
-// lease hard limit, 1h by default): readers never see a partial file at
-// the target.
+// was. A client that sends nothing for DataNodeConfig.BodyTimeout (60s)
+// is given up, and so are the uploads under way when the DataNode
+// closes: they fail and remove their temporaries. A DataNode killed
+// mid-upload leaves its temporary open until the NameNode's lease
+// recovery removes it (it knows the name; after the lease hard limit,
+// 1h by default): readers never see a partial file at the target.
 //
 // APPEND (POST; fsspec's writes use it) writes the body to a temporary
 // the same way, closes it and concatenates it onto the target with the
