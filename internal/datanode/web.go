@@ -39,16 +39,7 @@ func (d *DataNode) HTTPHandler() http.Handler {
 	mux.HandleFunc("GET /status", d.serveStatus)
 	mux.Handle("GET /metrics", metrics.Handler(d.metrics.reg))
 	mux.Handle("/", webui.DataNodeHandler(webSource{d}, d.log))
-	wh := d.webhdfsHandler()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Before the mux, which would redirect a path with "." or ".."
-		// to a cleaned one, where WebHDFS refuses it (400).
-		if p := r.URL.Path; p == webhdfs.Prefix || strings.HasPrefix(p, webhdfs.Prefix+"/") {
-			wh.ServeHTTP(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	return webhdfs.Route(d.webhdfsHandler(), mux)
 }
 
 // webhdfsServer is WebHDFS's handler and the dialer of its client.

@@ -2,7 +2,6 @@ package namenode
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/cairn-fs/cairn/internal/metrics"
 	"github.com/cairn-fs/cairn/internal/webhdfs"
@@ -35,18 +34,5 @@ func (s *Server) HTTPHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", metrics.Handler(s.metrics.reg))
 	mux.Handle("/", webui.NameNodeHandler(webSource{s}, s.log))
-	return withWebHDFS(s.webhdfsHandler(), mux)
-}
-
-// withWebHDFS sends the requests under webhdfs.Prefix to wh before the
-// mux sees them: the mux would redirect a path with "..", "." or "//"
-// to a cleaned one, where WebHDFS refuses it (400), as Hadoop does.
-func withWebHDFS(wh, mux http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p == webhdfs.Prefix || strings.HasPrefix(p, webhdfs.Prefix+"/") {
-			wh.ServeHTTP(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	return webhdfs.Route(s.webhdfsHandler(), mux)
 }

@@ -3,6 +3,7 @@ package webhdfs
 import (
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Hadoop's operations, by HTTP method (GetOpParam.Op, PutOpParam.Op,
@@ -60,4 +61,18 @@ func checkOp(method, op string, served map[string]bool) error {
 		return exUnsupported.with(fmt.Sprintf("%s is not supported", op))
 	}
 	return nil
+}
+
+// Route sends the requests under Prefix to wh and the others to other.
+// It sees them before other does, so that a ServeMux does not redirect
+// a path with "..", "." or "//" to a cleaned one, which WebHDFS refuses
+// (400), as Hadoop does.
+func Route(wh, other http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == Prefix || strings.HasPrefix(p, Prefix+"/") {
+			wh.ServeHTTP(w, r)
+			return
+		}
+		other.ServeHTTP(w, r)
+	})
 }
