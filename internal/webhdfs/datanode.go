@@ -148,6 +148,17 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	}
 	b.mu.Unlock()
 	n, err := b.r.Read(p)
+	if err == io.EOF {
+		// The body is whole. The server now reads the connection in
+		// the background (to see the client go), and a deadline
+		// passing there would end the request's context while the
+		// upload closes its file: no deadline from here on.
+		b.mu.Lock()
+		if !b.cutOff && !b.finished {
+			b.rc.SetReadDeadline(time.Time{})
+		}
+		b.mu.Unlock()
+	}
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		b.mu.Lock()
 		if b.cutOff {
