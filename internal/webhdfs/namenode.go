@@ -530,7 +530,7 @@ func rename(ctx context.Context, c *client.Client, w http.ResponseWriter, req *r
 			if errors.Is(err, cairn.IsDir) {
 				return exAlreadyExists.with(fmt.Sprintf("rename destination %s already exists", req.destination))
 			}
-			return notFound(err, req.path)
+			return err // a missing source or destination parent: FileNotFoundException with cairn's words
 		}
 		writeEmpty(w)
 		return nil
