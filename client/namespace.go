@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/protocol"
@@ -284,6 +285,22 @@ func (c *Client) Chown(ctx context.Context, name, owner, group string) error {
 		return nil
 	}
 	_, err := call(ctx, c.nn, op, name, &protocol.SetOwnerRequest{Path: name, Owner: owner, Group: group}, protocol.ClientProtocolClient.SetOwner)
+	return err
+}
+
+// SetTimes sets the modification time of a file or directory (HDFS's
+// setTimes; cairn keeps no access time). The zero time means now, as
+// does the Unix epoch exactly.
+func (c *Client) SetTimes(ctx context.Context, name string, mtime time.Time) error {
+	const op = "settimes"
+	if err := checkPath(op, name); err != nil {
+		return err
+	}
+	var ns int64
+	if !mtime.IsZero() {
+		ns = mtime.UnixNano()
+	}
+	_, err := call(ctx, c.nn, op, name, &protocol.SetTimesRequest{Path: name, MtimeUnixNano: ns}, protocol.ClientProtocolClient.SetTimes)
 	return err
 }
 

@@ -203,6 +203,7 @@ type cluster struct {
 	t      testing.TB
 	dir    string
 	nnAddr string
+	nnHTTP string // the NameNode's --http-addr
 	nn     *proc
 	dns    []*proc
 	dnAddr []string
@@ -227,11 +228,11 @@ func startCluster(t testing.TB, o clusterOptions) *cluster {
 	if o.blockSize == "" {
 		o.blockSize = "1MiB"
 	}
-	c := &cluster{t: t, dir: t.TempDir(), nnAddr: freeAddr(t)}
+	c := &cluster{t: t, dir: t.TempDir(), nnAddr: freeAddr(t), nnHTTP: freeAddr(t)}
 	args := append([]string{"namenode",
 		"--dir", filepath.Join(c.dir, "nn"),
 		"--rpc-addr", c.nnAddr,
-		"--http-addr", freeAddr(t),
+		"--http-addr", c.nnHTTP,
 		"--replication", fmt.Sprint(o.replication),
 		"--block-size", o.blockSize,
 	}, o.nnArgs...)
