@@ -44,21 +44,6 @@ const (
 	s3Region      = "us-east-1"
 )
 
-// needTool returns path if it is an executable, else skips the test
-// (fails it when CI is set, since .ci/run installs every client).
-func needTool(t testing.TB, path, pkg string) string {
-	t.Helper()
-	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-		return path
-	}
-	msg := fmt.Sprintf("%s is missing (on Debian: apt-get install %s)", path, pkg)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // s3Gateway is a 'cairn s3' process serving a cluster.
 type s3Gateway struct {
 	t        testing.TB
@@ -153,9 +138,9 @@ func tail(s string) string {
 	return "..." + s[len(s)-max:]
 }
 
-// runTool runs path with args in env and returns what it did, within
+// runClient runs path with args in env and returns what it did, within
 // 3 minutes.
-func runTool(t testing.TB, env []string, path string, args ...string) result {
+func runClient(t testing.TB, env []string, path string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -229,7 +214,7 @@ func (g *s3Gateway) awsAs(access, secret string, args ...string) result {
 	if len(args) > 1 && args[0] == "s3" && (args[1] == "cp" || args[1] == "sync") {
 		args = append([]string{"s3", args[1], "--no-progress"}, args[2:]...)
 	}
-	return runTool(g.t, g.awsEnv(access, secret), awsPath, append([]string{"--endpoint-url", g.endpoint}, args...)...)
+	return runClient(g.t, g.awsEnv(access, secret), awsPath, append([]string{"--endpoint-url", g.endpoint}, args...)...)
 }
 
 // awsJSON runs aws as alice and decodes its JSON output into v.
@@ -260,7 +245,7 @@ func (g *s3Gateway) rclone(args ...string) result {
 		"RCLONE_CONFIG_CAIRN_REGION="+s3Region,
 	)
 	// Few retries: a failure shows in seconds, not minutes.
-	return runTool(g.t, env, rclonePath, append(args, "--retries", "1", "--low-level-retries", "2")...)
+	return runClient(g.t, env, rclonePath, append(args, "--retries", "1", "--low-level-retries", "2")...)
 }
 
 // s3cmd runs /usr/bin/s3cmd as bob with a config file of its own.
@@ -281,13 +266,13 @@ max_retries = 2
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		g.t.Fatal(err)
 	}
-	return runTool(g.t, clientEnv(), s3cmdPath, append([]string{"-c", cfg, "--no-ssl"}, args...)...)
+	return runClient(g.t, clientEnv(), s3cmdPath, append([]string{"-c", cfg, "--no-ssl"}, args...)...)
 }
 
 // botoPythons returns the python3 interpreters that have boto3: the
 // one on PATH and Debian's /usr/bin/python3, each once. In CI, Debian's
 // must have it (.ci/run installs python3-boto3).
-func botoPythons(t testing.TB) []string {
+func botoPythons(t *testing.T) []string {
 	t.Helper()
 	var found []string
 	seen := map[string]bool{}
@@ -312,7 +297,7 @@ func botoPythons(t testing.TB) []string {
 		t.Logf("%s: %s", name, id)
 	}
 	if len(found) == 0 {
-		needTool(t, "/usr/bin/python3 with boto3", "python3-boto3")
+		needTool(t, "/usr/bin/python3 with boto3", "apt-get install python3-boto3")
 	}
 	return found
 }
@@ -330,14 +315,14 @@ func (g *s3Gateway) boto(python string, args ...string) result {
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(g.dir, "no-aws-credentials"),
 		"AWS_EC2_METADATA_DISABLED=true",
 	)
-	return runTool(g.t, env, python, append([]string{filepath.Join("testdata", "s3_boto.py")}, args...)...)
+	return runClient(g.t, env, python, append([]string{filepath.Join("testdata", "s3_boto.py")}, args...)...)
 }
 
 // curl runs /usr/bin/curl with args, failing on an HTTP error unless
 // the caller checks the status (-w).
 func curl(t testing.TB, args ...string) result {
 	t.Helper()
-	return runTool(t, clientEnv(), curlPath, append([]string{"-sS"}, args...)...)
+	return runClient(t, clientEnv(), curlPath, append([]string{"-sS"}, args...)...)
 }
 
 // md5Hex is the hex MD5 of data.

@@ -20,11 +20,11 @@ import (
 // (s3 rm --recursive), presigned URLs fetched with curl, and the error
 // codes a user of the CLI meets.
 func TestS3AWSCLI(t *testing.T) {
-	needTool(t, awsPath, "awscli")
-	needTool(t, curlPath, "curl")
+	needTool(t, awsPath, "apt-get install awscli")
+	needTool(t, curlPath, "apt-get install curl")
 	c := startCluster(t, clusterOptions{})
 	g := startS3(t, c)
-	t.Logf("%s", strings.TrimSpace(runTool(t, clientEnv(), awsPath, "--version").stdout))
+	t.Logf("%s", strings.TrimSpace(runClient(t, clientEnv(), awsPath, "--version").stdout))
 	dir := t.TempDir()
 
 	mustSucceed(t, g.aws("s3", "mb", "s3://photos"))
@@ -207,7 +207,7 @@ func TestS3AWSCLIOnPath(t *testing.T) {
 	if real, err := filepath.EvalSymlinks(path); err == nil && real == awsPath {
 		t.Skip("the aws on PATH is " + awsPath + ", which TestS3AWSCLI runs")
 	}
-	version := runTool(t, clientEnv(), path, "--version")
+	version := runClient(t, clientEnv(), path, "--version")
 	if version.code != 0 {
 		t.Skipf("%s --version fails: %v", path, version)
 	}
@@ -215,7 +215,7 @@ func TestS3AWSCLIOnPath(t *testing.T) {
 	c := startCluster(t, clusterOptions{})
 	g := startS3(t, c)
 	aws := func(args ...string) result {
-		return runTool(t, g.awsEnv(s3AliceKey, s3AliceSecret), path, append([]string{"--endpoint-url", g.endpoint}, args...)...)
+		return runClient(t, g.awsEnv(s3AliceKey, s3AliceSecret), path, append([]string{"--endpoint-url", g.endpoint}, args...)...)
 	}
 	dir := t.TempDir()
 	local, data := randomFile(t, dir, 20<<20+1, 8)
@@ -255,7 +255,7 @@ func wantHTTPError(t testing.TB, r result, status int, code string) {
 // by curl, path-style and virtual-hosted.
 func TestS3Boto3(t *testing.T) {
 	pythons := botoPythons(t)
-	needTool(t, curlPath, "curl")
+	needTool(t, curlPath, "apt-get install curl")
 	c := startCluster(t, clusterOptions{})
 	g := startS3(t, c)
 	for i, py := range pythons {
@@ -319,7 +319,7 @@ func (g *s3Gateway) makeBucketBoto(python, bucket string) result {
 	script := fmt.Sprintf("import boto3, os; boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT']).create_bucket(Bucket=%q)", bucket)
 	env := clientEnv("S3_ENDPOINT="+g.endpoint, "AWS_ACCESS_KEY_ID="+s3AliceKey, "AWS_SECRET_ACCESS_KEY="+s3AliceSecret,
 		"AWS_DEFAULT_REGION="+s3Region, "AWS_CONFIG_FILE="+filepath.Join(g.dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(g.dir, "none"))
-	return runTool(g.t, env, python, "-c", script)
+	return runClient(g.t, env, python, "-c", script)
 }
 
 // TestS3GatewayRestartMidUpload: boto3 begins a multipart upload and
@@ -358,10 +358,10 @@ func TestS3GatewayRestartMidUpload(t *testing.T) {
 // metadata) of a tree with a 16 MiB file sent in 5 MiB parts, a second
 // sync after changes, a copy back, and purge.
 func TestS3Rclone(t *testing.T) {
-	needTool(t, rclonePath, "rclone")
+	needTool(t, rclonePath, "apt-get install rclone")
 	c := startCluster(t, clusterOptions{})
 	g := startS3(t, c)
-	t.Logf("%s", firstLine(runTool(t, clientEnv(), rclonePath, "version").stdout))
+	t.Logf("%s", firstLine(runClient(t, clientEnv(), rclonePath, "version").stdout))
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	files := map[string]int64{"a.txt": 10, "b/c.bin": 70 << 10, "b/d/e.bin": 1<<20 + 1, "big.bin": 16<<20 + 3, "empty": 0, "x-y": 5, "x/y": 6}
@@ -415,10 +415,10 @@ func checkRclone(t *testing.T, g *s3Gateway, src, dst string) {
 // 5 MiB parts), ls, get, sync up and down, del and rb; what bob writes
 // is owned by bob.
 func TestS3S3cmd(t *testing.T) {
-	needTool(t, s3cmdPath, "s3cmd")
+	needTool(t, s3cmdPath, "apt-get install s3cmd")
 	c := startCluster(t, clusterOptions{})
 	g := startS3(t, c)
-	t.Logf("%s", strings.TrimSpace(runTool(t, clientEnv(), s3cmdPath, "--version").stdout))
+	t.Logf("%s", strings.TrimSpace(runClient(t, clientEnv(), s3cmdPath, "--version").stdout))
 	dir := t.TempDir()
 
 	mustSucceed(t, g.s3cmd("mb", "s3://bobs"))
@@ -482,7 +482,7 @@ func TestS3S3cmd(t *testing.T) {
 // directory made under the root is a bucket; the gateway's own state
 // is never listed.
 func TestS3ObjectsAreCairnFiles(t *testing.T) {
-	needTool(t, awsPath, "awscli")
+	needTool(t, awsPath, "apt-get install awscli")
 	c := startCluster(t, clusterOptions{})
 	g := startS3(t, c)
 	dir := t.TempDir()
@@ -537,7 +537,7 @@ func TestS3ObjectsAreCairnFiles(t *testing.T) {
 // aws command line that works as printed; restarted on its directory,
 // it keeps its keys.
 func TestS3Dev(t *testing.T) {
-	needTool(t, awsPath, "awscli")
+	needTool(t, awsPath, "apt-get install awscli")
 	dir := t.TempDir()
 	s3Addr := freeAddr(t)
 	args := []string{"dev", "--dir", dir, "--rpc-addr", freeAddr(t), "--http-addr", "", "--datanode-port", "0",
@@ -552,9 +552,9 @@ func TestS3Dev(t *testing.T) {
 		t.Fatalf("the dev banner's S3 line does not run aws: %q", line)
 	}
 	run := func(extra ...string) result {
-		return runTool(t, clientEnv(env...), awsPath, append(slices.Clone(argv[1:len(argv)-2]), extra...)...)
+		return runClient(t, clientEnv(env...), awsPath, append(slices.Clone(argv[1:len(argv)-2]), extra...)...)
 	}
-	mustSucceed(t, runTool(t, clientEnv(env...), awsPath, argv[1:]...))
+	mustSucceed(t, runClient(t, clientEnv(env...), awsPath, argv[1:]...))
 	mustSucceed(t, run("s3", "mb", "s3://devbucket"))
 	if out := mustSucceed(t, run("s3", "ls")); !strings.Contains(out, "devbucket") {
 		t.Errorf("the printed aws line does not list the bucket made:\n%s", out)
