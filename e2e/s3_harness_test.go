@@ -148,7 +148,11 @@ func runClient(t testing.TB, env []string, path string, args ...string) result {
 	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
 	err := cmd.Run()
+	if took := time.Since(start); took > 10*time.Second {
+		t.Logf("%s %s took %v", filepath.Base(path), strings.Join(args, " "), took.Round(time.Millisecond))
+	}
 	r := result{cmd: filepath.Base(path) + " " + strings.Join(args, " "), stdout: out.String(), stderr: errb.String()}
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
