@@ -175,7 +175,7 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 	var gw *devGateway
 	if d.s3Addr != "" {
 		var err error
-		if gw, err = d.newGateway(log); err != nil {
+		if gw, err = d.bindGateway(log); err != nil {
 			return err
 		}
 	}

@@ -34,9 +34,9 @@ type devGateway struct {
 	ready     chan struct{} // closed once the gateway serves
 }
 
-// newGateway binds --s3-addr and reads (or makes) the dev cluster's
+// bindGateway binds --s3-addr and reads (or makes) the dev cluster's
 // credentials.
-func (d *devCmd) newGateway(log *slog.Logger) (*devGateway, error) {
+func (d *devCmd) bindGateway(log *slog.Logger) (*devGateway, error) {
 	const op = "dev"
 	path := filepath.Join(d.dir, devCredentialsFile)
 	creds, cred, err := devCredentials(path, log)
