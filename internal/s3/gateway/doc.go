@@ -63,8 +63,9 @@
 // object and renamed into place, with its ETag (the hex MD5 of its
 // bytes) in user.s3.etag. CompleteMultipartUpload checks the parts
 // (InvalidPart, InvalidPartOrder, EntityTooSmall below 5 MiB but for
-// the last), records "<etag> <part numbers>" in
-// user.s3.upload.completing, moves the blocks of parts 2..n onto part 1
+// the last), records "<etag> <count> <SHA-256 of the part numbers>" in
+// user.s3.upload.completing (a fixed size, whatever the number of
+// parts), moves the blocks of parts 2..n onto part 1
 // with client.Concat (one logged step on the NameNode; no byte is
 // copied, and blocks keep their lengths), sets the object's attributes
 // on the joined file and renames it onto the key, then removes the

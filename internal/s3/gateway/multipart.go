@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -314,30 +316,39 @@ func (rq *request) abortUpload() error {
 }
 
 // completionRecord is what user.s3.upload.completing holds while an
-// upload is being completed: the object's ETag and the part numbers
-// joined, so that a completion interrupted after its concat (a
-// gateway that died) can be finished by the client's retry.
+// upload is being completed: the object's ETag, the number of parts
+// and a SHA-256 of their numbers in order, so that a completion
+// interrupted after its concat (a gateway that died) can be finished by
+// the client's retry of the same list. It has a fixed size: a list of
+// 10,000 part numbers would not fit in an extended attribute.
 func completionRecord(etag string, numbers []int) string {
-	s := make([]string, len(numbers))
-	for i, n := range numbers {
-		s[i] = strconv.Itoa(n)
-	}
-	return etag + " " + strings.Join(s, ",")
+	return etag + " " + strconv.Itoa(len(numbers)) + " " + partListSum(numbers)
 }
 
-func parseCompletionRecord(v string) (etag string, numbers []int, ok bool) {
-	etag, list, ok := strings.Cut(v, " ")
-	if !ok {
-		return "", nil, false
-	}
-	for _, f := range strings.Split(list, ",") {
-		n, err := strconv.Atoi(f)
-		if err != nil {
-			return "", nil, false
+// partListSum is the hex SHA-256 of the part numbers, comma-separated.
+func partListSum(numbers []int) string {
+	h := sha256.New()
+	for i, n := range numbers {
+		if i > 0 {
+			h.Write([]byte{','})
 		}
-		numbers = append(numbers, n)
+		h.Write([]byte(strconv.Itoa(n)))
 	}
-	return etag, numbers, true
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// parseCompletionRecord reads a completion record: the ETag, and
+// whether it was made for the list numbers.
+func parseCompletionRecord(v string, numbers []int) (etag string, same, ok bool) {
+	f := strings.Fields(v)
+	if len(f) != 3 {
+		return "", false, false
+	}
+	n, err := strconv.Atoi(f[1])
+	if err != nil {
+		return "", false, false
+	}
+	return f[0], n == len(numbers) && f[2] == partListSum(numbers), true
 }
 
 // completeUpload joins the parts a CompleteMultipartUpload lists, with
@@ -397,17 +408,21 @@ func (g *Gateway) complete(ctx context.Context, u *upload, p, key string, listed
 	// A completion of the same parts interrupted after its concat is
 	// finished; one interrupted before is started again.
 	etag := ""
-	if recETag, recNumbers, ok := parseCompletionRecord(string(u.xattrs[xaUploadCompleting])); ok && len(recNumbers) > 1 {
+	if recETag, same, ok := parseCompletionRecord(string(u.xattrs[xaUploadCompleting]), numbers); ok {
 		joined := false
-		for _, n := range recNumbers[1:] {
+		for _, n := range numbers[1:] {
 			if _, ok := byNumber[n]; !ok {
 				joined = true
 			}
 		}
+		// A list other than the recorded one finds the parts the
+		// recorded completion joined missing, or the first of them
+		// changed (its stored ETag no longer matches its blocks): it is
+		// refused below as InvalidPart.
+		if joined && !same {
+			return "", &s3.Error{Code: s3.InvalidPart, Message: "The upload was being completed with other parts: complete it with the same list."}
+		}
 		if joined {
-			if !slices.Equal(recNumbers, numbers) {
-				return "", &s3.Error{Code: s3.InvalidPart, Message: "The upload was being completed with other parts: complete it with the same list."}
-			}
 			if _, ok := byNumber[numbers[0]]; !ok {
 				// The joined file was renamed onto the key: only the
 				// removal of the upload was left to do. The retry of a

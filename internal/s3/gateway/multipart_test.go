@@ -281,3 +281,28 @@ func TestListUploads(t *testing.T) {
 		t.Errorf("prefix a/: %+v truncated %v next %q", res.Uploads, res.IsTruncated, res.NextKeyMarker)
 	}
 }
+
+// The completion record has a fixed size: S3 allows 10,000 parts, whose
+// numbers would not fit in an extended attribute (16 KiB), and tells a
+// retry of the same list from another list.
+func TestCompletionRecordFitsAnyUpload(t *testing.T) {
+	order := make([]int, 10000)
+	for i := range order {
+		order[i] = i + 1
+	}
+	rec := completionRecord("0123456789abcdef0123456789abcdef-10000", order)
+	if len(rec)+len(xaUploadCompleting) > 1024 {
+		t.Errorf("the record of 10,000 parts has %d bytes", len(rec))
+	}
+	etag, same, ok := parseCompletionRecord(rec, order)
+	if !ok || !same || etag != "0123456789abcdef0123456789abcdef-10000" {
+		t.Errorf("parse(record, same list) = %q, %v, %v", etag, same, ok)
+	}
+	other := append(order[:9999:9999], 10001)
+	if _, same, ok := parseCompletionRecord(rec, other); !ok || same {
+		t.Errorf("parse(record, other list) = same %v, ok %v", same, ok)
+	}
+	if _, same, _ := parseCompletionRecord(rec, order[:9999]); same {
+		t.Error("a shorter list matches the record")
+	}
+}
