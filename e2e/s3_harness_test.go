@@ -68,6 +68,12 @@ func startS3(t testing.TB, c *cluster, extra ...string) *s3Gateway {
 	args := append([]string{"s3", "--namenode", c.nnAddr, "--addr", g.addr, "--credentials", creds}, extra...)
 	g.p = startProc(t, "s3", args...)
 	g.waitUp()
+	t.Cleanup(func() {
+		// Whatever happened, the log shows no secret.
+		if out := g.p.out.String(); strings.Contains(out, s3AliceSecret) || strings.Contains(out, s3BobSecret) {
+			t.Errorf("cairn s3 logged a secret key:\n%s", out)
+		}
+	})
 	return g
 }
 

@@ -480,7 +480,7 @@ func TestS3S3cmd(t *testing.T) {
 // (cairn fs cat), and a file put with cairn fs into a bucket's
 // directory is an object (listed, downloaded, its ETag stable); a
 // directory made under the root is a bucket; the gateway's own state
-// is never listed.
+// is never listed. Then SIGTERM stops the gateway cleanly.
 func TestS3ObjectsAreCairnFiles(t *testing.T) {
 	needTool(t, awsPath, "apt-get install awscli")
 	c := startCluster(t, clusterOptions{})
@@ -531,6 +531,17 @@ func TestS3ObjectsAreCairnFiles(t *testing.T) {
 	// Removed with cairn fs, an object is gone.
 	c.must("fs", "rm", "/s3/shared/from-s3/obj.bin")
 	wantAWSCode(t, g.aws("s3api", "get-object", "--bucket", "shared", "--key", "from-s3/obj.bin", filepath.Join(dir, "x")), "NoSuchKey")
+
+	// SIGTERM stops the gateway cleanly.
+	g.p.signal(syscall.SIGTERM)
+	select {
+	case <-g.p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("cairn s3 did not stop within 30s of SIGTERM")
+	}
+	if code := g.p.cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(g.p.out.String(), "msg=stopped") {
+		t.Errorf("cairn s3 exited with %d after SIGTERM, want 0 and a line saying it stopped:\n%s", code, g.p.out.String())
+	}
 }
 
 // TestS3Dev: 'cairn dev' runs an S3 gateway and prints a line for the
