@@ -15,12 +15,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -107,6 +112,39 @@ func (g *s3Gateway) restart() {
 	g.p.out = &syncBuffer{} // the new process's output only
 	g.p.start(g.t)
 	g.waitUp()
+}
+
+// tlsFront starts an HTTPS reverse proxy in front of the gateway, as a
+// load balancer terminating TLS would be (docs/S3.md): it keeps the
+// client's Host, which every signature covers, and records the
+// x-amz-content-sha256 of every request it passes on. It returns its
+// https URL and a function that returns the values seen.
+func (g *s3Gateway) tlsFront() (endpoint string, payloads func() []string) {
+	g.t.Helper()
+	target, err := url.Parse(g.endpoint)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = r.In.Host
+	}}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Get("X-Amz-Content-Sha256"); v != "" {
+			mu.Lock()
+			seen = append(seen, v)
+			mu.Unlock()
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	g.t.Cleanup(srv.Close)
+	return srv.URL, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
 }
 
 // clientEnv is this process's environment without any AWS_ or RCLONE_
@@ -316,8 +354,15 @@ func botoPythons(t *testing.T) []string {
 // arguments.
 func (g *s3Gateway) boto(python string, args ...string) result {
 	g.t.Helper()
+	return g.botoAt(g.endpoint, python, args...)
+}
+
+// botoAt is boto against another endpoint: https (S3_INSECURE: the
+// test's own certificate), or another host name.
+func (g *s3Gateway) botoAt(endpoint, python string, args ...string) result {
+	g.t.Helper()
 	env := clientEnv(
-		"S3_ENDPOINT="+g.endpoint,
+		"S3_ENDPOINT="+endpoint,
 		"AWS_ACCESS_KEY_ID="+s3AliceKey,
 		"AWS_SECRET_ACCESS_KEY="+s3AliceSecret,
 		"AWS_DEFAULT_REGION="+s3Region,
@@ -325,6 +370,9 @@ func (g *s3Gateway) boto(python string, args ...string) result {
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(g.dir, "no-aws-credentials"),
 		"AWS_EC2_METADATA_DISABLED=true",
 	)
+	if strings.HasPrefix(endpoint, "https:") {
+		env = append(env, "S3_INSECURE=1")
+	}
 	return runClient(g.t, env, python, append([]string{filepath.Join("testdata", "s3_boto.py")}, args...)...)
 }
 

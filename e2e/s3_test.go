@@ -313,6 +313,40 @@ func TestS3Boto3(t *testing.T) {
 	sameFile(t, "a virtual-hosted PUT read path-style from another gateway", got, data)
 }
 
+// TestS3Boto3OverTLS runs boto3 through an HTTPS reverse proxy in front
+// of the gateway, as behind a load balancer terminating TLS: over https
+// a recent botocore streams bodies aws-chunked with a trailing checksum
+// (STREAMING-UNSIGNED-PAYLOAD-TRAILER), which it never does over plain
+// HTTP, where it signs each body's SHA-256.
+func TestS3Boto3OverTLS(t *testing.T) {
+	pythons := botoPythons(t)
+	c := startCluster(t, clusterOptions{})
+	g := startS3(t, c)
+	endpoint, payloads := g.tlsFront()
+	for i, py := range pythons {
+		mustSucceed(t, g.botoAt(endpoint, py, "streams", fmt.Sprintf("streams-%d", i)))
+	}
+	counts := map[string]int{}
+	for _, p := range payloads() {
+		if len(p) == 64 {
+			p = "<sha256>"
+		}
+		counts[p]++
+	}
+	t.Logf("x-amz-content-sha256 of the requests: %v", counts)
+	trailers := false
+	for _, py := range pythons {
+		out, err := exec.Command(py, "-c", "import botocore; print(botocore.__version__)").Output()
+		var major, minor int
+		if _, serr := fmt.Sscanf(string(out), "%d.%d", &major, &minor); err == nil && serr == nil && (major > 1 || major == 1 && minor >= 36) {
+			trailers = true
+		}
+	}
+	if trailers && counts["STREAMING-UNSIGNED-PAYLOAD-TRAILER"] == 0 {
+		t.Errorf("a botocore of 1.36 or later sent no body with trailing checksums over https: %v", counts)
+	}
+}
+
 // makeBucketBoto makes a bucket with boto3 under python.
 func (g *s3Gateway) makeBucketBoto(python, bucket string) result {
 	g.t.Helper()
