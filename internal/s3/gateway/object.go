@@ -162,7 +162,7 @@ func (rq *request) putFolder(p string, meta map[string][]byte, body *sigv4.Body)
 		return err
 	}
 	key := strings.TrimSuffix(rq.key, "/")
-	if err := rq.g.c.MkdirAll(rq.ctx, p, 0); err != nil {
+	if err := rq.g.mkdirsBelow(rq.ctx, p); err != nil {
 		switch {
 		case errors.Is(err, cairn.Exist):
 			return keyConflict(rq.key, "%q is an object", key)
@@ -198,7 +198,7 @@ func (g *Gateway) writeTemp(ctx context.Context, bucket string, src io.Reader) (
 		if serr != nil || !fi.IsDir {
 			return "", cairn.FileInfo{}, &s3.Error{Code: s3.NoSuchBucket, BucketName: bucket, Err: serr}
 		}
-		if err := g.c.MkdirAll(ctx, cairn.Dir(tmp), 0); err != nil {
+		if err := g.mkdirsBelow(ctx, cairn.Dir(tmp)); err != nil {
 			return "", cairn.FileInfo{}, s3Error(err, s3.NoSuchBucket)
 		}
 		w, err = g.c.Create(ctx, tmp, nil)
@@ -264,8 +264,12 @@ func (g *Gateway) publish(ctx context.Context, tmp, p, key string, attrs map[str
 			return s3Error(err, "")
 		}
 		// The key's directory is missing (or was pruned by a delete
-		// meanwhile): make it and try again.
-		if err := g.c.MkdirAll(ctx, cairn.Dir(p), 0); err != nil {
+		// meanwhile), or tmp itself (a DeleteBucket removed it with the
+		// bucket): make the directory, never the bucket, and try again.
+		if _, serr := g.c.Stat(ctx, tmp); serr != nil {
+			return s3Error(serr, s3.NoSuchBucket)
+		}
+		if err := g.mkdirsBelow(ctx, cairn.Dir(p)); err != nil {
 			if errors.Is(err, cairn.Exist) || errors.Is(err, cairn.NotDir) {
 				return underFileConflict(key)
 			}
