@@ -30,6 +30,7 @@ type Server struct {
 	rn     *raftNode
 	recov  *blockRecoveries // lease recovery's block synchronizations (recovery.go)
 	lead   leadership       // whether this member serves (ha.go)
+	calls  inflightCalls    // named calls being proposed here (retrycache.go)
 	// webAddrs remembers the web addresses other members told
 	// (peerHTTP), by RPC address.
 	webAddrs sync.Map

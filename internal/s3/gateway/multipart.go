@@ -85,12 +85,12 @@ func (rq *request) createUpload() error {
 	// The directory is made and described under a temporary name, then
 	// renamed into place: an upload is listed whole or not at all.
 	tmp, _ := s3.TempPath(rq.g.root, rq.bucket)
-	if err := rq.g.c.MkdirAll(rq.ctx, tmp, 0); err != nil {
+	if err := rq.g.mkdirsBelow(rq.ctx, tmp); err != nil {
 		return s3Error(err, s3.NoSuchBucket)
 	}
 	err = rq.g.c.SetXAttrs(rq.ctx, tmp, attrs)
 	if err == nil {
-		err = rq.g.c.MkdirAll(rq.ctx, cairn.Dir(p), 0)
+		err = rq.g.mkdirsBelow(rq.ctx, cairn.Dir(p))
 	}
 	if err == nil {
 		err = rq.g.c.RenameTo(rq.ctx, tmp, p, nil)
@@ -497,7 +497,11 @@ func (g *Gateway) complete(ctx context.Context, u *upload, p, key string, listed
 // checkDestination checks that the object path p can receive a file:
 // its directory can be made, and p is not a directory.
 func (g *Gateway) checkDestination(ctx context.Context, p, key string) error {
-	if err := g.c.MkdirAll(ctx, cairn.Dir(p), 0); err != nil {
+	if err := g.mkdirsBelow(ctx, cairn.Dir(p)); err != nil {
+		var e *s3.Error
+		if errors.As(err, &e) {
+			return err
+		}
 		if errors.Is(err, cairn.Exist) || errors.Is(err, cairn.NotDir) {
 			return underFileConflict(key)
 		}
@@ -530,7 +534,11 @@ func (g *Gateway) publishJoined(ctx context.Context, first, p, key string) error
 		if _, serr := g.c.Stat(ctx, first); serr != nil {
 			return s3Error(serr, s3.NoSuchUpload)
 		}
-		if err := g.c.MkdirAll(ctx, cairn.Dir(p), 0); err != nil {
+		if err := g.mkdirsBelow(ctx, cairn.Dir(p)); err != nil {
+			var e *s3.Error
+			if errors.As(err, &e) {
+				return err
+			}
 			return underFileConflict(key)
 		}
 	}

@@ -101,6 +101,10 @@ func (rq *request) putObject() error {
 	default:
 		return notImplemented("PutObject with If-None-Match other than *")
 	}
+	// If-Match replaces only the version it names: the rename onto the
+	// key is a compare-and-swap on that version's file ID, so two PUTs
+	// with the same If-Match cannot both succeed.
+	var replaceID uint64
 	if v := rq.r.Header.Get("If-Match"); v != "" {
 		fi, _, err := rq.stat()
 		if err != nil {
@@ -109,6 +113,7 @@ func (rq *request) putObject() error {
 		if !s3.MatchETag(v, objectETag(fi)) {
 			return &s3.Error{Code: s3.PreconditionFailed, Key: rq.key}
 		}
+		replaceID = fi.FileID
 	}
 	body, err := rq.body(MaxObjectSize)
 	if err != nil {
@@ -131,7 +136,7 @@ func (rq *request) putObject() error {
 	if hasSum {
 		attrs[xaChecksum] = checksumAttr(sum, blocksOf(fi))
 	}
-	if err := rq.g.publish(rq.ctx, tmp, p, rq.key, attrs, !ifNoneMatch); err != nil {
+	if err := rq.g.publish(rq.ctx, tmp, p, rq.key, attrs, !ifNoneMatch, replaceID); err != nil {
 		return err
 	}
 	h := rq.w.Header()
@@ -162,7 +167,7 @@ func (rq *request) putFolder(p string, meta map[string][]byte, body *sigv4.Body)
 		return err
 	}
 	key := strings.TrimSuffix(rq.key, "/")
-	if err := rq.g.c.MkdirAll(rq.ctx, p, 0); err != nil {
+	if err := rq.g.mkdirsBelow(rq.ctx, p); err != nil {
 		switch {
 		case errors.Is(err, cairn.Exist):
 			return keyConflict(rq.key, "%q is an object", key)
@@ -198,7 +203,7 @@ func (g *Gateway) writeTemp(ctx context.Context, bucket string, src io.Reader) (
 		if serr != nil || !fi.IsDir {
 			return "", cairn.FileInfo{}, &s3.Error{Code: s3.NoSuchBucket, BucketName: bucket, Err: serr}
 		}
-		if err := g.c.MkdirAll(ctx, cairn.Dir(tmp), 0); err != nil {
+		if err := g.mkdirsBelow(ctx, cairn.Dir(tmp)); err != nil {
 			return "", cairn.FileInfo{}, s3Error(err, s3.NoSuchBucket)
 		}
 		w, err = g.c.Create(ctx, tmp, nil)
@@ -237,8 +242,10 @@ func (g *Gateway) removeQuietly(ctx context.Context, p string) {
 // an existing object is PreconditionFailed: a PUT with If-None-Match
 // "*", decided atomically by the rename): the object appears whole,
 // with its metadata, or not at all. Missing directories of the key are
-// made. On failure tmp is removed.
-func (g *Gateway) publish(ctx context.Context, tmp, p, key string, attrs map[string][]byte, overwrite bool) (err error) {
+// made. With replaceID (not 0) it replaces only the file with that ID
+// (If-Match): any other outcome is PreconditionFailed. On failure tmp is
+// removed.
+func (g *Gateway) publish(ctx context.Context, tmp, p, key string, attrs map[string][]byte, overwrite bool, replaceID uint64) (err error) {
 	defer func() {
 		if err != nil {
 			g.removeQuietly(ctx, tmp)
@@ -250,10 +257,12 @@ func (g *Gateway) publish(ctx context.Context, tmp, p, key string, attrs map[str
 		}
 	}
 	for range 4 {
-		err = g.c.RenameTo(ctx, tmp, p, &client.RenameOptions{Overwrite: overwrite})
+		err = g.c.RenameTo(ctx, tmp, p, &client.RenameOptions{Overwrite: overwrite, ReplaceFileID: replaceID})
 		switch {
 		case err == nil:
 			return nil
+		case replaceID != 0 && (errors.Is(err, cairn.Exist) || errors.Is(err, cairn.NotExist)):
+			return &s3.Error{Code: s3.PreconditionFailed, Message: "At least one of the preconditions you specified did not hold: the object changed (If-Match).", Key: key, Err: err}
 		case errors.Is(err, cairn.Exist) && !overwrite:
 			return &s3.Error{Code: s3.PreconditionFailed, Message: "At least one of the preconditions you specified did not hold: the object exists (If-None-Match: *).", Key: key, Err: err}
 		case errors.Is(err, cairn.IsDir), errors.Is(err, cairn.Exist):
@@ -264,8 +273,12 @@ func (g *Gateway) publish(ctx context.Context, tmp, p, key string, attrs map[str
 			return s3Error(err, "")
 		}
 		// The key's directory is missing (or was pruned by a delete
-		// meanwhile): make it and try again.
-		if err := g.c.MkdirAll(ctx, cairn.Dir(p), 0); err != nil {
+		// meanwhile), or tmp itself (a DeleteBucket removed it with the
+		// bucket): make the directory, never the bucket, and try again.
+		if _, serr := g.c.Stat(ctx, tmp); serr != nil {
+			return s3Error(serr, s3.NoSuchBucket)
+		}
+		if err := g.mkdirsBelow(ctx, cairn.Dir(p)); err != nil {
 			if errors.Is(err, cairn.Exist) || errors.Is(err, cairn.NotDir) {
 				return underFileConflict(key)
 			}
@@ -741,7 +754,7 @@ func (g *Gateway) copyFile(ctx context.Context, src string, sfi cairn.FileInfo, 
 		fi.Path = tmp
 		return etag, fi, nil
 	}
-	if err := g.publish(ctx, tmp, p, key, attrs, true); err != nil {
+	if err := g.publish(ctx, tmp, p, key, attrs, true, 0); err != nil {
 		return "", cairn.FileInfo{}, err
 	}
 	return etag, fi, nil
