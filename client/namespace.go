@@ -201,6 +201,12 @@ type RenameOptions struct {
 	// Overwrite replaces an existing file at the destination. A
 	// directory is never replaced.
 	Overwrite bool
+	// ReplaceFileID, if not 0, makes the rename a compare-and-swap: it
+	// replaces the file at dst only if that is the file with this ID
+	// (FileInfo.FileID), in the same logged step. A missing dst gives
+	// an error of kind cairn.NotExist, another file there one of kind
+	// cairn.Exist. It implies Overwrite.
+	ReplaceFileID uint64
 }
 
 // RenameTo renames src to exactly dst, atomically, as HDFS's rename2
@@ -220,7 +226,7 @@ func (c *Client) RenameTo(ctx context.Context, src, dst string, opts *RenameOpti
 	if opts == nil {
 		opts = &RenameOptions{}
 	}
-	_, err := call(ctx, c.nn, op, src, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: opts.Overwrite, Exact: true}, protocol.ClientProtocolClient.Rename)
+	_, err := call(ctx, c.nn, op, src, &protocol.RenameRequest{Src: src, Dst: dst, Overwrite: opts.Overwrite || opts.ReplaceFileID != 0, Exact: true, ReplaceFileId: opts.ReplaceFileID}, protocol.ClientProtocolClient.Rename)
 	return err
 }
 
@@ -288,8 +294,9 @@ func (c *Client) Chown(ctx context.Context, name, owner, group string) error {
 	return err
 }
 
-// SetTimes sets the modification time of a file or directory (the
-// zero time: the NameNode's now). cairn keeps no access time.
+// SetTimes sets the modification time of a file or directory (HDFS's
+// setTimes; cairn keeps no access time). The zero time means now, as
+// does the Unix epoch exactly.
 func (c *Client) SetTimes(ctx context.Context, name string, mtime time.Time) error {
 	const op = "settimes"
 	if err := checkPath(op, name); err != nil {

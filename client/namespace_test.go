@@ -286,6 +286,19 @@ func TestNamespace(t *testing.T) {
 		}
 	})
 
+	t.Run("settimes", func(t *testing.T) {
+		writeFile(t, ctx, cl, "/timed", []byte("data"), nil)
+		mtime := time.Date(2021, 6, 7, 8, 9, 10, 11e6, time.UTC)
+		if err := cl.SetTimes(ctx, "/timed", mtime); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := cl.Stat(ctx, "/timed"); err != nil || !fi.ModTime.Equal(mtime) || fi.Size != 4 {
+			t.Fatalf("Stat after SetTimes(%v) = %+v, %v", mtime, fi, err)
+		}
+		wantKind(t, "SetTimes of a missing file", cl.SetTimes(ctx, "/untimed", mtime), cairn.NotExist)
+		wantKind(t, "SetTimes of a bad path", cl.SetTimes(ctx, "rel", mtime), cairn.Invalid)
+	})
+
 	t.Run("content summary", func(t *testing.T) {
 		cl.MkdirAll(ctx, "/cs/sub", 0)
 		writeFile(t, ctx, cl, "/cs/a", randomBytes(1, 1000), nil)

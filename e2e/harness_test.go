@@ -111,6 +111,7 @@ var handedOut = struct {
 type proc struct {
 	name string
 	args []string
+	env  []string // the process's environment; nil: this process's
 	cmd  *exec.Cmd
 	out  *syncBuffer
 	done chan struct{}
@@ -135,7 +136,14 @@ func (s *syncBuffer) String() string {
 
 func startProc(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, args: args, out: &syncBuffer{}}
+	return startProcEnv(t, name, nil, args...)
+}
+
+// startProcEnv starts a server process with the environment env (nil:
+// this process's).
+func startProcEnv(t testing.TB, name string, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, args: args, env: env, out: &syncBuffer{}}
 	p.start(t)
 	t.Cleanup(func() {
 		p.kill()
@@ -149,6 +157,7 @@ func startProc(t testing.TB, name string, args ...string) *proc {
 func (p *proc) start(t testing.TB) {
 	t.Helper()
 	p.cmd = exec.Command(binary, p.args...)
+	p.cmd.Env = p.env
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
 	if err := p.cmd.Start(); err != nil {
@@ -194,6 +203,7 @@ type cluster struct {
 	t      testing.TB
 	dir    string
 	nnAddr string
+	nnHTTP string // the NameNode's --http-addr
 	nn     *proc
 	dns    []*proc
 	dnAddr []string
@@ -218,11 +228,11 @@ func startCluster(t testing.TB, o clusterOptions) *cluster {
 	if o.blockSize == "" {
 		o.blockSize = "1MiB"
 	}
-	c := &cluster{t: t, dir: t.TempDir(), nnAddr: freeAddr(t)}
+	c := &cluster{t: t, dir: t.TempDir(), nnAddr: freeAddr(t), nnHTTP: freeAddr(t)}
 	args := append([]string{"namenode",
 		"--dir", filepath.Join(c.dir, "nn"),
 		"--rpc-addr", c.nnAddr,
-		"--http-addr", freeAddr(t),
+		"--http-addr", c.nnHTTP,
 		"--replication", fmt.Sprint(o.replication),
 		"--block-size", o.blockSize,
 	}, o.nnArgs...)

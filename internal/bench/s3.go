@@ -198,6 +198,9 @@ func RunS3(ctx context.Context, cfg S3Config, log *slog.Logger) (res *S3Result, 
 	if err := b.do(ctx, http.MethodPut, "/bench", nil, 0, http.StatusOK); err != nil {
 		return nil, fmt.Errorf("create bucket: %w", err)
 	}
+	if err := c.MkdirAll(ctx, "/native", 0); err != nil {
+		return nil, err
+	}
 	local := filepath.Join(dir, "large")
 	if err := writeRandomFile(local, cfg.Size); err != nil {
 		return nil, err

@@ -45,6 +45,7 @@ type devCmd struct {
 	heartbeat   time.Duration
 	logLevel    levelValue
 	pprof       bool
+	s3Addr      string
 }
 
 func newDevCmd(e *env) *cobra.Command {
@@ -70,6 +71,14 @@ in DIR/namenode (member i of a group in DIR/namenode-i), DataNode i in
 DIR/datanode-i. Delete DIR to start afresh. A group remembers its
 members by address: restart it with the same --namenodes and ports.
 
+It also runs an S3 gateway on --s3-addr (127.0.0.1:9000; empty: none), whose
+buckets are the directories under /s3. Its access key and secret are made
+up at the first start and kept in DIR/s3-credentials (the format of 'cairn
+s3 --credentials', acting as the OS user; edit it to choose your own); the
+banner prints them in a line that runs the aws command line. A port in
+use is an error, as for the other ports: pass --s3-addr 127.0.0.1:0 for a
+free port, or --s3-addr "" to run without S3.
+
 Once the DataNodes are registered it prints the addresses; then
 'cairn fs ls /' works in another terminal with no flags (with a group,
 after the export of CAIRN_NAMENODE it prints). Ctrl-C stops the cluster
@@ -87,6 +96,7 @@ cleanly.`,
 	f.IntVar(&d.replication, "replication", 0, "default replication (0: 3, or fewer if there are fewer DataNodes)")
 	f.Var(&d.block, "block-size", "default block size, e.g. 128MiB")
 	f.DurationVar(&d.heartbeat, "heartbeat-interval", time.Second, "DataNode heartbeat interval")
+	f.StringVar(&d.s3Addr, "s3-addr", defaultS3Addr, "S3 gateway address (empty: no gateway; port 0: a free port)")
 	f.Var(&d.logLevel, "log-level", "log level: debug, info, warn or error")
 	pprofFlag(cmd, &d.pprof)
 	return cmd
@@ -160,6 +170,16 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 	}
 	log := d.e.serverLogger(slog.Level(d.logLevel))
 
+	// The S3 gateway's port is bound first, so that a clash fails before
+	// anything starts.
+	var gw *devGateway
+	if d.s3Addr != "" {
+		var err error
+		if gw, err = d.bindGateway(log); err != nil {
+			return err
+		}
+	}
+
 	// localcluster binds every port first, so a clash fails before
 	// anything starts; runNodes serves the nodes.
 	lc, err := localcluster.New(localcluster.Config{
@@ -177,13 +197,19 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 		Listen:            func(addr string) (net.Listener, error) { return listen(op, addr) },
 	}, log)
 	if err != nil {
+		if gw != nil {
+			gw.lis.Close()
+		}
 		return err
 	}
 	var nodes []node
 	for _, n := range lc.Nodes() {
 		nodes = append(nodes, node{name: n.Name, serve: n.Serve, lis: n.Lis, handler: n.Handler, httpLis: n.HTTPLis, close: n.Close})
 	}
-	nns := lc.NumNameNodes()
+	nns, cluster := lc.NumNameNodes(), len(nodes)
+	if gw != nil {
+		nodes = append(nodes, gw.node(lc.NameNodeAddr(), log))
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -200,7 +226,20 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 		}
 		return err
 	}
-	d.banner(lc.NameNodeAddrs(), nodes[:nns], lc.LeaderIndex(), nodes[nns:])
+	if gw != nil {
+		if err := gw.wait(rctx, errc); err != nil {
+			cancel()
+			if ctx.Err() != nil {
+				<-errc
+				return nil
+			}
+			if rerr := <-errc; rerr != nil {
+				return rerr
+			}
+			return err
+		}
+	}
+	d.banner(lc.NameNodeAddrs(), nodes[:nns], lc.LeaderIndex(), nodes[nns:cluster], gw)
 	err = <-errc
 	if err == nil {
 		fmt.Fprintln(d.e.stdout, "cairn dev: stopped")
@@ -273,7 +312,7 @@ func (d *devCmd) waitLive(ctx context.Context, addr string, errc chan error) err
 // banner prints the cluster's addresses and how to use it: nns are the
 // NameNodes and addrs their RPC addresses (lead the index of the one
 // that leads now, in a group), dns the DataNodes.
-func (d *devCmd) banner(addrs []string, nns []node, lead int, dns []node) {
+func (d *devCmd) banner(addrs []string, nns []node, lead int, dns []node, gw *devGateway) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cairn dev cluster is up (data in %s)\n", d.dir)
 	for i, n := range nns {
@@ -286,11 +325,17 @@ func (d *devCmd) banner(addrs []string, nns []node, lead int, dns []node) {
 	for _, n := range dns {
 		fmt.Fprintf(&b, "  %-12s data %-21s web %s\n", n.name, n.lis.Addr(), httpURL(n.httpLis))
 	}
+	if gw != nil {
+		fmt.Fprintf(&b, "  %-12s http %-21s buckets in %s, keys in %s\n", "s3", gw.lis.Addr(), defaultS3Root, gw.credsPath)
+	}
 	nnAddr := strings.Join(addrs, ",")
 	if nnAddr == defaultNameNode {
 		b.WriteString("\nIn another terminal, try:  cairn fs ls /\n")
 	} else {
 		fmt.Fprintf(&b, "\nIn another terminal, try:  export CAIRN_NAMENODE=%s; cairn fs ls /\n", nnAddr)
+	}
+	if gw != nil {
+		fmt.Fprintf(&b, "S3 with the aws command line:  %s\n", gw.awsLine())
 	}
 	b.WriteString("Press Ctrl-C to stop the cluster.\n")
 	fmt.Fprint(d.e.stdout, b.String())

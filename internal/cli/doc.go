@@ -1,5 +1,5 @@
 // Package cli implements the cairn command: the servers (namenode,
-// datanode, dev), the client commands (fs ...), the administration
+// datanode, dev, s3), the client commands (fs ...), the administration
 // commands (admin ...) and version. cmd/cairn only wires it to the
 // process: Run takes the arguments, standard streams and a context that
 // ends on SIGINT or SIGTERM, and returns the exit code.
@@ -24,7 +24,7 @@
 // client.Dial takes as they are (the client follows the group's
 // leader). The datanode's --namenode takes a list the same way.
 //
-// The server commands (namenode, datanode, dev) read every flag not
+// The server commands (namenode, datanode, dev, s3) read every flag not
 // given on the command line from $CAIRN_<FLAG>, else from the YAML file
 // of --config (or $CAIRN_CONFIG), else keep its default (config.go,
 // package internal/config); --print-config prints the result.
@@ -57,4 +57,14 @@
 //   - 'fs concat TARGET SRC...' prints nothing on success; the NameNode
 //     checks the files (existing, closed, distinct), not the CLI.
 //   - Progress bars appear on stderr only when it is a terminal.
+//   - 's3' takes its keys from --credentials FILE (ACCESS_KEY SECRET_KEY
+//     USER a line, '#' comment lines; refused when others may access
+//     it; s3creds.go), or one key from --access-key/--secret-key, else
+//     $CAIRN_S3_ACCESS_KEY/$CAIRN_S3_SECRET_KEY, acting as --user or the
+//     OS user. Secrets are never printed: --print-config shows
+//     "<hidden>".
+//   - 'dev' runs an S3 gateway on 127.0.0.1:9000 (--s3-addr; "" for
+//     none) with a random key made once and kept in DIR/s3-credentials;
+//     a port in use is an error, as for its other ports, since the
+//     printed aws line names it.
 package cli

@@ -99,12 +99,17 @@ func (s *server) waitFor(t *testing.T, out *syncBuffer, re *regexp.Regexp) []str
 func TestDevClusterServesAndStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	dev := startServer(t, "dev", "--dir", dir, "--datanodes", "2", "--rpc-addr", "127.0.0.1:0",
-		"--http-addr", "127.0.0.1:0", "--datanode-port", "0", "--heartbeat-interval", "100ms")
+		"--http-addr", "127.0.0.1:0", "--datanode-port", "0", "--heartbeat-interval", "100ms", "--s3-addr", "127.0.0.1:0")
 	m := dev.waitFor(t, dev.stdout, regexp.MustCompile(`namenode\s+rpc\s+(\S+)`))
 	dev.waitFor(t, dev.stdout, regexp.MustCompile(`Ctrl-C`))
 	tc := &testCLI{t: t, nn: m[1]}
 	if !strings.Contains(dev.stdout.String(), "CAIRN_NAMENODE="+m[1]) {
 		t.Errorf("dev banner does not say how to reach %s:\n%s", m[1], dev.stdout.String())
+	}
+	awsLine := regexp.MustCompile(`(?m)^  s3 +http 127\.0\.0\.1:(\d+) +buckets in /s3, keys in \S+s3-credentials\n(?s:.*)` +
+		`^S3 with the aws command line:  AWS_ACCESS_KEY_ID=CAIRNDEV[A-Z0-9]{12} AWS_SECRET_ACCESS_KEY=\S{40} AWS_DEFAULT_REGION=us-east-1 aws --endpoint-url http://127\.0\.0\.1:(\d+) s3 ls$`)
+	if m := awsLine.FindStringSubmatch(dev.stdout.String()); m == nil || m[1] != m[2] || m[1] == "0" {
+		t.Errorf("dev banner does not show the S3 gateway and a line for aws:\n%s", dev.stdout.String())
 	}
 	var r reportJSON
 	tc.mustJSON(&r, "admin", "report", "--json")
@@ -139,11 +144,14 @@ func TestDevClusterServesAndStopsCleanly(t *testing.T) {
 func TestDevGroupServesAndStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	dev := startServer(t, "dev", "--dir", dir, "--namenodes", "3", "--datanodes", "2", "--rpc-addr", "127.0.0.1:0",
-		"--http-addr", "127.0.0.1:0", "--datanode-port", "0", "--heartbeat-interval", "100ms")
+		"--http-addr", "127.0.0.1:0", "--datanode-port", "0", "--heartbeat-interval", "100ms", "--s3-addr", "")
 	list := dev.waitFor(t, dev.stdout, regexp.MustCompile(`CAIRN_NAMENODE=(\S+);`))[1]
 	dev.waitFor(t, dev.stdout, regexp.MustCompile(`Ctrl-C`))
 	banner := dev.stdout.String()
 	addrs := strings.Split(list, ",")
+	if strings.Contains(banner, "s3") {
+		t.Errorf("dev --s3-addr \"\" mentions S3:\n%s", banner)
+	}
 	if len(addrs) != 3 {
 		t.Fatalf("dev --namenodes 3 says CAIRN_NAMENODE=%s, want three addresses:\n%s", list, banner)
 	}

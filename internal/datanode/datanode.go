@@ -165,6 +165,7 @@ type DataNode struct {
 	done    chan struct{}         // closed when Serve has cleaned up
 	conns   map[net.Conn]struct{} // open data-transfer connections
 	addr    string                // advertised data-transfer address, once serving
+	webhdfs *webhdfsServer        // WebHDFS (web.go); nil until HTTPHandler
 }
 
 // New opens and scans the data directories. It does not contact the
@@ -378,7 +379,11 @@ func (d *DataNode) Close() error {
 	d.mu.Lock()
 	d.closed = true
 	cancel, done := d.cancel, d.done
+	web := d.webhdfs
 	d.mu.Unlock()
+	if web != nil {
+		web.close()
+	}
 	if cancel != nil {
 		cancel()
 		<-done

@@ -10,13 +10,17 @@ import (
 
 	"github.com/cairn-fs/cairn/internal/metrics"
 	"github.com/cairn-fs/cairn/internal/version"
+	"github.com/cairn-fs/cairn/internal/webhdfs"
 	"github.com/cairn-fs/cairn/internal/webui"
 )
 
 // HTTPHandler serves the DataNode's web endpoints: its page and JSON
 // API (see package webui), file downloads, /status (JSON, as before the
 // web UI), /metrics (Prometheus), /healthz (the process answers) and
-// /readyz (200 once registered with a NameNode, 503 before).
+// /readyz (200 once registered with a NameNode, 503 before), and the
+// DataNode's side of WebHDFS under /webhdfs/v1/ (package webhdfs):
+// reads and writes the NameNode redirects here, carried out with the
+// public client dialed to the DataNode's NameNodes.
 func (d *DataNode) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +39,33 @@ func (d *DataNode) HTTPHandler() http.Handler {
 	mux.HandleFunc("GET /status", d.serveStatus)
 	mux.Handle("GET /metrics", metrics.Handler(d.metrics.reg))
 	mux.Handle("/", webui.DataNodeHandler(webSource{d}, d.log))
-	return mux
+	return webhdfs.Route(d.webhdfsHandler(), mux)
+}
+
+// webhdfsServer is WebHDFS's handler and the dialer of its client.
+type webhdfsServer struct {
+	h      *webhdfs.DataNodeHandler
+	dialer *webhdfs.Dialer
+}
+
+// close aborts the uploads in progress, then closes the client.
+func (w *webhdfsServer) close() {
+	w.h.Close()
+	w.dialer.Close()
+}
+
+// webhdfsHandler returns WebHDFS's handler, made once; Close closes it.
+func (d *DataNode) webhdfsHandler() *webhdfs.DataNodeHandler {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.webhdfs == nil {
+		addrs := strings.Join(d.cfg.nameNodes(), ",")
+		dialer := webhdfs.NewDialer(func() string { return addrs })
+		d.webhdfs = &webhdfsServer{dialer: dialer, h: webhdfs.NewDataNodeHandler(webhdfs.DataNodeConfig{
+			Client: dialer.Client,
+		}, d.log.With("component", "webhdfs"))}
+	}
+	return d.webhdfs.h
 }
 
 // webSource adapts the DataNode to what its web page needs.

@@ -356,6 +356,15 @@ func (ns *namespace) applyRename(c *command) any {
 		return err
 	}
 	name := cairn.Base(dst)
+	if c.fileID != 0 {
+		// A compare-and-swap: dst must be exactly that file.
+		switch old := parent.child(name); {
+		case old == nil:
+			return errf(cairn.NotExist, "destination %s does not exist (expected file %d there)", dst, c.fileID)
+		case old.id != c.fileID:
+			return errf(cairn.Exist, "destination %s is not file %d (it is %d)", dst, c.fileID, old.id)
+		}
+	}
 	if old := parent.child(name); old != nil {
 		if old == src {
 			return dst

@@ -185,12 +185,14 @@
 //     length its writer synced): the uncommitted last block of the file
 //     counts that length (if longer than before) until it is committed:
 //     the file's size includes it and readers are given those bytes.
-//   - rename(path, path2, mtime, overwrite, exact): moves path to path2
+//   - rename(path, path2, mtime, overwrite, exact, [fileID]): moves path to path2
 //     with the semantics of mv (onto an existing directory: into it), or
 //     with exact to exactly path2, which must then not be a directory
 //     (HDFS rename2). Entries logged before exact existed have no flag
 //     and keep mv semantics. overwrite replaces an existing file, never
-//     a directory.
+//     a directory. With fileID (not 0) it is a compare-and-swap: the
+//     file at path2 is replaced only if it is that inode (missing:
+//     NotExist; another: Exist).
 //   - delete, setReplication, setPermission, setOwner, setTimes.
 //   - concat(path: the target, paths: the sources, mtime): the blocks
 //     of the sources move, in order, onto the end of the target (their

@@ -4,13 +4,15 @@ import (
 	"net/http"
 
 	"github.com/cairn-fs/cairn/internal/metrics"
+	"github.com/cairn-fs/cairn/internal/webhdfs"
 	"github.com/cairn-fs/cairn/internal/webui"
 )
 
 // HTTPHandler serves the NameNode's web endpoints: the web UI and its
 // JSON API (see package webui), /metrics (Prometheus), /healthz (the
-// process answers) and /readyz (200 once the NameNode is the leader and
-// out of safe mode, 503 before).
+// process answers), /readyz (200 once the NameNode is the leader and
+// out of safe mode, 503 before) and WebHDFS under /webhdfs/v1/ (see
+// package webhdfs).
 func (s *Server) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -32,5 +34,5 @@ func (s *Server) HTTPHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", metrics.Handler(s.metrics.reg))
 	mux.Handle("/", webui.NameNodeHandler(webSource{s}, s.log))
-	return mux
+	return webhdfs.Route(s.webhdfsHandler(), mux)
 }

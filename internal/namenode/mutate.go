@@ -31,10 +31,30 @@ func (s *Server) mutate(ctx context.Context, c *command) (any, error) {
 	if who, ok := CallerFrom(ctx); ok {
 		c.caller, c.callerGroups = who.User, who.Groups
 	}
-	if v, done := s.answered(ctx, c); done {
-		// A retry of a call this group carried out already: its
-		// first answer, and nothing proposed.
-		return result(v)
+	for {
+		if v, done := s.answered(ctx, c); done {
+			// A retry of a call this group carried out already: its
+			// first answer, and nothing proposed.
+			return result(v)
+		}
+		if c.rpcCall == 0 {
+			break
+		}
+		// A retry of a call still being proposed here waits for it,
+		// then finds its answer above (or, if it failed to commit,
+		// proposes itself): applied twice, a delete retried while its
+		// first attempt was in flight would remove a file created
+		// meanwhile at the path.
+		wait, first := s.calls.begin(c)
+		if first {
+			defer s.calls.end(c)
+			break
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, cairn.E("namenode", c.path, cairn.Unavailable, ctx.Err())
+		}
 	}
 	buf := c.encode(make([]byte, 0, 32+len(c.path)+len(c.path2)+len(c.clientName)+len(c.owner)+len(c.group)+len(c.caller)+len(c.rpcClient)))
 	start := time.Now()

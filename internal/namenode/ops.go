@@ -401,6 +401,10 @@ type RenameOptions struct {
 	// directory at dst is an error of kind cairn.IsDir instead of the
 	// directory to move src into.
 	Exact bool
+	// ReplaceFileID, if not 0, replaces the file at dst only if it is
+	// the file with this inode ID (a compare-and-swap): a missing dst
+	// is NotExist, another file there Exist. It implies Overwrite.
+	ReplaceFileID uint64
 }
 
 // Rename moves src to dst atomically, with the semantics of mv: onto an
@@ -422,6 +426,10 @@ func (s *Server) Rename(ctx context.Context, src, dst string, o RenameOptions) (
 	}
 	if o.Exact {
 		c.flags |= flagExact
+	}
+	if o.ReplaceFileID != 0 {
+		c.flags |= flagOverwrite
+		c.fileID = o.ReplaceFileID
 	}
 	v, err := s.mutate(ctx, &c)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"strconv"
+	"sync"
 
 	"google.golang.org/grpc/metadata"
 
@@ -180,4 +181,44 @@ func rpcCallFrom(ctx context.Context) (client string, call uint64, ok bool) {
 		return "", 0, false
 	}
 	return ids[0], n, true
+}
+
+// inflightCalls are the named calls this member is proposing. A retry
+// that arrives while its first attempt is still being committed (the
+// client lost its connection, not the call) waits for that attempt
+// instead of proposing the call again, as HDFS's RetryCache waits on an
+// entry in progress. Only this member's proposals are tracked: a retry
+// sent to a new leader while the old one's entry is still uncommitted
+// can still reach the log twice (applyOnce then answers the first
+// result if the duplicate fails).
+type inflightCalls struct {
+	mu    sync.Mutex
+	calls map[rpcCallKey]chan struct{}
+}
+
+// begin registers c's call as proposed here. If it is already, begin
+// returns a channel closed when that proposal ends, and false.
+func (f *inflightCalls) begin(c *command) (<-chan struct{}, bool) {
+	k := callKey(c)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ch, ok := f.calls[k]; ok {
+		return ch, false
+	}
+	if f.calls == nil {
+		f.calls = make(map[rpcCallKey]chan struct{})
+	}
+	f.calls[k] = make(chan struct{})
+	return nil, true
+}
+
+// end unregisters c's call and wakes its retries.
+func (f *inflightCalls) end(c *command) {
+	k := callKey(c)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ch, ok := f.calls[k]; ok {
+		close(ch)
+		delete(f.calls, k)
+	}
 }

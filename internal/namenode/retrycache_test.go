@@ -162,3 +162,42 @@ func TestRetryCacheKeepsUntimedCalls(t *testing.T) {
 		t.Errorf("an untimed entry made just now was dropped: %v, %v", v, ok)
 	}
 }
+
+// A retry that arrives while its first attempt is still being proposed
+// waits for it and answers with its result, proposing nothing: proposed
+// again, a delete would remove the file created at the path meanwhile.
+func TestRetryWaitsForItsFirstAttempt(t *testing.T) {
+	s := newServer(t)
+	build(t, s, "f:/f")
+	first := &command{op: opDelete, path: "/f", mtime: s.now().UnixNano(), rpcClient: "c1", rpcCall: 9}
+	// The first attempt is in flight: registered, not yet committed.
+	if _, ok := s.calls.begin(first); !ok {
+		t.Fatal("begin: the call is already in flight")
+	}
+	retried := make(chan error, 1)
+	go func() { retried <- s.Delete(callCtx("c1", 9), "/f", false) }()
+
+	// It commits; then another client creates /f again.
+	if err := s.rn.raft.Apply(first.encode(nil), 0).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(callCtx("c2", 1), "/f", CreateOptions{Touch: true}); err != nil {
+		t.Fatal(err)
+	}
+	applied := s.rn.raft.AppliedIndex()
+	select {
+	case err := <-retried:
+		t.Fatalf("the retry returned (%v) before its first attempt ended", err)
+	default:
+	}
+	s.calls.end(first)
+	if err := <-retried; err != nil {
+		t.Errorf("retry = %v, want the first answer (success)", err)
+	}
+	if got := s.rn.raft.AppliedIndex(); got != applied {
+		t.Errorf("the retry proposed something: applied index %d, was %d", got, applied)
+	}
+	if ok, _ := exists(t, s, "/f"); !ok {
+		t.Error("the retried delete removed the file created after it")
+	}
+}

@@ -165,7 +165,7 @@ func (r *clientRPC) Mkdirs(ctx context.Context, req *pb.MkdirsRequest) (*pb.Mkdi
 }
 
 func (r *clientRPC) Rename(ctx context.Context, req *pb.RenameRequest) (*pb.RenameResponse, error) {
-	dst, err := r.s.Rename(ctx, req.Src, req.Dst, RenameOptions{Overwrite: req.Overwrite, Exact: req.Exact})
+	dst, err := r.s.Rename(ctx, req.Src, req.Dst, RenameOptions{Overwrite: req.Overwrite, Exact: req.Exact, ReplaceFileID: req.ReplaceFileId})
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}

@@ -30,6 +30,7 @@ type Server struct {
 	rn     *raftNode
 	recov  *blockRecoveries // lease recovery's block synchronizations (recovery.go)
 	lead   leadership       // whether this member serves (ha.go)
+	calls  inflightCalls    // named calls being proposed here (retrycache.go)
 	// webAddrs remembers the web addresses other members told
 	// (peerHTTP), by RPC address.
 	webAddrs sync.Map
@@ -41,9 +42,14 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex // guards servers and closed
+	mu      sync.Mutex // guards servers, closed, selfAddr and webhdfs
 	servers []*grpc.Server
 	closed  bool
+	// selfAddr is the address of the first listener served: the RPC
+	// address of a NameNode alone, for its WebHDFS client.
+	selfAddr string
+	// webhdfs serves WebHDFS (webhdfs.go); nil until HTTPHandler.
+	webhdfs *webhdfsServer
 	done    chan struct{} // closed by Close
 
 	closeOnce sync.Once
@@ -163,6 +169,9 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		return nil
 	}
 	s.servers = append(s.servers, gs)
+	if s.selfAddr == "" {
+		s.selfAddr = lis.Addr().String()
+	}
 	s.mu.Unlock()
 
 	stop := make(chan struct{})
@@ -198,7 +207,11 @@ func (s *Server) Close() error {
 		s.closed = true
 		servers := s.servers
 		s.servers = nil
+		web := s.webhdfs
 		s.mu.Unlock()
+		if web != nil {
+			web.dialer.Close()
+		}
 		close(s.done)
 		for _, gs := range servers {
 			gs.Stop()

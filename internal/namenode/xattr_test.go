@@ -125,3 +125,28 @@ func TestXAttrCommandEncoding(t *testing.T) {
 		}
 	}
 }
+
+// A rename with ReplaceFileID replaces only that file (the S3
+// gateway's If-Match): a missing destination is NotExist, another file
+// there Exist, and neither changes anything.
+func TestRenameReplaceFileID(t *testing.T) {
+	s := newServer(t)
+	build(t, s, "f:/a", "f:/b", "f:/c", "f:/d")
+	b, err := s.GetFileInfo(bg, "/b", false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Rename(bg, "/a", "/c", RenameOptions{Exact: true, ReplaceFileID: b.ID})
+	wantKind(t, "rename onto another file", err, cairn.Exist)
+	_, err = s.Rename(bg, "/a", "/nope", RenameOptions{Exact: true, ReplaceFileID: b.ID})
+	wantKind(t, "rename onto nothing", err, cairn.NotExist)
+	if ok, _ := exists(t, s, "/a"); !ok {
+		t.Fatal("a refused rename moved /a")
+	}
+	if _, err := s.Rename(bg, "/a", "/b", RenameOptions{Exact: true, ReplaceFileID: b.ID}); err != nil {
+		t.Fatalf("rename onto the expected file: %v", err)
+	}
+	// The second swap of the same version fails: /b is /a's file now.
+	_, err = s.Rename(bg, "/d", "/b", RenameOptions{Exact: true, ReplaceFileID: b.ID})
+	wantKind(t, "a second swap of the same version", err, cairn.Exist)
+}

@@ -2383,7 +2383,12 @@ type RenameRequest struct {
 	// at dst is an error (IS_DIR); an existing file is replaced only with
 	// overwrite. Without it, a rename onto a directory moves src inside
 	// it, as mv does.
-	Exact         bool `protobuf:"varint,4,opt,name=exact,proto3" json:"exact,omitempty"`
+	Exact bool `protobuf:"varint,4,opt,name=exact,proto3" json:"exact,omitempty"`
+	// replace_file_id, if not 0, makes the rename a compare-and-swap: it
+	// replaces the file at dst only if that is the file with this inode
+	// ID (FileInfo.file_id). A missing dst fails with NOT_EXIST, another
+	// file there with EXIST. Implies overwrite.
+	ReplaceFileId uint64 `protobuf:"varint,5,opt,name=replace_file_id,json=replaceFileId,proto3" json:"replace_file_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2444,6 +2449,13 @@ func (x *RenameRequest) GetExact() bool {
 		return x.Exact
 	}
 	return false
+}
+
+func (x *RenameRequest) GetReplaceFileId() uint64 {
+	if x != nil {
+		return x.ReplaceFileId
+	}
+	return 0
 }
 
 type RenameResponse struct {
@@ -6417,12 +6429,13 @@ const file_cairn_proto_rawDesc = "" +
 	"\x05owner\x18\x04 \x01(\tR\x05owner\x12\x14\n" +
 	"\x05group\x18\x05 \x01(\tR\x05group\"6\n" +
 	"\x0eMkdirsResponse\x12$\n" +
-	"\x03dir\x18\x01 \x01(\v2\x12.cairn.v1.FileInfoR\x03dir\"g\n" +
+	"\x03dir\x18\x01 \x01(\v2\x12.cairn.v1.FileInfoR\x03dir\"\x8f\x01\n" +
 	"\rRenameRequest\x12\x10\n" +
 	"\x03src\x18\x01 \x01(\tR\x03src\x12\x10\n" +
 	"\x03dst\x18\x02 \x01(\tR\x03dst\x12\x1c\n" +
 	"\toverwrite\x18\x03 \x01(\bR\toverwrite\x12\x14\n" +
-	"\x05exact\x18\x04 \x01(\bR\x05exact\"\"\n" +
+	"\x05exact\x18\x04 \x01(\bR\x05exact\x12&\n" +
+	"\x0freplace_file_id\x18\x05 \x01(\x04R\rreplaceFileId\"\"\n" +
 	"\x0eRenameResponse\x12\x10\n" +
 	"\x03dst\x18\x01 \x01(\tR\x03dst\"\x80\x01\n" +
 	"\x0fSetXAttrRequest\x12\x12\n" +
