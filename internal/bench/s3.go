@@ -177,8 +177,9 @@ func RunS3(ctx context.Context, cfg S3Config, log *slog.Logger) (res *S3Result, 
 	b := &s3Bench{
 		cfg: cfg, dir: dir, nn: nn, endpoint: "http://" + s3addr,
 		signer: sigv4.Signer{Credential: sigv4.Credential{AccessKey: key, SecretKey: secret}},
-		hc:     &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.SmallClients, DisableCompression: true}},
-		env:    append(os.Environ(), "CAIRN_NAMENODE="+nn),
+		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.SmallClients, DisableCompression: true,
+			ReadBufferSize: 256 << 10, WriteBufferSize: 256 << 10}},
+		env: append(os.Environ(), "CAIRN_NAMENODE="+nn),
 	}
 	c, err := client.Dial(ctx, nn, client.WithDialTimeout(time.Minute))
 	if err != nil {
@@ -210,23 +211,37 @@ func RunS3(ctx context.Context, cfg S3Config, log *slog.Logger) (res *S3Result, 
 		var r S3Run
 		native := fmt.Sprintf("/native/large-%d", run)
 		key := fmt.Sprintf("/bench/large-%d", run)
-		progress("run %d: cairn fs put", run+1)
-		d, err := b.cli(ctx, nil, "fs", "put", local, native)
-		if err != nil {
+		// The puts go in turn, the native one first in odd runs and
+		// second in even ones: a put right after another waits for the
+		// disk to write back the first one's pages.
+		nativePut := func() error {
+			progress("run %d: cairn fs put", run+1)
+			d, err := b.cli(ctx, nil, "fs", "put", local, native)
+			r.NativePut = mibps(cfg.Size, d)
+			return err
+		}
+		s3Put := func() error {
+			progress("run %d: PutObject", run+1)
+			d, err := b.putFile(ctx, key, local)
+			r.S3Put = mibps(cfg.Size, d)
+			return err
+		}
+		first, second := nativePut, s3Put
+		if run%2 == 1 {
+			first, second = s3Put, nativePut
+		}
+		if err := first(); err != nil {
 			return nil, err
 		}
-		r.NativePut = mibps(cfg.Size, d)
-		progress("run %d: PutObject", run+1)
-		if d, err = b.putFile(ctx, key, local); err != nil {
+		if err := second(); err != nil {
 			return nil, err
 		}
-		r.S3Put = mibps(cfg.Size, d)
 		progress("run %d: cairn fs cat", run+1)
 		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		if err != nil {
 			return nil, err
 		}
-		d, err = b.cli(ctx, null, "fs", "cat", native)
+		d, err := b.cli(ctx, null, "fs", "cat", native)
 		null.Close()
 		if err != nil {
 			return nil, err
@@ -367,7 +382,9 @@ func (b *s3Bench) get(ctx context.Context, key string, size int64) (time.Duratio
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return 0, fmt.Errorf("GET %s: %s: %s", key, resp.Status, bytes.TrimSpace(msg))
 	}
-	n, err := io.Copy(io.Discard, resp.Body)
+	// A large buffer, as cairn fs cat and real clients read: io.Copy to
+	// io.Discard would read in 8 KiB pieces.
+	n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, resp.Body, make([]byte, min(size+1, 1<<20)))
 	if err != nil {
 		return 0, err
 	}
