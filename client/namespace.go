@@ -240,6 +240,19 @@ func (c *Client) Remove(ctx context.Context, name string) error {
 	return err
 }
 
+// RemoveUnlessXAttr is Remove, refused with an error of kind
+// cairn.Exist if name has the extended attribute attr, decided in the
+// same logged step as the removal: a clean-up that must not remove
+// what another client marked meanwhile.
+func (c *Client) RemoveUnlessXAttr(ctx context.Context, name, attr string) error {
+	const op = "remove"
+	if err := checkPath(op, name); err != nil {
+		return err
+	}
+	_, err := call(ctx, c.nn, op, name, &protocol.DeleteRequest{Path: name, UnlessXattr: attr}, protocol.ClientProtocolClient.Delete)
+	return err
+}
+
 // RemoveAll removes name and everything below it. As with os.RemoveAll,
 // a missing name is not an error.
 func (c *Client) RemoveAll(ctx context.Context, name string) error {

@@ -403,6 +403,11 @@ func (ns *namespace) applyDelete(c *command) any {
 	if n.isDir() && len(n.children) > 0 && c.flags&flagRecursive == 0 {
 		return errKind(cairn.NotEmpty)
 	}
+	for _, x := range c.xattrs {
+		if _, has := n.xattrs.find(x.name); has {
+			return errf(cairn.Exist, "%s has the xattr %s", c.path, x.name)
+		}
+	}
 	ns.removeTree(n)
 	n.parent.removeChild(n)
 	n.parent.mtime = c.mtime

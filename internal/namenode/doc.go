@@ -137,7 +137,7 @@
 //	  19 xattrs      uvarint count, then count (name, value) string
 //	                 pairs sorted by name: the extended attributes a
 //	                 setXAttr sets or a removeXAttr removes (values
-//	                 empty)
+//	                 empty), or the one a delete must not find
 //	  20 paths       uvarint count, then count strings: more paths
 //	                 after path (concat's sources, in order)
 //
@@ -193,7 +193,9 @@
 //     a directory. With fileID (not 0) it is a compare-and-swap: the
 //     file at path2 is replaced only if it is that inode (missing:
 //     NotExist; another: Exist).
-//   - delete, setReplication, setPermission, setOwner, setTimes.
+//   - delete(path, mtime, recursive, [xattrs]): with xattrs (one name),
+//     refused (Exist) if the inode has that attribute.
+//   - setReplication, setPermission, setOwner, setTimes.
 //   - concat(path: the target, paths: the sources, mtime): the blocks
 //     of the sources move, in order, onto the end of the target (their
 //     block map entries now name it as their file), and the sources

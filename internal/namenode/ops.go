@@ -442,6 +442,13 @@ func (s *Server) Rename(ctx context.Context, src, dst string, o RenameOptions) (
 // recursive). The blocks of removed files are deleted from their
 // DataNodes at their next heartbeats.
 func (s *Server) Delete(ctx context.Context, p string, recursive bool) error {
+	return s.DeleteUnless(ctx, p, recursive, "")
+}
+
+// DeleteUnless is Delete, refused with Exist if the inode has the
+// extended attribute unlessXAttr (when not empty), decided when the
+// delete is applied.
+func (s *Server) DeleteUnless(ctx context.Context, p string, recursive bool, unlessXAttr string) error {
 	if err := validPath(p); err != nil {
 		return err
 	}
@@ -451,6 +458,13 @@ func (s *Server) Delete(ctx context.Context, p string, recursive bool) error {
 	c := command{op: opDelete, path: p, mtime: s.now().UnixNano()}
 	if recursive {
 		c.flags |= flagRecursive
+	}
+	if unlessXAttr != "" {
+		attrs, err := checkXAttrs([]xattr{{name: unlessXAttr}}, false)
+		if err != nil {
+			return err
+		}
+		c.xattrs = attrs
 	}
 	_, err := s.mutate(ctx, &c)
 	return err

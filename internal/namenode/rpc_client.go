@@ -173,7 +173,7 @@ func (r *clientRPC) Rename(ctx context.Context, req *pb.RenameRequest) (*pb.Rena
 }
 
 func (r *clientRPC) Delete(ctx context.Context, req *pb.DeleteRequest) (*pb.DeleteResponse, error) {
-	if err := r.s.Delete(ctx, req.Path, req.Recursive); err != nil {
+	if err := r.s.DeleteUnless(ctx, req.Path, req.Recursive, req.UnlessXattr); err != nil {
 		return nil, pb.ToStatus(err)
 	}
 	return &pb.DeleteResponse{}, nil

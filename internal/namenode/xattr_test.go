@@ -150,3 +150,24 @@ func TestRenameReplaceFileID(t *testing.T) {
 	_, err = s.Rename(bg, "/d", "/b", RenameOptions{Exact: true, ReplaceFileID: b.ID})
 	wantKind(t, "a second swap of the same version", err, cairn.Exist)
 }
+
+// A delete with an xattr condition is refused, at apply, when the
+// inode has the attribute, and goes on when it does not.
+func TestDeleteUnlessXAttr(t *testing.T) {
+	s := newServer(t)
+	build(t, s, "d:/marked", "d:/plain")
+	if err := s.SetXAttrs(bg, "/marked", []xattr{{"user.s3.dir", "1"}}, false, false); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, "delete of a marked directory", s.DeleteUnless(bg, "/marked", false, "user.s3.dir"), cairn.Exist)
+	if ok, _ := exists(t, s, "/marked"); !ok {
+		t.Fatal("a refused delete removed /marked")
+	}
+	if err := s.DeleteUnless(bg, "/plain", false, "user.s3.dir"); err != nil {
+		t.Fatalf("delete of an unmarked directory: %v", err)
+	}
+	wantKind(t, "a bad attribute name", s.DeleteUnless(bg, "/marked", false, "nonamespace"), cairn.Invalid)
+	if err := s.Delete(bg, "/marked", false); err != nil {
+		t.Fatalf("an unconditional delete: %v", err)
+	}
+}

@@ -2970,9 +2970,13 @@ func (*ConcatResponse) Descriptor() ([]byte, []int) {
 }
 
 type DeleteRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	Recursive     bool                   `protobuf:"varint,2,opt,name=recursive,proto3" json:"recursive,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Path      string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Recursive bool                   `protobuf:"varint,2,opt,name=recursive,proto3" json:"recursive,omitempty"`
+	// unless_xattr, if set, refuses the delete (EXIST) when the inode
+	// has that extended attribute, checked in the same logged step: a
+	// delete that must not remove what another client marked meanwhile.
+	UnlessXattr   string `protobuf:"bytes,3,opt,name=unless_xattr,json=unlessXattr,proto3" json:"unless_xattr,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3019,6 +3023,13 @@ func (x *DeleteRequest) GetRecursive() bool {
 		return x.Recursive
 	}
 	return false
+}
+
+func (x *DeleteRequest) GetUnlessXattr() string {
+	if x != nil {
+		return x.UnlessXattr
+	}
+	return ""
 }
 
 type DeleteResponse struct {
@@ -6460,10 +6471,11 @@ const file_cairn_proto_rawDesc = "" +
 	"\rConcatRequest\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x12\n" +
 	"\x04srcs\x18\x02 \x03(\tR\x04srcs\"\x10\n" +
-	"\x0eConcatResponse\"A\n" +
+	"\x0eConcatResponse\"d\n" +
 	"\rDeleteRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1c\n" +
-	"\trecursive\x18\x02 \x01(\bR\trecursive\"\x10\n" +
+	"\trecursive\x18\x02 \x01(\bR\trecursive\x12!\n" +
+	"\funless_xattr\x18\x03 \x01(\tR\vunlessXattr\"\x10\n" +
 	"\x0eDeleteResponse\"k\n" +
 	"\x15SetReplicationRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12 \n" +

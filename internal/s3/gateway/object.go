@@ -167,17 +167,27 @@ func (rq *request) putFolder(p string, meta map[string][]byte, body *sigv4.Body)
 		return err
 	}
 	key := strings.TrimSuffix(rq.key, "/")
-	if err := rq.g.mkdirsBelow(rq.ctx, p); err != nil {
-		switch {
-		case errors.Is(err, cairn.Exist):
-			return keyConflict(rq.key, "%q is an object", key)
-		case errors.Is(err, cairn.NotDir):
-			return underFileConflict(rq.key)
-		}
-		return s3Error(err, "")
-	}
 	meta[xaDir] = []byte("1")
-	if err := rq.g.c.SetXAttrs(rq.ctx, p, meta); err != nil {
+	// Once marked, the directory is safe from a delete's pruning (which
+	// removes it only unmarked, decided on the NameNode); until then a
+	// prune may remove it between its making and its marking: make it
+	// again.
+	var err error
+	for range 4 {
+		if err = rq.g.mkdirsBelow(rq.ctx, p); err != nil {
+			switch {
+			case errors.Is(err, cairn.Exist):
+				return keyConflict(rq.key, "%q is an object", key)
+			case errors.Is(err, cairn.NotDir):
+				return underFileConflict(rq.key)
+			}
+			return s3Error(err, "")
+		}
+		if err = rq.g.c.SetXAttrs(rq.ctx, p, meta); !errors.Is(err, cairn.NotExist) {
+			break
+		}
+	}
+	if err != nil {
 		return s3Error(err, s3.NoSuchKey)
 	}
 	rq.w.Header().Set("ETag", s3.QuoteETag(emptyETag))
@@ -528,8 +538,10 @@ func (g *Gateway) prune(ctx context.Context, dir, stop string) {
 		if err != nil || !fi.IsDir || fi.Children > 0 || isMarked(fi) {
 			return
 		}
-		if err := g.c.Remove(ctx, dir); err != nil {
-			return // a key was put there meanwhile
+		// The marker is checked again where the removal is applied: a
+		// PUT of "dir/" that marked it after the stat above keeps it.
+		if err := g.c.RemoveUnlessXAttr(ctx, dir, xaDir); err != nil {
+			return // a key was put there, or it was marked, meanwhile
 		}
 		dir = cairn.Dir(dir)
 	}

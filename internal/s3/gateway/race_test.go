@@ -84,3 +84,38 @@ func TestPutIfMatchIsACompareAndSwap(t *testing.T) {
 		t.Errorf("in %d of 20 rounds both conditional PUTs (If-Match of the same ETag) succeeded: one update silently lost", both)
 	}
 }
+
+// A PUT of a folder marker "d/" racing the DELETE of the last key under
+// d/, whose prune removes d/ when it is empty and unmarked: the marker
+// is acknowledged and stays, or the PUT fails, never acknowledged and
+// then gone (found by review: the prune checked the mark, then removed).
+func TestFolderMarkerSurvivesARacingPrune(t *testing.T) {
+	e := newEnv(t)
+	e.ok(req{method: "PUT", target: "/pbk"})
+	lost, failed := 0, 0
+	for i := 0; i < 150; i++ {
+		d := fmt.Sprintf("d%03d", i)
+		e.put("pbk", d+"/x", []byte("x"), nil)
+		var wg sync.WaitGroup
+		var del, mk *resp
+		wg.Add(2)
+		go func() { defer wg.Done(); del = e.do(req{method: "DELETE", target: "/pbk/" + d + "/x"}) }()
+		go func() { defer wg.Done(); mk = e.do(req{method: "PUT", target: "/pbk/" + d + "/"}) }()
+		wg.Wait()
+		if del.status != 204 {
+			t.Logf("%s: DELETE = %v", d, del)
+		}
+		if mk.status != 200 {
+			failed++
+			t.Logf("%s: PUT %s/ = %v", d, d, mk)
+			continue
+		}
+		if r := e.do(req{method: "HEAD", target: "/pbk/" + d + "/"}); r.status != 200 {
+			lost++
+			t.Logf("%s: PUT %s/ answered 200, then HEAD = %d", d, d, r.status)
+		}
+	}
+	if lost > 0 || failed > 0 {
+		t.Errorf("folder markers: %d acknowledged and then gone, %d PUTs failed", lost, failed)
+	}
+}
