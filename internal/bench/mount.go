@@ -9,13 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/cairn-fs/cairn"
-	"github.com/cairn-fs/cairn/client"
 )
 
 // MountConfig configures the FUSE mount benchmark: a NameNode,
@@ -130,42 +128,12 @@ func RunMount(ctx context.Context, cfg MountConfig, log *slog.Logger) (res *Moun
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2 + 2*cfg.DataNodes)
+	pc, err := startProcCluster(ctx, cfg.Binary, dir, cfg.DataNodes)
 	if err != nil {
-		return nil, err
-	}
-	nn := ports[0]
-	var procs []*nodeProc
-	defer func() {
-		for _, p := range slices.Backward(procs) {
-			p.stop(syscall.SIGTERM)
-		}
-	}()
-	start := func(name string, args ...string) error {
-		p := &nodeProc{args: append(args, "--log-level", "warn"), log: filepath.Join(dir, name+".log")}
-		if err := p.start(cfg.Binary); err != nil {
-			return err
-		}
-		procs = append(procs, p)
-		return nil
-	}
-	if err := start("nn", "namenode", "--dir", filepath.Join(dir, "nn"), "--rpc-addr", nn, "--http-addr", ports[1]); err != nil {
-		return nil, err
-	}
-	for i := range cfg.DataNodes {
-		if err := start(fmt.Sprintf("dn%d", i), "datanode", "--dir", filepath.Join(dir, fmt.Sprintf("dn%d", i)), "--namenode", nn,
-			"--addr", ports[2+2*i], "--http-addr", ports[3+2*i]); err != nil {
-			return nil, err
-		}
-	}
-	c, err := client.Dial(ctx, nn, client.WithDialTimeout(time.Minute))
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	if err := waitLive(ctx, c, cfg.DataNodes); err != nil {
 		return nil, cairn.E(op, dir, cairn.Unavailable, err)
 	}
+	defer pc.stop()
+	nn, c, start := pc.nn, pc.c, pc.start
 	defaults, err := c.ServerDefaults(ctx)
 	if err != nil {
 		return nil, err
@@ -278,33 +246,6 @@ func writeTree(dir string, n int, size int64) error {
 		}
 	}
 	return nil
-}
-
-// waitLive waits until n DataNodes are live and safe mode is off.
-func waitLive(ctx context.Context, c *client.Client, n int) error {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		rep, err := c.DatanodeReport(ctx)
-		live := 0
-		if err == nil {
-			for _, d := range rep.Datanodes {
-				if d.State == "live" {
-					live++
-				}
-			}
-		}
-		if live == n {
-			return c.WaitSafeModeOff(ctx)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d datanodes live after a minute", live, n)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // waitMounted waits until dir is a mount point: on another device than

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -142,36 +141,19 @@ func RunS3(ctx context.Context, cfg S3Config, log *slog.Logger) (res *S3Result, 
 		}
 	}()
 
-	ports, err := freePorts(3 + 2*cfg.DataNodes)
+	pc, err := startProcCluster(ctx, cfg.Binary, dir, cfg.DataNodes)
+	if err != nil {
+		return nil, cairn.E(op, dir, cairn.Unavailable, err)
+	}
+	defer pc.stop()
+	nn, c := pc.nn, pc.c
+	ports, err := freePorts(1)
 	if err != nil {
 		return nil, err
 	}
-	nn, s3addr := ports[0], ports[2]
-	var procs []*nodeProc
-	defer func() {
-		for _, p := range slices.Backward(procs) {
-			p.stop(syscall.SIGTERM)
-		}
-	}()
-	start := func(name string, args ...string) error {
-		p := &nodeProc{args: append(args, "--log-level", "warn"), log: filepath.Join(dir, name+".log")}
-		if err := p.start(cfg.Binary); err != nil {
-			return err
-		}
-		procs = append(procs, p)
-		return nil
-	}
-	if err := start("nn", "namenode", "--dir", filepath.Join(dir, "nn"), "--rpc-addr", nn, "--http-addr", ports[1]); err != nil {
-		return nil, err
-	}
-	for i := range cfg.DataNodes {
-		if err := start(fmt.Sprintf("dn%d", i), "datanode", "--dir", filepath.Join(dir, fmt.Sprintf("dn%d", i)), "--namenode", nn,
-			"--addr", ports[3+2*i], "--http-addr", ports[4+2*i]); err != nil {
-			return nil, err
-		}
-	}
+	s3addr := ports[0]
 	key, secret := randomKey(10), randomKey(20)
-	if err := start("s3", "s3", "--namenode", nn, "--addr", s3addr, "--access-key", key, "--secret-key", secret); err != nil {
+	if err := pc.start("s3", "s3", "--namenode", nn, "--addr", s3addr, "--access-key", key, "--secret-key", secret); err != nil {
 		return nil, err
 	}
 	b := &s3Bench{
@@ -181,12 +163,7 @@ func RunS3(ctx context.Context, cfg S3Config, log *slog.Logger) (res *S3Result, 
 			ReadBufferSize: 256 << 10, WriteBufferSize: 256 << 10}},
 		env: append(os.Environ(), "CAIRN_NAMENODE="+nn),
 	}
-	c, err := client.Dial(ctx, nn, client.WithDialTimeout(time.Minute))
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	if err := b.waitReady(ctx, c); err != nil {
+	if err := b.waitGateway(ctx); err != nil {
 		return nil, cairn.E(op, dir, cairn.Unavailable, err)
 	}
 	defaults, err := c.ServerDefaults(ctx)
@@ -273,30 +250,16 @@ func RunS3(ctx context.Context, cfg S3Config, log *slog.Logger) (res *S3Result, 
 	return res, nil
 }
 
-// waitReady waits until every DataNode is live, safe mode is off and
-// the gateway answers.
-func (b *s3Bench) waitReady(ctx context.Context, c *client.Client) error {
+// waitGateway waits until the gateway answers.
+func (b *s3Bench) waitGateway(ctx context.Context) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		rep, err := c.DatanodeReport(ctx)
-		live := 0
+		err := b.do(ctx, http.MethodGet, "/", nil, 0, http.StatusOK)
 		if err == nil {
-			for _, d := range rep.Datanodes {
-				if d.State == "live" {
-					live++
-				}
-			}
-		}
-		if live == b.cfg.DataNodes {
-			if err := c.WaitSafeModeOff(ctx); err != nil {
-				return err
-			}
-			if err := b.do(ctx, http.MethodGet, "/", nil, 0, http.StatusOK); err == nil {
-				return nil
-			}
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the cluster and gateway were not ready within a minute (%d of %d datanodes live)", live, b.cfg.DataNodes)
+			return fmt.Errorf("the gateway did not answer within a minute: %w", err)
 		}
 		select {
 		case <-ctx.Done():
