@@ -185,28 +185,12 @@ func RunFailover(ctx context.Context, cfg FailoverConfig, log *slog.Logger) (res
 	if cfg.DataNodes < 1 || cfg.Failovers < 1 || cfg.Writers < 1 {
 		return nil, cairn.Errorf(op, "", cairn.Invalid, "--datanodes, --failovers and --writers must be at least 1")
 	}
-	progress := func(format string, args ...any) {
-		if cfg.Progress != nil {
-			cfg.Progress(fmt.Sprintf(format, args...))
-		}
-		log.Info(fmt.Sprintf(format, args...))
-	}
-	base := cfg.Dir
-	if base == "" {
-		base = os.TempDir()
-	}
-	dir, err := os.MkdirTemp(base, "cairn-failover-")
+	progress := progressTo(cfg.Progress, log)
+	dir, err := runDir(cfg.Dir, "cairn-failover-")
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err == nil {
-			os.RemoveAll(dir)
-		} else {
-			// Keep the nodes' logs of a failed run.
-			err = fmt.Errorf("%w (the nodes' logs are kept in %s)", err, dir)
-		}
-	}()
+	defer keepLogs(dir, &err)
 
 	ports, err := freePorts(2*cfg.NameNodes + 2*cfg.DataNodes)
 	if err != nil {

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -103,28 +102,13 @@ func RunMount(ctx context.Context, cfg MountConfig, log *slog.Logger) (res *Moun
 			return nil, cairn.Errorf(op, "", cairn.Invalid, "%s not found", tool)
 		}
 	}
-	progress := func(format string, args ...any) {
-		if cfg.Progress != nil {
-			cfg.Progress(fmt.Sprintf(format, args...))
-		}
-		log.Info(fmt.Sprintf(format, args...))
-	}
-	base := cfg.Dir
-	if base == "" {
-		base = os.TempDir()
-	}
-	dir, err := os.MkdirTemp(base, "cairn-bench-mount-")
+	progress := progressTo(cfg.Progress, log)
+	dir, err := runDir(cfg.Dir, "cairn-bench-mount-")
 	if err != nil {
 		return nil, err
 	}
+	defer keepLogs(dir, &err)
 	mnt := filepath.Join(dir, "mnt")
-	defer func() {
-		if err == nil {
-			os.RemoveAll(dir)
-		} else {
-			err = fmt.Errorf("%w (the nodes' logs are kept in %s)", err, dir)
-		}
-	}()
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		return nil, err
 	}
@@ -145,18 +129,6 @@ func RunMount(ctx context.Context, cfg MountConfig, log *slog.Logger) (res *Moun
 		return nil, cairn.E(op, mnt, cairn.Unavailable, err)
 	}
 	progress("started a namenode, %d datanodes and a mount on %s", cfg.DataNodes, mnt)
-	env := append(os.Environ(), "CAIRN_NAMENODE="+nn)
-	run := func(stdout io.Writer, name string, args ...string) (time.Duration, error) {
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env = env
-		var errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = stdout, &errb
-		t := time.Now()
-		if err := cmd.Run(); err != nil {
-			return 0, fmt.Errorf("%s %v: %v: %s", name, args, err, bytes.TrimSpace(errb.Bytes()))
-		}
-		return time.Since(t), nil
-	}
 
 	res = &MountResult{DataNodes: cfg.DataNodes, Replication: defaults.Replication, Size: cfg.Size}
 	local := filepath.Join(dir, "large")
@@ -176,23 +148,23 @@ func RunMount(ctx context.Context, cfg MountConfig, log *slog.Logger) (res *Moun
 		var r MountRun
 		native, mounted := fmt.Sprintf("/native/large-%d", i), filepath.Join(mnt, fmt.Sprintf("large-%d", i))
 		progress("run %d: cairn fs put", i+1)
-		d, err := run(nil, cfg.Binary, "fs", "put", local, native)
+		d, err := pc.run(ctx, nil, cfg.Binary, "fs", "put", local, native)
 		if err != nil {
 			return nil, err
 		}
 		r.NativePut = mibps(cfg.Size, d)
 		progress("run %d: dd into the mount", i+1)
-		if d, err = run(nil, "dd", "if="+local, "of="+mounted, "bs=1M", "status=none"); err != nil {
+		if d, err = pc.run(ctx, nil, "dd", "if="+local, "of="+mounted, "bs=1M", "status=none"); err != nil {
 			return nil, err
 		}
 		r.MountWrite = mibps(cfg.Size, d)
 		progress("run %d: cairn fs cat", i+1)
-		if d, err = run(null, cfg.Binary, "fs", "cat", native); err != nil {
+		if d, err = pc.run(ctx, null, cfg.Binary, "fs", "cat", native); err != nil {
 			return nil, err
 		}
 		r.NativeCat = mibps(cfg.Size, d)
 		progress("run %d: dd out of the mount", i+1)
-		if d, err = run(nil, "dd", "if="+mounted, "of=/dev/null", "bs=1M", "status=none"); err != nil {
+		if d, err = pc.run(ctx, nil, "dd", "if="+mounted, "of=/dev/null", "bs=1M", "status=none"); err != nil {
 			return nil, err
 		}
 		r.MountRead = mibps(cfg.Size, d)
@@ -216,12 +188,12 @@ func RunMount(ctx context.Context, cfg MountConfig, log *slog.Logger) (res *Moun
 		return nil, err
 	}
 	s := &MountSmall{Files: cfg.SmallFiles, Bytes: cfg.SmallSize}
-	d, err := run(nil, cfg.Binary, "fs", "put", "-r", tree, "/native-small")
+	d, err := pc.run(ctx, nil, cfg.Binary, "fs", "put", "-r", tree, "/native-small")
 	if err != nil {
 		return nil, err
 	}
 	s.NativePut = perSecond(cfg.SmallFiles, d)
-	if d, err = run(nil, "cp", "-r", tree, filepath.Join(mnt, "small")); err != nil {
+	if d, err = pc.run(ctx, nil, "cp", "-r", tree, filepath.Join(mnt, "small")); err != nil {
 		return nil, err
 	}
 	s.MountCp = perSecond(cfg.SmallFiles, d)

@@ -1,8 +1,13 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -101,4 +106,49 @@ func waitLive(ctx context.Context, c *client.Client, n int) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// progressTo returns a progress printer: each line goes to fn (if set)
+// and to the log.
+func progressTo(fn func(string), log *slog.Logger) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		if fn != nil {
+			fn(line)
+		}
+		log.Info(line)
+	}
+}
+
+// runDir makes a benchmark's temporary directory under base (empty:
+// os.TempDir()). Defer keepLogs(dir, &err): it removes the directory
+// after a run that succeeded and keeps it, saying where, after one that
+// failed, for the nodes' logs.
+func runDir(base, prefix string) (string, error) {
+	if base == "" {
+		base = os.TempDir()
+	}
+	return os.MkdirTemp(base, prefix)
+}
+
+func keepLogs(dir string, err *error) {
+	if *err == nil {
+		os.RemoveAll(dir)
+		return
+	}
+	*err = fmt.Errorf("%w (the nodes' logs are kept in %s)", *err, dir)
+}
+
+// run runs a program (the cairn binary, dd, cp) with CAIRN_NAMENODE
+// naming the cluster, and times it; stdout may be nil.
+func (pc *procCluster) run(ctx context.Context, stdout io.Writer, name string, args ...string) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "CAIRN_NAMENODE="+pc.nn)
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = stdout, &errb
+	t := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s %v: %v: %s", filepath.Base(name), args, err, bytes.TrimSpace(errb.Bytes()))
+	}
+	return time.Since(t), nil
 }

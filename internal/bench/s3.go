@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"text/tabwriter"
@@ -87,12 +86,10 @@ type S3Small struct {
 // s3Bench is a running S3 benchmark.
 type s3Bench struct {
 	cfg      S3Config
-	dir      string
-	nn       string
+	pc       *procCluster
 	endpoint string
 	signer   sigv4.Signer
 	hc       *http.Client
-	env      []string
 }
 
 // RunS3 runs the S3 gateway benchmark.
@@ -119,27 +116,12 @@ func RunS3(ctx context.Context, cfg S3Config, log *slog.Logger) (res *S3Result, 
 	if cfg.DataNodes < 1 || cfg.Runs < 1 || cfg.SmallFiles < 1 || cfg.SmallClients < 1 || cfg.Size < 1 || cfg.SmallSize < 1 {
 		return nil, cairn.Errorf(op, "", cairn.Invalid, "--datanodes, --runs, --size, --small-files, --small-size and --small-clients must be positive")
 	}
-	progress := func(format string, args ...any) {
-		if cfg.Progress != nil {
-			cfg.Progress(fmt.Sprintf(format, args...))
-		}
-		log.Info(fmt.Sprintf(format, args...))
-	}
-	base := cfg.Dir
-	if base == "" {
-		base = os.TempDir()
-	}
-	dir, err := os.MkdirTemp(base, "cairn-bench-s3-")
+	progress := progressTo(cfg.Progress, log)
+	dir, err := runDir(cfg.Dir, "cairn-bench-s3-")
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err == nil {
-			os.RemoveAll(dir)
-		} else {
-			err = fmt.Errorf("%w (the nodes' logs are kept in %s)", err, dir)
-		}
-	}()
+	defer keepLogs(dir, &err)
 
 	pc, err := startProcCluster(ctx, cfg.Binary, dir, cfg.DataNodes)
 	if err != nil {
@@ -157,11 +139,10 @@ func RunS3(ctx context.Context, cfg S3Config, log *slog.Logger) (res *S3Result, 
 		return nil, err
 	}
 	b := &s3Bench{
-		cfg: cfg, dir: dir, nn: nn, endpoint: "http://" + s3addr,
+		cfg: cfg, pc: pc, endpoint: "http://" + s3addr,
 		signer: sigv4.Signer{Credential: sigv4.Credential{AccessKey: key, SecretKey: secret}},
 		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.SmallClients, DisableCompression: true,
 			ReadBufferSize: 256 << 10, WriteBufferSize: 256 << 10}},
-		env: append(os.Environ(), "CAIRN_NAMENODE="+nn),
 	}
 	if err := b.waitGateway(ctx); err != nil {
 		return nil, cairn.E(op, dir, cairn.Unavailable, err)
@@ -193,7 +174,7 @@ func RunS3(ctx context.Context, cfg S3Config, log *slog.Logger) (res *S3Result, 
 		// disk to write back the first one's pages.
 		nativePut := func() error {
 			progress("run %d: cairn fs put", run+1)
-			d, err := b.cli(ctx, nil, "fs", "put", local, native)
+			d, err := b.pc.run(ctx, nil, cfg.Binary, "fs", "put", local, native)
 			r.NativePut = mibps(cfg.Size, d)
 			return err
 		}
@@ -218,7 +199,7 @@ func RunS3(ctx context.Context, cfg S3Config, log *slog.Logger) (res *S3Result, 
 		if err != nil {
 			return nil, err
 		}
-		d, err := b.cli(ctx, null, "fs", "cat", native)
+		d, err := b.pc.run(ctx, null, cfg.Binary, "fs", "cat", native)
 		null.Close()
 		if err != nil {
 			return nil, err
@@ -267,19 +248,6 @@ func (b *s3Bench) waitGateway(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// cli runs the cairn binary with args and times it.
-func (b *s3Bench) cli(ctx context.Context, stdout io.Writer, args ...string) (time.Duration, error) {
-	cmd := exec.CommandContext(ctx, b.cfg.Binary, args...)
-	cmd.Env = b.env
-	var errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = stdout, &errb
-	t := time.Now()
-	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("cairn %v: %v: %s", args, err, bytes.TrimSpace(errb.Bytes()))
-	}
-	return time.Since(t), nil
 }
 
 // request makes a signed request of the gateway; body may be nil.
@@ -390,7 +358,7 @@ func (b *s3Bench) small(ctx context.Context) (*S3Small, error) {
 
 	cs := make([]*client.Client, cfg.SmallClients)
 	for i := range cs {
-		c, err := client.Dial(ctx, b.nn)
+		c, err := client.Dial(ctx, b.pc.nn)
 		if err != nil {
 			return nil, err
 		}
