@@ -295,16 +295,7 @@ func (h *DataNodeHandler) open(ctx context.Context, c *client.Client, w http.Res
 // Hadoop's.
 func (h *DataNodeHandler) create(ctx context.Context, c *client.Client, w http.ResponseWriter, body io.Reader, req *request) error {
 	p := req.path
-	if p == "/" {
-		return exAlreadyExists.with("/ already exists as a directory")
-	}
-	fi, err := c.Stat(ctx, p)
-	switch {
-	case err == nil && fi.IsDir:
-		return exAlreadyExists.with(p + " already exists as a directory")
-	case err == nil && !req.overwrite:
-		return exAlreadyExists.with(p + " already exists")
-	case err != nil && !errors.Is(err, cairn.NotExist):
+	if err := checkCreateTarget(ctx, c, req); err != nil {
 		return err
 	}
 	mode := fs644
@@ -317,8 +308,7 @@ func (h *DataNodeHandler) create(ctx context.Context, c *client.Client, w http.R
 	}); err != nil {
 		return err
 	}
-	err = c.RenameTo(ctx, tmp, p, &client.RenameOptions{Overwrite: req.overwrite})
-	if err != nil {
+	if err := c.RenameTo(ctx, tmp, p, &client.RenameOptions{Overwrite: req.overwrite}); err != nil {
 		h.removeTemp(ctx, c, tmp)
 		switch {
 		case errors.Is(err, cairn.IsDir):

@@ -477,17 +477,7 @@ func (h *NameNodeHandler) redirectRead(ctx context.Context, c *client.Client, w 
 // here already, and the request goes on to a DataNode picked at random,
 // which writes the body it is sent.
 func (h *NameNodeHandler) redirectCreate(ctx context.Context, c *client.Client, w http.ResponseWriter, req *request) error {
-	p := req.path
-	if p == "/" {
-		return exAlreadyExists.with("/ already exists as a directory")
-	}
-	fi, err := c.Stat(ctx, p)
-	switch {
-	case err == nil && fi.IsDir:
-		return exAlreadyExists.with(p + " already exists as a directory")
-	case err == nil && !req.overwrite:
-		return exAlreadyExists.with(p + " already exists")
-	case err != nil && !errors.Is(err, cairn.NotExist):
+	if err := checkCreateTarget(ctx, c, req); err != nil {
 		return err
 	}
 	addr, err := h.anyDataNode(ctx)
@@ -732,5 +722,25 @@ func blockLocations(ctx context.Context, c *client.Client, w http.ResponseWriter
 		out.BlockLocations.BlockLocation = append(out.BlockLocations.BlockLocation, bl)
 	}
 	writeJSON(w, out)
+	return nil
+}
+
+// checkCreateTarget refuses a CREATE onto a directory, or onto an
+// existing file without overwrite=true, as HDFS does; the NameNode
+// checks in the first step and the DataNode again in the second.
+func checkCreateTarget(ctx context.Context, c *client.Client, req *request) error {
+	p := req.path
+	if p == "/" {
+		return exAlreadyExists.with("/ already exists as a directory")
+	}
+	fi, err := c.Stat(ctx, p)
+	switch {
+	case err == nil && fi.IsDir:
+		return exAlreadyExists.with(p + " already exists as a directory")
+	case err == nil && !req.overwrite:
+		return exAlreadyExists.with(p + " already exists")
+	case err != nil && !errors.Is(err, cairn.NotExist):
+		return err
+	}
 	return nil
 }
