@@ -518,31 +518,7 @@ func (g *Gateway) checkDestination(ctx context.Context, p, key string) error {
 // publish it leaves the file in place on failure: it is the upload's
 // data, and the client may retry the completion.
 func (g *Gateway) publishJoined(ctx context.Context, first, p, key string) error {
-	var err error
-	for range 4 {
-		err = g.c.RenameTo(ctx, first, p, &client.RenameOptions{Overwrite: true})
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, cairn.IsDir), errors.Is(err, cairn.Exist):
-			return isDirConflict(key)
-		case errors.Is(err, cairn.NotDir):
-			return underFileConflict(key)
-		case !errors.Is(err, cairn.NotExist):
-			return s3Error(err, "")
-		}
-		if _, serr := g.c.Stat(ctx, first); serr != nil {
-			return s3Error(serr, s3.NoSuchUpload)
-		}
-		if err := g.mkdirsBelow(ctx, cairn.Dir(p)); err != nil {
-			var e *s3.Error
-			if errors.As(err, &e) {
-				return err
-			}
-			return underFileConflict(key)
-		}
-	}
-	return s3Error(err, "")
+	return g.renameOnto(ctx, first, p, key, true, 0, s3.NoSuchUpload)
 }
 
 // urlLocation is the Location of a completed object: its URL as the

@@ -266,8 +266,18 @@ func (g *Gateway) publish(ctx context.Context, tmp, p, key string, attrs map[str
 			return s3Error(err, "")
 		}
 	}
+	return g.renameOnto(ctx, tmp, p, key, overwrite, replaceID, s3.NoSuchBucket)
+}
+
+// renameOnto renames the file src onto the object path p, as publish
+// describes, making the key's missing directories (never the bucket)
+// and trying again when they were missing or pruned meanwhile. A src
+// that is gone is srcGone: NoSuchBucket for a temporary (a DeleteBucket
+// removed it), NoSuchUpload for a completion's joined part.
+func (g *Gateway) renameOnto(ctx context.Context, src, p, key string, overwrite bool, replaceID uint64, srcGone s3.ErrorCode) error {
+	var err error
 	for range 4 {
-		err = g.c.RenameTo(ctx, tmp, p, &client.RenameOptions{Overwrite: overwrite, ReplaceFileID: replaceID})
+		err = g.c.RenameTo(ctx, src, p, &client.RenameOptions{Overwrite: overwrite, ReplaceFileID: replaceID})
 		switch {
 		case err == nil:
 			return nil
@@ -283,10 +293,10 @@ func (g *Gateway) publish(ctx context.Context, tmp, p, key string, attrs map[str
 			return s3Error(err, "")
 		}
 		// The key's directory is missing (or was pruned by a delete
-		// meanwhile), or tmp itself (a DeleteBucket removed it with the
-		// bucket): make the directory, never the bucket, and try again.
-		if _, serr := g.c.Stat(ctx, tmp); serr != nil {
-			return s3Error(serr, s3.NoSuchBucket)
+		// meanwhile), or src itself: make the directory, never the
+		// bucket, and try again.
+		if _, serr := g.c.Stat(ctx, src); serr != nil {
+			return s3Error(serr, srcGone)
 		}
 		if err := g.mkdirsBelow(ctx, cairn.Dir(p)); err != nil {
 			if errors.Is(err, cairn.Exist) || errors.Is(err, cairn.NotDir) {
@@ -295,7 +305,7 @@ func (g *Gateway) publish(ctx context.Context, tmp, p, key string, attrs map[str
 			return s3Error(err, "")
 		}
 	}
-	return s3Error(err, s3.NoSuchBucket)
+	return s3Error(err, srcGone)
 }
 
 // byteRange is a satisfiable range of an object.
