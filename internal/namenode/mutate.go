@@ -45,9 +45,10 @@ func (s *Server) mutate(ctx context.Context, c *command) (any, error) {
 		// proposes itself): applied twice, a delete retried while its
 		// first attempt was in flight would remove a file created
 		// meanwhile at the path.
-		wait, first := s.calls.begin(c)
+		k := callKey(c)
+		wait, first := s.calls.begin(k)
 		if first {
-			defer s.calls.end(c)
+			defer s.calls.end(k)
 			break
 		}
 		select {

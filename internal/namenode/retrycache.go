@@ -196,10 +196,9 @@ type inflightCalls struct {
 	calls map[rpcCallKey]chan struct{}
 }
 
-// begin registers c's call as proposed here. If it is already, begin
+// begin registers the call k as proposed here. If it is already, begin
 // returns a channel closed when that proposal ends, and false.
-func (f *inflightCalls) begin(c *command) (<-chan struct{}, bool) {
-	k := callKey(c)
+func (f *inflightCalls) begin(k rpcCallKey) (<-chan struct{}, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if ch, ok := f.calls[k]; ok {
@@ -212,9 +211,8 @@ func (f *inflightCalls) begin(c *command) (<-chan struct{}, bool) {
 	return nil, true
 }
 
-// end unregisters c's call and wakes its retries.
-func (f *inflightCalls) end(c *command) {
-	k := callKey(c)
+// end unregisters the call k and wakes its retries.
+func (f *inflightCalls) end(k rpcCallKey) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if ch, ok := f.calls[k]; ok {

@@ -171,7 +171,7 @@ func TestRetryWaitsForItsFirstAttempt(t *testing.T) {
 	build(t, s, "f:/f")
 	first := &command{op: opDelete, path: "/f", mtime: s.now().UnixNano(), rpcClient: "c1", rpcCall: 9}
 	// The first attempt is in flight: registered, not yet committed.
-	if _, ok := s.calls.begin(first); !ok {
+	if _, ok := s.calls.begin(callKey(first)); !ok {
 		t.Fatal("begin: the call is already in flight")
 	}
 	retried := make(chan error, 1)
@@ -190,7 +190,7 @@ func TestRetryWaitsForItsFirstAttempt(t *testing.T) {
 		t.Fatalf("the retry returned (%v) before its first attempt ended", err)
 	default:
 	}
-	s.calls.end(first)
+	s.calls.end(callKey(first))
 	if err := <-retried; err != nil {
 		t.Errorf("retry = %v, want the first answer (success)", err)
 	}
