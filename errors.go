@@ -33,6 +33,7 @@ const (
 	Closed                      // use of a closed file or client
 	NotReplicated               // not enough DataNodes for a block
 	Unknown                     // a node or block the server does not know
+	Unauthenticated             // no valid credentials: a missing, expired, revoked or forged token
 )
 
 var kindNames = [...]string{
@@ -56,6 +57,7 @@ var kindNames = [...]string{
 	Closed:          "file already closed",
 	NotReplicated:   "not enough datanodes",
 	Unknown:         "unknown node or block",
+	Unauthenticated: "unauthenticated",
 }
 
 func (k Kind) String() string {
@@ -74,7 +76,7 @@ func (k Kind) fsTwin() error {
 	switch k {
 	case Invalid:
 		return fs.ErrInvalid
-	case Permission:
+	case Permission, Unauthenticated:
 		return fs.ErrPermission
 	case Exist:
 		return fs.ErrExist

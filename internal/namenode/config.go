@@ -130,6 +130,26 @@ type Config struct {
 	// the Raft log; 0: 30s.
 	ApplyTimeout time.Duration
 
+	// Superuser is the user with every right, as HDFS's: empty, the OS
+	// user who formatted Dir (recorded in its VERSION file), else the
+	// user running this process.
+	Superuser string
+	// SuperGroup is the group whose members are superusers too; empty:
+	// "supergroup", as HDFS's dfs.permissions.superusergroup.
+	SuperGroup string
+	// PermissionsOff turns permission checking off (HDFS's
+	// dfs.permissions.enabled=false): owners and modes are still kept,
+	// but every caller may do everything.
+	PermissionsOff bool
+	// Groups returns the groups of user, as this host knows them; nil:
+	// the OS's (/etc/group, through os/user). Its answers are cached
+	// for five minutes, as HDFS caches its group mapping.
+	Groups func(user string) []string
+	// Security turns on secure mode: callers authenticate with tokens
+	// signed by the NameNode, DataNodes demand block access tokens,
+	// and nodes authenticate each other by their certificates.
+	Security bool
+
 	// snapshotInterval is how often raft checks SnapshotThreshold; 0:
 	// 5s. A test seam.
 	snapshotInterval time.Duration
@@ -197,6 +217,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if d.HeartbeatTimeout == 0 {
 		d.HeartbeatTimeout = time.Second
+	}
+	if d.SuperGroup == "" {
+		d.SuperGroup = "supergroup"
 	}
 	if d.ElectionTimeout == 0 {
 		d.ElectionTimeout = time.Second

@@ -49,7 +49,23 @@ func testConfig(dir string) Config {
 	return Config{
 		Dir:              dir,
 		DefaultBlockSize: 1 << 20,
+		Superuser:        "hdfs",
+		Groups:           testGroups,
 	}
+}
+
+// testGroups is the group mapping of the tests' NameNodes: the users
+// the tests act as, whether this host has them or not.
+func testGroups(user string) []string {
+	switch user {
+	case "bob":
+		return []string{"eng", "ops"}
+	case "alice", "carol":
+		return []string{"staff"}
+	case "admin":
+		return []string{"supergroup"}
+	}
+	return nil
 }
 
 // startServer starts a NameNode on cfg and closes it at the end of the

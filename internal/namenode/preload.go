@@ -181,7 +181,7 @@ func Preload(cfg Config, log *slog.Logger, h SnapshotHeader, fill func(*Snapshot
 	if err != nil {
 		return 0, err
 	}
-	if _, err := loadOrFormat(c.Dir, c.ClusterID, log); err != nil {
+	if _, _, err := loadOrFormat(c.Dir, c.ClusterID, log); err != nil {
 		return 0, err
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(c.Dir, "raft"), 2, hclog.NewNullLogger())

@@ -267,33 +267,39 @@ func groupClusterID(peers []string) cairn.ClusterID {
 const versionFile = "VERSION"
 
 // loadOrFormat reads Dir's cluster ID, formatting Dir first if it is
-// new.
-func loadOrFormat(dir string, want cairn.ClusterID, log *slog.Logger) (cairn.ClusterID, error) {
+// new. It also returns the superuser the VERSION file names: the OS
+// user who formatted Dir ("" in a directory formatted before cairn
+// recorded it).
+func loadOrFormat(dir string, want cairn.ClusterID, log *slog.Logger) (cairn.ClusterID, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+		return "", "", err
 	}
 	path := filepath.Join(dir, versionFile)
 	data, err := os.ReadFile(path)
 	if err == nil {
 		var id cairn.ClusterID
+		var super string
 		for _, line := range strings.Split(string(data), "\n") {
 			if v, ok := strings.CutPrefix(line, "cluster_id="); ok {
 				id = cairn.ClusterID(strings.TrimSpace(v))
 			}
+			if v, ok := strings.CutPrefix(line, "superuser="); ok {
+				super = strings.TrimSpace(v)
+			}
 		}
 		if id == "" {
-			return "", fmt.Errorf("%s has no cluster_id", path)
+			return "", "", fmt.Errorf("%s has no cluster_id", path)
 		}
 		if want != "" && want != id {
 			log.Warn("ignoring configured cluster ID: the directory was formatted for another", "configured", want, "cluster", id)
 		}
-		return id, nil
+		return id, super, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return "", err
+		return "", "", err
 	}
 	if entries, _ := os.ReadDir(filepath.Join(dir, "raft")); len(entries) > 0 {
-		return "", fmt.Errorf("%s: raft state without a %s file", dir, versionFile)
+		return "", "", fmt.Errorf("%s: raft state without a %s file", dir, versionFile)
 	}
 	id := want
 	if id == "" {
@@ -301,10 +307,11 @@ func loadOrFormat(dir string, want cairn.ClusterID, log *slog.Logger) (cairn.Clu
 		rand.Read(b[:])
 		id = cairn.ClusterID("CID-" + hex.EncodeToString(b[:]))
 	}
-	content := fmt.Sprintf("layout=1\ncluster_id=%s\n", id)
+	super := processUser()
+	content := fmt.Sprintf("layout=1\ncluster_id=%s\nsuperuser=%s\n", id, super)
 	if err := atomicfile.Write(path, []byte(content), 0o644); err != nil {
-		return "", err
+		return "", "", err
 	}
-	log.Info("formatted new namespace directory", "dir", dir, "cluster", id)
-	return id, nil
+	log.Info("formatted new namespace directory", "dir", dir, "cluster", id, "superuser", super)
+	return id, super, nil
 }

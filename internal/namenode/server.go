@@ -31,6 +31,7 @@ type Server struct {
 	recov  *blockRecoveries // lease recovery's block synchronizations (recovery.go)
 	lead   leadership       // whether this member serves (ha.go)
 	calls  inflightCalls    // named calls being proposed here (retrycache.go)
+	groups *groupCache      // users' groups on this host (identity.go)
 	// webAddrs remembers the web addresses other members told
 	// (peerHTTP), by RPC address.
 	webAddrs sync.Map
@@ -74,9 +75,15 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		// must agree on the cluster: its ID is made from the peers.
 		want = groupClusterID(c.Peers)
 	}
-	id, err := loadOrFormat(c.Dir, want, log)
+	id, formattedBy, err := loadOrFormat(c.Dir, want, log)
 	if err != nil {
 		return nil, fmt.Errorf("namenode: %w", err)
+	}
+	if c.Superuser == "" {
+		c.Superuser = formattedBy
+	}
+	if c.Superuser == "" {
+		c.Superuser = processUser()
 	}
 	s := &Server{
 		cfg:       c,
@@ -86,6 +93,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		done:      make(chan struct{}),
 		started:   time.Now(),
 	}
+	s.groups = newGroupCache(c.Groups, s.now)
 	s.metrics = newNNMetrics(s)
 	s.reg = newRegistry(&s.cfg, s.now)
 	s.ns = newNamespace(s.reg)
@@ -154,7 +162,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	gs := s.cfg.Transport.NewGRPCServer(
 		grpc.MaxRecvMsgSize(256<<20),
 		grpc.MaxSendMsgSize(256<<20),
-		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor(), identityInterceptor, noRetryHere),
+		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor(), s.identityInterceptor, noRetryHere),
 	)
 	protocol.RegisterClientProtocolServer(gs, &clientRPC{s: s})
 	protocol.RegisterAdminProtocolServer(gs, &adminRPC{s: s})

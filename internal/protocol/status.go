@@ -155,6 +155,8 @@ func codeOf(k cairn.Kind, err error) codes.Code {
 		return codes.InvalidArgument
 	case cairn.Permission:
 		return codes.PermissionDenied
+	case cairn.Unauthenticated:
+		return codes.Unauthenticated
 	case cairn.Exist:
 		return codes.AlreadyExists
 	case cairn.NotExist:
