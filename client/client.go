@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"sync"
@@ -38,7 +39,6 @@ const (
 	// transport.Config's server options).
 	keepaliveTime    = 5 * time.Second
 	keepaliveTimeout = 3 * time.Second
-	defaultGroup     = "supergroup"
 	// defaultLeaseSoftLimit is used when the NameNode does not say.
 	defaultLeaseSoftLimit = 60 * time.Second
 	// minLeaseRenewal bounds how often the lease is renewed, whatever
@@ -92,10 +92,12 @@ const serviceConfig = `{"methodConfig": [{
 type Option func(*options)
 
 type options struct {
-	faults      faults        // test seams; zero in production
-	clientName  string        // empty: generated
-	owner       string        // empty: the OS user
-	group       string        // empty: "supergroup"
+	faults      faults      // test seams; zero in production
+	clientName  string      // empty: generated
+	owner       string      // empty: the OS user
+	group       string      // empty: none asked, the parent directory's
+	umask       fs.FileMode // with umaskSet; else defaultUmask
+	umaskSet    bool
 	dialTimeout time.Duration // 0: until ctx ends, or defaultDialTimeout if ctx has no deadline
 	dataTimeout time.Duration // 0: datatransfer's default (60s)
 	// failoverTimeout bounds a call's failover between NameNodes when
@@ -111,10 +113,22 @@ func WithClientName(name string) Option {
 }
 
 // WithUser sets the owner and group given to the files and directories
-// the Client creates. The default is the OS user name and the group
-// "supergroup". An empty argument keeps its default.
+// the Client creates. The default is the OS user name and no group,
+// which gives a new entry its parent directory's group, as HDFS does.
+// An empty argument keeps its default. A NameNode that checks
+// permissions makes the caller the owner whatever this says, and keeps
+// the group only if the caller is a member of it.
 func WithUser(owner, group string) Option {
 	return func(o *options) { o.owner, o.group = owner, group }
+}
+
+// WithUmask sets the permission bits the Client clears from the mode of
+// every file and directory it creates, as HDFS's
+// fs.permissions.umask-mode. The default is 022: files 0644 and
+// directories 0755 when no mode is given (0666 and 0777 before the
+// umask).
+func WithUmask(umask fs.FileMode) Option {
+	return func(o *options) { o.umask, o.umaskSet = umask.Perm(), true }
 }
 
 // WithDialTimeout bounds how long Dial keeps trying to reach the
@@ -157,6 +171,7 @@ type Client struct {
 	name  string // lease holder name
 	owner string
 	group string
+	umask fs.FileMode // cleared from the modes of what the Client creates
 	// blockSize is the NameNode's default block size, learnt at Dial;
 	// it sizes the first location request of a Reader.
 	blockSize int64
@@ -213,8 +228,13 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	if o.owner == "" {
 		o.owner = osUser()
 	}
-	if o.group == "" {
-		o.group = defaultGroup
+	var groups []string
+	if o.group != "" {
+		groups = []string{o.group}
+	}
+	umask := defaultUmask
+	if o.umaskSet {
+		umask = o.umask
 	}
 	var tc transport.Config // plaintext
 	dialOpts := []grpc.DialOption{
@@ -237,7 +257,7 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	}
 	nn, err := newInvoker(addrs, func(addr string) (*grpc.ClientConn, error) {
 		return tc.NewGRPCClient(addr, dialOpts...)
-	}, o.owner, []string{o.group}, o.failoverTimeout)
+	}, o.owner, groups, o.failoverTimeout)
 	if err != nil {
 		return nil, cairn.E(op, namenode, err)
 	}
@@ -246,6 +266,7 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 		name:    o.clientName,
 		owner:   o.owner,
 		group:   o.group,
+		umask:   umask.Perm(),
 		writers: make(map[*Writer]struct{}),
 		pool:    datatransfer.NewConnPool(0, 0),
 

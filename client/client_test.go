@@ -351,6 +351,15 @@ func TestWriterLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer alice.Close()
+		// Her home, made for her by the superuser (the OS user running
+		// the test, who formatted the NameNode). What she makes in it
+		// takes its group.
+		if err := cl.Mkdir(ctx, "/alice", 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Chown(ctx, "/alice", "alice", "staff"); err != nil {
+			t.Fatal(err)
+		}
 		writeFile(t, ctx, alice, "/alice/file", []byte("mine"), &client.CreateOptions{CreateParent: true})
 		if err := alice.Mkdir(ctx, "/alice/dir", 0); err != nil {
 			t.Fatal(err)

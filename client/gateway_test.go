@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/namenode"
 	"github.com/cairn-fs/cairn/internal/testcluster"
 )
 
@@ -232,10 +234,22 @@ func TestWriterContextPerCall(t *testing.T) {
 }
 
 // TestAsUser: one Client creates files and directories for different
-// users, each owned by the user it acts for.
+// users, each owned by the user it acts for, with the group the
+// NameNode's host gives it, or the parent directory's.
 func TestAsUser(t *testing.T) {
-	_, cl, ctx := setup(t, testcluster.Options{DataNodes: 1, Replication: 1})
-	alice := client.AsUser(ctx, "alice", "staff", "wheel")
+	_, cl, ctx := setup(t, testcluster.Options{DataNodes: 1, Replication: 1, NameNode: func(cfg *namenode.Config) {
+		cfg.Groups = func(user string) []string {
+			if user == "alice" {
+				return []string{"staff"}
+			}
+			return nil
+		}
+	}})
+	// A shared root, as /tmp.
+	if err := cl.Chmod(ctx, "/", 0o777|fs.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	alice := client.AsUser(ctx, "alice", "staff") // one of hers, on the NameNode's host
 	bob := client.AsUser(ctx, "bob")
 	if err := cl.Mkdir(alice, "/a", 0); err != nil {
 		t.Fatal(err)
@@ -263,7 +277,7 @@ func TestAsUser(t *testing.T) {
 	for _, tt := range []struct{ path, owner, group string }{
 		{"/a", "alice", "staff"},
 		{"/a/f", "alice", "staff"},
-		{"/b", "bob", mine.Group}, // no group given: the Client's
+		{"/b", "bob", mine.Group}, // no group of bob's: the parent's
 	} {
 		fi, err := cl.Stat(ctx, tt.path)
 		if err != nil || fi.Owner != tt.owner || fi.Group != tt.group {

@@ -41,3 +41,7 @@ func (c *Client) ownerOf(ctx context.Context) (owner, group string) {
 	}
 	return c.owner, c.group
 }
+
+// User is the Client's own user: the one its calls are made for
+// outside an AsUser context.
+func (c *Client) User() string { return c.owner }

@@ -14,11 +14,22 @@ import (
 	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
-// Default permissions.
+// Default permissions, before the umask, as HDFS's.
 const (
-	defaultFileMode fs.FileMode = 0o644
-	defaultDirMode  fs.FileMode = 0o755
+	defaultFileMode fs.FileMode = 0o666
+	defaultDirMode  fs.FileMode = 0o777
+	defaultUmask    fs.FileMode = 0o022
 )
+
+// masked is the mode of a new file or directory asked for perm
+// (def when 0): perm without the Client's umask bits, the sticky bit
+// kept.
+func (c *Client) masked(perm, def fs.FileMode) fs.FileMode {
+	if perm.Perm() == 0 {
+		perm = def | perm&fs.ModeSticky
+	}
+	return perm &^ c.umask
+}
 
 // Stat returns the metadata of a file or directory, without its
 // blocks. It is one NameNode call.
@@ -169,12 +180,10 @@ func (c *Client) mkdirs(ctx context.Context, op, name string, perm fs.FileMode, 
 	if err := checkPath(op, name); err != nil {
 		return err
 	}
-	if perm == 0 {
-		perm = defaultDirMode
-	}
+	perm = c.masked(perm, defaultDirMode)
 	owner, group := c.ownerOf(ctx)
 	_, err := call(ctx, c.nn, op, name, &protocol.MkdirsRequest{
-		Path: name, Mode: uint32(perm.Perm()), Parents: parents, Owner: owner, Group: group,
+		Path: name, Mode: protocol.WireMode(perm), Parents: parents, Owner: owner, Group: group,
 	}, protocol.ClientProtocolClient.Mkdirs)
 	return err
 }
@@ -289,7 +298,7 @@ func (c *Client) Chmod(ctx context.Context, name string, mode fs.FileMode) error
 	if err := checkPath(op, name); err != nil {
 		return err
 	}
-	_, err := call(ctx, c.nn, op, name, &protocol.SetPermissionRequest{Path: name, Mode: uint32(mode.Perm())}, protocol.ClientProtocolClient.SetPermission)
+	_, err := call(ctx, c.nn, op, name, &protocol.SetPermissionRequest{Path: name, Mode: protocol.WireMode(mode)}, protocol.ClientProtocolClient.SetPermission)
 	return err
 }
 
@@ -332,7 +341,7 @@ func (c *Client) Touch(ctx context.Context, name string) error {
 	}
 	owner, group := c.ownerOf(ctx)
 	_, err := call(ctx, c.nn, op, name, &protocol.CreateRequest{
-		Path: name, Mode: uint32(defaultFileMode), ClientName: c.name,
+		Path: name, Mode: protocol.WireMode(c.masked(0, defaultFileMode)), ClientName: c.name,
 		Owner: owner, Group: group, Touch: true,
 	}, protocol.ClientProtocolClient.Create)
 	return err

@@ -118,14 +118,11 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 	if c.isClosed() {
 		return nil, cairn.E(op, name, cairn.Closed, errors.New("client closed"))
 	}
-	mode := opts.Mode.Perm()
-	if mode == 0 {
-		mode = defaultFileMode
-	}
+	mode := c.masked(opts.Mode.Perm(), defaultFileMode)
 	owner, group := c.ownerOf(ctx)
 	resp, err := call(ctx, c.nn, op, name, &protocol.CreateRequest{
 		Path:         name,
-		Mode:         uint32(mode),
+		Mode:         protocol.WireMode(mode),
 		Replication:  int32(opts.Replication),
 		BlockSize:    opts.BlockSize,
 		Overwrite:    opts.Overwrite,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -51,13 +52,23 @@ func (r *remote) addr() string {
 
 // dial connects to the NameNode for the command op on path, so a
 // failure reads "cairn: ls /: namenode 127.0.0.1:8020 unreachable:
-// connection refused".
-func (r *remote) dial(ctx context.Context, op, path string) (*client.Client, error) {
+// connection refused". The umask of what the command creates is
+// $CAIRN_UMASK (octal, as HDFS's fs.permissions.umask-mode), else 022;
+// extra options come after, and win.
+func (r *remote) dial(ctx context.Context, op, path string, extra ...client.Option) (*client.Client, error) {
 	addr := r.addr()
 	if r.dialTimeout <= 0 {
 		return nil, failf(op, path, cairn.Invalid, "invalid dial-timeout %v: must be positive", r.dialTimeout)
 	}
-	c, err := client.Dial(ctx, addr, client.WithDialTimeout(r.dialTimeout))
+	opts := []client.Option{client.WithDialTimeout(r.dialTimeout)}
+	if v := strings.TrimSpace(r.e.getenv("CAIRN_UMASK")); v != "" {
+		m, err := parseMode(v)
+		if err != nil || m&^fs.ModePerm != 0 {
+			return nil, failf(op, path, cairn.Invalid, "invalid CAIRN_UMASK %q: want octal permission bits such as 022 or 077", v)
+		}
+		opts = append(opts, client.WithUmask(m))
+	}
+	c, err := client.Dial(ctx, addr, append(opts, extra...)...)
 	if err == nil {
 		return c, nil
 	}

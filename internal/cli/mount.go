@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-fs/cairn/client"
 	"github.com/cairn-fs/cairn/internal/fusefs"
 )
 
@@ -78,7 +79,9 @@ func (m *mountCmd) run(ctx context.Context, args []string) error {
 	}
 	log := m.e.serverLogger(slog.Level(m.logLevel)).With("component", "mount")
 	r := &remote{e: m.e, namenode: m.namenode, dialTimeout: m.dialTimeout}
-	c, err := r.dial(ctx, op, dir)
+	// The kernel gives each create the mode the process's own umask
+	// left: the mount applies none of its own.
+	c, err := r.dial(ctx, op, dir, client.WithUmask(0))
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,8 @@ type namenodeCmd struct {
 	pprof    bool
 	peers    string
 	peerVia  string
+	// permissions is --permissions; cfg.PermissionsOff its negation.
+	permissions bool
 }
 
 func newNameNodeCmd(e *env) *cobra.Command {
@@ -76,6 +78,8 @@ file. --print-config shows the result.`,
 	f.IntVar(&n.cfg.ReplicationStreams, "replication-streams", 2, "replications a DataNode runs at once")
 	f.Var(&n.reserved, "reserved-space", "free space below which a DataNode gets no new blocks, e.g. 1GiB (0: none)")
 	f.StringVar(&n.peers, "peers", "", "RPC addresses of every member of a NameNode group, this one's (--rpc-addr) included, comma-separated (empty: a NameNode alone)")
+	f.BoolVar(&n.permissions, "permissions", true, "check permissions on every operation (HDFS's dfs.permissions.enabled); false: owners and modes are kept but not enforced")
+	f.StringVar(&n.cfg.SuperGroup, "superusergroup", "supergroup", "group whose members are superusers (the OS user who formatted --dir is one)")
 	f.BoolVar(&n.cfg.Join, "join", false, "start a new group member with an empty --dir that waits to be added (cairn admin ha add) instead of forming a group")
 	f.DurationVar(&n.cfg.HeartbeatTimeout, "raft-heartbeat-timeout", time.Second, "group: time without the leader after which a member stands for election")
 	f.DurationVar(&n.cfg.ElectionTimeout, "raft-election-timeout", time.Second, "group: time a candidate waits for votes before it tries again")
@@ -96,6 +100,10 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 	}
 	if n.block <= 0 {
 		return usageError("invalid --block-size %d: must be positive", int64(n.block))
+	}
+	n.cfg.PermissionsOff = !n.permissions
+	if n.cfg.SuperGroup == "" {
+		return usageError("invalid --superusergroup: empty")
 	}
 	if n.cfg.SafeModeThreshold < 0 || n.cfg.SafeModeThreshold > 1 {
 		return usageError("invalid --safemode-threshold %v: must be between 0 and 1", n.cfg.SafeModeThreshold)

@@ -77,6 +77,9 @@ var stateRank = map[string]int{cairn.FsckHealthy: 0, cairn.FsckUnderReplicated: 
 // of replicas on decommissioning or decommissioned nodes only when no
 // live replica is left.
 func (s *Server) Fsck(ctx context.Context, p string, o cairn.FsckOptions) (cairn.FsckReport, error) {
+	if err := s.superOnly(ctx, "fsck"); err != nil {
+		return cairn.FsckReport{}, err
+	}
 	if err := validPath(p); err != nil {
 		return cairn.FsckReport{}, err
 	}

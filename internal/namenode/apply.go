@@ -86,9 +86,13 @@ func (ns *namespace) applyMkdirs(c *command) any {
 		}
 		return errKind(cairn.Exist)
 	}
+	pc := checkerOf(c)
 	var buf [maxResolveDepth]*inode
-	inodes, err := ns.resolve(buf[:0], c.path)
+	inodes, err := ns.resolveChecked(pc, buf[:0], c.path)
 	n := inodes[len(inodes)-1]
+	if cairn.KindOf(err) == cairn.Permission {
+		return err
+	}
 	switch {
 	case err == nil && !n.isDir():
 		return errf(cairn.Exist, "%s exists and is a file", c.path)
@@ -99,14 +103,26 @@ func (ns *namespace) applyMkdirs(c *command) any {
 	case cairn.KindOf(err) != cairn.NotExist:
 		return err
 	}
-	// Make the missing components, from the first one on.
+	// Make the missing components, from the first one on, in the
+	// deepest directory there, which the caller must be able to write.
 	elems := cairn.SplitPath(c.path)
 	missing := elems[len(inodes)-1:]
 	if len(missing) > 1 && !parents {
 		return errf(cairn.NotExist, "parent directory %s does not exist", "/"+strings.Join(elems[:len(inodes)], "/"))
 	}
-	for _, name := range missing {
-		ch := ns.newInode(name, inodeDir, c.mode, c.owner, c.group, c.mtime)
+	if err := pc.check(&ns.replicated, prefixPath(c.path, len(inodes)-1), n, accWrite); err != nil {
+		return err
+	}
+	group := newGroup(&ns.replicated, c, n)
+	for i, name := range missing {
+		mode := c.mode
+		if i < len(missing)-1 && c.flags&flagParentGroup != 0 {
+			// As HDFS's mkdirs -p: the parents made on the way
+			// can be searched and written by their owner, whatever
+			// the mode asked for the last.
+			mode |= 0o300
+		}
+		ch := ns.newInode(name, inodeDir, mode, c.owner, group, c.mtime)
 		n.addChild(ch)
 		n.mtime = c.mtime
 		n = ch
@@ -135,21 +151,34 @@ func (ns *namespace) applyCreate(c *command) any {
 	if c.blockSize <= 0 {
 		return errf(cairn.Invalid, "block size %d out of range", c.blockSize)
 	}
-	parent, err := ns.lookupParent(c.path)
+	pc := checkerOf(c)
+	parent, err := ns.lookupParentChecked(pc, c.path)
 	if err != nil {
 		if cairn.KindOf(err) != cairn.NotExist || c.flags&flagCreateParent == 0 {
 			return err
 		}
-		mk := command{op: opMkdirs, path: cairn.Dir(c.path), mode: defaultDirMode, owner: c.owner, group: c.group, mtime: c.mtime, flags: flagParents}
+		// The parents, made as mkdirs -p makes them (and checked the
+		// same way), with the mode and group they would have had.
+		mk := command{op: opMkdirs, path: cairn.Dir(c.path), mode: defaultDirMode, owner: c.owner, group: c.group, mtime: c.mtime,
+			flags: flagParents | c.flags&(flagCheckPerm|flagParentGroup), caller: c.caller, callerGroups: c.callerGroups}
 		if _, err := result(ns.applyMkdirs(&mk)); err != nil {
 			return err
 		}
 		if parent, err = ns.lookupParent(c.path); err != nil {
 			return err
 		}
+	} else if err := pc.check(&ns.replicated, cairn.Dir(c.path), parent, accWrite); err != nil {
+		return err
 	}
 	name := cairn.Base(c.path)
 	if old := parent.child(name); old != nil {
+		if !old.isDir() || touch {
+			// Touching or overwriting a file writes it (HDFS's
+			// startFile with overwrite checks WRITE on the file).
+			if err := pc.check(&ns.replicated, c.path, old, accWrite); err != nil {
+				return err
+			}
+		}
 		if touch {
 			old.mtime = c.mtime
 			return ns.status(old, c.path)
@@ -168,7 +197,7 @@ func (ns *namespace) applyCreate(c *command) any {
 		ns.removeTree(old)
 		parent.removeChild(old)
 	}
-	f := ns.newInode(name, 0, c.mode, c.owner, c.group, c.mtime)
+	f := ns.newInode(name, 0, c.mode, c.owner, newGroup(&ns.replicated, c, parent), c.mtime)
 	f.repl = uint16(c.replication)
 	f.blkSize = c.blockSize
 	if !touch {
@@ -330,15 +359,27 @@ func (ns *namespace) applyRename(c *command) any {
 	if c.path == "/" {
 		return errf(cairn.Invalid, "cannot rename /")
 	}
-	src, err := ns.lookup(c.path)
+	pc := checkerOf(c)
+	r := &ns.replicated
+	src, err := ns.lookupChecked(pc, c.path)
 	if err != nil {
+		return err
+	}
+	// Moving src out of its directory writes that directory, which a
+	// sticky bit may forbid.
+	if err := pc.check(r, cairn.Dir(c.path), src.parent, accWrite|accExec); err != nil {
+		return err
+	}
+	if err := pc.sticky(r, c.path, src.parent, src); err != nil {
 		return err
 	}
 	dst := c.path2
 	if dst == c.path {
 		return dst
 	}
-	if d, err := ns.lookup(dst); err == nil && d.isDir() {
+	if d, err := ns.lookupChecked(pc, dst); cairn.KindOf(err) == cairn.Permission {
+		return err
+	} else if err == nil && d.isDir() {
 		if c.flags&flagExact != 0 {
 			return errf(cairn.IsDir, "destination %s is a directory", dst)
 		}
@@ -351,8 +392,11 @@ func (ns *namespace) applyRename(c *command) any {
 	if src.isDir() && cairn.IsWithin(dst, c.path) {
 		return errf(cairn.Invalid, "cannot move directory %s into itself (%s)", c.path, dst)
 	}
-	parent, err := ns.lookupParent(dst)
+	parent, err := ns.lookupParentChecked(pc, dst)
 	if err != nil {
+		return err
+	}
+	if err := pc.check(r, cairn.Dir(dst), parent, accWrite|accExec); err != nil {
 		return err
 	}
 	name := cairn.Base(dst)
@@ -378,6 +422,9 @@ func (ns *namespace) applyRename(c *command) any {
 		if src.isDir() {
 			return errf(cairn.Exist, "cannot overwrite file %s with directory %s", dst, c.path)
 		}
+		if err := pc.sticky(r, dst, parent, old); err != nil {
+			return err
+		}
 		ns.removeTree(old)
 		parent.removeChild(old)
 	}
@@ -396,12 +443,25 @@ func (ns *namespace) applyDelete(c *command) any {
 	if c.path == "/" {
 		return errf(cairn.Invalid, "cannot delete /")
 	}
-	n, err := ns.lookup(c.path)
+	pc := checkerOf(c)
+	r := &ns.replicated
+	n, err := ns.lookupChecked(pc, c.path)
 	if err != nil {
+		return err
+	}
+	// As HDFS's delete: write and search on the parent, the sticky
+	// bit, and all of rwx on every directory of a tree removed.
+	if err := pc.check(r, cairn.Dir(c.path), n.parent, accWrite|accExec); err != nil {
+		return err
+	}
+	if err := pc.sticky(r, c.path, n.parent, n); err != nil {
 		return err
 	}
 	if n.isDir() && len(n.children) > 0 && c.flags&flagRecursive == 0 {
 		return errKind(cairn.NotEmpty)
+	}
+	if err := pc.subtree(r, c.path, n, accAll); err != nil {
+		return err
 	}
 	for _, x := range c.xattrs {
 		if _, has := n.xattrs.find(x.name); has {
@@ -446,12 +506,29 @@ func (ns *namespace) applySetReplication(c *command) any {
 	if c.replication <= 0 || c.replication > maxReplication {
 		return errf(cairn.Invalid, "replication %d out of range", c.replication)
 	}
-	n, err := ns.lookup(c.path)
+	pc := checkerOf(c)
+	n, err := ns.lookupChecked(pc, c.path)
 	if err != nil {
 		return err
 	}
 	if n.isDir() && c.flags&flagRecursive == 0 {
 		return errf(cairn.IsDir, "%s is a directory (set replication recursively)", c.path)
+	}
+	// Every file changed must be writable by the caller, and every
+	// directory crossed searchable: all or nothing.
+	if pc != nil {
+		var denied error
+		n.walkPaths(c.path, func(p string, m *inode) bool {
+			want := accWrite
+			if m.isDir() {
+				want = accRead | accExec
+			}
+			denied = pc.check(&ns.replicated, p, m, want)
+			return denied == nil
+		})
+		if denied != nil {
+			return denied
+		}
 	}
 	var count int64
 	n.walk(func(n *inode) {
@@ -475,11 +552,15 @@ func (ns *namespace) applySetPermission(c *command) any {
 	if err := validPath(c.path); err != nil {
 		return err
 	}
-	n, err := ns.lookup(c.path)
+	pc := checkerOf(c)
+	n, err := ns.lookupChecked(pc, c.path)
 	if err != nil {
 		return err
 	}
-	n.mode = uint16(c.mode & 0o777)
+	if err := pc.owns(&ns.replicated, c.path, n); err != nil {
+		return err
+	}
+	n.mode = uint16(c.mode & 0o1777)
 	return nil
 }
 
@@ -487,9 +568,22 @@ func (ns *namespace) applySetOwner(c *command) any {
 	if err := validPath(c.path); err != nil {
 		return err
 	}
-	n, err := ns.lookup(c.path)
+	pc := checkerOf(c)
+	r := &ns.replicated
+	n, err := ns.lookupChecked(pc, c.path)
 	if err != nil {
 		return err
+	}
+	// As HDFS: the owner may change the group to one of its own;
+	// only a superuser gives a file away.
+	if err := pc.owns(r, c.path, n); err != nil {
+		return err
+	}
+	if pc != nil && c.owner != "" && c.owner != pc.user {
+		return denyf("user=%s is not a superuser: only a superuser changes the owner of inode=%q", pc.user, c.path)
+	}
+	if c.group != "" && !pc.memberOf(c.group) {
+		return denyf("user=%s does not belong to group %s (inode=%q)", pc.user, c.group, c.path)
 	}
 	if c.owner != "" {
 		n.owner = ns.intern(c.owner)
@@ -504,8 +598,12 @@ func (ns *namespace) applySetTimes(c *command) any {
 	if err := validPath(c.path); err != nil {
 		return err
 	}
-	n, err := ns.lookup(c.path)
+	pc := checkerOf(c)
+	n, err := ns.lookupChecked(pc, c.path)
 	if err != nil {
+		return err
+	}
+	if err := pc.owns(&ns.replicated, c.path, n); err != nil {
 		return err
 	}
 	n.mtime = c.mtime

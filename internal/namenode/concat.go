@@ -34,7 +34,7 @@ func (s *Server) Concat(ctx context.Context, target string, srcs []string) error
 		return err
 	}
 	s.ns.mu.RLock()
-	_, _, err := s.ns.checkConcat(target, srcs)
+	_, _, err := s.ns.checkConcat(s.readChecker(ctx), target, srcs)
 	s.ns.mu.RUnlock()
 	if err != nil {
 		return err
@@ -51,17 +51,23 @@ const maxConcatSources = 10000
 
 // checkConcat checks the paths of a concat and resolves them: the
 // target and the sources are distinct closed files, and there is at
-// least one source. It runs at the leader before proposing and again
-// when the command is applied. The caller holds ns.mu.
-func (r *replicated) checkConcat(target string, srcs []string) (*inode, []*inode, error) {
+// least one source. It checks pc's permissions as HDFS's concat does:
+// write on the target, and on each source read, and write on its
+// directory (with its sticky bit). It runs at the leader before
+// proposing and again when the command is applied. The caller holds
+// ns.mu.
+func (r *replicated) checkConcat(pc *checker, target string, srcs []string) (*inode, []*inode, error) {
 	if err := validPath(target); err != nil {
 		return nil, nil, err
 	}
 	if len(srcs) == 0 {
 		return nil, nil, errf(cairn.Invalid, "no source files")
 	}
-	t, err := r.lookup(target)
+	t, err := r.lookupChecked(pc, target)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := pc.check(r, target, t, accWrite); err != nil {
 		return nil, nil, err
 	}
 	if err := r.concatFile(t, ""); err != nil {
@@ -82,11 +88,20 @@ func (r *replicated) checkConcat(target string, srcs []string) (*inode, []*inode
 			return nil, nil, errf(cairn.Invalid, "source %s is given twice", p)
 		}
 		seen[p] = struct{}{}
-		f, err := r.lookup(p)
+		f, err := r.lookupChecked(pc, p)
 		if err != nil {
 			if cairn.KindOf(err) == cairn.NotExist {
 				return nil, nil, errf(cairn.NotExist, "source %s does not exist", p)
 			}
+			return nil, nil, err
+		}
+		if err := pc.check(r, p, f, accRead); err != nil {
+			return nil, nil, err
+		}
+		if err := pc.check(r, cairn.Dir(p), f.parent, accWrite|accExec); err != nil {
+			return nil, nil, err
+		}
+		if err := pc.sticky(r, p, f.parent, f); err != nil {
 			return nil, nil, err
 		}
 		if err := r.concatFile(f, p); err != nil {
@@ -123,7 +138,7 @@ func (r *replicated) concatFile(n *inode, src string) error {
 // applyConcat moves the blocks of the sources onto the end of the
 // target and removes the sources (see Server.Concat).
 func (ns *namespace) applyConcat(c *command) any {
-	t, srcs, err := ns.checkConcat(c.path, c.paths)
+	t, srcs, err := ns.checkConcat(checkerOf(c), c.path, c.paths)
 	if err != nil {
 		return err
 	}

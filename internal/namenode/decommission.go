@@ -27,12 +27,18 @@ const decommissionCheckInterval = time.Second
 // Decommission starts taking the DataNode named by node (its
 // data-transfer address or its node ID) out of service.
 func (s *Server) Decommission(ctx context.Context, node string) (cairn.DatanodeStatus, error) {
+	if err := s.superOnly(ctx, "decommission"); err != nil {
+		return cairn.DatanodeStatus{}, err
+	}
 	return s.setNodeAdmin(ctx, node, true)
 }
 
 // Recommission puts a decommissioning or decommissioned DataNode back in
 // service.
 func (s *Server) Recommission(ctx context.Context, node string) (cairn.DatanodeStatus, error) {
+	if err := s.superOnly(ctx, "recommission"); err != nil {
+		return cairn.DatanodeStatus{}, err
+	}
 	return s.setNodeAdmin(ctx, node, false)
 }
 

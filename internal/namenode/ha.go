@@ -128,6 +128,23 @@ func (s *Server) promote(ctx context.Context) {
 	s.safe.setLoaded()
 	s.lead.term.Store(term)
 	s.log.Info("leading the namespace", "term", term, "queued_reports", n, "safeMode", s.safe.isOn())
+	s.ownRoot(ctx)
+}
+
+// ownRoot gives a new namespace's root directory to the superuser and
+// the supergroup, as HDFS's format does, with a logged change (so that
+// every member agrees); a root with an owner is left as it is.
+func (s *Server) ownRoot(ctx context.Context) {
+	s.ns.mu.RLock()
+	owned := s.ns.root.owner != 0
+	s.ns.mu.RUnlock()
+	if owned {
+		return
+	}
+	c := command{op: opSetOwner, path: "/", owner: s.cfg.Superuser, group: s.cfg.SuperGroup}
+	if _, err := s.mutate(ctx, &c); err != nil {
+		s.log.Warn("could not give the root directory to the superuser", "user", s.cfg.Superuser, "err", err)
+	}
 }
 
 // barrier commits a barrier in this member's term and waits until it is

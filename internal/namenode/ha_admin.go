@@ -200,6 +200,9 @@ func (s *Server) peerConn(addr string) (grpc.ClientConnInterface, func(), error)
 // promotes it; adding a member again as it is changes nothing. Only the
 // leader changes the membership.
 func (s *Server) HAAddMember(ctx context.Context, addr string, nonvoter bool) error {
+	if err := s.superOnly(ctx, "ha add"); err != nil {
+		return err
+	}
 	if err := s.haCanChange(); err != nil {
 		return err
 	}
@@ -273,6 +276,9 @@ func (s *Server) checkJoiner(ctx context.Context, addr string) error {
 // itself first hands leadership to another voter, which then removes
 // it. The removed NameNode should then be stopped: it serves nothing.
 func (s *Server) HARemoveMember(ctx context.Context, addr string) error {
+	if err := s.superOnly(ctx, "ha remove"); err != nil {
+		return err
+	}
 	if err := s.haCanChange(); err != nil {
 		return err
 	}
@@ -342,6 +348,9 @@ func (s *Server) removeAt(ctx context.Context, leader, addr string) error {
 // and returns the new leader's RPC address once it is known (within a
 // few seconds; empty if not known by then). Only the leader hands over.
 func (s *Server) HATransferLeadership(ctx context.Context, addr string) (string, error) {
+	if err := s.superOnly(ctx, "ha transfer"); err != nil {
+		return "", err
+	}
 	if err := s.haCanChange(); err != nil {
 		return "", err
 	}

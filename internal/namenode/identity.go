@@ -66,16 +66,15 @@ func (s *Server) isSuper(user string, groups []string) bool {
 }
 
 // ownerOf is the owner and group of a file or directory a call creates:
-// the caller, as in HDFS, when the call named one (its group the one the
-// request asks for, else the caller's first); else the request's own
-// fields, as clients that send no identity do.
+// the caller, as in HDFS, when the call named one, with the group the
+// request asks for (kept if the caller is a member or a superuser, see
+// newGroup; else, or if none is asked, the parent directory's, as
+// HDFS's); else the request's own fields, as calls of the NameNode's
+// own do.
 func ownerOf(ctx context.Context, owner, group string) (string, string) {
 	c, ok := CallerFrom(ctx)
 	if !ok {
 		return owner, group
-	}
-	if group == "" && len(c.Groups) > 0 {
-		group = c.Groups[0]
 	}
 	return c.User, group
 }

@@ -24,23 +24,34 @@ func TestCallerIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	as := func(kv ...string) context.Context { return metadata.AppendToOutgoingContext(bg, kv...) }
+	if _, err := s.Mkdirs(bg, "/bob", 0o755, false, "bob", "users"); err != nil {
+		t.Fatal(err)
+	}
 
 	// The caller named in the metadata owns what it creates, whatever
-	// the body says; its group is the body's, else its first (as this
-	// host knows its groups: not the ones it claims).
+	// the body says; its group is the body's if the caller is in it
+	// (as this host knows its groups: not the ones it claims), else
+	// the parent directory's, as HDFS's.
 	cr, err := c.Create(as(pb.MetadataUser, "bob", pb.MetadataGroups, "wheel"), &pb.CreateRequest{Path: "/bob/f", ClientName: "cl", CreateParent: true, Owner: "mallory", Mode: 0o644, Replication: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cr.File.Owner != "bob" || cr.File.Group != "eng" {
-		t.Errorf("Create as bob: owner %q group %q, want bob eng", cr.File.Owner, cr.File.Group)
+	if cr.File.Owner != "bob" || cr.File.Group != "users" {
+		t.Errorf("Create as bob: owner %q group %q, want bob users", cr.File.Owner, cr.File.Group)
 	}
-	md, err := c.Mkdirs(as(pb.MetadataUser, "bob"), &pb.MkdirsRequest{Path: "/bob/d", Owner: "mallory", Group: "staff", Mode: 0o755})
+	md, err := c.Mkdirs(as(pb.MetadataUser, "bob"), &pb.MkdirsRequest{Path: "/bob/d", Owner: "mallory", Group: "ops", Mode: 0o755})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if md.Dir.Owner != "bob" || md.Dir.Group != "staff" {
-		t.Errorf("Mkdirs as bob: owner %q group %q, want bob staff", md.Dir.Owner, md.Dir.Group)
+	if md.Dir.Owner != "bob" || md.Dir.Group != "ops" {
+		t.Errorf("Mkdirs as bob: owner %q group %q, want bob ops", md.Dir.Owner, md.Dir.Group)
+	}
+	md, err = c.Mkdirs(as(pb.MetadataUser, "bob", pb.MetadataGroups, "staff"), &pb.MkdirsRequest{Path: "/bob/e", Group: "staff", Mode: 0o755})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.Dir.Group != "users" {
+		t.Errorf("Mkdirs as bob of a directory of group staff, which bob is not in: group %q, want the parent's (users)", md.Dir.Group)
 	}
 	// A call that names no one: the body's owner, as before.
 	md, err = c.Mkdirs(bg, &pb.MkdirsRequest{Path: "/anon", Owner: "carol", Group: "g", Mode: 0o755})
@@ -87,6 +98,9 @@ func TestMutateRecordsTheCaller(t *testing.T) {
 			t.Fatalf("last log entry: %v", err)
 		}
 		return cmd
+	}
+	if _, err := s.Mkdirs(bg, "/home", 0o755, false, "bob", "users"); err != nil {
+		t.Fatal(err)
 	}
 	md := metadata.AppendToOutgoingContext(bg, pb.MetadataUser, "bob", pb.MetadataGroups, "eng,ops")
 	if _, err := c.Mkdirs(md, &pb.MkdirsRequest{Path: "/home/bob", Parents: true, Mode: 0o755}); err != nil {

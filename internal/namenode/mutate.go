@@ -31,6 +31,7 @@ func (s *Server) mutate(ctx context.Context, c *command) (any, error) {
 	if who, ok := CallerFrom(ctx); ok {
 		c.caller, c.callerGroups = who.User, who.Groups
 	}
+	s.markChecks(ctx, c)
 	for {
 		if v, done := s.answered(ctx, c); done {
 			// A retry of a call this group carried out already: its

@@ -2,7 +2,6 @@ package namenode
 
 import (
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
 // inode flags.
@@ -425,7 +425,7 @@ func (r *replicated) status(n *inode, p string) FileStatus {
 		IsDir:   n.isDir(),
 		Owner:   r.strs[n.owner],
 		Group:   r.strs[n.group],
-		Mode:    fs.FileMode(n.mode).Perm(),
+		Mode:    protocol.FileMode(uint32(n.mode)),
 		ModTime: time.Unix(0, n.mtime),
 	}
 	if n.isDir() {
@@ -452,7 +452,7 @@ func (r *replicated) newInode(name string, flags uint8, mode uint32, owner, grou
 		id:    id,
 		name:  name,
 		flags: flags,
-		mode:  uint16(fs.FileMode(mode).Perm()),
+		mode:  uint16(mode & 0o1777),
 		owner: r.intern(owner),
 		group: r.intern(group),
 		mtime: mtime,

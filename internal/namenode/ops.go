@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
 // The client-facing operations of the NameNode, one method per RPC of
@@ -86,8 +87,9 @@ func (s *Server) Create(ctx context.Context, p string, o CreateOptions) (FileSta
 	if mode == 0 {
 		mode = defaultFileMode
 	}
+	owner, group := ownerOf(ctx, o.Owner, o.Group)
 	c := command{
-		op: opCreate, path: p, mode: uint32(mode), owner: o.Owner, group: o.Group,
+		op: opCreate, path: p, mode: uint32(mode), owner: owner, group: group,
 		mtime: s.now().UnixNano(), replication: int32(repl), blockSize: bs,
 	}
 	if o.Overwrite {
@@ -381,7 +383,8 @@ func (s *Server) Mkdirs(ctx context.Context, p string, mode fs.FileMode, parents
 	if mode.Perm() == 0 {
 		mode = defaultDirMode
 	}
-	c := command{op: opMkdirs, path: p, mode: uint32(mode.Perm()), owner: owner, group: group, mtime: s.now().UnixNano()}
+	owner, group = ownerOf(ctx, owner, group)
+	c := command{op: opMkdirs, path: p, mode: protocol.WireMode(mode), owner: owner, group: group, mtime: s.now().UnixNano()}
 	if parents {
 		c.flags |= flagParents
 	}
@@ -501,7 +504,7 @@ func (s *Server) SetPermission(ctx context.Context, p string, mode fs.FileMode) 
 	if err := s.writable(); err != nil {
 		return err
 	}
-	c := command{op: opSetPermission, path: p, mode: uint32(mode.Perm())}
+	c := command{op: opSetPermission, path: p, mode: protocol.WireMode(mode)}
 	_, err := s.mutate(ctx, &c)
 	return err
 }
@@ -560,18 +563,23 @@ func (s *Server) GetFileInfoWith(ctx context.Context, p string, opts StatOptions
 	if err := s.readable(ctx); err != nil {
 		return FileStatus{}, err
 	}
+	pc := s.readChecker(ctx)
 	s.ns.mu.RLock()
 	defer s.ns.mu.RUnlock()
-	n, err := s.ns.lookup(p)
+	n, err := s.ns.lookupChecked(pc, p)
 	if err != nil {
 		return FileStatus{}, err
 	}
 	st := s.ns.status(n, p)
 	if opts.Blocks && !n.isDir() {
+		// The locations are what an open gives: they need read.
+		if err := pc.check(&s.ns.replicated, p, n, accRead); err != nil {
+			return FileStatus{}, err
+		}
 		st.Blocks = s.locateRange(n, 0, -1, 0, opts.ClientHost)
 	}
 	if opts.XAttrs {
-		st.XAttrs = n.xattrMap()
+		st.XAttrs = s.ns.xattrsFor(pc, n)
 	}
 	return st, nil
 }
@@ -607,14 +615,18 @@ func (s *Server) GetBlockLocations(ctx context.Context, p string, offset, length
 	if offset < 0 {
 		return FileStatus{}, errf(cairn.Invalid, "negative offset %d", offset)
 	}
+	pc := s.readChecker(ctx)
 	s.ns.mu.RLock()
 	defer s.ns.mu.RUnlock()
-	n, err := s.ns.lookup(p)
+	n, err := s.ns.lookupChecked(pc, p)
 	if err != nil {
 		return FileStatus{}, err
 	}
 	if n.isDir() {
 		return FileStatus{}, errf(cairn.IsDir, "%s is a directory", p)
+	}
+	if err := pc.check(&s.ns.replicated, p, n, accRead); err != nil {
+		return FileStatus{}, err
 	}
 	st := s.ns.status(n, p)
 	limit := 0
@@ -741,14 +753,18 @@ func (s *Server) ListDirWith(ctx context.Context, p, startAfter string, limit in
 		limit = defaultListLimit
 	}
 	limit = min(limit, maxListLimit)
+	pc := s.readChecker(ctx)
 	s.ns.mu.RLock()
 	defer s.ns.mu.RUnlock()
-	n, err := s.ns.lookup(p)
+	n, err := s.ns.lookupChecked(pc, p)
 	if err != nil {
 		return nil, false, err
 	}
 	if !n.isDir() {
 		return nil, false, errf(cairn.NotDir, "%s is not a directory", p)
+	}
+	if err := pc.check(&s.ns.replicated, p, n, accRead|accExec); err != nil {
+		return nil, false, err
 	}
 	i := 0
 	if startAfter != "" {
@@ -766,7 +782,7 @@ func (s *Server) ListDirWith(ctx context.Context, p, startAfter string, limit in
 			st.Blocks = blockList(c)
 		}
 		if opts.XAttrs {
-			st.XAttrs = c.xattrMap()
+			st.XAttrs = s.ns.xattrsFor(pc, c)
 		}
 		out = append(out, st)
 	}
@@ -781,10 +797,15 @@ func (s *Server) GetContentSummary(ctx context.Context, p string) (cairn.Content
 	if err := s.readable(ctx); err != nil {
 		return cairn.ContentSummary{}, err
 	}
+	pc := s.readChecker(ctx)
 	s.ns.mu.RLock()
 	defer s.ns.mu.RUnlock()
-	n, err := s.ns.lookup(p)
+	n, err := s.ns.lookupChecked(pc, p)
 	if err != nil {
+		return cairn.ContentSummary{}, err
+	}
+	// As HDFS's: read and search on every directory of the tree.
+	if err := pc.subtree(&s.ns.replicated, p, n, accRead|accExec); err != nil {
 		return cairn.ContentSummary{}, err
 	}
 	var cs cairn.ContentSummary

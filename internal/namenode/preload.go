@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/checksum"
+	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
 // A namespace made outside the NameNode (the bench's generated tree of
@@ -101,7 +102,7 @@ func (sw *SnapshotWriter) setHead(flags uint8, id uint64, name string, mode fs.F
 		}
 		sw.owner, sw.group, sw.ownerI, sw.groupI = owner, group, o, g
 	}
-	sw.n = inode{id: id, name: name, flags: flags, mode: uint16(mode.Perm()), owner: sw.ownerI, group: sw.groupI, mtime: mtime.UnixNano()}
+	sw.n = inode{id: id, name: name, flags: flags, mode: uint16(protocol.WireMode(mode)), owner: sw.ownerI, group: sw.groupI, mtime: mtime.UnixNano()}
 	return nil
 }
 

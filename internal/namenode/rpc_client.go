@@ -2,7 +2,6 @@ package namenode
 
 import (
 	"context"
-	"io/fs"
 	"net"
 	"time"
 
@@ -66,7 +65,7 @@ func (r *clientRPC) GetServerDefaults(ctx context.Context, req *pb.GetServerDefa
 func (r *clientRPC) Create(ctx context.Context, req *pb.CreateRequest) (*pb.CreateResponse, error) {
 	owner, group := ownerOf(ctx, req.Owner, req.Group)
 	st, err := r.s.Create(ctx, req.Path, CreateOptions{
-		Mode:         fs.FileMode(req.Mode).Perm(),
+		Mode:         pb.FileMode(req.Mode),
 		Replication:  int(req.Replication),
 		BlockSize:    req.BlockSize,
 		Overwrite:    req.Overwrite,
@@ -157,7 +156,7 @@ func (r *clientRPC) ListDir(ctx context.Context, req *pb.ListDirRequest) (*pb.Li
 
 func (r *clientRPC) Mkdirs(ctx context.Context, req *pb.MkdirsRequest) (*pb.MkdirsResponse, error) {
 	owner, group := ownerOf(ctx, req.Owner, req.Group)
-	st, err := r.s.Mkdirs(ctx, req.Path, fs.FileMode(req.Mode).Perm(), req.Parents, owner, group)
+	st, err := r.s.Mkdirs(ctx, req.Path, pb.FileMode(req.Mode), req.Parents, owner, group)
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
@@ -195,7 +194,7 @@ func (r *clientRPC) SetReplication(ctx context.Context, req *pb.SetReplicationRe
 }
 
 func (r *clientRPC) SetPermission(ctx context.Context, req *pb.SetPermissionRequest) (*pb.SetPermissionResponse, error) {
-	if err := r.s.SetPermission(ctx, req.Path, fs.FileMode(req.Mode).Perm()); err != nil {
+	if err := r.s.SetPermission(ctx, req.Path, pb.FileMode(req.Mode)); err != nil {
 		return nil, pb.ToStatus(err)
 	}
 	return &pb.SetPermissionResponse{}, nil

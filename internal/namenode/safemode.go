@@ -106,6 +106,11 @@ func (sm *safeMode) evalLocked() (bool, string) {
 // SafeMode gets, enters or leaves safe mode (action "get", "enter",
 // "leave"). Leaving also ends the automatic safe mode of a restart.
 func (s *Server) SafeMode(ctx context.Context, action string) (cairn.SafeModeStatus, error) {
+	if action != "get" {
+		if err := s.superOnly(ctx, "safemode "+action); err != nil {
+			return cairn.SafeModeStatus{}, err
+		}
+	}
 	// Safe mode is the leader's: a member that does not lead refuses, so
 	// that 'cairn admin safemode' reads and changes the state that
 	// matters.

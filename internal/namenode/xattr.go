@@ -155,14 +155,18 @@ func (s *Server) GetXAttrs(ctx context.Context, p string, names []string) (map[s
 	if err := s.readable(ctx); err != nil {
 		return nil, err
 	}
+	pc := s.readChecker(ctx)
 	s.ns.mu.RLock()
 	defer s.ns.mu.RUnlock()
-	n, err := s.ns.lookup(p)
+	n, err := s.ns.lookupChecked(pc, p)
 	if err != nil {
 		return nil, err
 	}
+	if err := pc.checkXAttrAccess(&s.ns.replicated, p, n, want, accRead); err != nil {
+		return nil, err
+	}
 	if len(want) == 0 {
-		return n.xattrMap(), nil
+		return pc.visibleXAttrs(n.xattrMap()), nil
 	}
 	out := make(map[string][]byte, len(want))
 	for _, name := range want {
@@ -183,15 +187,21 @@ func (s *Server) ListXAttrs(ctx context.Context, p string) ([]string, error) {
 	if err := s.readable(ctx); err != nil {
 		return nil, err
 	}
+	pc := s.readChecker(ctx)
 	s.ns.mu.RLock()
 	defer s.ns.mu.RUnlock()
-	n, err := s.ns.lookup(p)
+	n, err := s.ns.lookupChecked(pc, p)
 	if err != nil {
 		return nil, err
 	}
+	// As HDFS's listXAttrs, the names need search permission on the
+	// parent only (checked on the way); trusted ones are hidden.
 	var names []string
 	if n.xattrs != nil {
 		for _, x := range n.xattrs.items {
+			if pc != nil && strings.HasPrefix(x.name, "trusted.") {
+				continue
+			}
 			names = append(names, x.name)
 		}
 	}
@@ -217,8 +227,12 @@ func (ns *namespace) applySetXAttr(c *command) any {
 	if err != nil {
 		return err
 	}
-	n, err := ns.lookup(c.path)
+	pc := checkerOf(c)
+	n, err := ns.lookupChecked(pc, c.path)
 	if err != nil {
+		return err
+	}
+	if err := pc.checkXAttrAccess(&ns.replicated, c.path, n, xattrNames(attrs), accWrite); err != nil {
 		return err
 	}
 	added := 0
@@ -264,8 +278,12 @@ func (ns *namespace) applyRemoveXAttr(c *command) any {
 	if err != nil {
 		return err
 	}
-	n, err := ns.lookup(c.path)
+	pc := checkerOf(c)
+	n, err := ns.lookupChecked(pc, c.path)
 	if err != nil {
+		return err
+	}
+	if err := pc.checkXAttrAccess(&ns.replicated, c.path, n, xattrNames(attrs), accWrite); err != nil {
 		return err
 	}
 	for _, a := range attrs {

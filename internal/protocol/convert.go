@@ -108,7 +108,7 @@ func FileInfoToProto(fi cairn.FileInfo) *FileInfo {
 		BlockSize:         fi.BlockSize,
 		Owner:             fi.Owner,
 		Group:             fi.Group,
-		Mode:              uint32(fi.Mode.Perm()),
+		Mode:              WireMode(fi.Mode),
 		UnderConstruction: fi.UnderConstruction,
 		Children:          int64(fi.Children),
 		FileId:            fi.FileID,
@@ -161,7 +161,7 @@ func FileInfoFromProto(p *FileInfo) cairn.FileInfo {
 		BlockSize:         p.BlockSize,
 		Owner:             p.Owner,
 		Group:             p.Group,
-		Mode:              fs.FileMode(p.Mode).Perm(),
+		Mode:              FileMode(p.Mode),
 		UnderConstruction: p.UnderConstruction,
 		Children:          int(p.Children),
 		FileID:            p.FileId,
@@ -203,4 +203,24 @@ func CommandFromProto(p *Command) cairn.Command {
 		NewGenStamp: cairn.GenStamp(p.NewGenStamp),
 		Term:        p.Term,
 	}
+}
+
+// WireMode is a file mode as the wire and the NameNode's inodes carry
+// it: the permission bits and the sticky bit in Unix's layout (0o1000
+// sticky, 0o777 rwx), as HDFS's FsPermission. Other bits are dropped.
+func WireMode(m fs.FileMode) uint32 {
+	w := uint32(m.Perm())
+	if m&fs.ModeSticky != 0 {
+		w |= 0o1000
+	}
+	return w
+}
+
+// FileMode is the fs.FileMode of a WireMode.
+func FileMode(w uint32) fs.FileMode {
+	m := fs.FileMode(w).Perm()
+	if w&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
 }

@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
+	"io/fs"
 	"net/http"
 
 	"github.com/cairn-fs/cairn"
@@ -92,12 +94,16 @@ func (rq *request) createBucket() error {
 	if v := rq.r.Header.Get("X-Amz-Acl"); v != "" && v != "private" {
 		return notImplemented("canned ACL " + v)
 	}
+	// A bucket is private to its creator, as S3's are (mode 0700);
+	// cairn's owners and modes may share it later.
 	p := rq.bucketPath()
-	err = rq.g.c.Mkdir(rq.ctx, p, 0)
+	err = rq.g.c.Mkdir(rq.ctx, p, bucketMode)
 	if errors.Is(err, cairn.NotExist) {
-		// The root is made by the first bucket.
-		if err = rq.g.c.MkdirAll(rq.ctx, rq.g.root, 0); err == nil {
-			err = rq.g.c.Mkdir(rq.ctx, p, 0)
+		// The root is made by the first bucket, as the gateway's own
+		// user, shared as /tmp is: anyone may make a bucket there, only
+		// its owner remove it.
+		if err = rq.g.makeRoot(rq.r.Context()); err == nil {
+			err = rq.g.c.Mkdir(rq.ctx, p, bucketMode)
 		}
 	}
 	if errors.Is(err, cairn.Exist) {
@@ -202,4 +208,27 @@ func (rq *request) writeACL() error {
 type tagging struct {
 	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ Tagging"`
 	TagSet  struct{} `xml:"TagSet"`
+}
+
+// bucketMode is the mode of a new bucket's directory.
+const bucketMode fs.FileMode = 0o700
+
+// rootMode is the mode of the root the gateway makes: everyone's, with
+// the sticky bit.
+const rootMode = 0o777 | fs.ModeSticky
+
+// makeRoot makes the gateway's root directory, as the gateway's own
+// user (not a caller's), with rootMode.
+func (g *Gateway) makeRoot(ctx context.Context) error {
+	if err := g.c.MkdirAll(ctx, g.root, 0); err != nil {
+		return err
+	}
+	fi, err := g.c.Stat(ctx, g.root)
+	if err != nil {
+		return err
+	}
+	if fi.Mode == rootMode || fi.Owner != g.c.User() {
+		return nil // an operator's choice, or another's
+	}
+	return g.c.Chmod(ctx, g.root, rootMode)
 }
