@@ -172,7 +172,7 @@ func TestPermissionTable(t *testing.T) {
 			for bits := access(0); bits <= 7; bits++ {
 				n++
 				c := fmt.Sprintf("/c%d", n)
-				mode := fs.FileMode(0o777 &^ (7 << cl.shift) | uint32(bits)<<cl.shift)
+				mode := fs.FileMode(0o777&^(7<<cl.shift) | uint32(bits)<<cl.shift)
 				permFixture(t, s, c, pc.onFile, mode)
 				err := pc.op(s, as(cl.user), c)
 				allowed := bits&pc.need == pc.need
