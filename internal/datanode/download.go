@@ -32,7 +32,7 @@ func (d *DataNode) locate(ctx context.Context, op, p string) (*protocol.GetBlock
 		if cl == nil {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+		cctx, cancel := context.WithTimeout(webCallerMetadata(ctx), rpcTimeout)
 		resp, rerr := cl.GetBlockLocations(cctx, &protocol.GetBlockLocationsRequest{Path: p})
 		cancel()
 		if rerr == nil {

@@ -38,7 +38,7 @@ func (d *DataNode) HTTPHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /status", d.serveStatus)
 	mux.Handle("GET /metrics", metrics.Handler(d.metrics.reg))
-	mux.Handle("/", webui.DataNodeHandler(webSource{d}, d.log))
+	mux.Handle("/", webIdentity(webui.DataNodeHandler(webSource{d}, d.log)))
 	return webhdfs.Route(d.webhdfsHandler(), mux)
 }
 

@@ -145,6 +145,9 @@ type Config struct {
 	// the OS's (/etc/group, through os/user). Its answers are cached
 	// for five minutes, as HDFS caches its group mapping.
 	Groups func(user string) []string
+	// WebUser is the user the web UI's requests act as when they name
+	// none (user.name=); empty: "dr.who", as HDFS's static web user.
+	WebUser string
 	// Security turns on secure mode: callers authenticate with tokens
 	// signed by the NameNode, DataNodes demand block access tokens,
 	// and nodes authenticate each other by their certificates.
@@ -220,6 +223,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if d.SuperGroup == "" {
 		d.SuperGroup = "supergroup"
+	}
+	if d.WebUser == "" {
+		d.WebUser = defaultWebUser
 	}
 	if d.ElectionTimeout == 0 {
 		d.ElectionTimeout = time.Second

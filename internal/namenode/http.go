@@ -33,6 +33,6 @@ func (s *Server) HTTPHandler() http.Handler {
 		}
 	})
 	mux.Handle("GET /metrics", metrics.Handler(s.metrics.reg))
-	mux.Handle("/", webui.NameNodeHandler(webSource{s}, s.log))
+	mux.Handle("/", s.webIdentity(webui.NameNodeHandler(webSource{s}, s.log)))
 	return webhdfs.Route(s.webhdfsHandler(), mux)
 }

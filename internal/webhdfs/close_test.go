@@ -18,6 +18,7 @@ import (
 // temporary is left.
 func TestWebHDFSDataNodeCloseAbortsUploads(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{})
+	share(t, c)
 	cl := c.Client(t)
 	ctx := context.Background()
 	addr := c.NameNodeAddr()
@@ -82,6 +83,7 @@ func TestWebHDFSDataNodeCloseAbortsUploads(t *testing.T) {
 // its temporary goes, and the target is not created.
 func TestWebHDFSUploadOfASilentClient(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{})
+	share(t, c)
 	cl := c.Client(t)
 	addr := c.NameNodeAddr()
 	dialer := webhdfs.NewDialer(func() string { return addr })

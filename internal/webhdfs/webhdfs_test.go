@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-fs/cairn/internal/namenode"
 	"github.com/cairn-fs/cairn/internal/testcluster"
 )
 
@@ -140,10 +141,31 @@ func (w endpoint) open(p string, params ...string) answer {
 	return do(w.t, "GET", a.header.Get("Location"), nil)
 }
 
+// start starts a cluster whose users are all superusers (members of
+// the supergroup on the NameNode's host), so that the protocol's tests
+// act as any user they like; TestWebHDFSPermissions checks refusals.
 func start(t *testing.T, opts testcluster.Options) (*testcluster.Cluster, endpoint) {
+	adjust := opts.NameNode
+	opts.NameNode = func(cfg *namenode.Config) {
+		cfg.Groups = func(string) []string { return []string{"supergroup"} }
+		if adjust != nil {
+			adjust(cfg)
+		}
+	}
 	c := testcluster.Start(t, opts)
 	c.WaitLeader(t)
+	share(t, c)
 	return c, endpoint{t: t, base: "http://" + c.NameNodeHTTPAddr() + "/webhdfs/v1"}
+}
+
+// share makes the root directory writable by everyone, as the tests'
+// users (alice, bob, dr.who) write there; the NameNode's superuser (the
+// OS user running the test) owns it.
+func share(t *testing.T, c *testcluster.Cluster) {
+	t.Helper()
+	if err := c.Client(t).Chmod(context.Background(), "/", 0o777); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func randBytes(n int) []byte {
@@ -739,5 +761,51 @@ func TestWebHDFSFollowerRedirects(t *testing.T) {
 	wantJSON(t, "LISTSTATUS at the leader", do(t, "GET", "http://"+https[lead]+"/webhdfs/v1/g/x?op=LISTSTATUS", nil), 200, &ls)
 	if len(ls.FileStatuses.FileStatus) != 1 || ls.FileStatuses.FileStatus[0]["owner"] != "erin" {
 		t.Fatalf("LISTSTATUS = %v", ls)
+	}
+}
+
+// TestWebHDFSPermissions: WebHDFS acts as the user.name of each request
+// (dr.who without one), and the NameNode's refusals are Hadoop's
+// AccessControlException, 403.
+func TestWebHDFSPermissions(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Replication: 1})
+	c.WaitLeader(t)
+	w := endpoint{t: t, base: "http://" + c.NameNodeHTTPAddr() + "/webhdfs/v1"}
+	cl := c.Client(t)
+	ctx := context.Background()
+	if err := cl.Mkdir(ctx, "/home", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Mkdir(ctx, "/home/alice", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Chown(ctx, "/home/alice", "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "CREATE as alice in her home", w.create("/home/alice/secret", []byte("hers"), "user.name", "alice", "permission", "600"), http.StatusCreated)
+	for _, user := range []string{"bob", ""} {
+		var params []string
+		if user != "" {
+			params = []string{"user.name", user}
+		}
+		who := user
+		if who == "" {
+			who = "dr.who"
+		}
+		msg := wantException(t, "OPEN of alice's 0600 file as "+who, w.do("GET", "/home/alice/secret", "OPEN", nil, params...), http.StatusForbidden,
+			"AccessControlException", "org.apache.hadoop.security.AccessControlException")
+		if !strings.Contains(msg, "user="+who) {
+			t.Errorf("refusal %q does not name user=%s", msg, who)
+		}
+		wantException(t, "DELETE of alice's file as "+who, w.do("DELETE", "/home/alice/secret", "DELETE", nil, params...), http.StatusForbidden,
+			"AccessControlException", "org.apache.hadoop.security.AccessControlException")
+		// As Hadoop's, the NameNode's step only redirects; the
+		// DataNode's, which creates, is refused.
+		wantException(t, "CREATE in alice's home as "+who, w.create("/home/alice/x", []byte("no"), params...), http.StatusForbidden,
+			"AccessControlException", "org.apache.hadoop.security.AccessControlException")
+	}
+	a := w.open("/home/alice/secret", "user.name", "alice")
+	if a.status != http.StatusOK || string(a.body) != "hers" {
+		t.Errorf("OPEN as alice = %v, want her bytes", a)
 	}
 }

@@ -194,7 +194,7 @@ func NameNodeHandler(nn NameNode, log *slog.Logger) http.Handler {
 		if err == nil {
 			var target string
 			if target, err = downloadTarget(ctx, nn, p); err == nil {
-				http.Redirect(w, r, "http://"+target+"/download?path="+url.QueryEscape(p), http.StatusTemporaryRedirect)
+				http.Redirect(w, r, "http://"+target+"/download?path="+url.QueryEscape(p)+identityQuery(r), http.StatusTemporaryRedirect)
 				return
 			}
 		}
@@ -327,7 +327,7 @@ func DataNodeHandler(dn DataNode, log *slog.Logger) http.Handler {
 			return
 		}
 		if dl.Body == nil {
-			http.Redirect(w, r, "http://"+dl.Redirect+"/download?path="+url.QueryEscape(p)+"&redirected=1", http.StatusTemporaryRedirect)
+			http.Redirect(w, r, "http://"+dl.Redirect+"/download?path="+url.QueryEscape(p)+"&redirected=1"+identityQuery(r), http.StatusTemporaryRedirect)
 			return
 		}
 		defer dl.Body.Close()
@@ -414,4 +414,30 @@ func formatTime(t time.Time) string {
 		return "never"
 	}
 	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+// TokenCookie is the cookie that carries a user's token to the web UI
+// of a secured cluster.
+const TokenCookie = "cairn_token"
+
+// identityQuery is what a redirect's query carries of the request's
+// identity to the next server, as WebHDFS's redirects do: user.name
+// (simple mode) and delegation (a token, also taken from TokenCookie,
+// which another host would not be sent). Empty, or "&..." to append.
+func identityQuery(r *http.Request) string {
+	q := url.Values{}
+	for _, k := range []string{"user.name", "delegation"} {
+		if v := r.URL.Query().Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	if q.Get("delegation") == "" {
+		if c, err := r.Cookie(TokenCookie); err == nil && c.Value != "" {
+			q.Set("delegation", c.Value)
+		}
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "&" + q.Encode()
 }
