@@ -8,16 +8,18 @@
 // # Keys
 //
 // Every NameNode member makes its own keys (they are not replicated):
-// a random 32-byte secret under a random 64-bit key ID, replaced every
-// update interval. A key signs tokens while it is the newest, and
-// tokens live at most the token lifetime, so a key is useful until
-// its expiry: its creation plus the update interval plus the token
-// lifetime. A member sends the DataNodes every key of its that has not
-// expired, with its expiry, in its answers to Register and Heartbeat
-// (over the mutual-TLS connection between nodes); a DataNode keeps
-// every key it is sent, from every member, until the key's expiry, so
-// that the tokens of a member that no longer leads stay good until
-// they expire.
+// a random 32-byte secret under a random 64-bit key ID. It signs with
+// its current key for one update interval, then with the next one,
+// which it made an interval before and has been sending the DataNodes
+// since, so that they know a key before the first token it signs (as
+// HDFS's current and next keys). Tokens live at most the token
+// lifetime, so a key is useful until its expiry: the end of its
+// interval as current plus the token lifetime. A member sends the
+// DataNodes every key of its that has not expired, with its expiry, in
+// its answers to Register and Heartbeat (over the mutual-TLS
+// connection between nodes); a DataNode keeps every key it is sent,
+// from every member, until the key's expiry, so that the tokens of a
+// member that no longer leads stay good until they expire.
 //
 // # Format
 //
@@ -45,6 +47,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -208,8 +211,10 @@ type Secrets struct {
 	now                func() time.Time
 
 	mu      sync.Mutex
-	keys    []Key     // guarded by mu: unexpired keys, the newest last
-	current time.Time // guarded by mu: when the newest key was made
+	current Key       // guarded by mu: the key that signs; ID 0 until first used
+	next    Key       // guarded by mu: the key that signs after current
+	since   time.Time // guarded by mu: when current started signing
+	old     []Key     // guarded by mu: earlier keys not expired yet
 }
 
 // NewSecrets returns a member's secrets: a new key every interval, for
@@ -228,39 +233,43 @@ func NewSecrets(interval, lifetime time.Duration, now func() time.Time) *Secrets
 	return &Secrets{interval: interval, lifetime: lifetime, now: now}
 }
 
-// rotate makes a new key if the newest is older than the interval (or
-// there is none) and drops expired ones. s.mu is held.
+// rotate makes the first keys, or moves to the next key once the
+// current one has signed for an interval, and drops expired keys.
+// s.mu is held.
 func (s *Secrets) rotate(now time.Time) {
-	if len(s.keys) == 0 || now.Sub(s.current) >= s.interval {
-		s.keys = append(s.keys, newKey(now.Add(s.interval+s.lifetime)))
-		s.current = now
+	if s.current.ID == 0 {
+		s.current = newKey(now.Add(s.interval + s.lifetime))
+		s.next = newKey(now.Add(2*s.interval + s.lifetime))
+		s.since = now
 	}
-	live := s.keys[:0]
-	for _, k := range s.keys {
-		if now.Before(k.Expiry) {
-			live = append(live, k)
-		}
+	if now.Sub(s.since) >= s.interval {
+		s.old = append(s.old, s.current)
+		s.current, s.since = s.next, now
+		// It signs from now: its expiry moves (later) to match.
+		s.current.Expiry = now.Add(s.interval + s.lifetime)
+		s.next = newKey(now.Add(2*s.interval + s.lifetime))
 	}
-	s.keys = live
+	s.old = slices.DeleteFunc(s.old, func(k Key) bool { return !now.Before(k.Expiry) })
 }
 
 // Generate returns a token for block blockID of cluster pool, granting
-// modes to user, signed with the newest key.
+// modes to user, signed with the current key.
 func (s *Secrets) Generate(user, pool string, blockID uint64, modes Mode) []byte {
 	s.mu.Lock()
 	now := s.now()
 	s.rotate(now)
-	k := s.keys[len(s.keys)-1]
+	k := s.current
 	s.mu.Unlock()
 	return sign(k.Secret, Token{KeyID: k.ID, Expiry: now.Add(s.lifetime), BlockID: blockID, Modes: modes, Pool: pool, User: user})
 }
 
-// Keys returns the keys a DataNode needs: every key not expired.
+// Keys returns the keys a DataNode needs: every key not expired, and
+// the next one.
 func (s *Secrets) Keys() []Key {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rotate(s.now())
-	return append([]Key(nil), s.keys...)
+	return append(slices.Clone(s.old), s.current, s.next)
 }
 
 // Verifier is a DataNode's side: the keys it was sent, by ID, kept

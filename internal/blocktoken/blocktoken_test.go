@@ -63,8 +63,12 @@ func TestRotation(t *testing.T) {
 	v.Update(s.Keys())
 	c.t = c.t.Add(time.Hour + time.Minute)
 	fresh := s.Generate("", "CID", 7, Read)
-	if keys := s.Keys(); len(keys) != 2 {
-		t.Fatalf("after a rotation Keys() = %d keys, want 2", len(keys))
+	// The DataNode knew the new key before it signed anything.
+	if _, err := v.Verify(fresh, "CID", 7, Read); err != nil {
+		t.Fatalf("Verify(token of the key that was next) = %v, want nil", err)
+	}
+	if keys := s.Keys(); len(keys) != 3 {
+		t.Fatalf("after a rotation Keys() = %d keys, want 3 (previous, current, next)", len(keys))
 	}
 	v.Update(s.Keys())
 	ot, _, _, _ := Parse(old)
@@ -78,11 +82,11 @@ func TestRotation(t *testing.T) {
 	}
 	c.t = c.t.Add(35*time.Minute + 31*time.Minute) // past the old key's expiry
 	v.Update(nil)
-	if v.Len() != 1 {
-		t.Errorf("Verifier keeps %d keys after the old one expired, want 1", v.Len())
+	if v.Len() != 2 {
+		t.Errorf("Verifier keeps %d keys after the old one expired, want 2", v.Len())
 	}
-	if len(s.Keys()) != 1 {
-		t.Errorf("Secrets keeps %d keys after the old one expired, want 1", len(s.Keys()))
+	if len(s.Keys()) != 2 {
+		t.Errorf("Secrets keeps %d keys after the old one expired, want 2", len(s.Keys()))
 	}
 }
 
