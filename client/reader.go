@@ -431,7 +431,6 @@ func (r *Reader) openStream(ctx context.Context, off, length int64) (*blockStrea
 			// asked, none is blamed.
 			return nil, cairn.Errorf("read", r.path, cairn.Invalid, "nothing to read at offset %d of %d", off, r.info.Size)
 		}
-		refused := false
 		for _, node := range r.candidates(lb) {
 			rc, err := readBlock(ctx, r.c.transport, r.c.pool, node, lb.Block, lb.Token, start, n, r.c.name)
 			if err == nil {
@@ -439,8 +438,7 @@ func (r *Reader) openStream(ctx context.Context, off, length int64) (*blockStrea
 			}
 			if round == 0 && cairn.KindOf(err) == cairn.Unauthenticated && ctx.Err() == nil {
 				// The token, not the replica: the node is not
-				// blamed.
-				refused = true
+				// blamed, the locations are fetched again.
 				break
 			}
 			if rerr := r.replicaFailed(ctx, lb, node, err); rerr != nil {
