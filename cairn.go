@@ -64,6 +64,11 @@ type LocatedBlock struct {
 	Locations []DatanodeInfo
 	// Corrupt is true when every known replica of the block is corrupt.
 	Corrupt bool
+	// Token is the block access token the NameNode issued with the
+	// block in secure mode, sent to the DataNodes with every
+	// operation on it; nil otherwise. Its bytes are opaque to a
+	// client.
+	Token []byte
 }
 
 // FileInfo describes a file or a directory in the namespace.

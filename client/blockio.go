@@ -7,6 +7,7 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
+	"github.com/cairn-fs/cairn/internal/transport"
 )
 
 // The data-transfer seam: Writer and Reader reach DataNodes only
@@ -26,9 +27,12 @@ type blockWriter interface {
 
 var _ blockWriter = (*datatransfer.BlockWriter)(nil)
 
-// openPipeline starts streaming a new block down pipeline.
-func (c *Client) openPipeline(ctx context.Context, block cairn.Block, pipeline []cairn.DatanodeInfo) (blockWriter, error) {
-	bw, err := c.dataOptions().NewBlockWriter(ctx, block, pipeline, c.name)
+// openPipeline starts streaming a new block down pipeline, with the
+// block's access token (nil outside secure mode).
+func (c *Client) openPipeline(ctx context.Context, block cairn.Block, token []byte, pipeline []cairn.DatanodeInfo) (blockWriter, error) {
+	o := c.dataOptions()
+	o.Token = token
+	bw, err := o.NewBlockWriter(ctx, block, pipeline, c.name)
 	if err != nil {
 		return nil, err
 	}
@@ -39,8 +43,9 @@ func (c *Client) openPipeline(ctx context.Context, block cairn.Block, pipeline [
 // before its pipeline failed) on a recovered pipeline: stage RECOVERY.
 // tail are the bytes of the partial chunk before offset, if any, sent
 // again so that writing can go on after a Sync.
-func (c *Client) resumePipeline(ctx context.Context, block cairn.Block, pipeline []cairn.DatanodeInfo, offset int64, tail []byte) (blockWriter, error) {
+func (c *Client) resumePipeline(ctx context.Context, block cairn.Block, token []byte, pipeline []cairn.DatanodeInfo, offset int64, tail []byte) (blockWriter, error) {
 	o := c.dataOptions()
+	o.Token = token
 	o.Stage = datatransfer.StageRecovery
 	o.Offset = offset
 	o.Tail = tail
@@ -53,19 +58,22 @@ func (c *Client) resumePipeline(ctx context.Context, block cairn.Block, pipeline
 
 // transferBlock has source copy the first block.Len bytes of its
 // replica to target with generation stamp newGS.
-func (c *Client) transferBlock(ctx context.Context, source cairn.DatanodeInfo, block cairn.Block, target cairn.DatanodeInfo, newGS cairn.GenStamp) error {
-	return c.dataOptions().TransferBlock(ctx, source, block, []cairn.DatanodeInfo{target}, newGS, c.name)
+func (c *Client) transferBlock(ctx context.Context, source cairn.DatanodeInfo, block cairn.Block, token []byte, target cairn.DatanodeInfo, newGS cairn.GenStamp) error {
+	o := c.dataOptions()
+	o.Token = token
+	return o.TransferBlock(ctx, source, block, []cairn.DatanodeInfo{target}, newGS, c.name)
 }
 
 func (c *Client) dataOptions() datatransfer.Options {
-	return datatransfer.Options{Timeout: c.dataTimeout, DialTimeout: c.dataTimeout, Recoverable: true}
+	return datatransfer.Options{Timeout: c.dataTimeout, DialTimeout: c.dataTimeout, Recoverable: true, Transport: c.transport}
 }
 
 // readBlock streams bytes [offset, offset+length) of a block from node,
 // verifying every checksum, on an idle connection of pool if it has one
-// (the connection goes back to pool when the read ends cleanly).
-func readBlock(ctx context.Context, pool *datatransfer.ConnPool, node cairn.DatanodeInfo, block cairn.Block, offset, length int64, clientName string) (io.ReadCloser, error) {
-	return datatransfer.Options{Pool: pool}.ReadBlock(ctx, node, block, offset, length, clientName)
+// (the connection goes back to pool when the read ends cleanly), with
+// the block's access token (nil outside secure mode).
+func readBlock(ctx context.Context, tc transport.Config, pool *datatransfer.ConnPool, node cairn.DatanodeInfo, block cairn.Block, token []byte, offset, length int64, clientName string) (io.ReadCloser, error) {
+	return datatransfer.Options{Pool: pool, Transport: tc, Token: token}.ReadBlock(ctx, node, block, offset, length, clientName)
 }
 
 // failedNode returns the DataNode a pipeline error blames, if any.

@@ -408,7 +408,10 @@ func (r *Reader) Close() error {
 // openStream opens a stream of length bytes at file offset off (-1:
 // to the end of its block) on the first replica that answers. When
 // every replica fails it fetches the block's locations again and tries
-// once more before giving up.
+// once more before giving up. A DataNode that refuses the block's
+// access token (expired, or of a key it does not know) has the
+// locations, with fresh tokens, fetched again at once, as HDFS's
+// reader does on an InvalidBlockTokenException.
 func (r *Reader) openStream(ctx context.Context, off, length int64) (*blockStream, error) {
 	for round := 0; ; round++ {
 		lb, err := r.locate(ctx, off, round > 0)
@@ -429,9 +432,14 @@ func (r *Reader) openStream(ctx context.Context, off, length int64) (*blockStrea
 			return nil, cairn.Errorf("read", r.path, cairn.Invalid, "nothing to read at offset %d of %d", off, r.info.Size)
 		}
 		for _, node := range r.candidates(lb) {
-			rc, err := readBlock(ctx, r.c.pool, node, lb.Block, start, n, r.c.name)
+			rc, err := readBlock(ctx, r.c.transport, r.c.pool, node, lb.Block, lb.Token, start, n, r.c.name)
 			if err == nil {
 				return &blockStream{ctx: ctx, rc: rc, lb: lb, node: node, pos: off, end: off + n}, nil
+			}
+			if round == 0 && cairn.KindOf(err) == cairn.Unauthenticated && ctx.Err() == nil {
+				// The token, not the replica: the node is not
+				// blamed, the locations are fetched again.
+				break
 			}
 			if rerr := r.replicaFailed(ctx, lb, node, err); rerr != nil {
 				return nil, rerr
@@ -506,6 +514,10 @@ func (r *Reader) allFailed(lb cairn.LocatedBlock) error {
 		if cairn.KindOf(f.err) != cairn.Corrupt {
 			kind = cairn.Unavailable
 		}
+	}
+	if len(fails) > 0 && !slices.ContainsFunc(fails, func(f replicaFailure) bool { return cairn.KindOf(f.err) != cairn.Unauthenticated }) {
+		// Every replica refused the token, fresh from the NameNode.
+		kind = cairn.Unauthenticated
 	}
 	if len(fails) == 0 {
 		what := "no live replica"

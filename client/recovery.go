@@ -139,6 +139,11 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked, tail 
 	}
 	gs := cairn.GenStamp(resp.GetNewGenStamp())
 	nb := cairn.Block{ID: old.ID, GenStamp: gs}
+	if t := resp.GetBlockToken(); len(t) > 0 {
+		// A fresh token (WRITE and COPY) for the recovered
+		// pipeline and the copy to the replacement.
+		w.block.Token = t
+	}
 
 	pipeline := survivors
 	if repl != nil {
@@ -146,7 +151,7 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked, tail 
 		// that fails it is dropped; a replacement that fails it is
 		// only left out.
 		src := cairn.Block{ID: old.ID, GenStamp: old.GenStamp, Len: acked}
-		err := w.c.transferBlock(w.ctx, survivors[0], src, *repl, gs)
+		err := w.c.transferBlock(w.ctx, survivors[0], src, w.block.Token, *repl, gs)
 		if err != nil {
 			if n, ok := failedNode(err); ok && n.ID == survivors[0].ID {
 				return nil, retry(err)
@@ -157,7 +162,7 @@ func (w *Writer) recoverOnce(bad cairn.DatanodeInfo, acked int64, unacked, tail 
 		}
 	}
 
-	nbw, err := w.c.resumePipeline(w.ctx, nb, pipeline, acked, tail)
+	nbw, err := w.c.resumePipeline(w.ctx, nb, w.block.Token, pipeline, acked, tail)
 	if err != nil {
 		if _, ok := failedNode(err); ok {
 			w.block.Locations = pipeline

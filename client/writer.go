@@ -442,7 +442,7 @@ func (w *Writer) startBlock() error {
 		if n, ok := excluded(lb.Locations, w.exclude); ok {
 			err = fmt.Errorf("namenode gave block %s on %s again, a datanode that failed", blockName(lb.Block), n.Addr)
 		} else {
-			bw, perr := w.c.openPipeline(w.ctx, lb.Block, lb.Locations)
+			bw, perr := w.c.openPipeline(w.ctx, lb.Block, lb.Token, lb.Locations)
 			if perr == nil {
 				w.cur = bw
 				w.block = lb

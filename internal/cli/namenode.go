@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/blocktoken"
 	"github.com/cairn-fs/cairn/internal/namenode"
 )
 
@@ -77,6 +78,8 @@ file. --print-config shows the result.`,
 	f.DurationVar(&n.cfg.DeadNodeTimeout, "dead-node-timeout", 10*time.Minute+30*time.Second, "heartbeat age after which a DataNode is dead")
 	f.IntVar(&n.cfg.ReplicationStreams, "replication-streams", 2, "replications a DataNode runs at once")
 	f.Var(&n.reserved, "reserved-space", "free space below which a DataNode gets no new blocks, e.g. 1GiB (0: none)")
+	f.DurationVar(&n.cfg.BlockKeyUpdateInterval, "block-key-update-interval", blocktoken.DefaultKeyUpdateInterval, "secure mode: how often this NameNode replaces the key it signs block access tokens with")
+	f.DurationVar(&n.cfg.BlockTokenLifetime, "block-token-lifetime", blocktoken.DefaultLifetime, "secure mode: how long a block access token is good for")
 	f.StringVar(&n.peers, "peers", "", "RPC addresses of every member of a NameNode group, this one's (--rpc-addr) included, comma-separated (empty: a NameNode alone)")
 	f.BoolVar(&n.permissions, "permissions", true, "check permissions on every operation (HDFS's dfs.permissions.enabled); false: owners and modes are kept but not enforced")
 	f.StringVar(&n.cfg.SuperGroup, "superusergroup", "supergroup", "group whose members are superusers (the OS user who formatted --dir is one)")
@@ -104,6 +107,9 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 	n.cfg.PermissionsOff = !n.permissions
 	if n.cfg.SuperGroup == "" {
 		return usageError("invalid --superusergroup: empty")
+	}
+	if n.cfg.BlockKeyUpdateInterval <= 0 || n.cfg.BlockTokenLifetime <= 0 {
+		return usageError("invalid --block-key-update-interval %v or --block-token-lifetime %v: must be positive", n.cfg.BlockKeyUpdateInterval, n.cfg.BlockTokenLifetime)
 	}
 	if n.cfg.SafeModeThreshold < 0 || n.cfg.SafeModeThreshold > 1 {
 		return usageError("invalid --safemode-threshold %v: must be between 0 and 1", n.cfg.SafeModeThreshold)

@@ -151,6 +151,9 @@ type DataNode struct {
 	clusterMu sync.Mutex
 
 	active atomic.Int32 // transfers in progress
+	// tokens are the block access tokens demanded in secure mode
+	// (blocktoken.go).
+	tokens *blockTokens
 
 	metrics *dnMetrics // Prometheus metrics, served by HTTPHandler (web.go)
 	started time.Time
@@ -185,6 +188,7 @@ func New(cfg Config, log *slog.Logger) (*DataNode, error) {
 		cmd:     newCommandState(),
 		conns:   make(map[net.Conn]struct{}),
 		started: time.Now(),
+		tokens:  newBlockTokens(),
 	}
 	for _, a := range addrs {
 		d.sessions = append(d.sessions, newSession(d, a))

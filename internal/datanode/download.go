@@ -177,11 +177,14 @@ func (dl *download) open() error {
 		}
 		dl.failed[""] = err
 	}
-	opts := datatransfer.Options{Timeout: d.cfg.socketReadTimeout()}
+	opts := datatransfer.Options{Timeout: d.cfg.socketReadTimeout(), Transport: d.cfg.Transport}
 	for _, node := range lb.Locations {
 		if _, tried := dl.failed[string(node.ID)]; tried || node.ID == d.ID() {
 			continue
 		}
+		// This node's certificate admits it; the client's token
+		// goes along for a cluster whose nodes have none.
+		opts.Token = lb.Token
 		rc, err := opts.ReadBlock(dl.ctx, node, lb.Block, off, end-off, "datanode-"+string(d.ID())+"-web")
 		if err != nil {
 			dl.failed[string(node.ID)] = err

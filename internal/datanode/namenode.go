@@ -245,6 +245,7 @@ func (n *nnSession) registerOnce(ctx context.Context) error {
 			d.log.Error("cannot record the cluster ID", "err", err)
 		}
 	}
+	d.learnBlockKeys(resp.BlockTokens, resp.BlockKeys)
 	d.log.Info("registered with the namenode", "namenode", n.addr, "cluster", got, "addr", addr)
 	return nil
 }
@@ -338,6 +339,7 @@ func (n *nnSession) heartbeats(ctx context.Context, wg *sync.WaitGroup) {
 			failures = 0
 		}
 		d.observeReply(n, resp)
+		d.learnBlockKeys(false, resp.BlockKeys)
 		for _, c := range resp.Commands {
 			// Registration is with each NameNode: any may ask for
 			// it, leader or not.

@@ -46,7 +46,7 @@ func (d *DataNode) transferBlock(ctx context.Context, conn *idleConn, op *protoc
 		return
 	}
 	defer src.Close()
-	opts := datatransfer.Options{Stage: datatransfer.StageTransferRbw, Timeout: time.Duration(op.TimeoutMs) * time.Millisecond, Transport: d.cfg.Transport}
+	opts := datatransfer.Options{Stage: datatransfer.StageTransferRbw, Timeout: time.Duration(op.TimeoutMs) * time.Millisecond, Transport: d.cfg.Transport, Token: op.BlockToken}
 	if opts.Timeout <= 0 {
 		opts.Timeout = d.cfg.socketReadTimeout()
 	}

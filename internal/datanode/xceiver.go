@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/blocktoken"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
 	"github.com/cairn-fs/cairn/internal/protocol"
 )
@@ -118,7 +118,8 @@ func (d *DataNode) serveOp(ctx context.Context, conn *idleConn, br *bufio.Reader
 			d.log.Debug("bad write operation", "remote", conn.RemoteAddr(), "err", err)
 			return false
 		}
-		if !d.admit(conn, op, m.ClientName) {
+		if err := d.admit(conn, op, m.ClientName, m.Block, m.BlockToken, writeNeed(m.Stage)); err != nil {
+			respond(conn, &protocol.BlockOpResponse{Status: protocol.StatusFromError(err)})
 			return false
 		}
 		d.receiveBlock(ctx, conn, br, m)
@@ -128,7 +129,8 @@ func (d *DataNode) serveOp(ctx context.Context, conn *idleConn, br *bufio.Reader
 			d.log.Debug("bad read operation", "remote", conn.RemoteAddr(), "err", err)
 			return false
 		}
-		if !d.admit(conn, op, m.ClientName) {
+		if err := d.admit(conn, op, m.ClientName, m.Block, m.BlockToken, blocktoken.Read); err != nil {
+			respond(conn, &protocol.BlockOpResponse{Status: protocol.StatusFromError(err)})
 			return false
 		}
 		return d.sendBlock(conn, br, m)
@@ -138,7 +140,8 @@ func (d *DataNode) serveOp(ctx context.Context, conn *idleConn, br *bufio.Reader
 			d.log.Debug("bad transfer operation", "remote", conn.RemoteAddr(), "err", err)
 			return false
 		}
-		if !d.admit(conn, op, m.ClientName) {
+		if err := d.admit(conn, op, m.ClientName, m.Block, m.BlockToken, blocktoken.Copy); err != nil {
+			respond(conn, &protocol.BlockOpResponse{Status: protocol.StatusFromError(err)})
 			return false
 		}
 		d.transferBlock(ctx, conn, m)
@@ -148,28 +151,13 @@ func (d *DataNode) serveOp(ctx context.Context, conn *idleConn, br *bufio.Reader
 			d.log.Debug("bad recover operation", "remote", conn.RemoteAddr(), "err", err)
 			return false
 		}
-		if !d.admit(conn, op, "") {
+		if err := d.admit(conn, op, "", m.Block, nil, 0); err != nil {
+			datatransfer.WriteMessage(conn, &protocol.ReplicaRecoveryResponse{Status: protocol.StatusFromError(err)})
 			return false
 		}
 		d.recoverReplica(conn, m)
 	}
 	return false
-}
-
-// admit establishes who a data-transfer operation is made for, once
-// per operation and before it runs: the data-transfer equivalent of
-// the NameNode's gRPC identity interceptor, and the one place where the
-// security work checks it (the peer's certificate for a DataNode, a
-// block token from the NameNode for a client) and refuses. Without
-// security a caller is who it claims (the operation's client_name, or
-// a DataNode for RECOVER_BLOCK), as in HDFS's simple mode, and every
-// operation is admitted. A refused operation is answered with the
-// refusal and ends the connection.
-func (d *DataNode) admit(conn *idleConn, op datatransfer.Op, claimed string) bool {
-	if d.log.Enabled(context.Background(), slog.LevelDebug) {
-		d.log.Debug("operation", "op", op, "caller", claimed, "remote", conn.RemoteAddr())
-	}
-	return true
 }
 
 // respond answers an operation; conn's idle deadline bounds the write.
@@ -345,6 +333,9 @@ func (r *receiver) connectDownstream(ctx context.Context, op *protocol.OpWriteBl
 		Stage:       op.Stage,
 		TimeoutMs:   op.TimeoutMs,
 		Recoverable: op.Recoverable,
+		// The next node knows this one by its certificate; the
+		// token goes along for a cluster whose nodes have none.
+		BlockToken: op.BlockToken,
 	}
 	br := bufio.NewReaderSize(conn, 4096)
 	if err := datatransfer.WriteOp(conn, datatransfer.OpWriteBlock, down); err != nil {

@@ -36,6 +36,44 @@
 // is a cairn.Kind and a message, and the receiver closes the connection
 // after sending it.
 //
+// # Block access tokens
+//
+// In secure mode (the NameNode's Config.Security, which a DataNode
+// learns from the NameNode's RegisterResponse, block_tokens) the
+// DataNodes' data ports accept TLS, verifying a client certificate if
+// one is given. A peer that presents a certificate signed by the
+// cluster's CA is a node (a DataNode forwarding a pipeline, copying a
+// replica, synchronizing a block in lease recovery, or serving a web
+// download) and needs nothing more. Any other peer must send, in the
+// operation's block_token field, a block access token (package
+// blocktoken: the format, the keys and their rotation) that the
+// NameNode gave with the block: in GetBlockLocations and the other
+// answers that locate a file's blocks (READ), AddBlock (WRITE),
+// GetAdditionalDatanode (COPY) and UpdateBlockForPipeline (WRITE and
+// COPY). The DataNode checks, before it sends or accepts any byte of
+// the block, that the token is well formed, signed by a key a
+// NameNode member sent it (not yet expired), not expired itself, for
+// this block (any generation stamp: tokens do not bind it, as in
+// HDFS) and this cluster, and grants the access the operation needs:
+//
+//	OpReadBlock                               READ
+//	OpWriteBlock, stage CREATE or RECOVERY    WRITE
+//	OpWriteBlock, stage TRANSFER(_RBW)        WRITE or COPY
+//	OpTransferBlock                           COPY
+//	OpRecoverBlock                            none: nodes only
+//
+// Otherwise it answers with a status of kind cairn.Unauthenticated
+// whose message says why ("missing block token", "expired block
+// token", "block token for another block", "block token does not
+// grant this access", "bad block token signature", "block token signed
+// by an unknown key", ...) and closes the connection. A node passes the
+// token it got along the pipeline and to a copy's targets, for a
+// cluster whose nodes have no certificates. A client refused a read
+// for its token (expired, or of a key the DataNode no longer has)
+// fetches the block's locations, with new tokens, once more, as HDFS's
+// reader does on an InvalidBlockTokenException. Outside secure mode the
+// field is ignored.
+//
 // # Packets
 //
 // Block bytes move in packets:

@@ -73,6 +73,11 @@ type Options struct {
 	// with its checksum (see BlockWriter.Sync). Without it a
 	// BlockWriter started off a chunk boundary can only end the block.
 	Tail []byte
+	// Token is the block access token sent with the operation
+	// (OpWriteBlock, OpReadBlock, OpTransferBlock), which a DataNode
+	// in secure mode demands of a peer without a node's certificate;
+	// nil: none.
+	Token []byte
 }
 
 func (o Options) dialTimeout() time.Duration {

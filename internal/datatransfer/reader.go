@@ -38,6 +38,7 @@ func (o Options) ReadBlock(ctx context.Context, node cairn.DatanodeInfo, block c
 		node:    node,
 		name:    name,
 		timeout: o.timeout(),
+		token:   o.Token,
 		offset:  offset,
 		end:     offset + length,
 	}
@@ -86,6 +87,7 @@ type blockReader struct {
 	br      *bufio.Reader
 	pr      *PacketReader
 	timeout time.Duration
+	token   []byte      // the block access token sent with the operation
 	stopCtx func() bool // stops the AfterFunc that unblocks a read when ctx ends
 	pool    *ConnPool   // takes the connection back at Close; nil: none
 
@@ -123,6 +125,7 @@ func (r *blockReader) setup(ctx context.Context, block cairn.Block, clientName s
 		Length:         r.end - r.offset,
 		ClientName:     clientName,
 		VerifyChecksum: true,
+		BlockToken:     r.token,
 	}
 	if err := WriteOp(r.conn, OpReadBlock, op); err != nil {
 		return r.err(netKind(err), ctxErr(ctx, err))

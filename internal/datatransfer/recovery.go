@@ -54,6 +54,7 @@ func (o Options) TransferBlock(ctx context.Context, node cairn.DatanodeInfo, blo
 		ClientName:  clientName,
 		NewGenStamp: uint64(newGS),
 		TimeoutMs:   o.timeout().Milliseconds(),
+		BlockToken:  o.Token,
 	})
 	if err != nil {
 		return blame(0, netKind(err), ctxErr(ctx, err))

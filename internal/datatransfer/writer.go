@@ -153,6 +153,7 @@ func (w *BlockWriter) setup(ctx context.Context, block cairn.Block, clientName s
 		Stage:       protocol.OpWriteBlock_Stage(w.opts.Stage),
 		TimeoutMs:   w.timeout.Milliseconds(),
 		Recoverable: w.opts.Recoverable,
+		BlockToken:  w.opts.Token,
 	}
 	if err := WriteOp(w.conn, OpWriteBlock, op); err != nil {
 		return w.nodeErr(0, netKind(err), ctxErr(ctx, err))

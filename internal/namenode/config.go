@@ -152,6 +152,13 @@ type Config struct {
 	// signed by the NameNode, DataNodes demand block access tokens,
 	// and nodes authenticate each other by their certificates.
 	Security bool
+	// BlockKeyUpdateInterval is how often, in secure mode, this member
+	// replaces the key it signs block access tokens with (HDFS's
+	// dfs.block.access.key.update.interval); 0: 10h.
+	BlockKeyUpdateInterval time.Duration
+	// BlockTokenLifetime is how long a block access token is good
+	// for (HDFS's dfs.block.access.token.lifetime); 0: 10h.
+	BlockTokenLifetime time.Duration
 
 	// snapshotInterval is how often raft checks SnapshotThreshold; 0:
 	// 5s. A test seam.

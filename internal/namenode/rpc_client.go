@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/peer"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/blocktoken"
 	pb "github.com/cairn-fs/cairn/internal/protocol"
 )
 
@@ -37,6 +38,15 @@ func peerHost(ctx context.Context, given string) string {
 }
 
 func fileStatusToProto(st FileStatus) *pb.FileInfo {
+	p := pb.FileInfoToProto(st.FileInfo)
+	p.FileId = st.ID
+	return p
+}
+
+// fileStatusWithTokens is fileStatusToProto with, in secure mode, a
+// READ token for the caller of ctx on each of its blocks.
+func (r *clientRPC) fileStatusWithTokens(ctx context.Context, st FileStatus) *pb.FileInfo {
+	r.s.withBlockTokens(ctx, st.FileInfo.Blocks, blocktoken.Read)
 	p := pb.FileInfoToProto(st.FileInfo)
 	p.FileId = st.ID
 	return p
@@ -78,7 +88,7 @@ func (r *clientRPC) Create(ctx context.Context, req *pb.CreateRequest) (*pb.Crea
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	return &pb.CreateResponse{File: fileStatusToProto(st)}, nil
+	return &pb.CreateResponse{File: r.fileStatusWithTokens(ctx, st)}, nil
 }
 
 func (r *clientRPC) AddBlock(ctx context.Context, req *pb.AddBlockRequest) (*pb.AddBlockResponse, error) {
@@ -90,6 +100,7 @@ func (r *clientRPC) AddBlock(ctx context.Context, req *pb.AddBlockRequest) (*pb.
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
+	lb.Token = r.s.blockToken(ctx, lb.Block.ID, blocktoken.Write)
 	return &pb.AddBlockResponse{Block: pb.LocatedBlockToProto(lb)}, nil
 }
 
@@ -98,7 +109,7 @@ func (r *clientRPC) Complete(ctx context.Context, req *pb.CompleteRequest) (*pb.
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	return &pb.CompleteResponse{File: fileStatusToProto(st)}, nil
+	return &pb.CompleteResponse{File: r.fileStatusWithTokens(ctx, st)}, nil
 }
 
 func (r *clientRPC) AbandonBlock(ctx context.Context, req *pb.AbandonBlockRequest) (*pb.AbandonBlockResponse, error) {
@@ -127,7 +138,7 @@ func (r *clientRPC) GetBlockLocations(ctx context.Context, req *pb.GetBlockLocat
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	return &pb.GetBlockLocationsResponse{File: fileStatusToProto(st)}, nil
+	return &pb.GetBlockLocationsResponse{File: r.fileStatusWithTokens(ctx, st)}, nil
 }
 
 func (r *clientRPC) GetFileInfo(ctx context.Context, req *pb.GetFileInfoRequest) (*pb.GetFileInfoResponse, error) {
@@ -139,7 +150,7 @@ func (r *clientRPC) GetFileInfo(ctx context.Context, req *pb.GetFileInfoRequest)
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	return &pb.GetFileInfoResponse{File: fileStatusToProto(st)}, nil
+	return &pb.GetFileInfoResponse{File: r.fileStatusWithTokens(ctx, st)}, nil
 }
 
 func (r *clientRPC) ListDir(ctx context.Context, req *pb.ListDirRequest) (*pb.ListDirResponse, error) {
@@ -149,7 +160,7 @@ func (r *clientRPC) ListDir(ctx context.Context, req *pb.ListDirRequest) (*pb.Li
 	}
 	resp := &pb.ListDirResponse{Entries: make([]*pb.FileInfo, len(entries)), HasMore: more}
 	for i, e := range entries {
-		resp.Entries[i] = fileStatusToProto(e)
+		resp.Entries[i] = r.fileStatusWithTokens(ctx, e)
 	}
 	return resp, nil
 }

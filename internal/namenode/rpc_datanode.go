@@ -24,7 +24,11 @@ func (r *datanodeRPC) Register(ctx context.Context, req *pb.RegisterRequest) (*p
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	return &pb.RegisterResponse{ClusterId: string(id)}, nil
+	return &pb.RegisterResponse{
+		ClusterId:   string(id),
+		BlockTokens: r.s.cfg.Security,
+		BlockKeys:   pb.BlockKeysToProto(r.s.BlockKeys()),
+	}, nil
 }
 
 func (r *datanodeRPC) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
@@ -34,6 +38,7 @@ func (r *datanodeRPC) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (
 	}
 	resp := &pb.HeartbeatResponse{}
 	resp.Term, resp.Leader = r.s.RaftTerm()
+	resp.BlockKeys = pb.BlockKeysToProto(r.s.BlockKeys())
 	for _, c := range cmds {
 		resp.Commands = append(resp.Commands, pb.CommandToProto(c))
 	}

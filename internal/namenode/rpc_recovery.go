@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/blocktoken"
 	pb "github.com/cairn-fs/cairn/internal/protocol"
 )
 
@@ -25,7 +26,10 @@ func (r *clientRPC) GetAdditionalDatanode(ctx context.Context, req *pb.GetAdditi
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	return &pb.GetAdditionalDatanodeResponse{Node: pb.DatanodesToProto([]cairn.DatanodeInfo{info})[0]}, nil
+	return &pb.GetAdditionalDatanodeResponse{
+		Node:       pb.DatanodesToProto([]cairn.DatanodeInfo{info})[0],
+		BlockToken: r.s.blockToken(ctx, cairn.BlockID(req.Block.Id), blocktoken.Copy),
+	}, nil
 }
 
 func (r *clientRPC) UpdateBlockForPipeline(ctx context.Context, req *pb.UpdateBlockForPipelineRequest) (*pb.UpdateBlockForPipelineResponse, error) {
@@ -36,7 +40,10 @@ func (r *clientRPC) UpdateBlockForPipeline(ctx context.Context, req *pb.UpdateBl
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	return &pb.UpdateBlockForPipelineResponse{NewGenStamp: uint64(gs)}, nil
+	return &pb.UpdateBlockForPipelineResponse{
+		NewGenStamp: uint64(gs),
+		BlockToken:  r.s.blockToken(ctx, cairn.BlockID(req.Block.Id), blocktoken.Write|blocktoken.Copy),
+	}, nil
 }
 
 func (r *clientRPC) UpdatePipeline(ctx context.Context, req *pb.UpdatePipelineRequest) (*pb.UpdatePipelineResponse, error) {

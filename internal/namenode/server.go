@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/blocktoken"
 	"github.com/cairn-fs/cairn/internal/protocol"
 )
 
@@ -32,6 +33,9 @@ type Server struct {
 	lead   leadership       // whether this member serves (ha.go)
 	calls  inflightCalls    // named calls being proposed here (retrycache.go)
 	groups *groupCache      // users' groups on this host (identity.go)
+	// blockKeys sign block access tokens (blocktoken.go); nil unless
+	// Config.Security.
+	blockKeys *blocktoken.Secrets
 	// webAddrs remembers the web addresses other members told
 	// (peerHTTP), by RPC address.
 	webAddrs sync.Map
@@ -94,6 +98,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		started:   time.Now(),
 	}
 	s.groups = newGroupCache(c.Groups, s.now)
+	if c.Security {
+		s.blockKeys = blocktoken.NewSecrets(c.BlockKeyUpdateInterval, c.BlockTokenLifetime, s.now)
+	}
 	s.metrics = newNNMetrics(s)
 	s.reg = newRegistry(&s.cfg, s.now)
 	s.ns = newNamespace(s.reg)

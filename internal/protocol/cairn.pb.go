@@ -252,11 +252,14 @@ func (x *DatanodeInfo) GetHttpAddr() string {
 }
 
 type LocatedBlock struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Block         *Block                 `protobuf:"bytes,1,opt,name=block,proto3" json:"block,omitempty"`
-	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
-	Locations     []*DatanodeInfo        `protobuf:"bytes,3,rep,name=locations,proto3" json:"locations,omitempty"`
-	Corrupt       bool                   `protobuf:"varint,4,opt,name=corrupt,proto3" json:"corrupt,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Block     *Block                 `protobuf:"bytes,1,opt,name=block,proto3" json:"block,omitempty"`
+	Offset    int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Locations []*DatanodeInfo        `protobuf:"bytes,3,rep,name=locations,proto3" json:"locations,omitempty"`
+	Corrupt   bool                   `protobuf:"varint,4,opt,name=corrupt,proto3" json:"corrupt,omitempty"`
+	// block_token, in secure mode, is the block access token a
+	// DataNode demands of a client for this block (package blocktoken).
+	BlockToken    []byte `protobuf:"bytes,5,opt,name=block_token,json=blockToken,proto3" json:"block_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -317,6 +320,13 @@ func (x *LocatedBlock) GetCorrupt() bool {
 		return x.Corrupt
 	}
 	return false
+}
+
+func (x *LocatedBlock) GetBlockToken() []byte {
+	if x != nil {
+		return x.BlockToken
+	}
+	return nil
 }
 
 type FileInfo struct {
@@ -3794,6 +3804,7 @@ func (x *GetAdditionalDatanodeRequest) GetClientHost() string {
 type GetAdditionalDatanodeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          *DatanodeInfo          `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	BlockToken    []byte                 `protobuf:"bytes,2,opt,name=block_token,json=blockToken,proto3" json:"block_token,omitempty"` // secure mode: COPY, for the transfer to the new node
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3831,6 +3842,13 @@ func (*GetAdditionalDatanodeResponse) Descriptor() ([]byte, []int) {
 func (x *GetAdditionalDatanodeResponse) GetNode() *DatanodeInfo {
 	if x != nil {
 		return x.Node
+	}
+	return nil
+}
+
+func (x *GetAdditionalDatanodeResponse) GetBlockToken() []byte {
+	if x != nil {
+		return x.BlockToken
 	}
 	return nil
 }
@@ -3906,6 +3924,7 @@ func (x *UpdateBlockForPipelineRequest) GetBlock() *Block {
 type UpdateBlockForPipelineResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	NewGenStamp   uint64                 `protobuf:"varint,1,opt,name=new_gen_stamp,json=newGenStamp,proto3" json:"new_gen_stamp,omitempty"`
+	BlockToken    []byte                 `protobuf:"bytes,2,opt,name=block_token,json=blockToken,proto3" json:"block_token,omitempty"` // secure mode: WRITE and COPY, for the recovered pipeline
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3945,6 +3964,13 @@ func (x *UpdateBlockForPipelineResponse) GetNewGenStamp() uint64 {
 		return x.NewGenStamp
 	}
 	return 0
+}
+
+func (x *UpdateBlockForPipelineResponse) GetBlockToken() []byte {
+	if x != nil {
+		return x.BlockToken
+	}
+	return nil
 }
 
 type UpdatePipelineRequest struct {
@@ -4941,8 +4967,12 @@ func (x *RegisterRequest) GetStorage() *StorageReport {
 }
 
 type RegisterResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClusterId     string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"` // the DataNode keeps it from now on
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"` // the DataNode keeps it from now on
+	// block_tokens says the NameNode runs in secure mode: the DataNode
+	// demands block access tokens of clients from now on.
+	BlockTokens   bool        `protobuf:"varint,2,opt,name=block_tokens,json=blockTokens,proto3" json:"block_tokens,omitempty"`
+	BlockKeys     []*BlockKey `protobuf:"bytes,3,rep,name=block_keys,json=blockKeys,proto3" json:"block_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4982,6 +5012,20 @@ func (x *RegisterResponse) GetClusterId() string {
 		return x.ClusterId
 	}
 	return ""
+}
+
+func (x *RegisterResponse) GetBlockTokens() bool {
+	if x != nil {
+		return x.BlockTokens
+	}
+	return false
+}
+
+func (x *RegisterResponse) GetBlockKeys() []*BlockKey {
+	if x != nil {
+		return x.BlockKeys
+	}
+	return nil
 }
 
 type HeartbeatRequest struct {
@@ -5055,8 +5099,11 @@ type HeartbeatResponse struct {
 	// term is the Raft term of the NameNode that answers, and leader says
 	// whether it leads in that term. A DataNode runs the commands of the
 	// leader of the highest term it has seen only.
-	Term          uint64 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
-	Leader        bool   `protobuf:"varint,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	Term   uint64 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	Leader bool   `protobuf:"varint,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	// block_keys, in secure mode, are the answering member's unexpired
+	// block keys.
+	BlockKeys     []*BlockKey `protobuf:"bytes,4,rep,name=block_keys,json=blockKeys,proto3" json:"block_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5110,6 +5157,13 @@ func (x *HeartbeatResponse) GetLeader() bool {
 		return x.Leader
 	}
 	return false
+}
+
+func (x *HeartbeatResponse) GetBlockKeys() []*BlockKey {
+	if x != nil {
+		return x.BlockKeys
+	}
+	return nil
 }
 
 type Command struct {
@@ -5531,7 +5585,11 @@ type OpWriteBlock struct {
 	// The writer recovers failed pipelines (stages CREATE and RECOVERY):
 	// a node whose write fails keeps its partial replica for it, rather
 	// than discarding it.
-	Recoverable   bool `protobuf:"varint,6,opt,name=recoverable,proto3" json:"recoverable,omitempty"`
+	Recoverable bool `protobuf:"varint,6,opt,name=recoverable,proto3" json:"recoverable,omitempty"`
+	// block_token: secure mode's block access token (see doc.go), WRITE
+	// (COPY will do for the TRANSFER stages); a node with its
+	// certificate needs none.
+	BlockToken    []byte `protobuf:"bytes,7,opt,name=block_token,json=blockToken,proto3" json:"block_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5608,6 +5666,13 @@ func (x *OpWriteBlock) GetRecoverable() bool {
 	return false
 }
 
+func (x *OpWriteBlock) GetBlockToken() []byte {
+	if x != nil {
+		return x.BlockToken
+	}
+	return nil
+}
+
 // OpTransferBlock asks a DataNode to copy the first block.len bytes of
 // its replica of block (finalized or not) to targets as stage
 // TRANSFER_RBW with new_gen_stamp.
@@ -5618,6 +5683,7 @@ type OpTransferBlock struct {
 	ClientName    string                 `protobuf:"bytes,3,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
 	NewGenStamp   uint64                 `protobuf:"varint,4,opt,name=new_gen_stamp,json=newGenStamp,proto3" json:"new_gen_stamp,omitempty"`
 	TimeoutMs     int64                  `protobuf:"varint,5,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	BlockToken    []byte                 `protobuf:"bytes,6,opt,name=block_token,json=blockToken,proto3" json:"block_token,omitempty"` // secure mode: COPY
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5685,6 +5751,13 @@ func (x *OpTransferBlock) GetTimeoutMs() int64 {
 		return x.TimeoutMs
 	}
 	return 0
+}
+
+func (x *OpTransferBlock) GetBlockToken() []byte {
+	if x != nil {
+		return x.BlockToken
+	}
+	return nil
 }
 
 // OpRecoverBlock is block synchronization in lease recovery, sent by
@@ -5816,6 +5889,7 @@ type OpReadBlock struct {
 	Length         int64                  `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"` // bytes to read from offset
 	ClientName     string                 `protobuf:"bytes,4,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"`
 	VerifyChecksum bool                   `protobuf:"varint,5,opt,name=verify_checksum,json=verifyChecksum,proto3" json:"verify_checksum,omitempty"`
+	BlockToken     []byte                 `protobuf:"bytes,6,opt,name=block_token,json=blockToken,proto3" json:"block_token,omitempty"` // secure mode: READ
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -5883,6 +5957,13 @@ func (x *OpReadBlock) GetVerifyChecksum() bool {
 		return x.VerifyChecksum
 	}
 	return false
+}
+
+func (x *OpReadBlock) GetBlockToken() []byte {
+	if x != nil {
+		return x.BlockToken
+	}
+	return nil
 }
 
 type BlockOpResponse struct {
@@ -6269,6 +6350,68 @@ func (x *RecommissionResponse) GetDatanode() *DatanodeReport {
 	return nil
 }
 
+// BlockKey is a key a NameNode member signs block access tokens with
+// (package blocktoken), sent to DataNodes only, over mutual TLS.
+type BlockKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Secret        []byte                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	ExpiryUnixMs  int64                  `protobuf:"varint,3,opt,name=expiry_unix_ms,json=expiryUnixMs,proto3" json:"expiry_unix_ms,omitempty"` // when the last token it signed expires
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockKey) Reset() {
+	*x = BlockKey{}
+	mi := &file_cairn_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockKey) ProtoMessage() {}
+
+func (x *BlockKey) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockKey.ProtoReflect.Descriptor instead.
+func (*BlockKey) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *BlockKey) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *BlockKey) GetSecret() []byte {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+func (x *BlockKey) GetExpiryUnixMs() int64 {
+	if x != nil {
+		return x.ExpiryUnixMs
+	}
+	return 0
+}
+
 var File_cairn_proto protoreflect.FileDescriptor
 
 const file_cairn_proto_rawDesc = "" +
@@ -6281,12 +6424,14 @@ const file_cairn_proto_rawDesc = "" +
 	"\fDatanodeInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04addr\x18\x02 \x01(\tR\x04addr\x12\x1b\n" +
-	"\thttp_addr\x18\x03 \x01(\tR\bhttpAddr\"\x9d\x01\n" +
+	"\thttp_addr\x18\x03 \x01(\tR\bhttpAddr\"\xbe\x01\n" +
 	"\fLocatedBlock\x12%\n" +
 	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x124\n" +
 	"\tlocations\x18\x03 \x03(\v2\x16.cairn.v1.DatanodeInfoR\tlocations\x12\x18\n" +
-	"\acorrupt\x18\x04 \x01(\bR\acorrupt\"\xaf\x03\n" +
+	"\acorrupt\x18\x04 \x01(\bR\acorrupt\x12\x1f\n" +
+	"\vblock_token\x18\x05 \x01(\fR\n" +
+	"blockToken\"\xaf\x03\n" +
 	"\bFileInfo\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x15\n" +
 	"\x06is_dir\x18\x02 \x01(\bR\x05isDir\x12\x12\n" +
@@ -6519,17 +6664,21 @@ const file_cairn_proto_rawDesc = "" +
 	"\bexisting\x18\x05 \x03(\tR\bexisting\x12\x18\n" +
 	"\aexclude\x18\x06 \x03(\tR\aexclude\x12\x1f\n" +
 	"\vclient_host\x18\a \x01(\tR\n" +
-	"clientHost\"K\n" +
+	"clientHost\"l\n" +
 	"\x1dGetAdditionalDatanodeResponse\x12*\n" +
-	"\x04node\x18\x01 \x01(\v2\x16.cairn.v1.DatanodeInfoR\x04node\"\x94\x01\n" +
+	"\x04node\x18\x01 \x01(\v2\x16.cairn.v1.DatanodeInfoR\x04node\x12\x1f\n" +
+	"\vblock_token\x18\x02 \x01(\fR\n" +
+	"blockToken\"\x94\x01\n" +
 	"\x1dUpdateBlockForPipelineRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
 	"\afile_id\x18\x02 \x01(\x04R\x06fileId\x12\x1f\n" +
 	"\vclient_name\x18\x03 \x01(\tR\n" +
 	"clientName\x12%\n" +
-	"\x05block\x18\x04 \x01(\v2\x0f.cairn.v1.BlockR\x05block\"D\n" +
+	"\x05block\x18\x04 \x01(\v2\x0f.cairn.v1.BlockR\x05block\"e\n" +
 	"\x1eUpdateBlockForPipelineResponse\x12\"\n" +
-	"\rnew_gen_stamp\x18\x01 \x01(\x04R\vnewGenStamp\"\xa2\x01\n" +
+	"\rnew_gen_stamp\x18\x01 \x01(\x04R\vnewGenStamp\x12\x1f\n" +
+	"\vblock_token\x18\x02 \x01(\fR\n" +
+	"blockToken\"\xa2\x01\n" +
 	"\x15UpdatePipelineRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
 	"\afile_id\x18\x02 \x01(\x04R\x06fileId\x12\x1f\n" +
@@ -6619,18 +6768,23 @@ const file_cairn_proto_rawDesc = "" +
 	"cluster_id\x18\x02 \x01(\tR\tclusterId\x12\x12\n" +
 	"\x04addr\x18\x03 \x01(\tR\x04addr\x12\x1b\n" +
 	"\thttp_addr\x18\x04 \x01(\tR\bhttpAddr\x121\n" +
-	"\astorage\x18\x05 \x01(\v2\x17.cairn.v1.StorageReportR\astorage\"1\n" +
+	"\astorage\x18\x05 \x01(\v2\x17.cairn.v1.StorageReportR\astorage\"\x87\x01\n" +
 	"\x10RegisterResponse\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\x01 \x01(\tR\tclusterId\"\x85\x01\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12!\n" +
+	"\fblock_tokens\x18\x02 \x01(\bR\vblockTokens\x121\n" +
+	"\n" +
+	"block_keys\x18\x03 \x03(\v2\x12.cairn.v1.BlockKeyR\tblockKeys\"\x85\x01\n" +
 	"\x10HeartbeatRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x121\n" +
 	"\astorage\x18\x02 \x01(\v2\x17.cairn.v1.StorageReportR\astorage\x12%\n" +
-	"\x0eacked_commands\x18\x03 \x03(\x04R\rackedCommands\"n\n" +
+	"\x0eacked_commands\x18\x03 \x03(\x04R\rackedCommands\"\xa1\x01\n" +
 	"\x11HeartbeatResponse\x12-\n" +
 	"\bcommands\x18\x01 \x03(\v2\x11.cairn.v1.CommandR\bcommands\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x16\n" +
-	"\x06leader\x18\x03 \x01(\bR\x06leader\"\xb4\x02\n" +
+	"\x06leader\x18\x03 \x01(\bR\x06leader\x121\n" +
+	"\n" +
+	"block_keys\x18\x04 \x03(\v2\x12.cairn.v1.BlockKeyR\tblockKeys\"\xb4\x02\n" +
 	"\aCommand\x12*\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x16.cairn.v1.Command.TypeR\x04type\x12'\n" +
 	"\x06blocks\x18\x02 \x03(\v2\x0f.cairn.v1.BlockR\x06blocks\x120\n" +
@@ -6662,7 +6816,7 @@ const file_cairn_proto_rawDesc = "" +
 	"\rold_gen_stamp\x18\x03 \x01(\x04R\voldGenStamp\x12\x14\n" +
 	"\x05nodes\x18\x04 \x03(\tR\x05nodes\x12!\n" +
 	"\fdelete_block\x18\x05 \x01(\bR\vdeleteBlock\"$\n" +
-	"\"CommitBlockSynchronizationResponse\"\xc0\x02\n" +
+	"\"CommitBlockSynchronizationResponse\"\xe1\x02\n" +
 	"\fOpWriteBlock\x12%\n" +
 	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x120\n" +
 	"\atargets\x18\x02 \x03(\v2\x16.cairn.v1.DatanodeInfoR\atargets\x12\x1f\n" +
@@ -6671,13 +6825,15 @@ const file_cairn_proto_rawDesc = "" +
 	"\x05stage\x18\x04 \x01(\x0e2\x1c.cairn.v1.OpWriteBlock.StageR\x05stage\x12\x1d\n" +
 	"\n" +
 	"timeout_ms\x18\x05 \x01(\x03R\ttimeoutMs\x12 \n" +
-	"\vrecoverable\x18\x06 \x01(\bR\vrecoverable\"A\n" +
+	"\vrecoverable\x18\x06 \x01(\bR\vrecoverable\x12\x1f\n" +
+	"\vblock_token\x18\a \x01(\fR\n" +
+	"blockToken\"A\n" +
 	"\x05Stage\x12\n" +
 	"\n" +
 	"\x06CREATE\x10\x00\x12\f\n" +
 	"\bRECOVERY\x10\x01\x12\f\n" +
 	"\bTRANSFER\x10\x02\x12\x10\n" +
-	"\fTRANSFER_RBW\x10\x03\"\xce\x01\n" +
+	"\fTRANSFER_RBW\x10\x03\"\xef\x01\n" +
 	"\x0fOpTransferBlock\x12%\n" +
 	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x120\n" +
 	"\atargets\x18\x02 \x03(\v2\x16.cairn.v1.DatanodeInfoR\atargets\x12\x1f\n" +
@@ -6685,7 +6841,9 @@ const file_cairn_proto_rawDesc = "" +
 	"clientName\x12\"\n" +
 	"\rnew_gen_stamp\x18\x04 \x01(\x04R\vnewGenStamp\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\x05 \x01(\x03R\ttimeoutMs\"z\n" +
+	"timeout_ms\x18\x05 \x01(\x03R\ttimeoutMs\x12\x1f\n" +
+	"\vblock_token\x18\x06 \x01(\fR\n" +
+	"blockToken\"z\n" +
 	"\x0eOpRecoverBlock\x12%\n" +
 	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x12\"\n" +
 	"\rnew_gen_stamp\x18\x02 \x01(\x04R\vnewGenStamp\x12\x1d\n" +
@@ -6694,14 +6852,16 @@ const file_cairn_proto_rawDesc = "" +
 	"\x17ReplicaRecoveryResponse\x12(\n" +
 	"\x06status\x18\x01 \x01(\v2\x10.cairn.v1.StatusR\x06status\x12)\n" +
 	"\areplica\x18\x02 \x01(\v2\x0f.cairn.v1.BlockR\areplica\x12\x1c\n" +
-	"\tfinalized\x18\x03 \x01(\bR\tfinalized\"\xae\x01\n" +
+	"\tfinalized\x18\x03 \x01(\bR\tfinalized\"\xcf\x01\n" +
 	"\vOpReadBlock\x12%\n" +
 	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x16\n" +
 	"\x06length\x18\x03 \x01(\x03R\x06length\x12\x1f\n" +
 	"\vclient_name\x18\x04 \x01(\tR\n" +
 	"clientName\x12'\n" +
-	"\x0fverify_checksum\x18\x05 \x01(\bR\x0everifyChecksum\"\xac\x01\n" +
+	"\x0fverify_checksum\x18\x05 \x01(\bR\x0everifyChecksum\x12\x1f\n" +
+	"\vblock_token\x18\x06 \x01(\fR\n" +
+	"blockToken\"\xac\x01\n" +
 	"\x0fBlockOpResponse\x12(\n" +
 	"\x06status\x18\x01 \x01(\v2\x10.cairn.v1.StatusR\x06status\x12$\n" +
 	"\x0efirst_bad_link\x18\x02 \x01(\tR\ffirstBadLink\x12,\n" +
@@ -6724,7 +6884,11 @@ const file_cairn_proto_rawDesc = "" +
 	"\x13RecommissionRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\"L\n" +
 	"\x14RecommissionResponse\x124\n" +
-	"\bdatanode\x18\x01 \x01(\v2\x18.cairn.v1.DatanodeReportR\bdatanode2\x84\x13\n" +
+	"\bdatanode\x18\x01 \x01(\v2\x18.cairn.v1.DatanodeReportR\bdatanode\"X\n" +
+	"\bBlockKey\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\fR\x06secret\x12$\n" +
+	"\x0eexpiry_unix_ms\x18\x03 \x01(\x03R\fexpiryUnixMs2\x84\x13\n" +
 	"\x0eClientProtocol\x12\\\n" +
 	"\x11GetServerDefaults\x12\".cairn.v1.GetServerDefaultsRequest\x1a#.cairn.v1.GetServerDefaultsResponse\x12;\n" +
 	"\x06Create\x12\x17.cairn.v1.CreateRequest\x1a\x18.cairn.v1.CreateResponse\x12A\n" +
@@ -6792,7 +6956,7 @@ func file_cairn_proto_rawDescGZIP() []byte {
 }
 
 var file_cairn_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 104)
+var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
 var file_cairn_proto_goTypes = []any{
 	(Command_Type)(0),                          // 0: cairn.v1.Command.Type
 	(OpWriteBlock_Stage)(0),                    // 1: cairn.v1.OpWriteBlock.Stage
@@ -6900,6 +7064,7 @@ var file_cairn_proto_goTypes = []any{
 	(*DecommissionResponse)(nil),               // 103: cairn.v1.DecommissionResponse
 	(*RecommissionRequest)(nil),                // 104: cairn.v1.RecommissionRequest
 	(*RecommissionResponse)(nil),               // 105: cairn.v1.RecommissionResponse
+	(*BlockKey)(nil),                           // 106: cairn.v1.BlockKey
 }
 var file_cairn_proto_depIdxs = []int32{
 	2,   // 0: cairn.v1.LocatedBlock.block:type_name -> cairn.v1.Block
@@ -6932,128 +7097,130 @@ var file_cairn_proto_depIdxs = []int32{
 	77,  // 27: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
 	78,  // 28: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
 	82,  // 29: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
-	82,  // 30: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
-	87,  // 31: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
-	0,   // 32: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
-	2,   // 33: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
-	3,   // 34: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
-	2,   // 35: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
-	2,   // 36: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
-	2,   // 37: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
-	2,   // 38: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
-	2,   // 39: cairn.v1.IncrementalBlockReportRequest.receiving:type_name -> cairn.v1.Block
-	2,   // 40: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
-	2,   // 41: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
-	3,   // 42: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	1,   // 43: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
-	2,   // 44: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
-	3,   // 45: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	2,   // 46: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
-	7,   // 47: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
-	2,   // 48: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
-	2,   // 49: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
-	7,   // 50: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
-	74,  // 51: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	74,  // 52: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	18,  // 53: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
-	20,  // 54: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
-	22,  // 55: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
-	24,  // 56: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
-	26,  // 57: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
-	28,  // 58: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
-	30,  // 59: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
-	32,  // 60: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
-	36,  // 61: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
-	38,  // 62: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
-	40,  // 63: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
-	52,  // 64: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
-	54,  // 65: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
-	56,  // 66: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
-	58,  // 67: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
-	60,  // 68: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
-	62,  // 69: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
-	64,  // 70: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
-	34,  // 71: cairn.v1.ClientProtocol.Fsync:input_type -> cairn.v1.FsyncRequest
-	67,  // 72: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
-	69,  // 73: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
-	71,  // 74: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
-	42,  // 75: cairn.v1.ClientProtocol.SetXAttr:input_type -> cairn.v1.SetXAttrRequest
-	44,  // 76: cairn.v1.ClientProtocol.GetXAttrs:input_type -> cairn.v1.GetXAttrsRequest
-	46,  // 77: cairn.v1.ClientProtocol.ListXAttrs:input_type -> cairn.v1.ListXAttrsRequest
-	48,  // 78: cairn.v1.ClientProtocol.RemoveXAttr:input_type -> cairn.v1.RemoveXAttrRequest
-	50,  // 79: cairn.v1.ClientProtocol.Concat:input_type -> cairn.v1.ConcatRequest
-	73,  // 80: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	76,  // 81: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	80,  // 82: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	102, // 83: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	104, // 84: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	73,  // 85: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	76,  // 86: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	80,  // 87: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	102, // 88: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	104, // 89: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	9,   // 90: cairn.v1.AdminProtocol.HAStatus:input_type -> cairn.v1.HAStatusRequest
-	12,  // 91: cairn.v1.AdminProtocol.HAAddMember:input_type -> cairn.v1.HAAddMemberRequest
-	14,  // 92: cairn.v1.AdminProtocol.HARemoveMember:input_type -> cairn.v1.HARemoveMemberRequest
-	16,  // 93: cairn.v1.AdminProtocol.HATransferLeadership:input_type -> cairn.v1.HATransferLeadershipRequest
-	8,   // 94: cairn.v1.RaftTransport.Stream:input_type -> cairn.v1.RaftFrame
-	83,  // 95: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
-	85,  // 96: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
-	88,  // 97: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
-	90,  // 98: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
-	92,  // 99: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
-	19,  // 100: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
-	21,  // 101: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
-	23,  // 102: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
-	25,  // 103: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
-	27,  // 104: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
-	29,  // 105: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
-	31,  // 106: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
-	33,  // 107: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
-	37,  // 108: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
-	39,  // 109: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
-	41,  // 110: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
-	53,  // 111: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
-	55,  // 112: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
-	57,  // 113: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
-	59,  // 114: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
-	61,  // 115: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
-	63,  // 116: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
-	66,  // 117: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
-	35,  // 118: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
-	68,  // 119: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
-	70,  // 120: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
-	72,  // 121: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
-	43,  // 122: cairn.v1.ClientProtocol.SetXAttr:output_type -> cairn.v1.SetXAttrResponse
-	45,  // 123: cairn.v1.ClientProtocol.GetXAttrs:output_type -> cairn.v1.GetXAttrsResponse
-	47,  // 124: cairn.v1.ClientProtocol.ListXAttrs:output_type -> cairn.v1.ListXAttrsResponse
-	49,  // 125: cairn.v1.ClientProtocol.RemoveXAttr:output_type -> cairn.v1.RemoveXAttrResponse
-	51,  // 126: cairn.v1.ClientProtocol.Concat:output_type -> cairn.v1.ConcatResponse
-	75,  // 127: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	79,  // 128: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	81,  // 129: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	103, // 130: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	105, // 131: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	75,  // 132: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	79,  // 133: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	81,  // 134: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	103, // 135: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	105, // 136: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	10,  // 137: cairn.v1.AdminProtocol.HAStatus:output_type -> cairn.v1.HAStatusResponse
-	13,  // 138: cairn.v1.AdminProtocol.HAAddMember:output_type -> cairn.v1.HAAddMemberResponse
-	15,  // 139: cairn.v1.AdminProtocol.HARemoveMember:output_type -> cairn.v1.HARemoveMemberResponse
-	17,  // 140: cairn.v1.AdminProtocol.HATransferLeadership:output_type -> cairn.v1.HATransferLeadershipResponse
-	8,   // 141: cairn.v1.RaftTransport.Stream:output_type -> cairn.v1.RaftFrame
-	84,  // 142: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
-	86,  // 143: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
-	89,  // 144: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
-	91,  // 145: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
-	93,  // 146: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
-	100, // [100:147] is the sub-list for method output_type
-	53,  // [53:100] is the sub-list for method input_type
-	53,  // [53:53] is the sub-list for extension type_name
-	53,  // [53:53] is the sub-list for extension extendee
-	0,   // [0:53] is the sub-list for field type_name
+	106, // 30: cairn.v1.RegisterResponse.block_keys:type_name -> cairn.v1.BlockKey
+	82,  // 31: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
+	87,  // 32: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
+	106, // 33: cairn.v1.HeartbeatResponse.block_keys:type_name -> cairn.v1.BlockKey
+	0,   // 34: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
+	2,   // 35: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
+	3,   // 36: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
+	2,   // 37: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
+	2,   // 38: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
+	2,   // 39: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
+	2,   // 40: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
+	2,   // 41: cairn.v1.IncrementalBlockReportRequest.receiving:type_name -> cairn.v1.Block
+	2,   // 42: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
+	2,   // 43: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
+	3,   // 44: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	1,   // 45: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
+	2,   // 46: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
+	3,   // 47: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	2,   // 48: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
+	7,   // 49: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
+	2,   // 50: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
+	2,   // 51: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
+	7,   // 52: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
+	74,  // 53: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	74,  // 54: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	18,  // 55: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
+	20,  // 56: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
+	22,  // 57: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
+	24,  // 58: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
+	26,  // 59: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
+	28,  // 60: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
+	30,  // 61: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
+	32,  // 62: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
+	36,  // 63: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
+	38,  // 64: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
+	40,  // 65: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
+	52,  // 66: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
+	54,  // 67: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
+	56,  // 68: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
+	58,  // 69: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
+	60,  // 70: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
+	62,  // 71: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
+	64,  // 72: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
+	34,  // 73: cairn.v1.ClientProtocol.Fsync:input_type -> cairn.v1.FsyncRequest
+	67,  // 74: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
+	69,  // 75: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
+	71,  // 76: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
+	42,  // 77: cairn.v1.ClientProtocol.SetXAttr:input_type -> cairn.v1.SetXAttrRequest
+	44,  // 78: cairn.v1.ClientProtocol.GetXAttrs:input_type -> cairn.v1.GetXAttrsRequest
+	46,  // 79: cairn.v1.ClientProtocol.ListXAttrs:input_type -> cairn.v1.ListXAttrsRequest
+	48,  // 80: cairn.v1.ClientProtocol.RemoveXAttr:input_type -> cairn.v1.RemoveXAttrRequest
+	50,  // 81: cairn.v1.ClientProtocol.Concat:input_type -> cairn.v1.ConcatRequest
+	73,  // 82: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	76,  // 83: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	80,  // 84: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	102, // 85: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	104, // 86: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	73,  // 87: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	76,  // 88: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	80,  // 89: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	102, // 90: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	104, // 91: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	9,   // 92: cairn.v1.AdminProtocol.HAStatus:input_type -> cairn.v1.HAStatusRequest
+	12,  // 93: cairn.v1.AdminProtocol.HAAddMember:input_type -> cairn.v1.HAAddMemberRequest
+	14,  // 94: cairn.v1.AdminProtocol.HARemoveMember:input_type -> cairn.v1.HARemoveMemberRequest
+	16,  // 95: cairn.v1.AdminProtocol.HATransferLeadership:input_type -> cairn.v1.HATransferLeadershipRequest
+	8,   // 96: cairn.v1.RaftTransport.Stream:input_type -> cairn.v1.RaftFrame
+	83,  // 97: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
+	85,  // 98: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
+	88,  // 99: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
+	90,  // 100: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
+	92,  // 101: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
+	19,  // 102: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
+	21,  // 103: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
+	23,  // 104: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
+	25,  // 105: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
+	27,  // 106: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
+	29,  // 107: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
+	31,  // 108: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
+	33,  // 109: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
+	37,  // 110: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
+	39,  // 111: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
+	41,  // 112: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
+	53,  // 113: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
+	55,  // 114: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
+	57,  // 115: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
+	59,  // 116: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
+	61,  // 117: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
+	63,  // 118: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
+	66,  // 119: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
+	35,  // 120: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
+	68,  // 121: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
+	70,  // 122: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
+	72,  // 123: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
+	43,  // 124: cairn.v1.ClientProtocol.SetXAttr:output_type -> cairn.v1.SetXAttrResponse
+	45,  // 125: cairn.v1.ClientProtocol.GetXAttrs:output_type -> cairn.v1.GetXAttrsResponse
+	47,  // 126: cairn.v1.ClientProtocol.ListXAttrs:output_type -> cairn.v1.ListXAttrsResponse
+	49,  // 127: cairn.v1.ClientProtocol.RemoveXAttr:output_type -> cairn.v1.RemoveXAttrResponse
+	51,  // 128: cairn.v1.ClientProtocol.Concat:output_type -> cairn.v1.ConcatResponse
+	75,  // 129: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	79,  // 130: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	81,  // 131: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	103, // 132: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	105, // 133: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	75,  // 134: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	79,  // 135: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	81,  // 136: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	103, // 137: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	105, // 138: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	10,  // 139: cairn.v1.AdminProtocol.HAStatus:output_type -> cairn.v1.HAStatusResponse
+	13,  // 140: cairn.v1.AdminProtocol.HAAddMember:output_type -> cairn.v1.HAAddMemberResponse
+	15,  // 141: cairn.v1.AdminProtocol.HARemoveMember:output_type -> cairn.v1.HARemoveMemberResponse
+	17,  // 142: cairn.v1.AdminProtocol.HATransferLeadership:output_type -> cairn.v1.HATransferLeadershipResponse
+	8,   // 143: cairn.v1.RaftTransport.Stream:output_type -> cairn.v1.RaftFrame
+	84,  // 144: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
+	86,  // 145: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
+	89,  // 146: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
+	91,  // 147: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
+	93,  // 148: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
+	102, // [102:149] is the sub-list for method output_type
+	55,  // [55:102] is the sub-list for method input_type
+	55,  // [55:55] is the sub-list for extension type_name
+	55,  // [55:55] is the sub-list for extension extendee
+	0,   // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_cairn_proto_init() }
@@ -7067,7 +7234,7 @@ func file_cairn_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairn_proto_rawDesc), len(file_cairn_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   104,
+			NumMessages:   105,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

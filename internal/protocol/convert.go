@@ -78,10 +78,11 @@ func DatanodesFromProto(ds []*DatanodeInfo) []cairn.DatanodeInfo {
 // LocatedBlockToProto converts a located block.
 func LocatedBlockToProto(lb cairn.LocatedBlock) *LocatedBlock {
 	return &LocatedBlock{
-		Block:     BlockToProto(lb.Block),
-		Offset:    lb.Offset,
-		Locations: DatanodesToProto(lb.Locations),
-		Corrupt:   lb.Corrupt,
+		Block:      BlockToProto(lb.Block),
+		Offset:     lb.Offset,
+		Locations:  DatanodesToProto(lb.Locations),
+		Corrupt:    lb.Corrupt,
+		BlockToken: lb.Token,
 	}
 }
 
@@ -95,6 +96,7 @@ func LocatedBlockFromProto(lb *LocatedBlock) cairn.LocatedBlock {
 		Offset:    lb.Offset,
 		Locations: DatanodesFromProto(lb.Locations),
 		Corrupt:   lb.Corrupt,
+		Token:     lb.BlockToken,
 	}
 }
 

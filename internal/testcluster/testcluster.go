@@ -10,6 +10,7 @@ package testcluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,8 @@ import (
 	"github.com/cairn-fs/cairn/internal/datanode"
 	"github.com/cairn-fs/cairn/internal/localcluster"
 	"github.com/cairn-fs/cairn/internal/namenode"
+	"github.com/cairn-fs/cairn/internal/transport"
+	"github.com/cairn-fs/cairn/internal/transport/transporttest"
 )
 
 // Options configures a test cluster. Zero values give small, fast
@@ -42,6 +45,14 @@ type Options struct {
 	// DataNode, if set, is called to adjust DataNode i's Config before
 	// each start.
 	DataNode func(i int, cfg *datanode.Config)
+	// BlockTokens starts the cluster in secure mode with block access
+	// tokens: the NameNode's Security on, every node with one
+	// certificate made for the test (transporttest.SelfSigned) that
+	// it presents when it dials, servers that verify a certificate if
+	// one is given (tls.VerifyClientCertIfGiven), and clients (Client,
+	// the waits) that trust it and present none (ClientTLS). The
+	// NameNode and DataNode hooks run after, and may change it.
+	BlockTokens bool
 }
 
 // GroupHeartbeatTimeout is the Raft heartbeat and election timeout of
@@ -58,6 +69,10 @@ type Cluster struct {
 	log  *slog.Logger
 	done atomic.Bool // set when the cluster is shut down; stops logging
 	lc   *localcluster.Cluster
+	// With Options.BlockTokens: the transport of the nodes, and the
+	// TLS config of the cluster's clients; zero otherwise.
+	nodeTransport transport.Config
+	clientTLS     *tls.Config
 }
 
 // Start starts a cluster and waits until every DataNode is live. The
@@ -77,6 +92,16 @@ func Start(t testing.TB, opts Options) *Cluster {
 		opts.HeartbeatInterval = 100 * time.Millisecond
 	}
 	c := &Cluster{opts: opts, dir: t.TempDir()}
+	if opts.BlockTokens {
+		cert, pool := transporttest.SelfSigned(t)
+		c.nodeTransport = transport.Config{TLS: &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			RootCAs:      pool,
+			ClientCAs:    pool,
+			ClientAuth:   tls.VerifyClientCertIfGiven,
+		}}
+		c.clientTLS = &tls.Config{RootCAs: pool}
+	}
 	c.log = slog.New(slog.NewTextHandler(testWriter{t, &c.done}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	lc, err := localcluster.New(localcluster.Config{
 		Dir:               c.dir,
@@ -94,12 +119,19 @@ func Start(t testing.TB, opts Options) *Cluster {
 				cfg.HeartbeatTimeout = GroupHeartbeatTimeout
 				cfg.ElectionTimeout = GroupHeartbeatTimeout
 			}
+			if opts.BlockTokens {
+				cfg.Security = true
+				cfg.Transport = c.nodeTransport
+			}
 			if opts.NameNode != nil {
 				opts.NameNode(cfg)
 			}
 		},
 		DataNode: func(i int, cfg *datanode.Config) {
 			cfg.BlockReportInterval = time.Hour
+			if opts.BlockTokens {
+				cfg.Transport = c.nodeTransport
+			}
 			if opts.DataNode != nil {
 				opts.DataNode(i, cfg)
 			}
@@ -181,12 +213,30 @@ func (c *Cluster) Client(t testing.TB) *client.Client {
 	addr := c.NameNodeAddr()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := client.Dial(ctx, addr)
+	cl, err := client.Dial(ctx, addr, c.clientOptions()...)
 	if err != nil {
 		t.Fatalf("client.Dial(%s): %v", addr, err)
 	}
 	t.Cleanup(func() { cl.Close() })
 	return cl
+}
+
+// ClientTLS returns the TLS config of the cluster's clients with
+// Options.BlockTokens (it trusts the nodes' certificate and presents
+// none), nil otherwise.
+func (c *Cluster) ClientTLS() *tls.Config { return c.clientTLS }
+
+// NodeTransport returns the transport of the cluster's nodes with
+// Options.BlockTokens (it presents the nodes' certificate), the zero
+// Config otherwise.
+func (c *Cluster) NodeTransport() transport.Config { return c.nodeTransport }
+
+// clientOptions are the options of the cluster's own clients.
+func (c *Cluster) clientOptions() []client.Option {
+	if c.clientTLS == nil {
+		return nil
+	}
+	return []client.Option{client.WithTLS(c.clientTLS)}
 }
 
 // WaitLeader waits until a NameNode serves as the leader, and returns
@@ -283,7 +333,7 @@ func (c *Cluster) WaitLive(t testing.TB, n int) {
 				cl.Close()
 				cl, dialed = nil, ""
 			}
-			nc, err := client.Dial(ctx, addr)
+			nc, err := client.Dial(ctx, addr, c.clientOptions()...)
 			if err != nil {
 				return false, err
 			}

@@ -1,0 +1,81 @@
+package datanode
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/datatransfer"
+	"github.com/cairn-fs/cairn/internal/namenode"
+	"github.com/cairn-fs/cairn/internal/transport"
+	"github.com/cairn-fs/cairn/internal/transport/transporttest"
+)
+
+// A DataNode told by its NameNode that the cluster runs in secure mode
+// refuses a block read without a block token, with Unauthenticated and
+// before any byte, and serves a node that presents its certificate.
+func TestReadWithoutBlockTokenIsRefused(t *testing.T) {
+	cert, pool := transporttest.SelfSigned(t)
+	nodeTC := transport.Config{TLS: &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		ClientCAs:    pool,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+	}}
+	clientTC := transport.Config{TLS: &tls.Config{RootCAs: pool}}
+	nn, err := namenode.New(namenode.Config{
+		Dir:                t.TempDir(),
+		DefaultReplication: 1,
+		HeartbeatInterval:  50 * time.Millisecond,
+		Transport:          nodeTC,
+		Security:           true,
+	}, newLogger(t))
+	if err != nil {
+		t.Fatalf("namenode.New: %v", err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go nn.Serve(context.Background(), lis)
+	t.Cleanup(func() { nn.Close() })
+
+	n := startNodeWith(t, Config{NameNode: lis.Addr().String(), Transport: nodeTC})
+	waitFor(t, func() bool { return n.dn.tokens.secure.Load() && n.dn.tokens.keys.Len() > 0 }, "secure mode and block keys learnt at registration")
+
+	ctx := context.Background()
+	b := cairn.Block{ID: 77, GenStamp: 1}
+	data := randomBytes(3000, 1)
+	// A node writes it: its certificate admits it.
+	w, err := datatransfer.Options{Transport: nodeTC}.NewBlockWriter(ctx, b, pipelineOf(n), "node")
+	if err != nil {
+		t.Fatalf("a node's NewBlockWriter = %v", err)
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatalf("a node's write: %v", err)
+	}
+
+	_, err = datatransfer.Options{Transport: clientTC}.ReadBlock(ctx, n.info, b, 0, 100, "client")
+	if cairn.KindOf(err) != cairn.Unauthenticated || !strings.Contains(err.Error(), "missing block token") {
+		t.Fatalf("a client's read without a token = %v, want Unauthenticated: missing block token", err)
+	}
+	_, err = datatransfer.Options{Transport: clientTC}.NewBlockWriter(ctx, cairn.Block{ID: 78, GenStamp: 1}, pipelineOf(n), "client")
+	if cairn.KindOf(err) != cairn.Unauthenticated {
+		t.Fatalf("a client's write without a token = %v, want Unauthenticated", err)
+	}
+	r, err := datatransfer.Options{Transport: nodeTC}.ReadBlock(ctx, n.info, b, 0, int64(len(data)), "node")
+	if err != nil {
+		t.Fatalf("a node's read = %v", err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("a node's read: %v, %d bytes of %d", err, len(got), len(data))
+	}
+}
