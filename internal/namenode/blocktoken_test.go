@@ -62,11 +62,14 @@ func TestBlockTokensInAnswers(t *testing.T) {
 		if !secure {
 			continue
 		}
-		cr, err := rc.Create(ctx, &pb.CreateRequest{Path: "/g", ClientName: "w2"})
+		if _, err := s.Mkdirs(bg, "/alice", 0o755, false, "alice", "staff"); err != nil {
+			t.Fatal(err)
+		}
+		cr, err := rc.Create(ctx, &pb.CreateRequest{Path: "/alice/g", ClientName: "w2"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ab, err := rc.AddBlock(ctx, &pb.AddBlockRequest{Path: "/g", FileId: cr.File.FileId, ClientName: "w2"})
+		ab, err := rc.AddBlock(ctx, &pb.AddBlockRequest{Path: "/alice/g", FileId: cr.File.FileId, ClientName: "w2"})
 		if err != nil {
 			t.Fatal(err)
 		}
