@@ -45,7 +45,10 @@ func TestReadWithoutBlockTokenIsRefused(t *testing.T) {
 	go nn.Serve(context.Background(), lis)
 	t.Cleanup(func() { nn.Close() })
 
-	n := startNodeWith(t, Config{NameNode: lis.Addr().String(), Transport: nodeTC})
+	// Heartbeats far apart: the NameNode, which never allocated the
+	// test's block, would order its replica deleted in the answer to
+	// the next one.
+	n := startNodeWith(t, Config{NameNode: lis.Addr().String(), Transport: nodeTC, HeartbeatInterval: time.Hour})
 	waitFor(t, func() bool { return n.dn.tokens.secure.Load() && n.dn.tokens.keys.Len() > 0 }, "secure mode and block keys learnt at registration")
 
 	ctx := context.Background()
