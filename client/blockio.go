@@ -7,6 +7,7 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/datatransfer"
+	"github.com/cairn-fs/cairn/internal/transport"
 )
 
 // The data-transfer seam: Writer and Reader reach DataNodes only
@@ -58,14 +59,14 @@ func (c *Client) transferBlock(ctx context.Context, source cairn.DatanodeInfo, b
 }
 
 func (c *Client) dataOptions() datatransfer.Options {
-	return datatransfer.Options{Timeout: c.dataTimeout, DialTimeout: c.dataTimeout, Recoverable: true}
+	return datatransfer.Options{Timeout: c.dataTimeout, DialTimeout: c.dataTimeout, Recoverable: true, Transport: c.transport}
 }
 
 // readBlock streams bytes [offset, offset+length) of a block from node,
 // verifying every checksum, on an idle connection of pool if it has one
 // (the connection goes back to pool when the read ends cleanly).
-func readBlock(ctx context.Context, pool *datatransfer.ConnPool, node cairn.DatanodeInfo, block cairn.Block, offset, length int64, clientName string) (io.ReadCloser, error) {
-	return datatransfer.Options{Pool: pool}.ReadBlock(ctx, node, block, offset, length, clientName)
+func readBlock(ctx context.Context, tc transport.Config, pool *datatransfer.ConnPool, node cairn.DatanodeInfo, block cairn.Block, offset, length int64, clientName string) (io.ReadCloser, error) {
+	return datatransfer.Options{Pool: pool, Transport: tc}.ReadBlock(ctx, node, block, offset, length, clientName)
 }
 
 // failedNode returns the DataNode a pipeline error blames, if any.

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -101,6 +102,7 @@ type options struct {
 	// failoverTimeout bounds a call's failover between NameNodes when
 	// its context has no deadline; 0: defaultFailoverTimeout.
 	failoverTimeout time.Duration
+	tls             *tls.Config // nil: plaintext
 }
 
 // WithClientName sets the name under which the Client holds leases on
@@ -141,6 +143,17 @@ func WithFailoverTimeout(d time.Duration) Option {
 	return func(o *options) { o.failoverTimeout = d }
 }
 
+// WithTLS secures every connection of the Client, to the NameNodes and
+// to the DataNodes, with TLS configured by cfg: usually RootCAs only,
+// the CA that signed the cluster's certificates. Each server is
+// verified under the host of the address dialed (a name or an IP
+// address, which its certificate must list) unless cfg sets
+// ServerName. A cfg with a certificate presents it to the servers.
+// nil: plaintext, the default.
+func WithTLS(cfg *tls.Config) Option {
+	return func(o *options) { o.tls = cfg }
+}
+
 // faults are the test seams of a Client: each, if set, runs before the
 // call it names and fails it by returning an error. They are set only
 // by the package's tests (export_test.go); nil in production.
@@ -167,6 +180,9 @@ type Client struct {
 	pool *datatransfer.ConnPool
 	// dataTimeout bounds waits on DataNodes; 0: the default.
 	dataTimeout time.Duration
+	// transport makes the connections to the DataNodes (TLS or
+	// plaintext), as to the NameNodes.
+	transport transport.Config
 	// faults are test seams, nil in production.
 	faults faults
 
@@ -216,7 +232,7 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	if o.group == "" {
 		o.group = defaultGroup
 	}
-	var tc transport.Config // plaintext
+	tc := transport.Config{TLS: o.tls} // nil TLS: plaintext
 	dialOpts := []grpc.DialOption{
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
 		// Reconnect to a NameNode that went away quickly at first and
@@ -250,6 +266,7 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 		pool:    datatransfer.NewConnPool(0, 0),
 
 		dataTimeout: o.dataTimeout,
+		transport:   tc,
 		faults:      o.faults,
 	}
 	timeout := o.dialTimeout

@@ -429,7 +429,7 @@ func (r *Reader) openStream(ctx context.Context, off, length int64) (*blockStrea
 			return nil, cairn.Errorf("read", r.path, cairn.Invalid, "nothing to read at offset %d of %d", off, r.info.Size)
 		}
 		for _, node := range r.candidates(lb) {
-			rc, err := readBlock(ctx, r.c.pool, node, lb.Block, start, n, r.c.name)
+			rc, err := readBlock(ctx, r.c.transport, r.c.pool, node, lb.Block, start, n, r.c.name)
 			if err == nil {
 				return &blockStream{ctx: ctx, rc: rc, lb: lb, node: node, pos: off, end: off + n}, nil
 			}

@@ -177,7 +177,7 @@ func (dl *download) open() error {
 		}
 		dl.failed[""] = err
 	}
-	opts := datatransfer.Options{Timeout: d.cfg.socketReadTimeout()}
+	opts := datatransfer.Options{Timeout: d.cfg.socketReadTimeout(), Transport: d.cfg.Transport}
 	for _, node := range lb.Locations {
 		if _, tried := dl.failed[string(node.ID)]; tried || node.ID == d.ID() {
 			continue
