@@ -204,7 +204,7 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 	}
 	var nodes []node
 	for _, n := range lc.Nodes() {
-		nodes = append(nodes, node{name: n.Name, serve: n.Serve, lis: n.Lis, handler: n.Handler, httpLis: n.HTTPLis, close: n.Close})
+		nodes = append(nodes, node{name: n.Name, serve: n.Serve, lis: n.Lis, handler: n.Handler, httpLis: n.HTTPLis, tls: n.TLS, close: n.Close})
 	}
 	nns, cluster := lc.NumNameNodes(), len(nodes)
 	if gw != nil {

@@ -70,7 +70,7 @@ func runNodes(ctx context.Context, log *slog.Logger, op string, nodes []node) er
 	for _, n := range nodes {
 		go func() { results <- result{n.name, n.serve(ctx, n.lis)} }()
 		if n.httpLis != nil {
-			srv := &http.Server{Handler: n.handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: n.tls}
+			srv := &http.Server{Handler: n.handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: n.tls.Clone()}
 			servers = append(servers, srv)
 			go func() {
 				var err error

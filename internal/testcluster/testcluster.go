@@ -10,9 +10,11 @@ package testcluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/certs"
 	"github.com/cairn-fs/cairn/internal/datanode"
 	"github.com/cairn-fs/cairn/internal/localcluster"
 	"github.com/cairn-fs/cairn/internal/namenode"
@@ -42,6 +45,11 @@ type Options struct {
 	// DataNode, if set, is called to adjust DataNode i's Config before
 	// each start.
 	DataNode func(i int, cfg *datanode.Config)
+	// TLS runs every connection of the cluster with TLS: certificates
+	// for 127.0.0.1 are made by certs.Init in a temporary directory
+	// (CertDir), the nodes use mutual TLS, the web servers HTTPS, and
+	// Client's clients trust the CA.
+	TLS bool
 }
 
 // GroupHeartbeatTimeout is the Raft heartbeat and election timeout of
@@ -58,6 +66,8 @@ type Cluster struct {
 	log  *slog.Logger
 	done atomic.Bool // set when the cluster is shut down; stops logging
 	lc   *localcluster.Cluster
+	// certDir holds the certificates of a TLS cluster; "" if plaintext.
+	certDir string
 }
 
 // Start starts a cluster and waits until every DataNode is live. The
@@ -78,7 +88,14 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	c := &Cluster{opts: opts, dir: t.TempDir()}
 	c.log = slog.New(slog.NewTextHandler(testWriter{t, &c.done}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if opts.TLS {
+		c.certDir = filepath.Join(t.TempDir(), "certs")
+		if _, err := certs.Init(c.certDir, []string{"127.0.0.1"}, certs.Options{}); err != nil {
+			t.Fatalf("testcluster.Start: %v", err)
+		}
+	}
 	lc, err := localcluster.New(localcluster.Config{
+		TLSDir:            c.certDir,
 		Dir:               c.dir,
 		NameNodes:         opts.NameNodes,
 		DataNodes:         opts.DataNodes,
@@ -181,13 +198,26 @@ func (c *Cluster) Client(t testing.TB) *client.Client {
 	addr := c.NameNodeAddr()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := client.Dial(ctx, addr)
+	cl, err := client.Dial(ctx, addr, client.WithTLS(c.ClientTLS()))
 	if err != nil {
 		t.Fatalf("client.Dial(%s): %v", addr, err)
 	}
 	t.Cleanup(func() { cl.Close() })
 	return cl
 }
+
+// CertDir returns the directory of a TLS cluster's certificates, as
+// certs.Init writes it (ca.crt, 127.0.0.1.crt, 127.0.0.1.key); "" if
+// the cluster is plaintext.
+func (c *Cluster) CertDir() string { return c.certDir }
+
+// ClientTLS returns the TLS configuration of a client of the cluster,
+// for client.WithTLS: the CA only; nil if the cluster is plaintext.
+func (c *Cluster) ClientTLS() *tls.Config { return c.lc.ClientTLS() }
+
+// NodeTLS returns the TLS configuration the nodes use (certificate,
+// CA, mutual TLS); nil if the cluster is plaintext.
+func (c *Cluster) NodeTLS() *tls.Config { return c.lc.NodeTLS() }
 
 // WaitLeader waits until a NameNode serves as the leader, and returns
 // its index (0 for one NameNode).
@@ -283,7 +313,7 @@ func (c *Cluster) WaitLive(t testing.TB, n int) {
 				cl.Close()
 				cl, dialed = nil, ""
 			}
-			nc, err := client.Dial(ctx, addr)
+			nc, err := client.Dial(ctx, addr, client.WithTLS(c.ClientTLS()))
 			if err != nil {
 				return false, err
 			}
