@@ -92,6 +92,16 @@ func dialCause(err error) string {
 		return "no answer before the dial timeout"
 	}
 	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "certificate signed by unknown authority"):
+		return "its certificate is not signed by the CA of --tls-ca"
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return "it does not speak TLS (a plaintext cluster: leave out --tls-ca)"
+	case strings.Contains(msg, "error reading server preface"):
+		return "the connection was closed at once (a TLS cluster? give --tls-ca or $" + envTLSCA + ")"
+	case strings.Contains(msg, "x509: "):
+		return msg[strings.Index(msg, "x509: "):]
+	}
 	for _, known := range []string{"connection refused", "no such host", "network is unreachable", "connection reset by peer", "i/o timeout"} {
 		if strings.Contains(msg, known) {
 			return known

@@ -128,7 +128,18 @@ func TestFSCommandsOverTLS(t *testing.T) {
 	if code == 0 {
 		t.Fatal("ls without the CA succeeded against a TLS cluster")
 	}
-	checkOneLine(t, args, errOut, "unreachable")
+	checkOneLine(t, args, errOut, "a TLS cluster? give --tls-ca")
+
+	other := filepath.Join(t.TempDir(), "other")
+	if _, errOut, code := runCLI(t, "", "admin", "certs", "init", "--dir", other, "--hosts", "127.0.0.1"); code != 0 {
+		t.Fatal(errOut)
+	}
+	args = []string{"fs", "ls", "--namenode", nn, "--dial-timeout", "2s", "--tls-ca", filepath.Join(other, "ca.crt"), "/"}
+	_, errOut, code = runWithEnv(t, nil, args...)
+	if code == 0 {
+		t.Fatal("ls with another CA succeeded")
+	}
+	checkOneLine(t, args, errOut, "its certificate is not signed by the CA of --tls-ca")
 	if _, err := os.Stat(filepath.Join(dir, "ca.key")); err != nil {
 		t.Fatal(err)
 	}
