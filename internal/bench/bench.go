@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,10 @@ type Config struct {
 	// empty: each benchmark starts a local cluster of its own in a
 	// temporary directory under Dir, and removes it afterwards.
 	NameNode string
+	// TLS, if set, is the TLS configuration of the clients that dial
+	// the cluster at NameNode (client.WithTLS); nil: plaintext. The
+	// local clusters of the benchmarks are plaintext.
+	TLS *tls.Config
 	// Dir is where the local cluster and the files of the limits
 	// benchmark live; empty: os.TempDir(). It should be on the disk the
 	// DataNodes use.
@@ -293,7 +298,11 @@ func (r *Runner) withCluster(ctx context.Context, fn func(*env) error) error {
 		defer cl.Close()
 		addr = cl.NameNodeAddr()
 	}
-	e, err := r.connect(ctx, addr)
+	var opts []client.Option
+	if cfg.NameNode != "" {
+		opts = append(opts, client.WithTLS(cfg.TLS))
+	}
+	e, err := r.connect(ctx, addr, opts...)
 	if err != nil {
 		return err
 	}
@@ -305,18 +314,19 @@ func (r *Runner) withCluster(ctx context.Context, fn func(*env) error) error {
 // the directory in which this run works.
 type env struct {
 	addr string
+	opts []client.Option // of every client dialed
 	c    *client.Client
 	root string // e.g. /bench-1a2b3c4d
 }
 
-func (r *Runner) connect(ctx context.Context, addr string) (*env, error) {
-	c, err := client.Dial(ctx, addr)
+func (r *Runner) connect(ctx context.Context, addr string, opts ...client.Option) (*env, error) {
+	c, err := client.Dial(ctx, addr, opts...)
 	if err != nil {
 		return nil, err
 	}
 	var b [4]byte
 	rand.Read(b[:])
-	e := &env{addr: addr, c: c, root: "/bench-" + hex.EncodeToString(b[:])}
+	e := &env{addr: addr, opts: opts, c: c, root: "/bench-" + hex.EncodeToString(b[:])}
 	if err := c.MkdirAll(ctx, e.root, 0); err != nil {
 		c.Close()
 		return nil, err
@@ -347,7 +357,7 @@ func (e *env) dialClients(ctx context.Context, n, conns int) ([]*client.Client, 
 			cs = append(cs, cs[i%conns])
 			continue
 		}
-		c, err := client.Dial(ctx, e.addr)
+		c, err := client.Dial(ctx, e.addr, e.opts...)
 		if err != nil {
 			closeAll()
 			return nil, nil, err

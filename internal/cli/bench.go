@@ -20,6 +20,7 @@ import (
 type benchCmd struct {
 	e          *env
 	namenode   string
+	tlsCA      string
 	dir        string
 	datanodes  int
 	json       bool
@@ -56,6 +57,7 @@ Results are a table, or one JSON document with --json. Every result is
 shown beside the machine limit that bounds it, as a ratio.`
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&b.namenode, "namenode", "", "NameNode RPC address of a cluster to measure (default: start a local cluster)")
+	pf.StringVar(&b.tlsCA, "tls-ca", "", "with --namenode: CA certificate (PEM) of a cluster that uses TLS (default $"+envTLSCA+", else plaintext)")
 	pf.StringVar(&b.dir, "dir", "", "directory for the local cluster and the limits' files (default: the system temporary directory)")
 	pf.IntVar(&b.datanodes, "datanodes", 3, "DataNodes of the local cluster")
 	pf.BoolVar(&b.json, "json", false, "print one JSON document instead of a table")
@@ -268,6 +270,11 @@ func (b *benchCmd) run(ctx context.Context, which string) (err error) {
 	const op = "bench"
 	cfg := b.cfg
 	cfg.NameNode = b.namenode
+	if b.namenode != "" {
+		if cfg.TLS, err = b.e.clientTLS(op, b.tlsCA); err != nil {
+			return err
+		}
+	}
 	cfg.Dir = b.dir
 	cfg.DataNodes = b.datanodes
 	cfg.Size = int64(b.size)

@@ -32,6 +32,7 @@ type datanodeCmd struct {
 	volCap    sizeValue // hidden test seam: datanode.Config.VolumeCapacity
 	logLevel  levelValue
 	pprof     bool
+	tls       tlsFlags
 }
 
 func newDataNodeCmd(e *env) *cobra.Command {
@@ -49,7 +50,12 @@ Every flag can also be set by CAIRN_<FLAG> or a key of the YAML --config
 file, as for 'cairn namenode'.
 
 --addr is also the address told to the NameNode for clients to connect to,
-unless --advertise-addr says otherwise (needed when --addr is 0.0.0.0).`,
+unless --advertise-addr says otherwise (needed when --addr is 0.0.0.0).
+
+With --tls-cert, --tls-key and --tls-ca (cairn admin certs init makes
+them) every connection is TLS: the data port, the DataNode's calls to the
+NameNode and to other DataNodes (which show its certificate), and the web
+address, which serves HTTPS.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: runE(d.run),
 	}
@@ -64,6 +70,7 @@ unless --advertise-addr says otherwise (needed when --addr is 0.0.0.0).`,
 	f.DurationVar(&d.scan, "scan-interval", 24*time.Hour, "time between full passes of the block scanner, which verifies every replica's checksums (0: no scanner)")
 	d.scanBW = 64 << 20
 	f.Var(&d.scanBW, "scan-bandwidth", "bytes per second the block scanner may read, e.g. 64MiB (raised if a pass would not fit in --scan-interval)")
+	d.tls.addServer(f)
 	f.Var(&d.logLevel, "log-level", "log level: debug, info, warn or error")
 	// A test seam for full disks (the e2e fault suite): each volume is
 	// full once it holds this many bytes of replicas. Hidden from --help.
@@ -100,6 +107,10 @@ func (d *datanodeCmd) run(ctx context.Context, _ []string) error {
 	if scan == 0 {
 		scan = -1 // no scanner
 	}
+	nodeTLS, err := d.tls.node(op)
+	if err != nil {
+		return err
+	}
 	log := d.e.serverLogger(slog.Level(d.logLevel))
 	lis, err := listen(op, d.addr)
 	if err != nil {
@@ -122,6 +133,7 @@ func (d *datanodeCmd) run(ctx context.Context, _ []string) error {
 		ScanBandwidth:       int64(d.scanBW),
 		VolumeCapacity:      int64(d.volCap),
 	}
+	cfg.Transport.TLS = nodeTLS
 	if httpLis != nil {
 		cfg.HTTPAddr = httpLis.Addr().String()
 	}
@@ -134,7 +146,7 @@ func (d *datanodeCmd) run(ctx context.Context, _ []string) error {
 	}
 	// The datanode package names the node in its own lines; ours too.
 	log = log.With("node", string(dn.ID()))
-	log.Info("listening", "http", httpURL(httpLis),
+	log.Info("listening", "http", httpURL(httpLis, nodeTLS), "tls", nodeTLS != nil,
 		"dirs", strings.Join(dirs, ","), "namenode", d.namenode)
 	return runNodes(ctx, log, op, []node{{
 		name:    lis.Addr().String(),
@@ -142,6 +154,7 @@ func (d *datanodeCmd) run(ctx context.Context, _ []string) error {
 		lis:     lis,
 		handler: withPprof(dn.HTTPHandler(), d.pprof),
 		httpLis: httpLis,
+		tls:     nodeTLS,
 		close:   dn.Close,
 	}})
 }

@@ -204,7 +204,7 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 	}
 	var nodes []node
 	for _, n := range lc.Nodes() {
-		nodes = append(nodes, node{name: n.Name, serve: n.Serve, lis: n.Lis, handler: n.Handler, httpLis: n.HTTPLis, close: n.Close})
+		nodes = append(nodes, node{name: n.Name, serve: n.Serve, lis: n.Lis, handler: n.Handler, httpLis: n.HTTPLis, tls: n.TLS, close: n.Close})
 	}
 	nns, cluster := lc.NumNameNodes(), len(nodes)
 	if gw != nil {
@@ -316,14 +316,14 @@ func (d *devCmd) banner(addrs []string, nns []node, lead int, dns []node, gw *de
 	var b strings.Builder
 	fmt.Fprintf(&b, "cairn dev cluster is up (data in %s)\n", d.dir)
 	for i, n := range nns {
-		fmt.Fprintf(&b, "  %-12s rpc  %-21s web %s", n.name, addrs[i], httpURL(n.httpLis))
+		fmt.Fprintf(&b, "  %-12s rpc  %-21s web %s", n.name, addrs[i], httpURL(n.httpLis, n.tls))
 		if len(nns) > 1 && i == lead {
 			b.WriteString("  (leader)")
 		}
 		b.WriteString("\n")
 	}
 	for _, n := range dns {
-		fmt.Fprintf(&b, "  %-12s data %-21s web %s\n", n.name, n.lis.Addr(), httpURL(n.httpLis))
+		fmt.Fprintf(&b, "  %-12s data %-21s web %s\n", n.name, n.lis.Addr(), httpURL(n.httpLis, n.tls))
 	}
 	if gw != nil {
 		fmt.Fprintf(&b, "  %-12s http %-21s buckets in %s, keys in %s\n", "s3", gw.lis.Addr(), defaultS3Root, gw.credsPath)

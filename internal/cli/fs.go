@@ -29,6 +29,7 @@ type remote struct {
 	e           *env
 	namenode    string        // --namenode; empty: $CAIRN_NAMENODE, then defaultNameNode
 	dialTimeout time.Duration // --dial-timeout
+	tlsCA       string        // --tls-ca; empty: $CAIRN_TLS_CA, then plaintext
 }
 
 func (r *remote) addFlags(cmd *cobra.Command) {
@@ -36,6 +37,8 @@ func (r *remote) addFlags(cmd *cobra.Command) {
 		"NameNode RPC address host:port, or the addresses of a NameNode group separated by commas (default $CAIRN_NAMENODE, else "+defaultNameNode+")")
 	cmd.PersistentFlags().DurationVar(&r.dialTimeout, "dial-timeout", defaultDialTimeout,
 		"how long to keep trying to reach the NameNode")
+	cmd.PersistentFlags().StringVar(&r.tlsCA, "tls-ca", "",
+		"CA certificate (PEM) of a cluster that uses TLS: the servers must show certificates it signed (default $"+envTLSCA+", else plaintext)")
 }
 
 // addr returns the NameNode address to use: one, or the members of a
@@ -60,7 +63,11 @@ func (r *remote) dial(ctx context.Context, op, path string, extra ...client.Opti
 	if r.dialTimeout <= 0 {
 		return nil, failf(op, path, cairn.Invalid, "invalid dial-timeout %v: must be positive", r.dialTimeout)
 	}
-	opts := []client.Option{client.WithDialTimeout(r.dialTimeout)}
+	withTLS, err := r.e.clientTLSOption(op, r.tlsCA)
+	if err != nil {
+		return nil, err
+	}
+	opts := []client.Option{client.WithDialTimeout(r.dialTimeout), withTLS}
 	if v := strings.TrimSpace(r.e.getenv("CAIRN_UMASK")); v != "" {
 		m, err := parseMode(v)
 		if err != nil || m&^fs.ModePerm != 0 {
@@ -96,6 +103,16 @@ func dialCause(err error) string {
 		return "no answer before the dial timeout"
 	}
 	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "certificate signed by unknown authority"):
+		return "its certificate is not signed by the CA of --tls-ca"
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return "it does not speak TLS (a plaintext cluster: leave out --tls-ca)"
+	case strings.Contains(msg, "error reading server preface"):
+		return "the connection was closed at once (a TLS cluster? give --tls-ca or $" + envTLSCA + ")"
+	case strings.Contains(msg, "x509: "):
+		return msg[strings.Index(msg, "x509: "):]
+	}
 	for _, known := range []string{"connection refused", "no such host", "network is unreachable", "connection reset by peer", "i/o timeout"} {
 		if strings.Contains(msg, known) {
 			return known

@@ -20,6 +20,7 @@ type mountCmd struct {
 	attrTimeout time.Duration
 	opTimeout   time.Duration
 	dialTimeout time.Duration
+	tlsCA       string
 	logLevel    levelValue
 	debugFUSE   bool
 }
@@ -60,6 +61,7 @@ file, as for 'cairn namenode'.`,
 	f.DurationVar(&m.attrTimeout, "attr-timeout", fusefs.DefaultAttrTimeout, "how long the kernel caches attributes and names (0: not at all)")
 	f.DurationVar(&m.opTimeout, "op-timeout", fusefs.DefaultOpTimeout, "bound of each NameNode call of a request, after which it fails with EIO")
 	f.DurationVar(&m.dialTimeout, "dial-timeout", defaultDialTimeout, "how long to keep trying to reach the NameNode at start")
+	f.StringVar(&m.tlsCA, "tls-ca", "", "CA certificate (PEM) of a cluster that uses TLS (env "+envTLSCA+"; empty: plaintext)")
 	f.Var(&m.logLevel, "log-level", "log level: debug, info, warn or error")
 	f.BoolVar(&m.debugFUSE, "debug-fuse", false, "log every FUSE request (at --log-level debug)")
 	return cmd
@@ -78,7 +80,7 @@ func (m *mountCmd) run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := m.e.serverLogger(slog.Level(m.logLevel)).With("component", "mount")
-	r := &remote{e: m.e, namenode: m.namenode, dialTimeout: m.dialTimeout}
+	r := &remote{e: m.e, namenode: m.namenode, dialTimeout: m.dialTimeout, tlsCA: m.tlsCA}
 	// The kernel gives each create the mode the process's own umask
 	// left: the mount applies none of its own.
 	c, err := r.dial(ctx, op, dir, client.WithUmask(0))

@@ -41,6 +41,7 @@ type namenodeCmd struct {
 	peerVia  string
 	// permissions is --permissions; cfg.PermissionsOff its negation.
 	permissions bool
+	tls         tlsFlags
 }
 
 func newNameNodeCmd(e *env) *cobra.Command {
@@ -57,7 +58,12 @@ SIGINT or SIGTERM.
 Every flag can also be set by the environment variable CAIRN_<FLAG>
 (CAIRN_HEARTBEAT_INTERVAL=1s) or a key of the YAML --config file
 (heartbeat-interval: 1s); flags beat the environment, which beats the
-file. --print-config shows the result.`,
+file. --print-config shows the result.
+
+With --tls-cert, --tls-key and --tls-ca (cairn admin certs init makes
+them) every connection is TLS: the RPC port (clients, DataNodes and, in a
+group, the members' Raft traffic, for which a certificate signed by the CA
+is required), and the web address, which serves HTTPS.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: runE(n.run),
 	}
@@ -88,6 +94,7 @@ file. --print-config shows the result.`,
 	f.DurationVar(&n.cfg.ElectionTimeout, "raft-election-timeout", time.Second, "group: time a candidate waits for votes before it tries again")
 	f.StringVar(&n.peerVia, "peer-dial-addrs", "", "for network fault tests: MEMBER=ADDR,... dials a group member's Raft traffic at ADDR (a proxy) instead of its address")
 	f.MarkHidden("peer-dial-addrs")
+	n.tls.addServer(f)
 	f.Var(&n.logLevel, "log-level", "log level: debug, info, warn or error")
 	pprofFlag(cmd, &n.pprof)
 	return cmd
@@ -114,8 +121,13 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 	if n.cfg.SafeModeThreshold < 0 || n.cfg.SafeModeThreshold > 1 {
 		return usageError("invalid --safemode-threshold %v: must be between 0 and 1", n.cfg.SafeModeThreshold)
 	}
+	nodeTLS, err := n.tls.node(op)
+	if err != nil {
+		return err
+	}
 	cfg := n.cfg
 	cfg.Dir = n.dir
+	cfg.Transport.TLS = nodeTLS
 	cfg.DefaultBlockSize = int64(n.block)
 	cfg.ReservedSpace = int64(n.reserved)
 	cfg.ClusterID = cairn.ClusterID(n.cluster)
@@ -171,7 +183,7 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 		closeAll(lis, httpLis)
 		return fail(op, n.dir, err)
 	}
-	base.Info("listening", "rpc", lis.Addr().String(), "http", httpURL(httpLis),
+	base.Info("listening", "rpc", lis.Addr().String(), "http", httpURL(httpLis, nodeTLS), "tls", nodeTLS != nil,
 		"dir", n.dir, "cluster", string(nn.ClusterID()), "namenode", self)
 	return runNodes(ctx, log, op, []node{{
 		name:    lis.Addr().String(),
@@ -179,6 +191,7 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 		lis:     lis,
 		handler: withPprof(nn.HTTPHandler(), n.pprof),
 		httpLis: httpLis,
+		tls:     nodeTLS,
 		close:   nn.Close,
 	}})
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -54,6 +55,7 @@ type s3Cmd struct {
 	uploadMaxAge time.Duration
 	dialTimeout  time.Duration
 	logLevel     levelValue
+	tls          tlsFlags
 }
 
 func newS3Cmd(e *env) *cobra.Command {
@@ -84,7 +86,11 @@ root (behind a load balancer): they keep no state of their own.
 
 Every flag can also be set by CAIRN_<FLAG> or a key of the YAML --config
 file, as for 'cairn namenode'. It stops on SIGINT or SIGTERM, finishing the
-requests under way for up to 5s.`,
+requests under way for up to 5s.
+
+With --tls-ca the gateway reaches the cluster over TLS, verifying its
+servers with that CA; with --tls-cert and --tls-key too, it serves S3 over
+HTTPS with that certificate.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: runE(s.run),
 	}
@@ -100,6 +106,9 @@ requests under way for up to 5s.`,
 	f.StringVar(&s.credentials, "credentials", "", "file of credentials, one a line: ACCESS_KEY SECRET_KEY USER")
 	f.DurationVar(&s.uploadMaxAge, "upload-max-age", defaultUploadMaxAge, "time after which an unfinished multipart upload is removed")
 	f.DurationVar(&s.dialTimeout, "dial-timeout", defaultS3DialTimeout, "how long to keep trying to reach the NameNode at start")
+	f.StringVar(&s.tls.cert, "tls-cert", "", "the gateway's TLS certificate (PEM), signed by --tls-ca: S3 is served over HTTPS (empty: HTTP)")
+	f.StringVar(&s.tls.key, "tls-key", "", "the private key of --tls-cert (PEM)")
+	f.StringVar(&s.tls.ca, "tls-ca", "", "the CA certificate (PEM) of a cluster that uses TLS: the NameNodes and DataNodes must show certificates it signed (empty: plaintext)")
 	f.Var(&s.logLevel, "log-level", "log level: debug, info, warn or error")
 	return cmd
 }
@@ -208,6 +217,16 @@ func (s *s3Cmd) run(ctx context.Context, _ []string) error {
 	if err != nil {
 		return err
 	}
+	var serveTLS *tls.Config
+	if s.tls.cert != "" || s.tls.key != "" {
+		if serveTLS, err = s.tls.node(op); err != nil {
+			return err
+		}
+	}
+	withTLS, err := s.e.clientTLSOption(op, s.tls.ca)
+	if err != nil {
+		return err
+	}
 	lis, err := listen(op, s.addr)
 	if err != nil {
 		return err
@@ -218,7 +237,7 @@ func (s *s3Cmd) run(ctx context.Context, _ []string) error {
 	if warning != "" {
 		log.Warn(warning)
 	}
-	c, err := client.Dial(ctx, s.namenode, client.WithDialTimeout(s.dialTimeout))
+	c, err := client.Dial(ctx, s.namenode, client.WithDialTimeout(s.dialTimeout), withTLS)
 	if err != nil {
 		lis.Close()
 		if ctx.Err() != nil {
@@ -235,9 +254,15 @@ func (s *s3Cmd) run(ctx context.Context, _ []string) error {
 	}
 	// The "listening" line keeps addr= right after msg=, which scripts
 	// and tests read.
-	base.Info("listening", "addr", self, "url", "http://"+self, "namenode", s.namenode,
+	scheme := "http://"
+	if serveTLS != nil {
+		scheme = "https://"
+	}
+	base.Info("listening", "addr", self, "url", scheme+self, "namenode", s.namenode,
 		"root", s.root, "region", s.region, "domains", strings.Join(domains, ","), "access_keys", len(creds))
-	return runNodes(ctx, log, op, []node{s3Node(self, gw, gw.Run, lis, c.Close)})
+	n := s3Node(self, gw, gw.Run, lis, c.Close)
+	n.tls = serveTLS
+	return runNodes(ctx, log, op, []node{n})
 }
 
 // newGateway makes a gateway over c with settings set.

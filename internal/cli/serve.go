@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -49,7 +50,9 @@ type node struct {
 	lis     net.Listener
 	handler http.Handler
 	httpLis net.Listener // nil: no web server
-	close   func() error
+	// tls, if set, makes the web server HTTPS with this configuration.
+	tls   *tls.Config
+	close func() error
 }
 
 // runNodes serves every node until ctx ends or one of them fails, then
@@ -67,10 +70,16 @@ func runNodes(ctx context.Context, log *slog.Logger, op string, nodes []node) er
 	for _, n := range nodes {
 		go func() { results <- result{n.name, n.serve(ctx, n.lis)} }()
 		if n.httpLis != nil {
-			srv := &http.Server{Handler: n.handler, ReadHeaderTimeout: 10 * time.Second}
+			srv := &http.Server{Handler: n.handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: n.tls.Clone()}
 			servers = append(servers, srv)
 			go func() {
-				if err := srv.Serve(n.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				var err error
+				if n.tls != nil {
+					err = srv.ServeTLS(n.httpLis, "", "")
+				} else {
+					err = srv.Serve(n.httpLis)
+				}
+				if err != nil && !errors.Is(err, http.ErrServerClosed) {
 					results <- result{n.name + " http", err}
 				}
 			}()
@@ -137,10 +146,14 @@ func closeAll(closers ...io.Closer) {
 	}
 }
 
-// httpURL formats a listener address as a URL for humans.
-func httpURL(lis net.Listener) string {
+// httpURL formats a listener address as a URL for humans: https://
+// if served with TLS (t not nil).
+func httpURL(lis net.Listener, t *tls.Config) string {
 	if lis == nil {
 		return "-"
+	}
+	if t != nil {
+		return fmt.Sprintf("https://%s", lis.Addr())
 	}
 	return fmt.Sprintf("http://%s", lis.Addr())
 }

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/certs"
 	"github.com/cairn-fs/cairn/internal/metrics"
 	"github.com/cairn-fs/cairn/internal/version"
 	"github.com/cairn-fs/cairn/internal/webhdfs"
@@ -60,7 +62,9 @@ func (d *DataNode) webhdfsHandler() *webhdfs.DataNodeHandler {
 	defer d.mu.Unlock()
 	if d.webhdfs == nil {
 		addrs := strings.Join(d.cfg.nameNodes(), ",")
-		dialer := webhdfs.NewDialer(func() string { return addrs })
+		// WebHDFS calls the NameNode as a client on behalf of its
+		// users: with the cluster's CA, without the node's certificate.
+		dialer := webhdfs.NewDialer(func() string { return addrs }, client.WithTLS(certs.ClientOf(d.cfg.Transport.TLS)))
 		d.webhdfs = &webhdfsServer{dialer: dialer, h: webhdfs.NewDataNodeHandler(webhdfs.DataNodeConfig{
 			Client: dialer.Client,
 		}, d.log.With("component", "webhdfs"))}

@@ -14,6 +14,7 @@ package localcluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,8 +27,10 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/certs"
 	"github.com/cairn-fs/cairn/internal/datanode"
 	"github.com/cairn-fs/cairn/internal/namenode"
+	"github.com/cairn-fs/cairn/internal/transport"
 )
 
 // Config configures a local cluster.
@@ -75,6 +78,15 @@ type Config struct {
 	// a port in use); nil: net.Listen on TCP. Its errors are returned
 	// as they are.
 	Listen func(addr string) (net.Listener, error)
+	// TLSDir, if set, runs every connection of the cluster with TLS:
+	// a directory made by certs.Init (cairn admin certs init) holding
+	// ca.crt and TLSHost's certificate and key, which every node
+	// presents (mutual TLS between nodes; the web servers serve
+	// HTTPS). "": plaintext.
+	TLSDir string
+	// TLSHost is the host of TLSDir's certificate the nodes use, which
+	// must name the addresses they are dialed at; "": 127.0.0.1.
+	TLSHost string
 }
 
 // Node is one node of the cluster, ready to be served: Serve on Lis
@@ -86,14 +98,17 @@ type Node struct {
 	Lis     net.Listener
 	Handler http.Handler
 	HTTPLis net.Listener
-	Close   func() error
+	// TLS, if set, is the configuration of the web server's HTTPS.
+	TLS   *tls.Config
+	Close func() error
 }
 
 // Cluster is a local cluster.
 type Cluster struct {
 	cfg   Config
 	log   *slog.Logger
-	peers []string // the group's RPC addresses; nil for one NameNode
+	peers []string    // the group's RPC addresses; nil for one NameNode
+	tls   *tls.Config // every node's, from Config.TLSDir; nil: plaintext
 
 	mu       sync.Mutex // guards the fields below and those of nns and dns
 	nns      []*nameNode
@@ -155,6 +170,17 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 			cfg.Dir, cfg.DataNodes, cfg.NameNodes)
 	}
 	c := &Cluster{cfg: cfg, log: log}
+	if cfg.TLSDir != "" {
+		host := cfg.TLSHost
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		var err error
+		c.tls, err = certs.Node(filepath.Join(cfg.TLSDir, host+".crt"), filepath.Join(cfg.TLSDir, host+".key"), filepath.Join(cfg.TLSDir, certs.CACert))
+		if err != nil {
+			return nil, cairn.E(op, cfg.TLSDir, err)
+		}
+	}
 	if cfg.NameNodes <= 1 {
 		rpc := cfg.NameNodeAddr
 		if rpc == "" {
@@ -282,6 +308,7 @@ func (c *Cluster) makeNameNode(i int, lis, httpLis net.Listener) error {
 		DefaultReplication: c.cfg.Replication,
 		DefaultBlockSize:   c.cfg.BlockSize,
 		HeartbeatInterval:  c.cfg.HeartbeatInterval,
+		Transport:          transport.Config{TLS: c.tls},
 	}
 	if c.peers != nil {
 		cfg.Peers = append([]string(nil), c.peers...)
@@ -297,7 +324,7 @@ func (c *Cluster) makeNameNode(i int, lis, httpLis net.Listener) error {
 	}
 	m.nn = nn
 	m.down = false
-	m.node = Node{Name: m.name, Serve: nn.Serve, Lis: lis, Handler: c.handler(nn.HTTPHandler()), HTTPLis: httpLis, Close: nn.Close}
+	m.node = Node{Name: m.name, Serve: nn.Serve, Lis: lis, Handler: c.handler(nn.HTTPHandler()), HTTPLis: httpLis, TLS: c.tls, Close: nn.Close}
 	return nil
 }
 
@@ -311,6 +338,7 @@ func (c *Cluster) makeDataNode(i int, lis, httpLis net.Listener) error {
 		NameNode:          c.NameNodeAddr(),
 		HTTPAddr:          d.http,
 		HeartbeatInterval: c.cfg.HeartbeatInterval,
+		Transport:         transport.Config{TLS: c.tls},
 	}
 	if c.cfg.DataNode != nil {
 		c.cfg.DataNode(i, &cfg)
@@ -320,7 +348,7 @@ func (c *Cluster) makeDataNode(i int, lis, httpLis net.Listener) error {
 		return cairn.E("localcluster.New", d.dir, err)
 	}
 	d.dn = dn
-	d.node = Node{Name: name, Serve: dn.Serve, Lis: lis, Handler: c.handler(dn.HTTPHandler()), HTTPLis: httpLis, Close: dn.Close}
+	d.node = Node{Name: name, Serve: dn.Serve, Lis: lis, Handler: c.handler(dn.HTTPHandler()), HTTPLis: httpLis, TLS: c.tls, Close: dn.Close}
 	return nil
 }
 
@@ -357,11 +385,24 @@ func serve(n Node) *running {
 	r := &running{cancel: cancel, done: make(chan error, 1), close: n.Close}
 	go func() { r.done <- n.Serve(ctx, n.Lis) }()
 	if n.HTTPLis != nil {
-		r.http = &http.Server{Handler: n.Handler, ReadHeaderTimeout: 10 * time.Second}
-		go r.http.Serve(n.HTTPLis)
+		r.http = &http.Server{Handler: n.Handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: n.TLS.Clone()}
+		if n.TLS != nil {
+			go r.http.ServeTLS(n.HTTPLis, "", "")
+		} else {
+			go r.http.Serve(n.HTTPLis)
+		}
 	}
 	return r
 }
+
+// NodeTLS returns the TLS configuration of the cluster's nodes (for a
+// client that acts as a node); nil if the cluster is plaintext.
+func (c *Cluster) NodeTLS() *tls.Config { return c.tls }
+
+// ClientTLS returns the TLS configuration of a client of the cluster,
+// for client.WithTLS: the cluster's CA, no certificate; nil if the
+// cluster is plaintext.
+func (c *Cluster) ClientTLS() *tls.Config { return certs.ClientOf(c.tls) }
 
 // NumNameNodes returns the number of NameNodes, running or stopped: 1,
 // or the size of the group.
@@ -711,7 +752,7 @@ func LiveDataNodes(ctx context.Context, c *client.Client, up bool) (int, error) 
 func (c *Cluster) WaitLive(ctx context.Context, n int) error {
 	const op = "localcluster.WaitLive"
 	// The client follows a group's leader, wherever it moves.
-	cl, err := client.Dial(ctx, c.NameNodeAddr())
+	cl, err := client.Dial(ctx, c.NameNodeAddr(), client.WithTLS(c.ClientTLS()))
 	if err != nil {
 		return err
 	}

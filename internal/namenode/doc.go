@@ -73,7 +73,10 @@
 // transport (it elects itself within 100 ms); with RaftAddr set it uses
 // raft's network transport on that address, over connections made by
 // Config.Transport (raftnet.go: plaintext TCP by default, as raft's own
-// TCP transport), so that more members can be added for HA later.
+// TCP transport; with TLS its listener requires a client certificate
+// signed by the CA, as the RaftTransport service over the client RPC
+// port does of its streams), so that more members can be added for HA
+// later.
 // Config.RaftTransport replaces either with a transport of the caller's,
 // such as raft.NewInmemTransport for a group of NameNodes in one process.
 // The gRPC server, too, is made by Config.Transport. Nothing assumes a

@@ -363,13 +363,13 @@ func TestHAWebPages(t *testing.T) {
 		g.srv[i].HTTPHandler().ServeHTTP(w, httptest.NewRequest("GET", url, nil))
 		return w.Code, w.Body.String()
 	}
-	banner := `This NameNode is a follower; the leader is <a class="mono" href="http://` + web(g.addrs[l]) + `/">` + g.addrs[l] + `</a>.`
+	banner := `This NameNode is a follower; the leader is <a class="mono" href="//` + web(g.addrs[l]) + `/">` + g.addrs[l] + `</a>.`
 	code, body := page(f, "/")
 	if code != 200 || !strings.Contains(body, banner) {
 		t.Errorf("the overview of a follower = %d, lacks %q:\n%s", code, banner, body)
 	}
 	for _, a := range g.addrs {
-		if !strings.Contains(body, `data-member="`+a+`"`) || !strings.Contains(body, `href="http://`+web(a)+`/">`+a+`</a>`) {
+		if !strings.Contains(body, `data-member="`+a+`"`) || !strings.Contains(body, `href="//`+web(a)+`/">`+a+`</a>`) {
 			t.Errorf("the overview of a follower does not list member %s with a link to its web address", a)
 		}
 	}

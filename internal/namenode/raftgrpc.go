@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -160,8 +161,14 @@ func (l *grpcStreamLayer) peer(addr string) (*grpc.ClientConn, error) {
 // layer closes.
 func (l *grpcStreamLayer) Stream(st pb.RaftTransport_StreamServer) error {
 	remote := net.Addr(stringAddr(""))
-	if p, ok := peer.FromContext(st.Context()); ok {
+	p, ok := peer.FromContext(st.Context())
+	if ok {
 		remote = p.Addr
+	}
+	if l.tc.TLS != nil && !verifiedPeer(p) {
+		// The gRPC server lets clients without a certificate in (they
+		// have their own services); Raft is for the members alone.
+		return status.Error(codes.PermissionDenied, "raft traffic needs a member's certificate, signed by the cluster's CA")
 	}
 	closed := make(chan struct{})
 	c := newStreamConn(st, nil, l.addr, remote, closed)
@@ -178,6 +185,16 @@ func (l *grpcStreamLayer) Stream(st pb.RaftTransport_StreamServer) error {
 	case <-st.Context().Done():
 	}
 	return nil
+}
+
+// verifiedPeer reports whether p connected over TLS with a client
+// certificate that the server verified (signed by its ClientCAs).
+func verifiedPeer(p *peer.Peer) bool {
+	if p == nil {
+		return false
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	return ok && len(info.State.VerifiedChains) > 0
 }
 
 // frameStream is what the client and server ends of a Stream have in

@@ -2,16 +2,19 @@ package namenode
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cairn-fs/cairn/internal/certs"
 	pb "github.com/cairn-fs/cairn/internal/protocol"
 	"github.com/cairn-fs/cairn/internal/transport"
 	"github.com/cairn-fs/cairn/internal/transport/transporttest"
@@ -150,4 +153,100 @@ func TestRaftStreamLayerDialFails(t *testing.T) {
 	if _, err := l.Accept(); !errors.Is(err, errLayerClosed) {
 		t.Errorf("Accept on a closed layer = %v", err)
 	}
+}
+
+// Over TLS, the RaftTransport service takes streams only from peers
+// that show a certificate signed by the CA: the gRPC server also lets
+// clients in without one, and a client must not speak Raft.
+func TestRaftStreamLayerRefusesPeersWithoutACertificate(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := certs.Init(dir, []string{"127.0.0.1"}, certs.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	node, err := certs.Node(dir+"/127.0.0.1.crt", dir+"/127.0.0.1.key", dir+"/ca.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, addr := serveLayer(t, transport.Config{TLS: node})
+	accepted := make(chan net.Conn, 2)
+	go func() {
+		for {
+			c, err := server.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+
+	stranger := newGRPCStreamLayer("127.0.0.1:1", transport.Config{TLS: certs.ClientOf(node)}, nil)
+	defer stranger.Close()
+	c, err := stranger.Dial(raft.ServerAddress(addr), 5*time.Second)
+	if err == nil {
+		c.Write([]byte("vote for me"))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+	}
+	if err == nil {
+		t.Fatal("a peer without a certificate exchanged Raft bytes")
+	}
+	select {
+	case <-accepted:
+		t.Fatal("the layer accepted a stream from a peer without a certificate")
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	member := newGRPCStreamLayer("127.0.0.1:1", transport.Config{TLS: node}, nil)
+	defer member.Close()
+	mc, err := member.Dial(raft.ServerAddress(addr), 5*time.Second)
+	if err != nil {
+		t.Fatalf("a member's Dial = %v", err)
+	}
+	defer mc.Close()
+	mc.Write([]byte("x"))
+	select {
+	case s := <-accepted:
+		s.Close()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the layer did not accept a member's stream")
+	}
+}
+
+// Raft's own port (Config.RaftAddr) requires a member's certificate
+// too: a client without one is cut off at the handshake.
+func TestRaftNetRefusesPeersWithoutACertificate(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := certs.Init(dir, []string{"127.0.0.1"}, certs.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	node, err := certs.Node(dir+"/127.0.0.1.crt", dir+"/127.0.0.1.key", dir+"/ca.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trans, err := newRaftTransport(transport.Config{TLS: node}, "127.0.0.1:0", newHCLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trans.Close()
+	addr := string(trans.LocalAddr())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := transport.Config{TLS: certs.ClientOf(node)}.DialContext(ctx, addr)
+	if err == nil {
+		// TLS 1.3: the server's refusal arrives after the client's
+		// side of the handshake, on the first read.
+		conn.Write([]byte{0})
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a peer without a certificate on the Raft port: %v, want a certificate required", err)
+	}
+	mc, err := transport.Config{TLS: node}.DialContext(ctx, addr)
+	if err != nil {
+		t.Fatalf("a member's dial = %v", err)
+	}
+	mc.Close()
 }

@@ -2,6 +2,7 @@ package namenode
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"time"
@@ -35,7 +36,15 @@ func newRaftTransport(tc transport.Config, addr string, log hclog.Logger) (*raft
 		lis.Close()
 		return nil, errNotAdvertisable
 	}
-	stream := &raftStream{Listener: tc.WrapListener(lis), tc: tc}
+	// Only members speak Raft: with TLS the listener requires a
+	// client certificate signed by the CA, which the node's own
+	// configuration may leave optional for its other services.
+	accept := tc
+	if tc.TLS != nil {
+		accept.TLS = tc.TLS.Clone()
+		accept.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	stream := &raftStream{Listener: accept.WrapListener(lis), tc: tc}
 	return raft.NewNetworkTransportWithLogger(stream, raftMaxPool, raftTimeout, log), nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/certs"
 	"github.com/cairn-fs/cairn/internal/webhdfs"
 )
 
@@ -97,7 +99,9 @@ func (s *Server) webhdfsHandler() http.Handler {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.webhdfs == nil {
-		d := webhdfs.NewDialer(s.webhdfsAddrs)
+		// WebHDFS calls the NameNode as a client on behalf of its
+		// users: with the cluster's CA, without the node's certificate.
+		d := webhdfs.NewDialer(s.webhdfsAddrs, client.WithTLS(certs.ClientOf(s.cfg.Transport.TLS)))
 		s.webhdfs = &webhdfsServer{
 			dialer: d,
 			h: webhdfs.NewNameNodeHandler(webhdfs.NameNodeConfig{

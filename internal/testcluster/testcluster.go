@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,11 +22,11 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/certs"
 	"github.com/cairn-fs/cairn/internal/datanode"
 	"github.com/cairn-fs/cairn/internal/localcluster"
 	"github.com/cairn-fs/cairn/internal/namenode"
 	"github.com/cairn-fs/cairn/internal/transport"
-	"github.com/cairn-fs/cairn/internal/transport/transporttest"
 )
 
 // Options configures a test cluster. Zero values give small, fast
@@ -46,13 +47,15 @@ type Options struct {
 	// each start.
 	DataNode func(i int, cfg *datanode.Config)
 	// BlockTokens starts the cluster in secure mode with block access
-	// tokens: the NameNode's Security on, every node with one
-	// certificate made for the test (transporttest.SelfSigned) that
-	// it presents when it dials, servers that verify a certificate if
-	// one is given (tls.VerifyClientCertIfGiven), and clients (Client,
-	// the waits) that trust it and present none (ClientTLS). The
-	// NameNode and DataNode hooks run after, and may change it.
+	// tokens: the NameNode's Security on, and TLS (implied) as
+	// Options.TLS sets it up. The NameNode and DataNode hooks run
+	// after, and may change it.
 	BlockTokens bool
+	// TLS runs every connection of the cluster with TLS: certificates
+	// for 127.0.0.1 are made by certs.Init in a temporary directory
+	// (CertDir), the nodes use mutual TLS, the web servers HTTPS, and
+	// Client's clients trust the CA.
+	TLS bool
 }
 
 // GroupHeartbeatTimeout is the Raft heartbeat and election timeout of
@@ -69,10 +72,8 @@ type Cluster struct {
 	log  *slog.Logger
 	done atomic.Bool // set when the cluster is shut down; stops logging
 	lc   *localcluster.Cluster
-	// With Options.BlockTokens: the transport of the nodes, and the
-	// TLS config of the cluster's clients; zero otherwise.
-	nodeTransport transport.Config
-	clientTLS     *tls.Config
+	// certDir holds the certificates of a TLS cluster; "" if plaintext.
+	certDir string
 }
 
 // Start starts a cluster and waits until every DataNode is live. The
@@ -93,17 +94,18 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	c := &Cluster{opts: opts, dir: t.TempDir()}
 	if opts.BlockTokens {
-		cert, pool := transporttest.SelfSigned(t)
-		c.nodeTransport = transport.Config{TLS: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			RootCAs:      pool,
-			ClientCAs:    pool,
-			ClientAuth:   tls.VerifyClientCertIfGiven,
-		}}
-		c.clientTLS = &tls.Config{RootCAs: pool}
+		opts.TLS = true
+		c.opts.TLS = true
 	}
 	c.log = slog.New(slog.NewTextHandler(testWriter{t, &c.done}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if opts.TLS {
+		c.certDir = filepath.Join(t.TempDir(), "certs")
+		if _, err := certs.Init(c.certDir, []string{"127.0.0.1"}, certs.Options{}); err != nil {
+			t.Fatalf("testcluster.Start: %v", err)
+		}
+	}
 	lc, err := localcluster.New(localcluster.Config{
+		TLSDir:            c.certDir,
 		Dir:               c.dir,
 		NameNodes:         opts.NameNodes,
 		DataNodes:         opts.DataNodes,
@@ -121,7 +123,6 @@ func Start(t testing.TB, opts Options) *Cluster {
 			}
 			if opts.BlockTokens {
 				cfg.Security = true
-				cfg.Transport = c.nodeTransport
 			}
 			if opts.NameNode != nil {
 				opts.NameNode(cfg)
@@ -129,9 +130,6 @@ func Start(t testing.TB, opts Options) *Cluster {
 		},
 		DataNode: func(i int, cfg *datanode.Config) {
 			cfg.BlockReportInterval = time.Hour
-			if opts.BlockTokens {
-				cfg.Transport = c.nodeTransport
-			}
 			if opts.DataNode != nil {
 				opts.DataNode(i, cfg)
 			}
@@ -221,22 +219,26 @@ func (c *Cluster) Client(t testing.TB) *client.Client {
 	return cl
 }
 
-// ClientTLS returns the TLS config of the cluster's clients with
-// Options.BlockTokens (it trusts the nodes' certificate and presents
-// none), nil otherwise.
-func (c *Cluster) ClientTLS() *tls.Config { return c.clientTLS }
+// CertDir returns the directory of a TLS cluster's certificates, as
+// certs.Init writes it (ca.crt, 127.0.0.1.crt, 127.0.0.1.key); "" if
+// the cluster is plaintext.
+func (c *Cluster) CertDir() string { return c.certDir }
 
-// NodeTransport returns the transport of the cluster's nodes with
-// Options.BlockTokens (it presents the nodes' certificate), the zero
-// Config otherwise.
-func (c *Cluster) NodeTransport() transport.Config { return c.nodeTransport }
+// ClientTLS returns the TLS configuration of a client of the cluster,
+// for client.WithTLS: the CA only; nil if the cluster is plaintext.
+func (c *Cluster) ClientTLS() *tls.Config { return c.lc.ClientTLS() }
+
+// NodeTLS returns the TLS configuration the nodes use (certificate,
+// CA, mutual TLS); nil if the cluster is plaintext.
+func (c *Cluster) NodeTLS() *tls.Config { return c.lc.NodeTLS() }
+
+// NodeTransport returns the transport of the cluster's nodes (it
+// presents their certificate), the zero Config if it is plaintext.
+func (c *Cluster) NodeTransport() transport.Config { return transport.Config{TLS: c.NodeTLS()} }
 
 // clientOptions are the options of the cluster's own clients.
 func (c *Cluster) clientOptions() []client.Option {
-	if c.clientTLS == nil {
-		return nil
-	}
-	return []client.Option{client.WithTLS(c.clientTLS)}
+	return []client.Option{client.WithTLS(c.ClientTLS())}
 }
 
 // WaitLeader waits until a NameNode serves as the leader, and returns

@@ -56,7 +56,9 @@
 // of the block of offset (the first block for a checksum), nearest
 // first as a client would read it, else to any live DataNode; CREATE
 // and APPEND to a live DataNode picked at random. The DataNode's URL is
-// http://<its web address>/webhdfs/v1/<path> with the request's
+// http://<its web address>/webhdfs/v1/<path> (https:// when the
+// request came over TLS: a cluster's nodes serve their web ports all
+// with TLS or all without) with the request's
 // parameters, op, user.name and namenoderpcaddress (the NameNode's RPC
 // address, told as Hadoop tells it; the DataNode does not follow it: it
 // calls the NameNodes it reports to). With noredirect=true the answer is

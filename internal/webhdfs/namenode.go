@@ -101,12 +101,13 @@ func (h *NameNodeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	req.scheme = schemeOf(r)
 	if leads, leader := h.cfg.NameNode.Leader(); !leads {
 		if leader == "" {
 			h.fail(w, r, exStandby.with("Operation category "+category(req.method)+" is not supported in state standby"))
 			return
 		}
-		u := url.URL{Scheme: "http", Host: leader, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+		u := url.URL{Scheme: schemeOf(r), Host: leader, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 		redirect(w, u.String())
 		return
 	}
@@ -372,11 +373,24 @@ func (h *NameNodeHandler) dataNodeURL(addr string, req *request, set map[string]
 	for k, s := range set {
 		v.Set(k, s)
 	}
-	u := url.URL{Scheme: "http", Host: addr, Path: Prefix + req.path, RawQuery: v.Encode()}
+	scheme := req.scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	u := url.URL{Scheme: scheme, Host: addr, Path: Prefix + req.path, RawQuery: v.Encode()}
 	if req.path == "/" {
 		u.Path = Prefix + "/"
 	}
 	return u.String()
+}
+
+// schemeOf returns the scheme r came with: "https" over TLS, else
+// "http".
+func schemeOf(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // sendTo answers a request sent on to a DataNode: 307 to it, or with

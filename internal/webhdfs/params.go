@@ -34,6 +34,12 @@ type request struct {
 	op     string // upper case
 	path   string // a valid cairn path
 	q      query
+	// scheme is the scheme of the URLs the request is sent on to
+	// (another NameNode, a DataNode): that of the request itself,
+	// "https" when it came over TLS, since the nodes of a cluster
+	// serve their web ports all with TLS or all without. Set by the
+	// handler; "": http.
+	scheme string
 
 	user string // user.name; "" when absent
 

@@ -83,14 +83,14 @@ func (followerNameNode) Leadership() Leadership {
 
 func TestFollowerPagesNameTheLeader(t *testing.T) {
 	h := NameNodeHandler(followerNameNode{}, nil)
-	banner := `This NameNode is a follower; the leader is <a class="mono" href="http://10.0.0.1:9870/">10.0.0.1:8020</a>.`
+	banner := `This NameNode is a follower; the leader is <a class="mono" href="//10.0.0.1:9870/">10.0.0.1:8020</a>.`
 	for _, tt := range []struct {
 		url   string
 		code  int
 		wants []string
 	}{
 		{"/", http.StatusOK, []string{banner, `id="group"`, `data-member="10.0.0.2:8020"`, "10.0.0.2:8020 (this)",
-			`<span class="pill unreachable">unreachable</span>`, `<td class="num">7</td>`, "35ms ago", `href="http://10.0.0.1:9870/">10.0.0.1:8020</a>`}},
+			`<span class="pill unreachable">unreachable</span>`, `<td class="num">7</td>`, "35ms ago", `href="//10.0.0.1:9870/">10.0.0.1:8020</a>`}},
 		{"/datanodes", http.StatusOK, []string{banner}},
 		{"/browse?path=/data", http.StatusServiceUnavailable, []string{banner, "not the leader"}},
 	} {
@@ -129,7 +129,7 @@ func TestPagesRender(t *testing.T) {
 		wants []string
 	}{
 		{"/", []string{"CID-test", `data-field="missingBlocks" data-fmt="bad" class="bad">2<`, "25.0%"}},
-		{"/datanodes", []string{`class="state-dead" data-id="dn-2"`, `href="http://127.0.0.1:2/"`, "12m ago"}},
+		{"/datanodes", []string{`class="state-dead" data-id="dn-2"`, `href="//127.0.0.1:2/"`, "12m ago"}},
 		{"/browse?path=/data", []string{`href="/browse?path=%2fdata%2fa%20b"`, `href="/browse?path=%2fdata%2fsub"`, "2 entries"}},
 		{"/browse?path=%2Fdata%2Fa%20b", []string{`href="/download?path=%2fdata%2fa%20b"`, "blk_7_1001"}},
 		{"/assets/app.js", []string{"use strict"}},

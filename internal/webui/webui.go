@@ -194,7 +194,7 @@ func NameNodeHandler(nn NameNode, log *slog.Logger) http.Handler {
 		if err == nil {
 			var target string
 			if target, err = downloadTarget(ctx, nn, p); err == nil {
-				http.Redirect(w, r, "http://"+target+"/download?path="+url.QueryEscape(p)+identityQuery(r), http.StatusTemporaryRedirect)
+				http.Redirect(w, r, schemeOf(r)+"://"+target+"/download?path="+url.QueryEscape(p)+identityQuery(r), http.StatusTemporaryRedirect)
 				return
 			}
 		}
@@ -327,7 +327,7 @@ func DataNodeHandler(dn DataNode, log *slog.Logger) http.Handler {
 			return
 		}
 		if dl.Body == nil {
-			http.Redirect(w, r, "http://"+dl.Redirect+"/download?path="+url.QueryEscape(p)+"&redirected=1"+identityQuery(r), http.StatusTemporaryRedirect)
+			http.Redirect(w, r, schemeOf(r)+"://"+dl.Redirect+"/download?path="+url.QueryEscape(p)+"&redirected=1"+identityQuery(r), http.StatusTemporaryRedirect)
 			return
 		}
 		defer dl.Body.Close()
@@ -440,4 +440,14 @@ func identityQuery(r *http.Request) string {
 		return ""
 	}
 	return "&" + q.Encode()
+}
+
+// schemeOf returns the scheme r came with, that of the links and
+// redirects to the cluster's other nodes, which serve their web ports
+// all with TLS or all without: "https" over TLS, else "http".
+func schemeOf(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }

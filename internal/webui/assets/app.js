@@ -82,7 +82,7 @@
       tb.innerHTML = '<tr class="empty"><td colspan="9">No DataNode has registered yet.</td></tr>';
     } else {
       tb.innerHTML = sortNodes(nodes).map(function (d) {
-        var id = d.httpAddr ? '<a href="http://' + esc(d.httpAddr) + '/">' + esc(d.id) + "</a>" : esc(d.id);
+        var id = d.httpAddr ? '<a href="//' + esc(d.httpAddr) + '/">' + esc(d.id) + "</a>" : esc(d.id);
         return '<tr class="state-' + esc(d.state) + '" data-id="' + esc(d.id) + '">' +
           '<td class="mono id" title="' + esc(d.id) + '">' + id + "</td>" +
           '<td class="mono">' + esc(d.addr) + "</td>" +
@@ -142,7 +142,7 @@
     }
     tb.innerHTML = f.blocks.map(function (b, i) {
       var locs = b.locations.length ? b.locations.map(function (l) {
-        var a = l.httpAddr ? '<a href="http://' + esc(l.httpAddr) + '/">' + esc(l.addr) + "</a>" : esc(l.addr);
+        var a = l.httpAddr ? '<a href="//' + esc(l.httpAddr) + '/">' + esc(l.addr) + "</a>" : esc(l.addr);
         return '<span class="loc mono">' + a + "</span>";
       }).join(" ") : '<span class="pill dead">no live replica</span>';
       return '<tr><td class="num">' + i + '</td><td class="mono">blk_' + b.id + "_" + b.genStamp + "</td>" +
@@ -158,7 +158,7 @@
     document.querySelector('[data-group="leader"]').textContent = g.leader || "none known";
     document.querySelector('[data-group="term"]').textContent = g.term;
     tb.innerHTML = g.members.map(function (m) {
-      var addr = m.httpAddr ? '<a href="http://' + esc(m.httpAddr) + '/">' + esc(m.address) + "</a>" : esc(m.address);
+      var addr = m.httpAddr ? '<a href="//' + esc(m.httpAddr) + '/">' + esc(m.address) + "</a>" : esc(m.address);
       var known = m.state !== "unreachable";
       var contact = m.state === "leader" || m.lastContactMs < 0 ? "–" :
         (m.lastContactMs < 1000 ? m.lastContactMs + "ms" : age(m.lastContactMs / 1000)) + " ago";
