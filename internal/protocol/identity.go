@@ -19,6 +19,11 @@ const (
 	MetadataGroups = "cairn-groups"
 )
 
+// MetadataAuthorization is the gRPC metadata key of the token a call
+// authenticates with, as "Bearer <token>" (package token), in secure
+// mode.
+const MetadataAuthorization = "authorization"
+
 // gRPC metadata keys that name one logical call of a client, for the
 // NameNode's retry cache: a client sends the same pair with every
 // attempt of a non-idempotent call (create, add block, complete,
