@@ -101,6 +101,9 @@ type options struct {
 	// failoverTimeout bounds a call's failover between NameNodes when
 	// its context has no deadline; 0: defaultFailoverTimeout.
 	failoverTimeout time.Duration
+	// token is the bearer token sent with every NameNode call
+	// (WithToken); empty: none.
+	token string
 }
 
 // WithClientName sets the name under which the Client holds leases on
@@ -210,6 +213,9 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	if o.clientName == "" {
 		o.clientName = defaultClientName()
 	}
+	// With a token and no user given, the Client names none: the
+	// NameNode takes the token's.
+	nameUser := o.owner != "" || o.token == ""
 	if o.owner == "" {
 		o.owner = osUser()
 	}
@@ -240,6 +246,10 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	}, o.owner, []string{o.group}, o.failoverTimeout)
 	if err != nil {
 		return nil, cairn.E(op, namenode, err)
+	}
+	nn.token = o.token
+	if !nameUser {
+		nn.user = ""
 	}
 	c := &Client{
 		nn:      nn,

@@ -101,6 +101,9 @@ type invoker struct {
 	// carries none (AsUser): the Client's own.
 	user   string
 	groups []string
+	// token is the bearer token sent with every call (WithToken);
+	// empty: none. A secret: never logged.
+	token string
 	// clientID is the client id of the retry cache: random, fixed for
 	// the invoker's life.
 	clientID string
@@ -433,11 +436,16 @@ func (inv *invoker) outgoing(ctx context.Context) context.Context {
 		user, groups = id.user, id.groups
 	}
 	kv := []string{
-		protocol.MetadataUser, user,
 		protocol.MetadataClientID, inv.clientID,
 		protocol.MetadataCallID, strconv.FormatUint(inv.calls.Add(1), 10),
 	}
-	if len(groups) > 0 {
+	if user != "" {
+		kv = append(kv, protocol.MetadataUser, user)
+	}
+	if inv.token != "" {
+		kv = append(kv, protocol.MetadataAuthorization, "Bearer "+inv.token)
+	}
+	if user != "" && len(groups) > 0 {
 		kv = append(kv, protocol.MetadataGroups, strings.Join(groups, ","))
 	}
 	return metadata.AppendToOutgoingContext(ctx, kv...)
