@@ -28,6 +28,7 @@ type remote struct {
 	e           *env
 	namenode    string        // --namenode; empty: $CAIRN_NAMENODE, then defaultNameNode
 	dialTimeout time.Duration // --dial-timeout
+	tokenFile   string        // --token-file; empty: $CAIRN_TOKEN, then the user's token file
 }
 
 func (r *remote) addFlags(cmd *cobra.Command) {
@@ -35,6 +36,7 @@ func (r *remote) addFlags(cmd *cobra.Command) {
 		"NameNode RPC address host:port, or the addresses of a NameNode group separated by commas (default $CAIRN_NAMENODE, else "+defaultNameNode+")")
 	cmd.PersistentFlags().DurationVar(&r.dialTimeout, "dial-timeout", defaultDialTimeout,
 		"how long to keep trying to reach the NameNode")
+	tokenFileFlag(cmd.PersistentFlags(), &r.tokenFile)
 }
 
 // addr returns the NameNode address to use: one, or the members of a
@@ -57,7 +59,11 @@ func (r *remote) dial(ctx context.Context, op, path string) (*client.Client, err
 	if r.dialTimeout <= 0 {
 		return nil, failf(op, path, cairn.Invalid, "invalid dial-timeout %v: must be positive", r.dialTimeout)
 	}
-	c, err := client.Dial(ctx, addr, client.WithDialTimeout(r.dialTimeout))
+	tok, err := r.e.tokenOption(op, r.tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.Dial(ctx, addr, client.WithDialTimeout(r.dialTimeout), tok)
 	if err == nil {
 		return c, nil
 	}

@@ -19,6 +19,7 @@ type mountCmd struct {
 	attrTimeout time.Duration
 	opTimeout   time.Duration
 	dialTimeout time.Duration
+	tokenFile   string
 	logLevel    levelValue
 	debugFUSE   bool
 }
@@ -59,6 +60,7 @@ file, as for 'cairn namenode'.`,
 	f.DurationVar(&m.attrTimeout, "attr-timeout", fusefs.DefaultAttrTimeout, "how long the kernel caches attributes and names (0: not at all)")
 	f.DurationVar(&m.opTimeout, "op-timeout", fusefs.DefaultOpTimeout, "bound of each NameNode call of a request, after which it fails with EIO")
 	f.DurationVar(&m.dialTimeout, "dial-timeout", defaultDialTimeout, "how long to keep trying to reach the NameNode at start")
+	tokenFileFlag(f, &m.tokenFile)
 	f.Var(&m.logLevel, "log-level", "log level: debug, info, warn or error")
 	f.BoolVar(&m.debugFUSE, "debug-fuse", false, "log every FUSE request (at --log-level debug)")
 	return cmd
@@ -77,7 +79,7 @@ func (m *mountCmd) run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := m.e.serverLogger(slog.Level(m.logLevel)).With("component", "mount")
-	r := &remote{e: m.e, namenode: m.namenode, dialTimeout: m.dialTimeout}
+	r := &remote{e: m.e, namenode: m.namenode, dialTimeout: m.dialTimeout, tokenFile: m.tokenFile}
 	c, err := r.dial(ctx, op, dir)
 	if err != nil {
 		return err

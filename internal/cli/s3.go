@@ -53,6 +53,7 @@ type s3Cmd struct {
 	credentials  string
 	uploadMaxAge time.Duration
 	dialTimeout  time.Duration
+	tokenFile    string // a superuser's token in secure mode: the gateway acts for its users
 	logLevel     levelValue
 }
 
@@ -100,6 +101,7 @@ requests under way for up to 5s.`,
 	f.StringVar(&s.credentials, "credentials", "", "file of credentials, one a line: ACCESS_KEY SECRET_KEY USER")
 	f.DurationVar(&s.uploadMaxAge, "upload-max-age", defaultUploadMaxAge, "time after which an unfinished multipart upload is removed")
 	f.DurationVar(&s.dialTimeout, "dial-timeout", defaultS3DialTimeout, "how long to keep trying to reach the NameNode at start")
+	tokenFileFlag(f, &s.tokenFile)
 	f.Var(&s.logLevel, "log-level", "log level: debug, info, warn or error")
 	return cmd
 }
@@ -218,7 +220,12 @@ func (s *s3Cmd) run(ctx context.Context, _ []string) error {
 	if warning != "" {
 		log.Warn(warning)
 	}
-	c, err := client.Dial(ctx, s.namenode, client.WithDialTimeout(s.dialTimeout))
+	tok, err := s.e.tokenOption(op, s.tokenFile)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	c, err := client.Dial(ctx, s.namenode, client.WithDialTimeout(s.dialTimeout), tok)
 	if err != nil {
 		lis.Close()
 		if ctx.Err() != nil {
