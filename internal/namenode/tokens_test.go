@@ -3,10 +3,12 @@ package namenode
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/checksum"
 	pb "github.com/cairn-fs/cairn/internal/protocol"
 	"github.com/cairn-fs/cairn/internal/token"
 	"github.com/cairn-fs/cairn/internal/transport"
@@ -392,6 +395,18 @@ func TestTokenSnapshotFormat(t *testing.T) {
 		got.tokens.keys[0].created != 10 || got.tokens.keys[1].expires != 25 {
 		t.Errorf("tokens after a snapshot round trip = %+v, want %+v", got.tokens, r.tokens)
 	}
+	// A version 3 snapshot (no token section) is still read.
+	empty := newReplicated().encodeSnapshot()
+	v3 := slices.Clone(empty[:len(empty)-4-3]) // less the CRC and the empty token section
+	if v3[len(snapshotMagic)] != snapshotVersion {
+		t.Fatalf("version byte %d, want %d", v3[len(snapshotMagic)], snapshotVersion)
+	}
+	v3[len(snapshotMagic)] = 3
+	v3 = binary.LittleEndian.AppendUint32(v3, checksum.CRC32C(v3))
+	if got, err := decodeSnapshot(v3); err != nil || len(got.tokens.keys) != 0 {
+		t.Errorf("decodeSnapshot(version 3) = %v, %v", got, err)
+	}
+
 	// A key ID that does not grow is refused.
 	r.tokens.keys[1].id = 3
 	if _, err := decodeSnapshot(r.encodeSnapshot()); err == nil {
