@@ -69,7 +69,7 @@ func readTokenFile(path string) (string, error) {
 	if !st.Mode().IsRegular() {
 		return "", fmt.Errorf("token file %s: not a regular file", path)
 	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+	if perm := st.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" { // (Windows has no such modes)
 		return "", fmt.Errorf("token file %s: others may access it (mode %04o): it holds a secret; chmod 600 it", path, perm)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
