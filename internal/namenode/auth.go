@@ -2,6 +2,7 @@ package namenode
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -90,6 +91,11 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 		return nil, unauthenticated("the authorization is not a bearer token")
 	}
 	t, err := s.verifyToken(strings.TrimSpace(raw))
+	if errors.Is(err, token.ErrUnknownKey) && s.servingTerm() == 0 {
+		// A member that does not lead may lag behind the key's entry:
+		// the leader judges (and the call needs it anyway).
+		return nil, pb.ToStatus(s.notLeader())
+	}
 	if err != nil {
 		return nil, unauthenticated("%v", err)
 	}

@@ -503,6 +503,17 @@ func TestTokensInGroup(t *testing.T) {
 		path := filepath.Join(g.dirs[i], RootTokenFile)
 		waitFor(t, "root.token of member", func() bool { _, err := os.Stat(path); return err == nil })
 	}
+	// A member that does not lead leaves a token of a key it does not
+	// know to the leader: it may lag behind the key.
+	f := (l + 1) % 3
+	k := waitKey(t, g.srv[f])
+	unknown := token.Sign(token.Key{ID: k.id + 100, Secret: k.secret}, token.Claims{User: "alice", Issued: time.Now(), Expires: time.Now().Add(time.Hour)})
+	fc := dialConns(t, g.addrs[f], cl.GRPCDialOptions()...)
+	_, err = fc.c.GetFileInfo(withToken(unknown), &pb.GetFileInfoRequest{Path: "/"})
+	if k := cairn.KindOf(pb.FromStatus("stat", "/", err)); k != cairn.NotLeader {
+		t.Errorf("GetFileInfo on a follower with a token of an unknown key = %v, want NotLeader", err)
+	}
+
 	g.kill(l)
 	nl := g.leader()
 	c := dialConns(t, g.addrs[nl], cl.GRPCDialOptions()...)
