@@ -20,8 +20,10 @@ type identityKey struct{}
 // user and its first group (the Client's group when none is given).
 //
 // The identity travels with every NameNode call in gRPC metadata (keys
-// "cairn-user" and "cairn-groups"); the NameNode does not authenticate
-// it yet. An empty user leaves ctx as it is.
+// "cairn-user" and "cairn-groups"). A NameNode in simple mode believes
+// it; one in secure mode lets only a Client with a superuser's token
+// (WithToken) act for a user other than the token's. An empty user
+// leaves ctx as it is.
 func AsUser(ctx context.Context, user string, groups ...string) context.Context {
 	if user == "" {
 		return ctx
