@@ -105,6 +105,9 @@ type options struct {
 	// its context has no deadline; 0: defaultFailoverTimeout.
 	failoverTimeout time.Duration
 	tls             *tls.Config // nil: plaintext
+	// token is the bearer token sent with every NameNode call
+	// (WithToken); empty: none.
+	token string
 }
 
 // WithClientName sets the name under which the Client holds leases on
@@ -241,6 +244,9 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	if o.clientName == "" {
 		o.clientName = defaultClientName()
 	}
+	// With a token and no user given, the Client names none: the
+	// NameNode takes the token's.
+	nameUser := o.owner != "" || o.token == ""
 	if o.owner == "" {
 		o.owner = osUser()
 	}
@@ -276,6 +282,10 @@ func Dial(ctx context.Context, namenode string, opts ...Option) (*Client, error)
 	}, o.owner, groups, o.failoverTimeout)
 	if err != nil {
 		return nil, cairn.E(op, namenode, err)
+	}
+	nn.token = o.token
+	if !nameUser {
+		nn.user = ""
 	}
 	c := &Client{
 		nn:      nn,

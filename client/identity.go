@@ -20,8 +20,10 @@ type identityKey struct{}
 // user and its first group (the Client's group when none is given).
 //
 // The identity travels with every NameNode call in gRPC metadata (keys
-// "cairn-user" and "cairn-groups"); the NameNode does not authenticate
-// it yet. An empty user leaves ctx as it is.
+// "cairn-user" and "cairn-groups"). A NameNode in simple mode believes
+// it; one in secure mode lets only a Client with a superuser's token
+// (WithToken) act for a user other than the token's. An empty user
+// leaves ctx as it is.
 func AsUser(ctx context.Context, user string, groups ...string) context.Context {
 	if user == "" {
 		return ctx
@@ -45,3 +47,19 @@ func (c *Client) ownerOf(ctx context.Context) (owner, group string) {
 // User is the Client's own user: the one its calls are made for
 // outside an AsUser context.
 func (c *Client) User() string { return c.owner }
+
+type callTokenKey struct{}
+
+// WithCallToken returns a context under which the Client's calls carry
+// tok, a token of a secured cluster, instead of the Client's own (see
+// WithToken), and name no user of the Client's: the token says who the
+// calls are for. A gateway forwards its callers' tokens so (WebHDFS's
+// delegation=). An empty tok leaves ctx as it is. AsUser on the same
+// context still names a user, which only a superuser's token may act
+// for.
+func WithCallToken(ctx context.Context, tok string) context.Context {
+	if tok == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, callTokenKey{}, tok)
+}

@@ -101,6 +101,9 @@ type invoker struct {
 	// carries none (AsUser): the Client's own.
 	user   string
 	groups []string
+	// token is the bearer token sent with every call (WithToken);
+	// empty: none. A secret: never logged.
+	token string
 	// clientID is the client id of the retry cache: random, fixed for
 	// the invoker's life.
 	clientID string
@@ -428,16 +431,25 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // Client's id and a new call id. It is called once per logical call:
 // every attempt of the call is sent with the context it returns.
 func (inv *invoker) outgoing(ctx context.Context) context.Context {
-	user, groups := inv.user, inv.groups
+	user, groups, tok := inv.user, inv.groups, inv.token
+	if t, ok := ctx.Value(callTokenKey{}).(string); ok {
+		// The caller's own token says who: no user of the Client's.
+		user, groups, tok = "", nil, t
+	}
 	if id, ok := ctx.Value(identityKey{}).(identity); ok {
 		user, groups = id.user, id.groups
 	}
 	kv := []string{
-		protocol.MetadataUser, user,
 		protocol.MetadataClientID, inv.clientID,
 		protocol.MetadataCallID, strconv.FormatUint(inv.calls.Add(1), 10),
 	}
-	if len(groups) > 0 {
+	if user != "" {
+		kv = append(kv, protocol.MetadataUser, user)
+	}
+	if tok != "" {
+		kv = append(kv, protocol.MetadataAuthorization, "Bearer "+tok)
+	}
+	if user != "" && len(groups) > 0 {
 		kv = append(kv, protocol.MetadataGroups, strings.Join(groups, ","))
 	}
 	return metadata.AppendToOutgoingContext(ctx, kv...)

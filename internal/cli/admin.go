@@ -16,11 +16,12 @@ import (
 // newAdminCmd builds 'cairn admin' and its subcommands.
 func newAdminCmd(e *env) *cobra.Command {
 	r := &remote{e: e}
-	cmd := newGroupCmd("admin", "Administer the cluster (report, fsck, safemode, decommission, ha, certs)")
+	cmd := newGroupCmd("admin", "Administer the cluster (report, fsck, safemode, decommission, ha, certs, token)")
 	r.addFlags(cmd)
 	cmd.AddCommand(newReportCmd(r), newFsckCmd(r), newSafeModeCmd(r))
 	cmd.AddCommand(newDecommissionCmd(r), newRecommissionCmd(r))
 	cmd.AddCommand(newHACmd(r), newCertsCmd(e))
+	cmd.AddCommand(newTokenCmd(r))
 	return cmd
 }
 

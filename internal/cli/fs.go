@@ -30,6 +30,7 @@ type remote struct {
 	namenode    string        // --namenode; empty: $CAIRN_NAMENODE, then defaultNameNode
 	dialTimeout time.Duration // --dial-timeout
 	tlsCA       string        // --tls-ca; empty: $CAIRN_TLS_CA, then plaintext
+	tokenFile   string        // --token-file; empty: $CAIRN_TOKEN, then the user's token file
 }
 
 func (r *remote) addFlags(cmd *cobra.Command) {
@@ -39,6 +40,7 @@ func (r *remote) addFlags(cmd *cobra.Command) {
 		"how long to keep trying to reach the NameNode")
 	cmd.PersistentFlags().StringVar(&r.tlsCA, "tls-ca", "",
 		"CA certificate (PEM) of a cluster that uses TLS: the servers must show certificates it signed (default $"+envTLSCA+", else plaintext)")
+	tokenFileFlag(cmd.PersistentFlags(), &r.tokenFile)
 }
 
 // addr returns the NameNode address to use: one, or the members of a
@@ -67,7 +69,11 @@ func (r *remote) dial(ctx context.Context, op, path string, extra ...client.Opti
 	if err != nil {
 		return nil, err
 	}
-	opts := []client.Option{client.WithDialTimeout(r.dialTimeout), withTLS}
+	tok, err := r.e.tokenOption(op, r.tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	opts := []client.Option{client.WithDialTimeout(r.dialTimeout), withTLS, tok}
 	if v := strings.TrimSpace(r.e.getenv("CAIRN_UMASK")); v != "" {
 		m, err := parseMode(v)
 		if err != nil || m&^fs.ModePerm != 0 {

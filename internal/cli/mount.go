@@ -21,6 +21,7 @@ type mountCmd struct {
 	opTimeout   time.Duration
 	dialTimeout time.Duration
 	tlsCA       string
+	tokenFile   string
 	logLevel    levelValue
 	debugFUSE   bool
 }
@@ -62,6 +63,7 @@ file, as for 'cairn namenode'.`,
 	f.DurationVar(&m.opTimeout, "op-timeout", fusefs.DefaultOpTimeout, "bound of each NameNode call of a request, after which it fails with EIO")
 	f.DurationVar(&m.dialTimeout, "dial-timeout", defaultDialTimeout, "how long to keep trying to reach the NameNode at start")
 	f.StringVar(&m.tlsCA, "tls-ca", "", "CA certificate (PEM) of a cluster that uses TLS (env "+envTLSCA+"; empty: plaintext)")
+	tokenFileFlag(f, &m.tokenFile)
 	f.Var(&m.logLevel, "log-level", "log level: debug, info, warn or error")
 	f.BoolVar(&m.debugFUSE, "debug-fuse", false, "log every FUSE request (at --log-level debug)")
 	return cmd
@@ -80,7 +82,7 @@ func (m *mountCmd) run(ctx context.Context, args []string) error {
 		return err
 	}
 	log := m.e.serverLogger(slog.Level(m.logLevel)).With("component", "mount")
-	r := &remote{e: m.e, namenode: m.namenode, dialTimeout: m.dialTimeout, tlsCA: m.tlsCA}
+	r := &remote{e: m.e, namenode: m.namenode, dialTimeout: m.dialTimeout, tlsCA: m.tlsCA, tokenFile: m.tokenFile}
 	// The kernel gives each create the mode the process's own umask
 	// left: the mount applies none of its own.
 	c, err := r.dial(ctx, op, dir, client.WithUmask(0))

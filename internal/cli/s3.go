@@ -54,6 +54,7 @@ type s3Cmd struct {
 	credentials  string
 	uploadMaxAge time.Duration
 	dialTimeout  time.Duration
+	tokenFile    string // a superuser's token in secure mode: the gateway acts for its users
 	logLevel     levelValue
 	tls          tlsFlags
 }
@@ -109,6 +110,7 @@ HTTPS with that certificate.`,
 	f.StringVar(&s.tls.cert, "tls-cert", "", "the gateway's TLS certificate (PEM), signed by --tls-ca: S3 is served over HTTPS (empty: HTTP)")
 	f.StringVar(&s.tls.key, "tls-key", "", "the private key of --tls-cert (PEM)")
 	f.StringVar(&s.tls.ca, "tls-ca", "", "the CA certificate (PEM) of a cluster that uses TLS: the NameNodes and DataNodes must show certificates it signed (empty: plaintext)")
+	tokenFileFlag(f, &s.tokenFile)
 	f.Var(&s.logLevel, "log-level", "log level: debug, info, warn or error")
 	return cmd
 }
@@ -237,7 +239,12 @@ func (s *s3Cmd) run(ctx context.Context, _ []string) error {
 	if warning != "" {
 		log.Warn(warning)
 	}
-	c, err := client.Dial(ctx, s.namenode, client.WithDialTimeout(s.dialTimeout), withTLS)
+	tok, err := s.e.tokenOption(op, s.tokenFile)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	c, err := client.Dial(ctx, s.namenode, client.WithDialTimeout(s.dialTimeout), withTLS, tok)
 	if err != nil {
 		lis.Close()
 		if ctx.Err() != nil {

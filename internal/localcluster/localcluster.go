@@ -13,6 +13,7 @@
 package localcluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -87,6 +89,10 @@ type Config struct {
 	// TLSHost is the host of TLSDir's certificate the nodes use, which
 	// must name the addresses they are dialed at; "": 127.0.0.1.
 	TLSHost string
+	// Security runs the NameNodes in secure mode (tokens, block access
+	// tokens); it needs TLSDir. The cluster's own clients (WaitLive,
+	// ClientOptions) use the superuser's token the NameNode writes.
+	Security bool
 }
 
 // Node is one node of the cluster, ready to be served: Serve on Lis
@@ -309,6 +315,7 @@ func (c *Cluster) makeNameNode(i int, lis, httpLis net.Listener) error {
 		DefaultBlockSize:   c.cfg.BlockSize,
 		HeartbeatInterval:  c.cfg.HeartbeatInterval,
 		Transport:          transport.Config{TLS: c.tls},
+		Security:           c.cfg.Security,
 	}
 	if c.peers != nil {
 		cfg.Peers = append([]string(nil), c.peers...)
@@ -752,7 +759,11 @@ func LiveDataNodes(ctx context.Context, c *client.Client, up bool) (int, error) 
 func (c *Cluster) WaitLive(ctx context.Context, n int) error {
 	const op = "localcluster.WaitLive"
 	// The client follows a group's leader, wherever it moves.
-	cl, err := client.Dial(ctx, c.NameNodeAddr(), client.WithTLS(c.ClientTLS()))
+	opts, err := c.ClientOptions(ctx)
+	if err != nil {
+		return err
+	}
+	cl, err := client.Dial(ctx, c.NameNodeAddr(), opts...)
 	if err != nil {
 		return err
 	}
@@ -777,4 +788,46 @@ func (c *Cluster) WaitLive(ctx context.Context, n int) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// RootTokenFile is the file of the superuser's token of a secured
+// cluster: the one the first NameNode writes in its directory.
+func (c *Cluster) RootTokenFile() string {
+	return filepath.Join(c.nns[0].dir, namenode.RootTokenFile)
+}
+
+// RootToken waits until a NameNode of a secured cluster has written
+// the superuser's token, and returns it; "" for a cluster that is not
+// secured.
+func (c *Cluster) RootToken(ctx context.Context) (string, error) {
+	if !c.cfg.Security {
+		return "", nil
+	}
+	for {
+		for _, m := range c.nns {
+			if b, err := os.ReadFile(filepath.Join(m.dir, namenode.RootTokenFile)); err == nil && len(bytes.TrimSpace(b)) > 0 {
+				return string(bytes.TrimSpace(b)), nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", cairn.Errorf("localcluster.RootToken", c.RootTokenFile(), cairn.Unavailable, "no NameNode wrote the superuser's token: %v", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// ClientOptions are the options of a client of the cluster as its
+// superuser: TLS with the cluster's CA, and in secure mode the
+// superuser's token (RootToken waits for it).
+func (c *Cluster) ClientOptions(ctx context.Context) ([]client.Option, error) {
+	opts := []client.Option{client.WithTLS(c.ClientTLS())}
+	tok, err := c.RootToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if tok != "" {
+		opts = append(opts, client.WithToken(tok))
+	}
+	return opts, nil
 }

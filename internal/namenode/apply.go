@@ -63,6 +63,12 @@ func (ns *namespace) apply(c *command) any {
 		return ns.applyRemoveXAttr(c)
 	case opConcat:
 		return ns.applyConcat(c)
+	case opTokenKey:
+		return ns.applyTokenKey(c)
+	case opTokenPurge:
+		return ns.applyTokenPurge(c)
+	case opRevokeToken:
+		return ns.applyRevokeToken(c)
 	}
 	return errf(cairn.Internal, "unknown command %v", c.op)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/token"
 )
 
 // opcode names a log command. The numbers are part of the on-disk log
@@ -33,6 +34,9 @@ const (
 	opSetXAttr              // path, xattrs(name, value), flags(xattrCreate, xattrReplace)
 	opRemoveXAttr           // path, xattrs(names)
 	opConcat                // path(target), paths(sources, in order), mtime
+	opTokenKey              // keyID, secret, mtime(created), expires: a new token signing key (tokens.go)
+	opTokenPurge            // mtime: drops the token keys and revocations expired by then
+	opRevokeToken           // tokenID, expires(the token's expiry)
 	opMax
 )
 
@@ -57,6 +61,9 @@ var opNames = [...]string{
 	opSetXAttr:       "setXAttr",
 	opRemoveXAttr:    "removeXAttr",
 	opConcat:         "concat",
+	opTokenKey:       "tokenKey",
+	opTokenPurge:     "tokenPurge",
+	opRevokeToken:    "revokeToken",
 }
 
 func (o opcode) String() string {
@@ -126,6 +133,13 @@ type command struct {
 	// paths are more paths the command names after path: concat's
 	// sources, in order.
 	paths []string
+	// keyID, secret and expires are a token signing key's (opTokenKey);
+	// tokenID and expires a revoked token's (opRevokeToken). The secret
+	// is never logged nor shown.
+	keyID   uint64
+	secret  string
+	expires int64 // unix nanoseconds
+	tokenID token.ID
 }
 
 // Field numbers: bit i of the presence mask says field i follows. The
@@ -152,6 +166,10 @@ const (
 	fRPCCall
 	fXAttrs
 	fPaths
+	fKeyID
+	fSecret
+	fExpires
+	fTokenID
 )
 
 // commandVersion is the first byte of every encoded command.
@@ -186,6 +204,10 @@ func (c *command) encode(b []byte) []byte {
 	set(fRPCCall, c.rpcCall != 0)
 	set(fXAttrs, len(c.xattrs) != 0)
 	set(fPaths, len(c.paths) != 0)
+	set(fKeyID, c.keyID != 0)
+	set(fSecret, c.secret != "")
+	set(fExpires, c.expires != 0)
+	set(fTokenID, c.tokenID != token.ID{})
 
 	b = append(b, commandVersion, byte(c.op))
 	b = binary.AppendUvarint(b, mask)
@@ -269,6 +291,18 @@ func (c *command) encode(b []byte) []byte {
 			str(p)
 		}
 	}
+	if mask&(1<<fKeyID) != 0 {
+		b = binary.AppendUvarint(b, c.keyID)
+	}
+	if mask&(1<<fSecret) != 0 {
+		str(c.secret)
+	}
+	if mask&(1<<fExpires) != 0 {
+		b = binary.AppendVarint(b, c.expires)
+	}
+	if mask&(1<<fTokenID) != 0 {
+		b = append(b, c.tokenID[:]...)
+	}
 	return b
 }
 
@@ -341,7 +375,7 @@ func decodeCommand(b []byte) (command, error) {
 		return c, fmt.Errorf("unknown command opcode %d", c.op)
 	}
 	mask := d.uvarint()
-	if mask>>(fPaths+1) != 0 {
+	if mask>>(fTokenID+1) != 0 {
 		return c, fmt.Errorf("unknown command fields %#x", mask)
 	}
 	has := func(f int) bool { return mask&(1<<f) != 0 }
@@ -431,6 +465,20 @@ func decodeCommand(b []byte) (command, error) {
 		}
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			c.paths = append(c.paths, d.str())
+		}
+	}
+	if has(fKeyID) {
+		c.keyID = d.uvarint()
+	}
+	if has(fSecret) {
+		c.secret = d.str()
+	}
+	if has(fExpires) {
+		c.expires = d.varint()
+	}
+	if has(fTokenID) {
+		for i := range c.tokenID {
+			c.tokenID[i] = d.byte()
 		}
 	}
 	if d.err != nil {

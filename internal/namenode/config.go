@@ -159,6 +159,16 @@ type Config struct {
 	// BlockTokenLifetime is how long a block access token is good
 	// for (HDFS's dfs.block.access.token.lifetime); 0: 10h.
 	BlockTokenLifetime time.Duration
+	// TokenTTL is the lifetime of a token made without one (CreateToken
+	// with ttl 0); 0: 24h.
+	TokenTTL time.Duration
+	// TokenMaxLifetime bounds the lifetime of every token, and is the
+	// lifetime of the superuser's token in Dir/root.token; 0: 7 days.
+	TokenMaxLifetime time.Duration
+	// TokenKeyRotation is how often the leader makes a new token
+	// signing key; 0: 24h. A key is kept TokenKeyRotation +
+	// TokenMaxLifetime after it is made (tokens.go).
+	TokenKeyRotation time.Duration
 
 	// snapshotInterval is how often raft checks SnapshotThreshold; 0:
 	// 5s. A test seam.
@@ -245,6 +255,18 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if d.ApplyTimeout == 0 {
 		d.ApplyTimeout = 30 * time.Second
+	}
+	if d.TokenTTL == 0 {
+		d.TokenTTL = defaultTokenTTL
+	}
+	if d.TokenMaxLifetime == 0 {
+		d.TokenMaxLifetime = defaultTokenMaxLifetime
+	}
+	if d.TokenKeyRotation == 0 {
+		d.TokenKeyRotation = defaultTokenKeyRotation
+	}
+	if d.TokenTTL < 0 || d.TokenMaxLifetime < time.Second || d.TokenKeyRotation < 0 {
+		return Config{}, errors.New("namenode: token lifetimes must be positive (Config.TokenTTL, TokenMaxLifetime at least 1s, TokenKeyRotation)")
 	}
 	return d, nil
 }

@@ -108,7 +108,8 @@
 //	                  5 abandonBlock, 6 rename, 7 delete, 8 setReplication,
 //	                  9 setPermission, 10 setOwner, 11 setTimes, 12 closeFile,
 //	                  13 setNodeAdmin, 14 newGenStamp, 15 updatePipeline,
-//	                  16 fsync, 17 setXAttr, 18 removeXAttr, 19 concat
+//	                  16 fsync, 17 setXAttr, 18 removeXAttr, 19 concat,
+//	                  20 tokenKey, 21 tokenPurge, 22 revokeToken
 //	mask     uvarint  bit i set: field i follows
 //	fields            present fields, in this order:
 //	  0 path         string     (uvarint length, bytes)
@@ -143,6 +144,11 @@
 //	                 empty), or the one a delete must not find
 //	  20 paths       uvarint count, then count strings: more paths
 //	                 after path (concat's sources, in order)
+//	  21 keyID       uvarint    a token signing key's ID
+//	  22 secret      string     its secret (32 bytes)
+//	  23 expires     varint     unix nanoseconds: when a key or a
+//	                            revoked token expires
+//	  24 tokenID     16 bytes   a revoked token's ID
 //
 // Absent fields are zero. Unknown versions, opcodes or field bits, and
 // trailing bytes, are refused. New fields get new bits; numbers are
@@ -220,6 +226,14 @@
 //   - setNodeAdmin(targets: one DataNode ID, decommission): with the
 //     flag the node is being decommissioned, without it it is back in
 //     service (see "Healing").
+//   - tokenKey(keyID, secret, mtime: made, expires): a new token
+//     signing key (tokens.go), which signs from then on; its ID is
+//     above every earlier key's (refused otherwise). Secrets are in the
+//     log and snapshots only: never logged nor shown.
+//   - tokenPurge(mtime): drops the keys and the revocations whose
+//     expiry is at or before mtime.
+//   - revokeToken(tokenID, expires): the token is refused by every
+//     member until expires (the token's own expiry), then forgotten.
 //
 // # Snapshot format
 //
@@ -227,20 +241,26 @@
 // report those again):
 //
 //	magic        8 bytes "CAIRNNS\x00"
-//	version      uvarint 3 (1 and 2 are still read)
+//	version      uvarint 4 (1 to 3 are still read)
 //	nextInodeID  uvarint
 //	nextBlockID  uvarint
 //	nextGenStamp uvarint
 //	nstrings     uvarint, then nstrings strings: the owner/group table;
 //	             string 0 is ""
 //	root         inode record
-//	ndecom       uvarint (version 2 only), then ndecom strings, sorted:
+//	ndecom       uvarint (version 2 on), then ndecom strings, sorted:
 //	             the IDs of the DataNodes being decommissioned
+//	tokens       (version 4 on) nextKeyID uvarint (0: 1), nkeys
+//	             uvarint, then per key in ascending ID order: id
+//	             uvarint, secret string (32 bytes), created varint,
+//	             expires varint (unix nanoseconds); then nrevoked
+//	             uvarint, then per revoked token, sorted by ID: its ID
+//	             (16 bytes), expires varint
 //	crc          4 bytes little endian: CRC-32C (Castagnoli) of all
 //	             the bytes before it
 //
-// Version 1 snapshots (without ndecom) and version 2 (without extended
-// attributes) are still read.
+// Version 1 snapshots (without ndecom), version 2 (without extended
+// attributes) and version 3 (without tokens) are still read.
 //
 // An inode record is, in pre-order:
 //

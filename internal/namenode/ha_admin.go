@@ -171,7 +171,7 @@ func (s *Server) peerHAStatus(ctx context.Context, addr string) (*pb.HAStatusRes
 		return nil, err
 	}
 	defer done()
-	return pb.NewAdminProtocolClient(cc).HAStatus(ctx, &pb.HAStatusRequest{SelfOnly: true})
+	return pb.NewAdminProtocolClient(cc).HAStatus(forwardToken(ctx), &pb.HAStatusRequest{SelfOnly: true})
 }
 
 // peerConn returns a gRPC connection to the member at addr, and what
@@ -249,7 +249,7 @@ func (s *Server) checkJoiner(ctx context.Context, addr string) error {
 		return errf(cairn.Unavailable, "cannot reach %s: %v", addr, err)
 	}
 	defer done()
-	st, err := pb.NewAdminProtocolClient(cc).HAStatus(ctx, &pb.HAStatusRequest{SelfOnly: true})
+	st, err := pb.NewAdminProtocolClient(cc).HAStatus(forwardToken(ctx), &pb.HAStatusRequest{SelfOnly: true})
 	if err != nil {
 		return errf(cairn.Unavailable, "no NameNode answers at %s (start it with --join first): %v", addr, status.Convert(err).Message())
 	}
@@ -261,7 +261,7 @@ func (s *Server) checkJoiner(ctx context.Context, addr string) error {
 	}
 	// (Any member answers the DataNode report, which names its cluster;
 	// only a leader answers GetServerDefaults.)
-	d, err := pb.NewAdminProtocolClient(cc).GetDatanodeReport(ctx, &pb.GetDatanodeReportRequest{})
+	d, err := pb.NewAdminProtocolClient(cc).GetDatanodeReport(forwardToken(ctx), &pb.GetDatanodeReportRequest{})
 	if err != nil {
 		return errf(cairn.Unavailable, "ask %s for its cluster ID: %v", addr, status.Convert(err).Message())
 	}
@@ -324,7 +324,7 @@ func (s *Server) removeAt(ctx context.Context, leader, addr string) error {
 	for {
 		cc, done, err := s.peerConn(leader)
 		if err == nil {
-			_, err = pb.NewAdminProtocolClient(cc).HARemoveMember(ctx, &pb.HARemoveMemberRequest{Address: addr})
+			_, err = pb.NewAdminProtocolClient(cc).HARemoveMember(forwardToken(ctx), &pb.HARemoveMemberRequest{Address: addr})
 			done()
 			err = pb.FromStatus("ha remove", addr, err)
 		}

@@ -47,6 +47,14 @@ func CallerFrom(ctx context.Context) (protocol.Caller, bool) {
 // user named in its metadata with the groups this host gives that user.
 // A malformed identity fails the call with InvalidArgument.
 func (s *Server) identityInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if s.cfg.Security {
+		// Secure mode: the caller is the token's (auth.go).
+		ctx, err := s.authenticate(ctx, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	c, ok, err := protocol.CallerFromMetadata(md)
 	if err != nil {

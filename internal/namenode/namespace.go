@@ -213,6 +213,8 @@ type replicated struct {
 	files, dirs  int64
 	// decom are the DataNodes being decommissioned (decommission.go).
 	decom map[cairn.NodeID]struct{}
+	// tokens are the token signing keys and revocations (tokens.go).
+	tokens tokenState
 }
 
 // Initial counters of a fresh namespace. Block IDs and generation

@@ -157,7 +157,7 @@ func (sw *SnapshotWriter) close() error {
 	if sw.err != nil {
 		return sw.err
 	}
-	sw.b = appendSnapshotTrailer(sw.b, nil)
+	sw.b = appendSnapshotTrailer(sw.b, nil, nil)
 	if _, err := sw.w.Write(sw.b); err != nil {
 		return err
 	}

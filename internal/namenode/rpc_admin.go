@@ -2,6 +2,7 @@ package namenode
 
 import (
 	"context"
+	"time"
 
 	pb "github.com/cairn-fs/cairn/internal/protocol"
 )
@@ -89,4 +90,19 @@ func (r *adminRPC) HATransferLeadership(ctx context.Context, req *pb.HATransferL
 		return nil, pb.ToStatus(err)
 	}
 	return &pb.HATransferLeadershipResponse{Leader: leader}, nil
+}
+
+func (r *adminRPC) CreateToken(ctx context.Context, req *pb.CreateTokenRequest) (*pb.CreateTokenResponse, error) {
+	ti, err := r.s.CreateToken(ctx, req.GetUser(), time.Duration(req.GetTtlMs())*time.Millisecond)
+	if err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.CreateTokenResponse{Token: ti.Token, Id: ti.ID, User: ti.User, ExpiresUnixMs: ti.Expires.UnixMilli()}, nil
+}
+
+func (r *adminRPC) RevokeToken(ctx context.Context, req *pb.RevokeTokenRequest) (*pb.RevokeTokenResponse, error) {
+	if err := r.s.RevokeToken(ctx, req.GetToken()); err != nil {
+		return nil, pb.ToStatus(err)
+	}
+	return &pb.RevokeTokenResponse{}, nil
 }

@@ -149,6 +149,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.goLoop(s.leaseMonitor)
 	s.goLoop(s.heartbeatMonitor)
 	s.goLoop(s.replicationMonitor)
+	if c.Security {
+		s.goLoop(s.tokenLoop)
+	}
 	return s, nil
 }
 
@@ -170,6 +173,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		grpc.MaxRecvMsgSize(256<<20),
 		grpc.MaxSendMsgSize(256<<20),
 		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor(), s.identityInterceptor, noRetryHere),
+		grpc.ChainStreamInterceptor(s.streamAuthInterceptor),
 	)
 	protocol.RegisterClientProtocolServer(gs, &clientRPC{s: s})
 	protocol.RegisterAdminProtocolServer(gs, &adminRPC{s: s})

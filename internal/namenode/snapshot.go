@@ -14,7 +14,7 @@ import (
 
 const (
 	snapshotMagic   = "CAIRNNS\x00"
-	snapshotVersion = 3 // 1: without the decommissioning nodes; 2: without extended attributes
+	snapshotVersion = 4 // 1: without the decommissioning nodes; 2: without extended attributes; 3: without tokens
 )
 
 // encodeSnapshot serializes the replicated state (not the replicas,
@@ -29,7 +29,7 @@ func (r *replicated) encodeSnapshot() []byte {
 		decom = append(decom, string(id))
 	}
 	slices.Sort(decom)
-	b = appendSnapshotTrailer(b, decom)
+	b = appendSnapshotTrailer(b, decom, &r.tokens)
 	return binary.LittleEndian.AppendUint32(b, checksum.CRC32C(b))
 }
 
@@ -54,13 +54,14 @@ func appendSnapshotHeader(b []byte, nextInodeID, nextBlockID, nextGenStamp uint6
 }
 
 // appendSnapshotTrailer appends the sorted IDs of the DataNodes being
-// decommissioned; the checksum follows.
-func appendSnapshotTrailer(b []byte, decom []string) []byte {
+// decommissioned and the token section (tokens.go; nil: an empty one);
+// the checksum follows.
+func appendSnapshotTrailer(b []byte, decom []string, tokens *tokenState) []byte {
 	b = binary.AppendUvarint(b, uint64(len(decom)))
 	for _, id := range decom {
 		b = appendString(b, id)
 	}
-	return b
+	return appendTokenSnapshot(b, tokens)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -200,6 +201,11 @@ func decodeSnapshot(data []byte) (*replicated, error) {
 		}
 		if d.err != nil {
 			return nil, fmt.Errorf("snapshot: %w", d.err)
+		}
+	}
+	if version >= 4 {
+		if err := readTokenSnapshot(d, &r.tokens); err != nil {
+			return nil, err
 		}
 	}
 	if len(d.b) != 0 {

@@ -1,11 +1,14 @@
 package namenode
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 
 	"google.golang.org/grpc/metadata"
 
 	"github.com/cairn-fs/cairn/internal/protocol"
+	"github.com/cairn-fs/cairn/internal/webui"
 )
 
 // defaultWebUser is who a web request acts as when it names no one:
@@ -16,10 +19,21 @@ const defaultWebUser = "dr.who"
 // webIdentity makes the web UI's requests act as their user, whose
 // permissions the browser's listings and downloads are checked with:
 // in simple mode the user named by the query's user.name (HDFS's
-// pseudo authentication), else Config.WebUser.
+// pseudo authentication), else Config.WebUser; in secure mode the user
+// of a token, given as delegation= (which also sets the cookie
+// webui.TokenCookie, so that the pages after need none), the cookie, or
+// an Authorization: Bearer header. A secured NameNode's pages need a
+// token: without one the answer is 401.
 func (s *Server) webIdentity(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, code, err := s.webUser(r)
+		var user string
+		var code int
+		var err error
+		if s.cfg.Security {
+			user, code, err = s.webTokenUser(w, r)
+		} else {
+			user, code, err = s.webUser(r)
+		}
 		if err != nil {
 			http.Error(w, err.Error(), code)
 			return
@@ -41,4 +55,35 @@ func (s *Server) webUser(r *http.Request) (string, int, error) {
 		return "", http.StatusBadRequest, err
 	}
 	return c.User, 0, nil
+}
+
+// webTokenUser is the user of a web request's token, in secure mode;
+// a valid delegation= token is kept in the cookie for what follows.
+func (s *Server) webTokenUser(w http.ResponseWriter, r *http.Request) (string, int, error) {
+	raw := r.URL.Query().Get("delegation")
+	fromQuery := raw != ""
+	if raw == "" {
+		if c, err := r.Cookie(webui.TokenCookie); err == nil {
+			raw = c.Value
+		}
+	}
+	if raw == "" {
+		if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			raw = strings.TrimSpace(v)
+		}
+	}
+	if raw == "" {
+		return "", http.StatusUnauthorized, fmt.Errorf("unauthenticated: this cluster is secured: open the page with ?delegation=TOKEN once (a token from 'cairn admin token create'), or send Authorization: Bearer TOKEN")
+	}
+	t, err := s.verifyToken(raw)
+	if err != nil {
+		return "", http.StatusUnauthorized, fmt.Errorf("unauthenticated: %v", err)
+	}
+	if fromQuery {
+		http.SetCookie(w, &http.Cookie{
+			Name: webui.TokenCookie, Value: raw, Path: "/", Expires: t.Expires,
+			HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		})
+	}
+	return t.User, 0, nil
 }

@@ -76,7 +76,7 @@ func (x Command_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Command_Type.Descriptor instead.
 func (Command_Type) EnumDescriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{85, 0}
+	return file_cairn_proto_rawDescGZIP(), []int{89, 0}
 }
 
 type OpWriteBlock_Stage int32
@@ -128,7 +128,7 @@ func (x OpWriteBlock_Stage) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OpWriteBlock_Stage.Descriptor instead.
 func (OpWriteBlock_Stage) EnumDescriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{92, 0}
+	return file_cairn_proto_rawDescGZIP(), []int{96, 0}
 }
 
 type Block struct {
@@ -1127,6 +1127,209 @@ func (x *HATransferLeadershipResponse) GetLeader() string {
 	return ""
 }
 
+// CreateTokenRequest asks for a token for user (empty: the caller)
+// that lives ttl_ms (0: the NameNode's default).
+type CreateTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	TtlMs         int64                  `protobuf:"varint,2,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenRequest) Reset() {
+	*x = CreateTokenRequest{}
+	mi := &file_cairn_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenRequest) ProtoMessage() {}
+
+func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
+func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CreateTokenRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *CreateTokenRequest) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
+type CreateTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"` // the wire form: a secret
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`       // the token's ID, 32 hex digits, for RevokeToken
+	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	ExpiresUnixMs int64                  `protobuf:"varint,4,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenResponse) Reset() {
+	*x = CreateTokenResponse{}
+	mi := &file_cairn_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenResponse) ProtoMessage() {}
+
+func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
+func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CreateTokenResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *CreateTokenResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CreateTokenResponse) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *CreateTokenResponse) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
+	}
+	return 0
+}
+
+// RevokeTokenRequest names a token by its ID or its wire form.
+type RevokeTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_cairn_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RevokeTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type RevokeTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenResponse) Reset() {
+	*x = RevokeTokenResponse{}
+	mi := &file_cairn_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenResponse) ProtoMessage() {}
+
+func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_cairn_proto_rawDescGZIP(), []int{19}
+}
+
 type GetServerDefaultsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1135,7 +1338,7 @@ type GetServerDefaultsRequest struct {
 
 func (x *GetServerDefaultsRequest) Reset() {
 	*x = GetServerDefaultsRequest{}
-	mi := &file_cairn_proto_msgTypes[16]
+	mi := &file_cairn_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1350,7 @@ func (x *GetServerDefaultsRequest) String() string {
 func (*GetServerDefaultsRequest) ProtoMessage() {}
 
 func (x *GetServerDefaultsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[16]
+	mi := &file_cairn_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1363,7 @@ func (x *GetServerDefaultsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerDefaultsRequest.ProtoReflect.Descriptor instead.
 func (*GetServerDefaultsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{16}
+	return file_cairn_proto_rawDescGZIP(), []int{20}
 }
 
 type GetServerDefaultsResponse struct {
@@ -1175,7 +1378,7 @@ type GetServerDefaultsResponse struct {
 
 func (x *GetServerDefaultsResponse) Reset() {
 	*x = GetServerDefaultsResponse{}
-	mi := &file_cairn_proto_msgTypes[17]
+	mi := &file_cairn_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1390,7 @@ func (x *GetServerDefaultsResponse) String() string {
 func (*GetServerDefaultsResponse) ProtoMessage() {}
 
 func (x *GetServerDefaultsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[17]
+	mi := &file_cairn_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1403,7 @@ func (x *GetServerDefaultsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServerDefaultsResponse.ProtoReflect.Descriptor instead.
 func (*GetServerDefaultsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{17}
+	return file_cairn_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetServerDefaultsResponse) GetBlockSize() int64 {
@@ -1249,7 +1452,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_cairn_proto_msgTypes[18]
+	mi := &file_cairn_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1464,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[18]
+	mi := &file_cairn_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1477,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{18}
+	return file_cairn_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateRequest) GetPath() string {
@@ -1356,7 +1559,7 @@ type CreateResponse struct {
 
 func (x *CreateResponse) Reset() {
 	*x = CreateResponse{}
-	mi := &file_cairn_proto_msgTypes[19]
+	mi := &file_cairn_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1571,7 @@ func (x *CreateResponse) String() string {
 func (*CreateResponse) ProtoMessage() {}
 
 func (x *CreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[19]
+	mi := &file_cairn_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1584,7 @@ func (x *CreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResponse.ProtoReflect.Descriptor instead.
 func (*CreateResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{19}
+	return file_cairn_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateResponse) GetFile() *FileInfo {
@@ -1405,7 +1608,7 @@ type AddBlockRequest struct {
 
 func (x *AddBlockRequest) Reset() {
 	*x = AddBlockRequest{}
-	mi := &file_cairn_proto_msgTypes[20]
+	mi := &file_cairn_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1417,7 +1620,7 @@ func (x *AddBlockRequest) String() string {
 func (*AddBlockRequest) ProtoMessage() {}
 
 func (x *AddBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[20]
+	mi := &file_cairn_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1430,7 +1633,7 @@ func (x *AddBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBlockRequest.ProtoReflect.Descriptor instead.
 func (*AddBlockRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{20}
+	return file_cairn_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AddBlockRequest) GetPath() string {
@@ -1484,7 +1687,7 @@ type AddBlockResponse struct {
 
 func (x *AddBlockResponse) Reset() {
 	*x = AddBlockResponse{}
-	mi := &file_cairn_proto_msgTypes[21]
+	mi := &file_cairn_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1699,7 @@ func (x *AddBlockResponse) String() string {
 func (*AddBlockResponse) ProtoMessage() {}
 
 func (x *AddBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[21]
+	mi := &file_cairn_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1712,7 @@ func (x *AddBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBlockResponse.ProtoReflect.Descriptor instead.
 func (*AddBlockResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{21}
+	return file_cairn_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AddBlockResponse) GetBlock() *LocatedBlock {
@@ -1531,7 +1734,7 @@ type CompleteRequest struct {
 
 func (x *CompleteRequest) Reset() {
 	*x = CompleteRequest{}
-	mi := &file_cairn_proto_msgTypes[22]
+	mi := &file_cairn_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1746,7 @@ func (x *CompleteRequest) String() string {
 func (*CompleteRequest) ProtoMessage() {}
 
 func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[22]
+	mi := &file_cairn_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1759,7 @@ func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
 func (*CompleteRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{22}
+	return file_cairn_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CompleteRequest) GetPath() string {
@@ -1596,7 +1799,7 @@ type CompleteResponse struct {
 
 func (x *CompleteResponse) Reset() {
 	*x = CompleteResponse{}
-	mi := &file_cairn_proto_msgTypes[23]
+	mi := &file_cairn_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1811,7 @@ func (x *CompleteResponse) String() string {
 func (*CompleteResponse) ProtoMessage() {}
 
 func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[23]
+	mi := &file_cairn_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1824,7 @@ func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
 func (*CompleteResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{23}
+	return file_cairn_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CompleteResponse) GetFile() *FileInfo {
@@ -1643,7 +1846,7 @@ type AbandonBlockRequest struct {
 
 func (x *AbandonBlockRequest) Reset() {
 	*x = AbandonBlockRequest{}
-	mi := &file_cairn_proto_msgTypes[24]
+	mi := &file_cairn_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +1858,7 @@ func (x *AbandonBlockRequest) String() string {
 func (*AbandonBlockRequest) ProtoMessage() {}
 
 func (x *AbandonBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[24]
+	mi := &file_cairn_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +1871,7 @@ func (x *AbandonBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbandonBlockRequest.ProtoReflect.Descriptor instead.
 func (*AbandonBlockRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{24}
+	return file_cairn_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AbandonBlockRequest) GetPath() string {
@@ -1707,7 +1910,7 @@ type AbandonBlockResponse struct {
 
 func (x *AbandonBlockResponse) Reset() {
 	*x = AbandonBlockResponse{}
-	mi := &file_cairn_proto_msgTypes[25]
+	mi := &file_cairn_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1922,7 @@ func (x *AbandonBlockResponse) String() string {
 func (*AbandonBlockResponse) ProtoMessage() {}
 
 func (x *AbandonBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[25]
+	mi := &file_cairn_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1935,7 @@ func (x *AbandonBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbandonBlockResponse.ProtoReflect.Descriptor instead.
 func (*AbandonBlockResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{25}
+	return file_cairn_proto_rawDescGZIP(), []int{29}
 }
 
 type RenewLeaseRequest struct {
@@ -1744,7 +1947,7 @@ type RenewLeaseRequest struct {
 
 func (x *RenewLeaseRequest) Reset() {
 	*x = RenewLeaseRequest{}
-	mi := &file_cairn_proto_msgTypes[26]
+	mi := &file_cairn_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1959,7 @@ func (x *RenewLeaseRequest) String() string {
 func (*RenewLeaseRequest) ProtoMessage() {}
 
 func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[26]
+	mi := &file_cairn_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1972,7 @@ func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseRequest.ProtoReflect.Descriptor instead.
 func (*RenewLeaseRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{26}
+	return file_cairn_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RenewLeaseRequest) GetClientName() string {
@@ -1787,7 +1990,7 @@ type RenewLeaseResponse struct {
 
 func (x *RenewLeaseResponse) Reset() {
 	*x = RenewLeaseResponse{}
-	mi := &file_cairn_proto_msgTypes[27]
+	mi := &file_cairn_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +2002,7 @@ func (x *RenewLeaseResponse) String() string {
 func (*RenewLeaseResponse) ProtoMessage() {}
 
 func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[27]
+	mi := &file_cairn_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +2015,7 @@ func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseResponse.ProtoReflect.Descriptor instead.
 func (*RenewLeaseResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{27}
+	return file_cairn_proto_rawDescGZIP(), []int{31}
 }
 
 type GetBlockLocationsRequest struct {
@@ -1827,7 +2030,7 @@ type GetBlockLocationsRequest struct {
 
 func (x *GetBlockLocationsRequest) Reset() {
 	*x = GetBlockLocationsRequest{}
-	mi := &file_cairn_proto_msgTypes[28]
+	mi := &file_cairn_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +2042,7 @@ func (x *GetBlockLocationsRequest) String() string {
 func (*GetBlockLocationsRequest) ProtoMessage() {}
 
 func (x *GetBlockLocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[28]
+	mi := &file_cairn_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +2055,7 @@ func (x *GetBlockLocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockLocationsRequest.ProtoReflect.Descriptor instead.
 func (*GetBlockLocationsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{28}
+	return file_cairn_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetBlockLocationsRequest) GetPath() string {
@@ -1892,7 +2095,7 @@ type GetBlockLocationsResponse struct {
 
 func (x *GetBlockLocationsResponse) Reset() {
 	*x = GetBlockLocationsResponse{}
-	mi := &file_cairn_proto_msgTypes[29]
+	mi := &file_cairn_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1904,7 +2107,7 @@ func (x *GetBlockLocationsResponse) String() string {
 func (*GetBlockLocationsResponse) ProtoMessage() {}
 
 func (x *GetBlockLocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[29]
+	mi := &file_cairn_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1917,7 +2120,7 @@ func (x *GetBlockLocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockLocationsResponse.ProtoReflect.Descriptor instead.
 func (*GetBlockLocationsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{29}
+	return file_cairn_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetBlockLocationsResponse) GetFile() *FileInfo {
@@ -1938,7 +2141,7 @@ type GetFileInfoRequest struct {
 
 func (x *GetFileInfoRequest) Reset() {
 	*x = GetFileInfoRequest{}
-	mi := &file_cairn_proto_msgTypes[30]
+	mi := &file_cairn_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1950,7 +2153,7 @@ func (x *GetFileInfoRequest) String() string {
 func (*GetFileInfoRequest) ProtoMessage() {}
 
 func (x *GetFileInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[30]
+	mi := &file_cairn_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1963,7 +2166,7 @@ func (x *GetFileInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetFileInfoRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{30}
+	return file_cairn_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetFileInfoRequest) GetPath() string {
@@ -1996,7 +2199,7 @@ type GetFileInfoResponse struct {
 
 func (x *GetFileInfoResponse) Reset() {
 	*x = GetFileInfoResponse{}
-	mi := &file_cairn_proto_msgTypes[31]
+	mi := &file_cairn_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2211,7 @@ func (x *GetFileInfoResponse) String() string {
 func (*GetFileInfoResponse) ProtoMessage() {}
 
 func (x *GetFileInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[31]
+	mi := &file_cairn_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2224,7 @@ func (x *GetFileInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetFileInfoResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{31}
+	return file_cairn_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetFileInfoResponse) GetFile() *FileInfo {
@@ -2043,7 +2246,7 @@ type FsyncRequest struct {
 
 func (x *FsyncRequest) Reset() {
 	*x = FsyncRequest{}
-	mi := &file_cairn_proto_msgTypes[32]
+	mi := &file_cairn_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2258,7 @@ func (x *FsyncRequest) String() string {
 func (*FsyncRequest) ProtoMessage() {}
 
 func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[32]
+	mi := &file_cairn_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2271,7 @@ func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncRequest.ProtoReflect.Descriptor instead.
 func (*FsyncRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{32}
+	return file_cairn_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FsyncRequest) GetPath() string {
@@ -2107,7 +2310,7 @@ type FsyncResponse struct {
 
 func (x *FsyncResponse) Reset() {
 	*x = FsyncResponse{}
-	mi := &file_cairn_proto_msgTypes[33]
+	mi := &file_cairn_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2322,7 @@ func (x *FsyncResponse) String() string {
 func (*FsyncResponse) ProtoMessage() {}
 
 func (x *FsyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[33]
+	mi := &file_cairn_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2335,7 @@ func (x *FsyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncResponse.ProtoReflect.Descriptor instead.
 func (*FsyncResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{33}
+	return file_cairn_proto_rawDescGZIP(), []int{37}
 }
 
 type ListDirRequest struct {
@@ -2148,7 +2351,7 @@ type ListDirRequest struct {
 
 func (x *ListDirRequest) Reset() {
 	*x = ListDirRequest{}
-	mi := &file_cairn_proto_msgTypes[34]
+	mi := &file_cairn_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2160,7 +2363,7 @@ func (x *ListDirRequest) String() string {
 func (*ListDirRequest) ProtoMessage() {}
 
 func (x *ListDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[34]
+	mi := &file_cairn_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2173,7 +2376,7 @@ func (x *ListDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDirRequest.ProtoReflect.Descriptor instead.
 func (*ListDirRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{34}
+	return file_cairn_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListDirRequest) GetPath() string {
@@ -2221,7 +2424,7 @@ type ListDirResponse struct {
 
 func (x *ListDirResponse) Reset() {
 	*x = ListDirResponse{}
-	mi := &file_cairn_proto_msgTypes[35]
+	mi := &file_cairn_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2436,7 @@ func (x *ListDirResponse) String() string {
 func (*ListDirResponse) ProtoMessage() {}
 
 func (x *ListDirResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[35]
+	mi := &file_cairn_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2449,7 @@ func (x *ListDirResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDirResponse.ProtoReflect.Descriptor instead.
 func (*ListDirResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{35}
+	return file_cairn_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListDirResponse) GetEntries() []*FileInfo {
@@ -2276,7 +2479,7 @@ type MkdirsRequest struct {
 
 func (x *MkdirsRequest) Reset() {
 	*x = MkdirsRequest{}
-	mi := &file_cairn_proto_msgTypes[36]
+	mi := &file_cairn_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2491,7 @@ func (x *MkdirsRequest) String() string {
 func (*MkdirsRequest) ProtoMessage() {}
 
 func (x *MkdirsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[36]
+	mi := &file_cairn_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2504,7 @@ func (x *MkdirsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirsRequest.ProtoReflect.Descriptor instead.
 func (*MkdirsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{36}
+	return file_cairn_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *MkdirsRequest) GetPath() string {
@@ -2348,7 +2551,7 @@ type MkdirsResponse struct {
 
 func (x *MkdirsResponse) Reset() {
 	*x = MkdirsResponse{}
-	mi := &file_cairn_proto_msgTypes[37]
+	mi := &file_cairn_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2360,7 +2563,7 @@ func (x *MkdirsResponse) String() string {
 func (*MkdirsResponse) ProtoMessage() {}
 
 func (x *MkdirsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[37]
+	mi := &file_cairn_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2373,7 +2576,7 @@ func (x *MkdirsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirsResponse.ProtoReflect.Descriptor instead.
 func (*MkdirsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{37}
+	return file_cairn_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *MkdirsResponse) GetDir() *FileInfo {
@@ -2405,7 +2608,7 @@ type RenameRequest struct {
 
 func (x *RenameRequest) Reset() {
 	*x = RenameRequest{}
-	mi := &file_cairn_proto_msgTypes[38]
+	mi := &file_cairn_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2620,7 @@ func (x *RenameRequest) String() string {
 func (*RenameRequest) ProtoMessage() {}
 
 func (x *RenameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[38]
+	mi := &file_cairn_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2633,7 @@ func (x *RenameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameRequest.ProtoReflect.Descriptor instead.
 func (*RenameRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{38}
+	return file_cairn_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RenameRequest) GetSrc() string {
@@ -2477,7 +2680,7 @@ type RenameResponse struct {
 
 func (x *RenameResponse) Reset() {
 	*x = RenameResponse{}
-	mi := &file_cairn_proto_msgTypes[39]
+	mi := &file_cairn_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2692,7 @@ func (x *RenameResponse) String() string {
 func (*RenameResponse) ProtoMessage() {}
 
 func (x *RenameResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[39]
+	mi := &file_cairn_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2705,7 @@ func (x *RenameResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameResponse.ProtoReflect.Descriptor instead.
 func (*RenameResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{39}
+	return file_cairn_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RenameResponse) GetDst() string {
@@ -2527,7 +2730,7 @@ type SetXAttrRequest struct {
 
 func (x *SetXAttrRequest) Reset() {
 	*x = SetXAttrRequest{}
-	mi := &file_cairn_proto_msgTypes[40]
+	mi := &file_cairn_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2539,7 +2742,7 @@ func (x *SetXAttrRequest) String() string {
 func (*SetXAttrRequest) ProtoMessage() {}
 
 func (x *SetXAttrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[40]
+	mi := &file_cairn_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2552,7 +2755,7 @@ func (x *SetXAttrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetXAttrRequest.ProtoReflect.Descriptor instead.
 func (*SetXAttrRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{40}
+	return file_cairn_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SetXAttrRequest) GetPath() string {
@@ -2591,7 +2794,7 @@ type SetXAttrResponse struct {
 
 func (x *SetXAttrResponse) Reset() {
 	*x = SetXAttrResponse{}
-	mi := &file_cairn_proto_msgTypes[41]
+	mi := &file_cairn_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2603,7 +2806,7 @@ func (x *SetXAttrResponse) String() string {
 func (*SetXAttrResponse) ProtoMessage() {}
 
 func (x *SetXAttrResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[41]
+	mi := &file_cairn_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2616,7 +2819,7 @@ func (x *SetXAttrResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetXAttrResponse.ProtoReflect.Descriptor instead.
 func (*SetXAttrResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{41}
+	return file_cairn_proto_rawDescGZIP(), []int{45}
 }
 
 type GetXAttrsRequest struct {
@@ -2629,7 +2832,7 @@ type GetXAttrsRequest struct {
 
 func (x *GetXAttrsRequest) Reset() {
 	*x = GetXAttrsRequest{}
-	mi := &file_cairn_proto_msgTypes[42]
+	mi := &file_cairn_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2641,7 +2844,7 @@ func (x *GetXAttrsRequest) String() string {
 func (*GetXAttrsRequest) ProtoMessage() {}
 
 func (x *GetXAttrsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[42]
+	mi := &file_cairn_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2654,7 +2857,7 @@ func (x *GetXAttrsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetXAttrsRequest.ProtoReflect.Descriptor instead.
 func (*GetXAttrsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{42}
+	return file_cairn_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetXAttrsRequest) GetPath() string {
@@ -2680,7 +2883,7 @@ type GetXAttrsResponse struct {
 
 func (x *GetXAttrsResponse) Reset() {
 	*x = GetXAttrsResponse{}
-	mi := &file_cairn_proto_msgTypes[43]
+	mi := &file_cairn_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2692,7 +2895,7 @@ func (x *GetXAttrsResponse) String() string {
 func (*GetXAttrsResponse) ProtoMessage() {}
 
 func (x *GetXAttrsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[43]
+	mi := &file_cairn_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2705,7 +2908,7 @@ func (x *GetXAttrsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetXAttrsResponse.ProtoReflect.Descriptor instead.
 func (*GetXAttrsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{43}
+	return file_cairn_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetXAttrsResponse) GetXattrs() []*XAttr {
@@ -2724,7 +2927,7 @@ type ListXAttrsRequest struct {
 
 func (x *ListXAttrsRequest) Reset() {
 	*x = ListXAttrsRequest{}
-	mi := &file_cairn_proto_msgTypes[44]
+	mi := &file_cairn_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2736,7 +2939,7 @@ func (x *ListXAttrsRequest) String() string {
 func (*ListXAttrsRequest) ProtoMessage() {}
 
 func (x *ListXAttrsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[44]
+	mi := &file_cairn_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2749,7 +2952,7 @@ func (x *ListXAttrsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListXAttrsRequest.ProtoReflect.Descriptor instead.
 func (*ListXAttrsRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{44}
+	return file_cairn_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListXAttrsRequest) GetPath() string {
@@ -2768,7 +2971,7 @@ type ListXAttrsResponse struct {
 
 func (x *ListXAttrsResponse) Reset() {
 	*x = ListXAttrsResponse{}
-	mi := &file_cairn_proto_msgTypes[45]
+	mi := &file_cairn_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2780,7 +2983,7 @@ func (x *ListXAttrsResponse) String() string {
 func (*ListXAttrsResponse) ProtoMessage() {}
 
 func (x *ListXAttrsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[45]
+	mi := &file_cairn_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2793,7 +2996,7 @@ func (x *ListXAttrsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListXAttrsResponse.ProtoReflect.Descriptor instead.
 func (*ListXAttrsResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{45}
+	return file_cairn_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListXAttrsResponse) GetNames() []string {
@@ -2813,7 +3016,7 @@ type RemoveXAttrRequest struct {
 
 func (x *RemoveXAttrRequest) Reset() {
 	*x = RemoveXAttrRequest{}
-	mi := &file_cairn_proto_msgTypes[46]
+	mi := &file_cairn_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +3028,7 @@ func (x *RemoveXAttrRequest) String() string {
 func (*RemoveXAttrRequest) ProtoMessage() {}
 
 func (x *RemoveXAttrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[46]
+	mi := &file_cairn_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +3041,7 @@ func (x *RemoveXAttrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveXAttrRequest.ProtoReflect.Descriptor instead.
 func (*RemoveXAttrRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{46}
+	return file_cairn_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RemoveXAttrRequest) GetPath() string {
@@ -2863,7 +3066,7 @@ type RemoveXAttrResponse struct {
 
 func (x *RemoveXAttrResponse) Reset() {
 	*x = RemoveXAttrResponse{}
-	mi := &file_cairn_proto_msgTypes[47]
+	mi := &file_cairn_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2875,7 +3078,7 @@ func (x *RemoveXAttrResponse) String() string {
 func (*RemoveXAttrResponse) ProtoMessage() {}
 
 func (x *RemoveXAttrResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[47]
+	mi := &file_cairn_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2888,7 +3091,7 @@ func (x *RemoveXAttrResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveXAttrResponse.ProtoReflect.Descriptor instead.
 func (*RemoveXAttrResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{47}
+	return file_cairn_proto_rawDescGZIP(), []int{51}
 }
 
 type ConcatRequest struct {
@@ -2901,7 +3104,7 @@ type ConcatRequest struct {
 
 func (x *ConcatRequest) Reset() {
 	*x = ConcatRequest{}
-	mi := &file_cairn_proto_msgTypes[48]
+	mi := &file_cairn_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2913,7 +3116,7 @@ func (x *ConcatRequest) String() string {
 func (*ConcatRequest) ProtoMessage() {}
 
 func (x *ConcatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[48]
+	mi := &file_cairn_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2926,7 +3129,7 @@ func (x *ConcatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConcatRequest.ProtoReflect.Descriptor instead.
 func (*ConcatRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{48}
+	return file_cairn_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ConcatRequest) GetTarget() string {
@@ -2951,7 +3154,7 @@ type ConcatResponse struct {
 
 func (x *ConcatResponse) Reset() {
 	*x = ConcatResponse{}
-	mi := &file_cairn_proto_msgTypes[49]
+	mi := &file_cairn_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2963,7 +3166,7 @@ func (x *ConcatResponse) String() string {
 func (*ConcatResponse) ProtoMessage() {}
 
 func (x *ConcatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[49]
+	mi := &file_cairn_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2976,7 +3179,7 @@ func (x *ConcatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConcatResponse.ProtoReflect.Descriptor instead.
 func (*ConcatResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{49}
+	return file_cairn_proto_rawDescGZIP(), []int{53}
 }
 
 type DeleteRequest struct {
@@ -2993,7 +3196,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_cairn_proto_msgTypes[50]
+	mi := &file_cairn_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3005,7 +3208,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[50]
+	mi := &file_cairn_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3018,7 +3221,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{50}
+	return file_cairn_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *DeleteRequest) GetPath() string {
@@ -3050,7 +3253,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_cairn_proto_msgTypes[51]
+	mi := &file_cairn_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3062,7 +3265,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[51]
+	mi := &file_cairn_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3075,7 +3278,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{51}
+	return file_cairn_proto_rawDescGZIP(), []int{55}
 }
 
 type SetReplicationRequest struct {
@@ -3089,7 +3292,7 @@ type SetReplicationRequest struct {
 
 func (x *SetReplicationRequest) Reset() {
 	*x = SetReplicationRequest{}
-	mi := &file_cairn_proto_msgTypes[52]
+	mi := &file_cairn_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3101,7 +3304,7 @@ func (x *SetReplicationRequest) String() string {
 func (*SetReplicationRequest) ProtoMessage() {}
 
 func (x *SetReplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[52]
+	mi := &file_cairn_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3114,7 +3317,7 @@ func (x *SetReplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReplicationRequest.ProtoReflect.Descriptor instead.
 func (*SetReplicationRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{52}
+	return file_cairn_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *SetReplicationRequest) GetPath() string {
@@ -3147,7 +3350,7 @@ type SetReplicationResponse struct {
 
 func (x *SetReplicationResponse) Reset() {
 	*x = SetReplicationResponse{}
-	mi := &file_cairn_proto_msgTypes[53]
+	mi := &file_cairn_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3159,7 +3362,7 @@ func (x *SetReplicationResponse) String() string {
 func (*SetReplicationResponse) ProtoMessage() {}
 
 func (x *SetReplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[53]
+	mi := &file_cairn_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3172,7 +3375,7 @@ func (x *SetReplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReplicationResponse.ProtoReflect.Descriptor instead.
 func (*SetReplicationResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{53}
+	return file_cairn_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SetReplicationResponse) GetFiles() int64 {
@@ -3192,7 +3395,7 @@ type SetPermissionRequest struct {
 
 func (x *SetPermissionRequest) Reset() {
 	*x = SetPermissionRequest{}
-	mi := &file_cairn_proto_msgTypes[54]
+	mi := &file_cairn_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3204,7 +3407,7 @@ func (x *SetPermissionRequest) String() string {
 func (*SetPermissionRequest) ProtoMessage() {}
 
 func (x *SetPermissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[54]
+	mi := &file_cairn_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3217,7 +3420,7 @@ func (x *SetPermissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissionRequest.ProtoReflect.Descriptor instead.
 func (*SetPermissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{54}
+	return file_cairn_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SetPermissionRequest) GetPath() string {
@@ -3242,7 +3445,7 @@ type SetPermissionResponse struct {
 
 func (x *SetPermissionResponse) Reset() {
 	*x = SetPermissionResponse{}
-	mi := &file_cairn_proto_msgTypes[55]
+	mi := &file_cairn_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3254,7 +3457,7 @@ func (x *SetPermissionResponse) String() string {
 func (*SetPermissionResponse) ProtoMessage() {}
 
 func (x *SetPermissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[55]
+	mi := &file_cairn_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3267,7 +3470,7 @@ func (x *SetPermissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPermissionResponse.ProtoReflect.Descriptor instead.
 func (*SetPermissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{55}
+	return file_cairn_proto_rawDescGZIP(), []int{59}
 }
 
 type SetOwnerRequest struct {
@@ -3281,7 +3484,7 @@ type SetOwnerRequest struct {
 
 func (x *SetOwnerRequest) Reset() {
 	*x = SetOwnerRequest{}
-	mi := &file_cairn_proto_msgTypes[56]
+	mi := &file_cairn_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3293,7 +3496,7 @@ func (x *SetOwnerRequest) String() string {
 func (*SetOwnerRequest) ProtoMessage() {}
 
 func (x *SetOwnerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[56]
+	mi := &file_cairn_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3306,7 +3509,7 @@ func (x *SetOwnerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOwnerRequest.ProtoReflect.Descriptor instead.
 func (*SetOwnerRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{56}
+	return file_cairn_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *SetOwnerRequest) GetPath() string {
@@ -3338,7 +3541,7 @@ type SetOwnerResponse struct {
 
 func (x *SetOwnerResponse) Reset() {
 	*x = SetOwnerResponse{}
-	mi := &file_cairn_proto_msgTypes[57]
+	mi := &file_cairn_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3350,7 +3553,7 @@ func (x *SetOwnerResponse) String() string {
 func (*SetOwnerResponse) ProtoMessage() {}
 
 func (x *SetOwnerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[57]
+	mi := &file_cairn_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3363,7 +3566,7 @@ func (x *SetOwnerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetOwnerResponse.ProtoReflect.Descriptor instead.
 func (*SetOwnerResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{57}
+	return file_cairn_proto_rawDescGZIP(), []int{61}
 }
 
 type SetTimesRequest struct {
@@ -3376,7 +3579,7 @@ type SetTimesRequest struct {
 
 func (x *SetTimesRequest) Reset() {
 	*x = SetTimesRequest{}
-	mi := &file_cairn_proto_msgTypes[58]
+	mi := &file_cairn_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3388,7 +3591,7 @@ func (x *SetTimesRequest) String() string {
 func (*SetTimesRequest) ProtoMessage() {}
 
 func (x *SetTimesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[58]
+	mi := &file_cairn_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3401,7 +3604,7 @@ func (x *SetTimesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTimesRequest.ProtoReflect.Descriptor instead.
 func (*SetTimesRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{58}
+	return file_cairn_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SetTimesRequest) GetPath() string {
@@ -3426,7 +3629,7 @@ type SetTimesResponse struct {
 
 func (x *SetTimesResponse) Reset() {
 	*x = SetTimesResponse{}
-	mi := &file_cairn_proto_msgTypes[59]
+	mi := &file_cairn_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3438,7 +3641,7 @@ func (x *SetTimesResponse) String() string {
 func (*SetTimesResponse) ProtoMessage() {}
 
 func (x *SetTimesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[59]
+	mi := &file_cairn_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3451,7 +3654,7 @@ func (x *SetTimesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTimesResponse.ProtoReflect.Descriptor instead.
 func (*SetTimesResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{59}
+	return file_cairn_proto_rawDescGZIP(), []int{63}
 }
 
 type GetContentSummaryRequest struct {
@@ -3463,7 +3666,7 @@ type GetContentSummaryRequest struct {
 
 func (x *GetContentSummaryRequest) Reset() {
 	*x = GetContentSummaryRequest{}
-	mi := &file_cairn_proto_msgTypes[60]
+	mi := &file_cairn_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3475,7 +3678,7 @@ func (x *GetContentSummaryRequest) String() string {
 func (*GetContentSummaryRequest) ProtoMessage() {}
 
 func (x *GetContentSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[60]
+	mi := &file_cairn_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3488,7 +3691,7 @@ func (x *GetContentSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContentSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetContentSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{60}
+	return file_cairn_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetContentSummaryRequest) GetPath() string {
@@ -3510,7 +3713,7 @@ type GetContentSummaryResponse struct {
 
 func (x *GetContentSummaryResponse) Reset() {
 	*x = GetContentSummaryResponse{}
-	mi := &file_cairn_proto_msgTypes[61]
+	mi := &file_cairn_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3522,7 +3725,7 @@ func (x *GetContentSummaryResponse) String() string {
 func (*GetContentSummaryResponse) ProtoMessage() {}
 
 func (x *GetContentSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[61]
+	mi := &file_cairn_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3535,7 +3738,7 @@ func (x *GetContentSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetContentSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetContentSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{61}
+	return file_cairn_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetContentSummaryResponse) GetLength() int64 {
@@ -3575,7 +3778,7 @@ type ReportBadBlocksRequest struct {
 
 func (x *ReportBadBlocksRequest) Reset() {
 	*x = ReportBadBlocksRequest{}
-	mi := &file_cairn_proto_msgTypes[62]
+	mi := &file_cairn_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3587,7 +3790,7 @@ func (x *ReportBadBlocksRequest) String() string {
 func (*ReportBadBlocksRequest) ProtoMessage() {}
 
 func (x *ReportBadBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[62]
+	mi := &file_cairn_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3600,7 +3803,7 @@ func (x *ReportBadBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBadBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ReportBadBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{62}
+	return file_cairn_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ReportBadBlocksRequest) GetBlocks() []*BadBlock {
@@ -3621,7 +3824,7 @@ type BadBlock struct {
 
 func (x *BadBlock) Reset() {
 	*x = BadBlock{}
-	mi := &file_cairn_proto_msgTypes[63]
+	mi := &file_cairn_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3633,7 +3836,7 @@ func (x *BadBlock) String() string {
 func (*BadBlock) ProtoMessage() {}
 
 func (x *BadBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[63]
+	mi := &file_cairn_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3646,7 +3849,7 @@ func (x *BadBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BadBlock.ProtoReflect.Descriptor instead.
 func (*BadBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{63}
+	return file_cairn_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *BadBlock) GetBlock() *Block {
@@ -3678,7 +3881,7 @@ type ReportBadBlocksResponse struct {
 
 func (x *ReportBadBlocksResponse) Reset() {
 	*x = ReportBadBlocksResponse{}
-	mi := &file_cairn_proto_msgTypes[64]
+	mi := &file_cairn_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3690,7 +3893,7 @@ func (x *ReportBadBlocksResponse) String() string {
 func (*ReportBadBlocksResponse) ProtoMessage() {}
 
 func (x *ReportBadBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[64]
+	mi := &file_cairn_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3703,7 +3906,7 @@ func (x *ReportBadBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBadBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ReportBadBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{64}
+	return file_cairn_proto_rawDescGZIP(), []int{68}
 }
 
 // Pipeline recovery. A writer whose pipeline lost a node asks for a
@@ -3724,7 +3927,7 @@ type GetAdditionalDatanodeRequest struct {
 
 func (x *GetAdditionalDatanodeRequest) Reset() {
 	*x = GetAdditionalDatanodeRequest{}
-	mi := &file_cairn_proto_msgTypes[65]
+	mi := &file_cairn_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3736,7 +3939,7 @@ func (x *GetAdditionalDatanodeRequest) String() string {
 func (*GetAdditionalDatanodeRequest) ProtoMessage() {}
 
 func (x *GetAdditionalDatanodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[65]
+	mi := &file_cairn_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3749,7 +3952,7 @@ func (x *GetAdditionalDatanodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAdditionalDatanodeRequest.ProtoReflect.Descriptor instead.
 func (*GetAdditionalDatanodeRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{65}
+	return file_cairn_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *GetAdditionalDatanodeRequest) GetPath() string {
@@ -3811,7 +4014,7 @@ type GetAdditionalDatanodeResponse struct {
 
 func (x *GetAdditionalDatanodeResponse) Reset() {
 	*x = GetAdditionalDatanodeResponse{}
-	mi := &file_cairn_proto_msgTypes[66]
+	mi := &file_cairn_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3823,7 +4026,7 @@ func (x *GetAdditionalDatanodeResponse) String() string {
 func (*GetAdditionalDatanodeResponse) ProtoMessage() {}
 
 func (x *GetAdditionalDatanodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[66]
+	mi := &file_cairn_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3836,7 +4039,7 @@ func (x *GetAdditionalDatanodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAdditionalDatanodeResponse.ProtoReflect.Descriptor instead.
 func (*GetAdditionalDatanodeResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{66}
+	return file_cairn_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *GetAdditionalDatanodeResponse) GetNode() *DatanodeInfo {
@@ -3865,7 +4068,7 @@ type UpdateBlockForPipelineRequest struct {
 
 func (x *UpdateBlockForPipelineRequest) Reset() {
 	*x = UpdateBlockForPipelineRequest{}
-	mi := &file_cairn_proto_msgTypes[67]
+	mi := &file_cairn_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3877,7 +4080,7 @@ func (x *UpdateBlockForPipelineRequest) String() string {
 func (*UpdateBlockForPipelineRequest) ProtoMessage() {}
 
 func (x *UpdateBlockForPipelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[67]
+	mi := &file_cairn_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3890,7 +4093,7 @@ func (x *UpdateBlockForPipelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBlockForPipelineRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBlockForPipelineRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{67}
+	return file_cairn_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *UpdateBlockForPipelineRequest) GetPath() string {
@@ -3931,7 +4134,7 @@ type UpdateBlockForPipelineResponse struct {
 
 func (x *UpdateBlockForPipelineResponse) Reset() {
 	*x = UpdateBlockForPipelineResponse{}
-	mi := &file_cairn_proto_msgTypes[68]
+	mi := &file_cairn_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3943,7 +4146,7 @@ func (x *UpdateBlockForPipelineResponse) String() string {
 func (*UpdateBlockForPipelineResponse) ProtoMessage() {}
 
 func (x *UpdateBlockForPipelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[68]
+	mi := &file_cairn_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3956,7 +4159,7 @@ func (x *UpdateBlockForPipelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBlockForPipelineResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBlockForPipelineResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{68}
+	return file_cairn_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *UpdateBlockForPipelineResponse) GetNewGenStamp() uint64 {
@@ -3986,7 +4189,7 @@ type UpdatePipelineRequest struct {
 
 func (x *UpdatePipelineRequest) Reset() {
 	*x = UpdatePipelineRequest{}
-	mi := &file_cairn_proto_msgTypes[69]
+	mi := &file_cairn_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3998,7 +4201,7 @@ func (x *UpdatePipelineRequest) String() string {
 func (*UpdatePipelineRequest) ProtoMessage() {}
 
 func (x *UpdatePipelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[69]
+	mi := &file_cairn_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4011,7 +4214,7 @@ func (x *UpdatePipelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePipelineRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePipelineRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{69}
+	return file_cairn_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *UpdatePipelineRequest) GetPath() string {
@@ -4057,7 +4260,7 @@ type UpdatePipelineResponse struct {
 
 func (x *UpdatePipelineResponse) Reset() {
 	*x = UpdatePipelineResponse{}
-	mi := &file_cairn_proto_msgTypes[70]
+	mi := &file_cairn_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4069,7 +4272,7 @@ func (x *UpdatePipelineResponse) String() string {
 func (*UpdatePipelineResponse) ProtoMessage() {}
 
 func (x *UpdatePipelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[70]
+	mi := &file_cairn_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4082,7 +4285,7 @@ func (x *UpdatePipelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePipelineResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePipelineResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{70}
+	return file_cairn_proto_rawDescGZIP(), []int{74}
 }
 
 type GetDatanodeReportRequest struct {
@@ -4093,7 +4296,7 @@ type GetDatanodeReportRequest struct {
 
 func (x *GetDatanodeReportRequest) Reset() {
 	*x = GetDatanodeReportRequest{}
-	mi := &file_cairn_proto_msgTypes[71]
+	mi := &file_cairn_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4105,7 +4308,7 @@ func (x *GetDatanodeReportRequest) String() string {
 func (*GetDatanodeReportRequest) ProtoMessage() {}
 
 func (x *GetDatanodeReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[71]
+	mi := &file_cairn_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4118,7 +4321,7 @@ func (x *GetDatanodeReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatanodeReportRequest.ProtoReflect.Descriptor instead.
 func (*GetDatanodeReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{71}
+	return file_cairn_proto_rawDescGZIP(), []int{75}
 }
 
 type DatanodeReport struct {
@@ -4143,7 +4346,7 @@ type DatanodeReport struct {
 
 func (x *DatanodeReport) Reset() {
 	*x = DatanodeReport{}
-	mi := &file_cairn_proto_msgTypes[72]
+	mi := &file_cairn_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4155,7 +4358,7 @@ func (x *DatanodeReport) String() string {
 func (*DatanodeReport) ProtoMessage() {}
 
 func (x *DatanodeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[72]
+	mi := &file_cairn_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4168,7 +4371,7 @@ func (x *DatanodeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatanodeReport.ProtoReflect.Descriptor instead.
 func (*DatanodeReport) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{72}
+	return file_cairn_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *DatanodeReport) GetId() string {
@@ -4268,7 +4471,7 @@ type GetDatanodeReportResponse struct {
 
 func (x *GetDatanodeReportResponse) Reset() {
 	*x = GetDatanodeReportResponse{}
-	mi := &file_cairn_proto_msgTypes[73]
+	mi := &file_cairn_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4280,7 +4483,7 @@ func (x *GetDatanodeReportResponse) String() string {
 func (*GetDatanodeReportResponse) ProtoMessage() {}
 
 func (x *GetDatanodeReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[73]
+	mi := &file_cairn_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4293,7 +4496,7 @@ func (x *GetDatanodeReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDatanodeReportResponse.ProtoReflect.Descriptor instead.
 func (*GetDatanodeReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{73}
+	return file_cairn_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *GetDatanodeReportResponse) GetDatanodes() []*DatanodeReport {
@@ -4344,7 +4547,7 @@ type FsckRequest struct {
 
 func (x *FsckRequest) Reset() {
 	*x = FsckRequest{}
-	mi := &file_cairn_proto_msgTypes[74]
+	mi := &file_cairn_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4356,7 +4559,7 @@ func (x *FsckRequest) String() string {
 func (*FsckRequest) ProtoMessage() {}
 
 func (x *FsckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[74]
+	mi := &file_cairn_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4369,7 +4572,7 @@ func (x *FsckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckRequest.ProtoReflect.Descriptor instead.
 func (*FsckRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{74}
+	return file_cairn_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *FsckRequest) GetPath() string {
@@ -4420,7 +4623,7 @@ type FsckBlock struct {
 
 func (x *FsckBlock) Reset() {
 	*x = FsckBlock{}
-	mi := &file_cairn_proto_msgTypes[75]
+	mi := &file_cairn_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4432,7 +4635,7 @@ func (x *FsckBlock) String() string {
 func (*FsckBlock) ProtoMessage() {}
 
 func (x *FsckBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[75]
+	mi := &file_cairn_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4445,7 +4648,7 @@ func (x *FsckBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckBlock.ProtoReflect.Descriptor instead.
 func (*FsckBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{75}
+	return file_cairn_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *FsckBlock) GetBlock() *Block {
@@ -4502,7 +4705,7 @@ type FsckFile struct {
 
 func (x *FsckFile) Reset() {
 	*x = FsckFile{}
-	mi := &file_cairn_proto_msgTypes[76]
+	mi := &file_cairn_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4514,7 +4717,7 @@ func (x *FsckFile) String() string {
 func (*FsckFile) ProtoMessage() {}
 
 func (x *FsckFile) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[76]
+	mi := &file_cairn_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4527,7 +4730,7 @@ func (x *FsckFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckFile.ProtoReflect.Descriptor instead.
 func (*FsckFile) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{76}
+	return file_cairn_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *FsckFile) GetPath() string {
@@ -4605,7 +4808,7 @@ type FsckResponse struct {
 
 func (x *FsckResponse) Reset() {
 	*x = FsckResponse{}
-	mi := &file_cairn_proto_msgTypes[77]
+	mi := &file_cairn_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4617,7 +4820,7 @@ func (x *FsckResponse) String() string {
 func (*FsckResponse) ProtoMessage() {}
 
 func (x *FsckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[77]
+	mi := &file_cairn_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4630,7 +4833,7 @@ func (x *FsckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckResponse.ProtoReflect.Descriptor instead.
 func (*FsckResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{77}
+	return file_cairn_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *FsckResponse) GetStatus() string {
@@ -4719,7 +4922,7 @@ type SafeModeRequest struct {
 
 func (x *SafeModeRequest) Reset() {
 	*x = SafeModeRequest{}
-	mi := &file_cairn_proto_msgTypes[78]
+	mi := &file_cairn_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4731,7 +4934,7 @@ func (x *SafeModeRequest) String() string {
 func (*SafeModeRequest) ProtoMessage() {}
 
 func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[78]
+	mi := &file_cairn_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4744,7 +4947,7 @@ func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeRequest.ProtoReflect.Descriptor instead.
 func (*SafeModeRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{78}
+	return file_cairn_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *SafeModeRequest) GetAction() string {
@@ -4765,7 +4968,7 @@ type SafeModeResponse struct {
 
 func (x *SafeModeResponse) Reset() {
 	*x = SafeModeResponse{}
-	mi := &file_cairn_proto_msgTypes[79]
+	mi := &file_cairn_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4777,7 +4980,7 @@ func (x *SafeModeResponse) String() string {
 func (*SafeModeResponse) ProtoMessage() {}
 
 func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[79]
+	mi := &file_cairn_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4790,7 +4993,7 @@ func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeResponse.ProtoReflect.Descriptor instead.
 func (*SafeModeResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{79}
+	return file_cairn_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *SafeModeResponse) GetOn() bool {
@@ -4827,7 +5030,7 @@ type StorageReport struct {
 
 func (x *StorageReport) Reset() {
 	*x = StorageReport{}
-	mi := &file_cairn_proto_msgTypes[80]
+	mi := &file_cairn_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4839,7 +5042,7 @@ func (x *StorageReport) String() string {
 func (*StorageReport) ProtoMessage() {}
 
 func (x *StorageReport) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[80]
+	mi := &file_cairn_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4852,7 +5055,7 @@ func (x *StorageReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageReport.ProtoReflect.Descriptor instead.
 func (*StorageReport) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{80}
+	return file_cairn_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *StorageReport) GetCapacityBytes() int64 {
@@ -4903,7 +5106,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_cairn_proto_msgTypes[81]
+	mi := &file_cairn_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4915,7 +5118,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[81]
+	mi := &file_cairn_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4928,7 +5131,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{81}
+	return file_cairn_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *RegisterRequest) GetNodeId() string {
@@ -4979,7 +5182,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_cairn_proto_msgTypes[82]
+	mi := &file_cairn_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4991,7 +5194,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[82]
+	mi := &file_cairn_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5004,7 +5207,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{82}
+	return file_cairn_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *RegisterResponse) GetClusterId() string {
@@ -5044,7 +5247,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_cairn_proto_msgTypes[83]
+	mi := &file_cairn_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5056,7 +5259,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[83]
+	mi := &file_cairn_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5069,7 +5272,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{83}
+	return file_cairn_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *HeartbeatRequest) GetNodeId() string {
@@ -5110,7 +5313,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_cairn_proto_msgTypes[84]
+	mi := &file_cairn_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5122,7 +5325,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[84]
+	mi := &file_cairn_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5135,7 +5338,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{84}
+	return file_cairn_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *HeartbeatResponse) GetCommands() []*Command {
@@ -5185,7 +5388,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_cairn_proto_msgTypes[85]
+	mi := &file_cairn_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5197,7 +5400,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[85]
+	mi := &file_cairn_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5210,7 +5413,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{85}
+	return file_cairn_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *Command) GetType() Command_Type {
@@ -5268,7 +5471,7 @@ type BlockReportRequest struct {
 
 func (x *BlockReportRequest) Reset() {
 	*x = BlockReportRequest{}
-	mi := &file_cairn_proto_msgTypes[86]
+	mi := &file_cairn_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5280,7 +5483,7 @@ func (x *BlockReportRequest) String() string {
 func (*BlockReportRequest) ProtoMessage() {}
 
 func (x *BlockReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[86]
+	mi := &file_cairn_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5293,7 +5496,7 @@ func (x *BlockReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockReportRequest.ProtoReflect.Descriptor instead.
 func (*BlockReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{86}
+	return file_cairn_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *BlockReportRequest) GetNodeId() string {
@@ -5325,7 +5528,7 @@ type BlockReportResponse struct {
 
 func (x *BlockReportResponse) Reset() {
 	*x = BlockReportResponse{}
-	mi := &file_cairn_proto_msgTypes[87]
+	mi := &file_cairn_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5337,7 +5540,7 @@ func (x *BlockReportResponse) String() string {
 func (*BlockReportResponse) ProtoMessage() {}
 
 func (x *BlockReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[87]
+	mi := &file_cairn_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5350,7 +5553,7 @@ func (x *BlockReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockReportResponse.ProtoReflect.Descriptor instead.
 func (*BlockReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{87}
+	return file_cairn_proto_rawDescGZIP(), []int{91}
 }
 
 type IncrementalBlockReportRequest struct {
@@ -5369,7 +5572,7 @@ type IncrementalBlockReportRequest struct {
 
 func (x *IncrementalBlockReportRequest) Reset() {
 	*x = IncrementalBlockReportRequest{}
-	mi := &file_cairn_proto_msgTypes[88]
+	mi := &file_cairn_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5381,7 +5584,7 @@ func (x *IncrementalBlockReportRequest) String() string {
 func (*IncrementalBlockReportRequest) ProtoMessage() {}
 
 func (x *IncrementalBlockReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[88]
+	mi := &file_cairn_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5394,7 +5597,7 @@ func (x *IncrementalBlockReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncrementalBlockReportRequest.ProtoReflect.Descriptor instead.
 func (*IncrementalBlockReportRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{88}
+	return file_cairn_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *IncrementalBlockReportRequest) GetNodeId() string {
@@ -5433,7 +5636,7 @@ type IncrementalBlockReportResponse struct {
 
 func (x *IncrementalBlockReportResponse) Reset() {
 	*x = IncrementalBlockReportResponse{}
-	mi := &file_cairn_proto_msgTypes[89]
+	mi := &file_cairn_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5445,7 +5648,7 @@ func (x *IncrementalBlockReportResponse) String() string {
 func (*IncrementalBlockReportResponse) ProtoMessage() {}
 
 func (x *IncrementalBlockReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[89]
+	mi := &file_cairn_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5458,7 +5661,7 @@ func (x *IncrementalBlockReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncrementalBlockReportResponse.ProtoReflect.Descriptor instead.
 func (*IncrementalBlockReportResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{89}
+	return file_cairn_proto_rawDescGZIP(), []int{93}
 }
 
 type CommitBlockSynchronizationRequest struct {
@@ -5474,7 +5677,7 @@ type CommitBlockSynchronizationRequest struct {
 
 func (x *CommitBlockSynchronizationRequest) Reset() {
 	*x = CommitBlockSynchronizationRequest{}
-	mi := &file_cairn_proto_msgTypes[90]
+	mi := &file_cairn_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5486,7 +5689,7 @@ func (x *CommitBlockSynchronizationRequest) String() string {
 func (*CommitBlockSynchronizationRequest) ProtoMessage() {}
 
 func (x *CommitBlockSynchronizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[90]
+	mi := &file_cairn_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5499,7 +5702,7 @@ func (x *CommitBlockSynchronizationRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use CommitBlockSynchronizationRequest.ProtoReflect.Descriptor instead.
 func (*CommitBlockSynchronizationRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{90}
+	return file_cairn_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *CommitBlockSynchronizationRequest) GetNodeId() string {
@@ -5545,7 +5748,7 @@ type CommitBlockSynchronizationResponse struct {
 
 func (x *CommitBlockSynchronizationResponse) Reset() {
 	*x = CommitBlockSynchronizationResponse{}
-	mi := &file_cairn_proto_msgTypes[91]
+	mi := &file_cairn_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5557,7 +5760,7 @@ func (x *CommitBlockSynchronizationResponse) String() string {
 func (*CommitBlockSynchronizationResponse) ProtoMessage() {}
 
 func (x *CommitBlockSynchronizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[91]
+	mi := &file_cairn_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5570,7 +5773,7 @@ func (x *CommitBlockSynchronizationResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use CommitBlockSynchronizationResponse.ProtoReflect.Descriptor instead.
 func (*CommitBlockSynchronizationResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{91}
+	return file_cairn_proto_rawDescGZIP(), []int{95}
 }
 
 type OpWriteBlock struct {
@@ -5596,7 +5799,7 @@ type OpWriteBlock struct {
 
 func (x *OpWriteBlock) Reset() {
 	*x = OpWriteBlock{}
-	mi := &file_cairn_proto_msgTypes[92]
+	mi := &file_cairn_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5608,7 +5811,7 @@ func (x *OpWriteBlock) String() string {
 func (*OpWriteBlock) ProtoMessage() {}
 
 func (x *OpWriteBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[92]
+	mi := &file_cairn_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5621,7 +5824,7 @@ func (x *OpWriteBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpWriteBlock.ProtoReflect.Descriptor instead.
 func (*OpWriteBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{92}
+	return file_cairn_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *OpWriteBlock) GetBlock() *Block {
@@ -5690,7 +5893,7 @@ type OpTransferBlock struct {
 
 func (x *OpTransferBlock) Reset() {
 	*x = OpTransferBlock{}
-	mi := &file_cairn_proto_msgTypes[93]
+	mi := &file_cairn_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5702,7 +5905,7 @@ func (x *OpTransferBlock) String() string {
 func (*OpTransferBlock) ProtoMessage() {}
 
 func (x *OpTransferBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[93]
+	mi := &file_cairn_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5715,7 +5918,7 @@ func (x *OpTransferBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpTransferBlock.ProtoReflect.Descriptor instead.
 func (*OpTransferBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{93}
+	return file_cairn_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *OpTransferBlock) GetBlock() *Block {
@@ -5773,7 +5976,7 @@ type OpRecoverBlock struct {
 
 func (x *OpRecoverBlock) Reset() {
 	*x = OpRecoverBlock{}
-	mi := &file_cairn_proto_msgTypes[94]
+	mi := &file_cairn_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5785,7 +5988,7 @@ func (x *OpRecoverBlock) String() string {
 func (*OpRecoverBlock) ProtoMessage() {}
 
 func (x *OpRecoverBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[94]
+	mi := &file_cairn_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5798,7 +6001,7 @@ func (x *OpRecoverBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpRecoverBlock.ProtoReflect.Descriptor instead.
 func (*OpRecoverBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{94}
+	return file_cairn_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *OpRecoverBlock) GetBlock() *Block {
@@ -5833,7 +6036,7 @@ type ReplicaRecoveryResponse struct {
 
 func (x *ReplicaRecoveryResponse) Reset() {
 	*x = ReplicaRecoveryResponse{}
-	mi := &file_cairn_proto_msgTypes[95]
+	mi := &file_cairn_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5845,7 +6048,7 @@ func (x *ReplicaRecoveryResponse) String() string {
 func (*ReplicaRecoveryResponse) ProtoMessage() {}
 
 func (x *ReplicaRecoveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[95]
+	mi := &file_cairn_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5858,7 +6061,7 @@ func (x *ReplicaRecoveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaRecoveryResponse.ProtoReflect.Descriptor instead.
 func (*ReplicaRecoveryResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{95}
+	return file_cairn_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ReplicaRecoveryResponse) GetStatus() *Status {
@@ -5896,7 +6099,7 @@ type OpReadBlock struct {
 
 func (x *OpReadBlock) Reset() {
 	*x = OpReadBlock{}
-	mi := &file_cairn_proto_msgTypes[96]
+	mi := &file_cairn_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5908,7 +6111,7 @@ func (x *OpReadBlock) String() string {
 func (*OpReadBlock) ProtoMessage() {}
 
 func (x *OpReadBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[96]
+	mi := &file_cairn_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5921,7 +6124,7 @@ func (x *OpReadBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpReadBlock.ProtoReflect.Descriptor instead.
 func (*OpReadBlock) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{96}
+	return file_cairn_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *OpReadBlock) GetBlock() *Block {
@@ -5978,7 +6181,7 @@ type BlockOpResponse struct {
 
 func (x *BlockOpResponse) Reset() {
 	*x = BlockOpResponse{}
-	mi := &file_cairn_proto_msgTypes[97]
+	mi := &file_cairn_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5990,7 +6193,7 @@ func (x *BlockOpResponse) String() string {
 func (*BlockOpResponse) ProtoMessage() {}
 
 func (x *BlockOpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[97]
+	mi := &file_cairn_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6003,7 +6206,7 @@ func (x *BlockOpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockOpResponse.ProtoReflect.Descriptor instead.
 func (*BlockOpResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{97}
+	return file_cairn_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *BlockOpResponse) GetStatus() *Status {
@@ -6047,7 +6250,7 @@ type PacketHeader struct {
 
 func (x *PacketHeader) Reset() {
 	*x = PacketHeader{}
-	mi := &file_cairn_proto_msgTypes[98]
+	mi := &file_cairn_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6059,7 +6262,7 @@ func (x *PacketHeader) String() string {
 func (*PacketHeader) ProtoMessage() {}
 
 func (x *PacketHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[98]
+	mi := &file_cairn_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6072,7 +6275,7 @@ func (x *PacketHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PacketHeader.ProtoReflect.Descriptor instead.
 func (*PacketHeader) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{98}
+	return file_cairn_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *PacketHeader) GetOffsetInBlock() int64 {
@@ -6123,7 +6326,7 @@ type PipelineAck struct {
 
 func (x *PipelineAck) Reset() {
 	*x = PipelineAck{}
-	mi := &file_cairn_proto_msgTypes[99]
+	mi := &file_cairn_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6135,7 +6338,7 @@ func (x *PipelineAck) String() string {
 func (*PipelineAck) ProtoMessage() {}
 
 func (x *PipelineAck) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[99]
+	mi := &file_cairn_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6148,7 +6351,7 @@ func (x *PipelineAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PipelineAck.ProtoReflect.Descriptor instead.
 func (*PipelineAck) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{99}
+	return file_cairn_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *PipelineAck) GetSeqno() int64 {
@@ -6183,7 +6386,7 @@ type DecommissionRequest struct {
 
 func (x *DecommissionRequest) Reset() {
 	*x = DecommissionRequest{}
-	mi := &file_cairn_proto_msgTypes[100]
+	mi := &file_cairn_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6195,7 +6398,7 @@ func (x *DecommissionRequest) String() string {
 func (*DecommissionRequest) ProtoMessage() {}
 
 func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[100]
+	mi := &file_cairn_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6208,7 +6411,7 @@ func (x *DecommissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionRequest.ProtoReflect.Descriptor instead.
 func (*DecommissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{100}
+	return file_cairn_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *DecommissionRequest) GetNode() string {
@@ -6227,7 +6430,7 @@ type DecommissionResponse struct {
 
 func (x *DecommissionResponse) Reset() {
 	*x = DecommissionResponse{}
-	mi := &file_cairn_proto_msgTypes[101]
+	mi := &file_cairn_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6239,7 +6442,7 @@ func (x *DecommissionResponse) String() string {
 func (*DecommissionResponse) ProtoMessage() {}
 
 func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[101]
+	mi := &file_cairn_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6252,7 +6455,7 @@ func (x *DecommissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionResponse.ProtoReflect.Descriptor instead.
 func (*DecommissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{101}
+	return file_cairn_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *DecommissionResponse) GetDatanode() *DatanodeReport {
@@ -6271,7 +6474,7 @@ type RecommissionRequest struct {
 
 func (x *RecommissionRequest) Reset() {
 	*x = RecommissionRequest{}
-	mi := &file_cairn_proto_msgTypes[102]
+	mi := &file_cairn_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6283,7 +6486,7 @@ func (x *RecommissionRequest) String() string {
 func (*RecommissionRequest) ProtoMessage() {}
 
 func (x *RecommissionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[102]
+	mi := &file_cairn_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6296,7 +6499,7 @@ func (x *RecommissionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommissionRequest.ProtoReflect.Descriptor instead.
 func (*RecommissionRequest) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{102}
+	return file_cairn_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *RecommissionRequest) GetNode() string {
@@ -6315,7 +6518,7 @@ type RecommissionResponse struct {
 
 func (x *RecommissionResponse) Reset() {
 	*x = RecommissionResponse{}
-	mi := &file_cairn_proto_msgTypes[103]
+	mi := &file_cairn_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6327,7 +6530,7 @@ func (x *RecommissionResponse) String() string {
 func (*RecommissionResponse) ProtoMessage() {}
 
 func (x *RecommissionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[103]
+	mi := &file_cairn_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6340,7 +6543,7 @@ func (x *RecommissionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommissionResponse.ProtoReflect.Descriptor instead.
 func (*RecommissionResponse) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{103}
+	return file_cairn_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *RecommissionResponse) GetDatanode() *DatanodeReport {
@@ -6363,7 +6566,7 @@ type BlockKey struct {
 
 func (x *BlockKey) Reset() {
 	*x = BlockKey{}
-	mi := &file_cairn_proto_msgTypes[104]
+	mi := &file_cairn_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6375,7 +6578,7 @@ func (x *BlockKey) String() string {
 func (*BlockKey) ProtoMessage() {}
 
 func (x *BlockKey) ProtoReflect() protoreflect.Message {
-	mi := &file_cairn_proto_msgTypes[104]
+	mi := &file_cairn_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6388,7 +6591,7 @@ func (x *BlockKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockKey.ProtoReflect.Descriptor instead.
 func (*BlockKey) Descriptor() ([]byte, []int) {
-	return file_cairn_proto_rawDescGZIP(), []int{104}
+	return file_cairn_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *BlockKey) GetId() uint64 {
@@ -6488,7 +6691,18 @@ const file_cairn_proto_rawDesc = "" +
 	"\x1bHATransferLeadershipRequest\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\"6\n" +
 	"\x1cHATransferLeadershipResponse\x12\x16\n" +
-	"\x06leader\x18\x01 \x01(\tR\x06leader\"\x1a\n" +
+	"\x06leader\x18\x01 \x01(\tR\x06leader\"?\n" +
+	"\x12CreateTokenRequest\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x15\n" +
+	"\x06ttl_ms\x18\x02 \x01(\x03R\x05ttlMs\"w\n" +
+	"\x13CreateTokenResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12&\n" +
+	"\x0fexpires_unix_ms\x18\x04 \x01(\x03R\rexpiresUnixMs\"*\n" +
+	"\x12RevokeTokenRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"\x15\n" +
+	"\x13RevokeTokenResponse\"\x1a\n" +
 	"\x18GetServerDefaultsRequest\"\xaa\x01\n" +
 	"\x19GetServerDefaultsResponse\x12\x1d\n" +
 	"\n" +
@@ -6923,7 +7137,7 @@ const file_cairn_proto_rawDesc = "" +
 	"\x04Fsck\x12\x15.cairn.v1.FsckRequest\x1a\x16.cairn.v1.FsckResponse\x12A\n" +
 	"\bSafeMode\x12\x19.cairn.v1.SafeModeRequest\x1a\x1a.cairn.v1.SafeModeResponse\x12M\n" +
 	"\fDecommission\x12\x1d.cairn.v1.DecommissionRequest\x1a\x1e.cairn.v1.DecommissionResponse\x12M\n" +
-	"\fRecommission\x12\x1d.cairn.v1.RecommissionRequest\x1a\x1e.cairn.v1.RecommissionResponse2\xd0\x05\n" +
+	"\fRecommission\x12\x1d.cairn.v1.RecommissionRequest\x1a\x1e.cairn.v1.RecommissionResponse2\xe8\x06\n" +
 	"\rAdminProtocol\x12\\\n" +
 	"\x11GetDatanodeReport\x12\".cairn.v1.GetDatanodeReportRequest\x1a#.cairn.v1.GetDatanodeReportResponse\x125\n" +
 	"\x04Fsck\x12\x15.cairn.v1.FsckRequest\x1a\x16.cairn.v1.FsckResponse\x12A\n" +
@@ -6933,7 +7147,9 @@ const file_cairn_proto_rawDesc = "" +
 	"\bHAStatus\x12\x19.cairn.v1.HAStatusRequest\x1a\x1a.cairn.v1.HAStatusResponse\x12J\n" +
 	"\vHAAddMember\x12\x1c.cairn.v1.HAAddMemberRequest\x1a\x1d.cairn.v1.HAAddMemberResponse\x12S\n" +
 	"\x0eHARemoveMember\x12\x1f.cairn.v1.HARemoveMemberRequest\x1a .cairn.v1.HARemoveMemberResponse\x12e\n" +
-	"\x14HATransferLeadership\x12%.cairn.v1.HATransferLeadershipRequest\x1a&.cairn.v1.HATransferLeadershipResponse2G\n" +
+	"\x14HATransferLeadership\x12%.cairn.v1.HATransferLeadershipRequest\x1a&.cairn.v1.HATransferLeadershipResponse\x12J\n" +
+	"\vCreateToken\x12\x1c.cairn.v1.CreateTokenRequest\x1a\x1d.cairn.v1.CreateTokenResponse\x12J\n" +
+	"\vRevokeToken\x12\x1c.cairn.v1.RevokeTokenRequest\x1a\x1d.cairn.v1.RevokeTokenResponse2G\n" +
 	"\rRaftTransport\x126\n" +
 	"\x06Stream\x12\x13.cairn.v1.RaftFrame\x1a\x13.cairn.v1.RaftFrame(\x010\x012\xcd\x03\n" +
 	"\x10DatanodeProtocol\x12A\n" +
@@ -6956,7 +7172,7 @@ func file_cairn_proto_rawDescGZIP() []byte {
 }
 
 var file_cairn_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
+var file_cairn_proto_msgTypes = make([]protoimpl.MessageInfo, 109)
 var file_cairn_proto_goTypes = []any{
 	(Command_Type)(0),                          // 0: cairn.v1.Command.Type
 	(OpWriteBlock_Stage)(0),                    // 1: cairn.v1.OpWriteBlock.Stage
@@ -6976,95 +7192,99 @@ var file_cairn_proto_goTypes = []any{
 	(*HARemoveMemberResponse)(nil),             // 15: cairn.v1.HARemoveMemberResponse
 	(*HATransferLeadershipRequest)(nil),        // 16: cairn.v1.HATransferLeadershipRequest
 	(*HATransferLeadershipResponse)(nil),       // 17: cairn.v1.HATransferLeadershipResponse
-	(*GetServerDefaultsRequest)(nil),           // 18: cairn.v1.GetServerDefaultsRequest
-	(*GetServerDefaultsResponse)(nil),          // 19: cairn.v1.GetServerDefaultsResponse
-	(*CreateRequest)(nil),                      // 20: cairn.v1.CreateRequest
-	(*CreateResponse)(nil),                     // 21: cairn.v1.CreateResponse
-	(*AddBlockRequest)(nil),                    // 22: cairn.v1.AddBlockRequest
-	(*AddBlockResponse)(nil),                   // 23: cairn.v1.AddBlockResponse
-	(*CompleteRequest)(nil),                    // 24: cairn.v1.CompleteRequest
-	(*CompleteResponse)(nil),                   // 25: cairn.v1.CompleteResponse
-	(*AbandonBlockRequest)(nil),                // 26: cairn.v1.AbandonBlockRequest
-	(*AbandonBlockResponse)(nil),               // 27: cairn.v1.AbandonBlockResponse
-	(*RenewLeaseRequest)(nil),                  // 28: cairn.v1.RenewLeaseRequest
-	(*RenewLeaseResponse)(nil),                 // 29: cairn.v1.RenewLeaseResponse
-	(*GetBlockLocationsRequest)(nil),           // 30: cairn.v1.GetBlockLocationsRequest
-	(*GetBlockLocationsResponse)(nil),          // 31: cairn.v1.GetBlockLocationsResponse
-	(*GetFileInfoRequest)(nil),                 // 32: cairn.v1.GetFileInfoRequest
-	(*GetFileInfoResponse)(nil),                // 33: cairn.v1.GetFileInfoResponse
-	(*FsyncRequest)(nil),                       // 34: cairn.v1.FsyncRequest
-	(*FsyncResponse)(nil),                      // 35: cairn.v1.FsyncResponse
-	(*ListDirRequest)(nil),                     // 36: cairn.v1.ListDirRequest
-	(*ListDirResponse)(nil),                    // 37: cairn.v1.ListDirResponse
-	(*MkdirsRequest)(nil),                      // 38: cairn.v1.MkdirsRequest
-	(*MkdirsResponse)(nil),                     // 39: cairn.v1.MkdirsResponse
-	(*RenameRequest)(nil),                      // 40: cairn.v1.RenameRequest
-	(*RenameResponse)(nil),                     // 41: cairn.v1.RenameResponse
-	(*SetXAttrRequest)(nil),                    // 42: cairn.v1.SetXAttrRequest
-	(*SetXAttrResponse)(nil),                   // 43: cairn.v1.SetXAttrResponse
-	(*GetXAttrsRequest)(nil),                   // 44: cairn.v1.GetXAttrsRequest
-	(*GetXAttrsResponse)(nil),                  // 45: cairn.v1.GetXAttrsResponse
-	(*ListXAttrsRequest)(nil),                  // 46: cairn.v1.ListXAttrsRequest
-	(*ListXAttrsResponse)(nil),                 // 47: cairn.v1.ListXAttrsResponse
-	(*RemoveXAttrRequest)(nil),                 // 48: cairn.v1.RemoveXAttrRequest
-	(*RemoveXAttrResponse)(nil),                // 49: cairn.v1.RemoveXAttrResponse
-	(*ConcatRequest)(nil),                      // 50: cairn.v1.ConcatRequest
-	(*ConcatResponse)(nil),                     // 51: cairn.v1.ConcatResponse
-	(*DeleteRequest)(nil),                      // 52: cairn.v1.DeleteRequest
-	(*DeleteResponse)(nil),                     // 53: cairn.v1.DeleteResponse
-	(*SetReplicationRequest)(nil),              // 54: cairn.v1.SetReplicationRequest
-	(*SetReplicationResponse)(nil),             // 55: cairn.v1.SetReplicationResponse
-	(*SetPermissionRequest)(nil),               // 56: cairn.v1.SetPermissionRequest
-	(*SetPermissionResponse)(nil),              // 57: cairn.v1.SetPermissionResponse
-	(*SetOwnerRequest)(nil),                    // 58: cairn.v1.SetOwnerRequest
-	(*SetOwnerResponse)(nil),                   // 59: cairn.v1.SetOwnerResponse
-	(*SetTimesRequest)(nil),                    // 60: cairn.v1.SetTimesRequest
-	(*SetTimesResponse)(nil),                   // 61: cairn.v1.SetTimesResponse
-	(*GetContentSummaryRequest)(nil),           // 62: cairn.v1.GetContentSummaryRequest
-	(*GetContentSummaryResponse)(nil),          // 63: cairn.v1.GetContentSummaryResponse
-	(*ReportBadBlocksRequest)(nil),             // 64: cairn.v1.ReportBadBlocksRequest
-	(*BadBlock)(nil),                           // 65: cairn.v1.BadBlock
-	(*ReportBadBlocksResponse)(nil),            // 66: cairn.v1.ReportBadBlocksResponse
-	(*GetAdditionalDatanodeRequest)(nil),       // 67: cairn.v1.GetAdditionalDatanodeRequest
-	(*GetAdditionalDatanodeResponse)(nil),      // 68: cairn.v1.GetAdditionalDatanodeResponse
-	(*UpdateBlockForPipelineRequest)(nil),      // 69: cairn.v1.UpdateBlockForPipelineRequest
-	(*UpdateBlockForPipelineResponse)(nil),     // 70: cairn.v1.UpdateBlockForPipelineResponse
-	(*UpdatePipelineRequest)(nil),              // 71: cairn.v1.UpdatePipelineRequest
-	(*UpdatePipelineResponse)(nil),             // 72: cairn.v1.UpdatePipelineResponse
-	(*GetDatanodeReportRequest)(nil),           // 73: cairn.v1.GetDatanodeReportRequest
-	(*DatanodeReport)(nil),                     // 74: cairn.v1.DatanodeReport
-	(*GetDatanodeReportResponse)(nil),          // 75: cairn.v1.GetDatanodeReportResponse
-	(*FsckRequest)(nil),                        // 76: cairn.v1.FsckRequest
-	(*FsckBlock)(nil),                          // 77: cairn.v1.FsckBlock
-	(*FsckFile)(nil),                           // 78: cairn.v1.FsckFile
-	(*FsckResponse)(nil),                       // 79: cairn.v1.FsckResponse
-	(*SafeModeRequest)(nil),                    // 80: cairn.v1.SafeModeRequest
-	(*SafeModeResponse)(nil),                   // 81: cairn.v1.SafeModeResponse
-	(*StorageReport)(nil),                      // 82: cairn.v1.StorageReport
-	(*RegisterRequest)(nil),                    // 83: cairn.v1.RegisterRequest
-	(*RegisterResponse)(nil),                   // 84: cairn.v1.RegisterResponse
-	(*HeartbeatRequest)(nil),                   // 85: cairn.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),                  // 86: cairn.v1.HeartbeatResponse
-	(*Command)(nil),                            // 87: cairn.v1.Command
-	(*BlockReportRequest)(nil),                 // 88: cairn.v1.BlockReportRequest
-	(*BlockReportResponse)(nil),                // 89: cairn.v1.BlockReportResponse
-	(*IncrementalBlockReportRequest)(nil),      // 90: cairn.v1.IncrementalBlockReportRequest
-	(*IncrementalBlockReportResponse)(nil),     // 91: cairn.v1.IncrementalBlockReportResponse
-	(*CommitBlockSynchronizationRequest)(nil),  // 92: cairn.v1.CommitBlockSynchronizationRequest
-	(*CommitBlockSynchronizationResponse)(nil), // 93: cairn.v1.CommitBlockSynchronizationResponse
-	(*OpWriteBlock)(nil),                       // 94: cairn.v1.OpWriteBlock
-	(*OpTransferBlock)(nil),                    // 95: cairn.v1.OpTransferBlock
-	(*OpRecoverBlock)(nil),                     // 96: cairn.v1.OpRecoverBlock
-	(*ReplicaRecoveryResponse)(nil),            // 97: cairn.v1.ReplicaRecoveryResponse
-	(*OpReadBlock)(nil),                        // 98: cairn.v1.OpReadBlock
-	(*BlockOpResponse)(nil),                    // 99: cairn.v1.BlockOpResponse
-	(*PacketHeader)(nil),                       // 100: cairn.v1.PacketHeader
-	(*PipelineAck)(nil),                        // 101: cairn.v1.PipelineAck
-	(*DecommissionRequest)(nil),                // 102: cairn.v1.DecommissionRequest
-	(*DecommissionResponse)(nil),               // 103: cairn.v1.DecommissionResponse
-	(*RecommissionRequest)(nil),                // 104: cairn.v1.RecommissionRequest
-	(*RecommissionResponse)(nil),               // 105: cairn.v1.RecommissionResponse
-	(*BlockKey)(nil),                           // 106: cairn.v1.BlockKey
+	(*CreateTokenRequest)(nil),                 // 18: cairn.v1.CreateTokenRequest
+	(*CreateTokenResponse)(nil),                // 19: cairn.v1.CreateTokenResponse
+	(*RevokeTokenRequest)(nil),                 // 20: cairn.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),                // 21: cairn.v1.RevokeTokenResponse
+	(*GetServerDefaultsRequest)(nil),           // 22: cairn.v1.GetServerDefaultsRequest
+	(*GetServerDefaultsResponse)(nil),          // 23: cairn.v1.GetServerDefaultsResponse
+	(*CreateRequest)(nil),                      // 24: cairn.v1.CreateRequest
+	(*CreateResponse)(nil),                     // 25: cairn.v1.CreateResponse
+	(*AddBlockRequest)(nil),                    // 26: cairn.v1.AddBlockRequest
+	(*AddBlockResponse)(nil),                   // 27: cairn.v1.AddBlockResponse
+	(*CompleteRequest)(nil),                    // 28: cairn.v1.CompleteRequest
+	(*CompleteResponse)(nil),                   // 29: cairn.v1.CompleteResponse
+	(*AbandonBlockRequest)(nil),                // 30: cairn.v1.AbandonBlockRequest
+	(*AbandonBlockResponse)(nil),               // 31: cairn.v1.AbandonBlockResponse
+	(*RenewLeaseRequest)(nil),                  // 32: cairn.v1.RenewLeaseRequest
+	(*RenewLeaseResponse)(nil),                 // 33: cairn.v1.RenewLeaseResponse
+	(*GetBlockLocationsRequest)(nil),           // 34: cairn.v1.GetBlockLocationsRequest
+	(*GetBlockLocationsResponse)(nil),          // 35: cairn.v1.GetBlockLocationsResponse
+	(*GetFileInfoRequest)(nil),                 // 36: cairn.v1.GetFileInfoRequest
+	(*GetFileInfoResponse)(nil),                // 37: cairn.v1.GetFileInfoResponse
+	(*FsyncRequest)(nil),                       // 38: cairn.v1.FsyncRequest
+	(*FsyncResponse)(nil),                      // 39: cairn.v1.FsyncResponse
+	(*ListDirRequest)(nil),                     // 40: cairn.v1.ListDirRequest
+	(*ListDirResponse)(nil),                    // 41: cairn.v1.ListDirResponse
+	(*MkdirsRequest)(nil),                      // 42: cairn.v1.MkdirsRequest
+	(*MkdirsResponse)(nil),                     // 43: cairn.v1.MkdirsResponse
+	(*RenameRequest)(nil),                      // 44: cairn.v1.RenameRequest
+	(*RenameResponse)(nil),                     // 45: cairn.v1.RenameResponse
+	(*SetXAttrRequest)(nil),                    // 46: cairn.v1.SetXAttrRequest
+	(*SetXAttrResponse)(nil),                   // 47: cairn.v1.SetXAttrResponse
+	(*GetXAttrsRequest)(nil),                   // 48: cairn.v1.GetXAttrsRequest
+	(*GetXAttrsResponse)(nil),                  // 49: cairn.v1.GetXAttrsResponse
+	(*ListXAttrsRequest)(nil),                  // 50: cairn.v1.ListXAttrsRequest
+	(*ListXAttrsResponse)(nil),                 // 51: cairn.v1.ListXAttrsResponse
+	(*RemoveXAttrRequest)(nil),                 // 52: cairn.v1.RemoveXAttrRequest
+	(*RemoveXAttrResponse)(nil),                // 53: cairn.v1.RemoveXAttrResponse
+	(*ConcatRequest)(nil),                      // 54: cairn.v1.ConcatRequest
+	(*ConcatResponse)(nil),                     // 55: cairn.v1.ConcatResponse
+	(*DeleteRequest)(nil),                      // 56: cairn.v1.DeleteRequest
+	(*DeleteResponse)(nil),                     // 57: cairn.v1.DeleteResponse
+	(*SetReplicationRequest)(nil),              // 58: cairn.v1.SetReplicationRequest
+	(*SetReplicationResponse)(nil),             // 59: cairn.v1.SetReplicationResponse
+	(*SetPermissionRequest)(nil),               // 60: cairn.v1.SetPermissionRequest
+	(*SetPermissionResponse)(nil),              // 61: cairn.v1.SetPermissionResponse
+	(*SetOwnerRequest)(nil),                    // 62: cairn.v1.SetOwnerRequest
+	(*SetOwnerResponse)(nil),                   // 63: cairn.v1.SetOwnerResponse
+	(*SetTimesRequest)(nil),                    // 64: cairn.v1.SetTimesRequest
+	(*SetTimesResponse)(nil),                   // 65: cairn.v1.SetTimesResponse
+	(*GetContentSummaryRequest)(nil),           // 66: cairn.v1.GetContentSummaryRequest
+	(*GetContentSummaryResponse)(nil),          // 67: cairn.v1.GetContentSummaryResponse
+	(*ReportBadBlocksRequest)(nil),             // 68: cairn.v1.ReportBadBlocksRequest
+	(*BadBlock)(nil),                           // 69: cairn.v1.BadBlock
+	(*ReportBadBlocksResponse)(nil),            // 70: cairn.v1.ReportBadBlocksResponse
+	(*GetAdditionalDatanodeRequest)(nil),       // 71: cairn.v1.GetAdditionalDatanodeRequest
+	(*GetAdditionalDatanodeResponse)(nil),      // 72: cairn.v1.GetAdditionalDatanodeResponse
+	(*UpdateBlockForPipelineRequest)(nil),      // 73: cairn.v1.UpdateBlockForPipelineRequest
+	(*UpdateBlockForPipelineResponse)(nil),     // 74: cairn.v1.UpdateBlockForPipelineResponse
+	(*UpdatePipelineRequest)(nil),              // 75: cairn.v1.UpdatePipelineRequest
+	(*UpdatePipelineResponse)(nil),             // 76: cairn.v1.UpdatePipelineResponse
+	(*GetDatanodeReportRequest)(nil),           // 77: cairn.v1.GetDatanodeReportRequest
+	(*DatanodeReport)(nil),                     // 78: cairn.v1.DatanodeReport
+	(*GetDatanodeReportResponse)(nil),          // 79: cairn.v1.GetDatanodeReportResponse
+	(*FsckRequest)(nil),                        // 80: cairn.v1.FsckRequest
+	(*FsckBlock)(nil),                          // 81: cairn.v1.FsckBlock
+	(*FsckFile)(nil),                           // 82: cairn.v1.FsckFile
+	(*FsckResponse)(nil),                       // 83: cairn.v1.FsckResponse
+	(*SafeModeRequest)(nil),                    // 84: cairn.v1.SafeModeRequest
+	(*SafeModeResponse)(nil),                   // 85: cairn.v1.SafeModeResponse
+	(*StorageReport)(nil),                      // 86: cairn.v1.StorageReport
+	(*RegisterRequest)(nil),                    // 87: cairn.v1.RegisterRequest
+	(*RegisterResponse)(nil),                   // 88: cairn.v1.RegisterResponse
+	(*HeartbeatRequest)(nil),                   // 89: cairn.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                  // 90: cairn.v1.HeartbeatResponse
+	(*Command)(nil),                            // 91: cairn.v1.Command
+	(*BlockReportRequest)(nil),                 // 92: cairn.v1.BlockReportRequest
+	(*BlockReportResponse)(nil),                // 93: cairn.v1.BlockReportResponse
+	(*IncrementalBlockReportRequest)(nil),      // 94: cairn.v1.IncrementalBlockReportRequest
+	(*IncrementalBlockReportResponse)(nil),     // 95: cairn.v1.IncrementalBlockReportResponse
+	(*CommitBlockSynchronizationRequest)(nil),  // 96: cairn.v1.CommitBlockSynchronizationRequest
+	(*CommitBlockSynchronizationResponse)(nil), // 97: cairn.v1.CommitBlockSynchronizationResponse
+	(*OpWriteBlock)(nil),                       // 98: cairn.v1.OpWriteBlock
+	(*OpTransferBlock)(nil),                    // 99: cairn.v1.OpTransferBlock
+	(*OpRecoverBlock)(nil),                     // 100: cairn.v1.OpRecoverBlock
+	(*ReplicaRecoveryResponse)(nil),            // 101: cairn.v1.ReplicaRecoveryResponse
+	(*OpReadBlock)(nil),                        // 102: cairn.v1.OpReadBlock
+	(*BlockOpResponse)(nil),                    // 103: cairn.v1.BlockOpResponse
+	(*PacketHeader)(nil),                       // 104: cairn.v1.PacketHeader
+	(*PipelineAck)(nil),                        // 105: cairn.v1.PipelineAck
+	(*DecommissionRequest)(nil),                // 106: cairn.v1.DecommissionRequest
+	(*DecommissionResponse)(nil),               // 107: cairn.v1.DecommissionResponse
+	(*RecommissionRequest)(nil),                // 108: cairn.v1.RecommissionRequest
+	(*RecommissionResponse)(nil),               // 109: cairn.v1.RecommissionResponse
+	(*BlockKey)(nil),                           // 110: cairn.v1.BlockKey
 }
 var file_cairn_proto_depIdxs = []int32{
 	2,   // 0: cairn.v1.LocatedBlock.block:type_name -> cairn.v1.Block
@@ -7085,22 +7305,22 @@ var file_cairn_proto_depIdxs = []int32{
 	5,   // 15: cairn.v1.MkdirsResponse.dir:type_name -> cairn.v1.FileInfo
 	6,   // 16: cairn.v1.SetXAttrRequest.xattrs:type_name -> cairn.v1.XAttr
 	6,   // 17: cairn.v1.GetXAttrsResponse.xattrs:type_name -> cairn.v1.XAttr
-	65,  // 18: cairn.v1.ReportBadBlocksRequest.blocks:type_name -> cairn.v1.BadBlock
+	69,  // 18: cairn.v1.ReportBadBlocksRequest.blocks:type_name -> cairn.v1.BadBlock
 	2,   // 19: cairn.v1.BadBlock.block:type_name -> cairn.v1.Block
 	2,   // 20: cairn.v1.GetAdditionalDatanodeRequest.block:type_name -> cairn.v1.Block
 	3,   // 21: cairn.v1.GetAdditionalDatanodeResponse.node:type_name -> cairn.v1.DatanodeInfo
 	2,   // 22: cairn.v1.UpdateBlockForPipelineRequest.block:type_name -> cairn.v1.Block
 	2,   // 23: cairn.v1.UpdatePipelineRequest.block:type_name -> cairn.v1.Block
-	74,  // 24: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
+	78,  // 24: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
 	2,   // 25: cairn.v1.FsckBlock.block:type_name -> cairn.v1.Block
 	3,   // 26: cairn.v1.FsckBlock.locations:type_name -> cairn.v1.DatanodeInfo
-	77,  // 27: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
-	78,  // 28: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
-	82,  // 29: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
-	106, // 30: cairn.v1.RegisterResponse.block_keys:type_name -> cairn.v1.BlockKey
-	82,  // 31: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
-	87,  // 32: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
-	106, // 33: cairn.v1.HeartbeatResponse.block_keys:type_name -> cairn.v1.BlockKey
+	81,  // 27: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
+	82,  // 28: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
+	86,  // 29: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
+	110, // 30: cairn.v1.RegisterResponse.block_keys:type_name -> cairn.v1.BlockKey
+	86,  // 31: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
+	91,  // 32: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
+	110, // 33: cairn.v1.HeartbeatResponse.block_keys:type_name -> cairn.v1.BlockKey
 	0,   // 34: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
 	2,   // 35: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
 	3,   // 36: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
@@ -7120,104 +7340,108 @@ var file_cairn_proto_depIdxs = []int32{
 	2,   // 50: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
 	2,   // 51: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
 	7,   // 52: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
-	74,  // 53: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	74,  // 54: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	18,  // 55: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
-	20,  // 56: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
-	22,  // 57: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
-	24,  // 58: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
-	26,  // 59: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
-	28,  // 60: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
-	30,  // 61: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
-	32,  // 62: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
-	36,  // 63: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
-	38,  // 64: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
-	40,  // 65: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
-	52,  // 66: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
-	54,  // 67: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
-	56,  // 68: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
-	58,  // 69: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
-	60,  // 70: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
-	62,  // 71: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
-	64,  // 72: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
-	34,  // 73: cairn.v1.ClientProtocol.Fsync:input_type -> cairn.v1.FsyncRequest
-	67,  // 74: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
-	69,  // 75: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
-	71,  // 76: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
-	42,  // 77: cairn.v1.ClientProtocol.SetXAttr:input_type -> cairn.v1.SetXAttrRequest
-	44,  // 78: cairn.v1.ClientProtocol.GetXAttrs:input_type -> cairn.v1.GetXAttrsRequest
-	46,  // 79: cairn.v1.ClientProtocol.ListXAttrs:input_type -> cairn.v1.ListXAttrsRequest
-	48,  // 80: cairn.v1.ClientProtocol.RemoveXAttr:input_type -> cairn.v1.RemoveXAttrRequest
-	50,  // 81: cairn.v1.ClientProtocol.Concat:input_type -> cairn.v1.ConcatRequest
-	73,  // 82: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	76,  // 83: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	80,  // 84: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	102, // 85: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	104, // 86: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	73,  // 87: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	76,  // 88: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	80,  // 89: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	102, // 90: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	104, // 91: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	78,  // 53: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	78,  // 54: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	22,  // 55: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
+	24,  // 56: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
+	26,  // 57: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
+	28,  // 58: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
+	30,  // 59: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
+	32,  // 60: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
+	34,  // 61: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
+	36,  // 62: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
+	40,  // 63: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
+	42,  // 64: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
+	44,  // 65: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
+	56,  // 66: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
+	58,  // 67: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
+	60,  // 68: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
+	62,  // 69: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
+	64,  // 70: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
+	66,  // 71: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
+	68,  // 72: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
+	38,  // 73: cairn.v1.ClientProtocol.Fsync:input_type -> cairn.v1.FsyncRequest
+	71,  // 74: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
+	73,  // 75: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
+	75,  // 76: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
+	46,  // 77: cairn.v1.ClientProtocol.SetXAttr:input_type -> cairn.v1.SetXAttrRequest
+	48,  // 78: cairn.v1.ClientProtocol.GetXAttrs:input_type -> cairn.v1.GetXAttrsRequest
+	50,  // 79: cairn.v1.ClientProtocol.ListXAttrs:input_type -> cairn.v1.ListXAttrsRequest
+	52,  // 80: cairn.v1.ClientProtocol.RemoveXAttr:input_type -> cairn.v1.RemoveXAttrRequest
+	54,  // 81: cairn.v1.ClientProtocol.Concat:input_type -> cairn.v1.ConcatRequest
+	77,  // 82: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	80,  // 83: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	84,  // 84: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	106, // 85: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	108, // 86: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	77,  // 87: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	80,  // 88: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	84,  // 89: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	106, // 90: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	108, // 91: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
 	9,   // 92: cairn.v1.AdminProtocol.HAStatus:input_type -> cairn.v1.HAStatusRequest
 	12,  // 93: cairn.v1.AdminProtocol.HAAddMember:input_type -> cairn.v1.HAAddMemberRequest
 	14,  // 94: cairn.v1.AdminProtocol.HARemoveMember:input_type -> cairn.v1.HARemoveMemberRequest
 	16,  // 95: cairn.v1.AdminProtocol.HATransferLeadership:input_type -> cairn.v1.HATransferLeadershipRequest
-	8,   // 96: cairn.v1.RaftTransport.Stream:input_type -> cairn.v1.RaftFrame
-	83,  // 97: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
-	85,  // 98: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
-	88,  // 99: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
-	90,  // 100: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
-	92,  // 101: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
-	19,  // 102: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
-	21,  // 103: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
-	23,  // 104: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
-	25,  // 105: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
-	27,  // 106: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
-	29,  // 107: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
-	31,  // 108: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
-	33,  // 109: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
-	37,  // 110: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
-	39,  // 111: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
-	41,  // 112: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
-	53,  // 113: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
-	55,  // 114: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
-	57,  // 115: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
-	59,  // 116: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
-	61,  // 117: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
-	63,  // 118: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
-	66,  // 119: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
-	35,  // 120: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
-	68,  // 121: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
-	70,  // 122: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
-	72,  // 123: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
-	43,  // 124: cairn.v1.ClientProtocol.SetXAttr:output_type -> cairn.v1.SetXAttrResponse
-	45,  // 125: cairn.v1.ClientProtocol.GetXAttrs:output_type -> cairn.v1.GetXAttrsResponse
-	47,  // 126: cairn.v1.ClientProtocol.ListXAttrs:output_type -> cairn.v1.ListXAttrsResponse
-	49,  // 127: cairn.v1.ClientProtocol.RemoveXAttr:output_type -> cairn.v1.RemoveXAttrResponse
-	51,  // 128: cairn.v1.ClientProtocol.Concat:output_type -> cairn.v1.ConcatResponse
-	75,  // 129: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	79,  // 130: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	81,  // 131: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	103, // 132: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	105, // 133: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	75,  // 134: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	79,  // 135: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	81,  // 136: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	103, // 137: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	105, // 138: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	10,  // 139: cairn.v1.AdminProtocol.HAStatus:output_type -> cairn.v1.HAStatusResponse
-	13,  // 140: cairn.v1.AdminProtocol.HAAddMember:output_type -> cairn.v1.HAAddMemberResponse
-	15,  // 141: cairn.v1.AdminProtocol.HARemoveMember:output_type -> cairn.v1.HARemoveMemberResponse
-	17,  // 142: cairn.v1.AdminProtocol.HATransferLeadership:output_type -> cairn.v1.HATransferLeadershipResponse
-	8,   // 143: cairn.v1.RaftTransport.Stream:output_type -> cairn.v1.RaftFrame
-	84,  // 144: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
-	86,  // 145: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
-	89,  // 146: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
-	91,  // 147: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
-	93,  // 148: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
-	102, // [102:149] is the sub-list for method output_type
-	55,  // [55:102] is the sub-list for method input_type
+	18,  // 96: cairn.v1.AdminProtocol.CreateToken:input_type -> cairn.v1.CreateTokenRequest
+	20,  // 97: cairn.v1.AdminProtocol.RevokeToken:input_type -> cairn.v1.RevokeTokenRequest
+	8,   // 98: cairn.v1.RaftTransport.Stream:input_type -> cairn.v1.RaftFrame
+	87,  // 99: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
+	89,  // 100: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
+	92,  // 101: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
+	94,  // 102: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
+	96,  // 103: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
+	23,  // 104: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
+	25,  // 105: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
+	27,  // 106: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
+	29,  // 107: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
+	31,  // 108: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
+	33,  // 109: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
+	35,  // 110: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
+	37,  // 111: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
+	41,  // 112: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
+	43,  // 113: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
+	45,  // 114: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
+	57,  // 115: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
+	59,  // 116: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
+	61,  // 117: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
+	63,  // 118: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
+	65,  // 119: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
+	67,  // 120: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
+	70,  // 121: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
+	39,  // 122: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
+	72,  // 123: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
+	74,  // 124: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
+	76,  // 125: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
+	47,  // 126: cairn.v1.ClientProtocol.SetXAttr:output_type -> cairn.v1.SetXAttrResponse
+	49,  // 127: cairn.v1.ClientProtocol.GetXAttrs:output_type -> cairn.v1.GetXAttrsResponse
+	51,  // 128: cairn.v1.ClientProtocol.ListXAttrs:output_type -> cairn.v1.ListXAttrsResponse
+	53,  // 129: cairn.v1.ClientProtocol.RemoveXAttr:output_type -> cairn.v1.RemoveXAttrResponse
+	55,  // 130: cairn.v1.ClientProtocol.Concat:output_type -> cairn.v1.ConcatResponse
+	79,  // 131: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	83,  // 132: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	85,  // 133: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	107, // 134: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	109, // 135: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	79,  // 136: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	83,  // 137: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	85,  // 138: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	107, // 139: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	109, // 140: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	10,  // 141: cairn.v1.AdminProtocol.HAStatus:output_type -> cairn.v1.HAStatusResponse
+	13,  // 142: cairn.v1.AdminProtocol.HAAddMember:output_type -> cairn.v1.HAAddMemberResponse
+	15,  // 143: cairn.v1.AdminProtocol.HARemoveMember:output_type -> cairn.v1.HARemoveMemberResponse
+	17,  // 144: cairn.v1.AdminProtocol.HATransferLeadership:output_type -> cairn.v1.HATransferLeadershipResponse
+	19,  // 145: cairn.v1.AdminProtocol.CreateToken:output_type -> cairn.v1.CreateTokenResponse
+	21,  // 146: cairn.v1.AdminProtocol.RevokeToken:output_type -> cairn.v1.RevokeTokenResponse
+	8,   // 147: cairn.v1.RaftTransport.Stream:output_type -> cairn.v1.RaftFrame
+	88,  // 148: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
+	90,  // 149: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
+	93,  // 150: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
+	95,  // 151: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
+	97,  // 152: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
+	104, // [104:153] is the sub-list for method output_type
+	55,  // [55:104] is the sub-list for method input_type
 	55,  // [55:55] is the sub-list for extension type_name
 	55,  // [55:55] is the sub-list for extension extendee
 	0,   // [0:55] is the sub-list for field type_name
@@ -7234,7 +7458,7 @@ func file_cairn_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairn_proto_rawDesc), len(file_cairn_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   105,
+			NumMessages:   109,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

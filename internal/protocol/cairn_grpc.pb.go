@@ -1331,6 +1331,8 @@ const (
 	AdminProtocol_HAAddMember_FullMethodName          = "/cairn.v1.AdminProtocol/HAAddMember"
 	AdminProtocol_HARemoveMember_FullMethodName       = "/cairn.v1.AdminProtocol/HARemoveMember"
 	AdminProtocol_HATransferLeadership_FullMethodName = "/cairn.v1.AdminProtocol/HATransferLeadership"
+	AdminProtocol_CreateToken_FullMethodName          = "/cairn.v1.AdminProtocol/CreateToken"
+	AdminProtocol_RevokeToken_FullMethodName          = "/cairn.v1.AdminProtocol/RevokeToken"
 )
 
 // AdminProtocolClient is the client API for AdminProtocol service.
@@ -1356,6 +1358,10 @@ type AdminProtocolClient interface {
 	HAAddMember(ctx context.Context, in *HAAddMemberRequest, opts ...grpc.CallOption) (*HAAddMemberResponse, error)
 	HARemoveMember(ctx context.Context, in *HARemoveMemberRequest, opts ...grpc.CallOption) (*HARemoveMemberResponse, error)
 	HATransferLeadership(ctx context.Context, in *HATransferLeadershipRequest, opts ...grpc.CallOption) (*HATransferLeadershipResponse, error)
+	// Tokens (secure mode): CreateToken signs a new token; RevokeToken
+	// revokes one (logged: every member refuses it once it returns).
+	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error)
+	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
 }
 
 type adminProtocolClient struct {
@@ -1456,6 +1462,26 @@ func (c *adminProtocolClient) HATransferLeadership(ctx context.Context, in *HATr
 	return out, nil
 }
 
+func (c *adminProtocolClient) CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateTokenResponse)
+	err := c.cc.Invoke(ctx, AdminProtocol_CreateToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminProtocolClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeTokenResponse)
+	err := c.cc.Invoke(ctx, AdminProtocol_RevokeToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminProtocolServer is the server API for AdminProtocol service.
 // All implementations must embed UnimplementedAdminProtocolServer
 // for forward compatibility.
@@ -1479,6 +1505,10 @@ type AdminProtocolServer interface {
 	HAAddMember(context.Context, *HAAddMemberRequest) (*HAAddMemberResponse, error)
 	HARemoveMember(context.Context, *HARemoveMemberRequest) (*HARemoveMemberResponse, error)
 	HATransferLeadership(context.Context, *HATransferLeadershipRequest) (*HATransferLeadershipResponse, error)
+	// Tokens (secure mode): CreateToken signs a new token; RevokeToken
+	// revokes one (logged: every member refuses it once it returns).
+	CreateToken(context.Context, *CreateTokenRequest) (*CreateTokenResponse, error)
+	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
 	mustEmbedUnimplementedAdminProtocolServer()
 }
 
@@ -1515,6 +1545,12 @@ func (UnimplementedAdminProtocolServer) HARemoveMember(context.Context, *HARemov
 }
 func (UnimplementedAdminProtocolServer) HATransferLeadership(context.Context, *HATransferLeadershipRequest) (*HATransferLeadershipResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method HATransferLeadership not implemented")
+}
+func (UnimplementedAdminProtocolServer) CreateToken(context.Context, *CreateTokenRequest) (*CreateTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateToken not implemented")
+}
+func (UnimplementedAdminProtocolServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
 }
 func (UnimplementedAdminProtocolServer) mustEmbedUnimplementedAdminProtocolServer() {}
 func (UnimplementedAdminProtocolServer) testEmbeddedByValue()                       {}
@@ -1699,6 +1735,42 @@ func _AdminProtocol_HATransferLeadership_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminProtocol_CreateToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminProtocolServer).CreateToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminProtocol_CreateToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminProtocolServer).CreateToken(ctx, req.(*CreateTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminProtocol_RevokeToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminProtocolServer).RevokeToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminProtocol_RevokeToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminProtocolServer).RevokeToken(ctx, req.(*RevokeTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminProtocol_ServiceDesc is the grpc.ServiceDesc for AdminProtocol service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1741,6 +1813,14 @@ var AdminProtocol_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "HATransferLeadership",
 			Handler:    _AdminProtocol_HATransferLeadership_Handler,
+		},
+		{
+			MethodName: "CreateToken",
+			Handler:    _AdminProtocol_CreateToken_Handler,
+		},
+		{
+			MethodName: "RevokeToken",
+			Handler:    _AdminProtocol_RevokeToken_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

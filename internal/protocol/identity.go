@@ -10,7 +10,8 @@ import (
 // gRPC metadata keys of the caller's identity. The client sends them
 // with every ClientProtocol call (client.AsUser, or the client's own
 // user); a server reads them with metadata.FromIncomingContext. They are
-// claims, not proof: nothing authenticates them yet.
+// claims, not proof: in secure mode the NameNode believes them only of
+// a superuser's token (MetadataAuthorization), as HDFS's proxy users.
 const (
 	// MetadataUser is the user a call is made for.
 	MetadataUser = "cairn-user"
@@ -18,6 +19,11 @@ const (
 	// when none are claimed.
 	MetadataGroups = "cairn-groups"
 )
+
+// MetadataAuthorization is the gRPC metadata key of the token a call
+// authenticates with, as "Bearer <token>" (package token), in secure
+// mode.
+const MetadataAuthorization = "authorization"
 
 // gRPC metadata keys that name one logical call of a client, for the
 // NameNode's retry cache: a client sends the same pair with every

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-fs/cairn"
@@ -35,6 +36,7 @@ func locate(t *testing.T, c *testcluster.Cluster, p string) []cairn.LocatedBlock
 	defer cc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, protocol.MetadataAuthorization, "Bearer "+c.RootToken(t))
 	resp, err := protocol.NewClientProtocolClient(cc).GetBlockLocations(ctx, &protocol.GetBlockLocationsRequest{Path: p})
 	if err != nil {
 		t.Fatalf("GetBlockLocations(%q): %v", p, err)

@@ -106,6 +106,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	lc, err := localcluster.New(localcluster.Config{
 		TLSDir:            c.certDir,
+		Security:          opts.BlockTokens,
 		Dir:               c.dir,
 		NameNodes:         opts.NameNodes,
 		DataNodes:         opts.DataNodes,
@@ -120,9 +121,6 @@ func Start(t testing.TB, opts Options) *Cluster {
 			if len(cfg.Peers) > 0 {
 				cfg.HeartbeatTimeout = GroupHeartbeatTimeout
 				cfg.ElectionTimeout = GroupHeartbeatTimeout
-			}
-			if opts.BlockTokens {
-				cfg.Security = true
 			}
 			if opts.NameNode != nil {
 				opts.NameNode(cfg)
@@ -236,9 +234,28 @@ func (c *Cluster) NodeTLS() *tls.Config { return c.lc.NodeTLS() }
 // presents their certificate), the zero Config if it is plaintext.
 func (c *Cluster) NodeTransport() transport.Config { return transport.Config{TLS: c.NodeTLS()} }
 
-// clientOptions are the options of the cluster's own clients.
+// clientOptions are the options of the cluster's own clients: TLS,
+// and the superuser's token of a secured cluster.
 func (c *Cluster) clientOptions() []client.Option {
-	return []client.Option{client.WithTLS(c.ClientTLS())}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	opts, err := c.lc.ClientOptions(ctx)
+	if err != nil {
+		return []client.Option{client.WithTLS(c.ClientTLS())}
+	}
+	return opts
+}
+
+// RootToken returns the superuser's token of a secured cluster (Options.BlockTokens), "" otherwise.
+func (c *Cluster) RootToken(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tok, err := c.lc.RootToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // WaitLeader waits until a NameNode serves as the leader, and returns

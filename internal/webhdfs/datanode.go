@@ -197,10 +197,7 @@ func (h *DataNodeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if req.user == "" {
-		req.user = h.cfg.DefaultUser
-	}
-	ctx := client.AsUser(r.Context(), req.user)
+	ctx := identify(r.Context(), req, h.cfg.DefaultUser)
 	c, err := h.cfg.Client(ctx)
 	if err != nil {
 		h.fail(w, r, err)

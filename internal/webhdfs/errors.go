@@ -73,6 +73,8 @@ func toException(err error) *Exception {
 		return exIllegalArgument.with(msg)
 	case cairn.Permission:
 		return exAccessControl.with(msg)
+	case cairn.Unauthenticated:
+		return exSecurity.with(msg)
 	case cairn.NotEmpty:
 		return exNotEmpty.with(msg)
 	case cairn.NotDir:

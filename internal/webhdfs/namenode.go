@@ -111,12 +111,7 @@ func (h *NameNodeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		redirect(w, u.String())
 		return
 	}
-	user := req.user
-	if user == "" {
-		user = h.cfg.DefaultUser
-		req.user = user
-	}
-	ctx := client.AsUser(r.Context(), user)
+	ctx := identify(r.Context(), req, h.cfg.DefaultUser)
 	c, err := h.cfg.Client(ctx)
 	if err != nil {
 		h.fail(w, r, err)
@@ -360,13 +355,15 @@ func (h *NameNodeHandler) listStatusBatch(ctx context.Context, c *client.Client,
 func (h *NameNodeHandler) dataNodeURL(addr string, req *request, set map[string]string) string {
 	v := url.Values{}
 	for k, vs := range req.q {
-		if k == "delegation" || k == "doas" {
+		if k == "doas" {
 			continue
 		}
 		v[k] = slices.Clone(vs)
 	}
 	v.Set("op", req.op)
-	v.Set("user.name", req.user)
+	if req.user != "" {
+		v.Set("user.name", req.user)
+	}
 	if a := h.cfg.NameNode.RPCAddr(); a != "" {
 		v.Set("namenoderpcaddress", a)
 	}

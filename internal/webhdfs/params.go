@@ -1,6 +1,7 @@
 package webhdfs
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/token"
 )
 
 // Prefix is where WebHDFS is served: /webhdfs/v1/<path>?op=...
@@ -341,4 +344,24 @@ func checkXAttrName(n string) error {
 		return paramError("xattr.name", n, fmt.Sprintf("Invalid value: %q does not belong to the domain ^(user\\.|trusted\\.|system\\.|security\\.).+$", n))
 	}
 	return nil
+}
+
+// identify returns the context a request's calls are made under: with
+// a delegation= token (a secured cluster), the token's user, whom
+// user.name cannot change; else user.name, trusted as given (Hadoop's
+// pseudo authentication), or def. req.user is set to the user the
+// calls are for (a token's as it reads, unverified: the NameNode
+// verifies it with every call, and refuses a forged one).
+func identify(ctx context.Context, req *request, def string) context.Context {
+	if tok, ok := req.q.get("delegation"); ok && tok != "" {
+		req.user = ""
+		if t, err := token.Parse(tok); err == nil {
+			req.user = t.User
+		}
+		return client.WithCallToken(ctx, tok)
+	}
+	if req.user == "" {
+		req.user = def
+	}
+	return client.AsUser(ctx, req.user)
 }
