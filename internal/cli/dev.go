@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/client"
+	"github.com/cairn-fs/cairn/internal/certs"
 	"github.com/cairn-fs/cairn/internal/localcluster"
 )
 
@@ -46,6 +48,9 @@ type devCmd struct {
 	logLevel    levelValue
 	pprof       bool
 	s3Addr      string
+	secure      bool
+	// certDir holds the certificates of a --secure cluster.
+	certDir string
 }
 
 func newDevCmd(e *env) *cobra.Command {
@@ -97,6 +102,7 @@ cleanly.`,
 	f.Var(&d.block, "block-size", "default block size, e.g. 128MiB")
 	f.DurationVar(&d.heartbeat, "heartbeat-interval", time.Second, "DataNode heartbeat interval")
 	f.StringVar(&d.s3Addr, "s3-addr", defaultS3Addr, "S3 gateway address (empty: no gateway; port 0: a free port)")
+	f.BoolVar(&d.secure, "secure", false, "a secured cluster: certificates in DIR/certs (made on first start), TLS on every connection, tokens, block access tokens; the banner says how to use it")
 	f.Var(&d.logLevel, "log-level", "log level: debug, info, warn or error")
 	pprofFlag(cmd, &d.pprof)
 	return cmd
@@ -169,6 +175,14 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 		return fail(op, d.dir, err)
 	}
 	log := d.e.serverLogger(slog.Level(d.logLevel))
+	if d.secure {
+		// One certificate for every node, naming the loopback address
+		// they all listen on; made once, kept for the next starts.
+		d.certDir = filepath.Join(d.dir, "certs")
+		if _, err := certs.Init(d.certDir, []string{"127.0.0.1", "localhost"}, certs.Options{}); err != nil {
+			return fail(op, d.certDir, err)
+		}
+	}
 
 	// The S3 gateway's port is bound first, so that a clash fails before
 	// anything starts.
@@ -195,6 +209,8 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 		DataNodeAddrs:     d.dataNodeAddrs,
 		Handler:           func(h http.Handler) http.Handler { return withPprof(h, d.pprof) },
 		Listen:            func(addr string) (net.Listener, error) { return listen(op, addr) },
+		TLSDir:            d.certDir,
+		Security:          d.secure,
 	}, log)
 	if err != nil {
 		if gw != nil {
@@ -207,15 +223,21 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 		nodes = append(nodes, node{name: n.Name, serve: n.Serve, lis: n.Lis, handler: n.Handler, httpLis: n.HTTPLis, tls: n.TLS, close: n.Close})
 	}
 	nns, cluster := lc.NumNameNodes(), len(nodes)
-	if gw != nil {
-		nodes = append(nodes, gw.node(lc.NameNodeAddr(), log))
-	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The cluster's own clients (the wait, the S3 gateway) act as the
+	// superuser; in a secured cluster with its token, which the
+	// NameNode writes once it runs.
+	clientOpts := func(ctx context.Context) ([]client.Option, error) { return lc.ClientOptions(ctx) }
+	if gw != nil {
+		n := gw.node(lc.NameNodeAddr(), clientOpts, log)
+		n.tls = lc.NodeTLS() // HTTPS in a secured cluster
+		nodes = append(nodes, n)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- runNodes(rctx, log.With("name", "dev"), op, nodes) }()
 
-	if err := d.waitLive(rctx, lc.NameNodeAddr(), errc); err != nil {
+	if err := d.waitLive(rctx, lc.NameNodeAddr(), clientOpts, errc); err != nil {
 		cancel()
 		if ctx.Err() != nil {
 			<-errc
@@ -239,7 +261,7 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 			return err
 		}
 	}
-	d.banner(lc.NameNodeAddrs(), nodes[:nns], lc.LeaderIndex(), nodes[nns:cluster], gw)
+	d.banner(lc.NameNodeAddrs(), nodes[:nns], lc.LeaderIndex(), nodes[nns:cluster], gw, lc.RootTokenFile())
 	err = <-errc
 	if err == nil {
 		fmt.Fprintln(d.e.stdout, "cairn dev: stopped")
@@ -250,7 +272,7 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 // waitLive waits until every DataNode is live at the NameNode that
 // leader names (none while it returns ""), or a node fails (errc), or
 // devLiveTimeout passes. addr names the cluster in errors.
-func (d *devCmd) waitLive(ctx context.Context, addr string, errc chan error) error {
+func (d *devCmd) waitLive(ctx context.Context, addr string, clientOpts func(context.Context) ([]client.Option, error), errc chan error) error {
 	const op = "dev"
 	deadline := time.Now().Add(devLiveTimeout)
 	var c *client.Client
@@ -263,9 +285,16 @@ func (d *devCmd) waitLive(ctx context.Context, addr string, errc chan error) err
 	for {
 		if c == nil {
 			// The whole list: the client finds the leader of a group.
-			if cl, err := client.Dial(ctx, addr, client.WithDialTimeout(time.Second)); err == nil {
-				c = cl
-			} else {
+			octx, ocancel := context.WithTimeout(ctx, time.Second)
+			opts, err := clientOpts(octx)
+			ocancel()
+			if err == nil {
+				var cl *client.Client
+				if cl, err = client.Dial(ctx, addr, append(opts, client.WithDialTimeout(time.Second))...); err == nil {
+					c = cl
+				}
+			}
+			if err != nil {
 				last = reason(err)
 			}
 		}
@@ -312,7 +341,7 @@ func (d *devCmd) waitLive(ctx context.Context, addr string, errc chan error) err
 // banner prints the cluster's addresses and how to use it: nns are the
 // NameNodes and addrs their RPC addresses (lead the index of the one
 // that leads now, in a group), dns the DataNodes.
-func (d *devCmd) banner(addrs []string, nns []node, lead int, dns []node, gw *devGateway) {
+func (d *devCmd) banner(addrs []string, nns []node, lead int, dns []node, gw *devGateway, rootToken string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cairn dev cluster is up (data in %s)\n", d.dir)
 	for i, n := range nns {
@@ -329,13 +358,30 @@ func (d *devCmd) banner(addrs []string, nns []node, lead int, dns []node, gw *de
 		fmt.Fprintf(&b, "  %-12s http %-21s buckets in %s, keys in %s\n", "s3", gw.lis.Addr(), defaultS3Root, gw.credsPath)
 	}
 	nnAddr := strings.Join(addrs, ",")
+	if d.secure {
+		ca := filepath.Join(d.certDir, certs.CACert)
+		fmt.Fprintf(&b, "\nThe cluster is secured: TLS on every connection (CA %s), a token for every call.\n", ca)
+		fmt.Fprintf(&b, "The superuser's token is in %s; make others with 'cairn admin token create --user NAME'.\n", rootToken)
+		b.WriteString("\nIn another terminal, try:\n")
+		fmt.Fprintf(&b, "  export CAIRN_NAMENODE=%s CAIRN_TLS_CA=%s CAIRN_TOKEN=$(cat %s)\n", nnAddr, ca, rootToken)
+		b.WriteString("  cairn fs ls /\n")
+		if len(nns) > 0 && nns[0].httpLis != nil {
+			fmt.Fprintf(&b, "Web UI: %s/?delegation=$CAIRN_TOKEN (sets a cookie; trust %s in the browser)\n", httpURL(nns[0].httpLis, nns[0].tls), ca)
+		}
+		if gw != nil {
+			fmt.Fprintf(&b, "S3 with the aws command line:  %s\n", gw.awsLine(ca))
+		}
+		b.WriteString("Press Ctrl-C to stop the cluster.\n")
+		fmt.Fprint(d.e.stdout, b.String())
+		return
+	}
 	if nnAddr == defaultNameNode {
 		b.WriteString("\nIn another terminal, try:  cairn fs ls /\n")
 	} else {
 		fmt.Fprintf(&b, "\nIn another terminal, try:  export CAIRN_NAMENODE=%s; cairn fs ls /\n", nnAddr)
 	}
 	if gw != nil {
-		fmt.Fprintf(&b, "S3 with the aws command line:  %s\n", gw.awsLine())
+		fmt.Fprintf(&b, "S3 with the aws command line:  %s\n", gw.awsLine(""))
 	}
 	b.WriteString("Press Ctrl-C to stop the cluster.\n")
 	fmt.Fprint(d.e.stdout, b.String())

@@ -99,9 +99,15 @@ func randomString(n int, alphabet string) string {
 // node is the gateway's node for runNodes: its serve loop dials the
 // NameNodes at nnAddr, makes the gateway and runs it until the context
 // ends; until it is made, requests get 503.
-func (g *devGateway) node(nnAddr string, log *slog.Logger) node {
+func (g *devGateway) node(nnAddr string, clientOpts func(context.Context) ([]client.Option, error), log *slog.Logger) node {
 	run := func(ctx context.Context) error {
-		c, err := client.Dial(ctx, nnAddr, client.WithDialTimeout(devLiveTimeout))
+		octx, cancel := context.WithTimeout(ctx, devLiveTimeout)
+		opts, err := clientOpts(octx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		c, err := client.Dial(ctx, nnAddr, append(opts, client.WithDialTimeout(devLiveTimeout))...)
 		if err != nil {
 			return err
 		}
@@ -142,8 +148,13 @@ func (g *devGateway) wait(ctx context.Context, errc chan error) error {
 }
 
 // awsLine is a command line that lists the buckets with the aws
-// command line, credentials included.
-func (g *devGateway) awsLine() string {
+// command line, credentials included; with ca (a secured cluster's CA
+// file) over HTTPS, trusting it.
+func (g *devGateway) awsLine(ca string) string {
+	if ca != "" {
+		return fmt.Sprintf("AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s aws --endpoint-url https://%s --ca-bundle %s s3 ls",
+			g.cred.AccessKey, g.cred.SecretKey, sigv4.DefaultRegion, g.lis.Addr(), ca)
+	}
 	return fmt.Sprintf("AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s aws --endpoint-url http://%s s3 ls",
 		g.cred.AccessKey, g.cred.SecretKey, sigv4.DefaultRegion, g.lis.Addr())
 }
