@@ -106,7 +106,7 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 	}
 	if ok && named.User != user {
 		if !s.isSuper(user, s.groups.get(user)) {
-			return nil, pb.ToStatus(errf(cairn.Permission, "user %s may not act as %s", user, named.User))
+			return nil, pb.ToStatus(denyf("user=%s may not act as %s (only a superuser may)", user, named.User))
 		}
 		user = named.User
 	}

@@ -365,7 +365,7 @@ func (s *Server) CreateToken(ctx context.Context, user string, ttl time.Duration
 	}
 	if named && !s.isSuper(caller.User, caller.Groups) {
 		if user != caller.User {
-			return TokenInfo{}, cairn.E(op, user, cairn.Permission, fmt.Errorf("user %s may not make tokens for %s", caller.User, user))
+			return TokenInfo{}, denyf("user=%s may not make tokens for %s (only a superuser may)", caller.User, user)
 		}
 		if t, ok := presentedToken(ctx); ok {
 			ttl = min(ttl, t.Expires.Sub(now))
@@ -428,7 +428,7 @@ func (s *Server) RevokeToken(ctx context.Context, idOrToken string) error {
 		}
 	}
 	if caller, ok := CallerFrom(ctx); ok && !s.isSuper(caller.User, caller.Groups) && owner != caller.User {
-		return cairn.E(op, id.String(), cairn.Permission, fmt.Errorf("user %s may revoke only its own tokens", caller.User))
+		return denyf("user=%s may revoke only its own tokens (token %s)", caller.User, id)
 	}
 	if _, err := s.mutate(ctx, &command{op: opRevokeToken, tokenID: id, expires: expires.UnixNano()}); err != nil {
 		return cairn.E(op, id.String(), err)

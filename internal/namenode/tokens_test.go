@@ -199,7 +199,7 @@ func TestTokenAuthentication(t *testing.T) {
 		t.Errorf("Mkdirs with root.token as bob = %v, %v; want owned by bob", md, err)
 	}
 	_, err = mkdir(withToken(alice.Token, pb.MetadataUser, "bob"), "/shared/notbob")
-	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "user alice may not act as bob") {
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "user=alice may not act as bob") {
 		t.Errorf("Mkdirs with alice's token as bob = %v, want PermissionDenied", err)
 	}
 
