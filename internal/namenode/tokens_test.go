@@ -135,7 +135,7 @@ func TestTokenAuthentication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr, err := nn.c.Create(withToken(alice.Token), &pb.CreateRequest{Path: "/shared/a", ClientName: "cl", Owner: "mallory", Mode: 0o644, Replication: 1})
+	cr, err := nn.c.Create(withToken(alice.Token), &pb.CreateRequest{Path: "/shared/a", ClientName: "cl", Owner: "mallory", Group: "staff", Mode: 0o644, Replication: 1})
 	if err != nil || cr.File.Owner != "alice" || cr.File.Group != "staff" {
 		t.Fatalf("Create with alice's token = %v, %v; want owned by alice:staff", cr, err)
 	}
@@ -514,13 +514,16 @@ func TestTokensInGroup(t *testing.T) {
 		t.Errorf("GetFileInfo on a follower with a token of an unknown key = %v, want NotLeader", err)
 	}
 
+	if _, err := g.srv[l].Mkdirs(bg, "/alice", 0o755, false, "alice", "staff"); err != nil {
+		t.Fatal(err)
+	}
 	g.kill(l)
 	nl := g.leader()
 	c := dialConns(t, g.addrs[nl], cl.GRPCDialOptions()...)
-	if _, err := c.c.Mkdirs(withToken(good.Token), &pb.MkdirsRequest{Path: "/a", Mode: 0o755}); err != nil {
+	if _, err := c.c.Mkdirs(withToken(good.Token), &pb.MkdirsRequest{Path: "/alice/a", Mode: 0o755}); err != nil {
 		t.Errorf("Mkdirs on the new leader with a token of the old = %v", err)
 	}
-	_, err = c.c.Mkdirs(withToken(bad.Token), &pb.MkdirsRequest{Path: "/b", Mode: 0o755})
+	_, err = c.c.Mkdirs(withToken(bad.Token), &pb.MkdirsRequest{Path: "/alice/b", Mode: 0o755})
 	wantUnauthenticated(t, "Mkdirs on the new leader with a token revoked on the old", err, "revoked")
 	for i := range g.srv {
 		b, err := os.ReadFile(filepath.Join(g.dirs[i], RootTokenFile))
