@@ -88,6 +88,7 @@ is required), and the web address, which serves HTTPS.`,
 	f.DurationVar(&n.cfg.BlockTokenLifetime, "block-token-lifetime", blocktoken.DefaultLifetime, "secure mode: how long a block access token is good for")
 	f.StringVar(&n.peers, "peers", "", "RPC addresses of every member of a NameNode group, this one's (--rpc-addr) included, comma-separated (empty: a NameNode alone)")
 	f.BoolVar(&n.permissions, "permissions", true, "check permissions on every operation (HDFS's dfs.permissions.enabled); false: owners and modes are kept but not enforced")
+	f.BoolVar(&n.cfg.MetricsAuth, "metrics-auth", false, "secure mode: /metrics, /healthz and /readyz need a token too (default: open)")
 	f.StringVar(&n.cfg.SuperGroup, "superusergroup", "supergroup", "group whose members are superusers (the OS user who formatted --dir is one)")
 	f.BoolVar(&n.cfg.Join, "join", false, "start a new group member with an empty --dir that waits to be added (cairn admin ha add) instead of forming a group")
 	f.DurationVar(&n.cfg.HeartbeatTimeout, "raft-heartbeat-timeout", time.Second, "group: time without the leader after which a member stands for election")

@@ -145,6 +145,9 @@ type Config struct {
 	// the OS's (/etc/group, through os/user). Its answers are cached
 	// for five minutes, as HDFS caches its group mapping.
 	Groups func(user string) []string
+	// MetricsAuth, with Security, makes /metrics, /healthz and /readyz
+	// need a token as the web pages do; false: they are open.
+	MetricsAuth bool
 	// WebUser is the user the web UI's requests act as when they name
 	// none (user.name=); empty: "dr.who", as HDFS's static web user.
 	WebUser string

@@ -15,11 +15,18 @@ import (
 // package webhdfs).
 func (s *Server) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	// The endpoints for machines are open, unless a secured NameNode
+	// is told to protect them (MetricsAuth): then a token, as the
+	// pages take one.
+	ops := http.NewServeMux()
+	mux.Handle("GET /healthz", s.endpointAuth(ops))
+	mux.Handle("GET /readyz", s.endpointAuth(ops))
+	mux.Handle("GET /metrics", s.endpointAuth(ops))
+	ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	ops.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		switch {
 		case s.servingTerm() == 0:
@@ -32,7 +39,7 @@ func (s *Server) HTTPHandler() http.Handler {
 			w.Write([]byte("ok\n"))
 		}
 	})
-	mux.Handle("GET /metrics", metrics.Handler(s.metrics.reg))
+	ops.Handle("GET /metrics", metrics.Handler(s.metrics.reg))
 	mux.Handle("/", s.webIdentity(webui.NameNodeHandler(webSource{s}, s.log)))
 	return webhdfs.Route(s.webhdfsHandler(), mux)
 }

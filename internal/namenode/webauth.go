@@ -57,6 +57,21 @@ func (s *Server) webUser(r *http.Request) (string, int, error) {
 	return c.User, 0, nil
 }
 
+// endpointAuth guards /metrics, /healthz and /readyz: open, unless the
+// NameNode is secured and Config.MetricsAuth asks for a token.
+func (s *Server) endpointAuth(h http.Handler) http.Handler {
+	if !s.cfg.Security || !s.cfg.MetricsAuth {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, code, err := s.webTokenUser(w, r); err != nil {
+			http.Error(w, err.Error(), code)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // webTokenUser is the user of a web request's token, in secure mode;
 // a valid delegation= token is kept in the cookie for what follows.
 func (s *Server) webTokenUser(w http.ResponseWriter, r *http.Request) (string, int, error) {
