@@ -24,16 +24,7 @@ import (
 // the cluster and the CA file.
 func startSecureCluster(t *testing.T, dataNodes int) (*cluster, string) {
 	t.Helper()
-	certDir := filepath.Join(t.TempDir(), "certs")
-	if out, err := exec.Command(binary, "admin", "certs", "init", "--dir", certDir, "--hosts", "127.0.0.1,localhost").CombinedOutput(); err != nil {
-		t.Fatalf("cairn admin certs init: %v: %s", err, out)
-	}
-	ca := filepath.Join(certDir, "ca.crt")
-	tlsArgs := []string{
-		"--tls-cert", filepath.Join(certDir, "127.0.0.1.crt"),
-		"--tls-key", filepath.Join(certDir, "127.0.0.1.key"),
-		"--tls-ca", ca,
-	}
+	_, ca, tlsArgs := initCerts(t)
 	c := &cluster{t: t, dir: t.TempDir(), nnAddr: freeAddr(t), nnHTTP: freeAddr(t)}
 	nnDir := filepath.Join(c.dir, "nn")
 	c.nn = startProc(t, "namenode", append([]string{"namenode", "--security",
@@ -66,6 +57,23 @@ func startSecureCluster(t *testing.T, dataNodes int) (*cluster, string) {
 	}
 	c.waitLive(dataNodes)
 	return c, ca
+}
+
+// initCerts runs 'cairn admin certs init' for 127.0.0.1 and localhost
+// and returns the directory, the CA file, and the --tls-* flags of a
+// node on 127.0.0.1.
+func initCerts(t *testing.T) (dir, ca string, tlsArgs []string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "certs")
+	if out, err := exec.Command(binary, "admin", "certs", "init", "--dir", dir, "--hosts", "127.0.0.1,localhost").CombinedOutput(); err != nil {
+		t.Fatalf("cairn admin certs init: %v: %s", err, out)
+	}
+	ca = filepath.Join(dir, "ca.crt")
+	return dir, ca, []string{
+		"--tls-cert", filepath.Join(dir, "127.0.0.1.crt"),
+		"--tls-key", filepath.Join(dir, "127.0.0.1.key"),
+		"--tls-ca", ca,
+	}
 }
 
 // as runs a client command with CAIRN_TOKEN set to tok.

@@ -14,17 +14,7 @@ import (
 // goes in and out with --tls-ca, a client without it is refused, and
 // the NameNode's web address answers curl over HTTPS.
 func TestTLSClusterOfProcesses(t *testing.T) {
-	certDir := filepath.Join(t.TempDir(), "certs")
-	out, err := exec.Command(binary, "admin", "certs", "init", "--dir", certDir, "--hosts", "127.0.0.1,localhost").CombinedOutput()
-	if err != nil {
-		t.Fatalf("cairn admin certs init: %v: %s", err, out)
-	}
-	ca := filepath.Join(certDir, "ca.crt")
-	tlsArgs := []string{
-		"--tls-cert", filepath.Join(certDir, "127.0.0.1.crt"),
-		"--tls-key", filepath.Join(certDir, "127.0.0.1.key"),
-		"--tls-ca", ca,
-	}
+	certDir, ca, tlsArgs := initCerts(t)
 	// The harness's own commands (waiting for the DataNodes) reach the
 	// cluster through the environment.
 	t.Setenv("CAIRN_TLS_CA", ca)
