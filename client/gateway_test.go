@@ -291,3 +291,43 @@ func TestAsUser(t *testing.T) {
 		t.Error("AsUser with an empty user changed the context")
 	}
 }
+
+// TestUmask: the modes of what a Client creates lose its umask, 022
+// unless WithUmask says otherwise, as HDFS's fs.permissions.umask-mode.
+func TestUmask(t *testing.T) {
+	c, cl, ctx := setup(t, testcluster.Options{DataNodes: 1, Replication: 1})
+	strict, err := client.Dial(ctx, c.NameNodeAddr(), client.WithUmask(0o077))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer strict.Close()
+	for _, tc := range []struct {
+		c    *client.Client
+		path string
+		dir  bool
+		perm fs.FileMode
+		want fs.FileMode
+	}{
+		{cl, "/d022", true, 0, 0o755},
+		{cl, "/f022", false, 0, 0o644},
+		{cl, "/d777", true, 0o777, 0o755},
+		{cl, "/t", true, 0o777 | fs.ModeSticky, 0o755 | fs.ModeSticky},
+		{strict, "/d077", true, 0, 0o700},
+		{strict, "/f077", false, 0o666, 0o600},
+	} {
+		if tc.dir {
+			err = tc.c.Mkdir(ctx, tc.path, tc.perm)
+		} else {
+			var w *client.Writer
+			if w, err = tc.c.Create(ctx, tc.path, &client.CreateOptions{Mode: tc.perm}); err == nil {
+				err = w.Close()
+			}
+		}
+		if err != nil {
+			t.Fatalf("create %s: %v", tc.path, err)
+		}
+		if fi, err := cl.Stat(ctx, tc.path); err != nil || fi.Mode != tc.want {
+			t.Errorf("%s made with %v: mode %v, %v; want %v", tc.path, tc.perm, fi.Mode, err, tc.want)
+		}
+	}
+}
