@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/audit"
 	"github.com/cairn-fs/cairn/internal/transport"
 )
 
@@ -126,6 +127,19 @@ type Config struct {
 	// ElectionTimeout is how long a candidate waits for votes before it
 	// starts a new election; 0: 1s. Only for a group.
 	ElectionTimeout time.Duration
+	// AuditLog is the file the NameNode writes its audit log to: a
+	// line for each namespace operation, allowed or refused (audit.go,
+	// package audit). Empty: no audit log, at no cost.
+	AuditLog string
+	// AuditLogFormat is the form of its lines: "hdfs" (HDFS's audit
+	// line) or "json"; empty: hdfs.
+	AuditLogFormat string
+	// AuditLogMaxSize is the size at which the audit log is rotated,
+	// rounded up to whole MiB; 0: 256 MiB.
+	AuditLogMaxSize int64
+	// AuditLogMaxBackups is the number of rotated audit logs kept; 0:
+	// 10.
+	AuditLogMaxBackups int
 	// ApplyTimeout bounds how long a mutation waits to be enqueued in
 	// the Raft log; 0: 30s.
 	ApplyTimeout time.Duration
@@ -255,6 +269,12 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if d.snapshotInterval == 0 {
 		d.snapshotInterval = 5 * time.Second
+	}
+	if _, err := audit.ParseFormat(d.AuditLogFormat); err != nil {
+		return Config{}, fmt.Errorf("namenode: Config.AuditLogFormat: %w", err)
+	}
+	if d.AuditLogMaxSize < 0 || d.AuditLogMaxBackups < 0 {
+		return Config{}, errors.New("namenode: Config.AuditLogMaxSize and AuditLogMaxBackups must not be negative")
 	}
 	if d.ApplyTimeout == 0 {
 		d.ApplyTimeout = 30 * time.Second

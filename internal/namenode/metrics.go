@@ -34,7 +34,16 @@ func newNNMetrics(s *Server) *nnMetrics {
 		}),
 	}
 	m.rpc = metrics.NewRPC(m.reg, "namenode")
-	m.reg.MustRegister(m.ops, m.commit, &nnCollector{s: s}, &haCollector{s: s})
+	dropped := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "cairn_namenode_audit_dropped_total",
+		Help: "Audit log events dropped because the writer could not keep up (see the audit log in OPERATIONS.md).",
+	}, func() float64 {
+		if s.audit == nil {
+			return 0
+		}
+		return float64(s.audit.log.Dropped())
+	})
+	m.reg.MustRegister(m.ops, m.commit, dropped, &nnCollector{s: s}, &haCollector{s: s})
 	return m
 }
 

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/audit"
 	"github.com/cairn-fs/cairn/internal/blocktoken"
 	"github.com/cairn-fs/cairn/internal/protocol"
 )
@@ -41,6 +42,7 @@ type Server struct {
 	webAddrs sync.Map
 
 	metrics *nnMetrics // Prometheus metrics, served by HTTPHandler (http.go)
+	audit   *auditor   // the audit log (audit.go); nil when off
 	started time.Time
 
 	ctx    context.Context // ends at Close; background loops stop with it
@@ -89,6 +91,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if c.Superuser == "" {
 		c.Superuser = processUser()
 	}
+	opened := false // whether New succeeds
 	s := &Server{
 		cfg:       c,
 		log:       log,
@@ -101,6 +104,24 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if c.Security {
 		s.blockKeys = blocktoken.NewSecrets(c.BlockKeyUpdateInterval, c.BlockTokenLifetime, s.now)
 	}
+	if c.AuditLog != "" {
+		format, _ := audit.ParseFormat(c.AuditLogFormat) // checked by withDefaults
+		al, err := audit.New(audit.Config{
+			Path:       c.AuditLog,
+			Format:     format,
+			MaxSize:    c.AuditLogMaxSize,
+			MaxBackups: c.AuditLogMaxBackups,
+		}, log)
+		if err != nil {
+			return nil, fmt.Errorf("namenode: audit log: %w", err)
+		}
+		s.audit = newAuditor(s, al)
+		defer func() {
+			if !opened {
+				al.Close()
+			}
+		}()
+	}
 	s.metrics = newNNMetrics(s)
 	s.reg = newRegistry(&s.cfg, s.now)
 	s.ns = newNamespace(s.reg)
@@ -108,17 +129,17 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.recov = newBlockRecoveries()
 	s.safe = newSafeMode(&s.cfg, s.ns, s.now, log)
 	f := &fsm{ns: s.ns, log: log}
-	opened := make(chan *raftNode, 1)
+	raftOpened := make(chan *raftNode, 1)
 	if c.group() {
 		f.halt = func(err error) {
 			// Stop being a member: the others go on without it.
-			if rn := <-opened; rn != nil {
+			if rn := <-raftOpened; rn != nil {
 				rn.raft.Shutdown()
 			}
 		}
 	}
 	rn, err := openRaft(&s.cfg, f, log)
-	opened <- rn
+	raftOpened <- rn
 	if err != nil {
 		return nil, fmt.Errorf("namenode: %w", err)
 	}
@@ -152,6 +173,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if c.Security {
 		s.goLoop(s.tokenLoop)
 	}
+	opened = true
 	return s, nil
 }
 
@@ -172,7 +194,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	gs := s.cfg.Transport.NewGRPCServer(
 		grpc.MaxRecvMsgSize(256<<20),
 		grpc.MaxSendMsgSize(256<<20),
-		grpc.ChainUnaryInterceptor(s.metrics.rpc.UnaryInterceptor(), s.identityInterceptor, noRetryHere),
+		grpc.ChainUnaryInterceptor(s.interceptors()...),
 		grpc.ChainStreamInterceptor(s.streamAuthInterceptor),
 	)
 	protocol.RegisterClientProtocolServer(gs, &clientRPC{s: s})
@@ -212,6 +234,17 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	return err
 }
 
+// interceptors are the gRPC server's unary interceptors, in order: the
+// audit log's, when on, around the identity's and after it, so that it
+// sees refusals of authentication and the caller established.
+func (s *Server) interceptors() []grpc.UnaryServerInterceptor {
+	if s.audit == nil {
+		return []grpc.UnaryServerInterceptor{s.metrics.rpc.UnaryInterceptor(), s.identityInterceptor, noRetryHere}
+	}
+	return []grpc.UnaryServerInterceptor{s.metrics.rpc.UnaryInterceptor(),
+		s.audit.unauthenticated, s.identityInterceptor, s.audit.interceptor, noRetryHere}
+}
+
 func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -238,6 +271,13 @@ func (s *Server) Close() error {
 		s.cancel()
 		s.wg.Wait()
 		s.closeErr = s.rn.close()
+		if s.audit != nil {
+			// After the servers stopped: every line of a call answered
+			// is written.
+			if err := s.audit.log.Close(); err != nil && s.closeErr == nil {
+				s.closeErr = fmt.Errorf("namenode: audit log: %w", err)
+			}
+		}
 		s.log.Info("namenode stopped")
 	})
 	return s.closeErr
