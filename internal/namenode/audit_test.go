@@ -1,0 +1,227 @@
+package namenode
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/cairn-fs/cairn"
+	pb "github.com/cairn-fs/cairn/internal/protocol"
+)
+
+// auditTime is the time at the start of an audit line of the hdfs
+// format.
+var auditTime = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO FSNamesystem\.audit: `)
+
+// auditLines reads the audit log at path, each line without its time.
+func auditLines(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if !auditTime.MatchString(line) {
+			t.Errorf("audit line %q does not start with a time", line)
+		}
+		lines = append(lines, auditTime.ReplaceAllString(line, ""))
+	}
+	return lines
+}
+
+func TestAuditLogHasALinePerNamespaceOperation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	cfg := testConfig(t.TempDir())
+	cfg.AuditLog = path
+	s := startServer(t, cfg)
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	c, _, _ := serve(t, s, ctx)
+	as := func(user string) context.Context {
+		return metadata.AppendToOutgoingContext(bg, pb.MetadataUser, user)
+	}
+	alice := as("alice")
+
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"mkdirs", func() error {
+			_, err := c.Mkdirs(alice, &pb.MkdirsRequest{Path: "/a", Mode: 0o755})
+			return err
+		}},
+		{"create", func() error {
+			_, err := c.Create(alice, &pb.CreateRequest{Path: "/a/f", Mode: 0o640, ClientName: "cl", Touch: true})
+			return err
+		}},
+		{"getfileinfo", func() error {
+			_, err := c.GetFileInfo(alice, &pb.GetFileInfoRequest{Path: "/a/f"})
+			return err
+		}},
+		{"renew the lease (not audited)", func() error {
+			_, err := c.RenewLease(alice, &pb.RenewLeaseRequest{ClientName: "cl"})
+			return err
+		}},
+		{"listStatus", func() error {
+			_, err := c.ListDir(alice, &pb.ListDirRequest{Path: "/a"})
+			return err
+		}},
+		{"rename", func() error {
+			_, err := c.Rename(alice, &pb.RenameRequest{Src: "/a/f", Dst: "/a/g"})
+			return err
+		}},
+		{"setPermission", func() error {
+			_, err := c.SetPermission(alice, &pb.SetPermissionRequest{Path: "/a/g", Mode: 0o600})
+			return err
+		}},
+		{"setOwner", func() error {
+			_, err := c.SetOwner(as("hdfs"), &pb.SetOwnerRequest{Path: "/a/g", Owner: "bob", Group: "eng"})
+			return err
+		}},
+		{"open", func() error {
+			_, err := c.GetBlockLocations(alice, &pb.GetBlockLocationsRequest{Path: "/a/g"})
+			return err
+		}},
+		{"a missing file (not audited, as in HDFS)", func() error {
+			_, err := c.GetFileInfo(alice, &pb.GetFileInfoRequest{Path: "/nothing"})
+			if status.Code(err) != codes.NotFound {
+				return err
+			}
+			return nil
+		}},
+		{"delete", func() error {
+			_, err := c.Delete(alice, &pb.DeleteRequest{Path: "/a", Recursive: true})
+			return err
+		}},
+	}
+	for _, call := range calls {
+		if err := call.call(); err != nil {
+			t.Fatalf("%s: %v", call.name, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	want := []string{
+		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=mkdirs\tsrc=/a\tdst=null\tperm=alice:staff:rwxr-xr-x\tproto=rpc",
+		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=create\tsrc=/a/f\tdst=null\tperm=alice:staff:rw-r-----\tproto=rpc",
+		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=getfileinfo\tsrc=/a/f\tdst=null\tperm=null\tproto=rpc",
+		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=listStatus\tsrc=/a\tdst=null\tperm=null\tproto=rpc",
+		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=rename\tsrc=/a/f\tdst=/a/g\tperm=alice:staff:rw-r-----\tproto=rpc",
+		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=setPermission\tsrc=/a/g\tdst=null\tperm=alice:staff:rw-------\tproto=rpc",
+		"allowed=true\tugi=hdfs (auth:SIMPLE)\tip=/127.0.0.1\tcmd=setOwner\tsrc=/a/g\tdst=null\tperm=bob:eng:rw-------\tproto=rpc",
+		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=open\tsrc=/a/g\tdst=null\tperm=null\tproto=rpc",
+		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=delete\tsrc=/a\tdst=null\tperm=null\tproto=rpc",
+	}
+	got := auditLines(t, path)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestAuditLogInJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.json")
+	cfg := testConfig(t.TempDir())
+	cfg.AuditLog, cfg.AuditLogFormat = path, "json"
+	s := startServer(t, cfg)
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	c, _, _ := serve(t, s, ctx)
+	if _, err := c.Mkdirs(metadata.AppendToOutgoingContext(bg, pb.MetadataUser, "bob"), &pb.MkdirsRequest{Path: "/d", Mode: 0o750}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		Time, Ugi, Auth, IP, Cmd, Src, Perm, Proto string
+		Allowed                                    bool
+		Dst                                        *string
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("audit log %q: %v", b, err)
+	}
+	if !e.Allowed || e.Ugi != "bob" || e.Auth != "SIMPLE" || e.IP != "127.0.0.1" || e.Cmd != "mkdirs" || e.Src != "/d" || e.Dst != nil ||
+		e.Perm != "bob:eng:rwxr-x---" || e.Proto != "rpc" || len(e.Time) != len("2026-12-07T20:22:27.123Z") {
+		t.Errorf("audit log = %s", b)
+	}
+}
+
+func TestConfigRefusesAnUnknownAuditLogFormat(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.AuditLog, cfg.AuditLogFormat = filepath.Join(t.TempDir(), "audit.log"), "xml"
+	if s, err := New(cfg, testLogger(t)); err == nil {
+		s.Close()
+		t.Fatal("New(AuditLogFormat xml) succeeded")
+	}
+}
+
+// TestAuditLogHasRefusals drives the audit interceptors with handlers
+// that refuse, as the permission checks and authentication do.
+func TestAuditLogHasRefusals(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	cfg := testConfig(t.TempDir())
+	cfg.AuditLog = path
+	s := startServer(t, cfg)
+	md := metadata.Pairs(pb.MetadataUser, "carol")
+	ctx := peer.NewContext(metadata.NewIncomingContext(bg, md), &peer.Peer{Addr: tcpAddr("10.1.2.3:5000")})
+	refuse := func(err error) grpc.UnaryHandler {
+		return func(context.Context, any) (any, error) { return nil, err }
+	}
+	denied := pb.ToStatus(cairn.Errorf("namenode.Rename", "/x", cairn.Permission, "permission denied: user carol may not write /"))
+	missing := pb.ToStatus(cairn.Errorf("namenode.Delete", "/y", cairn.NotExist, "no such file"))
+	unauth := pb.ToStatus(cairn.Errorf("namenode", "", cairn.Unauthenticated, "token expired"))
+	// The chain as Serve builds it, around each handler.
+	chain := func(method string, req any, h grpc.UnaryHandler) error {
+		info := &grpc.UnaryServerInfo{FullMethod: method}
+		_, err := s.audit.unauthenticated(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+			return s.identityInterceptor(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+				return s.audit.interceptor(ctx, req, info, h)
+			})
+		})
+		return err
+	}
+	chain(pb.ClientProtocol_Rename_FullMethodName, &pb.RenameRequest{Src: "/x", Dst: "/z"}, refuse(denied))
+	chain(pb.ClientProtocol_Delete_FullMethodName, &pb.DeleteRequest{Path: "/y"}, refuse(missing))
+	chain(pb.ClientProtocol_Mkdirs_FullMethodName, &pb.MkdirsRequest{Path: "/m"}, refuse(unauth))
+	chain(pb.DatanodeProtocol_Heartbeat_FullMethodName, &pb.HeartbeatRequest{}, refuse(denied))
+	chain(pb.ClientProtocol_Concat_FullMethodName, &pb.ConcatRequest{Target: "/t", Srcs: []string{"/s1", "/s2"}}, refuse(denied))
+	chain(pb.AdminProtocol_SafeMode_FullMethodName, &pb.SafeModeRequest{Action: "leave"}, refuse(denied))
+	s.Close()
+	want := []string{
+		"allowed=false\tugi=carol (auth:SIMPLE)\tip=/10.1.2.3\tcmd=rename\tsrc=/x\tdst=/z\tperm=null\tproto=rpc",
+		"allowed=false\tugi=carol (auth:SIMPLE)\tip=/10.1.2.3\tcmd=mkdirs\tsrc=/m\tdst=null\tperm=null\tproto=rpc",
+		"allowed=false\tugi=carol (auth:SIMPLE)\tip=/10.1.2.3\tcmd=concat\tsrc=[/s1, /s2]\tdst=/t\tperm=null\tproto=rpc",
+		"allowed=false\tugi=carol (auth:SIMPLE)\tip=/10.1.2.3\tcmd=safemode_leave\tsrc=null\tdst=null\tperm=null\tproto=rpc",
+	}
+	got := auditLines(t, path)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func tcpAddr(s string) net.Addr {
+	a, err := net.ResolveTCPAddr("tcp", s)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
