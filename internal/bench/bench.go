@@ -36,6 +36,9 @@ type Config struct {
 	Dir string
 	// DataNodes is the number of DataNodes of a local cluster; 0: 3.
 	DataNodes int
+	// AuditLog is the file of the local cluster's NameNode's audit log,
+	// to measure what it costs; empty: no audit log.
+	AuditLog string
 
 	// Clients is the number of concurrent writers and readers of the
 	// write and read benchmarks; 0: 1.
@@ -291,7 +294,7 @@ func (r *Runner) withCluster(ctx context.Context, fn func(*env) error) error {
 	addr := cfg.NameNode
 	if addr == "" {
 		r.progress("starting a local cluster")
-		cl, err := StartLocal(ctx, LocalConfig{Dir: cfg.Dir, DataNodes: cfg.DataNodes, BlockSize: cfg.BlockSize}, r.log)
+		cl, err := StartLocal(ctx, LocalConfig{Dir: cfg.Dir, DataNodes: cfg.DataNodes, BlockSize: cfg.BlockSize, AuditLog: cfg.AuditLog}, r.log)
 		if err != nil {
 			return err
 		}

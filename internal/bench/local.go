@@ -9,6 +9,7 @@ import (
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/localcluster"
+	"github.com/cairn-fs/cairn/internal/namenode"
 )
 
 // LocalConfig configures a local cluster.
@@ -25,6 +26,8 @@ type LocalConfig struct {
 	BlockSize int64
 	// HeartbeatInterval is the DataNodes' heartbeat interval; 0: 1s.
 	HeartbeatInterval time.Duration
+	// AuditLog is the file of the NameNode's audit log; empty: none.
+	AuditLog string
 }
 
 // Local is a cluster running in this process: a NameNode and DataNodes
@@ -77,6 +80,7 @@ func StartLocal(ctx context.Context, cfg LocalConfig, log *slog.Logger) (*Local,
 		BlockSize:         cfg.BlockSize,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		DataNodeAddrs:     noWeb,
+		NameNode:          func(c *namenode.Config) { c.AuditLog = cfg.AuditLog },
 	}, log)
 	if err != nil {
 		return nil, cairn.E(op, dir, err)

@@ -60,6 +60,7 @@ shown beside the machine limit that bounds it, as a ratio.`
 	pf.StringVar(&b.tlsCA, "tls-ca", "", "with --namenode: CA certificate (PEM) of a cluster that uses TLS (default $"+envTLSCA+", else plaintext)")
 	pf.StringVar(&b.dir, "dir", "", "directory for the local cluster and the limits' files (default: the system temporary directory)")
 	pf.IntVar(&b.datanodes, "datanodes", 3, "DataNodes of the local cluster")
+	pf.StringVar(&b.cfg.AuditLog, "audit-log", "", "file of the local cluster's NameNode's audit log, to measure its cost (default: none)")
 	pf.BoolVar(&b.json, "json", false, "print one JSON document instead of a table")
 	pf.StringVar(&b.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	pf.StringVar(&b.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")

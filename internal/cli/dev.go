@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-fs/cairn/client"
 	"github.com/cairn-fs/cairn/internal/certs"
 	"github.com/cairn-fs/cairn/internal/localcluster"
+	"github.com/cairn-fs/cairn/internal/namenode"
 )
 
 // Defaults of 'cairn dev'.
@@ -50,7 +51,8 @@ type devCmd struct {
 	s3Addr      string
 	secure      bool
 	// certDir holds the certificates of a --secure cluster.
-	certDir string
+	certDir  string
+	auditLog string
 }
 
 func newDevCmd(e *env) *cobra.Command {
@@ -103,6 +105,7 @@ cleanly.`,
 	f.DurationVar(&d.heartbeat, "heartbeat-interval", time.Second, "DataNode heartbeat interval")
 	f.StringVar(&d.s3Addr, "s3-addr", defaultS3Addr, "S3 gateway address (empty: no gateway; port 0: a free port)")
 	f.BoolVar(&d.secure, "secure", false, "a secured cluster: certificates in DIR/certs (made on first start), TLS on every connection, tokens, block access tokens; the banner says how to use it")
+	f.StringVar(&d.auditLog, "audit-log", "", "file of the NameNode's audit log, in HDFS's format (empty: none; a group's member writes FILE.namenode-i)")
 	f.Var(&d.logLevel, "log-level", "log level: debug, info, warn or error")
 	pprofFlag(cmd, &d.pprof)
 	return cmd
@@ -207,6 +210,7 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 		NameNodeHTTPAddr:  d.httpAddr,
 		NameNodeAddrs:     d.nameNodeAddrs,
 		DataNodeAddrs:     d.dataNodeAddrs,
+		NameNode:          d.setAuditLog,
 		Handler:           func(h http.Handler) http.Handler { return withPprof(h, d.pprof) },
 		Listen:            func(addr string) (net.Listener, error) { return listen(op, addr) },
 		TLSDir:            d.certDir,
@@ -385,4 +389,17 @@ func (d *devCmd) banner(addrs []string, nns []node, lead int, dns []node, gw *de
 	}
 	b.WriteString("Press Ctrl-C to stop the cluster.\n")
 	fmt.Fprint(d.e.stdout, b.String())
+}
+
+// setAuditLog gives a NameNode the --audit-log: a NameNode alone the
+// file named, member i of a group FILE.namenode-i (its directory's
+// name), so that members never share a file.
+func (d *devCmd) setAuditLog(cfg *namenode.Config) {
+	if d.auditLog == "" {
+		return
+	}
+	cfg.AuditLog = d.auditLog
+	if len(cfg.Peers) > 0 {
+		cfg.AuditLog += "." + filepath.Base(cfg.Dir)
+	}
 }

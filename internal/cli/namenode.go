@@ -42,10 +42,12 @@ type namenodeCmd struct {
 	// permissions is --permissions; cfg.PermissionsOff its negation.
 	permissions bool
 	tls         tlsFlags
+	auditMax    sizeValue
 }
 
 func newNameNodeCmd(e *env) *cobra.Command {
-	n := &namenodeCmd{e: e, logLevel: levelValue(slog.LevelInfo), block: cairn.DefaultBlockSize, reserved: 1 << 30}
+	n := &namenodeCmd{e: e, logLevel: levelValue(slog.LevelInfo), block: cairn.DefaultBlockSize, reserved: 1 << 30,
+		auditMax: 256 << 20}
 	cmd := &cobra.Command{
 		Use:   "namenode --dir DIR [--rpc-addr HOST:PORT] [--http-addr HOST:PORT] [flags]",
 		Short: "Run a NameNode",
@@ -100,6 +102,10 @@ is required), and the web address, which serves HTTPS.`,
 	f.StringVar(&n.peerVia, "peer-dial-addrs", "", "for network fault tests: MEMBER=ADDR,... dials a group member's Raft traffic at ADDR (a proxy) instead of its address")
 	f.MarkHidden("peer-dial-addrs")
 	n.tls.addServer(f)
+	f.StringVar(&n.cfg.AuditLog, "audit-log", "", "file of the audit log, a line per namespace operation allowed or refused (empty: none)")
+	f.StringVar(&n.cfg.AuditLogFormat, "audit-log-format", "hdfs", "form of the audit log's lines: hdfs (HDFS's audit fields) or json")
+	f.Var(&n.auditMax, "audit-log-max-size", "size at which the audit log is rotated, in whole MiB, e.g. 256MiB")
+	f.IntVar(&n.cfg.AuditLogMaxBackups, "audit-log-max-backups", 10, "rotated audit logs kept")
 	f.Var(&n.logLevel, "log-level", "log level: debug, info, warn or error")
 	pprofFlag(cmd, &n.pprof)
 	return cmd
@@ -126,6 +132,15 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 	if n.cfg.SafeModeThreshold < 0 || n.cfg.SafeModeThreshold > 1 {
 		return usageError("invalid --safemode-threshold %v: must be between 0 and 1", n.cfg.SafeModeThreshold)
 	}
+	if n.cfg.AuditLogFormat != "hdfs" && n.cfg.AuditLogFormat != "json" {
+		return usageError("invalid --audit-log-format %q: want hdfs or json", n.cfg.AuditLogFormat)
+	}
+	if n.auditMax < 1<<20 {
+		return usageError("invalid --audit-log-max-size %s: must be at least 1MiB", formatSizeFlag(int64(n.auditMax)))
+	}
+	if n.cfg.AuditLogMaxBackups < 1 {
+		return usageError("invalid --audit-log-max-backups %d: must be at least 1", n.cfg.AuditLogMaxBackups)
+	}
 	nodeTLS, err := n.tls.node(op)
 	if err != nil {
 		return err
@@ -133,6 +148,7 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 	cfg := n.cfg
 	cfg.Dir = n.dir
 	cfg.Transport.TLS = nodeTLS
+	cfg.AuditLogMaxSize = int64(n.auditMax)
 	cfg.DefaultBlockSize = int64(n.block)
 	cfg.ReservedSpace = int64(n.reserved)
 	cfg.ClusterID = cairn.ClusterID(n.cluster)
