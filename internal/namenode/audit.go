@@ -35,7 +35,7 @@ import (
 // response (nil when refused).
 type auditOp struct {
 	cmd  string
-	fill func(s *Server, e *audit.Event, req, resp any)
+	fill func(s *Server, e audit.Event, req, resp any) audit.Event
 }
 
 // auditor audits the calls of one NameNode's gRPC server.
@@ -46,17 +46,18 @@ type auditor struct {
 }
 
 func newAuditor(s *Server, log *audit.Logger) *auditor {
-	path := func(get func(req any) string) func(*Server, *audit.Event, any, any) {
-		return func(_ *Server, e *audit.Event, req, _ any) { e.Src = get(req) }
+	path := func(get func(req any) string) func(*Server, audit.Event, any, any) audit.Event {
+		return func(_ *Server, e audit.Event, req, _ any) audit.Event { e.Src = get(req); return e }
 	}
 	// withPerm names the path and, when the call succeeded, the
 	// permission the path has after it.
-	withPerm := func(get func(req any) string) func(*Server, *audit.Event, any, any) {
-		return func(s *Server, e *audit.Event, req, resp any) {
+	withPerm := func(get func(req any) string) func(*Server, audit.Event, any, any) audit.Event {
+		return func(s *Server, e audit.Event, req, resp any) audit.Event {
 			e.Src = get(req)
 			if resp != nil {
-				s.auditPerm(e, e.Src)
+				s.auditPerm(&e, e.Src)
 			}
+			return e
 		}
 	}
 	fromInfo := func(e *audit.Event, fi *pb.FileInfo) {
@@ -65,22 +66,24 @@ func newAuditor(s *Server, log *audit.Logger) *auditor {
 		}
 	}
 	ops := map[string]auditOp{
-		pb.ClientProtocol_Create_FullMethodName: {"create", func(_ *Server, e *audit.Event, req, resp any) {
+		pb.ClientProtocol_Create_FullMethodName: {"create", func(_ *Server, e audit.Event, req, resp any) audit.Event {
 			e.Src = req.(*pb.CreateRequest).Path
 			if r, ok := resp.(*pb.CreateResponse); ok {
-				fromInfo(e, r.File)
+				fromInfo(&e, r.File)
 			}
+			return e
 		}},
-		pb.ClientProtocol_Mkdirs_FullMethodName: {"mkdirs", func(_ *Server, e *audit.Event, req, resp any) {
+		pb.ClientProtocol_Mkdirs_FullMethodName: {"mkdirs", func(_ *Server, e audit.Event, req, resp any) audit.Event {
 			e.Src = req.(*pb.MkdirsRequest).Path
 			if r, ok := resp.(*pb.MkdirsResponse); ok {
-				fromInfo(e, r.Dir)
+				fromInfo(&e, r.Dir)
 			}
+			return e
 		}},
 		pb.ClientProtocol_GetBlockLocations_FullMethodName: {"open", path(func(r any) string { return r.(*pb.GetBlockLocationsRequest).Path })},
 		pb.ClientProtocol_GetFileInfo_FullMethodName:       {"getfileinfo", path(func(r any) string { return r.(*pb.GetFileInfoRequest).Path })},
 		pb.ClientProtocol_ListDir_FullMethodName:           {"listStatus", path(func(r any) string { return r.(*pb.ListDirRequest).Path })},
-		pb.ClientProtocol_Rename_FullMethodName: {"rename", func(s *Server, e *audit.Event, req, resp any) {
+		pb.ClientProtocol_Rename_FullMethodName: {"rename", func(s *Server, e audit.Event, req, resp any) audit.Event {
 			r := req.(*pb.RenameRequest)
 			e.Src, e.Dst = r.Src, r.Dst
 			if rr, ok := resp.(*pb.RenameResponse); ok {
@@ -88,8 +91,9 @@ func newAuditor(s *Server, log *audit.Logger) *auditor {
 				if dst == "" {
 					dst = r.Dst
 				}
-				s.auditPerm(e, dst)
+				s.auditPerm(&e, dst)
 			}
+			return e
 		}},
 		pb.ClientProtocol_Delete_FullMethodName:            {"delete", path(func(r any) string { return r.(*pb.DeleteRequest).Path })},
 		pb.ClientProtocol_SetReplication_FullMethodName:    {"setReplication", path(func(r any) string { return r.(*pb.SetReplicationRequest).Path })},
@@ -101,21 +105,22 @@ func newAuditor(s *Server, log *audit.Logger) *auditor {
 		pb.ClientProtocol_GetXAttrs_FullMethodName:         {"getXAttrs", path(func(r any) string { return r.(*pb.GetXAttrsRequest).Path })},
 		pb.ClientProtocol_ListXAttrs_FullMethodName:        {"listXAttrs", path(func(r any) string { return r.(*pb.ListXAttrsRequest).Path })},
 		pb.ClientProtocol_RemoveXAttr_FullMethodName:       {"removeXAttr", withPerm(func(r any) string { return r.(*pb.RemoveXAttrRequest).Path })},
-		pb.ClientProtocol_Concat_FullMethodName: {"concat", func(s *Server, e *audit.Event, req, resp any) {
+		pb.ClientProtocol_Concat_FullMethodName: {"concat", func(s *Server, e audit.Event, req, resp any) audit.Event {
 			r := req.(*pb.ConcatRequest)
 			// As HDFS: src is Java's Arrays.toString of the sources.
 			e.Src, e.Dst = "["+strings.Join(r.Srcs, ", ")+"]", r.Target
 			if resp != nil {
-				s.auditPerm(e, r.Target)
+				s.auditPerm(&e, r.Target)
 			}
+			return e
 		}},
 	}
 	// The administrator's calls, on AdminProtocol and (deprecated) on
 	// ClientProtocol.
 	admin := map[string]auditOp{
-		"GetDatanodeReport": {"datanodeReport", func(*Server, *audit.Event, any, any) {}},
+		"GetDatanodeReport": {"datanodeReport", func(_ *Server, e audit.Event, _, _ any) audit.Event { return e }},
 		"Fsck":              {"fsck", path(func(r any) string { return r.(*pb.FsckRequest).Path })},
-		"SafeMode":          {"safemode", func(*Server, *audit.Event, any, any) {}},
+		"SafeMode":          {"safemode", func(_ *Server, e audit.Event, _, _ any) audit.Event { return e }},
 		"Decommission":      {"decommission", path(func(r any) string { return r.(*pb.DecommissionRequest).Node })},
 		"Recommission":      {"recommission", path(func(r any) string { return r.(*pb.RecommissionRequest).Node })},
 	}
@@ -174,7 +179,7 @@ func (a *auditor) interceptor(ctx context.Context, req any, info *grpc.UnaryServ
 	if allowed {
 		r = resp
 	}
-	op.fill(a.s, &e, req, r)
+	e = op.fill(a.s, e, req, r)
 	a.log.Log(e)
 	return resp, err
 }
@@ -196,7 +201,7 @@ func (a *auditor) unauthenticated(ctx context.Context, req any, info *grpc.Unary
 	if c, ok, cerr := pb.CallerFromMetadata(md); ok && cerr == nil {
 		e.User = c.User
 	}
-	op.fill(a.s, &e, req, nil)
+	e = op.fill(a.s, e, req, nil)
 	a.log.Log(e)
 	return resp, err
 }
