@@ -26,9 +26,10 @@
 //
 // # Delivery
 //
-// Log never writes: it queues the event for one goroutine that formats
-// it into a buffer, writes the buffer to the file when it fills and at
-// least every FlushInterval, and flushes everything at Close. When the
+// Log never writes: it queues the event for one goroutine that wakes at
+// most every 2ms to take the events queued, formats them into a buffer,
+// writes the buffer to the file when it fills and at least every
+// FlushInterval, and flushes everything at Close. When the
 // queue is full (the disk cannot keep up), Log waits up to QueueWait
 // for room and then drops the event and counts it (Dropped); the
 // writer warns about drops at most once per FlushInterval. So a slow
@@ -276,6 +277,19 @@ func (l *Logger) run() {
 		select {
 		case e := <-l.ch:
 			write(&e)
+			// Let the queue fill for a moment, then take all of it:
+			// under load the writer wakes once per batchDelay, not once
+			// per event, which would cost the callers' CPU.
+			pause := time.NewTimer(batchDelay)
+			select {
+			case <-pause.C:
+			case <-l.quit:
+				pause.Stop()
+			}
+			for n := len(l.ch); n > 0; n-- {
+				e := <-l.ch
+				write(&e)
+			}
 		case <-tick.C:
 			w.Flush()
 			report()
@@ -297,6 +311,10 @@ func (l *Logger) run() {
 		}
 	}
 }
+
+// batchDelay is how long the writer lets events gather after the first
+// of a batch.
+const batchDelay = 2 * time.Millisecond
 
 // errWriter counts the failed writes to the file; bufio.Writer stops
 // at its first error, so errWriter never returns one: a write that

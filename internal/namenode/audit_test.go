@@ -4,15 +4,19 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -265,5 +269,100 @@ func BenchmarkAuditInterceptor(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkAuditedRPCs compares two NameNodes served over gRPC, one
+// with an audit log and one without, in alternating bursts of the same
+// calls from 16 concurrent callers, so that both see the same load from
+// whatever else the machine runs. It reports each one's creates and
+// stats per second and the audited one's share of the other's.
+func BenchmarkAuditedRPCs(b *testing.B) {
+	const callers, burst, rounds = 16, 400, 10
+	type side struct {
+		s     *Server
+		c     pb.ClientProtocolClient
+		stats time.Duration
+		makes time.Duration
+	}
+	var sides [2]*side
+	for i := range sides {
+		cfg := testConfig(b.TempDir())
+		if i == 1 && os.Getenv("AUDIT_AA") == "" {
+			dir := os.Getenv("AUDIT_DIR")
+			if dir == "" {
+				dir = b.TempDir()
+			}
+			cfg.AuditLog = filepath.Join(dir, "audit.log")
+		}
+		s := startServer(b, cfg)
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go s.Serve(bg, lis)
+		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { conn.Close() })
+		sides[i] = &side{s: s, c: pb.NewClientProtocolClient(conn)}
+	}
+	ctx := metadata.AppendToOutgoingContext(bg, pb.MetadataUser, "alice")
+	run := func(sd *side, round int, stat bool) time.Duration {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for g := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range burst {
+					p := fmt.Sprintf("/r%d-g%d-f%d", round, g, j)
+					var err error
+					if stat {
+						_, err = sd.c.GetFileInfo(ctx, &pb.GetFileInfoRequest{Path: p})
+					} else {
+						_, err = sd.c.Create(ctx, &pb.CreateRequest{Path: p, Mode: 0o644, ClientName: "cl", Touch: true})
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	for b.Loop() {
+		for _, sd := range sides {
+			sd.stats, sd.makes = 0, 0
+		}
+		for r := range rounds {
+			order := sides
+			if r%2 == 1 {
+				order[0], order[1] = order[1], order[0]
+			}
+			for _, sd := range order {
+				sd.makes += run(sd, r, false)
+			}
+			for _, sd := range order {
+				sd.stats += run(sd, r, true)
+			}
+		}
+		for _, sd := range sides {
+			sd.s.Close()
+		}
+	}
+	n := float64(callers * burst * rounds)
+	off, on := sides[0], sides[1]
+	b.ReportMetric(n/off.makes.Seconds(), "creates/s-off")
+	b.ReportMetric(n/on.makes.Seconds(), "creates/s-on")
+	b.ReportMetric(off.makes.Seconds()/on.makes.Seconds(), "creates-ratio")
+	b.ReportMetric(n/off.stats.Seconds(), "stats/s-off")
+	b.ReportMetric(n/on.stats.Seconds(), "stats/s-on")
+	b.ReportMetric(off.stats.Seconds()/on.stats.Seconds(), "stats-ratio")
+	if on.s.audit != nil {
+		b.ReportMetric(float64(on.s.audit.log.Dropped()), "dropped")
 	}
 }
