@@ -122,7 +122,8 @@ type Config struct {
 	// MaxBackups is the number of rotated files kept; 0: 10.
 	MaxBackups int
 	// Queue is the number of events waiting to be written that Log
-	// accepts without waiting; 0: 8192.
+	// accepts without waiting; 0: 1024 (the writer empties it every
+	// 2ms; a bigger queue is more memory for the GC to scan).
 	Queue int
 	// QueueWait is how long Log waits for room in a full queue before
 	// it drops the event; 0: 50ms, negative: it never waits.
@@ -165,7 +166,7 @@ func New(cfg Config, log *slog.Logger) (*Logger, error) {
 		cfg.MaxBackups = 10
 	}
 	if cfg.Queue == 0 {
-		cfg.Queue = 8192
+		cfg.Queue = 1024
 	}
 	if cfg.QueueWait == 0 {
 		cfg.QueueWait = 50 * time.Millisecond
