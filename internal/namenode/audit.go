@@ -172,12 +172,12 @@ func (a *auditor) interceptor(ctx context.Context, req any, info *grpc.UnaryServ
 	if err == nil {
 		a.allowed(ctx, op, req, resp)
 	} else if refused(err) && status.Code(err) != codes.Unauthenticated {
-		a.refused(ctx, op, req)
+		a.refusal(ctx, op, req)
 	}
 	return resp, err
 }
 
-// allowed and refused log a call's line. They are apart from the
+// allowed and refusal log a call's line. They are apart from the
 // interceptors, and not inlined, so that the event is not in the frames
 // that are on the stack while the call runs: a bigger stack there made
 // the runtime grow more goroutines' stacks, which cost more than the
@@ -193,7 +193,7 @@ func (a *auditor) allowed(ctx context.Context, op auditOp, req, resp any) {
 }
 
 //go:noinline
-func (a *auditor) refused(ctx context.Context, op auditOp, req any) {
+func (a *auditor) refusal(ctx context.Context, op auditOp, req any) {
 	e := audit.Event{Time: a.s.now(), Cmd: op.command(req), IP: peerIP(ctx)}
 	if c, ok := CallerFrom(ctx); ok {
 		e.User = c.User
