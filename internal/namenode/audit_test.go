@@ -60,15 +60,23 @@ func TestAuditLogHasALinePerNamespaceOperation(t *testing.T) {
 	as := func(user string) context.Context {
 		return metadata.AppendToOutgoingContext(bg, pb.MetadataUser, user)
 	}
-	alice := as("alice")
+	alice, hdfs := as("alice"), as("hdfs")
 
 	calls := []struct {
 		name string
 		call func() error
 	}{
 		{"mkdirs", func() error {
-			_, err := c.Mkdirs(alice, &pb.MkdirsRequest{Path: "/a", Mode: 0o755})
+			_, err := c.Mkdirs(hdfs, &pb.MkdirsRequest{Path: "/a", Mode: 0o755})
 			return err
+		}},
+		{"setOwner", func() error {
+			_, err := c.SetOwner(hdfs, &pb.SetOwnerRequest{Path: "/a", Owner: "alice", Group: "staff"})
+			return err
+		}},
+		{"a refused mkdirs", func() error {
+			_, err := c.Mkdirs(alice, &pb.MkdirsRequest{Path: "/b", Mode: 0o755})
+			return wantCode(err, codes.PermissionDenied)
 		}},
 		{"create", func() error {
 			_, err := c.Create(alice, &pb.CreateRequest{Path: "/a/f", Mode: 0o640, ClientName: "cl", Touch: true})
@@ -95,22 +103,23 @@ func TestAuditLogHasALinePerNamespaceOperation(t *testing.T) {
 			return err
 		}},
 		{"setOwner", func() error {
-			_, err := c.SetOwner(as("hdfs"), &pb.SetOwnerRequest{Path: "/a/g", Owner: "bob", Group: "eng"})
+			_, err := c.SetOwner(hdfs, &pb.SetOwnerRequest{Path: "/a/g", Owner: "bob", Group: "eng"})
 			return err
 		}},
-		{"open", func() error {
+		{"a refused open: /a/g is bob's now, rw-------", func() error {
 			_, err := c.GetBlockLocations(alice, &pb.GetBlockLocationsRequest{Path: "/a/g"})
-			return err
+			return wantCode(err, codes.PermissionDenied)
 		}},
 		{"a missing file (not audited, as in HDFS)", func() error {
 			_, err := c.GetFileInfo(alice, &pb.GetFileInfoRequest{Path: "/nothing"})
-			if status.Code(err) != codes.NotFound {
-				return err
-			}
-			return nil
+			return wantCode(err, codes.NotFound)
+		}},
+		{"a refused delete: alice may not write /", func() error {
+			_, err := c.Delete(alice, &pb.DeleteRequest{Path: "/a", Recursive: true})
+			return wantCode(err, codes.PermissionDenied)
 		}},
 		{"delete", func() error {
-			_, err := c.Delete(alice, &pb.DeleteRequest{Path: "/a", Recursive: true})
+			_, err := c.Delete(hdfs, &pb.DeleteRequest{Path: "/a", Recursive: true})
 			return err
 		}},
 	}
@@ -123,15 +132,18 @@ func TestAuditLogHasALinePerNamespaceOperation(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	want := []string{
-		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=mkdirs\tsrc=/a\tdst=null\tperm=alice:staff:rwxr-xr-x\tproto=rpc",
+		"allowed=true\tugi=hdfs (auth:SIMPLE)\tip=/127.0.0.1\tcmd=mkdirs\tsrc=/a\tdst=null\tperm=hdfs:supergroup:rwxr-xr-x\tproto=rpc",
+		"allowed=true\tugi=hdfs (auth:SIMPLE)\tip=/127.0.0.1\tcmd=setOwner\tsrc=/a\tdst=null\tperm=alice:staff:rwxr-xr-x\tproto=rpc",
+		"allowed=false\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=mkdirs\tsrc=/b\tdst=null\tperm=null\tproto=rpc",
 		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=create\tsrc=/a/f\tdst=null\tperm=alice:staff:rw-r-----\tproto=rpc",
 		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=getfileinfo\tsrc=/a/f\tdst=null\tperm=null\tproto=rpc",
 		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=listStatus\tsrc=/a\tdst=null\tperm=null\tproto=rpc",
 		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=rename\tsrc=/a/f\tdst=/a/g\tperm=alice:staff:rw-r-----\tproto=rpc",
 		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=setPermission\tsrc=/a/g\tdst=null\tperm=alice:staff:rw-------\tproto=rpc",
 		"allowed=true\tugi=hdfs (auth:SIMPLE)\tip=/127.0.0.1\tcmd=setOwner\tsrc=/a/g\tdst=null\tperm=bob:eng:rw-------\tproto=rpc",
-		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=open\tsrc=/a/g\tdst=null\tperm=null\tproto=rpc",
-		"allowed=true\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=delete\tsrc=/a\tdst=null\tperm=null\tproto=rpc",
+		"allowed=false\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=open\tsrc=/a/g\tdst=null\tperm=null\tproto=rpc",
+		"allowed=false\tugi=alice (auth:SIMPLE)\tip=/127.0.0.1\tcmd=delete\tsrc=/a\tdst=null\tperm=null\tproto=rpc",
+		"allowed=true\tugi=hdfs (auth:SIMPLE)\tip=/127.0.0.1\tcmd=delete\tsrc=/a\tdst=null\tperm=null\tproto=rpc",
 	}
 	got := auditLines(t, path)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -147,7 +159,7 @@ func TestAuditLogInJSON(t *testing.T) {
 	ctx, cancel := context.WithCancel(bg)
 	defer cancel()
 	c, _, _ := serve(t, s, ctx)
-	if _, err := c.Mkdirs(metadata.AppendToOutgoingContext(bg, pb.MetadataUser, "bob"), &pb.MkdirsRequest{Path: "/d", Mode: 0o750}); err != nil {
+	if _, err := c.Mkdirs(metadata.AppendToOutgoingContext(bg, pb.MetadataUser, "admin"), &pb.MkdirsRequest{Path: "/d", Mode: 0o750}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -163,10 +175,19 @@ func TestAuditLogInJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &e); err != nil {
 		t.Fatalf("audit log %q: %v", b, err)
 	}
-	if !e.Allowed || e.Ugi != "bob" || e.Auth != "SIMPLE" || e.IP != "127.0.0.1" || e.Cmd != "mkdirs" || e.Src != "/d" || e.Dst != nil ||
-		e.Perm != "bob:eng:rwxr-x---" || e.Proto != "rpc" || len(e.Time) != len("2026-12-07T20:22:27.123Z") {
+	if !e.Allowed || e.Ugi != "admin" || e.Auth != "SIMPLE" || e.IP != "127.0.0.1" || e.Cmd != "mkdirs" || e.Src != "/d" || e.Dst != nil ||
+		e.Perm != "admin:supergroup:rwxr-x---" || e.Proto != "rpc" || len(e.Time) != len("2026-12-07T20:22:27.123Z") {
 		t.Errorf("audit log = %s", b)
 	}
+}
+
+// wantCode returns nil if err has the gRPC code want, else an error
+// that says what it was.
+func wantCode(err error, want codes.Code) error {
+	if status.Code(err) == want {
+		return nil
+	}
+	return fmt.Errorf("got %v, want code %v", err, want)
 }
 
 func TestConfigRefusesAnUnknownAuditLogFormat(t *testing.T) {
