@@ -40,9 +40,10 @@ type auditOp struct {
 
 // auditor audits the calls of one NameNode's gRPC server.
 type auditor struct {
-	s   *Server
-	log *audit.Logger
-	ops map[string]auditOp // by gRPC full method name
+	s    *Server
+	log  *audit.Logger
+	ops  map[string]auditOp // by gRPC full method name
+	auth string             // how callers are established: TOKEN in secure mode, else SIMPLE
 }
 
 func newAuditor(s *Server, log *audit.Logger) *auditor {
@@ -131,7 +132,11 @@ func newAuditor(s *Server, log *audit.Logger) *auditor {
 	ops[pb.AdminProtocol_HAAddMember_FullMethodName] = auditOp{"haAddMember", path(func(r any) string { return r.(*pb.HAAddMemberRequest).Address })}
 	ops[pb.AdminProtocol_HARemoveMember_FullMethodName] = auditOp{"haRemoveMember", path(func(r any) string { return r.(*pb.HARemoveMemberRequest).Address })}
 	ops[pb.AdminProtocol_HATransferLeadership_FullMethodName] = auditOp{"haTransferLeadership", path(func(r any) string { return r.(*pb.HATransferLeadershipRequest).Address })}
-	return &auditor{s: s, log: log, ops: ops}
+	auth := "SIMPLE"
+	if s.cfg.Security {
+		auth = "TOKEN"
+	}
+	return &auditor{s: s, log: log, ops: ops, auth: auth}
 }
 
 // command returns the HDFS command name of a call of op with req:
@@ -185,7 +190,7 @@ func (a *auditor) interceptor(ctx context.Context, req any, info *grpc.UnaryServ
 //
 //go:noinline
 func (a *auditor) allowed(ctx context.Context, op auditOp, req, resp any) {
-	e := audit.Event{Time: a.s.now(), Allowed: true, Cmd: op.command(req), IP: peerIP(ctx)}
+	e := audit.Event{Time: a.s.now(), Allowed: true, Auth: a.auth, Cmd: op.command(req), IP: peerIP(ctx)}
 	if c, ok := CallerFrom(ctx); ok {
 		e.User = c.User
 	}
@@ -194,7 +199,7 @@ func (a *auditor) allowed(ctx context.Context, op auditOp, req, resp any) {
 
 //go:noinline
 func (a *auditor) refusal(ctx context.Context, op auditOp, req any) {
-	e := audit.Event{Time: a.s.now(), Cmd: op.command(req), IP: peerIP(ctx)}
+	e := audit.Event{Time: a.s.now(), Auth: a.auth, Cmd: op.command(req), IP: peerIP(ctx)}
 	if c, ok := CallerFrom(ctx); ok {
 		e.User = c.User
 	}
@@ -218,7 +223,7 @@ func (a *auditor) unauthenticatedLine(ctx context.Context, info *grpc.UnaryServe
 	if !ok {
 		return
 	}
-	e := audit.Event{Time: a.s.now(), Cmd: op.command(req), IP: peerIP(ctx)}
+	e := audit.Event{Time: a.s.now(), Auth: a.auth, Cmd: op.command(req), IP: peerIP(ctx)}
 	md, _ := metadata.FromIncomingContext(ctx)
 	if c, ok, cerr := pb.CallerFromMetadata(md); ok && cerr == nil {
 		e.User = c.User

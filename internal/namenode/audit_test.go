@@ -387,3 +387,15 @@ func BenchmarkAuditedRPCs(b *testing.B) {
 		b.ReportMetric(float64(on.s.audit.log.Dropped()), "dropped")
 	}
 }
+
+func TestAuditLogSaysHowCallersAreEstablished(t *testing.T) {
+	for _, tc := range []struct {
+		security bool
+		want     string
+	}{{false, "SIMPLE"}, {true, "TOKEN"}} {
+		a := newAuditor(&Server{cfg: Config{Security: tc.security}}, nil)
+		if a.auth != tc.want {
+			t.Errorf("newAuditor(Security %v).auth = %q, want %q", tc.security, a.auth, tc.want)
+		}
+	}
+}
