@@ -92,6 +92,9 @@ func body(out string) string {
 func TestWebHDFSCurl(t *testing.T) {
 	curl := needTool(t, "curl", "apt-get install curl")
 	c := startCluster(t, clusterOptions{})
+	// The clients act as users of their own (user.name), who write
+	// below the root: the superuser shares it, as /tmp is.
+	c.must("fs", "chmod", "1777", "/")
 	nn := "http://" + c.nnHTTP + "/webhdfs/v1"
 	dir := t.TempDir()
 	local := filepath.Join(dir, "local.bin")
@@ -158,17 +161,22 @@ func TestWebHDFSCurl(t *testing.T) {
 	if s := statusLines(out); len(s) != 2 || !strings.Contains(s[0], " 307 ") || !strings.Contains(s[1], " 200 ") || body(out) != "written in one command\n" {
 		t.Fatalf("OPEN: %q", out)
 	}
-	got := runTool(t, nil, curl, "-sS", "-L", nn+"/web/data.bin?op=OPEN")
+	// data.bin is alice's, mode 0640: dr.who (no user.name) may not
+	// read it, alice may.
+	if out := runTool(t, nil, curl, "-sS", "-L", nn+"/web/data.bin?op=OPEN"); !strings.Contains(out, "AccessControlException") || !strings.Contains(out, "user=dr.who") {
+		t.Errorf("OPEN of alice's 0640 file as dr.who = %.300q, want an AccessControlException", out)
+	}
+	got := runTool(t, nil, curl, "-sS", "-L", nn+"/web/data.bin?op=OPEN&user.name=alice")
 	if got != string(data) {
 		t.Fatalf("OPEN of data.bin: %d bytes, want the %d written", len(got), len(data))
 	}
-	got = runTool(t, nil, curl, "-sS", "-L", nn+"/web/data.bin?op=OPEN&offset=1048000&length=3000&buffersize=4096")
+	got = runTool(t, nil, curl, "-sS", "-L", nn+"/web/data.bin?op=OPEN&offset=1048000&length=3000&buffersize=4096&user.name=alice")
 	if got != string(data[1048000:1051000]) {
 		t.Fatalf("OPEN offset=1048000 length=3000: %d bytes, not the range", len(got))
 	}
 
 	// Make a directory, status, list, rename, checksum, delete.
-	out = runTool(t, nil, curl, "-i", "-X", "PUT", nn+"/web/sub?op=MKDIRS&permission=711")
+	out = runTool(t, nil, curl, "-i", "-X", "PUT", nn+"/web/sub?op=MKDIRS&permission=711&user.name=alice")
 	if !strings.Contains(out, " 200 ") || body(out) != "{\"boolean\":true}\n" {
 		t.Fatalf("MKDIRS: %q", out)
 	}
@@ -190,23 +198,23 @@ func TestWebHDFSCurl(t *testing.T) {
 			t.Fatalf("LISTSTATUS: entry %d is %v, want %s", i, ls.FileStatuses.FileStatus[i], name)
 		}
 	}
-	out = runTool(t, nil, curl, "-i", "-X", "PUT", nn+"/web/small.txt?op=RENAME&destination=/web/sub/renamed.txt")
+	out = runTool(t, nil, curl, "-i", "-X", "PUT", nn+"/web/small.txt?op=RENAME&destination=/web/sub/renamed.txt&user.name=alice")
 	if body(out) != "{\"boolean\":true}\n" {
 		t.Fatalf("RENAME: %q", out)
 	}
 	if got := c.must("fs", "cat", "/web/sub/renamed.txt"); got != "written in one command\n" {
 		t.Fatalf("fs cat after RENAME = %q", got)
 	}
-	out = runTool(t, nil, curl, "-i", "-L", nn+"/web/data.bin?op=GETFILECHECKSUM")
+	out = runTool(t, nil, curl, "-i", "-L", nn+"/web/data.bin?op=GETFILECHECKSUM&user.name=alice")
 	var sum struct{ FileChecksum map[string]any }
 	if err := json.Unmarshal([]byte(body(out)), &sum); err != nil || sum.FileChecksum["algorithm"] != "MD5-of-2048MD5-of-512CRC32C" || sum.FileChecksum["length"] != float64(28) {
 		t.Fatalf("GETFILECHECKSUM: %s (%v)", out, err)
 	}
-	out = runTool(t, nil, curl, "-i", "-X", "DELETE", nn+"/web?op=DELETE")
+	out = runTool(t, nil, curl, "-i", "-X", "DELETE", nn+"/web?op=DELETE&user.name=alice")
 	if !strings.Contains(out, " 403 ") || !strings.Contains(body(out), "PathIsNotEmptyDirectoryException") {
 		t.Fatalf("DELETE of a non-empty directory: %q", out)
 	}
-	out = runTool(t, nil, curl, "-i", "-X", "DELETE", nn+"/web?op=DELETE&recursive=true")
+	out = runTool(t, nil, curl, "-i", "-X", "DELETE", nn+"/web?op=DELETE&recursive=true&user.name=alice")
 	if body(out) != "{\"boolean\":true}\n" {
 		t.Fatalf("DELETE recursive: %q", out)
 	}
@@ -235,6 +243,9 @@ func TestWebHDFSFsspecPandas(t *testing.T) {
 		t.Skipf("python3-fsspec, python3-requests or python3-pandas is missing: %v", err)
 	}
 	c := startCluster(t, clusterOptions{})
+	// The clients act as users of their own (user.name), who write
+	// below the root: the superuser shares it, as /tmp is.
+	c.must("fs", "chmod", "1777", "/")
 	host, port, _ := strings.Cut(c.nnHTTP, ":")
 	out := runTool(t, nil, python, "testdata/webhdfs_fsspec.py", host, port, "pandas")
 	var res struct {
@@ -277,6 +288,9 @@ func TestWebHDFSNode(t *testing.T) {
 		t.Skipf("npm's webhdfs is not installed (run npm ci in e2e/testdata/webhdfs-node): %v", err)
 	}
 	c := startCluster(t, clusterOptions{})
+	// The clients act as users of their own (user.name), who write
+	// below the root: the superuser shares it, as /tmp is.
+	c.must("fs", "chmod", "1777", "/")
 	host, port, _ := strings.Cut(c.nnHTTP, ":")
 	out := runTool(t, nil, node, "testdata/webhdfs-node/webhdfs.js", host, port, "nodeuser")
 	t.Logf("webhdfs.js: %s", strings.TrimSpace(out))
