@@ -43,8 +43,10 @@
 // user.name, trusted as given, and the calls are made for it
 // (client.AsUser), so what it creates is its own; without user.name the
 // user is DefaultUser, "dr.who", Hadoop's hadoop.http.staticuser.user.
-// GETHOMEDIRECTORY answers /user/<user>. delegation= is ignored (until
-// cairn has security), doas= too: the request runs as user.name.
+// GETHOMEDIRECTORY answers /user/<user>. doas= is ignored: the request
+// runs as user.name. On a secured cluster delegation= carries a cairn
+// token: the calls carry it (client.WithCallToken) and act as its user,
+// whatever user.name says; the redirects keep it.
 //
 // # Redirects
 //
