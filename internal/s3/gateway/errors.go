@@ -36,6 +36,10 @@ func s3Error(err error, notFound s3.ErrorCode) error {
 		}
 	case cairn.Permission:
 		return &s3.Error{Code: s3.AccessDenied, Err: err}
+	case cairn.Unauthenticated:
+		// The gateway's own token: expired, revoked, or none on a
+		// secured cluster. The operator's to fix; clients may retry.
+		return &s3.Error{Code: s3.ServiceUnavailable, Message: "The gateway cannot authenticate to the cluster; try again later.", Err: err}
 	case cairn.SafeMode:
 		return &s3.Error{Code: s3.ServiceUnavailable, Message: "The cluster is in safe mode; try again later.", Err: err}
 	case cairn.Unavailable, cairn.NotLeader:

@@ -10,6 +10,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -1088,4 +1089,39 @@ func TestConcurrentWrites(t *testing.T) {
 	if page, _, _ := e.cl.ListPage(e.ctx, "/s3/race/.cairn-s3/tmp", "", 10); len(page) != 0 {
 		t.Errorf("temporary files left: %v", page)
 	}
+}
+
+// TestPermissions: a request has the rights of its key's user. The
+// gateway's root is shared (1777): alice and bob each make a bucket;
+// a bucket is private to its creator (0700), so bob can neither list,
+// read, write nor delete alice's; one she shares with cairn's modes, he
+// can read.
+func TestPermissions(t *testing.T) {
+	e := newEnv(t)
+	e.ok(req{method: "PUT", target: "/alices"})
+	e.put("alices", "doc.txt", []byte("hers"), nil)
+	e.ok(req{method: "PUT", target: "/bobs", cred: &bob})
+	root, err := e.cl.Stat(e.ctx, "/s3")
+	if err != nil || root.Mode != 0o777|fs.ModeSticky {
+		t.Errorf("the gateway's root: %v, %v; want mode 1777", root.Mode, err)
+	}
+	if fi, err := e.cl.Stat(e.ctx, "/s3/alices"); err != nil || fi.Owner != "alice" || fi.Mode != 0o700 {
+		t.Errorf("alice's bucket: %+v, %v; want alice's, mode 0700", fi, err)
+	}
+	e.fails(req{method: "GET", target: "/alices/doc.txt", cred: &bob}, http.StatusForbidden, "AccessDenied")
+	e.fails(req{method: "GET", target: "/alices?list-type=2", cred: &bob}, http.StatusForbidden, "AccessDenied")
+	e.fails(req{method: "PUT", target: "/alices/bobs.txt", body: []byte("x"), cred: &bob}, http.StatusForbidden, "AccessDenied")
+	e.fails(req{method: "DELETE", target: "/alices/doc.txt", cred: &bob}, http.StatusForbidden, "AccessDenied")
+	e.fails(req{method: "DELETE", target: "/bobs"}, http.StatusForbidden, "AccessDenied") // alice may not remove bob's bucket
+	if got := e.get("alices", "doc.txt"); string(got) != "hers" {
+		t.Fatalf("alice's object after bob's attempts = %q", got)
+	}
+	// Shared by cairn's modes: bob reads, still cannot write.
+	if err := e.cl.Chmod(e.ctx, "/s3/alices", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.ok(req{method: "GET", target: "/alices/doc.txt", cred: &bob}).body; string(got) != "hers" {
+		t.Errorf("bob's GET of a shared object = %q", got)
+	}
+	e.fails(req{method: "PUT", target: "/alices/bobs.txt", body: []byte("x"), cred: &bob}, http.StatusForbidden, "AccessDenied")
 }
