@@ -145,6 +145,9 @@ func (n *namenodeCmd) run(ctx context.Context, _ []string) error {
 	if err != nil {
 		return err
 	}
+	if n.cfg.Security && nodeTLS == nil {
+		return usageError("--security needs --tls-cert, --tls-key and --tls-ca: tokens must not cross the network in plaintext, and nodes prove themselves with certificates (cairn admin certs init makes them)")
+	}
 	cfg := n.cfg
 	cfg.Dir = n.dir
 	cfg.Transport.TLS = nodeTLS

@@ -144,3 +144,12 @@ func TestFSCommandsOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A secured NameNode without TLS would send tokens in plaintext: it is
+// refused at once, in one line naming the flags it needs.
+func TestSecurityNeedsTLS(t *testing.T) {
+	_, stderr, code := runCLI(t, "", "namenode", "--dir", t.TempDir(), "--security", "--rpc-addr", "127.0.0.1:0", "--http-addr", "")
+	if code == 0 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "--security needs --tls-cert") {
+		t.Errorf("namenode --security without TLS: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -23,7 +23,11 @@ import (
 // sends (each member of a group has its own), each until its expiry.
 type blockTokens struct {
 	secure atomic.Bool
-	keys   *blocktoken.Verifier
+	// told is set once a NameNode said whether the cluster is secured
+	// (its first registration answer). Until then a DataNode with TLS
+	// admits only nodes: a client it cannot yet judge gets nothing.
+	told atomic.Bool
+	keys *blocktoken.Verifier
 }
 
 func newBlockTokens() *blockTokens {
@@ -33,6 +37,7 @@ func newBlockTokens() *blockTokens {
 // learnBlockKeys records what a NameNode said at registration or in a
 // heartbeat answer.
 func (d *DataNode) learnBlockKeys(secure bool, keys []*protocol.BlockKey) {
+	defer d.tokens.told.Store(true)
 	if secure && !d.tokens.secure.Swap(true) {
 		d.log.Info("secure mode: block access tokens are demanded of clients")
 	}
@@ -56,7 +61,7 @@ func (d *DataNode) admit(conn *idleConn, op datatransfer.Op, claimed string, blo
 	if debug {
 		d.log.Debug("operation", "op", op, "caller", claimed, "remote", conn.RemoteAddr())
 	}
-	if !d.tokens.secure.Load() {
+	if !d.tokens.secure.Load() && (d.tokens.told.Load() || d.cfg.Transport.TLS == nil) {
 		return nil
 	}
 	if node, ok := transport.ConnNode(conn.Conn); ok {
@@ -71,6 +76,10 @@ func (d *DataNode) admit(conn *idleConn, op datatransfer.Op, claimed string, blo
 		b = protocol.BlockFromProto(block)
 	}
 	name := blockName(b)
+	if !d.tokens.secure.Load() {
+		// TLS, and no NameNode heard from yet: perhaps secured.
+		return cairn.Errorf(opName, name, cairn.Unavailable, "this DataNode has not registered with a NameNode yet: it serves clients once it knows whether block tokens are needed")
+	}
 	if need == 0 {
 		return cairn.Errorf(opName, name, cairn.Unauthenticated, "%v is for nodes only, and no block token allows it", op)
 	}

@@ -82,3 +82,42 @@ func TestReadWithoutBlockTokenIsRefused(t *testing.T) {
 		t.Fatalf("a node's read: %v, %d bytes of %d", err, len(got), len(data))
 	}
 }
+
+// A DataNode with TLS that has not heard from a NameNode yet cannot
+// know whether the cluster is secured: it serves nodes only, so that a
+// restart while its NameNode is unreachable opens no block to clients.
+func TestUnregisteredTLSDataNodeServesNodesOnly(t *testing.T) {
+	cert, pool := transporttest.SelfSigned(t)
+	nodeTC := transport.Config{TLS: &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		ClientCAs:    pool,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+	}}
+	clientTC := transport.Config{TLS: &tls.Config{RootCAs: pool}}
+	n := startNodeWith(t, Config{Transport: nodeTC}) // its NameNode is unreachable
+	ctx := context.Background()
+	b := cairn.Block{ID: 99, GenStamp: 1}
+	data := randomBytes(2000, 3)
+	w, err := datatransfer.Options{Transport: nodeTC}.NewBlockWriter(ctx, b, pipelineOf(n), "node")
+	if err != nil {
+		t.Fatalf("a node's NewBlockWriter = %v", err)
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatalf("a node's write: %v", err)
+	}
+	_, err = datatransfer.Options{Transport: clientTC}.ReadBlock(ctx, n.info, b, 0, int64(len(data)), "client")
+	if cairn.KindOf(err) != cairn.Unavailable || !strings.Contains(err.Error(), "not registered") {
+		t.Fatalf("a client's read from an unregistered TLS DataNode = %v, want Unavailable: not registered", err)
+	}
+	r, err := datatransfer.Options{Transport: nodeTC}.ReadBlock(ctx, n.info, b, 0, int64(len(data)), "node")
+	if err != nil {
+		t.Fatalf("a node's read = %v", err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if string(got) != string(data) {
+		t.Errorf("a node's read: %d bytes of %d", len(got), len(data))
+	}
+}

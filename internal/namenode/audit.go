@@ -16,6 +16,7 @@ import (
 
 	"github.com/cairn-fs/cairn/internal/audit"
 	pb "github.com/cairn-fs/cairn/internal/protocol"
+	"github.com/cairn-fs/cairn/internal/token"
 )
 
 // The audit log (Config.AuditLog) has a line for each namespace
@@ -129,6 +130,19 @@ func newAuditor(s *Server, log *audit.Logger) *auditor {
 		ops["/cairn.v1.ClientProtocol/"+name] = op
 		ops["/cairn.v1.AdminProtocol/"+name] = op
 	}
+	// Tokens, by HDFS's names for its delegation tokens' calls: the
+	// user a token is made for and its ID, never the token itself.
+	ops[pb.AdminProtocol_CreateToken_FullMethodName] = auditOp{"getDelegationToken", func(_ *Server, e audit.Event, req, resp any) audit.Event {
+		e.Src = req.(*pb.CreateTokenRequest).User
+		if r, ok := resp.(*pb.CreateTokenResponse); ok {
+			e.Src, e.Dst = r.User, r.Id
+		}
+		return e
+	}}
+	ops[pb.AdminProtocol_RevokeToken_FullMethodName] = auditOp{"cancelDelegationToken", func(_ *Server, e audit.Event, req, _ any) audit.Event {
+		e.Src = tokenIDOf(req.(*pb.RevokeTokenRequest).Token)
+		return e
+	}}
 	ops[pb.AdminProtocol_HAAddMember_FullMethodName] = auditOp{"haAddMember", path(func(r any) string { return r.(*pb.HAAddMemberRequest).Address })}
 	ops[pb.AdminProtocol_HARemoveMember_FullMethodName] = auditOp{"haRemoveMember", path(func(r any) string { return r.(*pb.HARemoveMemberRequest).Address })}
 	ops[pb.AdminProtocol_HATransferLeadership_FullMethodName] = auditOp{"haTransferLeadership", path(func(r any) string { return r.(*pb.HATransferLeadershipRequest).Address })}
@@ -254,4 +268,16 @@ func (s *Server) auditPerm(e *audit.Event, p string) {
 		return
 	}
 	e.HasPerm, e.Owner, e.Group, e.Mode = true, s.ns.strs[n.owner], s.ns.strs[n.group], fs.FileMode(n.mode).Perm()
+}
+
+// tokenIDOf is what the audit log names a token by: its ID, from an ID
+// or a token's wire form, never the secret-bearing token itself.
+func tokenIDOf(s string) string {
+	if t, err := token.Parse(s); err == nil {
+		return t.ID.String()
+	}
+	if id, err := token.ParseID(s); err == nil {
+		return id.String()
+	}
+	return "invalid"
 }

@@ -399,3 +399,41 @@ func TestAuditLogSaysHowCallersAreEstablished(t *testing.T) {
 		}
 	}
 }
+
+// Tokens made and revoked are audited by their IDs, as HDFS's
+// getDelegationToken and cancelDelegationToken; the token itself is
+// never written.
+func TestAuditLogOfTokens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	cfg := secureConfig(t.TempDir())
+	cfg.AuditLog = path
+	s := startServer(t, cfg)
+	waitKey(t, s)
+	root, err := s.CreateToken(bg, "hdfs", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialConns(t, serveOn(t, s))
+	made, err := c.admin.CreateToken(withToken(root.Token), &pb.CreateTokenRequest{User: "alice", TtlMs: time.Hour.Milliseconds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.admin.RevokeToken(withToken(root.Token), &pb.RevokeTokenRequest{Token: made.Token}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Join(auditLines(t, path), "\n")
+	for _, want := range []string{
+		"cmd=getDelegationToken\tsrc=alice\tdst=" + made.Id,
+		"cmd=cancelDelegationToken\tsrc=" + made.Id,
+	} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("the audit log has no %q:\n%s", want, lines)
+		}
+	}
+	if strings.Contains(lines, made.Token) || strings.Contains(lines, root.Token) {
+		t.Errorf("the audit log holds a token:\n%s", lines)
+	}
+}

@@ -20,7 +20,7 @@ func (s *Server) Fsync(ctx context.Context, p string, fileID uint64, client stri
 		return err
 	}
 	s.ns.mu.RLock()
-	u, err := s.findWriter(p, fileID, client)
+	u, err := s.findWriter(ctx, p, fileID, client)
 	if err == nil {
 		fileID = u.f.id
 		err = checkSynced(s.ns, u, blk)

@@ -108,6 +108,16 @@ func (s *Server) Create(ctx context.Context, p string, o CreateOptions) (FileSta
 			return FileStatus{}, err
 		}
 		c.clientName = o.ClientName
+		// The caller's permissions first: taking over another's
+		// file (lease recovery) is for those who may write it.
+		if pc := s.readChecker(ctx); pc != nil {
+			s.ns.mu.RLock()
+			err := s.ns.checkCreate(pc, p)
+			s.ns.mu.RUnlock()
+			if err != nil {
+				return FileStatus{}, err
+			}
+		}
 		if err := s.takeOverIfExpired(ctx, p, o.ClientName, o.Overwrite); err != nil {
 			return FileStatus{}, err
 		}
@@ -172,15 +182,20 @@ func (s *Server) takeOverIfExpired(ctx context.Context, p, client string, overwr
 
 // findWriter resolves the file a writer names, by inode ID or else by
 // path, and checks that client holds its lease. The caller holds ns.mu.
-func (s *Server) findWriter(p string, fileID uint64, client string) (*ucFile, error) {
+//
+// The lease holder's name is not a secret (a Create of the file tells
+// it): the caller of ctx must also be the file's owner (its creator) or
+// may write it, so that no one continues another's file.
+func (s *Server) findWriter(ctx context.Context, p string, fileID uint64, client string) (*ucFile, error) {
 	if err := checkClientName(client); err != nil {
 		return nil, err
 	}
+	pc := s.readChecker(ctx)
 	if fileID == 0 {
 		if err := validPath(p); err != nil {
 			return nil, err
 		}
-		n, err := s.ns.lookup(p)
+		n, err := s.ns.lookupChecked(pc, p)
 		if err != nil {
 			return nil, err
 		}
@@ -189,7 +204,14 @@ func (s *Server) findWriter(p string, fileID uint64, client string) (*ucFile, er
 		}
 		fileID = n.id
 	}
-	return s.ns.writer(fileID, client)
+	u, err := s.ns.writer(fileID, client)
+	if err != nil {
+		return nil, err
+	}
+	if err := pc.ownsOrWrites(&s.ns.replicated, u.f.path(), u.f); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // AddBlock commits the writer's previous block (if any) with its final
@@ -208,7 +230,7 @@ func (s *Server) AddBlock(ctx context.Context, p string, fileID uint64, client s
 	}
 	s.leases.renew(client)
 	s.ns.mu.RLock()
-	u, err := s.findWriter(p, fileID, client)
+	u, err := s.findWriter(ctx, p, fileID, client)
 	if err != nil {
 		s.ns.mu.RUnlock()
 		return cairn.LocatedBlock{}, err
@@ -298,9 +320,9 @@ func (s *Server) Complete(ctx context.Context, p string, fileID uint64, client s
 		return st, nil
 	}
 	c := command{op: opComplete, fileID: fileID, clientName: client, mtime: s.now().UnixNano()}
-	if fileID == 0 {
+	if fileID == 0 || s.readChecker(ctx) != nil {
 		s.ns.mu.RLock()
-		u, err := s.findWriter(p, 0, client)
+		u, err := s.findWriter(ctx, p, fileID, client)
 		if err == nil {
 			c.fileID = u.f.id
 		}
@@ -353,7 +375,7 @@ func (s *Server) AbandonBlock(ctx context.Context, p string, fileID uint64, clie
 		return err
 	}
 	s.ns.mu.RLock()
-	u, err := s.findWriter(p, fileID, client)
+	u, err := s.findWriter(ctx, p, fileID, client)
 	gone := false
 	if err == nil {
 		fileID = u.f.id
@@ -778,7 +800,9 @@ func (s *Server) ListDirWith(ctx context.Context, p, startAfter string, limit in
 	out := make([]FileStatus, 0, end-i)
 	for _, c := range n.children[i:end] {
 		st := s.ns.status(c, cairn.Join(p, c.name))
-		if opts.Blocks && !c.isDir() {
+		if opts.Blocks && !c.isDir() && (pc == nil || pc.permits(&s.ns.replicated, c, accRead)) {
+			// The blocks (with their access tokens) of the files the
+			// caller may read; none of the others.
 			st.Blocks = blockList(c)
 		}
 		if opts.XAttrs {

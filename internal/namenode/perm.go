@@ -364,3 +364,34 @@ func (r *replicated) xattrsFor(pc *checker, n *inode) map[string][]byte {
 func denyf(format string, args ...any) error {
 	return errf(cairn.Permission, "permission denied: "+format, args...)
 }
+
+// ownsOrWrites refuses the caller who neither owns n (path p) nor may
+// write it: a file being written is its creator's to go on with.
+func (pc *checker) ownsOrWrites(r *replicated, p string, n *inode) error {
+	if pc == nil || r.strs[n.owner] == pc.user || pc.permits(r, n, accWrite) {
+		return nil
+	}
+	return pc.denied(r, p, n, accWrite)
+}
+
+// checkCreate is the leader's check, before anything else, of a create
+// of p by the caller: search down to the parent, write on the parent
+// (if it exists: one made with the file is checked when applied), and
+// write on a file already at p. The same checks are made again when
+// the create is applied.
+func (r *replicated) checkCreate(pc *checker, p string) error {
+	parent, err := r.lookupParentChecked(pc, p)
+	if cairn.KindOf(err) == cairn.NotExist {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := pc.check(r, cairn.Dir(p), parent, accWrite); err != nil {
+		return err
+	}
+	if old := parent.child(cairn.Base(p)); old != nil && !old.isDir() {
+		return pc.check(r, p, old, accWrite)
+	}
+	return nil
+}

@@ -339,3 +339,48 @@ func TestPermissionsOff(t *testing.T) {
 		t.Errorf("Delete as bob with permissions off = %v", err)
 	}
 }
+
+// What is known of a file does not open it: a listing gives blocks
+// (and so block tokens) only of the files the caller may read; the
+// lease holder's name does not let another user go on writing a file;
+// and a Create is checked before it may take over another's file.
+func TestPermissionOfWritersAndListings(t *testing.T) {
+	s := newServer(t)
+	registerNodes(t, s, 3)
+	if _, err := s.Mkdirs(bg, "/home", 0o755, false, "alice", "staff"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, s, "/home/open", "w", 10)
+	writeFile(t, s, "/home/secret", "w", 10)
+	if err := s.SetPermission(bg, "/home/secret", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sts, _, err := s.ListDirWith(as("bob"), "/home", "", 0, StatOptions{Blocks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range sts {
+		if want := st.Name == "open"; (len(st.Blocks) > 0) != want {
+			t.Errorf("ListDir with blocks as bob: %s has %d blocks, want blocks only of the files he may read", st.Name, len(st.Blocks))
+		}
+	}
+
+	// alice writes a file; bob knows her client name.
+	f, err := s.Create(as("alice"), "/home/draft", CreateOptions{ClientName: "alice-client", Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.AddBlock(as("bob"), "/home/draft", f.ID, "alice-client", nil, nil, "")
+	wantKind(t, "AddBlock by bob on alice's file with her lease", err, cairn.Permission)
+	_, err = s.Complete(as("bob"), "/home/draft", f.ID, "alice-client", nil)
+	wantKind(t, "Complete by bob on alice's file with her lease", err, cairn.Permission)
+	_, err = s.Create(as("bob"), "/home/draft", CreateOptions{ClientName: "bob-client", Overwrite: true})
+	wantKind(t, "Create over alice's open file by bob", err, cairn.Permission)
+	// Her own file, even read-only, is hers to go on with.
+	if err := s.SetPermission(bg, "/home/draft", 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddBlock(as("alice"), "/home/draft", f.ID, "alice-client", nil, nil, ""); err != nil {
+		t.Errorf("AddBlock by alice on her 0444 file = %v", err)
+	}
+}

@@ -24,7 +24,7 @@ func (s *Server) GetAdditionalDatanode(ctx context.Context, p string, fileID uin
 	}
 	s.leases.renew(client)
 	s.ns.mu.RLock()
-	u, err := s.findWriter(p, fileID, client)
+	u, err := s.findWriter(ctx, p, fileID, client)
 	if err == nil {
 		err = checkLastBlock(s.ns, u, blk.ID)
 	}
@@ -66,7 +66,7 @@ func (s *Server) UpdateBlockForPipeline(ctx context.Context, p string, fileID ui
 	}
 	s.leases.renew(client)
 	s.ns.mu.RLock()
-	u, err := s.findWriter(p, fileID, client)
+	u, err := s.findWriter(ctx, p, fileID, client)
 	if err == nil {
 		fileID = u.f.id
 	}
@@ -94,7 +94,7 @@ func (s *Server) UpdatePipeline(ctx context.Context, p string, fileID uint64, cl
 	}
 	s.leases.renew(client)
 	s.ns.mu.RLock()
-	u, err := s.findWriter(p, fileID, client)
+	u, err := s.findWriter(ctx, p, fileID, client)
 	if err == nil {
 		fileID = u.f.id
 	}

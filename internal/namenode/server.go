@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -87,6 +88,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	if c.Superuser == "" {
 		c.Superuser = formattedBy
+	}
+	if c.Security {
+		// The token signing keys live in the Raft log and snapshots
+		// below Dir: no one else on the host reads them.
+		if err := os.Chmod(c.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("namenode: %w", err)
+		}
 	}
 	if c.Superuser == "" {
 		c.Superuser = processUser()

@@ -349,6 +349,11 @@ func (s *Server) CreateToken(ctx context.Context, user string, ttl time.Duration
 	if err := s.readable(ctx); err != nil {
 		return TokenInfo{}, err
 	}
+	if s.servingTerm() == 0 {
+		// The leader's to decide who is a superuser (members may
+		// see it differently) and to sign with the newest key.
+		return TokenInfo{}, s.notLeader()
+	}
 	if ttl < 0 {
 		return TokenInfo{}, cairn.E(op, cairn.Invalid, fmt.Errorf("negative lifetime %v", ttl))
 	}
