@@ -200,6 +200,9 @@ func callAdmin[Req, Resp any](ctx context.Context, inv *invoker, op, path string
 // as it came (or an unreachableError, which has a gRPC status too),
 // for the few callers that look at its code.
 func invokeRaw[Req, Resp any](ctx context.Context, inv *invoker, req Req, m rpcMethod[Req, Resp]) (Resp, error) {
+	if readOnly(req) {
+		ctx = context.WithValue(ctx, readOnlyKey{}, true)
+	}
 	return invoke(ctx, inv, false, attemptTimeout, func(ctx context.Context, mb *member) (Resp, error) {
 		return m(mb.stub, ctx, req)
 	})
@@ -439,9 +442,11 @@ func (inv *invoker) outgoing(ctx context.Context) context.Context {
 	if id, ok := ctx.Value(identityKey{}).(identity); ok {
 		user, groups = id.user, id.groups
 	}
-	kv := []string{
-		protocol.MetadataClientID, inv.clientID,
-		protocol.MetadataCallID, strconv.FormatUint(inv.calls.Add(1), 10),
+	kv := make([]string, 0, 8)
+	if ro, _ := ctx.Value(readOnlyKey{}).(bool); !ro {
+		kv = append(kv,
+			protocol.MetadataClientID, inv.clientID,
+			protocol.MetadataCallID, strconv.FormatUint(inv.calls.Add(1), 10))
 	}
 	if user != "" {
 		kv = append(kv, protocol.MetadataUser, user)
@@ -501,4 +506,20 @@ func splitAddrs(list string) ([]string, error) {
 		}
 	}
 	return addrs, nil
+}
+
+type readOnlyKey struct{}
+
+// readOnly reports whether a request changes nothing at the NameNode:
+// it needs no name for the retry cache (a retry of a read is a new
+// read), so its call goes without one, two header fields fewer to
+// encode and decode. Any request not listed is named, as before.
+func readOnly(req any) bool {
+	switch req.(type) {
+	case *protocol.GetFileInfoRequest, *protocol.ListDirRequest, *protocol.GetBlockLocationsRequest,
+		*protocol.GetContentSummaryRequest, *protocol.GetXAttrsRequest, *protocol.ListXAttrsRequest,
+		*protocol.GetServerDefaultsRequest:
+		return true
+	}
+	return false
 }

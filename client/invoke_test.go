@@ -158,6 +158,13 @@ func (s *groupNameNode) GetFileInfo(ctx context.Context, req *protocol.GetFileIn
 	return &protocol.GetFileInfoResponse{File: &protocol.FileInfo{Path: req.Path}}, nil
 }
 
+func (s *groupNameNode) Mkdirs(ctx context.Context, req *protocol.MkdirsRequest) (*protocol.MkdirsResponse, error) {
+	if err := s.seen(ctx, "Mkdirs"); err != nil {
+		return nil, err
+	}
+	return &protocol.MkdirsResponse{Dir: &protocol.FileInfo{Path: req.Path}}, nil
+}
+
 // serve starts s on a loopback port and returns its address.
 func (s *groupNameNode) serve(t *testing.T) string {
 	t.Helper()
@@ -190,9 +197,10 @@ func deadAddr(t *testing.T) string {
 	return addr
 }
 
-// TestInvokerCallIDs: every attempt of one call carries the same client
-// id and call id, wherever it is sent; another call has another call
-// id, and the client id is the Client's for its life.
+// TestInvokerCallIDs: every attempt of one call that changes something
+// carries the same client id and call id, wherever it is sent; another
+// call has another call id, and the client id is the Client's for its
+// life. A read carries none: it needs no retry cache.
 func TestInvokerCallIDs(t *testing.T) {
 	// Each member fails the first attempt of every call it sees as if
 	// it could not be reached; the call is then tried on the other.
@@ -218,18 +226,32 @@ func TestInvokerCallIDs(t *testing.T) {
 	}
 	defer c.Close()
 	for range 3 {
-		if _, err := c.Stat(ctx, "/x"); err != nil {
-			t.Fatalf("Stat(/x) = %v", err)
+		if err := c.Mkdir(ctx, "/x", 0); err != nil {
+			t.Fatalf("Mkdir(/x) = %v", err)
 		}
 	}
+	if _, err := c.Stat(ctx, "/x"); err != nil {
+		t.Fatalf("Stat(/x) = %v", err)
+	}
 
-	got := log.all()
-	t.Logf("attempts: %v", got)
+	all := log.all()
+	t.Logf("attempts: %v", all)
+	// The Stat: refused once (the fake refuses the first attempt it
+	// sees of each call id, and a read has none), then answered.
+	if len(all) < 2 {
+		t.Fatalf("%d attempts", len(all))
+	}
+	for _, at := range all[len(all)-2:] {
+		if at.method != "GetFileInfo" || at.clientID != "[]" || at.callID != "[]" {
+			t.Errorf("a Stat's attempt carried %+v, want no client id nor call id", at)
+		}
+	}
+	got := all[:len(all)-2]
 	want := []struct{ member, method string }{
 		{"a", "GetServerDefaults"}, {"b", "GetServerDefaults"},
-		{"b", "GetFileInfo"}, {"a", "GetFileInfo"},
-		{"a", "GetFileInfo"}, {"b", "GetFileInfo"},
-		{"b", "GetFileInfo"}, {"a", "GetFileInfo"},
+		{"b", "Mkdirs"}, {"a", "Mkdirs"},
+		{"a", "Mkdirs"}, {"b", "Mkdirs"},
+		{"b", "Mkdirs"}, {"a", "Mkdirs"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d attempts, want %d: each call refused once, then answered by the other member", len(got), len(want))
