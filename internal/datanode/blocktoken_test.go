@@ -20,14 +20,7 @@ import (
 // refuses a block read without a block token, with Unauthenticated and
 // before any byte, and serves a node that presents its certificate.
 func TestReadWithoutBlockTokenIsRefused(t *testing.T) {
-	cert, pool := transporttest.SelfSigned(t)
-	nodeTC := transport.Config{TLS: &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		RootCAs:      pool,
-		ClientCAs:    pool,
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-	}}
-	clientTC := transport.Config{TLS: &tls.Config{RootCAs: pool}}
+	nodeTC, clientTC := secureTransports(t)
 	nn, err := namenode.New(namenode.Config{
 		Dir:                t.TempDir(),
 		DefaultReplication: 1,
@@ -87,14 +80,7 @@ func TestReadWithoutBlockTokenIsRefused(t *testing.T) {
 // know whether the cluster is secured: it serves nodes only, so that a
 // restart while its NameNode is unreachable opens no block to clients.
 func TestUnregisteredTLSDataNodeServesNodesOnly(t *testing.T) {
-	cert, pool := transporttest.SelfSigned(t)
-	nodeTC := transport.Config{TLS: &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		RootCAs:      pool,
-		ClientCAs:    pool,
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-	}}
-	clientTC := transport.Config{TLS: &tls.Config{RootCAs: pool}}
+	nodeTC, clientTC := secureTransports(t)
 	n := startNodeWith(t, Config{Transport: nodeTC}) // its NameNode is unreachable
 	ctx := context.Background()
 	b := cairn.Block{ID: 99, GenStamp: 1}
@@ -120,4 +106,19 @@ func TestUnregisteredTLSDataNodeServesNodesOnly(t *testing.T) {
 	if string(got) != string(data) {
 		t.Errorf("a node's read: %d bytes of %d", len(got), len(data))
 	}
+}
+
+// secureTransports are the transports of a secured cluster's nodes (one
+// certificate made for the test, presented when they dial; servers
+// verify a certificate if one is given) and of its clients (trusting
+// it, presenting none).
+func secureTransports(t *testing.T) (node, client transport.Config) {
+	cert, pool := transporttest.SelfSigned(t)
+	node = transport.Config{TLS: &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		ClientCAs:    pool,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+	}}
+	return node, transport.Config{TLS: &tls.Config{RootCAs: pool}}
 }

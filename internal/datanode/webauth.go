@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/cairn-fs/cairn/internal/protocol"
+	"github.com/cairn-fs/cairn/internal/webhdfs"
 )
 
 // A download from the web UI is made for the user of its request, whose
@@ -15,9 +16,6 @@ import (
 // authentication; the NameNode's redirect carries it), else HDFS's
 // static web user; a token given as delegation= (secure mode) goes to
 // the NameNode as the call's credentials instead.
-
-// defaultWebUser is HDFS's hadoop.http.staticuser.user.
-const defaultWebUser = "dr.who"
 
 type webCallerKey struct{}
 
@@ -32,7 +30,7 @@ func webIdentity(h http.Handler) http.Handler {
 		q := r.URL.Query()
 		c := webCaller{user: q.Get("user.name"), token: q.Get("delegation")}
 		if c.user == "" {
-			c.user = defaultWebUser
+			c.user = webhdfs.DefaultUser
 		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), webCallerKey{}, c)))
 	})

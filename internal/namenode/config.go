@@ -12,6 +12,7 @@ import (
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/audit"
 	"github.com/cairn-fs/cairn/internal/transport"
+	"github.com/cairn-fs/cairn/internal/webhdfs"
 )
 
 // Config configures a NameNode. The zero value of every field but Dir
@@ -259,7 +260,7 @@ func (c *Config) withDefaults() (Config, error) {
 		d.SuperGroup = "supergroup"
 	}
 	if d.WebUser == "" {
-		d.WebUser = defaultWebUser
+		d.WebUser = webhdfs.DefaultUser
 	}
 	if d.ElectionTimeout == 0 {
 		d.ElectionTimeout = time.Second

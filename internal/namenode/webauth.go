@@ -11,11 +11,6 @@ import (
 	"github.com/cairn-fs/cairn/internal/webui"
 )
 
-// defaultWebUser is who a web request acts as when it names no one:
-// HDFS's hadoop.http.staticuser.user. It owns nothing, so that the
-// file browser shows what everyone may see.
-const defaultWebUser = "dr.who"
-
 // webIdentity makes the web UI's requests act as their user, whose
 // permissions the browser's listings and downloads are checked with:
 // in simple mode the user named by the query's user.name (HDFS's
