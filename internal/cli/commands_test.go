@@ -23,6 +23,8 @@ type testCLI struct {
 	t  testing.TB
 	c  *testcluster.Cluster
 	nn string
+	// env is the environment beside CAIRN_NAMENODE.
+	env map[string]string
 }
 
 func startCLI(t *testing.T, opts testcluster.Options) *testCLI {
@@ -46,7 +48,7 @@ func (tc *testCLI) run(ctx context.Context, stdin io.Reader, args ...string) (st
 			if k == "CAIRN_NAMENODE" {
 				return tc.nn
 			}
-			return ""
+			return tc.env[k]
 		},
 		isTerminal: func(io.Writer) bool { return false },
 	}
@@ -584,4 +586,31 @@ func TestTailFollowStopsCleanlyOnInterrupt(t *testing.T) {
 	if r.code != 0 || r.errOut != "" || r.out != "line one\n" {
 		t.Errorf("tail -f interrupted: exit %d, stdout %q, stderr %q; want 0, the file, nothing", r.code, r.out, r.errOut)
 	}
+}
+
+// TestUmaskFromTheEnvironment: CAIRN_UMASK shapes the modes of what a
+// command creates, as HDFS's fs.permissions.umask-mode; a bad one is a
+// one-line error that creates nothing.
+func TestUmaskFromTheEnvironment(t *testing.T) {
+	tc := startCLI(t, testcluster.Options{DataNodes: 1, Replication: 1})
+	local := writeLocal(t, t.TempDir(), "f", []byte("x"))
+	tc.must("fs", "put", local, "/default")
+	tc.env = map[string]string{"CAIRN_UMASK": "077"}
+	tc.must("fs", "put", local, "/private")
+	tc.must("fs", "mkdir", "/pdir")
+	for p, want := range map[string]string{"/default": "0644", "/private": "0600", "/pdir": "0700"} {
+		var st struct {
+			Mode string `json:"mode"`
+		}
+		tc.mustJSON(&st, "fs", "stat", "--json", p)
+		if st.Mode != want {
+			t.Errorf("%s: mode %s, want %s", p, st.Mode, want)
+		}
+	}
+	for _, bad := range []string{"abc", "1777", "0o99"} {
+		tc.env = map[string]string{"CAIRN_UMASK": bad}
+		tc.fails("invalid CAIRN_UMASK", "fs", "put", local, "/bad")
+	}
+	tc.env = nil
+	tc.fails("does not exist", "fs", "stat", "/bad")
 }
