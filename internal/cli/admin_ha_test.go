@@ -33,8 +33,8 @@ func startNameNodeGroup(t *testing.T, n int) []string {
 			Dir:              t.TempDir(),
 			Peers:            addrs,
 			RPCAddr:          addrs[i],
-			HeartbeatTimeout: 200 * time.Millisecond,
-			ElectionTimeout:  200 * time.Millisecond,
+			HeartbeatTimeout: time.Second, // not shorter: a starved machine would lose leaders
+			ElectionTimeout:  time.Second,
 		}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatalf("namenode %d: %v", i, err)

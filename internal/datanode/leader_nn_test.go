@@ -125,8 +125,8 @@ func startNNGroup(t *testing.T, n int) *nnGroup {
 			HeartbeatInterval:  50 * time.Millisecond,
 			Peers:              g.addrs,
 			RPCAddr:            g.addrs[i],
-			HeartbeatTimeout:   200 * time.Millisecond,
-			ElectionTimeout:    200 * time.Millisecond,
+			HeartbeatTimeout:   time.Second, // not shorter: a starved machine would lose leaders
+			ElectionTimeout:    time.Second,
 		})
 	}
 	for i := range n {

@@ -45,8 +45,8 @@ func start(t *testing.T, n int) *localcluster.Cluster {
 		HeartbeatInterval: 100 * time.Millisecond,
 		NameNodeAddrs:     func(int) (string, string) { return "127.0.0.1:0", "127.0.0.1:0" },
 		NameNode: func(cfg *namenode.Config) {
-			cfg.HeartbeatTimeout = 300 * time.Millisecond
-			cfg.ElectionTimeout = 300 * time.Millisecond
+			cfg.HeartbeatTimeout = time.Second
+			cfg.ElectionTimeout = time.Second
 		},
 	}, log)
 	if err != nil {

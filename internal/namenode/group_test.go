@@ -28,6 +28,13 @@ type testGroup struct {
 	links [][]*faultproxy.Proxy
 }
 
+// groupRaftTimeout is the Raft heartbeat and election timeout of test
+// groups: the production default. Shorter ones (200ms, a 100ms leader
+// lease) made leaders step down on their own when -race and the other
+// packages' tests starved this two-core machine, and tests that had
+// just found the leader then failed on "not the leader".
+const groupRaftTimeout = time.Second
+
 // groupOptions adjust startGroup.
 type groupOptions struct {
 	adjust func(*Config)
@@ -86,8 +93,8 @@ func startGroupWith(t *testing.T, n int, o groupOptions) *testGroup {
 		}
 		cfg.Peers = g.addrs
 		cfg.RPCAddr = g.addrs[i]
-		cfg.HeartbeatTimeout = 200 * time.Millisecond
-		cfg.ElectionTimeout = 200 * time.Millisecond
+		cfg.HeartbeatTimeout = groupRaftTimeout
+		cfg.ElectionTimeout = groupRaftTimeout
 		if adjust != nil {
 			adjust(&cfg)
 		}

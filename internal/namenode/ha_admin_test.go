@@ -35,8 +35,8 @@ func (g *testGroup) join(adjust func(*Config)) int {
 			break
 		}
 	}
-	cfg.HeartbeatTimeout = 200 * time.Millisecond
-	cfg.ElectionTimeout = 200 * time.Millisecond
+	cfg.HeartbeatTimeout = groupRaftTimeout
+	cfg.ElectionTimeout = groupRaftTimeout
 	if adjust != nil {
 		adjust(&cfg)
 	}
