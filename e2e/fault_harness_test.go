@@ -30,6 +30,11 @@ var (
 	faultDataNodeArgs = []string{
 		"--heartbeat-interval", "200ms",
 	}
+	// fileStoreArgs keep every replica in files of its own, for the
+	// tests that find, damage and count replicas on disk by their file
+	// names (replicaFiles, diskIndex); the container store has its own
+	// fault tests (container_test.go).
+	fileStoreArgs = []string{"--small-block-size", "0"}
 	// scanInterval is given to DataNodes as --scan-interval when the
 	// binary has that flag.
 	scanInterval = "2s"
@@ -97,6 +102,9 @@ func requireFlag(t *testing.T, cmd, flag, feature string) {
 func startFaultCluster(t *testing.T, dataNodes, replication int, extraNN ...string) *cluster {
 	t.Helper()
 	dn := append([]string(nil), faultDataNodeArgs...)
+	if hasFlag("datanode", "small-block-size") {
+		dn = append(dn, fileStoreArgs...)
+	}
 	if hasFlag("datanode", "scan-interval") {
 		dn = append(dn, "--scan-interval", scanInterval)
 	}
@@ -123,6 +131,9 @@ func (c *cluster) addDataNode(t *testing.T, extra ...string) int {
 		"--http-addr", freeAddr(t),
 	}
 	args = append(args, faultDataNodeArgs...)
+	if hasFlag("datanode", "small-block-size") {
+		args = append(args, fileStoreArgs...)
+	}
 	if hasFlag("datanode", "scan-interval") {
 		args = append(args, "--scan-interval", scanInterval)
 	}

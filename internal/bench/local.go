@@ -74,6 +74,8 @@ func StartLocal(ctx context.Context, cfg LocalConfig, log *slog.Logger) (*Local,
 	// The DataNodes have no web server.
 	noWeb := func(int) (string, string) { return "127.0.0.1:0", "" }
 	lc, err := localcluster.New(localcluster.Config{
+		// As cairn datanode's --small-block-size.
+		SmallBlockSize:    1 << 20,
 		Dir:               dir,
 		DataNodes:         cfg.DataNodes,
 		Replication:       cfg.Replication,

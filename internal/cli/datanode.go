@@ -30,10 +30,14 @@ type datanodeCmd struct {
 	scan      time.Duration
 	scanBW    sizeValue
 	volCap    sizeValue // hidden test seam: datanode.Config.VolumeCapacity
+	small     sizeValue
 	logLevel  levelValue
 	pprof     bool
 	tls       tlsFlags
 }
+
+// defaultSmallBlockSize is the DataNodes' --small-block-size.
+const defaultSmallBlockSize = 1 << 20
 
 func newDataNodeCmd(e *env) *cobra.Command {
 	d := &datanodeCmd{e: e, logLevel: levelValue(slog.LevelInfo)}
@@ -69,6 +73,8 @@ address, which serves HTTPS.`,
 	f.DurationVar(&d.report, "block-report-interval", 6*time.Hour, "time between full block reports")
 	f.DurationVar(&d.scan, "scan-interval", 24*time.Hour, "time between full passes of the block scanner, which verifies every replica's checksums (0: no scanner)")
 	d.scanBW = 64 << 20
+	d.small = defaultSmallBlockSize
+	f.Var(&d.small, "small-block-size", "largest replica appended to the container store, many per file and one fsync for many writers, rather than kept in files of its own, e.g. 1MiB (0: none)")
 	f.Var(&d.scanBW, "scan-bandwidth", "bytes per second the block scanner may read, e.g. 64MiB (raised if a pass would not fit in --scan-interval)")
 	d.tls.addServer(f)
 	f.Var(&d.logLevel, "log-level", "log level: debug, info, warn or error")
@@ -132,6 +138,7 @@ func (d *datanodeCmd) run(ctx context.Context, _ []string) error {
 		ScanInterval:        scan,
 		ScanBandwidth:       int64(d.scanBW),
 		VolumeCapacity:      int64(d.volCap),
+		SmallBlockSize:      int64(d.small),
 	}
 	cfg.Transport.TLS = nodeTLS
 	if httpLis != nil {

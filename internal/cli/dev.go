@@ -200,6 +200,7 @@ func (d *devCmd) run(ctx context.Context, _ []string) error {
 	// localcluster binds every port first, so a clash fails before
 	// anything starts; runNodes serves the nodes.
 	lc, err := localcluster.New(localcluster.Config{
+		SmallBlockSize:    defaultSmallBlockSize,
 		Dir:               d.dir,
 		NameNodes:         d.namenodes,
 		DataNodes:         d.datanodes,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -51,8 +52,13 @@ func TestCrashChild(t *testing.T) {
 	// The first write of the block in "finalize-over-old" must finish:
 	// only generation stamp 2 crashes there.
 	armedGS := cairn.GenStamp(1)
-	if spec.Scenario == "finalize-over-old" {
+	switch spec.Scenario {
+	case "finalize-over-old", "pack-over-old":
 		armedGS = 2
+	case "pack-stamp":
+		if spec.Step == StepRecoveryStamped {
+			armedGS = 2 // the step names the new stamp
+		}
 	}
 	hook := func(step Step, b cairn.Block) error {
 		if step == spec.Step && b.ID == crashBlock && b.GenStamp == armedGS {
@@ -61,16 +67,25 @@ func TestCrashChild(t *testing.T) {
 		}
 		return nil
 	}
-	n := startNodeWith(t, Config{Dirs: []string{spec.Dir}, StepHook: hook})
+	cfg := Config{Dirs: []string{spec.Dir}, StepHook: hook}
+	if strings.HasPrefix(spec.Scenario, "pack") {
+		cfg.SmallBlockSize = 1 << 20
+	}
+	n := startNodeWith(t, cfg)
 	ctx := context.Background()
 	b1 := cairn.Block{ID: crashBlock, GenStamp: 1}
 	switch spec.Scenario {
-	case "finalize":
+	case "finalize", "pack":
 		writeBlock(t, b1, pipelineOf(n), crashData(1))
-	case "finalize-over-old":
+	case "finalize-over-old", "pack-over-old":
 		writeBlock(t, b1, pipelineOf(n), crashData(1))
 		writeBlock(t, cairn.Block{ID: crashBlock, GenStamp: 2}, pipelineOf(n), crashData(2))
-	case "unfinalize":
+	case "pack-stamp":
+		writeBlock(t, b1, pipelineOf(n), crashData(1))
+		// Lease recovery agrees on the finalized replica's length.
+		_, err := n.dn.store.finishRecovery(crashBlock, int64(len(crashData(1))), 2)
+		t.Logf("recovery: %v", err)
+	case "unfinalize", "pack-unfinalize":
 		writeBlock(t, b1, pipelineOf(n), crashData(1))
 		// A pipeline recovery reopens the finalized replica.
 		w, err := datatransfer.Options{Stage: datatransfer.StageRecovery, Offset: int64(len(crashData(1))), Recoverable: true}.NewBlockWriter(ctx, cairn.Block{ID: crashBlock, GenStamp: 2}, pipelineOf(n), "test-client")
@@ -120,6 +135,18 @@ func TestCrashDuringMove(t *testing.T) {
 		{"unfinalize", StepUnfinalizeMetaMoved, []replicaState{fin(1)}},
 		{"unfinalize", StepUnfinalizeDataMoved, []replicaState{rbw(1)}},
 		{"unfinalize", StepUnfinalizeDone, []replicaState{rbw(1)}},
+		// The same in the container store: a replica not yet durable
+		// in its container was never acknowledged, and is gone.
+		{"pack", StepPackAppend, nil},
+		{"pack", StepPackAppended, []replicaState{fin(1)}},
+		{"pack-over-old", StepPackAppend, []replicaState{fin(1)}},
+		{"pack-over-old", StepPackAppended, []replicaState{fin(2)}},
+		{"pack-unfinalize", StepUnfinalizeStart, []replicaState{fin(1)}},
+		{"pack-unfinalize", StepUnfinalizeDataMoved, []replicaState{rbw(1)}},
+		{"pack-unfinalize", StepUnfinalizeDone, []replicaState{rbw(1)}},
+		// (Killed after the new stamp's record is durable, the
+		// replica has stamp 2 and stamp 1's bytes: TestPackStamp.)
+		{"pack-stamp", StepRecoveryStamp, []replicaState{fin(1)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.scenario+" killed at "+string(tc.step), func(t *testing.T) {

@@ -85,6 +85,16 @@ type Config struct {
 	// and the storage report counts that capacity. A test seam for
 	// full disks; 0 in production.
 	VolumeCapacity int64
+	// SmallBlockSize is the largest replica stored in its volume's
+	// container store (doc.go, "Containers") rather than in files of
+	// its own: a replica written whole by one pipeline (stage CREATE
+	// or TRANSFER) whose writer sends its window, never synced, of at
+	// most this many bytes. 0: none, every replica has its own files.
+	// cairn datanode's --small-block-size defaults to 1 MiB.
+	SmallBlockSize int64
+	// CompactInterval is how often sealed containers at least half
+	// dead are compacted; 0: every minute.
+	CompactInterval time.Duration
 	// StepHook, if set, is called at each Step of the DataNode's state
 	// changes (the boundaries of a replica's moves between rbw/ and
 	// finalized/, block reports being sent, ...), from the goroutine
@@ -202,6 +212,7 @@ func New(cfg Config, log *slog.Logger) (*DataNode, error) {
 	}
 	s.notify = d.notify
 	s.capacity = cfg.VolumeCapacity
+	s.smallMax = max(cfg.SmallBlockSize, 0)
 	d.store = s
 	id, _ := s.ids()
 	d.log = log.With("node", id)
@@ -225,14 +236,32 @@ func (d *DataNode) ClusterID() cairn.ClusterID {
 }
 
 // BlockFiles returns the paths of the data and meta files of the
-// finalized replica of block id, for tests that damage them.
+// finalized replica of block id, for tests that damage them. A replica
+// in a container has no files of its own: both are empty (see
+// PackedReplica).
 func (d *DataNode) BlockFiles(id cairn.BlockID) (data, meta string, ok bool) {
 	rep, ok := d.store.lookup(id)
 	if !ok {
 		return "", "", false
 	}
+	if rep.pk != nil {
+		return "", "", true
+	}
 	data, meta = rep.files(id)
 	return data, meta, true
+}
+
+// PackedReplica returns the container file holding the finalized
+// replica of block id, and the offsets there of its data and of its
+// checksums, for tests that damage them; ok is false if the replica is
+// not in a container.
+func (d *DataNode) PackedReplica(id cairn.BlockID) (path string, dataOff, sumsOff int64, ok bool) {
+	rep, found := d.store.lookup(id)
+	if !found || rep.pk == nil {
+		return "", 0, 0, false
+	}
+	sumsOff = rep.pk.off + packHeaderLen
+	return rep.pk.c.path, sumsOff + int64(datatransfer.SumsLen(int(rep.len))), sumsOff, true
 }
 
 // Blocks returns the finalized replicas the DataNode holds, sorted by
@@ -268,10 +297,18 @@ func (d *DataNode) Serve(ctx context.Context, lis net.Listener) error {
 
 	var wg sync.WaitGroup
 	fatal := make(chan error, len(d.sessions))
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		d.acceptLoop(ctx, lis, &wg)
+	}()
+	go func() {
+		defer wg.Done()
+		every := d.cfg.CompactInterval
+		if every <= 0 {
+			every = time.Minute
+		}
+		d.store.compactLoop(ctx, every)
 	}()
 	go func() {
 		defer wg.Done()
@@ -392,5 +429,6 @@ func (d *DataNode) Close() error {
 		cancel()
 		<-done
 	}
+	d.store.close()
 	return nil
 }

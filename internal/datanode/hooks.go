@@ -17,6 +17,10 @@ const (
 	StepFinalizeDataMoved  Step = "finalize-data-moved"  // finalize: data file renamed into finalized/
 	StepFinalizeDone       Step = "finalize-done"        // finalize: both directories fsync'd
 
+	// Finalizing a small replica into its volume's container store.
+	StepPackAppend   Step = "pack-append"   // finalizeSmall: before its record is appended
+	StepPackAppended Step = "pack-appended" // finalizeSmall: its record fsync'd, not yet in the replica map
+
 	// Moving a finalized replica back to rbw/ for a pipeline recovery.
 	StepUnfinalizeStart     Step = "unfinalize-start"      // unfinalize: nothing moved
 	StepUnfinalizeMetaMoved Step = "unfinalize-meta-moved" // unfinalize: meta file renamed into rbw/

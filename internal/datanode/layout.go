@@ -11,7 +11,15 @@ import (
 
 // The on-disk layout of a volume; see doc.go, "Volumes" and "Replicas".
 
-const layoutVersion = 1
+const layoutVersion = 2
+
+// layoutVersions are the layouts a volume may be found in: 1 is 2's
+// without containers, and is rewritten as 2 on start (a DataNode of
+// layout 1 then refuses the volume, rather than ignore its containers).
+var layoutVersions = []string{"1", "2"}
+
+// packDir is the volume's container directory.
+func (v *volume) packDir() string { return filepath.Join(v.dir, "current", "containers") }
 
 func (v *volume) finalizedDir(id cairn.BlockID) string {
 	return filepath.Join(v.finalized, fmt.Sprintf("subdir%d", (id>>16)&0x1f), fmt.Sprintf("subdir%d", (id>>8)&0x1f))

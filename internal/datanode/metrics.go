@@ -52,6 +52,10 @@ var (
 		"Bytes of finalized data and meta files.", nil, nil)
 	descFailedVolumes = prometheus.NewDesc("cairn_datanode_failed_volumes",
 		"Data directories taken out of service after a disk error.", nil, nil)
+	descPackSyncs = prometheus.NewDesc("cairn_datanode_container_syncs_total",
+		"Group commits of the container store: fsyncs of a container, each making one or more small replicas durable.", nil, nil)
+	descPackRecords = prometheus.NewDesc("cairn_datanode_container_replicas_synced_total",
+		"Small replicas made durable by those fsyncs (divide by the syncs for replicas per fsync).", nil, nil)
 	descVolumes = prometheus.NewDesc("cairn_datanode_volumes",
 		"Data directories configured.", nil, nil)
 	descActive = prometheus.NewDesc("cairn_datanode_active_transfers",
@@ -65,7 +69,7 @@ var (
 )
 
 func (c *dnCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDNInfo, descReplicas, descDNUsed, descFailedVolumes, descVolumes, descActive, descRegistered, descNNTerm, descNNLeader} {
+	for _, d := range []*prometheus.Desc{descDNInfo, descReplicas, descDNUsed, descFailedVolumes, descVolumes, descPackSyncs, descPackRecords, descActive, descRegistered, descNNTerm, descNNLeader} {
 		ch <- d
 	}
 }
@@ -81,6 +85,15 @@ func (c *dnCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descDNUsed, float64(used))
 	gauge(descFailedVolumes, float64(len(failed)))
 	gauge(descVolumes, float64(len(d.store.vols)))
+	var syncs, recs int64
+	for _, v := range d.store.vols {
+		if v.pack != nil {
+			syncs += v.pack.syncs.Load()
+			recs += v.pack.recs.Load()
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descPackSyncs, prometheus.CounterValue, float64(syncs))
+	ch <- prometheus.MustNewConstMetric(descPackRecords, prometheus.CounterValue, float64(recs))
 	gauge(descActive, float64(d.active.Load()))
 	registered := 0.0
 	if d.isRegistered() {

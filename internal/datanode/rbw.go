@@ -207,9 +207,12 @@ type rbwReplica struct {
 	block    cairn.Block // Len counts the bytes written
 	dataPath string      // "" once the files are no longer this replica's
 	metaPath string
-	data     *os.File // open while being written
-	meta     *os.File
-	synced   int64 // bytes of data whose writeback was started
+	// mem holds a small replica's bytes until it is finalized into a
+	// container, or written to its files (spill); nil once on disk.
+	mem    *memReplica
+	data   *os.File // open while being written
+	meta   *os.File
+	synced int64 // bytes of data whose writeback was started
 	// dirSynced: rbw/ was fsync'd since the files were created (sync).
 	dirSynced bool
 	// io is held by the receiver while it changes the files (a packet
@@ -235,8 +238,12 @@ const syncBehindBytes = 8 << 20
 // an idle rbw replica with an older generation stamp is replaced. A
 // temporary replica (stage TRANSFER_RBW) is discarded if the write
 // fails, and kept unfinalized if it succeeds. If report is set (a
-// client's new block) the replica is reported receiving.
-func (s *store) create(b cairn.Block, temporary, report bool) (*rbwReplica, error) {
+// client's new block) the replica is reported receiving. If held is
+// set and the store keeps small replicas in containers, the replica's
+// bytes are held in memory until they are known to be few (see
+// finalizeSmall) or not (spill): the receiver then acks its packets
+// only once they are stored.
+func (s *store) create(b cairn.Block, temporary, report, held bool) (*rbwReplica, error) {
 	const op = "datanode.create"
 	b.Len = 0
 	unlock := s.lockBlock(b.ID)
@@ -273,7 +280,23 @@ func (s *store) create(b cairn.Block, temporary, report bool) (*rbwReplica, erro
 			return nil, lastErr
 		}
 		tried[v] = true
-		r, err := s.openRbw(v, b)
+		var r *rbwReplica
+		var err error
+		if held && !temporary && s.smallMax > 0 && v.pack != nil {
+			// Held in memory until it is known to be small (finalized
+			// into a container) or not (spilled to rbw/).
+			r = &rbwReplica{
+				s:        s,
+				vol:      v,
+				block:    b,
+				dataPath: filepath.Join(v.rbw, dataName(b.ID)),
+				metaPath: filepath.Join(v.rbw, metaName(b.ID, b.GenStamp)),
+				active:   true,
+				mem:      &memReplica{},
+			}
+		} else {
+			r, err = s.openRbw(v, b)
+		}
 		if err == nil {
 			s.mu.Lock()
 			r.temp = temporary
@@ -341,6 +364,14 @@ func (s *store) openRbw(v *volume, b cairn.Block) (*rbwReplica, error) {
 // their files before it returns (no user-space buffer), so that an
 // acknowledged packet survives the DataNode process being killed.
 func (r *rbwReplica) write(sums, data []byte) error {
+	if r.mem != nil {
+		if r.s.small(r.block.Len + int64(len(data))) {
+			return r.writeMem(sums, data)
+		}
+		if err := r.spill(); err != nil {
+			return err
+		}
+	}
 	if c := r.s.capacity; c > 0 && r.vol.used.Load()+int64(len(data)) > c {
 		return r.s.ioErr("datanode.write", r.vol, r.block, fmt.Errorf("volume capacity of %d bytes reached: %w", c, syscall.ENOSPC))
 	}
@@ -364,6 +395,9 @@ func (r *rbwReplica) write(sums, data []byte) error {
 // survive a crash of the machine (a writer's Sync).
 func (r *rbwReplica) sync() error {
 	const op = "datanode.sync"
+	if err := r.spill(); err != nil {
+		return err
+	}
 	if r.data == nil {
 		return r.s.ioErr(op, r.vol, r.block, fmt.Errorf("replica files not open"))
 	}
@@ -390,6 +424,9 @@ func (r *rbwReplica) writeAt(off int64, sums, data []byte) error {
 	r.io.Lock()
 	defer r.io.Unlock()
 	if off != r.block.Len {
+		if err := r.spill(); err != nil {
+			return err
+		}
 		if err := r.rewind(off); err != nil {
 			return err
 		}
@@ -439,7 +476,7 @@ func (s *store) openForRead(b cairn.Block) (Replica, error) {
 	const op = "datanode.read"
 	s.mu.Lock()
 	r := s.rbws[b.ID]
-	if r == nil || r.block.GenStamp != b.GenStamp || r.dataPath == "" || r.temp {
+	if r == nil || r.block.GenStamp != b.GenStamp || r.dataPath == "" || r.temp || r.mem != nil {
 		s.mu.Unlock()
 		return nil, cairn.Errorf(op, blockName(b), cairn.NotExist, "no such replica")
 	}
@@ -545,6 +582,9 @@ func (r *rbwReplica) closeFiles() error {
 // middle of the move fails the volume and leaves the files to the
 // start-up repair.
 func (r *rbwReplica) finalize() (cairn.Block, error) {
+	if r.mem != nil {
+		return r.finalizeSmall()
+	}
 	const op = "datanode.finalize"
 	s := r.s
 	id := r.block.ID
@@ -689,6 +729,10 @@ func mkdirSynced(dir, root string) error {
 // rbw/. Files already closed (by a finalize that failed after
 // fsyncing them) are left as they are.
 func (r *rbwReplica) settle() error {
+	if err := r.spill(); err != nil {
+		r.closeFiles()
+		return err
+	}
 	if r.data == nil {
 		return nil
 	}
@@ -778,6 +822,7 @@ func (r *rbwReplica) abort() {
 	unlock := s.lockBlock(r.block.ID)
 	defer unlock()
 	s.mu.Lock()
+	r.mem = nil
 	mine := s.rbws[r.block.ID] == r
 	if mine {
 		delete(s.rbws, r.block.ID)
@@ -878,14 +923,7 @@ func (s *store) unfinalize(id cairn.BlockID, below cairn.GenStamp, minLen int64)
 	delete(s.replicas, id)
 	s.used -= rep.len + metaLen(rep.len)
 	s.mu.Unlock()
-	restore := func() {
-		s.mu.Lock()
-		if rep.vol.failed == nil {
-			s.replicas[id] = rep
-			s.used += rep.len + metaLen(rep.len)
-		}
-		s.mu.Unlock()
-	}
+	restore := func() { s.putBack(id, rep) }
 	r := &rbwReplica{
 		s:        s,
 		vol:      rep.vol,
@@ -902,14 +940,8 @@ func (s *store) unfinalize(id cairn.BlockID, below cairn.GenStamp, minLen int64)
 	// Leftovers in rbw/ of no replica in the map would be overwritten,
 	// or confuse a restart.
 	removeBlockFiles(rep.vol.rbw, id)
-	fd, fm := rep.files(id)
-	if moved, err := s.movePair(b, fd, fm, r.dataPath, r.metaPath, unfinalizeSteps); err != nil {
-		if moved {
-			r.lost(err)
-			return nil, cairn.E(op, blockName(b), cairn.IO, err)
-		}
-		restore()
-		return nil, s.ioErr(op, rep.vol, b, err)
+	if err := s.moveOut(id, rep, r, b); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	if rep.vol.failed != nil {
@@ -921,6 +953,42 @@ func (s *store) unfinalize(id cairn.BlockID, below cairn.GenStamp, minLen int64)
 	s.emit(evReceiving, b)
 	s.log.Info("finalized replica reopened for recovery", "block", blockName(b))
 	return r, nil
+}
+
+// putBack returns rep, taken out of the map for a change that failed,
+// to the map, unless its volume failed meanwhile.
+func (s *store) putBack(id cairn.BlockID, rep replica) {
+	s.mu.Lock()
+	if rep.vol.failed == nil {
+		s.replicas[id] = rep
+		s.used += rep.len + metaLen(rep.len)
+	}
+	s.mu.Unlock()
+}
+
+// moveOut moves the finalized replica rep of id (block b) to the rbw
+// files of r, out of its files or its container, for unfinalize; on
+// failure the replica is back in the map, unless its volume failed.
+func (s *store) moveOut(id cairn.BlockID, rep replica, r *rbwReplica, b cairn.Block) error {
+	const op = "datanode.recover"
+	restore := func() { s.putBack(id, rep) }
+	if rep.pk != nil {
+		if err := s.unfinalizePacked(id, rep, r); err != nil {
+			restore()
+			return s.ioErr(op, rep.vol, b, err)
+		}
+		return nil
+	}
+	fd, fm := rep.files(id)
+	if moved, err := s.movePair(b, fd, fm, r.dataPath, r.metaPath, unfinalizeSteps); err != nil {
+		if moved {
+			r.lost(err)
+			return cairn.E(op, blockName(b), cairn.IO, err)
+		}
+		restore()
+		return s.ioErr(op, rep.vol, b, err)
+	}
+	return nil
 }
 
 // reopen prepares a claimed, idle replica for appending: it is cut to
@@ -1212,6 +1280,31 @@ func (s *store) stamp(id cairn.BlockID, rep replica, length int64, gs cairn.GenS
 	delete(s.replicas, id)
 	s.used -= rep.len + metaLen(rep.len)
 	s.mu.Unlock()
+	if rep.pk != nil {
+		loc, err := s.stampPacked(id, rep, gs)
+		s.mu.Lock()
+		failed := rep.vol.failed
+		if err == nil && failed == nil {
+			s.replicas[id] = replica{vol: rep.vol, gs: gs, len: length, inc: s.nextInc(), pk: loc}
+			s.used += length + metaLen(length)
+			s.mu.Unlock()
+			s.emit(evReceived, nb)
+			return nb, nil
+		}
+		if failed == nil {
+			s.replicas[id] = rep
+			s.used += rep.len + metaLen(rep.len)
+		}
+		s.mu.Unlock()
+		if failed != nil {
+			// Out of the map when its volume failed: not yet told.
+			s.emit(evDeleted, b)
+			if err == nil {
+				err = failed
+			}
+		}
+		return cairn.Block{}, s.ioErr(op, rep.vol, b, err)
+	}
 	_, om := rep.files(id)
 	nm := filepath.Join(filepath.Dir(om), metaName(id, gs))
 	if err := os.Rename(om, nm); err != nil {

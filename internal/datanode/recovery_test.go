@@ -201,7 +201,7 @@ func TestFullVolumeFailsTheWriteCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dn.Close()
-	r, err := dn.store.create(cairn.Block{ID: 9, GenStamp: 1}, false, true)
+	r, err := dn.store.create(cairn.Block{ID: 9, GenStamp: 1}, false, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,12 +419,16 @@ func checkDisk(t *testing.T, n *node) {
 	s.mu.Lock()
 	want := map[string]bool{}
 	for id, r := range s.replicas {
-		d, m := r.files(id)
-		want[d], want[m] = true, true
+		if r.pk == nil {
+			d, m := r.files(id)
+			want[d], want[m] = true, true
+		}
 	}
 	for id, r := range s.bad {
-		d, m := r.files(id)
-		want[d], want[m] = true, true
+		if r.pk == nil {
+			d, m := r.files(id)
+			want[d], want[m] = true, true
+		}
 	}
 	for _, r := range s.rbws {
 		if r.dataPath != "" {

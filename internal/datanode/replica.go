@@ -119,6 +119,13 @@ func (s *store) openReplica(b cairn.Block) (r Replica, inc uint64, err error) {
 	if rep.gs != b.GenStamp {
 		return nil, 0, cairn.Errorf(op, blockName(b), cairn.NotExist, "replica has generation stamp %d", rep.gs)
 	}
+	if rep.pk != nil {
+		pr, err := s.openPacked(b, rep)
+		if err != nil {
+			return nil, 0, err
+		}
+		return pr, rep.inc, nil
+	}
 	dp, mp := rep.files(b.ID)
 	data, meta, err := openFiles(dp, mp)
 	if err != nil {
@@ -138,8 +145,13 @@ func (s *store) openReplica(b cairn.Block) (r Replica, inc uint64, err error) {
 // checkDisk probes the volume of r after an error reading it, so that a
 // failing disk is found (checkVolume).
 func (s *store) checkDisk(r Replica) {
-	if fr, ok := r.(*fileReplica); ok && fr.vol != nil {
-		s.checkVolume(fr.vol)
+	switch r := r.(type) {
+	case *fileReplica:
+		if r.vol != nil {
+			s.checkVolume(r.vol)
+		}
+	case *packReplica:
+		s.checkVolume(r.vol)
 	}
 }
 
@@ -166,6 +178,19 @@ func (s *store) openChecked(b cairn.Block) (r Replica, inc uint64, reason string
 	rep, ok := s.lookup(b.ID)
 	if !ok || rep.gs != b.GenStamp {
 		return nil, 0, ""
+	}
+	if rep.pk != nil {
+		// A container's records are whole by construction (the load
+		// checks them); the checksums tell the rest.
+		pr, err := s.openPacked(b, rep)
+		if err != nil {
+			return nil, 0, ""
+		}
+		if end := rep.pk.off + rep.pk.c.recordLen(rep.len); end > rep.pk.c.size.Load() {
+			pr.Close()
+			return nil, rep.inc, fmt.Sprintf("container %s ends before the record", rep.pk.c.path)
+		}
+		return pr, rep.inc, ""
 	}
 	dp, mp := rep.files(b.ID)
 	fi, err := os.Stat(dp)

@@ -29,6 +29,9 @@ type replica struct {
 	// reader that found damage reports the replica it read and not a
 	// later one (markBad).
 	inc uint64
+	// pk is where the replica is in its volume's container store;
+	// nil for a replica in its own files.
+	pk *packLoc
 }
 
 func (r replica) files(id cairn.BlockID) (data, meta string) {
@@ -57,6 +60,9 @@ type store struct {
 	capacity int64
 	// stepHook is Config.StepHook.
 	stepHook func(Step, cairn.Block) error
+	// smallMax is the largest replica finalized into a container
+	// (Config.SmallBlockSize); 0: none.
+	smallMax int64
 
 	mu        sync.Mutex // guards the fields below and volume.failed
 	replicas  map[cairn.BlockID]replica
@@ -160,8 +166,8 @@ func openStore(dirs []string, log *slog.Logger, hook func(Step, cairn.Block) err
 		if kv == nil {
 			continue
 		}
-		if lv := kv["layoutVersion"]; lv != strconv.Itoa(layoutVersion) {
-			return nil, cairn.Errorf(op, s.vols[i].dir, cairn.Invalid, "layout version %q, want %d", lv, layoutVersion)
+		if lv := kv["layoutVersion"]; !slices.Contains(layoutVersions, lv) {
+			return nil, cairn.Errorf(op, s.vols[i].dir, cairn.Invalid, "layout version %q, want at most %d", lv, layoutVersion)
 		}
 		if id := cairn.NodeID(kv["nodeID"]); id != "" {
 			if s.nodeID != "" && s.nodeID != id {
@@ -183,7 +189,7 @@ func openStore(dirs []string, log *slog.Logger, hook func(Step, cairn.Block) err
 	}
 	for i, v := range s.vols {
 		kv := versions[i]
-		if v.failed != nil || (kv != nil && kv["nodeID"] == string(s.nodeID) && kv["clusterID"] == string(s.clusterID)) {
+		if v.failed != nil || (kv != nil && kv["nodeID"] == string(s.nodeID) && kv["clusterID"] == string(s.clusterID) && kv["layoutVersion"] == strconv.Itoa(layoutVersion)) {
 			continue
 		}
 		if err := v.writeVersion(s.nodeID, s.clusterID); err != nil {
@@ -199,7 +205,20 @@ func openStore(dirs []string, log *slog.Logger, hook func(Step, cairn.Block) err
 			s.scan(v)
 		}
 	}
+	if s.healthy() == 0 {
+		s.close()
+		return nil, cairn.Errorf(op, strings.Join(dirs, ","), cairn.IO, "no usable data directory")
+	}
 	return s, nil
+}
+
+// close stops the volumes' container stores.
+func (s *store) close() {
+	for _, v := range s.vols {
+		if v.pack != nil {
+			v.pack.close()
+		}
+	}
 }
 
 func (s *store) healthy() int {
@@ -372,6 +391,10 @@ func (s *store) scan(v *volume) {
 		return nil
 	})
 	s.log.Info("volume scanned", "dir", v.dir, "replicas", n)
+	if err := s.loadPack(v); err != nil {
+		s.log.Error("data directory failed: its containers cannot be read", "dir", v.dir, "err", err)
+		s.failVolume(v, err)
+	}
 }
 
 // lookup returns the finalized replica of id.
@@ -556,16 +579,23 @@ func (s *store) remove(b cairn.Block) (gone cairn.Block, ok, busy bool) {
 	match := func(gs cairn.GenStamp) bool { return b.GenStamp == 0 || gs == b.GenStamp }
 	s.mu.Lock()
 	var files []string
+	var packed replica
 	if rep, found := s.replicas[b.ID]; found && match(rep.gs) {
 		delete(s.replicas, b.ID)
 		s.used -= rep.len + metaLen(rep.len)
 		rep.vol.used.Add(-rep.len)
-		dp, mp := rep.files(b.ID)
-		files, gone, ok = []string{dp, mp}, cairn.Block{ID: b.ID, GenStamp: rep.gs, Len: rep.len}, true
+		gone, ok, packed = cairn.Block{ID: b.ID, GenStamp: rep.gs, Len: rep.len}, true, rep
+		if rep.pk == nil {
+			dp, mp := rep.files(b.ID)
+			files = []string{dp, mp}
+		}
 	} else if br, found := s.bad[b.ID]; found && match(br.gs) {
 		delete(s.bad, b.ID)
-		dp, mp := br.files(b.ID)
-		files, gone, ok = []string{dp, mp}, cairn.Block{ID: b.ID, GenStamp: br.gs, Len: br.len}, true
+		gone, ok, packed = cairn.Block{ID: b.ID, GenStamp: br.gs, Len: br.len}, true, br
+		if br.pk == nil {
+			dp, mp := br.files(b.ID)
+			files = []string{dp, mp}
+		}
 	} else if r := s.rbws[b.ID]; r != nil && match(r.block.GenStamp) {
 		if r.active {
 			s.mu.Unlock()
@@ -581,6 +611,9 @@ func (s *store) remove(b cairn.Block) (gone cairn.Block, ok, busy bool) {
 	s.mu.Unlock()
 	if !ok {
 		return cairn.Block{}, false, false
+	}
+	if packed.pk != nil {
+		packed.vol.pack.kill(gone, *packed.pk)
 	}
 	for _, p := range files {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -26,6 +26,8 @@ type volume struct {
 	// failed is set once an operation on the volume's disk failed;
 	// guarded by store.mu.
 	failed error
+	// pack is the volume's container store, opened by the scan.
+	pack *pack
 	// used approximates the bytes of replica data on the volume, for
 	// the Config.VolumeCapacity test seam.
 	used atomic.Int64

@@ -191,6 +191,14 @@ type receiver struct {
 	readTimeout  time.Duration // idle wait for packets from upstream, and for a downstream's response
 	writeTimeout time.Duration // idle wait on writes to upstream and downstream
 	ackTimeout   time.Duration // how long to wait for a downstream ack
+
+	// holdMax is how many packets' acks may be held back while the
+	// replica is in memory (the writer's window less one; 0: none),
+	// and held those acks, in order: they go out once the replica is
+	// stored, in its container or its rbw/ files (see doc.go,
+	// "Containers").
+	holdMax int
+	held    []ackItem
 }
 
 // ackItem is a packet handled locally, waiting for its downstream ack.
@@ -233,6 +241,9 @@ func (d *DataNode) receiveBlock(ctx context.Context, up *idleConn, upR *bufio.Re
 		r.readTimeout, r.writeTimeout = t, t
 		r.ackTimeout = t * k / (k + 1)
 	}
+	if op.Window > 1 && (op.Stage == protocol.OpWriteBlock_CREATE || op.Stage == protocol.OpWriteBlock_TRANSFER) {
+		r.holdMax = int(op.Window) - 1
+	}
 	up.setTimeouts(r.readTimeout, r.writeTimeout)
 	log := d.log.With("block", r.name, "remote", up.RemoteAddr())
 	if op.Block == nil || len(r.targets) >= datatransfer.MaxPipeline || start < 0 || start > datatransfer.MaxBlockOffset ||
@@ -248,13 +259,13 @@ func (d *DataNode) receiveBlock(ctx context.Context, up *idleConn, upR *bufio.Re
 		r.start = start
 	case protocol.OpWriteBlock_TRANSFER_RBW:
 		// Reported receiving once kept whole.
-		rbw, err = d.store.create(block, true, false)
+		rbw, err = d.store.create(block, true, false, false)
 	case protocol.OpWriteBlock_TRANSFER:
 		// A copy is told to the NameNode once finalized, as HDFS's
 		// temporary replicas.
-		rbw, err = d.store.create(block, false, false)
+		rbw, err = d.store.create(block, false, false, r.holdMax > 0)
 	default:
-		rbw, err = d.store.create(block, false, true)
+		rbw, err = d.store.create(block, false, true, r.holdMax > 0)
 	}
 	if err != nil {
 		log.Info("refusing write", "stage", op.Stage, "err", err)
@@ -333,6 +344,7 @@ func (r *receiver) connectDownstream(ctx context.Context, op *protocol.OpWriteBl
 		Stage:       op.Stage,
 		TimeoutMs:   op.TimeoutMs,
 		Recoverable: op.Recoverable,
+		Window:      op.Window,
 		// The next node knows this one by its certificate; the
 		// token goes along for a cluster whose nodes have none.
 		BlockToken: op.BlockToken,
@@ -414,7 +426,9 @@ func (r *receiver) receive() bool {
 			}
 		}
 		if pkt.Seqno == datatransfer.Heartbeat {
-			if !r.enqueue(ackItem{seqno: pkt.Seqno}) {
+			// A writer that goes quiet gets its acks: what it sent
+			// is written out to rbw/ files.
+			if !r.unhold(pkt.Seqno) || !r.enqueue(ackItem{seqno: pkt.Seqno}) {
 				return false
 			}
 			continue
@@ -454,12 +468,43 @@ func (r *receiver) receive() bool {
 			}
 			r.finalized = true
 			r.d.metrics.blocksWritten.Inc()
-			return r.enqueue(ackItem{seqno: pkt.Seqno, last: true})
+			return r.release() && r.enqueue(ackItem{seqno: pkt.Seqno, last: true})
 		}
-		if !r.enqueue(ackItem{seqno: pkt.Seqno}) {
+		if r.rbw.mem != nil && len(r.held) < r.holdMax {
+			r.held = append(r.held, ackItem{seqno: pkt.Seqno})
+			continue
+		}
+		if !r.unhold(pkt.Seqno) || !r.enqueue(ackItem{seqno: pkt.Seqno}) {
 			return false
 		}
 	}
+}
+
+// unhold ends holding acks back: the replica, if still in memory, is
+// written to its rbw/ files, and the held acks go out. It reports
+// false if the receive must stop.
+func (r *receiver) unhold(seqno int64) bool {
+	if r.rbw.mem != nil {
+		r.rbw.io.Lock()
+		err := r.rbw.spill()
+		r.rbw.io.Unlock()
+		if err != nil {
+			r.fail(seqno, 0, cairn.KindOf(err), err.Error())
+			return false
+		}
+	}
+	return r.release()
+}
+
+// release sends on the acks held back.
+func (r *receiver) release() bool {
+	for _, it := range r.held {
+		if !r.enqueue(it) {
+			return false
+		}
+	}
+	r.held = r.held[:0]
+	return true
 }
 
 func (r *receiver) enqueue(it ackItem) bool {

@@ -88,7 +88,7 @@ func startPipeNode(t *testing.T, cfg Config) (*DataNode, *pipeListener) {
 // into the DataNode's store.
 func putReplica(t *testing.T, dn *DataNode, b cairn.Block, data []byte) {
 	t.Helper()
-	r, err := dn.store.create(b, false, true)
+	r, err := dn.store.create(b, false, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,6 +154,7 @@ func (w *BlockWriter) setup(ctx context.Context, block cairn.Block, clientName s
 		TimeoutMs:   w.timeout.Milliseconds(),
 		Recoverable: w.opts.Recoverable,
 		BlockToken:  w.opts.Token,
+		Window:      int32(w.opts.window()),
 	}
 	if err := WriteOp(w.conn, OpWriteBlock, op); err != nil {
 		return w.nodeErr(0, netKind(err), ctxErr(ctx, err))

@@ -73,6 +73,10 @@ type Config struct {
 	// Peers and RPCAddr are set by then).
 	NameNode func(*namenode.Config)
 	DataNode func(i int, cfg *datanode.Config)
+	// SmallBlockSize is the DataNodes' datanode.Config.SmallBlockSize
+	// (cairn dev and bench give 1 MiB, as cairn datanode does; 0:
+	// none, as in the tests, which look at replicas' files).
+	SmallBlockSize int64
 	// Handler, if set, wraps every node's web handler (the CLI adds
 	// pprof).
 	Handler func(http.Handler) http.Handler
@@ -346,6 +350,7 @@ func (c *Cluster) makeDataNode(i int, lis, httpLis net.Listener) error {
 		HTTPAddr:          d.http,
 		HeartbeatInterval: c.cfg.HeartbeatInterval,
 		Transport:         transport.Config{TLS: c.tls},
+		SmallBlockSize:    c.cfg.SmallBlockSize,
 	}
 	if c.cfg.DataNode != nil {
 		c.cfg.DataNode(i, &cfg)

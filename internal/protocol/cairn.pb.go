@@ -5792,7 +5792,13 @@ type OpWriteBlock struct {
 	// block_token: secure mode's block access token (see doc.go), WRITE
 	// (COPY will do for the TRANSFER stages); a node with its
 	// certificate needs none.
-	BlockToken    []byte `protobuf:"bytes,7,opt,name=block_token,json=blockToken,proto3" json:"block_token,omitempty"`
+	BlockToken []byte `protobuf:"bytes,7,opt,name=block_token,json=blockToken,proto3" json:"block_token,omitempty"`
+	// window: the packets the writer sends before it waits for an ack
+	// (0: unknown). A node may hold back the acks of up to window-1
+	// packets of a small block, and ack them only once the block is
+	// stored whole in its container store: see the DataNode's doc,
+	// "Containers".
+	Window        int32 `protobuf:"varint,8,opt,name=window,proto3" json:"window,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5874,6 +5880,13 @@ func (x *OpWriteBlock) GetBlockToken() []byte {
 		return x.BlockToken
 	}
 	return nil
+}
+
+func (x *OpWriteBlock) GetWindow() int32 {
+	if x != nil {
+		return x.Window
+	}
+	return 0
 }
 
 // OpTransferBlock asks a DataNode to copy the first block.len bytes of
@@ -7030,7 +7043,7 @@ const file_cairn_proto_rawDesc = "" +
 	"\rold_gen_stamp\x18\x03 \x01(\x04R\voldGenStamp\x12\x14\n" +
 	"\x05nodes\x18\x04 \x03(\tR\x05nodes\x12!\n" +
 	"\fdelete_block\x18\x05 \x01(\bR\vdeleteBlock\"$\n" +
-	"\"CommitBlockSynchronizationResponse\"\xe1\x02\n" +
+	"\"CommitBlockSynchronizationResponse\"\xf9\x02\n" +
 	"\fOpWriteBlock\x12%\n" +
 	"\x05block\x18\x01 \x01(\v2\x0f.cairn.v1.BlockR\x05block\x120\n" +
 	"\atargets\x18\x02 \x03(\v2\x16.cairn.v1.DatanodeInfoR\atargets\x12\x1f\n" +
@@ -7041,7 +7054,8 @@ const file_cairn_proto_rawDesc = "" +
 	"timeout_ms\x18\x05 \x01(\x03R\ttimeoutMs\x12 \n" +
 	"\vrecoverable\x18\x06 \x01(\bR\vrecoverable\x12\x1f\n" +
 	"\vblock_token\x18\a \x01(\fR\n" +
-	"blockToken\"A\n" +
+	"blockToken\x12\x16\n" +
+	"\x06window\x18\b \x01(\x05R\x06window\"A\n" +
 	"\x05Stage\x12\n" +
 	"\n" +
 	"\x06CREATE\x10\x00\x12\f\n" +

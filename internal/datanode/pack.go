@@ -1,0 +1,624 @@
+package datanode
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cairn-fs/cairn"
+	"github.com/cairn-fs/cairn/internal/checksum"
+	"github.com/cairn-fs/cairn/internal/datatransfer"
+)
+
+// The container store ("pack") of a volume: finalized replicas of small
+// blocks appended, with their checksums, into a few large container
+// files, so that storing one costs a share of one fsync rather than two
+// new files, two fsyncs, two renames and a directory fsync. See doc.go,
+// "Containers", for the format.
+
+const (
+	packMagic     = 0x43504b31 // "CPK1"
+	packHeaderLen = 44
+	recReplica    = 1
+	recTombstone  = 2
+	// containerSize is the size past which a container is sealed and a
+	// new one started.
+	containerSize = 256 << 20
+	// packBatch bounds the requests one fsync covers.
+	packBatch = 512
+)
+
+// errPackClosed fails appends to a pack that was closed.
+var errPackClosed = errors.New("container store closed")
+
+// packRecord is a record's header: a replica (its block, its data
+// length; the checksums and data follow) or a tombstone (the container
+// and offset of the replica record it kills).
+type packRecord struct {
+	kind uint8
+	id   cairn.BlockID
+	gs   cairn.GenStamp
+	len  int64  // recReplica: bytes of data
+	tseq uint32 // recTombstone: the container of the record killed
+	toff int64  // recTombstone: its offset there
+}
+
+// size is the record's length in its container.
+func (r packRecord) size() int64 {
+	if r.kind == recTombstone {
+		return packHeaderLen
+	}
+	return packHeaderLen + int64(datatransfer.SumsLen(int(r.len))) + r.len
+}
+
+func appendPackHeader(b []byte, r packRecord) []byte {
+	var h [packHeaderLen]byte
+	binary.BigEndian.PutUint32(h[0:], packMagic)
+	h[4] = r.kind
+	binary.BigEndian.PutUint64(h[8:], uint64(r.id))
+	binary.BigEndian.PutUint64(h[16:], uint64(r.gs))
+	if r.kind == recTombstone {
+		binary.BigEndian.PutUint64(h[24:], uint64(r.tseq))
+		binary.BigEndian.PutUint64(h[32:], uint64(r.toff))
+	} else {
+		binary.BigEndian.PutUint64(h[24:], uint64(r.len))
+	}
+	binary.BigEndian.PutUint32(h[40:], checksum.CRC32C(h[:40]))
+	return append(b, h[:]...)
+}
+
+func parsePackHeader(h []byte) (packRecord, error) {
+	if len(h) < packHeaderLen {
+		return packRecord{}, fmt.Errorf("record header of %d bytes", len(h))
+	}
+	if m := binary.BigEndian.Uint32(h[0:]); m != packMagic {
+		return packRecord{}, fmt.Errorf("bad record magic %#x", m)
+	}
+	if got, want := binary.BigEndian.Uint32(h[40:]), checksum.CRC32C(h[:40]); got != want {
+		return packRecord{}, fmt.Errorf("record header checksum %#x, want %#x", got, want)
+	}
+	r := packRecord{
+		kind: h[4],
+		id:   cairn.BlockID(binary.BigEndian.Uint64(h[8:])),
+		gs:   cairn.GenStamp(binary.BigEndian.Uint64(h[16:])),
+	}
+	switch r.kind {
+	case recReplica:
+		n := binary.BigEndian.Uint64(h[24:])
+		if n > datatransfer.MaxBlockOffset {
+			return packRecord{}, fmt.Errorf("record of %d bytes", n)
+		}
+		r.len = int64(n)
+	case recTombstone:
+		r.tseq = uint32(binary.BigEndian.Uint64(h[24:]))
+		r.toff = int64(binary.BigEndian.Uint64(h[32:]))
+	default:
+		return packRecord{}, fmt.Errorf("bad record kind %d", r.kind)
+	}
+	return r, nil
+}
+
+// container is one container file.
+type container struct {
+	seq  uint32
+	path string
+	f    *os.File
+	// size is the bytes of whole records; only the pack's writer
+	// appends (and a load truncates).
+	size atomic.Int64
+
+	// Guarded by pack.mu:
+	live    int64 // bytes of the records of replicas in the maps
+	refs    int   // open handles (packReplica)
+	removed bool  // compacted away: closed once refs is 0
+}
+
+// recordLen is the length of the record of a replica of n bytes.
+func (c *container) recordLen(n int64) int64 {
+	return packRecord{kind: recReplica, len: n}.size()
+}
+
+// packLoc is where a replica's record is.
+type packLoc struct {
+	c   *container
+	off int64
+}
+
+func (l *packLoc) at(c *container, off int64) bool { return l != nil && l.c == c && l.off == off }
+
+// pack is a volume's container store. Appends go through one writer
+// goroutine, which writes every request waiting and then fsyncs once
+// for all of them (group commit).
+type pack struct {
+	dir     string
+	maxSize int64
+	log     *slog.Logger
+
+	reqs chan *packReq
+	quit chan struct{}
+	done chan struct{}
+
+	// The writer's own:
+	buf   []byte
+	dirty bool // written since the active container's last fsync
+
+	mu     sync.Mutex
+	conts  map[uint32]*container
+	active *container
+	next   uint32 // the next container's sequence number
+	failed error
+	syncs  atomic.Int64 // fsyncs, for the metrics
+	recs   atomic.Int64 // replica records those covered
+}
+
+// packReq is one append: a header and, for a replica, its checksums and
+// data. done, if not nil, is told once it is durable (or failed); a
+// request with no header only waits for an fsync of what was written.
+type packReq struct {
+	hdr, sums, data []byte
+	done            chan error
+	loc             packLoc
+}
+
+// openPack opens (creating it if needed) the container directory dir
+// and loads its containers, handing every record to fn in order:
+// container by container, offset by offset. The last container is the
+// one appended to when the process stopped: its records are checked
+// against their checksums, those that fail skipped (a write torn by a
+// crash was never acknowledged) and a torn tail cut off.
+func openPack(dir string, log *slog.Logger, fn func(r packRecord, c *container, off int64)) (*pack, error) {
+	if err := mkdirSynced(dir, filepath.Dir(dir)); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	p := &pack{
+		dir:     dir,
+		maxSize: containerSize,
+		log:     log,
+		conts:   make(map[uint32]*container),
+		reqs:    make(chan *packReq, packBatch),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		next:    1,
+	}
+	var seqs []uint32
+	for _, e := range entries {
+		n, ok := strings.CutPrefix(e.Name(), "c_")
+		if !ok || e.IsDir() {
+			continue
+		}
+		seq, err := strconv.ParseUint(n, 10, 32)
+		if err != nil || seq == 0 {
+			continue
+		}
+		seqs = append(seqs, uint32(seq))
+	}
+	slices.Sort(seqs)
+	for i, seq := range seqs {
+		path := filepath.Join(dir, containerName(seq))
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			p.closeFiles()
+			return nil, err
+		}
+		c := &container{seq: seq, path: path, f: f}
+		p.conts[seq] = c
+		last := i == len(seqs)-1
+		if err := p.load(c, last, fn); err != nil {
+			p.closeFiles()
+			return nil, err
+		}
+		if last {
+			p.active = c
+		}
+		p.next = seq + 1
+	}
+	go p.run()
+	return p, nil
+}
+
+func containerName(seq uint32) string { return fmt.Sprintf("c_%010d", seq) }
+
+// load reads the records of c. In the last container (verify) a
+// replica whose checksums fail is skipped and a torn tail cut off; in
+// a sealed one a bad header ends the load of that container (its later
+// records are lost to this node, and reported missing by omission).
+func (p *pack) load(c *container, verify bool, fn func(packRecord, *container, int64)) error {
+	fi, err := c.f.Stat()
+	if err != nil {
+		return err
+	}
+	end := fi.Size()
+	var h [packHeaderLen]byte
+	var body []byte
+	off := int64(0)
+	cut := func(why string) error {
+		if !verify {
+			p.log.Error("container damaged: the records past this point are not loaded", "container", c.path, "offset", off, "reason", why)
+			c.size.Store(end) // never appended to: sealed
+			return nil
+		}
+		p.log.Warn("cutting a torn tail off the container", "container", c.path, "offset", off, "bytes", end-off, "reason", why)
+		if err := c.f.Truncate(off); err != nil {
+			return err
+		}
+		if err := c.f.Sync(); err != nil {
+			return err
+		}
+		c.size.Store(off)
+		return nil
+	}
+	for off < end {
+		if end-off < packHeaderLen {
+			return cut("short header")
+		}
+		if _, err := c.f.ReadAt(h[:], off); err != nil {
+			return err
+		}
+		r, err := parsePackHeader(h[:])
+		if err != nil {
+			return cut(err.Error())
+		}
+		n := r.size()
+		if off+n > end {
+			return cut(fmt.Sprintf("record of %d bytes past the end", n))
+		}
+		if verify && r.kind == recReplica {
+			body = slices.Grow(body[:0], int(n-packHeaderLen))[:n-packHeaderLen]
+			if _, err := c.f.ReadAt(body, off+packHeaderLen); err != nil {
+				return err
+			}
+			sl := datatransfer.SumsLen(int(r.len))
+			if bad := datatransfer.VerifySums(body[:sl], body[sl:]); bad >= 0 {
+				p.log.Warn("skipping a replica record whose checksums fail", "container", c.path, "offset", off, "block", blockName(cairn.Block{ID: r.id, GenStamp: r.gs}))
+				off += n
+				continue
+			}
+		}
+		fn(r, c, off)
+		off += n
+	}
+	c.size.Store(off)
+	return nil
+}
+
+// run is the writer goroutine.
+func (p *pack) run() {
+	defer close(p.done)
+	batch := make([]*packReq, 0, packBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-p.reqs:
+			batch = append(batch, r)
+		case <-p.quit:
+			p.drain(errPackClosed)
+			return
+		}
+	more:
+		for len(batch) < packBatch {
+			select {
+			case r := <-p.reqs:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		err := p.commit(batch)
+		for _, r := range batch {
+			if r.done != nil {
+				r.done <- err
+			}
+		}
+	}
+}
+
+// drain fails every request still queued.
+func (p *pack) drain(err error) {
+	for {
+		select {
+		case r := <-p.reqs:
+			if r.done != nil {
+				r.done <- err
+			}
+		default:
+			return
+		}
+	}
+}
+
+// commit writes the batch and, if anyone waits, fsyncs it.
+func (p *pack) commit(batch []*packReq) error {
+	p.mu.Lock()
+	err := p.failed
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	wait := false
+	recs := int64(0)
+	for _, r := range batch {
+		if r.done != nil {
+			wait = true
+		}
+		if r.hdr == nil {
+			continue
+		}
+		n := int64(len(r.hdr) + len(r.sums) + len(r.data))
+		c := p.active
+		if c == nil || (c.size.Load() > 0 && c.size.Load()+n > p.maxSize) {
+			if c, err = p.rotate(); err != nil {
+				return p.fail(err)
+			}
+		}
+		off := c.size.Load()
+		p.buf = append(append(append(p.buf[:0], r.hdr...), r.sums...), r.data...)
+		if _, err := c.f.WriteAt(p.buf, off); err != nil {
+			return p.fail(err)
+		}
+		if cap(p.buf) > 4<<20 {
+			p.buf = nil
+		}
+		c.size.Store(off + n)
+		r.loc = packLoc{c: c, off: off}
+		p.dirty = true
+		if r.hdr[4] == recReplica {
+			recs++
+		}
+	}
+	if wait && p.dirty {
+		if err := p.active.f.Sync(); err != nil {
+			return p.fail(err)
+		}
+		p.dirty = false
+		p.syncs.Add(1)
+		p.recs.Add(recs)
+	}
+	return nil
+}
+
+// rotate seals the active container (fsyncing what it holds) and
+// starts a new one.
+func (p *pack) rotate() (*container, error) {
+	if c := p.active; c != nil && p.dirty {
+		if err := c.f.Sync(); err != nil {
+			return nil, err
+		}
+		p.dirty = false
+	}
+	p.mu.Lock()
+	seq := p.next
+	p.mu.Unlock()
+	path := filepath.Join(p.dir, containerName(seq))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(p.dir); err != nil {
+		f.Close()
+		return nil, err
+	}
+	c := &container{seq: seq, path: path, f: f}
+	p.mu.Lock()
+	p.next = seq + 1
+	p.conts[seq] = c
+	p.active = c
+	p.mu.Unlock()
+	return c, nil
+}
+
+func (p *pack) fail(err error) error {
+	p.mu.Lock()
+	if p.failed == nil {
+		p.failed = err
+	}
+	p.mu.Unlock()
+	return err
+}
+
+// submit queues r, failing if the pack is closed.
+func (p *pack) submit(r *packReq) error {
+	select {
+	case p.reqs <- r:
+		return nil
+	case <-p.quit:
+		return errPackClosed
+	}
+}
+
+// appendReplica appends a replica record of b with its checksums and
+// data and returns where, once it is durable.
+func (p *pack) appendReplica(b cairn.Block, sums, data []byte) (packLoc, error) {
+	r := &packReq{
+		hdr:  appendPackHeader(nil, packRecord{kind: recReplica, id: b.ID, gs: b.GenStamp, len: int64(len(data))}),
+		sums: sums,
+		data: data,
+		done: make(chan error, 1),
+	}
+	if err := p.submit(r); err != nil {
+		return packLoc{}, err
+	}
+	if err := <-r.done; err != nil {
+		return packLoc{}, err
+	}
+	p.mu.Lock()
+	r.loc.c.live += int64(len(r.hdr) + len(sums) + len(data))
+	p.mu.Unlock()
+	return r.loc, nil
+}
+
+// kill appends a tombstone for the replica record of b at loc, without
+// waiting for it to be durable: a tombstone lost to a crash brings the
+// replica back, and the NameNode has it deleted again.
+func (p *pack) kill(b cairn.Block, loc packLoc) {
+	p.mu.Lock()
+	loc.c.live -= packRecord{kind: recReplica, len: b.Len}.size()
+	p.mu.Unlock()
+	p.submit(&packReq{hdr: appendPackHeader(nil, packRecord{kind: recTombstone, id: b.ID, gs: b.GenStamp, tseq: loc.c.seq, toff: loc.off})})
+}
+
+// sync waits until everything appended so far is durable.
+func (p *pack) sync() error {
+	r := &packReq{done: make(chan error, 1)}
+	if err := p.submit(r); err != nil {
+		return err
+	}
+	return <-r.done
+}
+
+// acquire opens a handle on c, or fails if it was compacted away.
+func (p *pack) acquire(c *container) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.removed {
+		return false
+	}
+	c.refs++
+	return true
+}
+
+func (p *pack) release(c *container) {
+	p.mu.Lock()
+	c.refs--
+	closeIt := c.removed && c.refs == 0
+	p.mu.Unlock()
+	if closeIt {
+		c.f.Close()
+	}
+}
+
+// close stops the writer, failing appends still queued, and closes the
+// containers.
+func (p *pack) close() {
+	select {
+	case <-p.quit:
+		return
+	default:
+	}
+	close(p.quit)
+	<-p.done
+	p.drain(errPackClosed)
+	p.closeFiles()
+}
+
+func (p *pack) closeFiles() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conts {
+		c.removed = true
+		if c.refs == 0 {
+			c.f.Close()
+		}
+	}
+}
+
+// candidates returns the sealed containers whose live records fill at
+// most half of them, the emptiest first.
+func (p *pack) candidates() []*container {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*container
+	for _, c := range p.conts {
+		if c != p.active && !c.removed && c.live*2 <= c.size.Load() {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *container) int {
+		return int(a.live - b.live)
+	})
+	return out
+}
+
+// remove deletes c, once compacted: it is no longer found by seq, and
+// its file is closed when the last handle lets go.
+func (p *pack) remove(c *container) error {
+	p.mu.Lock()
+	delete(p.conts, c.seq)
+	c.removed = true
+	closeIt := c.refs == 0
+	p.mu.Unlock()
+	if closeIt {
+		c.f.Close()
+	}
+	if err := os.Remove(c.path); err != nil {
+		return err
+	}
+	return syncDir(p.dir)
+}
+
+// exists reports whether container seq is still there.
+func (p *pack) exists(seq uint32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conts[seq] != nil
+}
+
+// packReplica is a Replica in a container.
+type packReplica struct {
+	block cairn.Block
+	inc   uint64
+	vol   *volume
+	c     *container
+	data  *io.SectionReader
+	sums  *io.SectionReader
+	once  sync.Once
+}
+
+var _ Replica = (*packReplica)(nil)
+
+func (r *packReplica) Block() cairn.Block     { return r.block }
+func (r *packReplica) State() ReplicaState    { return Finalized }
+func (r *packReplica) Data() io.ReaderAt      { return r.data }
+func (r *packReplica) Checksums() io.ReaderAt { return r.sums }
+
+func (r *packReplica) Close() error {
+	r.once.Do(func() { r.vol.pack.release(r.c) })
+	return nil
+}
+
+// openPacked opens the replica rep of b, which is in a container.
+func (s *store) openPacked(b cairn.Block, rep replica) (*packReplica, error) {
+	loc := rep.pk
+	if !rep.vol.pack.acquire(loc.c) {
+		return nil, cairn.Errorf("datanode.read", blockName(b), cairn.NotExist, "replica moved: its container was compacted")
+	}
+	sl := int64(datatransfer.SumsLen(int(rep.len)))
+	return &packReplica{
+		block: cairn.Block{ID: b.ID, GenStamp: rep.gs, Len: rep.len},
+		inc:   rep.inc,
+		vol:   rep.vol,
+		c:     loc.c,
+		sums:  io.NewSectionReader(loc.c.f, loc.off+packHeaderLen, sl),
+		data:  io.NewSectionReader(loc.c.f, loc.off+packHeaderLen+sl, rep.len),
+	}, nil
+}
+
+// readPacked reads the checksums and data of the replica rep of id.
+func (s *store) readPacked(id cairn.BlockID, rep replica) (sums, data []byte, err error) {
+	pr, err := s.openPacked(cairn.Block{ID: id, GenStamp: rep.gs}, rep)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer pr.Close()
+	sums = make([]byte, pr.sums.Size())
+	data = make([]byte, rep.len)
+	if err := readFull(pr.sums, sums, 0); err != nil {
+		return nil, nil, err
+	}
+	if err := readFull(pr.data, data, 0); err != nil {
+		return nil, nil, err
+	}
+	return sums, data, nil
+}
