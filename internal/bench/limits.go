@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/cairn-fs/cairn"
@@ -58,6 +59,19 @@ type LimitsResult struct {
 	// which is fsync'd) by 16 writers at once: it bounds small-file
 	// writes at ReplicasPerSecond / Replication files per second.
 	ReplicasPerSecond float64 `json:"replicas_per_s"`
+	// GroupCommitPerSecond is durable 1 KiB appends per second to one
+	// file from 16 writers, each waiting for its append to be fsync'd,
+	// one fsync covering every append made while the last one ran:
+	// what the DataNodes' container store can do (group commit).
+	GroupCommitPerSecond float64 `json:"group_commit_per_s"`
+	// SmallWriteLimit bounds small-file writes from Clients clients:
+	// the lower of GroupCommitPerSecond / Replication (every replica
+	// is an append to the one disk) and Clients * FsyncPerSecond / 3
+	// (each file waits for at least three fsyncs one after the other:
+	// the NameNode's create with the block, the replicas, the
+	// NameNode's complete; group commit shares fsyncs, not waits).
+	SmallWriteLimit float64 `json:"small_write_limit_files_per_s"`
+	SmallWriteBound string  `json:"small_write_bound"`
 	// ConnectsPerSecond is loopback TCP connections per second, each
 	// a connect, a 64-byte request, a 1 KiB answer and a close, from 16
 	// clients at once: what a small-file read costs with a new
@@ -123,6 +137,13 @@ func (r *Runner) limits(ctx context.Context, dir string) (*LimitsResult, error) 
 	if res.ReplicasPerSecond, err = replicaRate(ctx, dir); err != nil {
 		return nil, err
 	}
+	r.progress("limits: group commit")
+	if res.GroupCommitPerSecond, err = groupCommitRate(ctx, dir); err != nil {
+		return nil, err
+	}
+	res.SmallWriteLimit, res.SmallWriteBound = res.smallWriteLimit(smallClients, res.Replication)
+	byDisk := res.GroupCommitPerSecond / float64(max(res.Replication, 1))
+	byLatency := float64(smallClients) * res.FsyncPerSecond / 3
 	r.progress("limits: loopback TCP connections")
 	if res.ConnectsPerSecond, err = connectRate(ctx, false); err != nil {
 		return nil, err
@@ -144,8 +165,9 @@ func (r *Runner) limits(ctx context.Context, dir string) (*LimitsResult, error) 
 	res.Notes = append(res.Notes, fmt.Sprintf(
 		"with replication %d and every DataNode on one disk, each byte put is written %d times: the write limit is the disk write rate / %d = %.1f MiB/s",
 		res.Replication, res.Replication, res.Replication, res.WriteLimit),
-		fmt.Sprintf("a small file written with replication %d is %d new replicas: the small-file write limit is %.0f replicas/s / %d = %.0f files/s",
-			res.Replication, res.Replication, res.ReplicasPerSecond, res.Replication, res.ReplicasPerSecond/float64(max(res.Replication, 1))))
+		fmt.Sprintf("a small file written with replication %d is %d replicas: as files of their own at most %.0f replicas/s / %d = %.0f files/s; in the DataNodes' containers the lower of %.0f group-committed appends/s / %d = %.0f and %d clients x %.0f fsyncs/s / 3 fsyncs waited for per file = %.0f files/s",
+			res.Replication, res.Replication, res.ReplicasPerSecond, res.Replication, res.ReplicasPerSecond/float64(max(res.Replication, 1)),
+			res.GroupCommitPerSecond, res.Replication, byDisk, smallClients, res.FsyncPerSecond, byLatency))
 	if res.ColdMethod != "drop_caches" {
 		res.Notes = append(res.Notes, "cold read: the file was evicted from the page cache with "+res.ColdMethod+", not the whole cache")
 	}
@@ -232,6 +254,98 @@ func fsyncRate(ctx context.Context, path string) (float64, error) {
 		n++
 	}
 	return perSecond(n, time.Since(start)), nil
+}
+
+// smallWriteLimit is the small-file write limit of clients clients
+// with replication rf, and what bounds it (see SmallWriteLimit).
+func (l *LimitsResult) smallWriteLimit(clients, rf int) (float64, string) {
+	byDisk := l.GroupCommitPerSecond / float64(max(rf, 1))
+	byLatency := float64(clients) * l.FsyncPerSecond / 3
+	if byLatency < byDisk {
+		return byLatency, fmt.Sprintf("%d clients x fsyncs/s / 3", clients)
+	}
+	return byDisk, fmt.Sprintf("group-committed appends/s / %d", rf)
+}
+
+// smallClients is the clients the small-file limit is given for, as
+// cairn bench small's default --clients.
+const smallClients = 16
+
+// groupCommitRate appends 1 KiB records to one file from 16 writers
+// for about a second, each waiting until an fsync made after its
+// append returns, one fsync at a time covering every append waiting
+// (as the DataNodes' container store does), and returns the appends
+// per second.
+func groupCommitRate(ctx context.Context, dir string) (float64, error) {
+	const op, writers = "limits", 16
+	f, err := os.CreateTemp(dir, "cairn-bench-group-")
+	if err != nil {
+		return 0, cairn.E(op, dir, cairn.IO, err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	rec := randomData(1<<10 + 44 + 8)
+	var (
+		mu      sync.Mutex
+		cond    = sync.NewCond(&mu)
+		written int64 // appends written
+		synced  int64 // appends covered by a finished fsync
+		syncing bool
+		off     int64
+		failed  error
+	)
+	// commit makes append number n durable: it waits for an fsync
+	// begun after it, running one itself if none is.
+	commit := func(n int64) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for synced < n && failed == nil {
+			if syncing {
+				cond.Wait()
+				continue
+			}
+			syncing = true
+			upTo := written
+			mu.Unlock()
+			err := f.Sync()
+			mu.Lock()
+			syncing = false
+			if err != nil {
+				failed = err
+			} else if upTo > synced {
+				synced = upTo
+			}
+			cond.Broadcast()
+		}
+		return failed
+	}
+	var made counter
+	deadline := time.Now().Add(time.Second)
+	start := time.Now()
+	err = parallel(ctx, writers, func(ctx context.Context, w int) error {
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			mu.Lock()
+			at := off
+			off += int64(len(rec))
+			mu.Unlock()
+			if _, err := f.WriteAt(rec, at); err != nil {
+				return cairn.E(op, f.Name(), cairn.IO, err)
+			}
+			mu.Lock()
+			written++
+			n := written
+			mu.Unlock()
+			if err := commit(n); err != nil {
+				return cairn.E(op, f.Name(), cairn.IO, err)
+			}
+			made.add(1)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return 0, err
+	}
+	return perSecond(int(made.get()), time.Since(start)), nil
 }
 
 // replicaRate makes new replicas the way a DataNode does, from 16

@@ -99,6 +99,7 @@ func (rep *Report) summarize() []Row {
 			Row{Bench: Limits, Metric: "CRC32C, 512-byte chunks", Value: l.CRC32C, Unit: "MiB/s"},
 			Row{Bench: Limits, Metric: "4 KiB append + fsync, one writer", Value: l.FsyncPerSecond, Unit: "/s"},
 			Row{Bench: Limits, Metric: "new replicas (2 files, fsync'd, renamed), 16 writers", Value: l.ReplicasPerSecond, Unit: "/s"},
+			Row{Bench: Limits, Metric: "1 KiB appends, group-committed fsyncs, 16 writers", Value: l.GroupCommitPerSecond, Unit: "/s"},
 			Row{Bench: Limits, Metric: "loopback TCP connections with 1 KiB answer, 16 clients", Value: l.ConnectsPerSecond, Unit: "/s"},
 			Row{Bench: Limits, Metric: "loopback TCP round trips with 1 KiB answer, 16 clients", Value: l.RoundTripsPerSecond, Unit: "/s"},
 		)
@@ -156,8 +157,8 @@ func (rep *Report) summarize() []Row {
 			w := Row{Bench: Small, Metric: fmt.Sprintf("write %s files, rf%d, %d clients (CPU %.0f us/file)", sizeString(z.FileBytes), s.Replication, s.Clients, z.Write.CPUMicros), Value: z.Write.PerSecond, Unit: "files/s"}
 			r := Row{Bench: Small, Metric: fmt.Sprintf("read %s files, %d clients (CPU %.0f us/file)", sizeString(z.FileBytes), s.Clients, z.Read.CPUMicros), Value: z.Read.PerSecond, Unit: "files/s"}
 			if lim != nil {
-				wl := lim.ReplicasPerSecond / float64(max(s.Replication, 1))
-				w.Limit = fmt.Sprintf("new replicas/s / %d", s.Replication)
+				wl, bound := lim.smallWriteLimit(s.Clients, s.Replication)
+				w.Limit = bound
 				w.LimitValue, w.Ratio = math.Round(wl), ratio(z.Write.PerSecond, wl)
 				rl := lim.RoundTripsPerSecond / 2
 				r.Limit, r.LimitValue, r.Ratio = "loopback round trips/s / 2", math.Round(rl), ratio(z.Read.PerSecond, rl)

@@ -18,13 +18,14 @@
 //	<dir>/current/rbw/blk_<id>_<genstamp>.meta           its checksums
 //	<dir>/current/finalized/subdir<A>/subdir<B>/blk_<id>
 //	<dir>/current/finalized/subdir<A>/subdir<B>/blk_<id>_<genstamp>.meta
+//	<dir>/current/containers/c_<seq>                     small replicas, see "Containers"
 //
 // where <id> and <genstamp> are decimal and A = (id>>16)&0x1f and
 // B = (id>>8)&0x1f, so that no directory grows huge (as HDFS).
 //
 // VERSION is a text file of key=value lines:
 //
-//	layoutVersion=1
+//	layoutVersion=2
 //	nodeID=<the DataNode's ID>
 //	clusterID=<the cluster's ID, empty until the first registration>
 //
@@ -97,6 +98,94 @@
 // NoSpace, its error ack names this node, and the writer's pipeline
 // recovery goes on without it. Config.VolumeCapacity is a test seam
 // that makes a volume full after that many bytes.
+//
+// Layout 2 adds containers/ to layout 1; a volume of layout 1 is
+// rewritten as 2 when the node starts, so that an older DataNode, which
+// would not see the replicas in its containers, refuses it.
+//
+// # Containers
+//
+// A replica of at most Config.SmallBlockSize bytes (cairn datanode
+// --small-block-size, 1 MiB by default; 0 turns the store off) is not
+// given files of its own: it is appended, with its checksums, to the
+// volume's current container file, and many replicas being finalized
+// at once share one fsync (group commit). Storing a file replica costs
+// two new files, two fsyncs, two renames and a directory fsync; a
+// packed one costs a share of one fsync and no new inode.
+//
+// Which replicas: those of a write pipeline (stage CREATE) or a copy
+// (TRANSFER) whose writer sends its window (OpWriteBlock.window, the
+// packets it sends before waiting for an ack). The receiver holds the
+// replica's bytes in memory and holds back the acks of its packets, at
+// most window-1 of them, so that the writer can always send the rest.
+// The last packet finalizes the replica into a container, and the held
+// acks go out, in order, only then: an ack still means that the bytes
+// are written, and the last one that they are durable. The replica is
+// instead written to its rbw/ files (spilled), its held acks sent, and
+// it goes on as any replica when it outgrows SmallBlockSize, when the
+// writer syncs it, when a heartbeat packet comes (a writer gone quiet
+// must get its acks), when window-1 acks are held, or when its pipeline
+// fails (it is kept for recovery as an idle rbw replica). A DataNode
+// killed while it holds a replica in memory has acknowledged none of
+// it. Every node of a pipeline decides alike, and one that holds acks
+// while its downstream does not (or the reverse) still acks in packet
+// order; the nodes should all use the same SmallBlockSize.
+//
+// A container is c_<seq> (seq decimal, ten digits, from 1, never
+// reused), a sequence of records, each:
+//
+//	magic      uint32  0x43504b31 ("CPK1")
+//	kind       uint8   1: a replica, 2: a tombstone
+//	reserved   3 bytes
+//	block ID   uint64
+//	gen stamp  uint64
+//	field      uint64  replica: bytes of data; tombstone: the seq of the container of the record it kills
+//	offset     uint64  tombstone: that record's offset there; replica: 0
+//	header crc uint32  CRC32C of the 40 bytes before it
+//	checksums  replica only: uint32 CRC32C per 512-byte chunk of the data, as a meta file's
+//	data       replica only
+//
+// all big-endian. The store appends to one container at a time; past
+// 256 MiB it is fsync'd and sealed, and a new one is created (and
+// containers/ fsync'd). One writer goroutine per volume appends every
+// request waiting with pwrite, then fsyncs once if any of them waits
+// for durability, then answers them all.
+//
+// On start the containers are read in order of seq, header by header,
+// into the replica map (block ID to container and offset). The last
+// container, the one being appended to, is also checked against its
+// checksums: a record whose checksums fail (torn by a crash before its
+// fsync, so never acknowledged) is skipped, and a record or header cut
+// short at the end is cut off the file. A bad header in a sealed
+// container ends its load there (the records past it are not listed,
+// and the NameNode has them copied from other replicas). A replica
+// record is live unless a tombstone names its container and offset; of
+// two live records of a block (a crash between two steps below) the
+// newer generation stamp, then the later record, is kept and the other
+// killed; a replica in files beside one in a container is settled the
+// same way.
+//
+// Deleting a packed replica appends a tombstone, without waiting for an
+// fsync (one lost to a crash brings the replica back, and the NameNode
+// has it deleted again). Every CompactInterval (a minute) each sealed
+// container whose live records fill at most half of it is compacted:
+// its live records are appended anew and moved in the replica map
+// (with the block claimed, so a concurrent delete is never undone), the
+// tombstones it holds for records of other containers still there are
+// copied, everything is fsync'd, and the file is removed (and closed
+// once the last reader holding it lets go).
+//
+// Recovery of a packed replica: a pipeline recovery that reopens it
+// copies its data and checksums out to rbw/ files, fsyncs them, and
+// then kills its record (a crash between the two leaves both; the load
+// keeps the rbw copy if it is whole); a lease recovery that restamps it
+// appends a record with the new generation stamp and kills the old
+// one. The scanner, readers, the web download and copies read packed
+// replicas through the same Replica handle as files (a section of the
+// container); a damaged one is marked bad, and its deletion is a
+// tombstone. Metrics: cairn_datanode_container_syncs_total and
+// cairn_datanode_container_replicas_synced_total (their ratio is the
+// replicas per fsync).
 //
 // # Reading a replica
 //
