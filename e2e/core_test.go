@@ -397,7 +397,7 @@ func TestFlippedByteNeverReachesReader(t *testing.T) {
 	// block has exactly one good replica left.
 	for _, b := range st.Blocks {
 		for i := 0; i < 2; i++ {
-			testcluster.FlipByte(t, testcluster.ReplicaFile(t, cairn.BlockID(b.ID), c.dnDir(i)), b.Size/2)
+			testcluster.FlipReplicaByte(t, cairn.BlockID(b.ID), b.Size/2, c.dnDir(i))
 		}
 	}
 	for i := 0; i < 3; i++ {
@@ -415,7 +415,7 @@ func TestFlippedByteNeverReachesReader(t *testing.T) {
 	c.mustJSON(&st2, "fs", "stat", "--json", "/g")
 	b := st2.Blocks[0]
 	for i := 0; i < 3; i++ {
-		testcluster.FlipByte(t, testcluster.ReplicaFile(t, cairn.BlockID(b.ID), c.dnDir(i)), b.Size/3)
+		testcluster.FlipReplicaByte(t, cairn.BlockID(b.ID), b.Size/3, c.dnDir(i))
 	}
 	out, errOut, code := c.cairn(nil, "fs", "cat", "/g")
 	if code == 0 {

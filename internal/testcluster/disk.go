@@ -141,3 +141,95 @@ func (c *Cluster) ReplicaFile(t testing.TB, i int, id cairn.BlockID) string {
 	t.Helper()
 	return ReplicaFile(t, id, c.DataNodeDirs(i)...)
 }
+
+// PackedReplica is a replica found in a DataNode's container store
+// (datanode doc.go, "Containers"): the container file and where the
+// replica's data starts there.
+type PackedReplica struct {
+	Path    string
+	DataOff int64
+	Len     int64
+}
+
+// PackedReplicas returns the live replica records of block id in the
+// containers below dirs, sorted by path. It reads the container format
+// of package datanode: 44-byte headers (magic "CPK1", kind, block ID,
+// generation stamp, length or the tombstone's target, CRC), then for a
+// replica its checksums and data.
+func PackedReplicas(id cairn.BlockID, dirs ...string) []PackedReplica {
+	type loc struct {
+		path string
+		off  int64
+	}
+	var out []PackedReplica
+	for _, dir := range dirs {
+		var files []string
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), "c_") && filepath.Base(filepath.Dir(p)) == "containers" {
+				files = append(files, p)
+			}
+			return nil
+		})
+		found := map[loc]PackedReplica{}
+		killed := map[loc]bool{}
+		for _, p := range files {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			for off := int64(0); off+44 <= int64(len(b)); {
+				h := b[off : off+44]
+				if string(h[:4]) != "CPK1" {
+					break
+				}
+				rid := cairn.BlockID(beUint64(h[8:]))
+				n := int64(beUint64(h[24:]))
+				switch h[4] {
+				case 1:
+					sums := 4 * ((n + cairn.ChunkSize - 1) / cairn.ChunkSize)
+					if rid == id {
+						found[loc{p, off}] = PackedReplica{Path: p, DataOff: off + 44 + sums, Len: n}
+					}
+					off += 44 + sums + n
+				case 2:
+					target := filepath.Join(filepath.Dir(p), fmt.Sprintf("c_%010d", n))
+					killed[loc{target, int64(beUint64(h[32:]))}] = true
+					off += 44
+				default:
+					off = int64(len(b))
+				}
+			}
+		}
+		for l, r := range found {
+			if !killed[l] {
+				out = append(out, r)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b PackedReplica) int { return strings.Compare(a.Path, b.Path) })
+	return out
+}
+
+func beUint64(b []byte) uint64 {
+	var v uint64
+	for _, c := range b[:8] {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// FlipReplicaByte flips byte off of the data of the one finalized
+// replica of block id below dirs, in its own file or in a container,
+// failing the test if there is not exactly one.
+func FlipReplicaByte(t testing.TB, id cairn.BlockID, off int64, dirs ...string) {
+	t.Helper()
+	files, packed := ReplicaFiles(id, dirs...), PackedReplicas(id, dirs...)
+	switch {
+	case len(files) == 1 && len(packed) == 0:
+		FlipByte(t, files[0], off)
+	case len(files) == 0 && len(packed) == 1 && off < packed[0].Len:
+		FlipByte(t, packed[0].Path, packed[0].DataOff+off)
+	default:
+		t.Fatalf("finalized replicas of block %d under %v: files %v, in containers %v; want one", id, dirs, files, packed)
+	}
+}
