@@ -116,6 +116,10 @@ type container struct {
 	// appends (and a load truncates).
 	size atomic.Int64
 
+	// damaged: a bad header ended its load; never compacted (its
+	// records past the damage are unknown).
+	damaged bool
+
 	// Guarded by pack.mu:
 	live    int64 // bytes of the records of replicas in the maps
 	refs    int   // open handles (packReplica)
@@ -248,6 +252,7 @@ func (p *pack) load(c *container, verify bool, fn func(packRecord, *container, i
 		if !verify {
 			p.log.Error("container damaged: the records past this point are not loaded", "container", c.path, "offset", off, "reason", why)
 			c.size.Store(end) // never appended to: sealed
+			c.damaged = true
 			return nil
 		}
 		p.log.Warn("cutting a torn tail off the container", "container", c.path, "offset", off, "bytes", end-off, "reason", why)
@@ -531,7 +536,7 @@ func (p *pack) candidates() []*container {
 	defer p.mu.Unlock()
 	var out []*container
 	for _, c := range p.conts {
-		if c != p.active && !c.removed && c.live*2 <= c.size.Load() {
+		if c != p.active && !c.removed && !c.damaged && c.live*2 <= c.size.Load() {
 			out = append(out, c)
 		}
 	}

@@ -122,7 +122,8 @@ func (s *store) openReplica(b cairn.Block) (r Replica, inc uint64, err error) {
 	if rep.pk != nil {
 		pr, err := s.openPacked(b, rep)
 		if err != nil {
-			return nil, 0, err
+			// Compacted between the lookup and the open: it moved.
+			return s.reopenReplica(b)
 		}
 		return pr, rep.inc, nil
 	}
@@ -140,6 +141,23 @@ func (s *store) openReplica(b cairn.Block) (r Replica, inc uint64, err error) {
 		meta:  meta,
 		sums:  sectionAt{meta, metaHeaderLen},
 	}, rep.inc, nil
+}
+
+// reopenReplica opens the finalized replica of b once more, after its
+// container was compacted away under the first open.
+func (s *store) reopenReplica(b cairn.Block) (Replica, uint64, error) {
+	rep, ok := s.lookup(b.ID)
+	if !ok || rep.gs != b.GenStamp {
+		return nil, 0, cairn.Errorf("datanode.read", blockName(b), cairn.NotExist, "no such replica")
+	}
+	if rep.pk == nil {
+		return s.openReplica(b)
+	}
+	pr, err := s.openPacked(b, rep)
+	if err != nil {
+		return nil, 0, err
+	}
+	return pr, rep.inc, nil
 }
 
 // checkDisk probes the volume of r after an error reading it, so that a
