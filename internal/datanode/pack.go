@@ -1,6 +1,7 @@
 package datanode
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -224,8 +225,8 @@ func openPack(dir string, log *slog.Logger, fn func(r packRecord, c *container, 
 			p.closeFiles()
 			return nil, err
 		}
-		if last {
-			p.active = c
+		if last && !c.damaged {
+			p.active = c // else a new one is started
 		}
 		p.next = seq + 1
 	}
@@ -273,13 +274,21 @@ func (p *pack) load(c *container, verify bool, fn func(packRecord, *container, i
 			return err
 		}
 		r, err := parsePackHeader(h[:])
+		if err == nil && off+r.size() > end {
+			err = fmt.Errorf("record of %d bytes past the end", r.size())
+		}
 		if err != nil {
+			// Damage in the middle (a valid record further on), or
+			// a torn tail (none).
+			if next := p.resync(c, off+1, end); next > 0 {
+				p.log.Error("container damaged: skipping to the next whole record", "container", c.path, "from", off, "to", next, "reason", err)
+				c.damaged = true
+				off = next
+				continue
+			}
 			return cut(err.Error())
 		}
 		n := r.size()
-		if off+n > end {
-			return cut(fmt.Sprintf("record of %d bytes past the end", n))
-		}
 		if verify && r.kind == recReplica {
 			body = slices.Grow(body[:0], int(n-packHeaderLen))[:n-packHeaderLen]
 			if _, err := c.f.ReadAt(body, off+packHeaderLen); err != nil {
@@ -297,6 +306,32 @@ func (p *pack) load(c *container, verify bool, fn func(packRecord, *container, i
 	}
 	c.size.Store(off)
 	return nil
+}
+
+// resync returns the offset of the first valid record header of c in
+// [from, end) whose record ends by end, or 0 if there is none.
+func (p *pack) resync(c *container, from, end int64) int64 {
+	const step = 1 << 20
+	magic := binary.BigEndian.AppendUint32(nil, packMagic)
+	buf := make([]byte, step+packHeaderLen)
+	for pos := from; pos+packHeaderLen <= end; pos += step {
+		n, _ := c.f.ReadAt(buf[:min(int64(len(buf)), end-pos)], pos)
+		b := buf[:n]
+		for i := 0; i < step && i+packHeaderLen <= len(b); i++ {
+			j := bytes.Index(b[i:], magic)
+			if j < 0 {
+				break
+			}
+			i += j
+			if i+packHeaderLen > len(b) {
+				break
+			}
+			if r, err := parsePackHeader(b[i : i+packHeaderLen]); err == nil && pos+int64(i)+r.size() <= end {
+				return pos + int64(i)
+			}
+		}
+	}
+	return 0
 }
 
 // run is the writer goroutine.

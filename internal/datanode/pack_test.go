@@ -378,3 +378,42 @@ func TestPackedReplicaRecovery(t *testing.T) {
 	}
 	checkDisk(t, again)
 }
+
+// A record header damaged in the middle of a container costs that
+// record only: the load skips to the next whole record, and appends go
+// to a new container rather than after the damage.
+func TestContainerDamagedHeader(t *testing.T) {
+	nd := startNodeWith(t, smallConfig(nil))
+	for i := range 4 {
+		writeBlock(t, cairn.Block{ID: cairn.BlockID(i + 1), GenStamp: 1}, pipelineOf(nd), randomBytes(2000, uint64(i)))
+	}
+	path, _, sumsOff, _ := nd.dn.PackedReplica(2)
+	nd.stop(t)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{0xee}, sumsOff-packHeaderLen+10) // in block 2's ID
+	f.Close()
+	again := startNodeWith(t, smallConfig(nd.dirs))
+	var ids []cairn.BlockID
+	for _, b := range again.dn.Blocks() {
+		ids = append(ids, b.ID)
+	}
+	if fmt.Sprint(ids) != "[1 3 4]" {
+		t.Fatalf("replicas after restart: %v, want [1 3 4]", ids)
+	}
+	writeBlock(t, cairn.Block{ID: 5, GenStamp: 1}, pipelineOf(again), randomBytes(2000, 4))
+	if p, _, _, ok := again.dn.PackedReplica(5); !ok || p == path {
+		t.Errorf("a new replica went to %q (ok %v), want a new container beside %s", p, ok, path)
+	}
+	for i := 1; i <= 5; i++ {
+		if i == 2 {
+			continue
+		}
+		b := cairn.Block{ID: cairn.BlockID(i), GenStamp: 1, Len: 2000}
+		if got, err := readBlock(context.Background(), again.info, b, 0, 2000); err != nil || !bytes.Equal(got, randomBytes(2000, uint64(i-1))) {
+			t.Errorf("read %v: %v", b, err)
+		}
+	}
+}
