@@ -156,9 +156,12 @@
 // container, the one being appended to, is also checked against its
 // checksums: a record whose checksums fail (torn by a crash before its
 // fsync, so never acknowledged) is skipped, and a record or header cut
-// short at the end is cut off the file. A bad header in a sealed
-// container ends its load there (the records past it are not listed,
-// and the NameNode has them copied from other replicas). A replica
+// short at the end is cut off the file. A header that is bad (or whose
+// record would run past the end) with a valid record header somewhere
+// after it is damage, not a torn tail: the load skips to that record
+// (the replicas in between are not listed, and the NameNode has them
+// copied from other replicas), and the container is neither appended
+// to nor compacted any more. A replica
 // record is live unless a tombstone names its container and offset; of
 // two live records of a block (a crash between two steps below) the
 // newer generation stamp, then the later record, is kept and the other
