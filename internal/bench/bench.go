@@ -1,14 +1,17 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +29,12 @@ type Config struct {
 	// empty: each benchmark starts a local cluster of its own in a
 	// temporary directory under Dir, and removes it afterwards.
 	NameNode string
+	// NameNodeMetrics is the URL of the /metrics of the NameNode at
+	// NameNode (its --http-addr), whose process_cpu_seconds_total is
+	// read before and after each metadata and small-file phase to give
+	// the NameNode's CPU per operation; empty: not measured (a local
+	// cluster's NameNode is in this process, and counted with it).
+	NameNodeMetrics string
 	// TLS, if set, is the TLS configuration of the clients that dial
 	// the cluster at NameNode (client.WithTLS); nil: plaintext. The
 	// local clusters of the benchmarks are plaintext.
@@ -438,6 +447,55 @@ func parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) er
 // timedCalls calls fn(c, i, j) for every j in span(i), client i's
 // share, on all clients at once, and returns the wall time, the
 // process CPU time and the latency of the calls.
+// processCPU reads process_cpu_seconds_total from a Prometheus /metrics
+// URL.
+func processCPU(ctx context.Context, url string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, errorf("bench", url, "%v", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, errorf("bench", url, "%v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, errorf("bench", url, "%s", resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_cpu_seconds_total "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, errorf("bench", url, "no process_cpu_seconds_total")
+}
+
+// nameNodeCPU returns a function that gives the NameNode's CPU time
+// since it was called, in microseconds per op of n; both return 0 when
+// Config.NameNodeMetrics is not set or cannot be read.
+func (r *Runner) nameNodeCPU(ctx context.Context) func(n int) float64 {
+	url := r.cfg.NameNodeMetrics
+	if url == "" {
+		return func(int) float64 { return 0 }
+	}
+	before, err := processCPU(ctx, url)
+	if err != nil {
+		r.progress("%v", err)
+		return func(int) float64 { return 0 }
+	}
+	return func(n int) float64 {
+		after, err := processCPU(ctx, url)
+		if err != nil || n == 0 {
+			return 0
+		}
+		return round1((after - before) * 1e6 / float64(n))
+	}
+}
+
 func timedCalls(ctx context.Context, cs []*client.Client, done *counter, span func(i int) (lo, hi int), fn func(ctx context.Context, c *client.Client, i, j int) error) (wall, cpu time.Duration, lat Latency, err error) {
 	var rec recorder
 	cpu0 := cpuTime()

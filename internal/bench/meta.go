@@ -47,6 +47,10 @@ type OpResult struct {
 	// CPUMicros is the CPU time this process used per operation, in
 	// microseconds (with a local cluster: clients and NameNode).
 	CPUMicros float64 `json:"cpu_us_per_op"`
+	// NameNodeCPUMicros is the NameNode process's CPU time per
+	// operation, from its /metrics (Config.NameNodeMetrics); 0 if not
+	// measured.
+	NameNodeCPUMicros float64 `json:"namenode_cpu_us_per_op,omitempty"`
 	// EntriesPerSecond is, for list, the entries listed per second.
 	EntriesPerSecond float64 `json:"entries_per_second,omitempty"`
 }
@@ -159,16 +163,18 @@ func (r *Runner) metaPhase(ctx context.Context, op string, cs []*client.Client, 
 	total := n * len(cs)
 	stop := r.ticker(func() string { return fmt.Sprintf("meta: %s %d of %d", op, done.get(), total) })
 	defer stop()
+	nnCPU := r.nameNodeCPU(ctx)
 	d, cpu, lat, err := timedCalls(ctx, cs, &done, func(i int) (int, int) { return 0, n }, fn)
 	if err != nil {
 		return OpResult{}, err
 	}
 	return OpResult{
-		CPUMicros: round1(float64(cpu.Microseconds()) / float64(total)),
-		Op:        op,
-		Count:     total,
-		Seconds:   round3(d.Seconds()),
-		PerSecond: perSecond(total, d),
-		Latency:   lat,
+		NameNodeCPUMicros: nnCPU(total),
+		CPUMicros:         round1(float64(cpu.Microseconds()) / float64(total)),
+		Op:                op,
+		Count:             total,
+		Seconds:           round3(d.Seconds()),
+		PerSecond:         perSecond(total, d),
+		Latency:           lat,
 	}, nil
 }

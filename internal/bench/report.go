@@ -132,7 +132,7 @@ func (rep *Report) summarize() []Row {
 	}
 	if m := rep.Meta; m != nil {
 		for _, op := range m.Ops {
-			r := Row{Bench: Meta, Metric: fmt.Sprintf("%s, %d clients/%d conn (p50 %.2f ms, p99 %.2f ms, CPU %.0f us/op)", op.Op, m.Clients, m.Connections, op.Latency.P50, op.Latency.P99, op.CPUMicros), Value: op.PerSecond, Unit: "ops/s"}
+			r := Row{Bench: Meta, Metric: fmt.Sprintf("%s, %d clients/%d conn (p50 %.2f ms, p99 %.2f ms, CPU %.0f us/op%s)", op.Op, m.Clients, m.Connections, op.Latency.P50, op.Latency.P99, op.CPUMicros, nnCPUNote(op.NameNodeCPUMicros)), Value: op.PerSecond, Unit: "ops/s"}
 			switch op.Op {
 			case "create":
 				if lim != nil {
@@ -154,8 +154,8 @@ func (rep *Report) summarize() []Row {
 	}
 	if s := rep.Small; s != nil {
 		for _, z := range s.Sizes {
-			w := Row{Bench: Small, Metric: fmt.Sprintf("write %s files, rf%d, %d clients (CPU %.0f us/file)", sizeString(z.FileBytes), s.Replication, s.Clients, z.Write.CPUMicros), Value: z.Write.PerSecond, Unit: "files/s"}
-			r := Row{Bench: Small, Metric: fmt.Sprintf("read %s files, %d clients (CPU %.0f us/file)", sizeString(z.FileBytes), s.Clients, z.Read.CPUMicros), Value: z.Read.PerSecond, Unit: "files/s"}
+			w := Row{Bench: Small, Metric: fmt.Sprintf("write %s files, rf%d, %d clients (CPU %.0f us/file%s)", sizeString(z.FileBytes), s.Replication, s.Clients, z.Write.CPUMicros, nnCPUNote(z.Write.NameNodeCPUMicros)), Value: z.Write.PerSecond, Unit: "files/s"}
+			r := Row{Bench: Small, Metric: fmt.Sprintf("read %s files, %d clients (CPU %.0f us/file%s)", sizeString(z.FileBytes), s.Clients, z.Read.CPUMicros, nnCPUNote(z.Read.NameNodeCPUMicros)), Value: z.Read.PerSecond, Unit: "files/s"}
 			if lim != nil {
 				wl, bound := lim.smallWriteLimit(s.Clients, s.Replication)
 				w.Limit = bound
@@ -267,4 +267,12 @@ func sizeString(n int64) string {
 		}
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// nnCPUNote names the NameNode's CPU per operation, when measured.
+func nnCPUNote(us float64) string {
+	if us == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", NameNode %.0f us/op", us)
 }

@@ -34,6 +34,9 @@ type FileRate struct {
 	// CPUMicros is the CPU time this process used per file, in
 	// microseconds (with a local cluster: clients and servers).
 	CPUMicros float64 `json:"cpu_us_per_file"`
+	// NameNodeCPUMicros is the NameNode process's CPU time per file,
+	// from its /metrics (Config.NameNodeMetrics); 0 if not measured.
+	NameNodeCPUMicros float64 `json:"namenode_cpu_us_per_file,omitempty"`
 }
 
 func (r *Runner) small(ctx context.Context, e *env) (*SmallResult, error) {
@@ -84,15 +87,17 @@ func (r *Runner) smallPhase(ctx context.Context, what string, cs []*client.Clien
 	stop := r.ticker(func() string { return fmt.Sprintf("small: %s files, %d of %d", what, done.get(), files) })
 	defer stop()
 	per := (files + len(cs) - 1) / len(cs)
+	nnCPU := r.nameNodeCPU(ctx)
 	d, cpu, lat, err := timedCalls(ctx, cs, &done, func(i int) (int, int) { return i * per, min((i+1)*per, files) }, fn)
 	if err != nil {
 		return FileRate{}, err
 	}
 	return FileRate{
-		CPUMicros: round1(float64(cpu.Microseconds()) / float64(files)),
-		Seconds:   round3(d.Seconds()),
-		PerSecond: perSecond(files, d),
-		MiBs:      mibps(int64(files)*size, d),
-		Latency:   lat,
+		NameNodeCPUMicros: nnCPU(files),
+		CPUMicros:         round1(float64(cpu.Microseconds()) / float64(files)),
+		Seconds:           round3(d.Seconds()),
+		PerSecond:         perSecond(files, d),
+		MiBs:              mibps(int64(files)*size, d),
+		Latency:           lat,
 	}, nil
 }

@@ -57,6 +57,7 @@ Results are a table, or one JSON document with --json. Every result is
 shown beside the machine limit that bounds it, as a ratio.`
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&b.namenode, "namenode", "", "NameNode RPC address of a cluster to measure (default: start a local cluster)")
+	pf.StringVar(&b.cfg.NameNodeMetrics, "namenode-metrics", "", "with --namenode: URL of the NameNode's /metrics (its --http-addr), to report its CPU per operation from process_cpu_seconds_total, e.g. http://127.0.0.1:9870/metrics")
 	pf.StringVar(&b.tlsCA, "tls-ca", "", "with --namenode: CA certificate (PEM) of a cluster that uses TLS (default $"+envTLSCA+", else plaintext)")
 	pf.StringVar(&b.dir, "dir", "", "directory for the local cluster and the limits' files (default: the system temporary directory)")
 	pf.IntVar(&b.datanodes, "datanodes", 3, "DataNodes of the local cluster")
