@@ -177,6 +177,9 @@ func WithTLS(cfg *tls.Config) Option {
 type faults struct {
 	// abandonBlock runs before each AbandonBlock call.
 	abandonBlock func(cairn.Block) error
+	// noFirstBlock makes Create ask for no first block, as clients
+	// before CreateRequest.allocate_block did.
+	noFirstBlock bool
 }
 
 // Client is a connection to a cairn cluster. It is safe for concurrent

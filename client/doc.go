@@ -82,19 +82,28 @@
 // # Writing
 //
 // Create returns a Writer, an io.WriteCloser. Its bytes are cut into
-// blocks of exactly the file's block size; for each block the Writer
-// asks the NameNode for a new block (AddBlock, which also commits the
-// previous block's length) and streams it down the pipeline of
-// DataNodes the NameNode chose, with a bounded window of 64 KiB packets
-// in flight, so a Writer holds about one window in memory whatever the
-// file size. A pipeline that cannot be set up is abandoned and another
-// asked for without the DataNode that failed (up to 3 tries). Close
-// waits until every DataNode of the last pipeline has acknowledged and
-// fsync'd the last block, then completes the file at the NameNode:
-// after Close returns nil the file is durable and readable at its full
-// length. A DataNode failing in the middle of a block fails the Writer
-// (pipeline recovery is not implemented yet); Abort then removes the
-// file.
+// blocks of exactly the file's block size. The NameNode allocates the
+// first block with the file, in the Create call itself
+// (CreateRequest.allocate_block); for each later block the Writer asks
+// for a new one (AddBlock, which also commits the previous block's
+// length). So a file of one block costs two NameNode calls, Create and
+// Complete, besides its pipeline. A first block unused when the file is
+// closed empty is given back (AbandonBlock) before Complete; one held
+// longer than a minute before the first Write is given back for a fresh
+// AddBlock, its placement being stale; a NameNode that gives none (an
+// older one, or one without a live DataNode) leaves it to AddBlock.
+// Each block is streamed down the pipeline of DataNodes the NameNode
+// chose, with a bounded window of 64 KiB packets in flight, so a
+// Writer holds about one window in memory whatever the file size. A
+// pipeline that cannot be set up is abandoned and another asked for
+// without the DataNode that failed (up to 3 tries). Close waits until
+// every DataNode of the last pipeline has acknowledged and fsync'd the
+// last block, then completes the file at the NameNode, giving it the
+// last block's length: after Close returns nil the file is durable and
+// readable at its full length. A DataNode failing in the middle of a
+// block is dropped from its pipeline and replaced (pipeline recovery,
+// Writer.recoverPipeline); if no node of the pipeline is left, the
+// Writer fails, and Abort removes the file.
 //
 // While a Writer is open the Client holds a lease on its file, renewed
 // in the background every half of the NameNode's lease soft limit, so

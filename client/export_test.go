@@ -2,6 +2,7 @@ package client
 
 import (
 	"testing"
+	"time"
 
 	"github.com/cairn-fs/cairn"
 )
@@ -13,6 +14,35 @@ import (
 func WithAbandonBlockFault(f func(cairn.Block) error) Option {
 	return func(o *options) { o.faults.abandonBlock = f }
 }
+
+// WithoutFirstBlock makes the Client's Create ask for no first block,
+// as clients did before CreateRequest.allocate_block: every block
+// comes from AddBlock.
+func WithoutFirstBlock() Option {
+	return func(o *options) { o.faults.noFirstBlock = true }
+}
+
+// FirstBlockForTest returns the block w's Create was given with the
+// file and has not used yet; false if there is none.
+func FirstBlockForTest(w *Writer) (cairn.LocatedBlock, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.first == nil {
+		return cairn.LocatedBlock{}, false
+	}
+	return *w.first, true
+}
+
+// AgeFirstBlockForTest makes w's unused first block look given d
+// earlier than it was.
+func AgeFirstBlockForTest(w *Writer, d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.firstAt = w.firstAt.Add(-d)
+}
+
+// FirstBlockMaxAge is firstBlockMaxAge, for the external tests.
+const FirstBlockMaxAge = firstBlockMaxAge
 
 // KillForTest makes c behave as if its process died with w open: w's
 // pipeline is torn down (the DataNodes keep their partial replicas), the

@@ -41,6 +41,12 @@ const (
 	// reached, waiting abandonWait and then twice as long each time.
 	abandonTries = 5
 	abandonWait  = 100 * time.Millisecond
+	// firstBlockMaxAge is how long the block Create allocates with the
+	// file stays the one the first Write uses. Older, its pipeline was
+	// chosen from a view of the DataNodes that may have changed (and
+	// its token may be near its end): it is given back and AddBlock
+	// asked for another.
+	firstBlockMaxAge = time.Minute
 )
 
 // writerState is where a Writer is in its life.
@@ -86,6 +92,11 @@ type Writer struct {
 	// prev is the last finished block, with its final length; nil
 	// before the first block ends.
 	prev *cairn.Block
+	// first is the block the NameNode allocated with the file at
+	// Create, until the first block starts (or Close finds the file
+	// empty); nil if none came. firstAt is when it came.
+	first   *cairn.LocatedBlock
+	firstAt time.Time
 	// width is the number of nodes the current block's pipeline
 	// started with; pipeline recovery tries to keep it.
 	width int
@@ -101,6 +112,10 @@ type Writer struct {
 // a lease on the file until the Writer is closed or aborted. A second
 // writer of the same file gets an error of kind cairn.LeaseConflict;
 // an existing file gives cairn.Exist unless opts.Overwrite is set.
+//
+// The NameNode allocates the file's first block in the same call, so
+// that a file of one block costs a create, its pipeline and a
+// complete; a file closed empty gives that block back.
 func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (*Writer, error) {
 	const op = "create"
 	if err := checkPath(op, name); err != nil {
@@ -130,6 +145,9 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 		ClientName:   c.name,
 		Owner:        owner,
 		Group:        group,
+		// The first block with the file; a NameNode without the
+		// field (or without a DataNode) answers without one.
+		AllocateBlock: !c.faults.noFirstBlock,
 	}, protocol.ClientProtocolClient.Create)
 	if err != nil {
 		return nil, err
@@ -150,6 +168,10 @@ func (c *Client) Create(ctx context.Context, name string, opts *CreateOptions) (
 	}
 	if w.blockSize <= 0 {
 		w.blockSize = c.blockSize
+	}
+	if b := resp.GetBlock(); b != nil {
+		lb := protocol.LocatedBlockFromProto(b)
+		w.first, w.firstAt = &lb, time.Now()
 	}
 	if err := c.addWriter(w); err != nil {
 		w.state = writerAborted
@@ -355,6 +377,14 @@ func (w *Writer) close() error {
 		}
 		last = w.prev
 	}
+	if w.first != nil {
+		// Nothing was written: the file is empty, without the block
+		// Create allocated.
+		if err := w.abandon(w.first.Block); err != nil {
+			return err
+		}
+		w.first = nil
+	}
 	req := &protocol.CompleteRequest{Path: w.path, FileId: w.fileID, ClientName: w.c.name}
 	if last != nil {
 		req.Last = protocol.BlockToProto(*last)
@@ -430,7 +460,7 @@ func (w *Writer) fail(op string, err error) error {
 // holds an excluded node is never used.
 func (w *Writer) startBlock() error {
 	for try := 1; ; try++ {
-		lb, err := w.addBlock()
+		lb, err := w.nextBlock()
 		if err != nil {
 			return err
 		}
@@ -485,6 +515,25 @@ func transient(err error) bool {
 		return true
 	}
 	return false
+}
+
+// nextBlock is the block to write next: the one Create allocated with
+// the file, while it is fresh and has a pipeline, else a new one from
+// AddBlock (the first one given back first).
+func (w *Writer) nextBlock() (cairn.LocatedBlock, error) {
+	if f := w.first; f != nil {
+		w.first = nil
+		if len(f.Locations) > 0 && time.Since(w.firstAt) < firstBlockMaxAge {
+			return *f, nil
+		}
+		// Given back, else AddBlock would answer it again (as the
+		// retry of a lost answer). If the NameNode cannot be told
+		// now, AddBlock does answer it again, and it serves.
+		if err := w.abandon(f.Block); err != nil && !transient(err) {
+			return cairn.LocatedBlock{}, err
+		}
+	}
+	return w.addBlock()
 }
 
 // addBlock allocates the next block, committing the previous one.

@@ -23,12 +23,21 @@ type addBlockResult struct {
 	targets []cairn.NodeID
 }
 
+// createResult is the result of opCreateWithBlock: the new file's
+// status and its first block.
+type createResult struct {
+	status FileStatus
+	block  addBlockResult
+}
+
 func (ns *namespace) apply(c *command) any {
 	switch c.op {
 	case opMkdirs:
 		return ns.applyMkdirs(c)
 	case opCreate:
 		return ns.applyCreate(c)
+	case opCreateWithBlock:
+		return ns.applyCreateWithBlock(c)
 	case opAddBlock:
 		return ns.applyAddBlock(c)
 	case opComplete:
@@ -213,6 +222,27 @@ func (ns *namespace) applyCreate(c *command) any {
 	parent.addChild(f)
 	parent.mtime = c.mtime
 	return ns.status(f, c.path)
+}
+
+// applyCreateWithBlock is a create (never a touch) and the addBlock of
+// the new file's first block on c.targets, in one step: if the create
+// fails, nothing is allocated.
+func (ns *namespace) applyCreateWithBlock(c *command) any {
+	if c.flags&flagTouch != 0 {
+		return errf(cairn.Invalid, "a touch has no block to allocate")
+	}
+	if len(c.targets) == 0 {
+		return errf(cairn.Invalid, "create with a block needs its pipeline")
+	}
+	v := ns.applyCreate(c)
+	st, ok := v.(FileStatus)
+	if !ok {
+		return v
+	}
+	u := ns.uc[st.ID]
+	b := ns.newBlock(u.f)
+	u.expected = c.targets
+	return createResult{status: st, block: addBlockResult{block: b.block(), targets: c.targets}}
 }
 
 // writer finds a file under construction by its ID and checks that

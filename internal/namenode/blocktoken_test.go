@@ -84,5 +84,17 @@ func TestBlockTokensInAnswers(t *testing.T) {
 		if _, err := v.Verify(up.BlockToken, string(s.ClusterID()), id, blocktoken.Write|blocktoken.Copy); err != nil {
 			t.Fatalf("UpdateBlockForPipeline's token: %v", err)
 		}
+		// A Create with its first block gives it as AddBlock does.
+		cb, err := rc.Create(ctx, &pb.CreateRequest{Path: "/alice/h", ClientName: "w2", AllocateBlock: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cb.Block == nil || len(cb.Block.Locations) != 3 || len(cb.File.Blocks) != 0 {
+			t.Fatalf("Create(allocate_block) = %v; want the block apart from the file, on 3 nodes", cb)
+		}
+		tok, err := v.Verify(cb.Block.BlockToken, string(s.ClusterID()), cb.Block.Block.Id, blocktoken.Write)
+		if err != nil || tok.User != "alice" {
+			t.Fatalf("Create's first block's token: %+v, %v; want a WRITE token for alice", tok, err)
+		}
 	}
 }

@@ -14,56 +14,58 @@ import (
 type opcode uint8
 
 const (
-	opInvalid        opcode = iota
-	opMkdirs                // path, mode, owner, group, mtime, flags(parents)
-	opCreate                // path, mode, owner, group, mtime, replication, blockSize, clientName, flags(overwrite, createParent, touch)
-	opAddBlock              // fileID, clientName, block(previous, if flagHasBlock), mtime, targets
-	opComplete              // fileID, clientName, block(last, if flagHasBlock), mtime
-	opAbandonBlock          // fileID, clientName, block
-	opRename                // path, path2, mtime, flags(overwrite, exact)
-	opDelete                // path, mtime, flags(recursive)
-	opSetReplication        // path, replication, flags(recursive)
-	opSetPermission         // path, mode
-	opSetOwner              // path, owner, group
-	opSetTimes              // path, mtime
-	opCloseFile             // fileID, clientName, block(last block: ID, GenStamp, Len; if flagHasBlock; flagDropLast drops it), mtime, targets, flags(removeFile)
-	opSetNodeAdmin          // targets(one node ID), flags(decommission)
-	opNewGenStamp           // fileID, [clientName], block(last block: ID, current GenStamp), flags(leaseRecovery): allocates a generation stamp
-	opUpdatePipeline        // fileID, clientName, block(last block: ID, new GenStamp), targets
-	opFsync                 // fileID, clientName, block(last block: ID, GenStamp, Len synced)
-	opSetXAttr              // path, xattrs(name, value), flags(xattrCreate, xattrReplace)
-	opRemoveXAttr           // path, xattrs(names)
-	opConcat                // path(target), paths(sources, in order), mtime
-	opTokenKey              // keyID, secret, mtime(created), expires: a new token signing key (tokens.go)
-	opTokenPurge            // mtime: drops the token keys and revocations expired by then
-	opRevokeToken           // tokenID, expires(the token's expiry)
+	opInvalid         opcode = iota
+	opMkdirs                 // path, mode, owner, group, mtime, flags(parents)
+	opCreate                 // path, mode, owner, group, mtime, replication, blockSize, clientName, flags(overwrite, createParent, touch)
+	opAddBlock               // fileID, clientName, block(previous, if flagHasBlock), mtime, targets
+	opComplete               // fileID, clientName, block(last, if flagHasBlock), mtime
+	opAbandonBlock           // fileID, clientName, block
+	opRename                 // path, path2, mtime, flags(overwrite, exact)
+	opDelete                 // path, mtime, flags(recursive)
+	opSetReplication         // path, replication, flags(recursive)
+	opSetPermission          // path, mode
+	opSetOwner               // path, owner, group
+	opSetTimes               // path, mtime
+	opCloseFile              // fileID, clientName, block(last block: ID, GenStamp, Len; if flagHasBlock; flagDropLast drops it), mtime, targets, flags(removeFile)
+	opSetNodeAdmin           // targets(one node ID), flags(decommission)
+	opNewGenStamp            // fileID, [clientName], block(last block: ID, current GenStamp), flags(leaseRecovery): allocates a generation stamp
+	opUpdatePipeline         // fileID, clientName, block(last block: ID, new GenStamp), targets
+	opFsync                  // fileID, clientName, block(last block: ID, GenStamp, Len synced)
+	opSetXAttr               // path, xattrs(name, value), flags(xattrCreate, xattrReplace)
+	opRemoveXAttr            // path, xattrs(names)
+	opConcat                 // path(target), paths(sources, in order), mtime
+	opTokenKey               // keyID, secret, mtime(created), expires: a new token signing key (tokens.go)
+	opTokenPurge             // mtime: drops the token keys and revocations expired by then
+	opRevokeToken            // tokenID, expires(the token's expiry)
+	opCreateWithBlock        // create's fields and targets: a create that also allocates the file's first block
 	opMax
 )
 
 var opNames = [...]string{
-	opInvalid:        "invalid",
-	opMkdirs:         "mkdirs",
-	opCreate:         "create",
-	opAddBlock:       "addBlock",
-	opComplete:       "complete",
-	opAbandonBlock:   "abandonBlock",
-	opRename:         "rename",
-	opDelete:         "delete",
-	opSetReplication: "setReplication",
-	opSetPermission:  "setPermission",
-	opSetOwner:       "setOwner",
-	opSetTimes:       "setTimes",
-	opCloseFile:      "closeFile",
-	opSetNodeAdmin:   "setNodeAdmin",
-	opNewGenStamp:    "newGenStamp",
-	opUpdatePipeline: "updatePipeline",
-	opFsync:          "fsync",
-	opSetXAttr:       "setXAttr",
-	opRemoveXAttr:    "removeXAttr",
-	opConcat:         "concat",
-	opTokenKey:       "tokenKey",
-	opTokenPurge:     "tokenPurge",
-	opRevokeToken:    "revokeToken",
+	opInvalid:         "invalid",
+	opMkdirs:          "mkdirs",
+	opCreate:          "create",
+	opAddBlock:        "addBlock",
+	opComplete:        "complete",
+	opAbandonBlock:    "abandonBlock",
+	opRename:          "rename",
+	opDelete:          "delete",
+	opSetReplication:  "setReplication",
+	opSetPermission:   "setPermission",
+	opSetOwner:        "setOwner",
+	opSetTimes:        "setTimes",
+	opCloseFile:       "closeFile",
+	opSetNodeAdmin:    "setNodeAdmin",
+	opNewGenStamp:     "newGenStamp",
+	opUpdatePipeline:  "updatePipeline",
+	opFsync:           "fsync",
+	opSetXAttr:        "setXAttr",
+	opRemoveXAttr:     "removeXAttr",
+	opConcat:          "concat",
+	opTokenKey:        "tokenKey",
+	opTokenPurge:      "tokenPurge",
+	opRevokeToken:     "revokeToken",
+	opCreateWithBlock: "createWithBlock",
 }
 
 func (o opcode) String() string {

@@ -23,6 +23,8 @@ func TestCommandRoundTrip(t *testing.T) {
 		{op: opMkdirs, path: "/home/bob", mode: 0o700, caller: "bob", callerGroups: []string{"eng", "ops"}},
 		{op: opCreate, path: "/f", mtime: 5, rpcClient: "0123abcd", rpcCall: 1 << 40},
 		{op: opConcat, path: "/t", paths: []string{"/a/s1", "/s2"}, mtime: 9, rpcClient: "c", rpcCall: 2},
+		{op: opCreateWithBlock, path: "/f", mode: 0o644, mtime: 5, replication: 2, blockSize: 1 << 20, clientName: "c",
+			flags: flagOverwrite, targets: []cairn.NodeID{"a", "b"}, rpcClient: "c", rpcCall: 3},
 	}
 	for _, c := range tests {
 		got, err := decodeCommand(c.encode(nil))
@@ -58,6 +60,7 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add((&command{op: opCreate, path: "/f", clientName: "c", replication: 3, blockSize: 512}).encode(nil))
 	f.Add((&command{op: opAddBlock, targets: []cairn.NodeID{"x"}, flags: flagHasBlock}).encode(nil))
 	f.Add((&command{op: opConcat, path: "/t", paths: []string{"/s", "/s"}}).encode(nil))
+	f.Add((&command{op: opCreateWithBlock, path: "/f", clientName: "c", replication: 1, blockSize: 512, targets: []cairn.NodeID{"x"}}).encode(nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := decodeCommand(data)
 		if err != nil {

@@ -109,7 +109,8 @@
 //	                  9 setPermission, 10 setOwner, 11 setTimes, 12 closeFile,
 //	                  13 setNodeAdmin, 14 newGenStamp, 15 updatePipeline,
 //	                  16 fsync, 17 setXAttr, 18 removeXAttr, 19 concat,
-//	                  20 tokenKey, 21 tokenPurge, 22 revokeToken
+//	                  20 tokenKey, 21 tokenPurge, 22 revokeToken,
+//	                  23 createWithBlock
 //	mask     uvarint  bit i set: field i follows
 //	fields            present fields, in this order:
 //	  0 path         string     (uvarint length, bytes)
@@ -131,7 +132,7 @@
 //	  12 block gs    uvarint     } previous (addBlock), last (complete,
 //	  13 block len   varint     /  closeFile) or abandoned block
 //	  14 targets     uvarint count, then count strings: the pipeline's
-//	                 DataNode IDs (addBlock)
+//	                 DataNode IDs (addBlock, createWithBlock)
 //	  15 caller      string     the user the change is made for (the
 //	                            request's identity; absent for the
 //	                            NameNode's own changes)
@@ -161,6 +162,13 @@
 //     clientName, overwrite, createParent, touch): an open file leased to
 //     clientName, or with touch an empty complete file (or the mtime of
 //     an existing one).
+//   - createWithBlock(create's fields but touch, targets): a create
+//     and the addBlock of the new file's first block on targets, in
+//     one step (a Create with AllocateBlock): if the create fails,
+//     nothing is allocated. A new opcode rather than a flag of create,
+//     so that a member whose binary predates it halts (see "Upgrades"
+//     in docs/OPERATIONS.md) instead of making the file without its
+//     block. The retry cache takes it and create for one call.
 //   - addBlock(fileID, clientName, [previous], targets): commits the
 //     previous block at its length and appends a new block with the
 //     next block ID and generation stamp.
@@ -305,6 +313,12 @@
 // (AddBlock with previous, or Complete) they become replicas at once,
 // since each of them acknowledged the fsync'd block; DataNode reports
 // confirm them.
+//
+// A Create with AllocateBlock places the file's first block by the
+// same rule (client_host first, nothing excluded) and logs it with the
+// file (createWithBlock); with no live DataNode it makes the file alone
+// and leaves the block to AddBlock. To AddBlock the block is the
+// file's first, as if allocated by it.
 //
 // An AddBlock whose previous block is the one before the file's
 // uncommitted last block is a retry of an AddBlock whose answer was

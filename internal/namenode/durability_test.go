@@ -84,6 +84,10 @@ func mutate(t *testing.T, s *Server, tag string) {
 	if _, err := s.AddBlock(bg, "/"+tag+"/open", st.ID, "w3", &lb.Block, nil, ""); err != nil {
 		t.Fatal(err)
 	}
+	// An open file made with its first block, in one entry.
+	if st, err := s.Create(bg, "/"+tag+"/open1", CreateOptions{ClientName: "w4", AllocateBlock: true}); err != nil || len(st.Blocks) != 1 {
+		t.Fatalf("Create(AllocateBlock) = %+v, %v; want a block", st, err)
+	}
 	// A failed mutation is logged too, and must replay as a failure.
 	if _, err := s.Mkdirs(bg, "/"+tag+"/dir", 0, false, "", ""); cairn.KindOf(err) != cairn.Exist {
 		t.Fatalf("Mkdirs(existing) = %v, want Exist", err)

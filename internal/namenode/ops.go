@@ -40,6 +40,13 @@ type CreateOptions struct {
 	// Touch creates an empty, complete file (no lease), or only sets the
 	// modification time of an existing one.
 	Touch bool
+	// AllocateBlock allocates the file's first block too, in the same
+	// log entry, placed as AddBlock places it (ClientHost first): the
+	// status Create returns then has it in Blocks, with its pipeline.
+	// Without a live DataNode the file is created without it (Blocks
+	// empty), and the writer asks AddBlock. Not with Touch.
+	AllocateBlock bool
+	ClientHost    string
 }
 
 // checkReplication refuses a replication no set of DataNodes can meet.
@@ -57,13 +64,18 @@ func (s *Server) checkReplication(repl int) error {
 }
 
 // Create makes a file under construction whose lease client holds, or
-// with Touch an empty complete file.
+// with Touch an empty complete file. With AllocateBlock it also
+// allocates the file's first block, in the same log entry, and returns
+// it in the status's Blocks.
 func (s *Server) Create(ctx context.Context, p string, o CreateOptions) (FileStatus, error) {
 	if err := validPath(p); err != nil {
 		return FileStatus{}, err
 	}
 	if err := s.writable(); err != nil {
 		return FileStatus{}, err
+	}
+	if o.AllocateBlock && o.Touch {
+		return FileStatus{}, errf(cairn.Invalid, "a touch has no block to allocate")
 	}
 	repl := o.Replication
 	if repl == 0 {
@@ -121,6 +133,17 @@ func (s *Server) Create(ctx context.Context, p string, o CreateOptions) (FileSta
 		if err := s.takeOverIfExpired(ctx, p, o.ClientName, o.Overwrite); err != nil {
 			return FileStatus{}, err
 		}
+		if o.AllocateBlock {
+			// The placement of AddBlock's first block. None live:
+			// the file alone, and AddBlock says why later.
+			if targets := s.reg.chooseTargets(repl, o.ClientHost, nil, bs); len(targets) > 0 {
+				c.op = opCreateWithBlock
+				c.targets = make([]cairn.NodeID, len(targets))
+				for i, d := range targets {
+					c.targets[i] = d.id
+				}
+			}
+		}
 	}
 	v, err := s.mutate(ctx, &c)
 	if err != nil {
@@ -129,7 +152,26 @@ func (s *Server) Create(ctx context.Context, p string, o CreateOptions) (FileSta
 	if !o.Touch {
 		s.leases.renew(o.ClientName)
 	}
+	// The answer may be an earlier attempt's (retry cache), with or
+	// without a block whatever this attempt asked.
+	if r, ok := v.(createResult); ok {
+		st := r.status
+		st.Blocks = []cairn.LocatedBlock{{Block: r.block.block, Offset: r.block.offset, Locations: s.locations(r.block.targets)}}
+		return st, nil
+	}
 	return v.(FileStatus), nil
+}
+
+// locations are the addresses of the DataNodes of a logged pipeline,
+// in its order (a node unknown here, after a restart, left out).
+func (s *Server) locations(targets []cairn.NodeID) []cairn.DatanodeInfo {
+	locs := make([]cairn.DatanodeInfo, 0, len(targets))
+	for _, id := range targets {
+		if d := s.reg.lookup(id); d != nil {
+			locs = append(locs, d.addr.Load().info)
+		}
+	}
+	return locs
 }
 
 // takeOverIfExpired handles a Create of a file another client is
@@ -293,12 +335,7 @@ func (s *Server) AddBlock(ctx context.Context, p string, fileID uint64, client s
 	if !slices.Equal(res.targets, c.targets) {
 		// The answer of an earlier attempt of this call (retry cache):
 		// its pipeline, not this attempt's choice.
-		locs = locs[:0]
-		for _, id := range res.targets {
-			if d := s.reg.lookup(id); d != nil {
-				locs = append(locs, d.addr.Load().info)
-			}
-		}
+		locs = s.locations(res.targets)
 	}
 	return cairn.LocatedBlock{Block: res.block, Offset: res.offset, Locations: locs}, nil
 }

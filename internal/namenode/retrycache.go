@@ -54,7 +54,14 @@ type rpcCallKey struct {
 
 func callKey(c *command) rpcCallKey {
 	sum := sha256.Sum256([]byte(c.rpcClient))
-	k := rpcCallKey{call: c.rpcCall, op: c.op}
+	op := c.op
+	if op == opCreateWithBlock {
+		// One Create call, whether it got its block or not: a retry
+		// that finds no DataNode (or one that does, where the first
+		// did not) still finds the first attempt's answer.
+		op = opCreate
+	}
+	k := rpcCallKey{call: c.rpcCall, op: op}
 	copy(k.client[:], sum[:16])
 	return k
 }
@@ -80,7 +87,7 @@ type retryCache struct {
 // sources are gone.)
 func cachedOp(op opcode) bool {
 	switch op {
-	case opCreate, opAddBlock, opComplete, opRename, opDelete, opMkdirs, opNewGenStamp, opUpdatePipeline,
+	case opCreate, opCreateWithBlock, opAddBlock, opComplete, opRename, opDelete, opMkdirs, opNewGenStamp, opUpdatePipeline,
 		opSetXAttr, opRemoveXAttr, opConcat:
 		return true
 	}

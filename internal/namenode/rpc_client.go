@@ -74,7 +74,7 @@ func (r *clientRPC) GetServerDefaults(ctx context.Context, req *pb.GetServerDefa
 
 func (r *clientRPC) Create(ctx context.Context, req *pb.CreateRequest) (*pb.CreateResponse, error) {
 	owner, group := ownerOf(ctx, req.Owner, req.Group)
-	st, err := r.s.Create(ctx, req.Path, CreateOptions{
+	o := CreateOptions{
 		Mode:         pb.FileMode(req.Mode),
 		Replication:  int(req.Replication),
 		BlockSize:    req.BlockSize,
@@ -84,11 +84,24 @@ func (r *clientRPC) Create(ctx context.Context, req *pb.CreateRequest) (*pb.Crea
 		Owner:        owner,
 		Group:        group,
 		Touch:        req.Touch,
-	})
+	}
+	if req.AllocateBlock {
+		o.AllocateBlock, o.ClientHost = true, peerHost(ctx, req.ClientHost)
+	}
+	st, err := r.s.Create(ctx, req.Path, o)
 	if err != nil {
 		return nil, pb.ToStatus(err)
 	}
-	return &pb.CreateResponse{File: r.fileStatusWithTokens(ctx, st)}, nil
+	resp := &pb.CreateResponse{}
+	if len(st.Blocks) == 1 {
+		// The first block, as AddBlock answers it.
+		lb := st.Blocks[0]
+		lb.Token = r.s.blockToken(ctx, lb.Block.ID, blocktoken.Write)
+		resp.Block = pb.LocatedBlockToProto(lb)
+		st.Blocks = nil
+	}
+	resp.File = fileStatusToProto(st)
+	return resp, nil
 }
 
 func (r *clientRPC) AddBlock(ctx context.Context, req *pb.AddBlockRequest) (*pb.AddBlockResponse, error) {

@@ -1435,17 +1435,26 @@ func (x *GetServerDefaultsResponse) GetLeaseSoftLimitMs() int64 {
 }
 
 type CreateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	Mode          uint32                 `protobuf:"varint,2,opt,name=mode,proto3" json:"mode,omitempty"`
-	Replication   int32                  `protobuf:"varint,3,opt,name=replication,proto3" json:"replication,omitempty"`              // 0: server default
-	BlockSize     int64                  `protobuf:"varint,4,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"` // 0: server default
-	Overwrite     bool                   `protobuf:"varint,5,opt,name=overwrite,proto3" json:"overwrite,omitempty"`
-	CreateParent  bool                   `protobuf:"varint,6,opt,name=create_parent,json=createParent,proto3" json:"create_parent,omitempty"`
-	ClientName    string                 `protobuf:"bytes,7,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"` // lease holder
-	Owner         string                 `protobuf:"bytes,8,opt,name=owner,proto3" json:"owner,omitempty"`
-	Group         string                 `protobuf:"bytes,9,opt,name=group,proto3" json:"group,omitempty"`
-	Touch         bool                   `protobuf:"varint,10,opt,name=touch,proto3" json:"touch,omitempty"` // create empty and complete at once; an existing file only gets its mtime set
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Path         string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Mode         uint32                 `protobuf:"varint,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	Replication  int32                  `protobuf:"varint,3,opt,name=replication,proto3" json:"replication,omitempty"`              // 0: server default
+	BlockSize    int64                  `protobuf:"varint,4,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"` // 0: server default
+	Overwrite    bool                   `protobuf:"varint,5,opt,name=overwrite,proto3" json:"overwrite,omitempty"`
+	CreateParent bool                   `protobuf:"varint,6,opt,name=create_parent,json=createParent,proto3" json:"create_parent,omitempty"`
+	ClientName   string                 `protobuf:"bytes,7,opt,name=client_name,json=clientName,proto3" json:"client_name,omitempty"` // lease holder
+	Owner        string                 `protobuf:"bytes,8,opt,name=owner,proto3" json:"owner,omitempty"`
+	Group        string                 `protobuf:"bytes,9,opt,name=group,proto3" json:"group,omitempty"`
+	Touch        bool                   `protobuf:"varint,10,opt,name=touch,proto3" json:"touch,omitempty"` // create empty and complete at once; an existing file only gets its mtime set
+	// allocate_block asks for the file's first block in the same call
+	// (and the same log entry): CreateResponse.block is then that block,
+	// placed as AddBlock places it (client_host, else the caller's
+	// address, first), with a WRITE token in secure mode, as AddBlock
+	// answers. A NameNode that has no DataNode to offer, or predates
+	// the field, answers without one; the writer then asks AddBlock.
+	// Not with touch.
+	AllocateBlock bool   `protobuf:"varint,11,opt,name=allocate_block,json=allocateBlock,proto3" json:"allocate_block,omitempty"`
+	ClientHost    string `protobuf:"bytes,12,opt,name=client_host,json=clientHost,proto3" json:"client_host,omitempty"` // with allocate_block: host the client runs on, for placement
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1550,9 +1559,24 @@ func (x *CreateRequest) GetTouch() bool {
 	return false
 }
 
+func (x *CreateRequest) GetAllocateBlock() bool {
+	if x != nil {
+		return x.AllocateBlock
+	}
+	return false
+}
+
+func (x *CreateRequest) GetClientHost() string {
+	if x != nil {
+		return x.ClientHost
+	}
+	return ""
+}
+
 type CreateResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	File          *FileInfo              `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Block         *LocatedBlock          `protobuf:"bytes,2,opt,name=block,proto3" json:"block,omitempty"` // with allocate_block: the file's first block, uncommitted; absent otherwise
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1590,6 +1614,13 @@ func (*CreateResponse) Descriptor() ([]byte, []int) {
 func (x *CreateResponse) GetFile() *FileInfo {
 	if x != nil {
 		return x.File
+	}
+	return nil
+}
+
+func (x *CreateResponse) GetBlock() *LocatedBlock {
+	if x != nil {
+		return x.Block
 	}
 	return nil
 }
@@ -6723,7 +6754,7 @@ const file_cairn_proto_rawDesc = "" +
 	"\vreplication\x18\x02 \x01(\x05R\vreplication\x12\x1d\n" +
 	"\n" +
 	"cluster_id\x18\x03 \x01(\tR\tclusterId\x12-\n" +
-	"\x13lease_soft_limit_ms\x18\x04 \x01(\x03R\x10leaseSoftLimitMs\"\x9e\x02\n" +
+	"\x13lease_soft_limit_ms\x18\x04 \x01(\x03R\x10leaseSoftLimitMs\"\xe6\x02\n" +
 	"\rCreateRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\rR\x04mode\x12 \n" +
@@ -6737,9 +6768,13 @@ const file_cairn_proto_rawDesc = "" +
 	"\x05owner\x18\b \x01(\tR\x05owner\x12\x14\n" +
 	"\x05group\x18\t \x01(\tR\x05group\x12\x14\n" +
 	"\x05touch\x18\n" +
-	" \x01(\bR\x05touch\"8\n" +
+	" \x01(\bR\x05touch\x12%\n" +
+	"\x0eallocate_block\x18\v \x01(\bR\rallocateBlock\x12\x1f\n" +
+	"\vclient_host\x18\f \x01(\tR\n" +
+	"clientHost\"f\n" +
 	"\x0eCreateResponse\x12&\n" +
-	"\x04file\x18\x01 \x01(\v2\x12.cairn.v1.FileInfoR\x04file\"\xd2\x01\n" +
+	"\x04file\x18\x01 \x01(\v2\x12.cairn.v1.FileInfoR\x04file\x12,\n" +
+	"\x05block\x18\x02 \x01(\v2\x16.cairn.v1.LocatedBlockR\x05block\"\xd2\x01\n" +
 	"\x0fAddBlockRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
 	"\afile_id\x18\x02 \x01(\x04R\x06fileId\x12\x1f\n" +
@@ -7307,158 +7342,159 @@ var file_cairn_proto_depIdxs = []int32{
 	6,   // 3: cairn.v1.FileInfo.xattrs:type_name -> cairn.v1.XAttr
 	11,  // 4: cairn.v1.HAStatusResponse.members:type_name -> cairn.v1.HAMember
 	5,   // 5: cairn.v1.CreateResponse.file:type_name -> cairn.v1.FileInfo
-	2,   // 6: cairn.v1.AddBlockRequest.previous:type_name -> cairn.v1.Block
-	4,   // 7: cairn.v1.AddBlockResponse.block:type_name -> cairn.v1.LocatedBlock
-	2,   // 8: cairn.v1.CompleteRequest.last:type_name -> cairn.v1.Block
-	5,   // 9: cairn.v1.CompleteResponse.file:type_name -> cairn.v1.FileInfo
-	2,   // 10: cairn.v1.AbandonBlockRequest.block:type_name -> cairn.v1.Block
-	5,   // 11: cairn.v1.GetBlockLocationsResponse.file:type_name -> cairn.v1.FileInfo
-	5,   // 12: cairn.v1.GetFileInfoResponse.file:type_name -> cairn.v1.FileInfo
-	2,   // 13: cairn.v1.FsyncRequest.last:type_name -> cairn.v1.Block
-	5,   // 14: cairn.v1.ListDirResponse.entries:type_name -> cairn.v1.FileInfo
-	5,   // 15: cairn.v1.MkdirsResponse.dir:type_name -> cairn.v1.FileInfo
-	6,   // 16: cairn.v1.SetXAttrRequest.xattrs:type_name -> cairn.v1.XAttr
-	6,   // 17: cairn.v1.GetXAttrsResponse.xattrs:type_name -> cairn.v1.XAttr
-	69,  // 18: cairn.v1.ReportBadBlocksRequest.blocks:type_name -> cairn.v1.BadBlock
-	2,   // 19: cairn.v1.BadBlock.block:type_name -> cairn.v1.Block
-	2,   // 20: cairn.v1.GetAdditionalDatanodeRequest.block:type_name -> cairn.v1.Block
-	3,   // 21: cairn.v1.GetAdditionalDatanodeResponse.node:type_name -> cairn.v1.DatanodeInfo
-	2,   // 22: cairn.v1.UpdateBlockForPipelineRequest.block:type_name -> cairn.v1.Block
-	2,   // 23: cairn.v1.UpdatePipelineRequest.block:type_name -> cairn.v1.Block
-	78,  // 24: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
-	2,   // 25: cairn.v1.FsckBlock.block:type_name -> cairn.v1.Block
-	3,   // 26: cairn.v1.FsckBlock.locations:type_name -> cairn.v1.DatanodeInfo
-	81,  // 27: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
-	82,  // 28: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
-	86,  // 29: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
-	110, // 30: cairn.v1.RegisterResponse.block_keys:type_name -> cairn.v1.BlockKey
-	86,  // 31: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
-	91,  // 32: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
-	110, // 33: cairn.v1.HeartbeatResponse.block_keys:type_name -> cairn.v1.BlockKey
-	0,   // 34: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
-	2,   // 35: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
-	3,   // 36: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
-	2,   // 37: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
-	2,   // 38: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
-	2,   // 39: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
-	2,   // 40: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
-	2,   // 41: cairn.v1.IncrementalBlockReportRequest.receiving:type_name -> cairn.v1.Block
-	2,   // 42: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
-	2,   // 43: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
-	3,   // 44: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	1,   // 45: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
-	2,   // 46: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
-	3,   // 47: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
-	2,   // 48: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
-	7,   // 49: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
-	2,   // 50: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
-	2,   // 51: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
-	7,   // 52: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
-	78,  // 53: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	78,  // 54: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
-	22,  // 55: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
-	24,  // 56: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
-	26,  // 57: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
-	28,  // 58: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
-	30,  // 59: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
-	32,  // 60: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
-	34,  // 61: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
-	36,  // 62: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
-	40,  // 63: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
-	42,  // 64: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
-	44,  // 65: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
-	56,  // 66: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
-	58,  // 67: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
-	60,  // 68: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
-	62,  // 69: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
-	64,  // 70: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
-	66,  // 71: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
-	68,  // 72: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
-	38,  // 73: cairn.v1.ClientProtocol.Fsync:input_type -> cairn.v1.FsyncRequest
-	71,  // 74: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
-	73,  // 75: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
-	75,  // 76: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
-	46,  // 77: cairn.v1.ClientProtocol.SetXAttr:input_type -> cairn.v1.SetXAttrRequest
-	48,  // 78: cairn.v1.ClientProtocol.GetXAttrs:input_type -> cairn.v1.GetXAttrsRequest
-	50,  // 79: cairn.v1.ClientProtocol.ListXAttrs:input_type -> cairn.v1.ListXAttrsRequest
-	52,  // 80: cairn.v1.ClientProtocol.RemoveXAttr:input_type -> cairn.v1.RemoveXAttrRequest
-	54,  // 81: cairn.v1.ClientProtocol.Concat:input_type -> cairn.v1.ConcatRequest
-	77,  // 82: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	80,  // 83: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	84,  // 84: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	106, // 85: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	108, // 86: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	77,  // 87: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
-	80,  // 88: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
-	84,  // 89: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
-	106, // 90: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
-	108, // 91: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
-	9,   // 92: cairn.v1.AdminProtocol.HAStatus:input_type -> cairn.v1.HAStatusRequest
-	12,  // 93: cairn.v1.AdminProtocol.HAAddMember:input_type -> cairn.v1.HAAddMemberRequest
-	14,  // 94: cairn.v1.AdminProtocol.HARemoveMember:input_type -> cairn.v1.HARemoveMemberRequest
-	16,  // 95: cairn.v1.AdminProtocol.HATransferLeadership:input_type -> cairn.v1.HATransferLeadershipRequest
-	18,  // 96: cairn.v1.AdminProtocol.CreateToken:input_type -> cairn.v1.CreateTokenRequest
-	20,  // 97: cairn.v1.AdminProtocol.RevokeToken:input_type -> cairn.v1.RevokeTokenRequest
-	8,   // 98: cairn.v1.RaftTransport.Stream:input_type -> cairn.v1.RaftFrame
-	87,  // 99: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
-	89,  // 100: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
-	92,  // 101: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
-	94,  // 102: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
-	96,  // 103: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
-	23,  // 104: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
-	25,  // 105: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
-	27,  // 106: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
-	29,  // 107: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
-	31,  // 108: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
-	33,  // 109: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
-	35,  // 110: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
-	37,  // 111: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
-	41,  // 112: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
-	43,  // 113: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
-	45,  // 114: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
-	57,  // 115: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
-	59,  // 116: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
-	61,  // 117: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
-	63,  // 118: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
-	65,  // 119: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
-	67,  // 120: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
-	70,  // 121: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
-	39,  // 122: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
-	72,  // 123: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
-	74,  // 124: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
-	76,  // 125: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
-	47,  // 126: cairn.v1.ClientProtocol.SetXAttr:output_type -> cairn.v1.SetXAttrResponse
-	49,  // 127: cairn.v1.ClientProtocol.GetXAttrs:output_type -> cairn.v1.GetXAttrsResponse
-	51,  // 128: cairn.v1.ClientProtocol.ListXAttrs:output_type -> cairn.v1.ListXAttrsResponse
-	53,  // 129: cairn.v1.ClientProtocol.RemoveXAttr:output_type -> cairn.v1.RemoveXAttrResponse
-	55,  // 130: cairn.v1.ClientProtocol.Concat:output_type -> cairn.v1.ConcatResponse
-	79,  // 131: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	83,  // 132: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	85,  // 133: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	107, // 134: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	109, // 135: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	79,  // 136: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
-	83,  // 137: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
-	85,  // 138: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
-	107, // 139: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
-	109, // 140: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
-	10,  // 141: cairn.v1.AdminProtocol.HAStatus:output_type -> cairn.v1.HAStatusResponse
-	13,  // 142: cairn.v1.AdminProtocol.HAAddMember:output_type -> cairn.v1.HAAddMemberResponse
-	15,  // 143: cairn.v1.AdminProtocol.HARemoveMember:output_type -> cairn.v1.HARemoveMemberResponse
-	17,  // 144: cairn.v1.AdminProtocol.HATransferLeadership:output_type -> cairn.v1.HATransferLeadershipResponse
-	19,  // 145: cairn.v1.AdminProtocol.CreateToken:output_type -> cairn.v1.CreateTokenResponse
-	21,  // 146: cairn.v1.AdminProtocol.RevokeToken:output_type -> cairn.v1.RevokeTokenResponse
-	8,   // 147: cairn.v1.RaftTransport.Stream:output_type -> cairn.v1.RaftFrame
-	88,  // 148: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
-	90,  // 149: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
-	93,  // 150: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
-	95,  // 151: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
-	97,  // 152: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
-	104, // [104:153] is the sub-list for method output_type
-	55,  // [55:104] is the sub-list for method input_type
-	55,  // [55:55] is the sub-list for extension type_name
-	55,  // [55:55] is the sub-list for extension extendee
-	0,   // [0:55] is the sub-list for field type_name
+	4,   // 6: cairn.v1.CreateResponse.block:type_name -> cairn.v1.LocatedBlock
+	2,   // 7: cairn.v1.AddBlockRequest.previous:type_name -> cairn.v1.Block
+	4,   // 8: cairn.v1.AddBlockResponse.block:type_name -> cairn.v1.LocatedBlock
+	2,   // 9: cairn.v1.CompleteRequest.last:type_name -> cairn.v1.Block
+	5,   // 10: cairn.v1.CompleteResponse.file:type_name -> cairn.v1.FileInfo
+	2,   // 11: cairn.v1.AbandonBlockRequest.block:type_name -> cairn.v1.Block
+	5,   // 12: cairn.v1.GetBlockLocationsResponse.file:type_name -> cairn.v1.FileInfo
+	5,   // 13: cairn.v1.GetFileInfoResponse.file:type_name -> cairn.v1.FileInfo
+	2,   // 14: cairn.v1.FsyncRequest.last:type_name -> cairn.v1.Block
+	5,   // 15: cairn.v1.ListDirResponse.entries:type_name -> cairn.v1.FileInfo
+	5,   // 16: cairn.v1.MkdirsResponse.dir:type_name -> cairn.v1.FileInfo
+	6,   // 17: cairn.v1.SetXAttrRequest.xattrs:type_name -> cairn.v1.XAttr
+	6,   // 18: cairn.v1.GetXAttrsResponse.xattrs:type_name -> cairn.v1.XAttr
+	69,  // 19: cairn.v1.ReportBadBlocksRequest.blocks:type_name -> cairn.v1.BadBlock
+	2,   // 20: cairn.v1.BadBlock.block:type_name -> cairn.v1.Block
+	2,   // 21: cairn.v1.GetAdditionalDatanodeRequest.block:type_name -> cairn.v1.Block
+	3,   // 22: cairn.v1.GetAdditionalDatanodeResponse.node:type_name -> cairn.v1.DatanodeInfo
+	2,   // 23: cairn.v1.UpdateBlockForPipelineRequest.block:type_name -> cairn.v1.Block
+	2,   // 24: cairn.v1.UpdatePipelineRequest.block:type_name -> cairn.v1.Block
+	78,  // 25: cairn.v1.GetDatanodeReportResponse.datanodes:type_name -> cairn.v1.DatanodeReport
+	2,   // 26: cairn.v1.FsckBlock.block:type_name -> cairn.v1.Block
+	3,   // 27: cairn.v1.FsckBlock.locations:type_name -> cairn.v1.DatanodeInfo
+	81,  // 28: cairn.v1.FsckFile.blocks:type_name -> cairn.v1.FsckBlock
+	82,  // 29: cairn.v1.FsckResponse.file_details:type_name -> cairn.v1.FsckFile
+	86,  // 30: cairn.v1.RegisterRequest.storage:type_name -> cairn.v1.StorageReport
+	110, // 31: cairn.v1.RegisterResponse.block_keys:type_name -> cairn.v1.BlockKey
+	86,  // 32: cairn.v1.HeartbeatRequest.storage:type_name -> cairn.v1.StorageReport
+	91,  // 33: cairn.v1.HeartbeatResponse.commands:type_name -> cairn.v1.Command
+	110, // 34: cairn.v1.HeartbeatResponse.block_keys:type_name -> cairn.v1.BlockKey
+	0,   // 35: cairn.v1.Command.type:type_name -> cairn.v1.Command.Type
+	2,   // 36: cairn.v1.Command.blocks:type_name -> cairn.v1.Block
+	3,   // 37: cairn.v1.Command.targets:type_name -> cairn.v1.DatanodeInfo
+	2,   // 38: cairn.v1.BlockReportRequest.blocks:type_name -> cairn.v1.Block
+	2,   // 39: cairn.v1.BlockReportRequest.rbw:type_name -> cairn.v1.Block
+	2,   // 40: cairn.v1.IncrementalBlockReportRequest.received:type_name -> cairn.v1.Block
+	2,   // 41: cairn.v1.IncrementalBlockReportRequest.deleted:type_name -> cairn.v1.Block
+	2,   // 42: cairn.v1.IncrementalBlockReportRequest.receiving:type_name -> cairn.v1.Block
+	2,   // 43: cairn.v1.CommitBlockSynchronizationRequest.block:type_name -> cairn.v1.Block
+	2,   // 44: cairn.v1.OpWriteBlock.block:type_name -> cairn.v1.Block
+	3,   // 45: cairn.v1.OpWriteBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	1,   // 46: cairn.v1.OpWriteBlock.stage:type_name -> cairn.v1.OpWriteBlock.Stage
+	2,   // 47: cairn.v1.OpTransferBlock.block:type_name -> cairn.v1.Block
+	3,   // 48: cairn.v1.OpTransferBlock.targets:type_name -> cairn.v1.DatanodeInfo
+	2,   // 49: cairn.v1.OpRecoverBlock.block:type_name -> cairn.v1.Block
+	7,   // 50: cairn.v1.ReplicaRecoveryResponse.status:type_name -> cairn.v1.Status
+	2,   // 51: cairn.v1.ReplicaRecoveryResponse.replica:type_name -> cairn.v1.Block
+	2,   // 52: cairn.v1.OpReadBlock.block:type_name -> cairn.v1.Block
+	7,   // 53: cairn.v1.BlockOpResponse.status:type_name -> cairn.v1.Status
+	78,  // 54: cairn.v1.DecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	78,  // 55: cairn.v1.RecommissionResponse.datanode:type_name -> cairn.v1.DatanodeReport
+	22,  // 56: cairn.v1.ClientProtocol.GetServerDefaults:input_type -> cairn.v1.GetServerDefaultsRequest
+	24,  // 57: cairn.v1.ClientProtocol.Create:input_type -> cairn.v1.CreateRequest
+	26,  // 58: cairn.v1.ClientProtocol.AddBlock:input_type -> cairn.v1.AddBlockRequest
+	28,  // 59: cairn.v1.ClientProtocol.Complete:input_type -> cairn.v1.CompleteRequest
+	30,  // 60: cairn.v1.ClientProtocol.AbandonBlock:input_type -> cairn.v1.AbandonBlockRequest
+	32,  // 61: cairn.v1.ClientProtocol.RenewLease:input_type -> cairn.v1.RenewLeaseRequest
+	34,  // 62: cairn.v1.ClientProtocol.GetBlockLocations:input_type -> cairn.v1.GetBlockLocationsRequest
+	36,  // 63: cairn.v1.ClientProtocol.GetFileInfo:input_type -> cairn.v1.GetFileInfoRequest
+	40,  // 64: cairn.v1.ClientProtocol.ListDir:input_type -> cairn.v1.ListDirRequest
+	42,  // 65: cairn.v1.ClientProtocol.Mkdirs:input_type -> cairn.v1.MkdirsRequest
+	44,  // 66: cairn.v1.ClientProtocol.Rename:input_type -> cairn.v1.RenameRequest
+	56,  // 67: cairn.v1.ClientProtocol.Delete:input_type -> cairn.v1.DeleteRequest
+	58,  // 68: cairn.v1.ClientProtocol.SetReplication:input_type -> cairn.v1.SetReplicationRequest
+	60,  // 69: cairn.v1.ClientProtocol.SetPermission:input_type -> cairn.v1.SetPermissionRequest
+	62,  // 70: cairn.v1.ClientProtocol.SetOwner:input_type -> cairn.v1.SetOwnerRequest
+	64,  // 71: cairn.v1.ClientProtocol.SetTimes:input_type -> cairn.v1.SetTimesRequest
+	66,  // 72: cairn.v1.ClientProtocol.GetContentSummary:input_type -> cairn.v1.GetContentSummaryRequest
+	68,  // 73: cairn.v1.ClientProtocol.ReportBadBlocks:input_type -> cairn.v1.ReportBadBlocksRequest
+	38,  // 74: cairn.v1.ClientProtocol.Fsync:input_type -> cairn.v1.FsyncRequest
+	71,  // 75: cairn.v1.ClientProtocol.GetAdditionalDatanode:input_type -> cairn.v1.GetAdditionalDatanodeRequest
+	73,  // 76: cairn.v1.ClientProtocol.UpdateBlockForPipeline:input_type -> cairn.v1.UpdateBlockForPipelineRequest
+	75,  // 77: cairn.v1.ClientProtocol.UpdatePipeline:input_type -> cairn.v1.UpdatePipelineRequest
+	46,  // 78: cairn.v1.ClientProtocol.SetXAttr:input_type -> cairn.v1.SetXAttrRequest
+	48,  // 79: cairn.v1.ClientProtocol.GetXAttrs:input_type -> cairn.v1.GetXAttrsRequest
+	50,  // 80: cairn.v1.ClientProtocol.ListXAttrs:input_type -> cairn.v1.ListXAttrsRequest
+	52,  // 81: cairn.v1.ClientProtocol.RemoveXAttr:input_type -> cairn.v1.RemoveXAttrRequest
+	54,  // 82: cairn.v1.ClientProtocol.Concat:input_type -> cairn.v1.ConcatRequest
+	77,  // 83: cairn.v1.ClientProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	80,  // 84: cairn.v1.ClientProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	84,  // 85: cairn.v1.ClientProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	106, // 86: cairn.v1.ClientProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	108, // 87: cairn.v1.ClientProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	77,  // 88: cairn.v1.AdminProtocol.GetDatanodeReport:input_type -> cairn.v1.GetDatanodeReportRequest
+	80,  // 89: cairn.v1.AdminProtocol.Fsck:input_type -> cairn.v1.FsckRequest
+	84,  // 90: cairn.v1.AdminProtocol.SafeMode:input_type -> cairn.v1.SafeModeRequest
+	106, // 91: cairn.v1.AdminProtocol.Decommission:input_type -> cairn.v1.DecommissionRequest
+	108, // 92: cairn.v1.AdminProtocol.Recommission:input_type -> cairn.v1.RecommissionRequest
+	9,   // 93: cairn.v1.AdminProtocol.HAStatus:input_type -> cairn.v1.HAStatusRequest
+	12,  // 94: cairn.v1.AdminProtocol.HAAddMember:input_type -> cairn.v1.HAAddMemberRequest
+	14,  // 95: cairn.v1.AdminProtocol.HARemoveMember:input_type -> cairn.v1.HARemoveMemberRequest
+	16,  // 96: cairn.v1.AdminProtocol.HATransferLeadership:input_type -> cairn.v1.HATransferLeadershipRequest
+	18,  // 97: cairn.v1.AdminProtocol.CreateToken:input_type -> cairn.v1.CreateTokenRequest
+	20,  // 98: cairn.v1.AdminProtocol.RevokeToken:input_type -> cairn.v1.RevokeTokenRequest
+	8,   // 99: cairn.v1.RaftTransport.Stream:input_type -> cairn.v1.RaftFrame
+	87,  // 100: cairn.v1.DatanodeProtocol.Register:input_type -> cairn.v1.RegisterRequest
+	89,  // 101: cairn.v1.DatanodeProtocol.Heartbeat:input_type -> cairn.v1.HeartbeatRequest
+	92,  // 102: cairn.v1.DatanodeProtocol.BlockReport:input_type -> cairn.v1.BlockReportRequest
+	94,  // 103: cairn.v1.DatanodeProtocol.IncrementalBlockReport:input_type -> cairn.v1.IncrementalBlockReportRequest
+	96,  // 104: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:input_type -> cairn.v1.CommitBlockSynchronizationRequest
+	23,  // 105: cairn.v1.ClientProtocol.GetServerDefaults:output_type -> cairn.v1.GetServerDefaultsResponse
+	25,  // 106: cairn.v1.ClientProtocol.Create:output_type -> cairn.v1.CreateResponse
+	27,  // 107: cairn.v1.ClientProtocol.AddBlock:output_type -> cairn.v1.AddBlockResponse
+	29,  // 108: cairn.v1.ClientProtocol.Complete:output_type -> cairn.v1.CompleteResponse
+	31,  // 109: cairn.v1.ClientProtocol.AbandonBlock:output_type -> cairn.v1.AbandonBlockResponse
+	33,  // 110: cairn.v1.ClientProtocol.RenewLease:output_type -> cairn.v1.RenewLeaseResponse
+	35,  // 111: cairn.v1.ClientProtocol.GetBlockLocations:output_type -> cairn.v1.GetBlockLocationsResponse
+	37,  // 112: cairn.v1.ClientProtocol.GetFileInfo:output_type -> cairn.v1.GetFileInfoResponse
+	41,  // 113: cairn.v1.ClientProtocol.ListDir:output_type -> cairn.v1.ListDirResponse
+	43,  // 114: cairn.v1.ClientProtocol.Mkdirs:output_type -> cairn.v1.MkdirsResponse
+	45,  // 115: cairn.v1.ClientProtocol.Rename:output_type -> cairn.v1.RenameResponse
+	57,  // 116: cairn.v1.ClientProtocol.Delete:output_type -> cairn.v1.DeleteResponse
+	59,  // 117: cairn.v1.ClientProtocol.SetReplication:output_type -> cairn.v1.SetReplicationResponse
+	61,  // 118: cairn.v1.ClientProtocol.SetPermission:output_type -> cairn.v1.SetPermissionResponse
+	63,  // 119: cairn.v1.ClientProtocol.SetOwner:output_type -> cairn.v1.SetOwnerResponse
+	65,  // 120: cairn.v1.ClientProtocol.SetTimes:output_type -> cairn.v1.SetTimesResponse
+	67,  // 121: cairn.v1.ClientProtocol.GetContentSummary:output_type -> cairn.v1.GetContentSummaryResponse
+	70,  // 122: cairn.v1.ClientProtocol.ReportBadBlocks:output_type -> cairn.v1.ReportBadBlocksResponse
+	39,  // 123: cairn.v1.ClientProtocol.Fsync:output_type -> cairn.v1.FsyncResponse
+	72,  // 124: cairn.v1.ClientProtocol.GetAdditionalDatanode:output_type -> cairn.v1.GetAdditionalDatanodeResponse
+	74,  // 125: cairn.v1.ClientProtocol.UpdateBlockForPipeline:output_type -> cairn.v1.UpdateBlockForPipelineResponse
+	76,  // 126: cairn.v1.ClientProtocol.UpdatePipeline:output_type -> cairn.v1.UpdatePipelineResponse
+	47,  // 127: cairn.v1.ClientProtocol.SetXAttr:output_type -> cairn.v1.SetXAttrResponse
+	49,  // 128: cairn.v1.ClientProtocol.GetXAttrs:output_type -> cairn.v1.GetXAttrsResponse
+	51,  // 129: cairn.v1.ClientProtocol.ListXAttrs:output_type -> cairn.v1.ListXAttrsResponse
+	53,  // 130: cairn.v1.ClientProtocol.RemoveXAttr:output_type -> cairn.v1.RemoveXAttrResponse
+	55,  // 131: cairn.v1.ClientProtocol.Concat:output_type -> cairn.v1.ConcatResponse
+	79,  // 132: cairn.v1.ClientProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	83,  // 133: cairn.v1.ClientProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	85,  // 134: cairn.v1.ClientProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	107, // 135: cairn.v1.ClientProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	109, // 136: cairn.v1.ClientProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	79,  // 137: cairn.v1.AdminProtocol.GetDatanodeReport:output_type -> cairn.v1.GetDatanodeReportResponse
+	83,  // 138: cairn.v1.AdminProtocol.Fsck:output_type -> cairn.v1.FsckResponse
+	85,  // 139: cairn.v1.AdminProtocol.SafeMode:output_type -> cairn.v1.SafeModeResponse
+	107, // 140: cairn.v1.AdminProtocol.Decommission:output_type -> cairn.v1.DecommissionResponse
+	109, // 141: cairn.v1.AdminProtocol.Recommission:output_type -> cairn.v1.RecommissionResponse
+	10,  // 142: cairn.v1.AdminProtocol.HAStatus:output_type -> cairn.v1.HAStatusResponse
+	13,  // 143: cairn.v1.AdminProtocol.HAAddMember:output_type -> cairn.v1.HAAddMemberResponse
+	15,  // 144: cairn.v1.AdminProtocol.HARemoveMember:output_type -> cairn.v1.HARemoveMemberResponse
+	17,  // 145: cairn.v1.AdminProtocol.HATransferLeadership:output_type -> cairn.v1.HATransferLeadershipResponse
+	19,  // 146: cairn.v1.AdminProtocol.CreateToken:output_type -> cairn.v1.CreateTokenResponse
+	21,  // 147: cairn.v1.AdminProtocol.RevokeToken:output_type -> cairn.v1.RevokeTokenResponse
+	8,   // 148: cairn.v1.RaftTransport.Stream:output_type -> cairn.v1.RaftFrame
+	88,  // 149: cairn.v1.DatanodeProtocol.Register:output_type -> cairn.v1.RegisterResponse
+	90,  // 150: cairn.v1.DatanodeProtocol.Heartbeat:output_type -> cairn.v1.HeartbeatResponse
+	93,  // 151: cairn.v1.DatanodeProtocol.BlockReport:output_type -> cairn.v1.BlockReportResponse
+	95,  // 152: cairn.v1.DatanodeProtocol.IncrementalBlockReport:output_type -> cairn.v1.IncrementalBlockReportResponse
+	97,  // 153: cairn.v1.DatanodeProtocol.CommitBlockSynchronization:output_type -> cairn.v1.CommitBlockSynchronizationResponse
+	105, // [105:154] is the sub-list for method output_type
+	56,  // [56:105] is the sub-list for method input_type
+	56,  // [56:56] is the sub-list for extension type_name
+	56,  // [56:56] is the sub-list for extension extendee
+	0,   // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_cairn_proto_init() }
