@@ -125,14 +125,24 @@
 // it goes on as any replica when it outgrows SmallBlockSize, when the
 // writer syncs it, when a heartbeat packet comes (a writer gone quiet
 // must get its acks), when window-1 acks are held, or when its pipeline
-// fails (it is kept for recovery as an idle rbw replica). A DataNode
+// fails (it is kept for recovery as an idle rbw replica). Acks are held
+// at most min(a read timeout / 8, 1s) and for at most min(window,
+// 80) - 1 packets: a slower writer, whose heartbeats would not come
+// soon enough, gets the replica spilled and its acks. A DataNode
 // killed while it holds a replica in memory has acknowledged none of
 // it. Every node of a pipeline decides alike, and one that holds acks
 // while its downstream does not (or the reverse) still acks in packet
 // order; the nodes should all use the same SmallBlockSize.
 //
 // A container is c_<seq> (seq decimal, ten digits, from 1, never
-// reused), a sequence of records, each:
+// reused): a 16-byte file header, written and fsync'd (with the
+// directory) before any record,
+//
+//	magic      uint32  0x43504b43 ("CPKC")
+//	version    uint32  1
+//	nonce      uint64  random, the container's own
+//
+// then a sequence of records, each:
 //
 //	magic      uint32  0x43504b31 ("CPK1")
 //	kind       uint8   1: a replica, 2: a tombstone
@@ -141,11 +151,15 @@
 //	gen stamp  uint64
 //	field      uint64  replica: bytes of data; tombstone: the seq of the container of the record it kills
 //	offset     uint64  tombstone: that record's offset there; replica: 0
-//	header crc uint32  CRC32C of the 40 bytes before it
+//	header crc uint32  CRC32C of the nonce, the seq (uint32) and the record's offset (uint64), then the 40 bytes before it
 //	checksums  replica only: uint32 CRC32C per 512-byte chunk of the data, as a meta file's
 //	data       replica only
 //
-// all big-endian. The store appends to one container at a time; past
+// all big-endian. Binding each header's CRC to its container's nonce
+// and its own offset means that bytes that look like a record
+// elsewhere (a replica's data holding a copy of one) never pass for
+// one, when a load looks for the next record after damage. The store
+// appends to one container at a time; past
 // 256 MiB it is fsync'd and sealed, and a new one is created (and
 // containers/ fsync'd). One writer goroutine per volume appends every
 // request waiting with pwrite, then fsyncs once if any of them waits
@@ -155,14 +169,17 @@
 // into the replica map (block ID to container and offset). The last
 // container, the one being appended to, is also checked against its
 // checksums: a record whose checksums fail (torn by a crash before its
-// fsync, so never acknowledged) is skipped, and a record or header cut
+// fsync, so never acknowledged) is skipped and a tombstone appended for
+// it (a later load, once the container is sealed, would not check it),
+// and a record or header cut
 // short at the end is cut off the file. A header that is bad (or whose
 // record would run past the end) with a valid record header somewhere
 // after it is damage, not a torn tail: the load skips to that record
 // (the replicas in between are not listed, and the NameNode has them
 // copied from other replicas), and the container is neither appended
 // to nor compacted any more. A replica
-// record is live unless a tombstone names its container and offset; of
+// record is live unless a tombstone names its container and offset, and
+// its block ID and generation stamp; of
 // two live records of a block (a crash between two steps below) the
 // newer generation stamp, then the later record, is kept and the other
 // killed; a replica in files beside one in a container is settled the
@@ -171,12 +188,21 @@
 // Deleting a packed replica appends a tombstone, without waiting for an
 // fsync (one lost to a crash brings the replica back, and the NameNode
 // has it deleted again). Every CompactInterval (a minute) each sealed
-// container whose live records fill at most half of it is compacted:
-// its live records are appended anew and moved in the replica map
-// (with the block claimed, so a concurrent delete is never undone), the
+// container whose live records fill at most half of it, and none of
+// whose records is still on its way into the replica map, is
+// compacted: each record still its block's live replica is checked
+// against its checksums, appended anew and moved in the replica map,
+// all with the block claimed (so that no delete, unfinalize or restamp
+// interleaves); the
 // tombstones it holds for records of other containers still there are
 // copied, everything is fsync'd, and the file is removed (and closed
-// once the last reader holding it lets go).
+// once the last reader holding it lets go). A container with a damaged
+// record (found by a compaction, or a load that skipped damage) is not
+// compacted; its damaged replica is the scanner's to report.
+//
+// A full disk fails the append that hit it (kind NoSpace, so the
+// pipeline goes on without this node) and nothing else: later appends
+// that fit succeed. Any other write or fsync error fails the volume.
 //
 // Recovery of a packed replica: a pipeline recovery that reopens it
 // copies its data and checksums out to rbw/ files, fsyncs them, and

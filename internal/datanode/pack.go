@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/cairn-fs/cairn"
 	"github.com/cairn-fs/cairn/internal/checksum"
@@ -29,6 +31,13 @@ import (
 const (
 	packMagic     = 0x43504b31 // "CPK1"
 	packHeaderLen = 44
+	// A container starts with a file header: fileMagic, version 1 and
+	// a random nonce that every record header's CRC covers, with the
+	// container's seq and the record's offset, so that bytes copied
+	// from elsewhere (a replica's data holding a record) never pass
+	// for a record.
+	fileMagic     = 0x43504b43 // "CPKC"
+	fileHeaderLen = 16
 	recReplica    = 1
 	recTombstone  = 2
 	// containerSize is the size past which a container is sealed and a
@@ -61,7 +70,19 @@ func (r packRecord) size() int64 {
 	return packHeaderLen + int64(datatransfer.SumsLen(int(r.len))) + r.len
 }
 
-func appendPackHeader(b []byte, r packRecord) []byte {
+// headerCRC is the CRC of a record header's first 40 bytes, bound to
+// its container's nonce and seq and its offset.
+func headerCRC(h []byte, nonce uint64, seq uint32, off int64) uint32 {
+	var k [20]byte
+	binary.BigEndian.PutUint64(k[0:], nonce)
+	binary.BigEndian.PutUint32(k[8:], seq)
+	binary.BigEndian.PutUint64(k[12:], uint64(off))
+	return checksum.Update(checksum.CRC32C(k[:]), h[:40])
+}
+
+// appendPackHeader appends the header of r, to be written at offset
+// off of container c.
+func appendPackHeader(b []byte, r packRecord, c *container, off int64) []byte {
 	var h [packHeaderLen]byte
 	binary.BigEndian.PutUint32(h[0:], packMagic)
 	h[4] = r.kind
@@ -73,18 +94,20 @@ func appendPackHeader(b []byte, r packRecord) []byte {
 	} else {
 		binary.BigEndian.PutUint64(h[24:], uint64(r.len))
 	}
-	binary.BigEndian.PutUint32(h[40:], checksum.CRC32C(h[:40]))
+	binary.BigEndian.PutUint32(h[40:], headerCRC(h[:], c.nonce, c.seq, off))
 	return append(b, h[:]...)
 }
 
-func parsePackHeader(h []byte) (packRecord, error) {
+// parsePackHeader parses the record header h found at offset off of
+// container c.
+func parsePackHeader(h []byte, c *container, off int64) (packRecord, error) {
 	if len(h) < packHeaderLen {
 		return packRecord{}, fmt.Errorf("record header of %d bytes", len(h))
 	}
 	if m := binary.BigEndian.Uint32(h[0:]); m != packMagic {
 		return packRecord{}, fmt.Errorf("bad record magic %#x", m)
 	}
-	if got, want := binary.BigEndian.Uint32(h[40:]), checksum.CRC32C(h[:40]); got != want {
+	if got, want := binary.BigEndian.Uint32(h[40:]), headerCRC(h, c.nonce, c.seq, off); got != want {
 		return packRecord{}, fmt.Errorf("record header checksum %#x, want %#x", got, want)
 	}
 	r := packRecord{
@@ -110,9 +133,10 @@ func parsePackHeader(h []byte) (packRecord, error) {
 
 // container is one container file.
 type container struct {
-	seq  uint32
-	path string
-	f    *os.File
+	seq   uint32
+	nonce uint64
+	path  string
+	f     *os.File
 	// size is the bytes of whole records; only the pack's writer
 	// appends (and a load truncates).
 	size atomic.Int64
@@ -122,7 +146,12 @@ type container struct {
 	damaged bool
 
 	// Guarded by pack.mu:
-	live    int64 // bytes of the records of replicas in the maps
+	// inflight counts replica records written here whose appender has
+	// not yet put them in the replica map (or killed them): until it
+	// is 0, a record missing from the map may be one about to enter
+	// it, so the container is not compacted.
+	inflight int
+	live     int64 // bytes of the records of replicas in the maps
 	refs    int   // open handles (packReplica)
 	removed bool  // compacted away: closed once refs is 0
 }
@@ -161,17 +190,29 @@ type pack struct {
 	active *container
 	next   uint32 // the next container's sequence number
 	failed error
+	// skipped are the records the load skipped, for openPack to kill.
+	skipped []skippedRec
+	// cmu orders submit against close: submitters hold it shared.
+	cmu    sync.RWMutex
+	closed bool
 	syncs  atomic.Int64 // fsyncs, for the metrics
 	recs   atomic.Int64 // replica records those covered
+}
+
+type skippedRec struct {
+	r   packRecord
+	c   *container
+	off int64
 }
 
 // packReq is one append: a header and, for a replica, its checksums and
 // data. done, if not nil, is told once it is durable (or failed); a
 // request with no header only waits for an fsync of what was written.
 type packReq struct {
-	hdr, sums, data []byte
-	done            chan error
-	loc             packLoc
+	rec        *packRecord // nil: only wait for an fsync
+	sums, data []byte
+	done       chan error
+	loc        packLoc
 }
 
 // openPack opens (creating it if needed) the container directory dir
@@ -218,9 +259,26 @@ func openPack(dir string, log *slog.Logger, fn func(r packRecord, c *container, 
 			p.closeFiles()
 			return nil, err
 		}
+		p.next = seq + 1
 		c := &container{seq: seq, path: path, f: f}
-		p.conts[seq] = c
 		last := i == len(seqs)-1
+		if fi, err := f.Stat(); err == nil && fi.Size() < fileHeaderLen && last {
+			// Created, its header not yet durable: it never held a
+			// record.
+			f.Close()
+			os.Remove(path)
+			continue
+		}
+		var fh [fileHeaderLen]byte
+		if _, err := f.ReadAt(fh[:], 0); err != nil || binary.BigEndian.Uint32(fh[0:]) != fileMagic || binary.BigEndian.Uint32(fh[4:]) != 1 {
+			log.Error("container has no valid header: none of its records are loaded", "container", path, "err", err)
+			c.damaged = true
+			c.size.Store(fileHeaderLen)
+			p.conts[seq] = c
+			continue
+		}
+		c.nonce = binary.BigEndian.Uint64(fh[8:])
+		p.conts[seq] = c
 		if err := p.load(c, last, fn); err != nil {
 			p.closeFiles()
 			return nil, err
@@ -228,18 +286,24 @@ func openPack(dir string, log *slog.Logger, fn func(r packRecord, c *container, 
 		if last && !c.damaged {
 			p.active = c // else a new one is started
 		}
-		p.next = seq + 1
 	}
 	go p.run()
+	// Records the load skipped (torn by a crash: never acknowledged)
+	// are killed, so that a later load, which does not check their
+	// checksums once their container is sealed, does not take them.
+	for _, sk := range p.skipped {
+		p.submit(&packReq{rec: &packRecord{kind: recTombstone, id: sk.r.id, gs: sk.r.gs, tseq: sk.c.seq, toff: sk.off}})
+	}
+	p.skipped = nil
 	return p, nil
 }
 
 func containerName(seq uint32) string { return fmt.Sprintf("c_%010d", seq) }
 
 // load reads the records of c. In the last container (verify) a
-// replica whose checksums fail is skipped and a torn tail cut off; in
-// a sealed one a bad header ends the load of that container (its later
-// records are lost to this node, and reported missing by omission).
+// replica whose checksums fail is skipped (and killed by openPack) and
+// a torn tail cut off. A bad header with a valid record after it is
+// damage: the load skips to that record and marks c damaged.
 func (p *pack) load(c *container, verify bool, fn func(packRecord, *container, int64)) error {
 	fi, err := c.f.Stat()
 	if err != nil {
@@ -248,7 +312,7 @@ func (p *pack) load(c *container, verify bool, fn func(packRecord, *container, i
 	end := fi.Size()
 	var h [packHeaderLen]byte
 	var body []byte
-	off := int64(0)
+	off := int64(fileHeaderLen)
 	cut := func(why string) error {
 		if !verify {
 			p.log.Error("container damaged: the records past this point are not loaded", "container", c.path, "offset", off, "reason", why)
@@ -273,7 +337,7 @@ func (p *pack) load(c *container, verify bool, fn func(packRecord, *container, i
 		if _, err := c.f.ReadAt(h[:], off); err != nil {
 			return err
 		}
-		r, err := parsePackHeader(h[:])
+		r, err := parsePackHeader(h[:], c, off)
 		if err == nil && off+r.size() > end {
 			err = fmt.Errorf("record of %d bytes past the end", r.size())
 		}
@@ -297,6 +361,7 @@ func (p *pack) load(c *container, verify bool, fn func(packRecord, *container, i
 			sl := datatransfer.SumsLen(int(r.len))
 			if bad := datatransfer.VerifySums(body[:sl], body[sl:]); bad >= 0 {
 				p.log.Warn("skipping a replica record whose checksums fail", "container", c.path, "offset", off, "block", blockName(cairn.Block{ID: r.id, GenStamp: r.gs}))
+				p.skipped = append(p.skipped, skippedRec{r: r, c: c, off: off})
 				off += n
 				continue
 			}
@@ -326,7 +391,7 @@ func (p *pack) resync(c *container, from, end int64) int64 {
 			if i+packHeaderLen > len(b) {
 				break
 			}
-			if r, err := parsePackHeader(b[i : i+packHeaderLen]); err == nil && pos+int64(i)+r.size() <= end {
+			if r, err := parsePackHeader(b[i:i+packHeaderLen], c, pos+int64(i)); err == nil && pos+int64(i)+r.size() <= end {
 				return pos + int64(i)
 			}
 		}
@@ -393,19 +458,28 @@ func (p *pack) commit(batch []*packReq) error {
 		if r.done != nil {
 			wait = true
 		}
-		if r.hdr == nil {
+		if r.rec == nil {
 			continue
 		}
-		n := int64(len(r.hdr) + len(r.sums) + len(r.data))
+		n := r.rec.size()
 		c := p.active
-		if c == nil || (c.size.Load() > 0 && c.size.Load()+n > p.maxSize) {
+		if c == nil || (c.size.Load() > fileHeaderLen && c.size.Load()+n > p.maxSize) {
 			if c, err = p.rotate(); err != nil {
 				return p.fail(err)
 			}
 		}
 		off := c.size.Load()
-		p.buf = append(append(append(p.buf[:0], r.hdr...), r.sums...), r.data...)
+		p.buf = appendPackHeader(p.buf[:0], *r.rec, c, off)
+		p.buf = append(append(p.buf, r.sums...), r.data...)
 		if _, err := c.f.WriteAt(p.buf, off); err != nil {
+			if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+				// Full, not failing: what was written of it past
+				// the last record is cut off (or cut at the next
+				// load), and later appends may fit.
+				c.f.Truncate(off)
+				fail(r, err)
+				continue
+			}
 			return p.fail(err)
 		}
 		if cap(p.buf) > 4<<20 {
@@ -414,8 +488,11 @@ func (p *pack) commit(batch []*packReq) error {
 		c.size.Store(off + n)
 		r.loc = packLoc{c: c, off: off}
 		p.dirty = true
-		if r.hdr[4] == recReplica {
+		if r.rec.kind == recReplica {
 			recs++
+			p.mu.Lock()
+			c.inflight++
+			p.mu.Unlock()
 		}
 	}
 	if wait && p.dirty {
@@ -427,6 +504,14 @@ func (p *pack) commit(batch []*packReq) error {
 		p.recs.Add(recs)
 	}
 	return nil
+}
+
+// fail answers r alone with err, now (its batch goes on).
+func fail(r *packReq, err error) {
+	if r.done != nil {
+		r.done <- err
+		r.done = nil
+	}
 }
 
 // rotate seals the active container (fsyncing what it holds) and
@@ -446,11 +531,24 @@ func (p *pack) rotate() (*container, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syncDir(p.dir); err != nil {
+	var fh [fileHeaderLen]byte
+	binary.BigEndian.PutUint32(fh[0:], fileMagic)
+	binary.BigEndian.PutUint32(fh[4:], 1)
+	binary.BigEndian.PutUint64(fh[8:], mrand.Uint64())
+	_, err = f.Write(fh[:])
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = syncDir(p.dir)
+	}
+	if err != nil {
 		f.Close()
+		os.Remove(path)
 		return nil, err
 	}
-	c := &container{seq: seq, path: path, f: f}
+	c := &container{seq: seq, nonce: binary.BigEndian.Uint64(fh[8:]), path: path, f: f}
+	c.size.Store(fileHeaderLen)
 	p.mu.Lock()
 	p.next = seq + 1
 	p.conts[seq] = c
@@ -470,6 +568,11 @@ func (p *pack) fail(err error) error {
 
 // submit queues r, failing if the pack is closed.
 func (p *pack) submit(r *packReq) error {
+	p.cmu.RLock()
+	defer p.cmu.RUnlock()
+	if p.closed {
+		return errPackClosed
+	}
 	select {
 	case p.reqs <- r:
 		return nil
@@ -482,7 +585,7 @@ func (p *pack) submit(r *packReq) error {
 // data and returns where, once it is durable.
 func (p *pack) appendReplica(b cairn.Block, sums, data []byte) (packLoc, error) {
 	r := &packReq{
-		hdr:  appendPackHeader(nil, packRecord{kind: recReplica, id: b.ID, gs: b.GenStamp, len: int64(len(data))}),
+		rec:  &packRecord{kind: recReplica, id: b.ID, gs: b.GenStamp, len: int64(len(data))},
 		sums: sums,
 		data: data,
 		done: make(chan error, 1),
@@ -494,9 +597,17 @@ func (p *pack) appendReplica(b cairn.Block, sums, data []byte) (packLoc, error) 
 		return packLoc{}, err
 	}
 	p.mu.Lock()
-	r.loc.c.live += int64(len(r.hdr) + len(sums) + len(data))
+	r.loc.c.live += r.rec.size()
 	p.mu.Unlock()
 	return r.loc, nil
+}
+
+// landed says the record appended at loc (appendReplica) is now in the
+// replica map, or killed: the container may be compacted.
+func (p *pack) landed(loc packLoc) {
+	p.mu.Lock()
+	loc.c.inflight--
+	p.mu.Unlock()
 }
 
 // kill appends a tombstone for the replica record of b at loc, without
@@ -506,7 +617,7 @@ func (p *pack) kill(b cairn.Block, loc packLoc) {
 	p.mu.Lock()
 	loc.c.live -= packRecord{kind: recReplica, len: b.Len}.size()
 	p.mu.Unlock()
-	p.submit(&packReq{hdr: appendPackHeader(nil, packRecord{kind: recTombstone, id: b.ID, gs: b.GenStamp, tseq: loc.c.seq, toff: loc.off})})
+	p.submit(&packReq{rec: &packRecord{kind: recTombstone, id: b.ID, gs: b.GenStamp, tseq: loc.c.seq, toff: loc.off}})
 }
 
 // sync waits until everything appended so far is durable.
@@ -548,6 +659,9 @@ func (p *pack) close() {
 	default:
 	}
 	close(p.quit)
+	p.cmu.Lock() // no submitter left in the middle of a send
+	p.closed = true
+	p.cmu.Unlock()
 	<-p.done
 	p.drain(errPackClosed)
 	p.closeFiles()
@@ -571,7 +685,7 @@ func (p *pack) candidates() []*container {
 	defer p.mu.Unlock()
 	var out []*container
 	for _, c := range p.conts {
-		if c != p.active && !c.removed && !c.damaged && c.live*2 <= c.size.Load() {
+		if c != p.active && !c.removed && !c.damaged && c.inflight == 0 && c.live*2 <= c.size.Load() {
 			out = append(out, c)
 		}
 	}
@@ -596,6 +710,13 @@ func (p *pack) remove(c *container) error {
 		return err
 	}
 	return syncDir(p.dir)
+}
+
+// markDamaged stops compacting c.
+func (p *pack) markDamaged(c *container) {
+	p.mu.Lock()
+	c.damaged = true
+	p.mu.Unlock()
 }
 
 // exists reports whether container seq is still there.

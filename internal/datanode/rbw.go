@@ -395,13 +395,16 @@ func (r *rbwReplica) write(sums, data []byte) error {
 // survive a crash of the machine (a writer's Sync).
 func (r *rbwReplica) sync() error {
 	const op = "datanode.sync"
-	if err := r.spill(); err != nil {
+	r.io.Lock() // a reader opening the files sees them whole
+	err := r.spill()
+	r.io.Unlock()
+	if err != nil {
 		return err
 	}
 	if r.data == nil {
 		return r.s.ioErr(op, r.vol, r.block, fmt.Errorf("replica files not open"))
 	}
-	err := r.data.Sync()
+	err = r.data.Sync()
 	if err == nil {
 		err = r.meta.Sync()
 	}
@@ -648,6 +651,10 @@ func (r *rbwReplica) finalize() (cairn.Block, error) {
 			s.emit(evDeleted, cairn.Block{ID: id, GenStamp: old.gs, Len: old.len})
 		}
 		for _, o := range superseded {
+			if o.pk != nil {
+				s.discard(id, o)
+				continue
+			}
 			od, om := o.files(id)
 			for _, p := range []string{om, od} {
 				if err := os.Remove(p); err != nil && !missing(err) {
@@ -729,14 +736,17 @@ func mkdirSynced(dir, root string) error {
 // rbw/. Files already closed (by a finalize that failed after
 // fsyncing them) are left as they are.
 func (r *rbwReplica) settle() error {
-	if err := r.spill(); err != nil {
+	r.io.Lock()
+	err := r.spill()
+	r.io.Unlock()
+	if err != nil {
 		r.closeFiles()
 		return err
 	}
 	if r.data == nil {
 		return nil
 	}
-	err := r.s.hook(StepSettle, r.block)
+	err = r.s.hook(StepSettle, r.block)
 	if err == nil {
 		err = r.data.Truncate(r.block.Len)
 	}
@@ -1288,8 +1298,20 @@ func (s *store) stamp(id cairn.BlockID, rep replica, length int64, gs cairn.GenS
 			s.replicas[id] = replica{vol: rep.vol, gs: gs, len: length, inc: s.nextInc(), pk: loc}
 			s.used += length + metaLen(length)
 			s.mu.Unlock()
+			rep.vol.pack.landed(*loc)
 			s.emit(evReceived, nb)
 			return nb, nil
+		}
+		if loc != nil {
+			defer rep.vol.pack.landed(*loc)
+		}
+		var damaged errDamaged
+		if errors.As(err, &damaged) && failed == nil {
+			// Not served any more; its deletion is the NameNode's.
+			s.bad[id] = rep
+			s.mu.Unlock()
+			s.emit(evDeleted, b)
+			return cairn.Block{}, cairn.Errorf(op, blockName(b), cairn.Corrupt, "%s", damaged.reason)
 		}
 		if failed == nil {
 			s.replicas[id] = rep

@@ -378,9 +378,7 @@ func (s *store) scan(v *volume) {
 					s.replicas[id] = r
 					s.used += r.len + metaLen(r.len) - old.len - metaLen(old.len)
 				}
-				dd, dm := drop.files(id)
-				os.Remove(dd)
-				os.Remove(dm)
+				s.discard(id, drop)
 				continue
 			}
 			s.replicas[id] = r

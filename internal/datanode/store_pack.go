@@ -45,16 +45,21 @@ func (s *store) loadPack(v *volume) error {
 		seq uint32
 		off int64
 	}
-	killed := make(map[key]bool)
+	// A tombstone kills the record at its container and offset only if
+	// that record is of its block and generation stamp.
+	killed := make(map[key]cairn.Block)
 	for _, f := range recs {
 		if f.r.kind == recTombstone {
-			killed[key{f.r.tseq, f.r.toff}] = true
+			killed[key{f.r.tseq, f.r.toff}] = cairn.Block{ID: f.r.id, GenStamp: f.r.gs}
 		}
 	}
 	best := make(map[cairn.BlockID]found)
 	var drop []found
 	for _, f := range recs {
-		if f.r.kind != recReplica || killed[key{f.loc.c.seq, f.loc.off}] {
+		if f.r.kind != recReplica {
+			continue
+		}
+		if k, ok := killed[key{f.loc.c.seq, f.loc.off}]; ok && k.ID == f.r.id && k.GenStamp == f.r.gs {
 			continue
 		}
 		old, ok := best[f.r.id]
@@ -191,7 +196,9 @@ func (r *rbwReplica) finalizeSmall() (cairn.Block, error) {
 		}
 		return cairn.Block{}, s.ioErr(op, r.vol, r.block, err)
 	}
+	defer p.landed(loc)
 	if err := s.hook(StepPackAppended, r.block); err != nil {
+		p.kill(r.block, loc)
 		return cairn.Block{}, s.ioErr(op, r.vol, r.block, err)
 	}
 	unlock := s.lockBlock(id)
@@ -307,18 +314,27 @@ func (s *store) stampPacked(id cairn.BlockID, rep replica, gs cairn.GenStamp) (*
 		return nil, err
 	}
 	if bad := datatransfer.VerifySums(sums, data); bad >= 0 {
-		return nil, fmt.Errorf("checksum mismatch at chunk %d", bad)
+		return nil, errDamaged{fmt.Sprintf("checksum mismatch at chunk %d", bad)}
 	}
 	loc, err := rep.vol.pack.appendReplica(cairn.Block{ID: id, GenStamp: gs}, sums, data)
 	if err != nil {
 		return nil, err
 	}
+	// The caller puts it in the map, then says it landed.
 	if err := s.hook(StepRecoveryStamped, cairn.Block{ID: id, GenStamp: gs, Len: rep.len}); err != nil {
+		rep.vol.pack.kill(cairn.Block{ID: id, GenStamp: gs, Len: rep.len}, loc)
+		rep.vol.pack.landed(loc)
 		return nil, err
 	}
 	rep.vol.pack.kill(cairn.Block{ID: id, GenStamp: rep.gs, Len: rep.len}, *rep.pk)
 	return &loc, nil
 }
+
+// errDamaged is a replica found damaged by a store operation: the
+// replica's problem, not the disk's.
+type errDamaged struct{ reason string }
+
+func (e errDamaged) Error() string { return e.reason }
 
 // compactLoop compacts the containers of every volume every interval,
 // until ctx ends.
@@ -369,63 +385,42 @@ func (s *store) compactContainer(v *volume, c *container) error {
 	var recs []rec
 	end := c.size.Load()
 	var h [packHeaderLen]byte
-	for off := int64(0); off < end; {
+	for off := int64(fileHeaderLen); off < end; {
 		if _, err := c.f.ReadAt(h[:], off); err != nil {
 			return err
 		}
-		r, err := parsePackHeader(h[:])
+		r, err := parsePackHeader(h[:], c, off)
 		if err != nil {
+			p.markDamaged(c)
 			return fmt.Errorf("offset %d: %v", off, err)
 		}
 		recs = append(recs, rec{r, off})
 		off += r.size()
 	}
+	// A damaged replica here waits for its deletion (the NameNode's,
+	// once a good copy exists): compact later.
+	s.mu.Lock()
+	for _, x := range recs {
+		if br, isBad := s.bad[x.r.id]; isBad && br.pk.at(c, x.off) {
+			s.mu.Unlock()
+			return nil
+		}
+	}
+	s.mu.Unlock()
 	moved, kept := 0, 0
 	for _, x := range recs {
-		switch x.r.kind {
-		case recTombstone:
+		if x.r.kind == recTombstone {
 			if x.r.tseq != c.seq && p.exists(x.r.tseq) {
-				p.submit(&packReq{hdr: appendPackHeader(nil, x.r)})
+				t := x.r
+				p.submit(&packReq{rec: &t})
 				kept++
 			}
 			continue
 		}
-		id := x.r.id
-		s.mu.Lock()
-		rep, ok := s.replicas[id]
-		live := ok && rep.pk.at(c, x.off)
-		if br, isBad := s.bad[id]; isBad && br.pk.at(c, x.off) {
-			s.mu.Unlock()
-			return nil // its deletion comes; compact later
-		}
-		s.mu.Unlock()
-		if !live {
-			continue
-		}
-		sums, data, err := s.readPacked(id, rep)
-		if err != nil {
+		if err := s.moveRecord(p, c, x.r, x.off); err != nil {
 			return err
 		}
-		loc, err := p.appendReplica(cairn.Block{ID: id, GenStamp: rep.gs}, sums, data)
-		if err != nil {
-			return err
-		}
-		unlock := s.lockBlock(id)
-		s.mu.Lock()
-		cur, ok := s.replicas[id]
-		if ok && cur.pk.at(c, x.off) {
-			cur.pk = &loc
-			s.replicas[id] = cur
-			p.mu.Lock()
-			c.live -= x.r.size()
-			p.mu.Unlock()
-			s.mu.Unlock()
-			moved++
-		} else {
-			s.mu.Unlock()
-			p.kill(cairn.Block{ID: id, GenStamp: rep.gs, Len: rep.len}, loc)
-		}
-		unlock()
+		moved++
 	}
 	if err := p.sync(); err != nil {
 		return err
@@ -433,6 +428,44 @@ func (s *store) compactContainer(v *volume, c *container) error {
 	if err := p.remove(c); err != nil {
 		return err
 	}
-	s.log.Info("container compacted", "container", c.path, "bytes", end, "replicas moved", moved, "tombstones kept", kept)
+	s.log.Info("container compacted", "container", c.path, "bytes", end, "records seen", moved, "tombstones kept", kept)
+	return nil
+}
+
+// moveRecord appends anew the replica record r at off in c, if it is
+// still the live replica of its block, and moves the replica map's
+// entry to the copy. The block is claimed throughout, so that no
+// unfinalize, stamp or delete takes the replica out of the map between
+// the decision and the move.
+func (s *store) moveRecord(p *pack, c *container, r packRecord, off int64) error {
+	unlock := s.lockBlock(r.id)
+	defer unlock()
+	s.mu.Lock()
+	rep, ok := s.replicas[r.id]
+	s.mu.Unlock()
+	if !ok || !rep.pk.at(c, off) {
+		return nil
+	}
+	sums, data, err := s.readPacked(r.id, rep)
+	if err != nil {
+		return err
+	}
+	if bad := datatransfer.VerifySums(sums, data); bad >= 0 {
+		// Left where it is, for the scanner to find and report.
+		p.markDamaged(c)
+		return fmt.Errorf("block %d: checksum mismatch at chunk %d; not compacting this container", r.id, bad)
+	}
+	loc, err := p.appendReplica(cairn.Block{ID: r.id, GenStamp: rep.gs}, sums, data)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	rep.pk = &loc
+	s.replicas[r.id] = rep
+	s.mu.Unlock()
+	p.mu.Lock()
+	c.live -= r.size()
+	p.mu.Unlock()
+	p.landed(loc)
 	return nil
 }

@@ -197,8 +197,10 @@ type receiver struct {
 	// and held those acks, in order: they go out once the replica is
 	// stored, in its container or its rbw/ files (see doc.go,
 	// "Containers").
-	holdMax int
-	held    []ackItem
+	holdMax   int
+	held      []ackItem
+	heldSince time.Time     // when the first held ack was held
+	holdFor   time.Duration // how long acks may be held
 }
 
 // ackItem is a packet handled locally, waiting for its downstream ack.
@@ -242,7 +244,13 @@ func (d *DataNode) receiveBlock(ctx context.Context, up *idleConn, upR *bufio.Re
 		r.ackTimeout = t * k / (k + 1)
 	}
 	if op.Window > 1 && (op.Stage == protocol.OpWriteBlock_CREATE || op.Stage == protocol.OpWriteBlock_TRANSFER) {
-		r.holdMax = int(op.Window) - 1
+		// Never more than the acks queue holds, whatever the
+		// writer claims.
+		r.holdMax = int(min(op.Window, datatransfer.DefaultWindow)) - 1
+		// A writer slower than this gets its acks from the rbw/
+		// files: well within its ack timeout, and within the
+		// upstream nodes' share of it if they do not hold.
+		r.holdFor = min(r.readTimeout/8, time.Second)
 	}
 	up.setTimeouts(r.readTimeout, r.writeTimeout)
 	log := d.log.With("block", r.name, "remote", up.RemoteAddr())
@@ -470,7 +478,11 @@ func (r *receiver) receive() bool {
 			r.d.metrics.blocksWritten.Inc()
 			return r.release() && r.enqueue(ackItem{seqno: pkt.Seqno, last: true})
 		}
-		if r.rbw.mem != nil && len(r.held) < r.holdMax {
+		if r.rbw.mem != nil && len(r.held) < r.holdMax && len(pkt.Data) > 0 &&
+			(len(r.held) == 0 || time.Since(r.heldSince) < r.holdFor) {
+			if len(r.held) == 0 {
+				r.heldSince = time.Now()
+			}
 			r.held = append(r.held, ackItem{seqno: pkt.Seqno})
 			continue
 		}

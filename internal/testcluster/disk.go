@@ -155,7 +155,8 @@ type PackedReplica struct {
 // containers below dirs, sorted by path. It reads the container format
 // of package datanode: 44-byte headers (magic "CPK1", kind, block ID,
 // generation stamp, length or the tombstone's target, CRC), then for a
-// replica its checksums and data.
+// replica its checksums and data. (It does not check the headers' CRCs,
+// which bind each to its container's nonce and offset.)
 func PackedReplicas(id cairn.BlockID, dirs ...string) []PackedReplica {
 	type loc struct {
 		path string
@@ -177,7 +178,11 @@ func PackedReplicas(id cairn.BlockID, dirs ...string) []PackedReplica {
 			if err != nil {
 				continue
 			}
-			for off := int64(0); off+44 <= int64(len(b)); {
+			if len(b) < 16 || string(b[:4]) != "CPKC" {
+				continue
+			}
+			// After the 16-byte file header ("CPKC", version, nonce).
+			for off := int64(16); off+44 <= int64(len(b)); {
 				h := b[off : off+44]
 				if string(h[:4]) != "CPK1" {
 					break
