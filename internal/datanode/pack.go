@@ -152,8 +152,8 @@ type container struct {
 	// it, so the container is not compacted.
 	inflight int
 	live     int64 // bytes of the records of replicas in the maps
-	refs    int   // open handles (packReplica)
-	removed bool  // compacted away: closed once refs is 0
+	refs     int   // open handles (packReplica)
+	removed  bool  // compacted away: closed once refs is 0
 }
 
 // recordLen is the length of the record of a replica of n bytes.
