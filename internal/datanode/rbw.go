@@ -611,17 +611,13 @@ func (r *rbwReplica) finalize() (cairn.Block, error) {
 	}
 	unlock := s.lockBlock(id)
 	defer unlock()
+	if err := r.mayFinalize(); err != nil {
+		return cairn.Block{}, err
+	}
 	s.mu.Lock()
 	old, hadOld := s.replicas[id]
 	bad, hadBad := s.bad[id]
-	failed := r.vol.failed
 	s.mu.Unlock()
-	switch {
-	case failed != nil:
-		return cairn.Block{}, cairn.E(op, blockName(r.block), cairn.IO, failed)
-	case hadOld && old.gs >= r.block.GenStamp:
-		return cairn.Block{}, cairn.Errorf(op, blockName(r.block), cairn.Exist, "a replica with generation stamp %d was finalized meanwhile", old.gs)
-	}
 	if err := s.hook(StepFinalizeSynced, r.block); err != nil {
 		return fail(err)
 	}

@@ -175,15 +175,8 @@ func (r *rbwReplica) finalizeSmall() (cairn.Block, error) {
 	const op = "datanode.finalize"
 	s := r.s
 	id := r.block.ID
-	s.mu.Lock()
-	old, hadOld := s.replicas[id]
-	failed := r.vol.failed
-	s.mu.Unlock()
-	switch {
-	case failed != nil:
-		return cairn.Block{}, cairn.E(op, blockName(r.block), cairn.IO, failed)
-	case hadOld && old.gs >= r.block.GenStamp:
-		return cairn.Block{}, cairn.Errorf(op, blockName(r.block), cairn.Exist, "a replica with generation stamp %d was finalized meanwhile", old.gs)
+	if err := r.mayFinalize(); err != nil {
+		return cairn.Block{}, err
 	}
 	if err := s.hook(StepPackAppend, r.block); err != nil {
 		return cairn.Block{}, s.ioErr(op, r.vol, r.block, err)
@@ -203,18 +196,18 @@ func (r *rbwReplica) finalizeSmall() (cairn.Block, error) {
 	}
 	unlock := s.lockBlock(id)
 	defer unlock()
-	s.mu.Lock()
-	old, hadOld = s.replicas[id]
-	bad, hadBad := s.bad[id]
-	if r.vol.failed != nil || (hadOld && old.gs >= r.block.GenStamp) {
-		failed := r.vol.failed
-		s.mu.Unlock()
+	if err := r.mayFinalize(); err != nil {
 		p.kill(r.block, loc)
-		if failed != nil {
-			return cairn.Block{}, cairn.E(op, blockName(r.block), cairn.IO, failed)
-		}
-		return cairn.Block{}, cairn.Errorf(op, blockName(r.block), cairn.Exist, "a replica with generation stamp %d was finalized meanwhile", old.gs)
+		return cairn.Block{}, err
 	}
+	s.mu.Lock()
+	if failed := r.vol.failed; failed != nil {
+		// Failed since mayFinalize: its replicas were dropped.
+		s.mu.Unlock()
+		return cairn.Block{}, cairn.E(op, blockName(r.block), cairn.IO, failed)
+	}
+	old, hadOld := s.replicas[id]
+	bad, hadBad := s.bad[id]
 	if hadOld {
 		delete(s.replicas, id)
 		s.used -= old.len + metaLen(old.len)
@@ -243,6 +236,25 @@ func (r *rbwReplica) finalizeSmall() (cairn.Block, error) {
 	}
 	s.emit(evReceived, r.block)
 	return r.block, nil
+}
+
+// mayFinalize checks that the replica may still be finalized: its
+// volume works, and no replica of its block with the same or a newer
+// generation stamp was finalized meanwhile.
+func (r *rbwReplica) mayFinalize() error {
+	const op = "datanode.finalize"
+	s := r.s
+	s.mu.Lock()
+	old, hadOld := s.replicas[r.block.ID]
+	failed := r.vol.failed
+	s.mu.Unlock()
+	switch {
+	case failed != nil:
+		return cairn.E(op, blockName(r.block), cairn.IO, failed)
+	case hadOld && old.gs >= r.block.GenStamp:
+		return cairn.Errorf(op, blockName(r.block), cairn.Exist, "a replica with generation stamp %d was finalized meanwhile", old.gs)
+	}
+	return nil
 }
 
 // discard removes the storage of a replica already out of the maps:
