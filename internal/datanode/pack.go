@@ -465,6 +465,10 @@ func (p *pack) commit(batch []*packReq) error {
 		c := p.active
 		if c == nil || (c.size.Load() > fileHeaderLen && c.size.Load()+n > p.maxSize) {
 			if c, err = p.rotate(); err != nil {
+				if noSpace(err) {
+					fail(r, err) // no room for a new container, yet
+					continue
+				}
 				return p.fail(err)
 			}
 		}
@@ -472,7 +476,7 @@ func (p *pack) commit(batch []*packReq) error {
 		p.buf = appendPackHeader(p.buf[:0], *r.rec, c, off)
 		p.buf = append(append(p.buf, r.sums...), r.data...)
 		if _, err := c.f.WriteAt(p.buf, off); err != nil {
-			if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			if noSpace(err) {
 				// Full, not failing: what was written of it past
 				// the last record is cut off (or cut at the next
 				// load), and later appends may fit.
@@ -504,6 +508,12 @@ func (p *pack) commit(batch []*packReq) error {
 		p.recs.Add(recs)
 	}
 	return nil
+}
+
+// noSpace reports whether err says the disk is full: the append fails,
+// the store does not.
+func noSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // fail answers r alone with err, now (its batch goes on).
