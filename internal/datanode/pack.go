@@ -193,10 +193,11 @@ type pack struct {
 	// skipped are the records the load skipped, for openPack to kill.
 	skipped []skippedRec
 	// cmu orders submit against close: submitters hold it shared.
-	cmu    sync.RWMutex
-	closed bool
-	syncs  atomic.Int64 // fsyncs, for the metrics
-	recs   atomic.Int64 // replica records those covered
+	cmu       sync.RWMutex
+	closed    bool
+	closeOnce sync.Once
+	syncs     atomic.Int64 // fsyncs, for the metrics
+	recs      atomic.Int64 // replica records those covered
 }
 
 type skippedRec struct {
@@ -409,7 +410,22 @@ func (p *pack) run() {
 		case r := <-p.reqs:
 			batch = append(batch, r)
 		case <-p.quit:
-			p.drain(errPackClosed)
+			// What is queued (tombstones, most likely) is written
+			// and made durable before the store closes.
+			for more := true; more; {
+				select {
+				case r := <-p.reqs:
+					batch = append(batch, r)
+				default:
+					more = false
+				}
+			}
+			err := p.commit(append(batch, &packReq{done: make(chan error, 1)}))
+			for _, r := range batch {
+				if r.done != nil {
+					r.done <- err
+				}
+			}
 			return
 		}
 	more:
@@ -663,11 +679,10 @@ func (p *pack) release(c *container) {
 // close stops the writer, failing appends still queued, and closes the
 // containers.
 func (p *pack) close() {
-	select {
-	case <-p.quit:
-		return
-	default:
-	}
+	p.closeOnce.Do(p.shut)
+}
+
+func (p *pack) shut() {
 	close(p.quit)
 	p.cmu.Lock() // no submitter left in the middle of a send
 	p.closed = true

@@ -514,6 +514,10 @@ func (s *store) failVolume(v *volume, err error) {
 		}
 	}
 	s.mu.Unlock()
+	if v.pack != nil {
+		// Its writer and container files go (appends waiting fail).
+		go v.pack.close()
+	}
 	s.log.Error("data directory failed; its replicas are dropped", "dir", v.dir, "replicas", len(gone), "err", err)
 	for _, b := range gone {
 		s.emit(evDeleted, b)
