@@ -187,7 +187,9 @@
 //
 // Deleting a packed replica appends a tombstone, without waiting for an
 // fsync (one lost to a crash brings the replica back, and the NameNode
-// has it deleted again). Every CompactInterval (a minute) each sealed
+// has it deleted again; a DataNode that closes writes and fsyncs those
+// still queued). A volume that fails closes its container store.
+// Every CompactInterval (a minute) each sealed
 // container whose live records fill at most half of it, and none of
 // whose records is still on its way into the replica map, is
 // compacted: each record still its block's live replica is checked
