@@ -118,6 +118,8 @@ func TestUsageErrorsExitTwoWithOneLine(t *testing.T) {
 		{[]string{"namenode"}, "--dir is required"},
 		{[]string{"namenode", "--dir", "x", "--log-level", "loud"}, "log level"},
 		{[]string{"datanode", "--dir", " , "}, "--dir is required"},
+		{[]string{"datanode", "--dir", "x", "--small-block-size", "1GiB"}, "--small-block-size must be at most 64MiB"},
+		{[]string{"datanode", "--dir", "x", "--small-block-size", "-1"}, "invalid size"},
 		{[]string{"dev", "--datanodes", "0"}, "--datanodes"},
 		{[]string{"dev", "--namenodes", "0"}, "--namenodes"},
 		{[]string{"dev", "--namenodes", "10"}, "--namenodes"},

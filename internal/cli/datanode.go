@@ -39,6 +39,9 @@ type datanodeCmd struct {
 // defaultSmallBlockSize is the DataNodes' --small-block-size.
 const defaultSmallBlockSize = 1 << 20
 
+// maxSmallBlockSize bounds --small-block-size.
+const maxSmallBlockSize = 64 << 20
+
 func newDataNodeCmd(e *env) *cobra.Command {
 	d := &datanodeCmd{e: e, logLevel: levelValue(slog.LevelInfo)}
 	cmd := &cobra.Command{
@@ -108,6 +111,11 @@ func (d *datanodeCmd) run(ctx context.Context, _ []string) error {
 	}
 	if d.scan < 0 || d.scanBW <= 0 {
 		return usageError("--scan-interval must not be negative and --scan-bandwidth must be positive")
+	}
+	if d.small > maxSmallBlockSize {
+		// Held in memory while received, and appended whole to a
+		// 256 MiB container.
+		return usageError("--small-block-size must be at most 64MiB")
 	}
 	scan := d.scan
 	if scan == 0 {
