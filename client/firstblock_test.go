@@ -121,17 +121,11 @@ func TestCreateWithFirstBlockFallsBack(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatalf("Close = %v", err)
 		}
-		fi, err := cl.StatBlocks(ctx, "/dead")
-		if err != nil || len(fi.Blocks) != 1 || fi.Blocks[0].Block.ID == first.Block.ID {
-			t.Fatalf("StatBlocks(/dead) = %+v, %v; want one block, not the first one (%d)", fi.Blocks, err, first.Block.ID)
-		}
-		for _, loc := range fi.Blocks[0].Locations {
+		b := replacedFirstBlock(t, ctx, cl, "/dead", first, data)
+		for _, loc := range b.Locations {
 			if loc.Addr == c.DataNodeAddr(dead) {
 				t.Errorf("the block is on the dead datanode %s", loc.Addr)
 			}
-		}
-		if got := readFile(t, ctx, cl, "/dead"); !bytes.Equal(got, data) {
-			t.Fatalf("read back %d bytes, want %d", len(got), len(data))
 		}
 	})
 
@@ -153,12 +147,20 @@ func TestCreateWithFirstBlockFallsBack(t *testing.T) {
 		if err := w.Close(); err != nil {
 			t.Fatalf("Close = %v", err)
 		}
-		fi, err := cl.StatBlocks(ctx, "/late")
-		if err != nil || len(fi.Blocks) != 1 || fi.Blocks[0].Block.ID == first.Block.ID {
-			t.Fatalf("StatBlocks(/late) = %+v, %v; want one block, not the first one (%d)", fi.Blocks, err, first.Block.ID)
-		}
-		if got := readFile(t, ctx, cl, "/late"); !bytes.Equal(got, data) {
-			t.Fatalf("read back %d bytes, want %d", len(got), len(data))
-		}
+		replacedFirstBlock(t, ctx, cl, "/late", first, data)
 	})
+}
+
+// replacedFirstBlock checks that path is one block, not first (the
+// block its Create gave, given back), holding data, and returns it.
+func replacedFirstBlock(t *testing.T, ctx context.Context, cl *client.Client, path string, first cairn.LocatedBlock, data []byte) cairn.LocatedBlock {
+	t.Helper()
+	fi, err := cl.StatBlocks(ctx, path)
+	if err != nil || len(fi.Blocks) != 1 || fi.Blocks[0].Block.ID == first.Block.ID {
+		t.Fatalf("StatBlocks(%s) = %+v, %v; want one block, not the first one (%d)", path, fi.Blocks, err, first.Block.ID)
+	}
+	if got := readFile(t, ctx, cl, path); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, want %d", len(got), len(data))
+	}
+	return fi.Blocks[0]
 }

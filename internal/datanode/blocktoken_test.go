@@ -48,14 +48,7 @@ func TestReadWithoutBlockTokenIsRefused(t *testing.T) {
 	b := cairn.Block{ID: 77, GenStamp: 1}
 	data := randomBytes(3000, 1)
 	// A node writes it: its certificate admits it.
-	w, err := datatransfer.Options{Transport: nodeTC}.NewBlockWriter(ctx, b, pipelineOf(n), "node")
-	if err != nil {
-		t.Fatalf("a node's NewBlockWriter = %v", err)
-	}
-	w.Write(data)
-	if err := w.Close(); err != nil {
-		t.Fatalf("a node's write: %v", err)
-	}
+	nodeWrite(t, nodeTC, n, b, data)
 
 	_, err = datatransfer.Options{Transport: clientTC}.ReadBlock(ctx, n.info, b, 0, 100, "client")
 	if cairn.KindOf(err) != cairn.Unauthenticated || !strings.Contains(err.Error(), "missing block token") {
@@ -85,15 +78,8 @@ func TestUnregisteredTLSDataNodeServesNodesOnly(t *testing.T) {
 	ctx := context.Background()
 	b := cairn.Block{ID: 99, GenStamp: 1}
 	data := randomBytes(2000, 3)
-	w, err := datatransfer.Options{Transport: nodeTC}.NewBlockWriter(ctx, b, pipelineOf(n), "node")
-	if err != nil {
-		t.Fatalf("a node's NewBlockWriter = %v", err)
-	}
-	w.Write(data)
-	if err := w.Close(); err != nil {
-		t.Fatalf("a node's write: %v", err)
-	}
-	_, err = datatransfer.Options{Transport: clientTC}.ReadBlock(ctx, n.info, b, 0, int64(len(data)), "client")
+	nodeWrite(t, nodeTC, n, b, data)
+	_, err := datatransfer.Options{Transport: clientTC}.ReadBlock(ctx, n.info, b, 0, int64(len(data)), "client")
 	if cairn.KindOf(err) != cairn.Unavailable || !strings.Contains(err.Error(), "not registered") {
 		t.Fatalf("a client's read from an unregistered TLS DataNode = %v, want Unavailable: not registered", err)
 	}
@@ -121,4 +107,19 @@ func secureTransports(t *testing.T) (node, client transport.Config) {
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 	}}
 	return node, transport.Config{TLS: &tls.Config{RootCAs: pool}}
+}
+
+// nodeWrite writes data as block b to n as a node (with a node's
+// certificate, which needs no block token), failing the test if it
+// cannot.
+func nodeWrite(t *testing.T, nodeTC transport.Config, n *node, b cairn.Block, data []byte) {
+	t.Helper()
+	w, err := datatransfer.Options{Transport: nodeTC}.NewBlockWriter(context.Background(), b, pipelineOf(n), "node")
+	if err != nil {
+		t.Fatalf("a node's NewBlockWriter = %v", err)
+	}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatalf("a node's write: %v", err)
+	}
 }

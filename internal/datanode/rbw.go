@@ -285,15 +285,8 @@ func (s *store) create(b cairn.Block, temporary, report, held bool) (*rbwReplica
 		if held && !temporary && s.smallMax > 0 && v.pack != nil {
 			// Held in memory until it is known to be small (finalized
 			// into a container) or not (spilled to rbw/).
-			r = &rbwReplica{
-				s:        s,
-				vol:      v,
-				block:    b,
-				dataPath: filepath.Join(v.rbw, dataName(b.ID)),
-				metaPath: filepath.Join(v.rbw, metaName(b.ID, b.GenStamp)),
-				active:   true,
-				mem:      &memReplica{},
-			}
+			r = newRbw(s, v, b)
+			r.mem = &memReplica{}
 		} else {
 			r, err = s.openRbw(v, b)
 		}
@@ -328,11 +321,10 @@ func (s *store) pickVolume(tried map[*volume]bool) *volume {
 	return nil
 }
 
-// openRbw creates the rbw files of b in v, the meta file with its
-// header.
-func (s *store) openRbw(v *volume, b cairn.Block) (*rbwReplica, error) {
-	const op = "datanode.create"
-	r := &rbwReplica{
+// newRbw returns a claimed replica of b in v's rbw/, its files not
+// yet made.
+func newRbw(s *store, v *volume, b cairn.Block) *rbwReplica {
+	return &rbwReplica{
 		s:        s,
 		vol:      v,
 		block:    b,
@@ -340,6 +332,13 @@ func (s *store) openRbw(v *volume, b cairn.Block) (*rbwReplica, error) {
 		metaPath: filepath.Join(v.rbw, metaName(b.ID, b.GenStamp)),
 		active:   true,
 	}
+}
+
+// openRbw creates the rbw files of b in v, the meta file with its
+// header.
+func (s *store) openRbw(v *volume, b cairn.Block) (*rbwReplica, error) {
+	const op = "datanode.create"
+	r := newRbw(s, v, b)
 	fail := func(err error) (*rbwReplica, error) {
 		r.closeFiles()
 		os.Remove(r.dataPath)

@@ -284,26 +284,13 @@ func (s *store) unfinalizePacked(id cairn.BlockID, rep replica, r *rbwReplica) e
 	}
 	r.mem = &memReplica{sums: sums, data: data}
 	r.block.Len = int64(len(data))
-	if err := r.spill(); err != nil {
-		r.closeFiles()
-		os.Remove(r.dataPath)
-		os.Remove(r.metaPath)
-		return err
-	}
-	err = r.data.Sync()
-	if err == nil {
-		err = r.meta.Sync()
-	}
-	if cerr := r.closeFiles(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = syncDir(r.vol.rbw)
-	}
+	// Written out and made durable as an idle replica is (settle).
+	err = r.settle()
 	if err == nil {
 		err = s.hook(StepUnfinalizeDataMoved, r.block)
 	}
 	if err != nil {
+		r.closeFiles()
 		os.Remove(r.dataPath)
 		os.Remove(r.metaPath)
 		return err
